@@ -1,0 +1,62 @@
+"""The `cme` command: one click group, a lazily imported sub-module per audience.
+
+Sub-commands are imported only when named, so `cme --help`, `cme process …` and
+`cme calendar …` never import SQLAlchemy. Errors from the engine are mapped to messages and
+exit codes in one place (`engine.cli.common.run`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+# name -> (module, attribute, one-line help). The help is here so `cme --help` imports nothing.
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "process": ("engine.cli.process", "process", "Validate, lint, show and diagram processes."),
+    "calendar": ("engine.cli.calendar", "calendar", "School days, day counts and school age."),
+    "case": ("engine.cli.case", "case", "Open cases, record checks and facts, advance."),
+    "due": ("engine.cli.case", "due", "What each officer must do on a date."),
+    "tick": ("engine.cli.timers", "tick", "Fire every timer due up to a date, once, by hand."),
+    "scheduler": ("engine.cli.timers", "scheduler", "Run the school-day sweep on a schedule."),
+    "audit": ("engine.cli.audit", "audit", "Replay, verify, checkpoint and export histories."),
+    "report": ("engine.cli.report", "report", "The CME register, RAG, MASH and returns reports."),
+    "import": ("engine.cli.imports", "import_", "Import forms, roll returns and extracts."),
+    "outbox": ("engine.cli.outbox", "outbox", "Letters and emails waiting to go, and retries."),
+    "demo": ("engine.cli.demo", "demo", "A term of realistic cases run through the processes."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported only when they are run or their help is asked."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = _COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module = importlib.import_module(spec[0])
+        command: click.Command = getattr(module, spec[1])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, spec[2]) for name, spec in sorted(_COMMANDS.items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="cme-engine")
+def cli() -> None:
+    """Children Missing Education case-work engine.
+
+    Example: cme process validate && cme demo
+    """
+
+
+def main(argv: Any = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="cme")

@@ -1,0 +1,98 @@
+"""What every `cme` command shares: option types, JSON/table output, and the one error handler.
+
+Imports nothing heavy at module level, so light commands stay light.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from engine.errors import CMEError, DefinitionError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ISODate(click.ParamType):
+    """A date written YYYY-MM-DD, or `today`."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, dt.date):
+            return value
+        if value == "today":
+            return dt.date.today()
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date; write it as YYYY-MM-DD (e.g. 2024-10-21)", param)
+
+
+DATE = ISODate()
+
+
+def json_option(func: F) -> F:
+    """Add `--json` to a command."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
+
+
+def db_option(func: F) -> F:
+    """Add `--db URL` (default: CME_DATABASE_URL, else SQLite in ./.cme/cme.db)."""
+    return click.option(
+        "--db",
+        "db_url",
+        envvar="CME_DATABASE_URL",
+        default=None,
+        help="Database URL (default: SQLite in .cme/cme.db; or set CME_DATABASE_URL).",
+    )(func)
+
+
+def actor_options(func: F) -> F:
+    """Add `--actor` and `--role`, read from CME_ACTOR / CME_ROLE when not given."""
+    func = click.option(
+        "--role", envvar="CME_ROLE", default="cme_officer", show_default=True,
+        help="Your role (or CME_ROLE).",
+    )(func)
+    return click.option(
+        "--actor", envvar="CME_ACTOR", default=None, help="Who you are (or CME_ACTOR)."
+    )(func)
+
+
+def default_json(value: Any) -> Any:
+    """JSON encoding for dates and other values the engine returns."""
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value) if isinstance(value, set | frozenset) else list(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def print_json(value: Any) -> None:
+    """Print `value` as stable, indented JSON."""
+    click.echo(json.dumps(value, indent=2, sort_keys=True, default=default_json))
+
+
+def handle_errors(func: F) -> F:
+    """Map engine errors to a message on stderr and the error's exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DefinitionError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(exc.exit_code)
+        except CMEError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,186 @@
+"""YAML reading with its traps closed, keeping each node's line and column.
+
+Owns: safe parsing, YAML 1.2-style booleans only (``yes``/``no``/``off`` stay strings),
+duplicate keys as errors, caps on aliases, nodes and depth, and a map from each value's path to
+its place in the file. Does not own: what the values mean (that is `definition.py`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from engine.errors import DefinitionError, Issue
+
+MAX_DEPTH = 40
+MAX_NODES = 200_000
+MAX_ALIASES = 100
+
+PathKey = tuple[str | int, ...]
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose only booleans are true/false, so ids like `no` or `off` stay strings."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+@dataclass
+class Document:
+    """A parsed YAML document: plain Python data plus the place of every value in it."""
+
+    path: str
+    data: Any
+    marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+    def place(self, loc: Iterable[str | int]) -> tuple[int, int]:
+        """Line and column (1-based) of the value at `loc`, or of its nearest known parent."""
+        key: PathKey = tuple(loc)
+        while key:
+            if key in self.marks:
+                return self.marks[key]
+            key = key[:-1]
+        return self.marks.get((), (1, 1))
+
+    def issue(self, loc: Iterable[str | int], message: str) -> Issue:
+        """An issue placed at the value found at `loc`."""
+        line, column = self.place(loc)
+        return Issue(self.path, line, column, message)
+
+
+class _Builder:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.marks: dict[PathKey, tuple[int, int]] = {}
+        self.issues: list[Issue] = []
+        self.nodes = 0
+        self.seen: set[int] = set()
+        self.aliases = 0
+
+    def _fail(self, node: yaml.Node, message: str) -> None:
+        self.issues.append(
+            Issue(self.path, node.start_mark.line + 1, node.start_mark.column + 1, message)
+        )
+
+    def build(self, node: yaml.Node, loc: PathKey, depth: int) -> Any:
+        self.nodes += 1
+        if id(node) in self.seen:
+            self.aliases += 1
+        self.seen.add(id(node))
+        if self.nodes > MAX_NODES or self.aliases > MAX_ALIASES:
+            raise _Abort(
+                node,
+                f"document too large once aliases are expanded (over {MAX_NODES} values or "
+                f"{MAX_ALIASES} alias uses): possible alias bomb; write the values out instead",
+            )
+        if depth > MAX_DEPTH:
+            raise _Abort(node, f"nested deeper than {MAX_DEPTH} levels; flatten the structure")
+        self.marks[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
+            self._fail(node, f"tag {node.tag!r} is not allowed; YAML here holds plain data only")
+            return None
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    self._fail(key_node, "merge keys (<<) are not allowed; write the keys out")
+                    continue
+                key = self.build(key_node, (*loc, "<key>"), depth + 1)
+                if not isinstance(key, str | int):
+                    self._fail(key_node, "keys must be plain text")
+                    continue
+                if key in result:
+                    self._fail(key_node, f"duplicate key {key!r}: each key may appear only once")
+                    continue
+                result[key] = self.build(value_node, (*loc, key), depth + 1)
+            self.marks.pop((*loc, "<key>"), None)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*loc, i), depth + 1) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        constructor = _Loader(node.value)
+        try:
+            return constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            self._fail(node, f"cannot read value: {exc}")
+            return None
+        finally:
+            constructor.dispose()
+
+
+class _Abort(Exception):
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        self.node = node
+        self.message = message
+
+
+def load_yaml(text: str, path: str) -> Document:
+    """Parse one YAML document safely; raise `DefinitionError` naming file, line and column."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = exc.problem or str(exc)
+        if exc.context:
+            what = f"{exc.context}, {what}"
+        raise DefinitionError([Issue(path, line, col, f"YAML syntax error: {what}")]) from None
+    except yaml.YAMLError as exc:
+        raise DefinitionError([Issue(path, 1, 1, f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise DefinitionError(
+            [Issue(path, 1, 1, f"nested deeper than {MAX_DEPTH} levels; flatten the structure")]
+        ) from None
+    if node is None:
+        raise DefinitionError([Issue(path, 1, 1, "the file is empty")])
+    builder = _Builder(path)
+    try:
+        data = builder.build(node, (), 0)
+    except _Abort as abort:
+        mark = abort.node.start_mark
+        raise DefinitionError([Issue(path, mark.line + 1, mark.column + 1, abort.message)]) from None
+    if builder.issues:
+        raise DefinitionError(builder.issues)
+    return Document(path=path, data=data, marks=builder.marks)
+
+
+def pydantic_issues(doc: Document, errors: Iterable[Any]) -> list[Issue]:
+    """Map pydantic's error list onto `file:line:col` issues, dropping union tags from locations."""
+    issues = []
+    for err in errors:
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        # pydantic adds the union member's tag to the location; the YAML has no such level.
+        data_loc: list[str | int] = []
+        node: Any = doc.data
+        for part in loc:
+            if isinstance(node, dict) and part in node:
+                data_loc.append(part)
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                data_loc.append(part)
+                node = node[part]
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = f"unknown key {loc[-1]!r}" if loc else message
+            parent = data_loc[:-1] if data_loc and data_loc[-1] == loc[-1] else data_loc
+            issues.append(doc.issue([*parent, loc[-1]] if loc else parent, message))
+            continue
+        if err["type"] == "missing":
+            message = f"missing required key {loc[-1]!r}"
+        where = ".".join(str(p) for p in loc)
+        if where and err["type"] != "missing":
+            message = f"{where}: {message}"
+        issues.append(doc.issue(data_loc, message))
+    return issues
