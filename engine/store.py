@@ -1,0 +1,272 @@
+"""The tables (SQLModel) and the database connection: process versions, cases, events, timers.
+
+Owns the schema, its upgrades (`SCHEMA_STEPS`, applied by `open_store`), and the connection
+settings that make a commit durable. Does not own what goes in the rows (`service.py`,
+`projection.py`, `timers.py`). JSON columns are text we serialise ourselves, so the hash chain
+sees exactly the bytes that are stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, Index, UniqueConstraint, create_engine, event, text
+from sqlalchemy.engine import Connection
+from sqlmodel import Field, SQLModel
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SQLITE_PATH = Path(".cme") / "cme.db"
+
+
+class ProcessVersionRow(SQLModel, table=True):
+    """A process definition as loaded: its YAML text, pinned by id, version and content hash."""
+
+    __tablename__ = "process_version"
+    __table_args__ = (UniqueConstraint("process_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: str = Field(index=True)
+    version: int
+    content_hash: str
+    effective_from: dt.date
+    yaml_text: str
+    loaded_at: dt.datetime
+
+
+class CalendarVersionRow(SQLModel, table=True):
+    """A school calendar as loaded, so deadlines can say which calendar version they used."""
+
+    __tablename__ = "calendar_version"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    version: int
+    content_hash: str
+    yaml_text: str
+    loaded_at: dt.datetime
+
+
+class CaseRow(SQLModel, table=True):
+    """The case as it stands: a projection of its events that replay must reproduce exactly."""
+
+    __tablename__ = "cme_case"
+    id: str = Field(primary_key=True)
+    process_id: str = Field(index=True)
+    process_version: int
+    state: str = Field(index=True)
+    terminal: bool = False
+    calendar: str
+    opened_on: dt.date
+    state_entered_on: dt.date
+    last_effective: dt.date
+    closed_on: dt.date | None = None
+    seq: int
+    head_hash: str
+    overdue: bool = False
+    sibling_group: str | None = Field(default=None, index=True)
+    assigned_officer: str | None = None
+    facts: str = "{}"
+    checks: str = "{}"
+    pauses: str = "[]"
+    personal: str = "{}"
+
+
+class EventRow(SQLModel, table=True):
+    """One entry of a case's append-only, hash-chained history."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_event_case_seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str
+    seq: int
+    effective_date: dt.date
+    recorded_at: dt.datetime
+    actor: str
+    role: str
+    kind: str
+    payload: str
+    process_id: str
+    process_version: int
+    rule: str | None = None
+    prev_hash: str
+    hash: str
+
+
+class TimerRow(SQLModel, table=True):
+    """A due date derived from a state's timer: pending until fired, lapsed or cancelled."""
+
+    __tablename__ = "timer"
+    __table_args__ = (Index("ix_timer_due", "status", "due_date"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    case_id: str = Field(index=True)
+    timer_id: str
+    state: str
+    action: str
+    trigger: str | None = None
+    escalate_role: str | None = None
+    due_date: dt.date
+    status: str = "pending"
+    explanation: str
+    calendar: str
+    calendar_version: int
+    armed_seq: int
+    closed_seq: int | None = None
+
+
+class OutboxRow(SQLModel, table=True):
+    """A letter, email or referral the engine asked an adapter to send; kept until it is sent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("case_id", "event_seq", "position"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(index=True)
+    event_seq: int
+    position: int
+    kind: str
+    recipient: str
+    template: str | None = None
+    channel: str | None = None
+    wording: str
+    status: str = Field(default="pending", index=True)
+    attempts: int = 0
+    last_error: str | None = None
+    created_on: dt.date
+    sent_at: dt.datetime | None = None
+
+
+class AccessLogRow(SQLModel, table=True):
+    """Who read which case, when, and how: reading a child's record is itself recorded."""
+
+    __tablename__ = "access_log"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str | None = Field(default=None, index=True)
+    actor: str
+    role: str
+    action: str
+    at: dt.datetime
+
+
+class CaseCounter(SQLModel, table=True):
+    """Hands out case numbers; one row per year prefix."""
+
+    __tablename__ = "case_counter"
+    prefix: str = Field(primary_key=True)
+    last: int = 0
+
+
+class SchemaVersionRow(SQLModel, table=True):
+    """Which schema upgrade steps have been applied."""
+
+    __tablename__ = "schema_version"
+    step: int = Field(primary_key=True)
+    name: str
+
+
+def _create_all(conn: Connection) -> None:
+    SQLModel.metadata.create_all(conn)
+
+
+# Named, ordered upgrade steps; a database records each step it has had. Add new steps at the
+# end, never edit an old one, so every database reaches the same schema by the same path.
+SCHEMA_STEPS: list[tuple[str, Callable[[Connection], None]]] = [
+    ("create tables", _create_all),
+]
+
+
+def database_url(url: str | None) -> str:
+    """The URL to use: the one given, else CME_DATABASE_URL, else SQLite in .cme/cme.db."""
+    url = url or os.environ.get("CME_DATABASE_URL")
+    if url:
+        if url.startswith("postgresql://"):
+            return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        return url
+    DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # synchronous=FULL: in WAL mode NORMAL may lose the last commits on power loss, and an
+    # officer told "done" must be able to rely on it. busy_timeout lets writers queue.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+    # Let SQLAlchemy's BEGIN be the real one (see _sqlite_begin).
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of one failing
+    # late with "database is locked" on lock upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@dataclass
+class Store:
+    """An open database: the engine plus what kind it is."""
+
+    engine: Engine
+    url: str
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this is the embedded SQLite store."""
+        return self.engine.dialect.name == "sqlite"
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
+    """Open (and, by default, create or upgrade) the database at `url`."""
+    resolved = database_url(url)
+    if resolved.startswith("sqlite"):
+        engine = create_engine(resolved, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+    else:
+        engine = create_engine(resolved, pool_pre_ping=True)
+    store = Store(engine=engine, url=resolved)
+    if upgrade:
+        upgrade_schema(store)
+    return store
+
+
+def upgrade_schema(store: Store) -> list[str]:
+    """Apply every schema step this database has not had; return the names applied."""
+    applied: list[str] = []
+    with store.engine.begin() as conn:
+        SchemaVersionRow.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+        done = {row[0] for row in conn.execute(text("SELECT step FROM schema_version"))}
+        for number, (name, step) in enumerate(SCHEMA_STEPS, start=1):
+            if number in done:
+                continue
+            step(conn)
+            conn.execute(
+                text("INSERT INTO schema_version (step, name) VALUES (:s, :n)"),
+                {"s": number, "n": name},
+            )
+            applied.append(name)
+    if applied:
+        log.info("schema upgraded: %s", ", ".join(applied))
+    return applied
+
+
+case_table = CaseRow.__table__  # type: ignore[attr-defined]
+event_table = EventRow.__table__  # type: ignore[attr-defined]
+timer_table = TimerRow.__table__  # type: ignore[attr-defined]
+outbox_table = OutboxRow.__table__  # type: ignore[attr-defined]
+process_version_table = ProcessVersionRow.__table__  # type: ignore[attr-defined]
+calendar_version_table = CalendarVersionRow.__table__  # type: ignore[attr-defined]
+access_log_table = AccessLogRow.__table__  # type: ignore[attr-defined]
+counter_table = CaseCounter.__table__  # type: ignore[attr-defined]
