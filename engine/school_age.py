@@ -17,7 +17,7 @@ PRESCRIBED_DAYS: tuple[tuple[int, int], ...] = ((3, 31), (8, 31), (12, 31))
 
 
 def birthday(dob: dt.date, age: int) -> dt.date:
-    """The day a child born on `dob` attains `age`; a 29 February birthday is 1 March in other years.
+    """The day a child born on `dob` attains `age`; 29 February counts as 1 March in other years.
 
     English law has a person attain an age at the start of the anniversary of their birth; where
     that anniversary does not exist (29 February in a non-leap year) we take 1 March, the usual UK
@@ -46,9 +46,7 @@ def compulsory_school_age(dob: dt.date) -> tuple[dt.date, dt.date]:
     """
     fifth = birthday(dob, 5)
     start = next(
-        day
-        for month, mday in PRESCRIBED_DAYS
-        if (day := dt.date(fifth.year, month, mday)) >= fifth
+        day for month, mday in PRESCRIBED_DAYS if (day := dt.date(fifth.year, month, mday)) >= fifth
     )
     sixteenth = birthday(dob, 16)
     # The school year containing the 16th birthday ends in the summer of this calendar year.

@@ -59,7 +59,7 @@ def check_letter(upn12: str) -> str:
 
 
 def validate_upn(upn: str) -> str:
-    """Return the UPN upper-cased and stripped, or raise `InputError` saying exactly what is wrong."""
+    """The UPN upper-cased and stripped, or `InputError` saying exactly what is wrong with it."""
     if not isinstance(upn, str):
         raise InputError(f"a UPN is text of 13 characters, not {type(upn).__name__}")
     value = upn.strip().upper()
