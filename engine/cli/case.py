@@ -1,0 +1,328 @@
+"""`cme case …` and `cme due`: what a CME officer uses every day."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.cli.common import (
+    DATE,
+    actor_options,
+    db_option,
+    handle_errors,
+    json_option,
+    print_json,
+)
+
+
+def _on_option(func: Any) -> Any:
+    return click.option(
+        "--on", "on", type=DATE, default="today", show_default=True,
+        help="The date it takes effect (YYYY-MM-DD).",
+    )(func)
+
+
+def _expect_option(func: Any) -> Any:
+    return click.option(
+        "--expect-seq", type=int, default=None,
+        help="Refuse if the case is no longer at this event number (someone else changed it).",
+    )(func)
+
+
+@click.group()
+def case() -> None:
+    """Open cases from notifications, record checks, contacts and facts, and advance them.
+
+    Example: cme case open --form notification.yaml --on 2024-10-21
+    """
+
+
+@case.command("form")
+@click.option("--example", is_flag=True, help="Print a filled, valid form instead of a blank one.")
+def form_cmd(example: bool) -> None:
+    """Print a CME notification form (Appendix 6) as YAML to fill in.
+
+    Example: cme case form > notification.yaml
+    """
+    from importlib.resources import files
+
+    name = "notification_example.yaml" if example else "notification_blank.yaml"
+    click.echo(files("processes").joinpath("forms", name).read_text(encoding="utf-8"), nl=False)
+
+
+@case.command("open")
+@click.option("--form", "form_path", required=True, type=click.Path(dir_okay=False),
+              help="The notification form, YAML or JSON.")
+@_on_option
+@click.option("--process", default="untraceable_cme", show_default=True)
+@click.option("--calendar", default=None, help="Calendar the case's clock uses.")
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def open_cmd(form_path: str, on: dt.date, process: str, calendar: str | None,
+             db_url: str | None, actor: str | None, role: str, as_json: bool) -> None:
+    """Open a case per child named on a notification form; Day 1 is --on.
+
+    Example: cme case open --form notification.yaml --on 2024-10-21 --json
+    """
+    from engine.cli import wiring
+    from engine.errors import InputError
+    from engine.notification import parse_form
+    from engine.yamlsafe import load_yaml
+
+    path = Path(form_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+    data = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text, str(path)).data
+    form = parse_form(data, source=str(path))
+    svc = wiring.service(db_url)
+    ids = svc.open_case(form, on=on, at=wiring.now(), actor=wiring.actor(actor, role),
+                        process=process, calendar=calendar)
+    if as_json:
+        print_json({"case_ids": ids})
+    else:
+        for case_id in ids:
+            click.echo(case_id)
+
+
+@case.command("show")
+@click.argument("case_id")
+@_on_option
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def show_cmd(case_id: str, on: dt.date, db_url: str | None, actor: str | None, role: str,
+             as_json: bool) -> None:
+    """Where a case stands: state, Day N, checklist, next deadlines and history.
+
+    Example: cme case show CME-000001
+    """
+    from engine.cli import wiring
+    from engine.views import case_summary
+
+    summary = case_summary(wiring.service(db_url), case_id, on=on)
+    if as_json:
+        print_json(summary)
+        return
+    _print_summary(summary)
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    child = s["child"]
+    con.print(f"[bold]{s['id']}[/bold]  {child.get('full_name') or ''}  "
+              f"(born {child.get('date_of_birth')}, UPN {child.get('upn') or '—'})")
+    con.print(f"{s['process']['title']} v{s['process']['version']} · state [bold]"
+              f"{s['state']}[/bold] — {s['state_title']}")
+    day = f"Day {s['day']}" if s["day"] is not None else "day unknown (outside calendar)"
+    con.print(f"Opened {s['opened_on']} · {day} on {s['on']} · officer "
+              f"{s['assigned_officer']}" + (" · [red]OVERDUE[/red]" if s["overdue"] else ""))
+    if s["checklist"]:
+        t = Table(title="Checklist")
+        for col in ("check", "window", "done", "outcome"):
+            t.add_column(col)
+        for c in s["checklist"]:
+            t.add_row(f"{c['id']}: {c['wording']}", c["days"] or "",
+                      c["on"] or ("[red]outstanding[/red]" if c["required"] else "optional"),
+                      c["outcome"] or "")
+        con.print(t)
+    pending = [t for t in s["timers"] if t["status"] == "pending"]
+    if pending:
+        t = Table(title="Next deadlines")
+        for col in ("due", "step", "how it was computed"):
+            t.add_column(col)
+        for tm in pending:
+            t.add_row(str(tm["due_date"]), tm["action"], tm["explanation"])
+        con.print(t)
+    if s["next_steps"]:
+        con.print("Steps from here: " + ", ".join(
+            f"{n['trigger']} ({'/'.join(n['roles'])})" for n in s["next_steps"]))
+    t = Table(title="History")
+    for col in ("#", "effective", "by", "what", "rule"):
+        t.add_column(col)
+    for e in s["history"]:
+        t.add_row(str(e["seq"]), str(e["effective_date"]), f"{e['actor']} ({e['role']})",
+                  e["summary"], e["rule"] or "")
+    con.print(t)
+
+
+@case.command("list")
+@click.option("--state", default=None, help="Only cases in this state.")
+@click.option("--overdue", is_flag=True, help="Only escalated, overdue cases.")
+@click.option("--all", "include_closed", is_flag=True, help="Include closed cases.")
+@db_option
+@json_option
+@handle_errors
+def list_cmd(state: str | None, overdue: bool, include_closed: bool, db_url: str | None,
+             as_json: bool) -> None:
+    """List open cases.
+
+    Example: cme case list --overdue
+    """
+    from engine.cli import wiring
+    from engine.views import list_cases
+
+    rows = list_cases(wiring.service(db_url), state=state, overdue=overdue,
+                      include_closed=include_closed)
+    if as_json:
+        print_json(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table()
+    for col in ("case", "child", "process", "state", "opened", "officer", "overdue"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["id"], r["child"] or "", r["process"], r["state"], str(r["opened_on"]),
+                  r["assigned_officer"] or "", "yes" if r["overdue"] else "")
+    Console().print(t)
+
+
+def _report(result: Any, as_json: bool) -> None:
+    case = result.case
+    if as_json:
+        print_json({"case_id": case.id, "state": case.state, "seq": case.seq,
+                    "event": {"seq": result.event.seq, "kind": str(result.event.kind),
+                              "rule": result.event.rule, "hash": result.event.hash}})
+    else:
+        click.echo(f"{case.id}: {case.state} (event {case.seq})")
+
+
+@case.command("fire")
+@click.argument("case_id")
+@click.argument("trigger")
+@_on_option
+@click.option("--note", default=None, help="Why, in a sentence.")
+@_expect_option
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def fire_cmd(case_id: str, trigger: str, on: dt.date, note: str | None, expect_seq: int | None,
+             db_url: str | None, actor: str | None, role: str, as_json: bool) -> None:
+    """Take a step (roles, guards and required checks are enforced).
+
+    Example: cme case fire CME-000001 contact_established --on 2024-10-22
+    """
+    from engine.cli import wiring
+
+    svc = wiring.service(db_url)
+    result = svc.fire(case_id, trigger, on=on, at=wiring.now(), actor=wiring.actor(actor, role),
+                      expected_seq=expect_seq, note=note)
+    _report(result, as_json)
+
+
+@case.command("check")
+@click.argument("case_id")
+@click.argument("check")
+@_on_option
+@click.option("--outcome", required=True, help="What the check found.")
+@_expect_option
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def check_cmd(case_id: str, check: str, on: dt.date, outcome: str, expect_seq: int | None,
+              db_url: str | None, actor: str | None, role: str, as_json: bool) -> None:
+    """Record a check: when it was made and what it found.
+
+    Example: cme case check CME-000001 mash_check --on 2024-10-28 --outcome "not known"
+    """
+    from engine.cli import wiring
+
+    svc = wiring.service(db_url)
+    result = svc.record_check(case_id, check, on=on, at=wiring.now(),
+                              actor=wiring.actor(actor, role), outcome=outcome,
+                              expected_seq=expect_seq)
+    _report(result, as_json)
+
+
+@case.command("fact")
+@click.argument("case_id")
+@click.argument("name")
+@click.argument("value")
+@_on_option
+@_expect_option
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def fact_cmd(case_id: str, name: str, value: str, on: dt.date, expect_seq: int | None,
+             db_url: str | None, actor: str | None, role: str, as_json: bool) -> None:
+    """Record a fact about the case (typed as the process declares it).
+
+    Example: cme case fact CME-000001 crime_suspected false --on 2024-10-23
+    """
+    from engine.cli import wiring
+
+    svc = wiring.service(db_url)
+    result = svc.set_fact(case_id, name, value, on=on, at=wiring.now(),
+                          actor=wiring.actor(actor, role), expected_seq=expect_seq)
+    _report(result, as_json)
+
+
+@case.command("note")
+@click.argument("case_id")
+@click.argument("text")
+@_on_option
+@_expect_option
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def note_cmd(case_id: str, text: str, on: dt.date, expect_seq: int | None, db_url: str | None,
+             actor: str | None, role: str, as_json: bool) -> None:
+    """Add a note to the case's history.
+
+    Example: cme case note CME-000001 "Neighbour says family moved to Leeds" --on 2024-10-30
+    """
+    from engine.cli import wiring
+
+    svc = wiring.service(db_url)
+    result = svc.add_note(case_id, text, on=on, at=wiring.now(),
+                          actor=wiring.actor(actor, role), expected_seq=expect_seq)
+    _report(result, as_json)
+
+
+@click.command("due")
+@_on_option
+@click.option("--officer", default=None, help="Only this officer's work.")
+@db_option
+@json_option
+@handle_errors
+def due(on: dt.date, officer: str | None, db_url: str | None, as_json: bool) -> None:
+    """What each officer must do on a date: deadlines reached and checks in their window.
+
+    Example: cme due --on 2024-11-04
+    """
+    from engine.cli import wiring
+    from engine.views import due_on
+
+    items = due_on(wiring.service(db_url), on=on)
+    if officer:
+        items = [i for i in items if i["officer"] == officer]
+    if as_json:
+        print_json(items)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"Due on {on.isoformat()}")
+    for col in ("officer", "case", "kind", "due", "what", "why"):
+        t.add_column(col)
+    for i in items:
+        t.add_row(str(i["officer"]), i["case_id"], i["kind"], str(i["due_date"]), i["what"],
+                  i["why"])
+    Console().print(t)

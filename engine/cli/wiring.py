@@ -1,0 +1,36 @@
+"""The composition root: builds the store, registry and service the commands use.
+
+Only the CLI (and the scheduler) call this; the engine below never reads the environment's
+clock or picks its own adapters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+
+from engine.registry import ProcessRegistry
+from engine.service import Actor, CaseService
+from engine.store import open_store
+
+
+@functools.cache
+def registry() -> ProcessRegistry:
+    """The shipped processes, loaded once per run."""
+    return ProcessRegistry.from_package()
+
+
+def service(db_url: str | None) -> CaseService:
+    """A case service over the database at `db_url` (default: SQLite in .cme/)."""
+    return CaseService(open_store(db_url), registry())
+
+
+def now() -> dt.datetime:
+    """The recorded time of a command: the wall clock, read here and only here (and scheduler)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def actor(name: str | None, role: str) -> Actor:
+    """The acting person: --actor, CME_ACTOR, or the login name."""
+    return Actor(name or os.environ.get("USER") or "unknown", role)

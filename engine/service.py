@@ -1,0 +1,779 @@
+"""The officer's commands: open a case, fire a step, record a check, set a fact, add a note.
+
+Owns the rules every command obeys: roles, guards and required checks from the case's pinned
+process version; effective dates that never run backwards; one transaction per command guarded
+by the expected sequence number; timers re-armed on every change of state. Time is an argument:
+every command takes the date it takes effect (`on`) and the time it was recorded (`at`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from engine.calendar import DEFAULT_CALENDAR, SchoolCalendar, load_calendar
+from engine.deadlines import plan_state_timers
+from engine.definition import ActionDefinition, ProcessDefinition, TriggerDefinition
+from engine.errors import (
+    BackdatingRefused,
+    CaseNotFound,
+    ConcurrentUpdate,
+    GuardFailed,
+    InputError,
+    MissingChecks,
+    RoleNotPermitted,
+    TransitionNotAllowed,
+    UnknownTrigger,
+    VersionNotRaised,
+)
+from engine.expressions import guard_context
+from engine.facts import coerce_fact
+from engine.machine import CompiledProcess
+from engine.notification import (
+    NotificationForm,
+    case_facts,
+    check_school_age,
+    personal_data,
+)
+from engine.projection import GENESIS_HASH, CaseEvent, CaseState, EventKind, apply
+from engine.registry import ProcessRegistry
+from engine.store import (
+    Store,
+    case_table,
+    counter_table,
+    event_table,
+    outbox_table,
+    process_version_table,
+    timer_table,
+)
+
+log = logging.getLogger(__name__)
+
+SCHEDULER = "scheduler"
+"""The actor and role of steps the scheduler takes (timers and escalations)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who does something, and in which role."""
+
+    name: str
+    role: str
+
+
+SCHEDULER_ACTOR = Actor(SCHEDULER, SCHEDULER)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command did: the case as it now stands and the event it appended."""
+
+    case: CaseState
+    event: CaseEvent
+
+
+CalendarSource = Callable[[str], SchoolCalendar]
+
+
+class CaseService:
+    """The commands of the case engine over one store and one process registry."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: ProcessRegistry,
+        *,
+        calendars: CalendarSource = load_calendar,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.calendars = calendars
+        self._published: set[tuple[str, int, str]] = set()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, case_id: str, *, conn: Connection | None = None) -> CaseState:
+        """The case as stored; CaseNotFound if there is none."""
+        with self._reading(conn) as c:
+            row = c.execute(select(case_table).where(case_table.c.id == case_id)).first()
+        if row is None:
+            raise CaseNotFound(case_id)
+        return CaseState.from_row(row)
+
+    def events(self, case_id: str, *, conn: Connection | None = None) -> list[CaseEvent]:
+        """Every event of the case, in sequence order."""
+        with self._reading(conn) as c:
+            rows = c.execute(
+                select(event_table)
+                .where(event_table.c.case_id == case_id)
+                .order_by(event_table.c.seq)
+            ).all()
+        return [event_from_row(r) for r in rows]
+
+    def process_for(self, case: CaseState) -> CompiledProcess:
+        """The compiled process version the case is pinned to (from the store if need be)."""
+        try:
+            return self.registry.get(case.process_id, case.process_version)
+        except Exception:
+            self._load_stored_version(case.process_id, case.process_version)
+            return self.registry.get(case.process_id, case.process_version)
+
+    def calendar_for(self, case: CaseState) -> SchoolCalendar:
+        """The school calendar the case's clock uses."""
+        return self.calendars(case.calendar)
+
+    # -- commands --------------------------------------------------------------------------
+
+    def open_case(
+        self,
+        form: NotificationForm,
+        *,
+        on: dt.date,
+        at: dt.datetime,
+        actor: Actor,
+        process: str = "untraceable_cme",
+        calendar: str | None = None,
+        assigned_officer: str | None = None,
+    ) -> list[str]:
+        """Open a case per child on the form (linked as siblings); Day 1 is `on`."""
+        _not_future(on, at)
+        check_school_age(form, on=on)
+        compiled = self.registry.in_force(process, on)
+        definition = compiled.definition
+        self._require_role(definition, actor, "open a case")
+        cal = self.calendars(calendar or definition.clock.calendar or DEFAULT_CALENDAR)
+        cal.is_school_day(on)  # a date outside the calendar is refused before anything is written
+        ids: list[str] = []
+        with self._writing() as conn:
+            self._publish(conn, compiled, at)
+            numbers = self._next_case_numbers(conn, len(form.children))
+            group = numbers[0] if len(numbers) > 1 else None
+            for number, child in zip(numbers, form.children, strict=True):
+                facts = {
+                    k: v for k, v in case_facts(form, child, on=on).items()
+                    if k in definition.facts
+                }
+                initial = definition.states[definition.initial]
+                ev = CaseEvent(
+                    case_id=number,
+                    seq=1,
+                    effective_date=on,
+                    recorded_at=at,
+                    actor=actor.name,
+                    role=actor.role,
+                    kind=EventKind.opened,
+                    payload={
+                        "data": {
+                            "state": definition.initial,
+                            "calendar": cal.name,
+                            "sibling_group": group,
+                            "siblings": [n for n in numbers if n != number],
+                            "assigned_officer": assigned_officer or actor.name,
+                            "facts": facts,
+                            "stops_clock": initial.stops_clock,
+                            "actions": _actions(initial.on_enter),
+                        },
+                        "personal": personal_data(form, child),
+                    },
+                    process_id=definition.id,
+                    process_version=definition.version,
+                    rule=f"open case: {initial.ref.section}",
+                    prev_hash=GENESIS_HASH,
+                ).sealed()
+                case = apply(None, ev)
+                conn.execute(insert(case_table).values(case.as_row()))
+                conn.execute(insert(event_table).values(event_to_row(ev)))
+                self._arm_timers(conn, definition, case, cal)
+                self._queue_actions(conn, case, ev, initial.on_enter)
+                ids.append(number)
+        log.info("opened %s under %s v%s", ", ".join(ids), definition.id, definition.version)
+        return ids
+
+    def fire(
+        self,
+        case_id: str,
+        trigger_id: str,
+        *,
+        on: dt.date,
+        at: dt.datetime,
+        actor: Actor,
+        expected_seq: int | None = None,
+        note: str | None = None,
+    ) -> CommandResult:
+        """Take a step: roles, state, required checks and guards are all enforced first."""
+        with self._writing() as conn:
+            case = self._load_for_update(conn, case_id, expected_seq)
+            compiled = self.process_for(case)
+            trig = self._trigger(compiled.definition, trigger_id)
+            if actor.role == SCHEDULER:
+                if not trig.by_timer:
+                    raise RoleNotPermitted(f"{trigger_id} is not a step a timer may take")
+            elif actor.role not in trig.roles:
+                raise RoleNotPermitted(
+                    f"{trigger_id} ({trig.title}) may be taken only by "
+                    f"{_roles(compiled.definition, trig.roles)}; you are acting as {actor.role}"
+                )
+            result = self._fire_in(
+                conn, case, compiled, trig, on=on, at=at, actor=actor, kind=EventKind.trigger,
+                extra={"note": note} if note else {},
+            )
+        return result
+
+    def record_check(
+        self,
+        case_id: str,
+        check_id: str,
+        *,
+        on: dt.date,
+        at: dt.datetime,
+        actor: Actor,
+        outcome: str,
+        expected_seq: int | None = None,
+    ) -> CommandResult:
+        """Record that a check was made, when, and what it found."""
+        if not outcome.strip():
+            raise InputError("say what the check found: --outcome is required and not blank")
+        with self._writing() as conn:
+            case = self._load_for_update(conn, case_id, expected_seq)
+            compiled = self.process_for(case)
+            definition = compiled.definition
+            self._require_role(definition, actor, "record a check")
+            checks = definition.checks()
+            if check_id not in checks:
+                close = difflib.get_close_matches(check_id, checks, n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                raise UnknownTrigger(f"{definition.id} has no check {check_id!r}{hint}")
+            self._refuse_closed(case, f"record check {check_id}")
+            self._check_dates(case, on, at)
+            check = checks[check_id]
+            return self._append(
+                conn, case, compiled,
+                kind=EventKind.check_recorded, on=on, at=at, actor=actor,
+                data={"check": check_id, "outcome": outcome.strip(), "wording": check.wording},
+                rule=f"check {check_id}: {check.source.section if check.source else ''}".strip(),
+            )
+
+    def set_fact(
+        self,
+        case_id: str,
+        name: str,
+        value: Any,
+        *,
+        on: dt.date,
+        at: dt.datetime,
+        actor: Actor,
+        expected_seq: int | None = None,
+    ) -> CommandResult:
+        """Record a fact about the case, typed as the process declares it."""
+        with self._writing() as conn:
+            case = self._load_for_update(conn, case_id, expected_seq)
+            compiled = self.process_for(case)
+            definition = compiled.definition
+            self._require_role(definition, actor, "record a fact")
+            self._refuse_closed(case, f"set fact {name}")
+            self._check_dates(case, on, at)
+            typed = coerce_fact(name, value, dict(definition.facts), on=on)
+            fact = definition.facts[name]
+            return self._append(
+                conn, case, compiled,
+                kind=EventKind.fact_changed, on=on, at=at, actor=actor,
+                data={"facts": {name: typed}, "previous": case.facts.get(name)},
+                rule=f"fact {name}: {fact.source.section if fact.source else definition.id}",
+            )
+
+    def add_note(
+        self,
+        case_id: str,
+        text: str,
+        *,
+        on: dt.date,
+        at: dt.datetime,
+        actor: Actor,
+        expected_seq: int | None = None,
+    ) -> CommandResult:
+        """Add a note to the case's history (kept with the personal data)."""
+        if not text.strip():
+            raise InputError("a note needs some text")
+        with self._writing() as conn:
+            case = self._load_for_update(conn, case_id, expected_seq)
+            compiled = self.process_for(case)
+            self._require_role(compiled.definition, actor, "add a note")
+            self._check_dates(case, on, at)
+            return self._append(
+                conn, case, compiled, kind=EventKind.note, on=on, at=at, actor=actor,
+                data={}, personal={"last_note": text.strip()}, rule=None,
+            )
+
+    # -- what timers call ------------------------------------------------------------------
+
+    def fire_timer_in(
+        self, conn: Connection, timer: Mapping[str, Any], *, at: dt.datetime
+    ) -> str:
+        """Fire one claimed pending timer inside the caller's transaction; returns its new status.
+
+        The event takes effect on the timer's due date, not the day the sweep ran.
+        """
+        case = CaseState.from_row(
+            conn.execute(select(case_table).where(case_table.c.id == timer["case_id"])).one()
+        )
+        compiled = self.process_for(case)
+        definition = compiled.definition
+        on = _as_date(timer["due_date"])
+        tdef = next(
+            (t for t in definition.states[timer["state"]].timers if t.id == timer["timer_id"]),
+            None,
+        )
+        status = "fired"
+        if case.state != timer["state"] or case.terminal or tdef is None:
+            status = "cancelled"
+        else:
+            context = self._context(case, compiled, on)
+            failing = [c for c in compiled.conditions_for_timer(tdef.id) if not c.evaluate(context)]
+            if failing:
+                self._append(
+                    conn, case, compiled, kind=EventKind.timer_lapsed, on=on, at=at,
+                    actor=SCHEDULER_ACTOR,
+                    data={"timer": tdef.id, "key": timer["key"],
+                          "because": [c.says for c in failing]},
+                    rule=f"timer {tdef.id}: {tdef.ref.section}",
+                    touch_timers=False,
+                )
+                status = "lapsed"
+            elif tdef.fire:
+                trig = self._trigger(definition, tdef.fire)
+                try:
+                    self._fire_in(
+                        conn, case, compiled, trig, on=on, at=at, actor=SCHEDULER_ACTOR,
+                        kind=EventKind.timer_fired,
+                        extra={"timer": tdef.id, "key": timer["key"],
+                               "explanation": timer["explanation"]},
+                        closing_key=timer["key"],
+                    )
+                except (GuardFailed, MissingChecks, TransitionNotAllowed) as exc:
+                    self._append(
+                        conn, case, compiled, kind=EventKind.timer_lapsed, on=on, at=at,
+                        actor=SCHEDULER_ACTOR,
+                        data={"timer": tdef.id, "key": timer["key"], "because": [str(exc)]},
+                        rule=f"timer {tdef.id}: {tdef.ref.section}",
+                        touch_timers=False,
+                    )
+                    status = "lapsed"
+            else:
+                assert tdef.escalate is not None
+                ev = self._append(
+                    conn, case, compiled, kind=EventKind.escalation, on=on, at=at,
+                    actor=SCHEDULER_ACTOR,
+                    data={"timer": tdef.id, "key": timer["key"], "to_role": tdef.escalate.to_role,
+                          "message": tdef.escalate.message,
+                          "explanation": timer["explanation"]},
+                    rule=f"escalation {tdef.id}: {tdef.ref.section}",
+                    touch_timers=False,
+                ).event
+                self._queue_actions(conn, case, ev, [ActionDefinition(
+                    kind="notify", to=tdef.escalate.to_role, wording=tdef.escalate.message,
+                    template="escalation", channel="email",
+                )])
+        if status != "fired" or tdef is None or not tdef.fire:
+            seq = self.get(case.id, conn=conn).seq
+            conn.execute(
+                update(timer_table)
+                .where(and_(timer_table.c.key == timer["key"], timer_table.c.status == "pending"))
+                .values(status=status, closed_seq=seq)
+            )
+        return status
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _fire_in(
+        self,
+        conn: Connection,
+        case: CaseState,
+        compiled: CompiledProcess,
+        trig: TriggerDefinition,
+        *,
+        on: dt.date,
+        at: dt.datetime,
+        actor: Actor,
+        kind: EventKind,
+        extra: dict[str, Any],
+        closing_key: str | None = None,
+    ) -> CommandResult:
+        definition = compiled.definition
+        self._refuse_closed(case, trig.id)
+        if case.state not in definition.source_states(trig):
+            allowed = compiled.allowed_triggers(case.state)
+            raise TransitionNotAllowed(
+                f"{trig.id} cannot be taken from {case.state} "
+                f"({definition.states[case.state].title}); from here: "
+                f"{', '.join(allowed) or 'nothing'}"
+            )
+        self._check_dates(case, on, at)
+        missing = [c for c in trig.requires_checks if c not in case.checks]
+        if missing:
+            wording = definition.checks()
+            raise MissingChecks(
+                f"{trig.id} needs these checks recorded first: "
+                + "; ".join(f"{c} ({wording[c].wording})" for c in missing),
+                missing=missing,
+            )
+        unset = [f for f in trig.requires_facts if case.facts.get(f) is None]
+        if unset:
+            raise GuardFailed(
+                f"{trig.id} needs these facts recorded first: {', '.join(unset)}",
+                failed=[f"{f} recorded" for f in unset], facts={f: None for f in unset},
+            )
+        context = self._context(case, compiled, on)
+        failing = compiled.check_guards(trig.id, context)
+        if failing:
+            names = sorted({v for c in failing for v in c.variables})
+            values = {n: case.facts.get(n) for n in names}
+            shown = ", ".join(f"{n} = {_show(values[n])}" for n in names)
+            raise GuardFailed(
+                f"{trig.id} refused: "
+                + "; ".join(f"condition not met: {c.says}" for c in failing)
+                + (f" (facts: {shown})" if shown else ""),
+                failed=[c.says for c in failing], facts=values,
+            )
+        model = _Model(case.state)
+        new_state = compiled.fire(model, trig.id)
+        dest = definition.states[new_state]
+        data = {
+            "trigger": trig.id,
+            "from_state": case.state,
+            "to_state": new_state,
+            "terminal": dest.terminal,
+            "stops_clock": dest.stops_clock,
+            "actions": _actions([*trig.actions, *dest.on_enter]),
+            **extra,
+        }
+        rule = f"{trig.id}: {trig.ref.section}"
+        if trig.legal_basis:
+            rule += f"; {trig.legal_basis}"
+        result = self._append(
+            conn, case, compiled, kind=kind, on=on, at=at, actor=actor, data=data, rule=rule,
+            closing_key=closing_key,
+        )
+        self._queue_actions(conn, result.case, result.event, [*trig.actions, *dest.on_enter])
+        return result
+
+    def _append(
+        self,
+        conn: Connection,
+        case: CaseState,
+        compiled: CompiledProcess,
+        *,
+        kind: EventKind,
+        on: dt.date,
+        at: dt.datetime,
+        actor: Actor,
+        data: dict[str, Any],
+        rule: str | None,
+        personal: dict[str, Any] | None = None,
+        touch_timers: bool = True,
+        closing_key: str | None = None,
+    ) -> CommandResult:
+        """Seal and write one event, update the case row if no one else has, re-arm timers."""
+        definition = compiled.definition
+        payload: dict[str, Any] = {"data": data}
+        if personal:
+            payload["personal"] = personal
+        ev = CaseEvent(
+            case_id=case.id,
+            seq=case.seq + 1,
+            effective_date=on,
+            recorded_at=at,
+            actor=actor.name,
+            role=actor.role,
+            kind=kind,
+            payload=payload,
+            process_id=definition.id,
+            process_version=definition.version,
+            rule=rule,
+            prev_hash=case.head_hash,
+        ).sealed()
+        new = apply(case, ev)
+        row = new.as_row()
+        del row["id"]
+        done = conn.execute(
+            update(case_table)
+            .where(and_(case_table.c.id == case.id, case_table.c.seq == case.seq))
+            .values(**row)
+        )
+        if done.rowcount != 1:
+            raise ConcurrentUpdate(
+                f"case {case.id} changed while you were working on it (it was at event "
+                f"{case.seq}); nothing was written — look at it again and retry"
+            )
+        try:
+            conn.execute(insert(event_table).values(event_to_row(ev)))
+        except IntegrityError:
+            raise ConcurrentUpdate(
+                f"case {case.id} event {ev.seq} was written by someone else; nothing was written"
+            ) from None
+        if (touch_timers and new.state != case.state) or kind == EventKind.migration:
+            self._close_timers(conn, case.id, new.seq, keep=closing_key)
+            self._arm_timers(conn, definition, new, self.calendar_for(new))
+        elif closing_key:
+            self._close_timers(conn, case.id, new.seq, only=closing_key, status="fired")
+        return CommandResult(case=new, event=ev)
+
+    def _context(self, case: CaseState, compiled: CompiledProcess, on: dt.date) -> dict[str, Any]:
+        cal = self.calendar_for(case)
+        return guard_context(
+            facts=case.facts,
+            fact_defs=compiled.definition.facts,
+            checks_done=case.checks.keys(),
+            all_checks=compiled.definition.checks().keys(),
+            case_day=cal.day_number(case.opened_on, on, skip=case.paused_ranges()),
+            state_day=cal.day_number(case.state_entered_on, on),
+            effective_date=on,
+            opened_on=case.opened_on,
+        )
+
+    def _arm_timers(
+        self, conn: Connection, definition: ProcessDefinition, case: CaseState,
+        cal: SchoolCalendar,
+    ) -> None:
+        planned = plan_state_timers(definition, case, calendar=cal)
+        if planned:
+            conn.execute(
+                insert(timer_table),
+                [
+                    {
+                        "key": p.key, "case_id": case.id, "timer_id": p.timer_id,
+                        "state": p.state, "action": p.action, "trigger": p.trigger,
+                        "escalate_role": p.escalate_role, "due_date": p.due_date,
+                        "status": "pending", "explanation": p.explanation,
+                        "calendar": p.calendar, "calendar_version": p.calendar_version,
+                        "armed_seq": case.seq, "closed_seq": None,
+                    }
+                    for p in planned
+                ],
+            )
+
+    def _close_timers(
+        self, conn: Connection, case_id: str, seq: int, *, keep: str | None = None,
+        only: str | None = None, status: str = "cancelled",
+    ) -> None:
+        where = [timer_table.c.case_id == case_id, timer_table.c.status == "pending"]
+        if only is not None:
+            where.append(timer_table.c.key == only)
+        conn.execute(update(timer_table).where(and_(*where)).values(status=status, closed_seq=seq))
+        if keep is not None:
+            conn.execute(
+                update(timer_table).where(timer_table.c.key == keep)
+                .values(status="fired", closed_seq=seq)
+            )
+
+    def _queue_actions(
+        self, conn: Connection, case: CaseState, ev: CaseEvent, actions: list[ActionDefinition]
+    ) -> None:
+        if not actions:
+            return
+        conn.execute(
+            insert(outbox_table),
+            [
+                {
+                    "case_id": case.id, "event_seq": ev.seq, "position": i, "kind": a.kind,
+                    "recipient": a.to, "template": a.template, "channel": a.channel,
+                    "wording": a.wording, "status": "pending", "attempts": 0,
+                    "created_on": ev.effective_date,
+                }
+                for i, a in enumerate(actions)
+            ],
+        )
+
+    def _load_for_update(
+        self, conn: Connection, case_id: str, expected_seq: int | None
+    ) -> CaseState:
+        query = select(case_table).where(case_table.c.id == case_id)
+        if not self.store.is_sqlite:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise CaseNotFound(case_id)
+        case = CaseState.from_row(row)
+        if expected_seq is not None and case.seq != expected_seq:
+            raise ConcurrentUpdate(
+                f"case {case_id} is at event {case.seq}, not {expected_seq} as you expected: "
+                "someone else changed it; nothing was written — look at it again and retry"
+            )
+        return case
+
+    def _trigger(self, definition: ProcessDefinition, trigger_id: str) -> TriggerDefinition:
+        trig = definition.trigger(trigger_id)
+        if trig is None:
+            ids = [t.id for t in definition.triggers]
+            close = difflib.get_close_matches(trigger_id, ids, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UnknownTrigger(f"{definition.id} has no step {trigger_id!r}{hint}")
+        return trig
+
+    def _require_role(self, definition: ProcessDefinition, actor: Actor, doing: str) -> None:
+        if actor.role == SCHEDULER:
+            return
+        if actor.role not in definition.roles:
+            raise RoleNotPermitted(
+                f"role {actor.role!r} may not {doing} in {definition.id}; its roles are "
+                f"{', '.join(definition.roles)}"
+            )
+
+    def _refuse_closed(self, case: CaseState, doing: str) -> None:
+        if case.terminal:
+            raise TransitionNotAllowed(
+                f"case {case.id} is closed ({case.state} on {case.closed_on}); cannot {doing}"
+            )
+
+    def _check_dates(self, case: CaseState, on: dt.date, at: dt.datetime) -> None:
+        _not_future(on, at)
+        if on < case.last_effective:
+            raise BackdatingRefused(
+                f"case {case.id}'s latest event took effect on {case.last_effective.isoformat()}; "
+                f"a step cannot take effect earlier ({on.isoformat()}): history runs forwards"
+            )
+
+    def _next_case_numbers(self, conn: Connection, count: int) -> list[str]:
+        prefix = "CME"
+        done = conn.execute(
+            update(counter_table).where(counter_table.c.prefix == prefix)
+            .values(last=counter_table.c.last + count)
+        )
+        if done.rowcount == 0:
+            conn.execute(insert(counter_table).values(prefix=prefix, last=count))
+        last = conn.execute(
+            select(counter_table.c.last).where(counter_table.c.prefix == prefix)
+        ).scalar_one()
+        return [f"{prefix}-{n:06d}" for n in range(last - count + 1, last + 1)]
+
+    def publish(self, compiled: CompiledProcess, *, at: dt.datetime) -> None:
+        """Store a process version's text (refusing a changed file whose version was not raised)."""
+        with self._writing() as conn:
+            self._publish(conn, compiled, at)
+
+    def _publish(self, conn: Connection, compiled: CompiledProcess, at: dt.datetime) -> None:
+        d = compiled.definition
+        key = (d.id, d.version, compiled.content_hash)
+        if key in self._published:
+            return
+        row = conn.execute(
+            select(process_version_table.c.content_hash).where(
+                and_(process_version_table.c.process_id == d.id,
+                     process_version_table.c.version == d.version)
+            )
+        ).first()
+        if row is None:
+            conn.execute(insert(process_version_table).values(
+                process_id=d.id, version=d.version, content_hash=compiled.content_hash,
+                effective_from=d.effective_from, yaml_text=compiled.loaded.text, loaded_at=at,
+            ))
+        elif row[0] != compiled.content_hash:
+            raise VersionNotRaised(
+                f"{compiled.loaded.path} changed since {d.id} version {d.version} was loaded, "
+                f"but its version was not raised; set `version: {d.version + 1}` (and its "
+                "effective_from) so running cases keep the rules they started under"
+            )
+        self._published.add(key)
+
+    def _load_stored_version(self, process_id: str, version: int) -> None:
+        from engine.loader import load_process_text
+
+        with self._reading(None) as conn:
+            text = conn.execute(
+                select(process_version_table.c.yaml_text).where(and_(
+                    process_version_table.c.process_id == process_id,
+                    process_version_table.c.version == version,
+                ))
+            ).scalar_one_or_none()
+        if text is None:
+            return
+        self.registry.add(load_process_text(text, f"stored:{process_id}@{version}"))
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with self.store.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _reading(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+            return
+        with self.store.engine.connect() as c:
+            yield c
+
+
+class _Model:
+    """The stand-in `transitions` fires on: a case's state, never attached to the machine."""
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+def _actions(actions: list[ActionDefinition]) -> list[dict[str, Any]]:
+    return [a.model_dump(mode="json", exclude_none=True, exclude={"source"}) for a in actions]
+
+
+def _roles(definition: ProcessDefinition, roles: list[str]) -> str:
+    return ", ".join(f"{definition.roles[r].title} ({r})" for r in roles if r in definition.roles)
+
+
+def _show(value: Any) -> str:
+    return "not recorded" if value is None else repr(value)
+
+
+def _not_future(on: dt.date, at: dt.datetime) -> None:
+    if on > at.date():
+        raise InputError(
+            f"{on.isoformat()} is after the day this is recorded ({at.date().isoformat()}): "
+            "record a step on or after the day it happens"
+        )
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def event_to_row(ev: CaseEvent) -> dict[str, Any]:
+    """The stored row of an event."""
+    from engine.projection import canonical_json
+
+    recorded = ev.recorded_at
+    if recorded.tzinfo is not None:
+        recorded = recorded.astimezone(dt.UTC).replace(tzinfo=None)
+    return {
+        "case_id": ev.case_id, "seq": ev.seq, "effective_date": ev.effective_date,
+        "recorded_at": recorded, "actor": ev.actor, "role": ev.role, "kind": str(ev.kind),
+        "payload": canonical_json(ev.payload), "process_id": ev.process_id,
+        "process_version": ev.process_version, "rule": ev.rule, "prev_hash": ev.prev_hash,
+        "hash": ev.hash,
+    }
+
+
+def event_from_row(row: Any) -> CaseEvent:
+    """An event as read back from its stored row."""
+    import json
+
+    m = row._mapping if hasattr(row, "_mapping") else row
+    return CaseEvent(
+        case_id=m["case_id"], seq=m["seq"], effective_date=_as_date(m["effective_date"]),
+        recorded_at=m["recorded_at"], actor=m["actor"], role=m["role"],
+        kind=EventKind(m["kind"]), payload=json.loads(m["payload"]),
+        process_id=m["process_id"], process_version=m["process_version"], rule=m["rule"],
+        prev_hash=m["prev_hash"], hash=m["hash"],
+    )
+
+
+__all__ = ["Actor", "CaseService", "CommandResult", "SCHEDULER_ACTOR"]

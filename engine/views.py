@@ -1,0 +1,199 @@
+"""Read-only views of cases for people: where a case stands, what is outstanding, what is due.
+
+Owns the shape of `cme case show`, `cme case list` and `cme due` (plain dicts, JSON-ready). Does
+not change anything and does not format for the terminal (that is the CLI).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import and_, select
+
+from engine.definition import ProcessDefinition
+from engine.errors import CalendarError
+from engine.projection import CaseState
+from engine.service import CaseService
+from engine.store import case_table, timer_table
+
+
+def day_of_case(service: CaseService, case: CaseState, on: dt.date) -> int | None:
+    """Day N of the case's timeline on `on` (None if the calendar does not cover `on`)."""
+    try:
+        cal = service.calendar_for(case)
+        return cal.day_number(case.opened_on, on, skip=case.paused_ranges())
+    except CalendarError:
+        return None
+
+
+def checklist(definition: ProcessDefinition, case: CaseState) -> list[dict[str, Any]]:
+    """The current stage's checks, each done (with date and outcome) or outstanding."""
+    out = []
+    for check in definition.states[case.state].checklist:
+        done = case.checks.get(check.id)
+        out.append({
+            "id": check.id,
+            "wording": check.wording,
+            "channel": check.channel,
+            "days": str(check.days) if check.days else None,
+            "required": check.required,
+            "done": done is not None,
+            "on": done["on"] if done else None,
+            "outcome": done["outcome"] if done else None,
+        })
+    return out
+
+
+def case_summary(service: CaseService, case_id: str, *, on: dt.date) -> dict[str, Any]:
+    """Everything `cme case show` prints about one case."""
+    case = service.get(case_id)
+    definition = service.process_for(case).definition
+    state = definition.states[case.state]
+    with service.store.engine.connect() as conn:
+        timers = conn.execute(
+            select(timer_table).where(timer_table.c.case_id == case_id)
+            .order_by(timer_table.c.due_date, timer_table.c.id)
+        ).all()
+    events = service.events(case_id)
+    allowed = [] if case.terminal else service.process_for(case).allowed_triggers(case.state)
+    return {
+        "id": case.id,
+        "process": {"id": case.process_id, "version": case.process_version,
+                    "title": definition.title},
+        "state": case.state,
+        "state_title": state.title,
+        "state_description": state.description,
+        "terminal": case.terminal,
+        "opened_on": case.opened_on,
+        "closed_on": case.closed_on,
+        "day": day_of_case(service, case, on),
+        "on": on,
+        "calendar": case.calendar,
+        "overdue": case.overdue,
+        "assigned_officer": case.assigned_officer,
+        "sibling_group": case.sibling_group,
+        "child": _child(case),
+        "facts": case.facts,
+        "checklist": checklist(definition, case),
+        "checks_recorded": case.checks,
+        "next_steps": [
+            {"trigger": t, "title": trig.title, "roles": trig.roles}
+            for t in allowed if (trig := definition.trigger(t)) and trig.roles
+        ],
+        "timers": [
+            {"timer": t.timer_id, "due_date": t.due_date, "status": t.status,
+             "action": t.trigger or f"escalate to {t.escalate_role}",
+             "explanation": t.explanation}
+            for t in timers
+        ],
+        "clock_paused": [list(p) for p in case.pauses],
+        "seq": case.seq,
+        "head_hash": case.head_hash,
+        "history": [
+            {"seq": e.seq, "effective_date": e.effective_date, "kind": str(e.kind),
+             "actor": e.actor, "role": e.role, "rule": e.rule,
+             "summary": event_summary(e.payload, str(e.kind))}
+            for e in events
+        ],
+    }
+
+
+def event_summary(payload: dict[str, Any], kind: str) -> str:
+    """One line saying what an event did."""
+    data = payload.get("data", {})
+    if "to_state" in data:
+        return f"{data.get('trigger')}: {data.get('from_state')} → {data['to_state']}"
+    if kind == "opened":
+        return f"opened in {data.get('state')}"
+    if kind == "check_recorded":
+        return f"check {data['check']}: {data['outcome']}"
+    if kind == "fact_changed":
+        return ", ".join(f"{k} = {v}" for k, v in data.get("facts", {}).items())
+    if kind == "escalation":
+        return f"escalated to {data.get('to_role')}: {data.get('message')}"
+    if kind == "timer_lapsed":
+        return f"timer {data.get('timer')} lapsed: {'; '.join(data.get('because', []))}"
+    if kind == "note":
+        return "note added"
+    return kind
+
+
+def _child(case: CaseState) -> dict[str, Any]:
+    child = case.personal.get("child") or {}
+    return {k: child.get(k) for k in ("full_name", "date_of_birth", "upn", "school")}
+
+
+def list_cases(
+    service: CaseService, *, state: str | None = None, overdue: bool = False,
+    include_closed: bool = False,
+) -> list[dict[str, Any]]:
+    """Cases, optionally only in one state or only overdue; open cases unless asked."""
+    query = select(case_table)
+    if state:
+        query = query.where(case_table.c.state == state)
+    if overdue:
+        query = query.where(case_table.c.overdue.is_(True))
+    if not include_closed:
+        query = query.where(case_table.c.terminal.is_(False))
+    with service.store.engine.connect() as conn:
+        rows = conn.execute(query.order_by(case_table.c.id)).all()
+    out = []
+    for row in rows:
+        case = CaseState.from_row(row)
+        out.append({
+            "id": case.id, "process": case.process_id, "state": case.state,
+            "opened_on": case.opened_on, "overdue": case.overdue,
+            "assigned_officer": case.assigned_officer, "child": _child(case)["full_name"],
+        })
+    return out
+
+
+def due_on(service: CaseService, *, on: dt.date) -> list[dict[str, Any]]:
+    """What each officer must do on `on`: timers due by then, and checks whose window is open."""
+    with service.store.engine.connect() as conn:
+        timers = conn.execute(
+            select(timer_table, case_table.c.assigned_officer).join(
+                case_table, case_table.c.id == timer_table.c.case_id
+            ).where(and_(timer_table.c.status == "pending", timer_table.c.due_date <= on))
+            .order_by(timer_table.c.due_date, timer_table.c.case_id)
+        ).all()
+        open_cases = conn.execute(
+            select(case_table).where(case_table.c.terminal.is_(False)).order_by(case_table.c.id)
+        ).all()
+    items: list[dict[str, Any]] = []
+    for t in timers:
+        items.append({
+            "officer": t.assigned_officer, "case_id": t.case_id, "kind": "timer",
+            "due_date": t.due_date,
+            "what": t.trigger or f"escalate to {t.escalate_role}",
+            "why": t.explanation,
+        })
+    for row in open_cases:
+        case = CaseState.from_row(row)
+        definition = service.process_for(case).definition
+        day = day_of_case(service, case, on)
+        if day is None:
+            continue
+        for item in checklist(definition, case):
+            check = next(c for c in definition.states[case.state].checklist if c.id == item["id"])
+            if item["done"] or not check.required:
+                continue
+            if check.days and day < check.days.first:
+                continue
+            late = bool(check.days and day > check.days.last)
+            items.append({
+                "officer": case.assigned_officer, "case_id": case.id,
+                "kind": "overdue check" if late else "check", "due_date": on,
+                "what": f"{check.id}: {check.wording}",
+                "why": f"Day {day} of the case; window {check.days}" if check.days
+                else f"Day {day} of the case",
+            })
+        if case.overdue:
+            items.append({
+                "officer": case.assigned_officer, "case_id": case.id, "kind": "escalated",
+                "due_date": on, "what": "case escalated: act on it",
+                "why": "an escalation was raised and the case has not moved since",
+            })
+    items.sort(key=lambda i: (str(i["officer"]), i["due_date"], i["case_id"]))
+    return items
