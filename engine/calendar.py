@@ -24,7 +24,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
 from engine.errors import CalendarError, DefinitionError, InputError, Issue
@@ -48,6 +48,7 @@ __all__ = [
 DEFAULT_CALENDAR = "london-2024-25"
 _PACKAGE = "processes"
 _FOLDER = "calendars"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _YEAR_KEY = re.compile(r"^(\d{4})-(\d{2})$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -80,12 +81,25 @@ def _plain_date(value: object) -> object:
             ) from None
     raise PydanticCustomError(
         "calendar_date",
-        "write the date as YYYY-MM-DD (e.g. 2024-09-02), not {value!r}",
-        {"value": value},
+        "write the date as YYYY-MM-DD (e.g. 2024-09-02), not {value}",
+        {"value": repr(value)},
     )
 
 
 Day = Annotated[dt.date, BeforeValidator(_plain_date)]
+
+
+def _calendar_name(value: str) -> str:
+    """Refuse names that cannot be file names or `--calendar` values."""
+    if not _NAME.match(value):
+        suggestion = re.sub(r"[^a-z0-9._-]+", "-", value.lower()).strip("-._") or "my-calendar"
+        raise PydanticCustomError(
+            "calendar_name",
+            "calendar name {value} must be lower-case letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit (e.g. {suggestion})",
+            {"value": repr(value), "suggestion": suggestion},
+        )
+    return value
 
 
 class _Strict(BaseModel):
@@ -130,8 +144,8 @@ class ClosureDefinition(_Strict):
 class SchoolYearDefinition(_Strict):
     """One school year (1 September – 31 August): its terms and the days closed inside them."""
 
-    terms: tuple[TermDefinition, ...] = Field(min_length=1)
-    """The terms, which must not overlap and must lie inside the school year."""
+    terms: tuple[TermDefinition, ...]
+    """The terms (at least one), which must not overlap and must lie inside the school year."""
     inset_days: tuple[ClosureDefinition, ...] = ()
     """Staff training (INSET) days: not school days for pupils."""
     closures: tuple[ClosureDefinition, ...] = ()
@@ -143,7 +157,7 @@ class SchoolYearDefinition(_Strict):
 class CalendarDefinition(_Strict):
     """A school calendar file: which days are school days, for one or more school years."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    name: Annotated[str, AfterValidator(_calendar_name)]
     """The calendar's name, as cases and `--calendar` refer to it (the file name without .yaml)."""
     version: int = Field(ge=1, strict=True)
     """Raised whenever a date changes, so a case records which version its clock used."""
@@ -202,7 +216,12 @@ def _year_span(key: str) -> tuple[dt.date, dt.date] | None:
 
 
 def _valid(model: type[_Strict], raw: object) -> Any:
-    """`raw` as `model`, or None when it does not validate (pydantic has already said why)."""
+    """`raw` as `model`, or None when it does not validate (pydantic has already said why).
+
+    Unknown keys are dropped first, so a misspelt key does not hide the item's other problems.
+    """
+    if isinstance(raw, dict):
+        raw = {key: value for key, value in raw.items() if key in model.model_fields}
     try:
         return model.model_validate(raw)
     except ValidationError:
@@ -225,6 +244,8 @@ def _check_year(doc: Document, key: str, raw_year: object) -> list[Issue]:
     if not isinstance(raw_year, dict):
         return issues
     raw_terms = raw_year.get("terms")
+    if raw_terms == []:
+        issues.append(doc.issue((*yloc, "terms"), f"school year {key} needs at least one term"))
     terms: list[tuple[int, TermDefinition]] = []
     if isinstance(raw_terms, list):
         terms = [
@@ -701,9 +722,9 @@ class SchoolCalendar:
         """Terms, breaks, INSET and closure days and bank holidays in term for one school year."""
         if year not in self._years:
             close = difflib.get_close_matches(year, list(self._years), n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
+            hint = f" Did you mean {close[0]}?" if close else ""
             raise CalendarError(
-                f"calendar {self.name} has no school year {year!r}{hint} It covers "
+                f"calendar {self.name} has no school year {year!r}.{hint} It covers "
                 f"{', '.join(self._years)}"
             )
         first, last = self._years[year]

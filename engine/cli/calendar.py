@@ -1,0 +1,247 @@
+"""`cme calendar`: school days, day counts, calendar summaries and compulsory school age.
+
+Thin over `engine.calendar` and `engine.school_age`; imports nothing that touches a database, so
+`cme calendar …` never loads SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from engine.calendar import DEFAULT_CALENDAR, SchoolCalendar, load_calendar_or_file
+from engine.cli.common import DATE, handle_errors, json_option, print_json
+from engine.school_age import compulsory_school_age
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+Range = tuple[dt.date, dt.date]
+
+
+class DateRange(click.ParamType[Range, Any]):
+    """An inclusive date range written FROM:TO, e.g. 2024-11-04:2024-11-08."""
+
+    name = "from:to"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Range:
+        """Parse FROM:TO into a (first, last) pair of dates."""
+        if isinstance(value, tuple):
+            return (value[0], value[1])
+        first, sep, last = str(value).partition(":")
+        try:
+            if not sep:
+                raise ValueError
+            lo, hi = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+        except ValueError:
+            self.fail(
+                f"{value!r} is not a date range; write FROM:TO, e.g. 2024-11-04:2024-11-08", param
+            )
+        if hi < lo:
+            self.fail(f"{value!r} ends before it starts", param)
+        return (lo, hi)
+
+
+def calendar_option(func: F) -> F:
+    """Add `--calendar NAME|PATH` (default: CME_CALENDAR, else the shipped London calendar)."""
+    return click.option(
+        "--calendar",
+        "calendar_name",
+        envvar="CME_CALENDAR",
+        default=DEFAULT_CALENDAR,
+        show_default=True,
+        help="A shipped calendar's name, or the path of a calendar YAML file.",
+    )(func)
+
+
+def pause_option(func: F) -> F:
+    """Add `--pause FROM:TO` (repeatable): school days in it do not count."""
+    return click.option(
+        "--pause",
+        "pauses",
+        type=DateRange(),
+        multiple=True,
+        help="A stop-the-clock pause FROM:TO (inclusive) whose school days do not count; repeat.",
+    )(func)
+
+
+def _fmt_date(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+@click.group()
+def calendar() -> None:
+    """School days, day counts and compulsory school age.
+
+    Example: cme calendar school-day --from 2024-10-21 --day 26
+    """
+
+
+@calendar.command("school-day")
+@calendar_option
+@click.option("--from", "start", type=DATE, required=True, help="Day 1 (or the day before it).")
+@click.option("--day", "n", type=click.IntRange(min=1), required=True, help="N, counting from 1.")
+@pause_option
+@json_option
+@handle_errors
+def school_day(
+    calendar_name: str,
+    start: dt.date,
+    n: int,
+    pauses: tuple[tuple[dt.date, dt.date], ...],
+    as_json: bool,
+) -> None:
+    """The date of Day N, counting --from as Day 1 (or the first school day after it).
+
+    Example: cme calendar school-day --from 2024-10-21 --day 26
+    """
+    cal = load_calendar_or_file(calendar_name)
+    result = cal.school_day_n(start, n, skip=pauses)
+    explanation = cal.explain(start, n, skip=pauses)
+    if as_json:
+        print_json({"date": result, "explanation": explanation})
+    else:
+        click.echo(result.isoformat())
+        click.echo(explanation)
+
+
+@calendar.command("count")
+@calendar_option
+@click.option("--from", "start", type=DATE, required=True, help="First day (inclusive).")
+@click.option("--to", "end", type=DATE, required=True, help="Last day (inclusive).")
+@pause_option
+@json_option
+@handle_errors
+def count(
+    calendar_name: str,
+    start: dt.date,
+    end: dt.date,
+    pauses: tuple[tuple[dt.date, dt.date], ...],
+    as_json: bool,
+) -> None:
+    """The number of school days from --from to --to, both inclusive.
+
+    Example: cme calendar count --from 2024-09-02 --to 2024-12-20
+    """
+    cal = load_calendar_or_file(calendar_name)
+    days = cal.count(start, end, skip=pauses)
+    if as_json:
+        print_json({"school_days": days})
+    else:
+        click.echo(str(days))
+
+
+@calendar.command("school-age")
+@click.option("--dob", type=DATE, required=True, help="Date of birth.")
+@json_option
+@handle_errors
+def school_age(dob: dt.date, as_json: bool) -> None:
+    """When compulsory school age starts and ends for a date of birth (both inclusive).
+
+    Example: cme calendar school-age --dob 2007-09-23
+    """
+    start, until = compulsory_school_age(dob)
+    if as_json:
+        print_json({"compulsory_from": start, "compulsory_until": until})
+    else:
+        click.echo(f"compulsory_from: {start.isoformat()}")
+        click.echo(f"compulsory_until: {until.isoformat()}")
+
+
+@calendar.command("show")
+@calendar_option
+@click.option("--year", required=True, help="School year, written like 2024-25.")
+@json_option
+@handle_errors
+def show(calendar_name: str, year: str, as_json: bool) -> None:
+    """Terms, half terms, holidays, INSET and closure days and bank holidays for a school year.
+
+    Example: cme calendar show --year 2024-25
+    """
+    cal = load_calendar_or_file(calendar_name)
+    summary = cal.year_summary(year)
+    if as_json:
+        print_json(summary)
+        return
+    _print_summary(cal, summary)
+
+
+@calendar.command("list")
+@json_option
+@handle_errors
+def list_(as_json: bool) -> None:
+    """The shipped calendars, with their versions and school years.
+
+    Example: cme calendar list
+    """
+    from engine.calendar import available_calendars, load_calendar
+
+    rows: list[dict[str, Any]] = []
+    for name in available_calendars():
+        cal = load_calendar(name)
+        rows.append({"name": name, "version": cal.version, "school_years": cal.school_years()})
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['name']}  version {row['version']}  {', '.join(row['school_years'])}")
+
+
+def _print_summary(cal: SchoolCalendar, summary: dict[str, Any]) -> None:
+    """A year summary as tables, with ISO dates."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    console.print(
+        f"Calendar {cal.name} version {cal.version}, school year {summary['year']} "
+        f"({_fmt_date(summary['first_day'])} to {_fmt_date(summary['last_day'])}): "
+        f"{summary['school_days']} school days",
+        soft_wrap=True,
+    )
+    terms = Table(title="Terms")
+    for column in ("term", "first day", "last day", "half term", "school days"):
+        terms.add_column(column)
+    for term in summary["terms"]:
+        half = term["half_term"]
+        half_text = (
+            f"{_fmt_date(half['first_day'])} to {_fmt_date(half['last_day'])}" if half else "-"
+        )
+        terms.add_row(
+            term["name"],
+            _fmt_date(term["first_day"]),
+            _fmt_date(term["last_day"]),
+            half_text,
+            str(term["school_days"]),
+        )
+    console.print(terms)
+    other = Table(title="Days that are not school days (besides weekends)")
+    for column in ("what", "from", "to", "note"):
+        other.add_column(column)
+    rows: list[tuple[dt.date, str, str, str, str]] = []
+    for item in summary["breaks"]:
+        rows.append(
+            (
+                item["first_day"],
+                item["name"],
+                _fmt_date(item["first_day"]),
+                _fmt_date(item["last_day"]),
+                "",
+            )
+        )
+    for key, label in (("inset_days", "INSET day"), ("closures", "closure")):
+        for item in summary[key]:
+            day = _fmt_date(item["date"])
+            rows.append((item["date"], label, day, day, item["note"] or ""))
+    for item in summary["bank_holidays_in_term"]:
+        day = _fmt_date(item["date"])
+        rows.append((item["date"], "bank holiday", day, day, item["name"]))
+    for row in sorted(rows, key=lambda r: r[0]):
+        other.add_row(*row[1:])
+    console.print(other)
+    console.print(f"Source: {cal.definition.source}", soft_wrap=True)
