@@ -130,7 +130,13 @@ def load_process_file(path: ProcessPath) -> LoadedProcess:
 
 def display_path(path: ProcessPath) -> str:
     """How a file is named in messages: shipped files as `processes/<name>`, others as given."""
-    if isinstance(path, str | os.PathLike):
+    if isinstance(path, str):
+        return path
+    if isinstance(path, os.PathLike):
+        # An editable install hands out real paths for package data; name them as shipped.
+        package = resources.files(PACKAGE)
+        if isinstance(package, Path) and Path(path).resolve().parent == package.resolve():
+            return f"{PACKAGE}/{Path(path).name}"
         return os.fspath(path)
     return f"{PACKAGE}/{path.name}"
 
@@ -150,7 +156,7 @@ def load_processes(paths: Iterable[ProcessPath] | None = None) -> list[LoadedPro
     A directory stands for the process files in it. Two files with the same id and version but
     different text are an error naming both.
     """
-    files = process_files() if paths is None else _expand(paths)
+    files = process_files() if paths is None else expand_paths(paths)
     loaded: list[LoadedProcess] = []
     issues: list[Issue] = []
     for path in files:
@@ -158,15 +164,21 @@ def load_processes(paths: Iterable[ProcessPath] | None = None) -> list[LoadedPro
             loaded.append(load_process_file(path))
         except DefinitionError as exc:
             issues.extend(exc.issues)
-    seen: dict[tuple[str, int], LoadedProcess] = {}
-    for item in loaded:
-        key = (item.id, item.version)
-        first = seen.setdefault(key, item)
-        if first is not item and first.content_hash != item.content_hash:
-            issues.append(same_version_issue(first, item))
+    issues.extend(duplicate_issues(loaded))
     if issues:
         raise DefinitionError(issues)
     return loaded
+
+
+def duplicate_issues(loaded: Iterable[LoadedProcess]) -> list[Issue]:
+    """An issue for each file that reuses another's (id, version) with different text."""
+    issues = []
+    seen: dict[tuple[str, int], LoadedProcess] = {}
+    for item in loaded:
+        first = seen.setdefault((item.id, item.version), item)
+        if first is not item and first.content_hash != item.content_hash:
+            issues.append(same_version_issue(first, item))
+    return issues
 
 
 def same_version_issue(first: LoadedProcess, second: LoadedProcess) -> Issue:
@@ -260,7 +272,8 @@ def _is_process(entry: Traversable | Path) -> bool:
     return not isinstance(doc.data, dict) or doc.data.get("kind", "process") == "process"
 
 
-def _expand(paths: Iterable[ProcessPath]) -> list[ProcessPath]:
+def expand_paths(paths: Iterable[ProcessPath]) -> list[ProcessPath]:
+    """The files named, with each directory replaced by the process files in it."""
     files: list[ProcessPath] = []
     for path in paths:
         if isinstance(path, str | os.PathLike) and Path(path).is_dir():

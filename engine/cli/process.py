@@ -1,0 +1,353 @@
+"""`cme process …`: what a policy owner runs on process YAML: validate, lint, show, diagram, schema.
+
+Thin over `engine.loader`, `engine.lint` and `engine.diagram`; imports no database code, so it
+runs without one (a test pins that SQLAlchemy is never imported).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from engine.cli.common import handle_errors, json_option, print_json
+from engine.errors import DefinitionError, Issue, UnknownProcess
+from engine.expressions import suggest
+from engine.loader import (
+    LoadedProcess,
+    ProcessPath,
+    display_path,
+    duplicate_issues,
+    expand_paths,
+    load_process_file,
+    process_files,
+    schema_text,
+    shipped_schema_text,
+)
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+
+@click.group()
+def process() -> None:
+    r"""Validate, lint, show and diagram process definitions (processes/*.yaml).
+
+    \b
+    Example:
+      cme process validate && cme process show untraceable_cme
+    """
+
+
+@process.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@handle_errors
+def validate(paths: tuple[str, ...]) -> None:
+    r"""Check process files: YAML, schema, references and guard expressions.
+
+    With no PATH, checks every process shipped in processes/. Prints one line per good file
+    and every problem as path:line:column: message; exits 1 if there is any problem.
+
+    \b
+    Example:
+      cme process validate processes/untraceable_cme.yaml
+    """
+    loaded, issues = _load_all(paths)
+    bad = {issue.path for issue in issues}
+    for item in loaded:
+        if item.path not in bad:
+            click.echo(f"{item.path}: ok: {_summary(item)}")
+    _fail_on(issues)
+
+
+@process.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@handle_errors
+def lint(paths: tuple[str, ...]) -> None:
+    r"""Check the graph and timings: unreachable states, dead ends, timers that never fire …
+
+    Validates first. Errors make the exit code 1; warnings are printed but do not.
+
+    \b
+    Example:
+      cme process lint processes/untraceable_cme.yaml
+    """
+    from engine.lint import has_errors
+    from engine.lint import lint as lint_process
+
+    loaded, issues = _load_all(paths)
+    _fail_on(issues)
+    failed = False
+    for item in loaded:
+        found = lint_process(item)
+        for issue in found:
+            click.echo(str(issue), err=issue.severity == "error")
+        errors = sum(1 for i in found if i.severity == "error")
+        warnings = len(found) - errors
+        if not found:
+            click.echo(f"{item.path}: lint clean")
+        else:
+            click.echo(f"{item.path}: {_count(errors, 'error')}, {_count(warnings, 'warning')}")
+        failed = failed or has_errors(found)
+    if failed:
+        sys.exit(1)
+
+
+@process.command()
+@click.argument("name")
+@click.option("--version", "version", type=int, default=None, help="Version (default: latest).")
+@json_option
+@handle_errors
+def show(name: str, version: int | None, as_json: bool) -> None:
+    r"""A readable summary: states and day windows, checklists, timers, who may do what.
+
+    NAME is a process id (shipped in processes/) or a path to a YAML file.
+
+    \b
+    Example:
+      cme process show untraceable_cme --version 1
+    """
+    loaded = _resolve(name, version)
+    if as_json:
+        from engine.lint import edges
+
+        print_json(
+            {
+                "path": loaded.path,
+                "content_hash": loaded.content_hash,
+                "definition": loaded.definition.model_dump(mode="json"),
+                "transitions": [
+                    {"source": s, "trigger": t, "dest": d} for s, t, d in edges(loaded.definition)
+                ],
+            }
+        )
+        return
+    _print_summary(loaded)
+
+
+@process.command()
+@click.argument("name")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "dot", "svg"]),
+    default="mermaid",
+    show_default=True,
+    help="Mermaid (Markdown, mermaid.live), Graphviz DOT, or SVG (needs Graphviz's dot).",
+)
+@click.option("--version", "version", type=int, default=None, help="Version (default: latest).")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to this file."
+)
+@handle_errors
+def diagram(name: str, fmt: str, version: int | None, output: str | None) -> None:
+    r"""Draw the process as a flowchart: every state, step and timer.
+
+    NAME is a process id (shipped in processes/) or a path to a YAML file.
+
+    \b
+    Example:
+      cme process diagram untraceable_cme --format svg --output untraceable_cme.svg
+    """
+    from engine.diagram import to_dot, to_mermaid, to_svg
+
+    loaded = _resolve(name, version)
+    render = {"mermaid": to_mermaid, "dot": to_dot, "svg": to_svg}[fmt]
+    _emit(render(loaded.definition), output)
+
+
+@process.command()
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to this file."
+)
+@click.option(
+    "--check", is_flag=True, help="Exit 1 if the shipped processes/schema file is out of date."
+)
+@handle_errors
+def schema(output: str | None, check: bool) -> None:
+    r"""Write the JSON Schema of process files, for editors (e.g. VS Code's YAML extension).
+
+    Point the editor at processes/schema/process.schema.json, e.g. with a first line
+    `# yaml-language-server: $schema=schema/process.schema.json` in each process file.
+
+    \b
+    Example:
+      cme process schema --output processes/schema/process.schema.json
+    """
+    text = schema_text()
+    if check:
+        if shipped_schema_text() != text:
+            click.echo(
+                "processes/schema/process.schema.json is out of date; run "
+                "`cme process schema --output processes/schema/process.schema.json`",
+                err=True,
+            )
+            sys.exit(1)
+        click.echo("processes/schema/process.schema.json is up to date")
+        return
+    _emit(text, output)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _load_all(paths: tuple[str, ...]) -> tuple[list[LoadedProcess], list[Issue]]:
+    files: list[ProcessPath] = list(process_files()) if not paths else expand_paths(paths)
+    if not files:
+        click.echo("no process files found", err=True)
+    loaded: list[LoadedProcess] = []
+    issues: list[Issue] = []
+    for path in files:
+        try:
+            loaded.append(load_process_file(path))
+        except DefinitionError as exc:
+            issues.extend(exc.issues)
+    issues.extend(duplicate_issues(loaded))
+    return loaded, issues
+
+
+def _fail_on(issues: list[Issue]) -> None:
+    if issues:
+        raise DefinitionError(issues)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _summary(item: LoadedProcess) -> str:
+    defn = item.definition
+    timers = sum(len(s.timers) for s in defn.states.values())
+    return (
+        f"{defn.id} version {defn.version}, {_count(len(defn.states), 'state')}, "
+        f"{_count(len(defn.triggers), 'trigger')}, {_count(len(defn.checks()), 'check')}, "
+        f"{_count(timers, 'timer')}; sha256 {item.content_hash[:12]}"
+    )
+
+
+def _resolve(name: str, version: int | None) -> LoadedProcess:
+    """A process by path, or by id among the shipped ones (latest version unless given)."""
+    if name.endswith((".yaml", ".yml")) or os.sep in name or Path(name).is_file():
+        loaded = load_process_file(name)
+        if version is not None and loaded.version != version:
+            raise UnknownProcess(f"{name} is version {loaded.version}, not {version}")
+        return loaded
+    found: list[LoadedProcess] = []
+    issues: list[Issue] = []
+    for path in process_files():
+        try:
+            found.append(load_process_file(path))
+        except DefinitionError as exc:
+            issues.extend(exc.issues)
+    matching = sorted((p for p in found if p.id == name), key=lambda p: p.version)
+    if version is not None:
+        matching = [p for p in matching if p.version == version]
+    if matching:
+        return matching[-1]
+    if issues:
+        raise DefinitionError(issues)  # the one asked for may be among the broken files
+    known = {p.id for p in found}
+    if version is not None and name in known:
+        versions = ", ".join(str(p.version) for p in found if p.id == name)
+        raise UnknownProcess(f"process {name!r} has no version {version}; shipped: {versions}")
+    raise UnknownProcess(
+        f"no shipped process {name!r}"
+        + suggest(name, known, what="processes")
+        + "; or give a path to a YAML file"
+    )
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    Path(output).write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}", err=True)
+
+
+def _print_summary(loaded: LoadedProcess) -> None:
+    from rich.console import Console
+
+    from engine.diagram import timer_when
+
+    defn = loaded.definition
+    console = Console(highlight=False)
+    applies = defn.applies.cases_opened_from or defn.effective_from
+    console.print(f"[bold]{defn.title}[/bold]  ({defn.id}, version {defn.version})")
+    console.print(
+        f"In force from {defn.effective_from}; applies to cases opened from {applies}. "
+        f"Source: {defn.source.document or ''} {defn.source.section}".rstrip()
+    )
+    console.print(
+        f"Clock: {defn.clock.unit.value.replace('_', ' ')}; Day 1 is {defn.clock.day_one}. "
+        f"File: {display_path(loaded.path)} (sha256 {loaded.content_hash[:12]})"
+    )
+
+    roles = _table("Roles", "role", "title")
+    for role_id, role in defn.roles.items():
+        roles.add_row(role_id, role.title)
+    console.print(roles)
+
+    if defn.facts:
+        facts = _table("Facts guards may read", "fact", "type", "meaning")
+        for fact_id, fact in defn.facts.items():
+            kind = fact.type.value + (f" ({', '.join(fact.values)})" if fact.values else "")
+            facts.add_row(fact_id, kind, fact.description)
+        console.print(facts)
+
+    states = _table("States", "state", "days", "checklist", "timers", lines=True)
+    for state_id, state in defn.states.items():
+        name = f"[bold]{state_id}[/bold]\n{state.title}"
+        if state_id == defn.initial:
+            name += "\n(initial)"
+        if state.terminal:
+            name += "\n(terminal)"
+        checklist = "\n".join(
+            f"{'•' if c.required else '◦'} {c.id}" + (f" ({c.days})" if c.days else "")
+            for c in state.checklist
+        )
+        timers = "\n".join(
+            f"{timer_when(t)}: "
+            + (f"fire {t.fire}" if t.fire else f"escalate to {_escalation(t.escalate)}")
+            for t in state.timers
+        )
+        states.add_row(name, str(state.days or ""), checklist, timers)
+    console.print(states)
+
+    steps = _table("Who may do what", "trigger", "from → to", "who", "needs first", lines=True)
+    for trig in defn.triggers:
+        source = "any open state" if trig.source == "*" else ", ".join(trig.source)
+        who = ", ".join(trig.roles) or "timer only"
+        if trig.roles and trig.by_timer:
+            who += ", or a timer"
+        needs = [f"check {c}" for c in trig.requires_checks]
+        needs += [f"fact {f}" for f in trig.requires_facts]
+        needs += [g.says for g in trig.guards]
+        steps.add_row(
+            f"[bold]{trig.id}[/bold]\n{trig.title}",
+            f"{source} → {trig.dest}",
+            who,
+            "\n".join(needs),
+        )
+    console.print(steps)
+    if defn.questions:
+        console.print("[bold]Questions for the policy owner[/bold]")
+        for question in defn.questions:
+            console.print(f"  • {question}")
+
+
+def _table(title: str, *columns: str, lines: bool = False) -> Table:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_lines=lines)
+    for column in columns:
+        # fold, never truncate: an id cut to "notification_recei…" is useless to type back
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _escalation(escalate: Any) -> str:
+    return str(escalate.to_role) if escalate is not None else "?"
