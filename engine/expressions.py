@@ -228,7 +228,9 @@ def compile_condition(
         if name not in allowed:
             raise ExpressionProblem(
                 f"unknown name {name!r} in guard `{expr}`"
-                + suggest(name, allowed, what="names (facts and reserved names)")
+                + suggest(name, allowed, what="names (facts and reserved names)"),
+                line=1,
+                column=_column_of(masked, name),
             )
     checks_read = _checks_read(expr, masked, checks) if "checks" in names else frozenset()
     _check_enum_literals(expr, masked, names, facts)
@@ -244,6 +246,15 @@ def compile_condition(
         _program=program,
         _fact_order=fact_names,
     )
+
+
+def _column_of(masked: str, name: str, *, after: str | None = None) -> int | None:
+    """1-based column of `name` as an identifier in the (string-masked) expression."""
+    prefix = rf"{after}\s*\.\s*" if after else r"(?<![\w.])"
+    match = re.search(rf"{prefix}({re.escape(name)})(?!\w)", masked)
+    if match is None:
+        return None
+    return match.start(1) + 1 if "\n" not in masked[: match.start(1)] else None
 
 
 def _first_sentence(message: str) -> str:
@@ -309,7 +320,10 @@ def _checks_read(expr: str, masked: str, checks: Collection[str]) -> frozenset[s
     for check in sorted(read):
         if check not in checks:
             raise ExpressionProblem(
-                f"unknown check {check!r} in guard `{expr}`" + suggest(check, checks, what="checks")
+                f"unknown check {check!r} in guard `{expr}`"
+                + suggest(check, checks, what="checks"),
+                line=1,
+                column=_column_of(masked, check, after="checks"),
             )
     return frozenset(read) if named == uses else None
 
@@ -336,7 +350,9 @@ def _check_enum_literals(
                     if value not in fact.values:
                         raise ExpressionProblem(
                             f"{value!r} is not a value of enum fact {name!r} in guard `{expr}`"
-                            + suggest(value, fact.values, what="values")
+                            + suggest(value, fact.values, what="values"),
+                            line=1,
+                            column=start + literal.start() + 1,
                         )
 
 

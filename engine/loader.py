@@ -104,7 +104,7 @@ def load_process_text(text: str, path: str) -> LoadedProcess:
     try:
         defn = ProcessDefinition.model_validate(data)
     except ValidationError as exc:
-        issues.extend(pydantic_issues(doc, exc.errors()))
+        issues.extend(_schema_issues(doc, key_marks, exc.errors()))
     checker = _References(doc, key_marks, data, text.splitlines())
     issues.extend(checker.run())
     # The same mistake can be seen by the whole-file and the piecewise validation.
@@ -510,14 +510,57 @@ class _References:
     def _expression_issue(self, loc: PathKey, expr: str, problem: ExpressionProblem) -> Issue:
         """Place the problem on the offending character when the expression sits on one line."""
         line, column = self.doc.place(loc)
-        if problem.line == 1 and problem.column is not None and "\n" not in expr:
-            if 0 < line <= len(self.lines):
-                rest = self.lines[line - 1][column - 1 :]
-                if rest.startswith(expr):
-                    column += problem.column - 1
-                elif rest[:1] in ("'", '"') and rest[1:].startswith(expr):
-                    column += problem.column
+        if "\n" not in expr and 0 < line <= len(self.lines):
+            rest = self.lines[line - 1][column - 1 :]
+            if rest[:1] in ("'", '"') and rest[1:].startswith(expr):
+                column += 1  # point inside the quotes, at the expression itself
+            elif not rest.startswith(expr):
+                return Issue(self.doc.path, line, column, problem.message)
+            if problem.line == 1 and problem.column is not None:
+                column += problem.column - 1
         return Issue(self.doc.path, line, column, problem.message)
+
+
+def _schema_issues(
+    doc: Document, key_marks: Mapping[PathKey, tuple[int, int]], errors: Sequence[Any]
+) -> list[Issue]:
+    """Pydantic's errors as issues; an unknown key is placed on the key, with a suggestion."""
+    issues = []
+    for err in errors:
+        (issue,) = pydantic_issues(doc, [err])
+        if err["type"] == "extra_forbidden" and err["loc"]:
+            key = err["loc"][-1]
+            where = _data_path(doc.data, err["loc"])
+            line, column = key_marks.get(where, (issue.line, issue.column))
+            message = issue.message + suggest(str(key), _FIELD_NAMES, what="keys")
+            issue = Issue(doc.path, line, column, message)
+        issues.append(issue)
+    return issues
+
+
+def _data_path(data: Any, loc: Sequence[Any]) -> PathKey:
+    """A pydantic location with union tags dropped: the path of keys into the YAML data."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[part]
+    return tuple(path)
+
+
+def _field_names() -> frozenset[str]:
+    names: set[str] = set()
+    for value in vars(definition).values():
+        if isinstance(value, type) and issubclass(value, definition.Strict):
+            names.update(value.model_fields)
+    return frozenset(names)
+
+
+_FIELD_NAMES = _field_names()
 
 
 def _mentions(expr: str, name: str) -> bool:

@@ -34,19 +34,19 @@ if TYPE_CHECKING:
 
 @click.group()
 def process() -> None:
-    r"""Validate, lint, show and diagram process definitions (processes/*.yaml).
+    """Validate, lint, show and diagram process definitions (processes/*.yaml).
 
     \b
     Example:
       cme process validate && cme process show untraceable_cme
-    """
+    """  # noqa: D301 (click's \b keeps the example unwrapped)
 
 
 @process.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @handle_errors
 def validate(paths: tuple[str, ...]) -> None:
-    r"""Check process files: YAML, schema, references and guard expressions.
+    """Check process files: YAML, schema, references and guard expressions.
 
     With no PATH, checks every process shipped in processes/. Prints one line per good file
     and every problem as path:line:column: message; exits 1 if there is any problem.
@@ -54,7 +54,7 @@ def validate(paths: tuple[str, ...]) -> None:
     \b
     Example:
       cme process validate processes/untraceable_cme.yaml
-    """
+    """  # noqa: D301 (click's \b keeps the example unwrapped)
     loaded, issues = _load_all(paths)
     bad = {issue.path for issue in issues}
     for item in loaded:
@@ -67,14 +67,14 @@ def validate(paths: tuple[str, ...]) -> None:
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @handle_errors
 def lint(paths: tuple[str, ...]) -> None:
-    r"""Check the graph and timings: unreachable states, dead ends, timers that never fire …
+    """Check the graph and timings: unreachable states, dead ends, timers that never fire …
 
     Validates first. Errors make the exit code 1; warnings are printed but do not.
 
     \b
     Example:
       cme process lint processes/untraceable_cme.yaml
-    """
+    """  # noqa: D301 (click's \b keeps the example unwrapped)
     from engine.lint import has_errors
     from engine.lint import lint as lint_process
 
@@ -102,14 +102,14 @@ def lint(paths: tuple[str, ...]) -> None:
 @json_option
 @handle_errors
 def show(name: str, version: int | None, as_json: bool) -> None:
-    r"""A readable summary: states and day windows, checklists, timers, who may do what.
+    """A readable summary: states and day windows, checklists, timers, who may do what.
 
     NAME is a process id (shipped in processes/) or a path to a YAML file.
 
     \b
     Example:
       cme process show untraceable_cme --version 1
-    """
+    """  # noqa: D301 (click's \b keeps the example unwrapped)
     loaded = _resolve(name, version)
     if as_json:
         from engine.lint import edges
@@ -144,14 +144,14 @@ def show(name: str, version: int | None, as_json: bool) -> None:
 )
 @handle_errors
 def diagram(name: str, fmt: str, version: int | None, output: str | None) -> None:
-    r"""Draw the process as a flowchart: every state, step and timer.
+    """Draw the process as a flowchart: every state, step and timer.
 
     NAME is a process id (shipped in processes/) or a path to a YAML file.
 
     \b
     Example:
       cme process diagram untraceable_cme --format svg --output untraceable_cme.svg
-    """
+    """  # noqa: D301 (click's \b keeps the example unwrapped)
     from engine.diagram import to_dot, to_mermaid, to_svg
 
     loaded = _resolve(name, version)
@@ -168,7 +168,7 @@ def diagram(name: str, fmt: str, version: int | None, output: str | None) -> Non
 )
 @handle_errors
 def schema(output: str | None, check: bool) -> None:
-    r"""Write the JSON Schema of process files, for editors (e.g. VS Code's YAML extension).
+    """Write the JSON Schema of process files, for editors (e.g. VS Code's YAML extension).
 
     Point the editor at processes/schema/process.schema.json, e.g. with a first line
     `# yaml-language-server: $schema=schema/process.schema.json` in each process file.
@@ -176,7 +176,7 @@ def schema(output: str | None, check: bool) -> None:
     \b
     Example:
       cme process schema --output processes/schema/process.schema.json
-    """
+    """  # noqa: D301 (click's \b keeps the example unwrapped)
     text = schema_text()
     if check:
         if shipped_schema_text() != text:
