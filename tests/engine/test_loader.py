@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine.errors import DefinitionError
 from engine.loader import (
@@ -194,3 +196,42 @@ def test_json_schema_offers_the_yaml_shorthands() -> None:
     guards = schema["$defs"]["TriggerDefinition"]["properties"]["guards"]["items"]
     assert {"type": "string", "description": "A CEL expression."} in guards["anyOf"]
     assert schema["additionalProperties"] is False
+
+
+_LINES = APPENDIX7.read_text(encoding="utf-8").splitlines()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["delete", "duplicate", "drop_colon", "swap"]),
+            st.integers(0, len(_LINES) - 1),
+            st.integers(0, len(_LINES) - 1),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_any_edit_loads_or_fails_with_placed_issues(edits: list[tuple[str, int, int]]) -> None:
+    lines = list(_LINES)
+    for op, i, j in edits:
+        i, j = i % len(lines), j % len(lines)
+        if op == "delete" and len(lines) > 1:
+            del lines[i]
+        elif op == "duplicate":
+            lines.insert(j, lines[i])
+        elif op == "drop_colon":
+            lines[i] = lines[i].replace(":", "", 1)
+        else:
+            lines[i], lines[j] = lines[j], lines[i]
+    issues = []
+    try:
+        load_process_text("\n".join(lines) + "\n", "edited.yaml")
+    except DefinitionError as exc:  # anything else (a crash) fails the test
+        issues = exc.issues
+        assert issues, "a DefinitionError must carry its issues"
+    for issue in issues:
+        assert issue.path == "edited.yaml"
+        assert 1 <= issue.line <= len(lines) + 1
+        assert issue.column >= 1
