@@ -54,7 +54,7 @@ def _parse_days(value: Any) -> Any:
 
 
 class DayWindowDefinition(Strict):
-    """Days N to M of the clock, inclusive (the policy's "Day 5–15"); a single day has first == last."""
+    """Days N to M of the clock, inclusive (the policy's "Day 5–15"); one day has first == last."""
 
     first: int = Field(ge=1)
     """First day of the window (Day 1 is the day the clock starts)."""

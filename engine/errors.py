@@ -39,11 +39,11 @@ class DefinitionError(CMEError):
 
 
 class CalendarError(CMEError):
-    """A school-day question the calendar cannot answer (e.g. a date outside its school years)."""
+    """A school-day question the calendar cannot answer (e.g. a date outside its years)."""
 
 
 class InputError(CMEError):
-    """Bad input from a person or a file: a malformed UPN, an invalid date, a bad form or CSV row."""
+    """Bad input from a person or a file: a malformed UPN, a bad date, a bad form or CSV row."""
 
 
 class CaseNotFound(CMEError):

@@ -125,7 +125,8 @@ def parse_form(data: Any, *, source: str = "the form") -> NotificationForm:
             if err["type"] == "extra_forbidden":
                 msg = "unknown field"
             lines.append(f"  {where}: {msg}")
-        raise InputError(f"{source} is not a valid CME notification:\n" + "\n".join(lines)) from None
+        header = f"{source} is not a valid CME notification:\n"
+        raise InputError(header + "\n".join(lines)) from None
 
 
 def check_school_age(form: NotificationForm, *, on: dt.date) -> None:

@@ -79,7 +79,7 @@ class CaseEvent:
         return digest.hexdigest()
 
     def sealed(self) -> CaseEvent:
-        """This event with its hash filled in."""
+        """The same event with its hash filled in."""
         return replace(self, hash=self.compute_hash())
 
 

@@ -150,7 +150,8 @@ def load_yaml(text: str, path: str) -> Document:
         data = builder.build(node, (), 0)
     except _Abort as abort:
         mark = abort.node.start_mark
-        raise DefinitionError([Issue(path, mark.line + 1, mark.column + 1, abort.message)]) from None
+        issue = Issue(path, mark.line + 1, mark.column + 1, abort.message)
+        raise DefinitionError([issue]) from None
     if builder.issues:
         raise DefinitionError(builder.issues)
     return Document(path=path, data=data, marks=builder.marks)

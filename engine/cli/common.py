@@ -19,7 +19,7 @@ from engine.errors import CMEError, DefinitionError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class ISODate(click.ParamType):
+class ISODate(click.ParamType):  # type: ignore[type-arg]
     """A date written YYYY-MM-DD, or `today`."""
 
     name = "date"
