@@ -213,8 +213,9 @@ class TriggerDefinition(Strict):
     """The step in words."""
     source: list[Identifier] | Literal["*"]
     """States it may be taken from; "*" means any non-terminal state (an interrupt)."""
-    dest: Identifier
-    """The state the case moves to."""
+    dest: Identifier | None = None
+    """The state the case moves to; leave it out for a step that keeps the case where it is
+    (e.g. a MASH referral from any stage: recorded, its actions requested, the clock unchanged)."""
     roles: list[Identifier] = Field(default_factory=list)
     """Roles allowed to take it; empty means only the timer (scheduler) fires it."""
     by_timer: bool = False
@@ -353,6 +354,10 @@ class ProcessDefinition(Strict):
     def checks(self) -> dict[str, CheckDefinition]:
         """Every check of every state, by id."""
         return {c.id: c for s in self.states.values() for c in s.checklist}
+
+    def dest_of(self, trig: TriggerDefinition, source: str) -> str:
+        """The state a trigger leads to from `source` (itself, for a step that stays)."""
+        return trig.dest if trig.dest is not None else source
 
     def source_states(self, trig: TriggerDefinition) -> list[str]:
         """The states a trigger may be taken from ("*" expanded to every non-terminal state)."""

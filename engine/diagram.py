@@ -39,13 +39,17 @@ def diagram_edges(defn: ProcessDefinition) -> list[DiagramEdge]:
         if trig.roles and trig.by_timer:
             who += ", or timer"
         for source in defn.source_states(trig):
-            found.append(DiagramEdge(source, trig.dest, f"{trig.id} ({who})", trig.id))
+            found.append(
+                DiagramEdge(source, defn.dest_of(trig, source), f"{trig.id} ({who})", trig.id)
+            )
     for name, state in defn.states.items():
         for timer in state.timers:
             fired = defn.trigger(timer.fire) if timer.fire else None
             if fired is not None:
                 label = f"{timer_when(timer)} (timer {timer.id})"
-                found.append(DiagramEdge(name, fired.dest, label, fired.id, timer.id))
+                found.append(
+                    DiagramEdge(name, defn.dest_of(fired, name), label, fired.id, timer.id)
+                )
     return found
 
 

@@ -46,7 +46,7 @@ def has_errors(issues: Iterable[LintIssue]) -> bool:
 def edges(defn: ProcessDefinition) -> list[tuple[str, str, str]]:
     """Every (source, trigger id, dest) of the process, with "*" expanded to non-terminal states."""
     return [
-        (source, trig.id, trig.dest)
+        (source, trig.id, defn.dest_of(trig, source))
         for trig in defn.triggers
         for source in defn.source_states(trig)
     ]
@@ -234,8 +234,8 @@ class _Linter:
                         f"({state.days}); move the check or widen the state's `days`",
                     )
         for index, trig in enumerate(self.defn.triggers):
-            if trig.source == "*":
-                continue  # interrupts leave from anywhere; order does not apply
+            if trig.source == "*" or trig.dest is None:
+                continue  # interrupts and steps that stay put: order does not apply
             dest = self.defn.states[trig.dest]
             for j, source in enumerate(trig.source):
                 here = self.defn.states[source].days

@@ -469,7 +469,7 @@ class _References:
             for j, source in enumerate(trig.source):
                 if self.states and source not in self.states:
                     self.issue((*base, "source", j), self._unknown("state", source, self.states))
-        if self.states and trig.dest not in self.states:
+        if self.states and trig.dest is not None and trig.dest not in self.states:
             self.issue((*base, "dest"), self._unknown("state", trig.dest, self.states))
         for j, role in enumerate(trig.roles):
             if role not in self.roles:

@@ -328,7 +328,7 @@ def _print_summary(loaded: LoadedProcess) -> None:
         needs += [g.says for g in trig.guards]
         steps.add_row(
             f"[bold]{trig.id}[/bold]\n{trig.title}",
-            f"{source} → {trig.dest}",
+            f"{source} → {trig.dest or '(stays in its state)'}",
             who,
             "\n".join(needs),
         )
