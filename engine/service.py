@@ -751,8 +751,7 @@ def event_to_row(ev: CaseEvent) -> dict[str, Any]:
     from engine.projection import canonical_json
 
     recorded = ev.recorded_at
-    if recorded.tzinfo is not None:
-        recorded = recorded.astimezone(dt.UTC).replace(tzinfo=None)
+    recorded = recorded.replace(tzinfo=dt.UTC) if recorded.tzinfo is None else recorded
     return {
         "case_id": ev.case_id, "seq": ev.seq, "effective_date": ev.effective_date,
         "recorded_at": recorded, "actor": ev.actor, "role": ev.role, "kind": str(ev.kind),
