@@ -270,6 +270,9 @@ def _timestamp(value: dt.date) -> dt.datetime:
 def _to_cel(name: str, value: object, fact: FactDefinition | None) -> object:
     if isinstance(value, dt.date):
         return _timestamp(value)
+    if isinstance(value, str) and fact is not None and fact.type == FactType.date:
+        # Date facts are stored as ISO text (one spelling for the row and the hash chain).
+        return _timestamp(dt.date.fromisoformat(value))
     if isinstance(value, bool | str):
         return value
     if isinstance(value, int):
