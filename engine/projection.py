@@ -31,6 +31,8 @@ class EventKind(StrEnum):
     migration = "migration"
     deadline_moved = "deadline_moved"
     purge = "purge"
+    letter_filed = "letter_filed"
+    """A letter was rendered and filed with the case; `apply` passes it through unchanged."""
 
 
 def canonical_json(value: Any) -> str:

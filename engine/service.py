@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -98,6 +99,8 @@ class CaseService:
         self.registry = registry
         self.calendars = calendars
         self._published: set[tuple[str, int, str]] = set()
+        # The connection of the batch this thread is running, if any (see `batch`).
+        self._batch = threading.local()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -311,6 +314,31 @@ class CaseService:
             return self._append(
                 conn, case, compiled, kind=EventKind.note, on=on, at=at, actor=actor,
                 data={}, personal={"last_note": text.strip()}, rule=None,
+            )
+
+    def file_letter(
+        self,
+        case_id: str,
+        *,
+        template: str,
+        template_version: str,
+        document_id: int,
+        outbox_id: int | None,
+        on: dt.date,
+        at: dt.datetime,
+        actor: Actor,
+    ) -> CommandResult:
+        """Record on the case that a letter was rendered and filed, with its template version."""
+        with self._writing() as conn:
+            case = self._load_for_update(conn, case_id, None)
+            compiled = self.process_for(case)
+            self._require_role(compiled.definition, actor, "file a letter")
+            self._check_dates(case, on, at)
+            return self._append(
+                conn, case, compiled, kind=EventKind.letter_filed, on=on, at=at, actor=actor,
+                data={"template": template, "template_version": template_version,
+                      "document_id": document_id, "outbox_id": outbox_id},
+                rule=f"letter {template}",
             )
 
     # -- what timers call ------------------------------------------------------------------
@@ -698,7 +726,33 @@ class CaseService:
         self.registry.add(load_process_text(text, f"stored:{process_id}@{version}"))
 
     @contextmanager
+    def batch(self) -> Iterator[Connection]:
+        """Run several commands in one transaction: every one is written, or none is.
+
+        Commands called inside the block (on this thread) join its transaction instead of
+        opening their own; leaving the block by an exception rolls all of them back.
+        """
+        if getattr(self._batch, "conn", None) is not None:
+            raise RuntimeError("a batch is already open on this thread; batches do not nest")
+        published = set(self._published)
+        try:
+            with self.store.engine.begin() as conn:
+                self._batch.conn = conn
+                try:
+                    yield conn
+                finally:
+                    self._batch.conn = None
+        except BaseException:
+            # Process versions published inside the rolled-back transaction were not kept.
+            self._published = published
+            raise
+
+    @contextmanager
     def _writing(self) -> Iterator[Connection]:
+        conn = getattr(self._batch, "conn", None)
+        if conn is not None:
+            yield conn
+            return
         with self.store.engine.begin() as conn:
             yield conn
 

@@ -153,6 +153,39 @@ class AccessLogRow(SQLModel, table=True):
     at: dt.datetime
 
 
+class DocumentRow(SQLModel, table=True):
+    """A printable document (a letter) produced for a case and filed with it."""
+
+    __tablename__ = "document"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(index=True)
+    outbox_id: int | None = Field(default=None, index=True)
+    template: str
+    template_version: str
+    """sha256 of the template text the document was rendered from."""
+    filename: str
+    media_type: str
+    content: bytes
+    sha256: str
+    created_on: dt.date
+    created_at: dt.datetime
+
+
+class ImportLedgerRow(SQLModel, table=True):
+    """One imported row, by source and row key, so importing it again creates nothing."""
+
+    __tablename__ = "import_ledger"
+    __table_args__ = (UniqueConstraint("source", "row_key", name="uq_import_source_row"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    row_key: str
+    file_sha256: str
+    line: int
+    result: str
+    """What the row did, e.g. the case ids it opened or the check it recorded."""
+    imported_at: dt.datetime
+
+
 class CaseCounter(SQLModel, table=True):
     """Hands out case numbers; one row per year prefix."""
 
@@ -175,8 +208,14 @@ def _create_all(conn: Connection) -> None:
 
 # Named, ordered upgrade steps; a database records each step it has had. Add new steps at the
 # end, never edit an old one, so every database reaches the same schema by the same path.
+def _create_documents_and_import_ledger(conn: Connection) -> None:
+    DocumentRow.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+    ImportLedgerRow.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+
+
 SCHEMA_STEPS: list[tuple[str, Callable[[Connection], None]]] = [
     ("create tables", _create_all),
+    ("documents filed with cases; import ledger", _create_documents_and_import_ledger),
 ]
 
 
@@ -270,3 +309,5 @@ process_version_table = ProcessVersionRow.__table__  # type: ignore[attr-defined
 calendar_version_table = CalendarVersionRow.__table__  # type: ignore[attr-defined]
 access_log_table = AccessLogRow.__table__  # type: ignore[attr-defined]
 counter_table = CaseCounter.__table__  # type: ignore[attr-defined]
+document_table = DocumentRow.__table__  # type: ignore[attr-defined]
+import_ledger_table = ImportLedgerRow.__table__  # type: ignore[attr-defined]
