@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Index, UniqueConstraint, create_engine, event, text
+from sqlalchemy import Engine, Index, UniqueConstraint, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
@@ -75,6 +75,8 @@ class CaseRow(SQLModel, table=True):
     checks: str = "{}"
     pauses: str = "[]"
     personal: str = "{}"
+    legal_hold: bool = False
+    """Whether the case is on legal hold: a retention purge refuses it (see engine/retention.py)."""
 
 
 class EventRow(SQLModel, table=True):
@@ -194,6 +196,23 @@ class CaseCounter(SQLModel, table=True):
     last: int = 0
 
 
+class CaseKeyRow(SQLModel, table=True):
+    """A case's data key, wrapped by the master key (kept outside the database; engine/crypto.py).
+
+    A purge overwrites `wrapped` and keeps the row as a tombstone saying who destroyed it and why.
+    """
+
+    __tablename__ = "case_key"
+    case_id: str = Field(primary_key=True)
+    key_id: str
+    wrapped: str | None = None
+    master_key_id: str
+    created_at: dt.datetime
+    destroyed_at: dt.datetime | None = None
+    destroyed_by: str | None = None
+    destroyed_reason: str | None = None
+
+
 class SchemaVersionRow(SQLModel, table=True):
     """Which schema upgrade steps have been applied."""
 
@@ -213,9 +232,19 @@ def _create_documents_and_import_ledger(conn: Connection) -> None:
     ImportLedgerRow.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
 
 
+def _create_case_keys_and_legal_hold(conn: Connection) -> None:
+    CaseKeyRow.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+    # Databases made by step 1 after this column was added to CaseRow already have it.
+    if "legal_hold" not in {c["name"] for c in inspect(conn).get_columns("cme_case")}:
+        conn.execute(text(
+            "ALTER TABLE cme_case ADD COLUMN legal_hold BOOLEAN NOT NULL DEFAULT FALSE"
+        ))
+
+
 SCHEMA_STEPS: list[tuple[str, Callable[[Connection], None]]] = [
     ("create tables", _create_all),
     ("documents filed with cases; import ledger", _create_documents_and_import_ledger),
+    ("case keys; legal hold on cases", _create_case_keys_and_legal_hold),
 ]
 
 
@@ -311,3 +340,4 @@ access_log_table = AccessLogRow.__table__  # type: ignore[attr-defined]
 counter_table = CaseCounter.__table__  # type: ignore[attr-defined]
 document_table = DocumentRow.__table__  # type: ignore[attr-defined]
 import_ledger_table = ImportLedgerRow.__table__  # type: ignore[attr-defined]
+case_key_table = CaseKeyRow.__table__  # type: ignore[attr-defined]
