@@ -13,9 +13,9 @@ import pytest
 
 PG_ADMIN_URL = os.environ.get("CME_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 RECORDED_AT = dt.datetime(2025, 9, 1, 9, 0, tzinfo=dt.UTC)
+"""A recorded time after every effective date the tests use (commands may not be in the future)."""
 # A fixed master key for the tests' case keys, so no test makes a development key in ./.cme/.
 os.environ.setdefault("CME_MASTER_KEY", "dGVzdC1vbmx5LW1hc3Rlci1rZXktMzItYnl0ZXMhISE=")
-"""A recorded time after every effective date the tests use (commands may not be in the future)."""
 
 
 def _pg_available() -> str | None:
