@@ -120,13 +120,32 @@ def parse_form(data: Any, *, source: str = "the form") -> NotificationForm:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"])
+            where = ".".join(str(p) for p in err["loc"]) or "(the whole form)"
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown field"
             lines.append(f"  {where}: {msg}")
         header = f"{source} is not a valid CME notification:\n"
         raise InputError(header + "\n".join(lines)) from None
+
+
+def check_form_dates(form: NotificationForm, *, on: dt.date) -> None:
+    """Refuse a form whose dates cannot be right for a notification received on `on` (Day 1)."""
+    problems = []
+    if form.date > on:
+        problems.append(
+            f"  date: the form is dated {form.date.isoformat()}, after {on.isoformat()}, the day "
+            "it is received; open the case on or after the form's date"
+        )
+    for name in ("date_of_last_attendance", "date_of_last_contact"):
+        value = getattr(form, name)
+        if value is not None and value > on:
+            problems.append(
+                f"  {name}: {value.isoformat()} is after {on.isoformat()}, the day the "
+                "notification is received; a last attendance or contact cannot be in the future"
+            )
+    if problems:
+        raise InputError("the notification's dates do not fit:\n" + "\n".join(problems))
 
 
 def check_school_age(form: NotificationForm, *, on: dt.date) -> None:

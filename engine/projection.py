@@ -16,6 +16,10 @@ from typing import Any
 
 GENESIS_HASH = "0" * 64
 
+MERGED_PERSONAL = frozenset({"facts", "check_outcomes"})
+"""Keys of an event's personal payload merged entry by entry into the case's (facts declared
+`personal: true`, check outcomes); any other key replaces the case's value (e.g. `last_note`)."""
+
 
 class EventKind(StrEnum):
     """What an event records."""
@@ -166,6 +170,18 @@ class CaseState:
             personal=json.loads(m["personal"]),
         )
 
+    def all_facts(self) -> dict[str, Any]:
+        """Every fact guards may read: the plain ones and those kept with the personal data."""
+        personal = self.personal.get("facts")
+        return {**self.facts, **personal} if personal else self.facts
+
+    def check_outcome(self, check_id: str) -> str | None:
+        """What a recorded check found (kept with the personal data), or None."""
+        outcome = self.personal.get("check_outcomes", {}).get(check_id)
+        if outcome is None:
+            outcome = self.checks.get(check_id, {}).get("outcome")
+        return None if outcome is None else str(outcome)
+
     def paused_ranges(self) -> list[tuple[dt.date, dt.date]]:
         """Days the clock stood still, as inclusive ranges for `SchoolCalendar` `skip=`.
 
@@ -228,11 +244,19 @@ def apply(case: CaseState | None, ev: CaseEvent) -> CaseState:
         upd["facts"] = facts
     if "personal" in p and p["personal"]:
         personal = dict(case.personal)
-        personal.update(p["personal"])
+        for key, value in p["personal"].items():
+            if key in MERGED_PERSONAL:
+                personal[key] = {**personal.get(key, {}), **value}
+            else:
+                personal[key] = value
         upd["personal"] = personal
     if ev.kind == EventKind.check_recorded:
         checks = dict(case.checks)
-        checks[data["check"]] = {"on": ev.effective_date.isoformat(), "outcome": data["outcome"]}
+        # The outcome is free text about the family, so newer events keep it in "personal".
+        done: dict[str, Any] = {"on": ev.effective_date.isoformat()}
+        if "outcome" in data:
+            done["outcome"] = data["outcome"]
+        checks[data["check"]] = done
         upd["checks"] = checks
     if ev.kind == EventKind.escalation:
         upd["overdue"] = True
@@ -242,7 +266,7 @@ def apply(case: CaseState | None, ev: CaseEvent) -> CaseState:
         upd["process_version"] = data["to_version"]
     if ev.kind == EventKind.purge:
         upd["personal"] = {}
-    if "to_state" in data:
+    if "to_state" in data and not data.get("stays"):
         upd.update(_enter_state(case, ev, data))
     return replace(case, **upd)
 

@@ -274,8 +274,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Connection) -> None:
     # BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of one failing
-    # late with "database is locked" on lock upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # late with "database is locked" on lock upgrade. Readers (`Store.read`) take no lock: in
+    # WAL mode they see the last commit and never block a writer.
+    if conn.get_execution_options().get("cme_read_only"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @dataclass
@@ -290,6 +294,10 @@ class Store:
         """Whether this is the embedded SQLite store."""
         return self.engine.dialect.name == "sqlite"
 
+    def read(self) -> Connection:
+        """A connection for reading only (use it in `with`); on SQLite it takes no write lock."""
+        return self.engine.connect().execution_options(cme_read_only=True)
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
@@ -297,25 +305,53 @@ class Store:
 
 def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
     """Open (and, by default, create or upgrade) the database at `url`."""
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from engine.errors import InputError
+
     resolved = database_url(url)
-    if resolved.startswith("sqlite"):
-        engine = create_engine(resolved, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
-    else:
-        engine = create_engine(resolved, pool_pre_ping=True)
+    try:
+        if resolved.startswith("sqlite"):
+            engine = create_engine(resolved, connect_args={"check_same_thread": False})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
+        else:
+            engine = create_engine(resolved, pool_pre_ping=True)
+    except ArgumentError as exc:
+        raise InputError(
+            f"{url or resolved!r} is not a database URL cme can use ({exc}); write e.g. "
+            "sqlite:///path/to/cme.db or postgresql://user@host/dbname"
+        ) from None
     store = Store(engine=engine, url=resolved)
     if upgrade:
-        upgrade_schema(store)
+        try:
+            upgrade_schema(store)
+        except OperationalError as exc:
+            store.dispose()
+            where = engine.url.render_as_string(hide_password=True)
+            raise InputError(
+                f"cannot open the database at {where}: {str(exc.orig).strip()}; check --db or "
+                "CME_DATABASE_URL (and that the folder or server exists)"
+            ) from None
     return store
 
 
 def upgrade_schema(store: Store) -> list[str]:
     """Apply every schema step this database has not had; return the names applied."""
+    if _schema_steps_done(store) == len(SCHEMA_STEPS):
+        return []  # the usual case, checked without taking SQLite's write lock
     applied: list[str] = []
     with store.engine.begin() as conn:
         SchemaVersionRow.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
         done = {row[0] for row in conn.execute(text("SELECT step FROM schema_version"))}
+        newer = sorted(s for s in done if s > len(SCHEMA_STEPS))
+        if newer:
+            from engine.errors import InputError
+
+            raise InputError(
+                f"this database has schema step {newer[-1]}, newer than this cme knows "
+                f"({len(SCHEMA_STEPS)} steps): it was upgraded by a newer cme; install that"
+            )
         for number, (name, step) in enumerate(SCHEMA_STEPS, start=1):
             if number in done:
                 continue
@@ -328,6 +364,20 @@ def upgrade_schema(store: Store) -> list[str]:
     if applied:
         log.info("schema upgraded: %s", ", ".join(applied))
     return applied
+
+
+def _schema_steps_done(store: Store) -> int | None:
+    """How many steps the database has had, if it has exactly steps 1..N; else None."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        with store.read() as conn:
+            count, last = conn.execute(
+                text("SELECT count(*), max(step) FROM schema_version")
+            ).one()
+    except DBAPIError:
+        return None  # no schema_version table yet (or no database): upgrade_schema decides
+    return int(count) if count == last else None
 
 
 case_table = CaseRow.__table__  # type: ignore[attr-defined]

@@ -32,6 +32,7 @@ def checklist(definition: ProcessDefinition, case: CaseState) -> list[dict[str, 
     out = []
     for check in definition.states[case.state].checklist:
         done = case.checks.get(check.id)
+        outcome = case.check_outcome(check.id) if done else None
         out.append({
             "id": check.id,
             "wording": check.wording,
@@ -40,23 +41,26 @@ def checklist(definition: ProcessDefinition, case: CaseState) -> list[dict[str, 
             "required": check.required,
             "done": done is not None,
             "on": done["on"] if done else None,
-            "outcome": done["outcome"] if done else None,
+            "outcome": outcome,
         })
     return out
 
 
 def case_summary(service: CaseService, case_id: str, *, on: dt.date) -> dict[str, Any]:
     """Everything `cme case show` prints about one case."""
-    case = service.get(case_id)
-    definition = service.process_for(case).definition
-    state = definition.states[case.state]
-    with service.store.engine.connect() as conn:
+    with service.store.read() as conn:
+        case = service.get(case_id, conn=conn)
         timers = conn.execute(
             select(timer_table).where(timer_table.c.case_id == case_id)
             .order_by(timer_table.c.due_date, timer_table.c.id)
         ).all()
-    events = service.events(case_id)
-    allowed = [] if case.terminal else service.process_for(case).allowed_triggers(case.state)
+        events = service.events(case_id, conn=conn)
+    # The pinned version's definition only: showing a case compiles no guards or machine.
+    definition = service.definition_for(case)
+    state = definition.states[case.state]
+    allowed = [] if case.terminal else [
+        t.id for t in definition.triggers if case.state in definition.source_states(t)
+    ]
     return {
         "id": case.id,
         "process": {"id": case.process_id, "version": case.process_version,
@@ -74,9 +78,11 @@ def case_summary(service: CaseService, case_id: str, *, on: dt.date) -> dict[str
         "assigned_officer": case.assigned_officer,
         "sibling_group": case.sibling_group,
         "child": _child(case),
-        "facts": case.facts,
+        "facts": case.all_facts(),
         "checklist": checklist(definition, case),
-        "checks_recorded": case.checks,
+        "checks_recorded": {
+            c: {**done, "outcome": case.check_outcome(c)} for c, done in case.checks.items()
+        },
         "next_steps": [
             {"trigger": t, "title": trig.title, "roles": trig.roles}
             for t in allowed if (trig := definition.trigger(t)) and trig.roles
@@ -107,7 +113,13 @@ def event_summary(payload: dict[str, Any], kind: str) -> str:
     if kind == "opened":
         return f"opened in {data.get('state')}"
     if kind == "check_recorded":
-        return f"check {data['check']}: {data['outcome']}"
+        outcome = data.get("outcome") or payload.get("personal", {}).get(
+            "check_outcomes", {}).get(data["check"])
+        return f"check {data['check']}: {outcome}"
+    if kind == "fact_changed" and "personal_fact" in data:
+        name = data["personal_fact"]
+        value = payload.get("personal", {}).get("facts", {}).get(name)
+        return f"{name} = {value}"
     if kind == "fact_changed":
         return ", ".join(f"{k} = {v}" for k, v in data.get("facts", {}).items())
     if kind == "escalation":
@@ -115,7 +127,7 @@ def event_summary(payload: dict[str, Any], kind: str) -> str:
     if kind == "timer_lapsed":
         return f"timer {data.get('timer')} lapsed: {'; '.join(data.get('because', []))}"
     if kind == "note":
-        return "note added"
+        return f"note: {payload.get('personal', {}).get('last_note', '')}"
     return kind
 
 
@@ -136,7 +148,7 @@ def list_cases(
         query = query.where(case_table.c.overdue.is_(True))
     if not include_closed:
         query = query.where(case_table.c.terminal.is_(False))
-    with service.store.engine.connect() as conn:
+    with service.store.read() as conn:
         rows = conn.execute(query.order_by(case_table.c.id)).all()
     out = []
     for row in rows:
@@ -151,7 +163,7 @@ def list_cases(
 
 def due_on(service: CaseService, *, on: dt.date) -> list[dict[str, Any]]:
     """What each officer must do on `on`: timers due by then, and checks whose window is open."""
-    with service.store.engine.connect() as conn:
+    with service.store.read() as conn:
         timers = conn.execute(
             select(timer_table, case_table.c.assigned_officer).join(
                 case_table, case_table.c.id == timer_table.c.case_id
@@ -171,7 +183,7 @@ def due_on(service: CaseService, *, on: dt.date) -> list[dict[str, Any]]:
         })
     for row in open_cases:
         case = CaseState.from_row(row)
-        definition = service.process_for(case).definition
+        definition = service.definition_for(case)
         day = day_of_case(service, case, on)
         if day is None:
             continue

@@ -80,7 +80,15 @@ def open_cmd(form_path: str, on: dt.date, process: str, calendar: str | None,
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
-    data = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text, str(path)).data
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})"
+            ) from None
+    else:
+        data = load_yaml(text, str(path)).data
     form = parse_form(data, source=str(path))
     svc = wiring.service(db_url)
     ids = svc.open_case(form, on=on, at=wiring.now(), actor=wiring.actor(actor, role),
