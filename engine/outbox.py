@@ -132,9 +132,11 @@ class OutboxSender:
             if row is None:
                 return  # sent meanwhile, or another sender holds it
             item = OutboxItem.from_row(row)
-            case = CaseState.from_row(
+            stored = CaseState.from_row(
                 conn.execute(select(case_table).where(case_table.c.id == item.case_id)).one()
             )
+            # Personal data is sealed per case in the store; letters need it in the clear.
+            case = self.service.revealed(stored, conn=conn)
             try:
                 with conn.begin_nested():
                     document = self._deliver(conn, item, case, on=on, at=at)
