@@ -37,6 +37,13 @@ class EventKind(StrEnum):
     purge = "purge"
     letter_filed = "letter_filed"
     """A letter was rendered and filed with the case; `apply` passes it through unchanged."""
+    legal_hold = "legal_hold"
+    """A legal hold placed (`hold: true`) or released; a held case is never purged."""
+
+
+def is_sealed(part: Any) -> bool:
+    """Whether a payload's personal part is sealed by `engine.crypto` (`{"enc": …, "key": …}`)."""
+    return isinstance(part, dict) and set(part) == {"enc", "key"}
 
 
 def canonical_json(value: Any) -> str:
@@ -119,6 +126,7 @@ class CaseState:
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)
     pauses: list[list[str | None]] = field(default_factory=list)
     personal: dict[str, Any] = field(default_factory=dict)
+    legal_hold: bool = False
 
     def as_row(self) -> dict[str, Any]:
         """The values of the stored case row (JSON columns as canonical text)."""
@@ -142,6 +150,7 @@ class CaseState:
             "checks": canonical_json(self.checks),
             "pauses": canonical_json(self.pauses),
             "personal": canonical_json(self.personal),
+            "legal_hold": self.legal_hold,
         }
 
     @classmethod
@@ -168,6 +177,7 @@ class CaseState:
             checks=json.loads(m["checks"]),
             pauses=json.loads(m["pauses"]),
             personal=json.loads(m["personal"]),
+            legal_hold=bool(m.get("legal_hold") or False),
         )
 
     def all_facts(self) -> dict[str, Any]:
@@ -210,6 +220,9 @@ def _as_date(value: Any) -> dt.date:
 def apply(case: CaseState | None, ev: CaseEvent) -> CaseState:
     """The case after `ev`. `case` is None only for the `opened` event."""
     p = ev.payload
+    if is_sealed(p.get("personal")):
+        # Sealed personal data stays sealed in the row, by event number (`crypto.reveal`).
+        p = {**p, "personal": {str(ev.seq): p["personal"]}}
     if ev.kind == EventKind.opened:
         data = p["data"]
         return CaseState(
@@ -266,6 +279,8 @@ def apply(case: CaseState | None, ev: CaseEvent) -> CaseState:
         upd["process_version"] = data["to_version"]
     if ev.kind == EventKind.purge:
         upd["personal"] = {}
+    if ev.kind == EventKind.legal_hold:
+        upd["legal_hold"] = bool(data["hold"])
     if "to_state" in data and not data.get("stays"):
         upd.update(_enter_state(case, ev, data))
     return replace(case, **upd)

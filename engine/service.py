@@ -15,7 +15,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -23,7 +23,9 @@ from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from engine.access import Permission, RoleTable, require, shipped_role_table
 from engine.calendar import DEFAULT_CALENDAR, SchoolCalendar, load_calendar
+from engine.crypto import CaseKeys, master_key_from_environment
 from engine.deadlines import plan_state_timers
 from engine.definition import (
     ActionDefinition,
@@ -108,6 +110,13 @@ class Actor:
 
 SCHEDULER_ACTOR = Actor(SCHEDULER, SCHEDULER)
 
+_WRITE_PERMISSION: dict[EventKind, Permission] = {
+    EventKind.purge: Permission.admin,
+    EventKind.legal_hold: Permission.admin,
+    EventKind.migration: Permission.load_process,
+}
+"""What writing an event of a kind needs, where it is not `change_case`."""
+
 
 @dataclass(frozen=True)
 class CommandResult:
@@ -129,6 +138,8 @@ class CaseService:
         registry: ProcessRegistry | Callable[[], ProcessRegistry],
         *,
         calendars: CalendarSource = load_calendar,
+        roles: RoleTable | None = None,
+        keys: CaseKeys | None = None,
     ) -> None:
         self.store = store
         # A factory is called on first need: reading a case never loads every process.
@@ -142,8 +153,31 @@ class CaseService:
         self._checks: dict[int, tuple[ProcessDefinition, dict[str, CheckDefinition]]] = {}
         # The connection of the batch this thread is running, if any (see `batch`).
         self._batch = threading.local()
+        # Who may do what (processes/roles.yaml unless given) and the keys personal data is
+        # sealed with (master key from the environment, on first need, unless given).
+        self.roles: RoleTable = roles or shipped_role_table()
+        self._keys = keys
 
     # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def keys(self) -> CaseKeys:
+        """The per-case keys personal data is sealed with."""
+        if self._keys is None:
+            self._keys = CaseKeys(master_key_from_environment()[0])
+        return self._keys
+
+    def revealed(self, case: CaseState, *, conn: Connection | None = None) -> CaseState:
+        """The case with its personal data opened, for guards, views and reports only.
+
+        Never write the result back: the stored row keeps the sealed parts. A purged case
+        comes back with no personal data.
+        """
+        if not case.personal:
+            return case
+        with self._reading(conn or getattr(self._batch, "conn", None)) as c:
+            personal = self.keys.reveal(c, case.id, case.personal)
+        return replace(case, personal=personal if isinstance(personal, dict) else {})
 
     @property
     def registry(self) -> ProcessRegistry:
@@ -232,6 +266,7 @@ class CaseService:
         assigned_officer: str | None = None,
     ) -> list[str]:
         """Open a case per child on the form (linked as siblings); Day 1 is `on`."""
+        require(actor, Permission.change_case, table=self.roles)
         _not_future(on, at)
         check_form_dates(form, on=on)
         check_school_age(form, on=on)
@@ -273,7 +308,7 @@ class CaseService:
                             "stops_clock": initial.stops_clock,
                             "actions": _actions(initial.on_enter),
                         },
-                        "personal": personal,
+                        "personal": self.keys.seal(conn, number, 1, personal, at=at),
                     },
                     process_id=definition.id,
                     process_version=definition.version,
@@ -301,6 +336,8 @@ class CaseService:
         note: str | None = None,
     ) -> CommandResult:
         """Take a step: roles, state, required checks and guards are all enforced first."""
+        if actor.role != SCHEDULER:
+            require(actor, Permission.change_case, table=self.roles)
         with self._writing() as conn:
             case = self._load_for_update(conn, case_id, expected_seq)
             compiled = self.process_for(case)
@@ -331,6 +368,7 @@ class CaseService:
         expected_seq: int | None = None,
     ) -> CommandResult:
         """Record that a check was made, when, and what it found."""
+        require(actor, Permission.change_case, table=self.roles)
         if not outcome.strip():
             raise InputError("say what the check found: --outcome is required and not blank")
         with self._writing() as conn:
@@ -366,6 +404,7 @@ class CaseService:
         expected_seq: int | None = None,
     ) -> CommandResult:
         """Record a fact about the case, typed as the process declares it."""
+        require(actor, Permission.change_case, table=self.roles)
         with self._writing() as conn:
             case = self._load_for_update(conn, case_id, expected_seq)
             compiled = self.process_for(case)
@@ -401,6 +440,7 @@ class CaseService:
         expected_seq: int | None = None,
     ) -> CommandResult:
         """Add a note to the case's history (kept with the personal data)."""
+        require(actor, Permission.change_case, table=self.roles)
         if not text.strip():
             raise InputError("a note needs some text")
         with self._writing() as conn:
@@ -438,6 +478,32 @@ class CaseService:
                 rule=f"letter {template}",
             )
 
+    def append_admin(
+        self,
+        case_id: str,
+        kind: EventKind,
+        *,
+        data: dict[str, Any],
+        rule: str,
+        on: dt.date,
+        at: dt.datetime,
+        actor: Actor,
+        check: Callable[[CaseState], None] | None = None,
+    ) -> CommandResult:
+        """Append a records-management event (purge, legal hold): needs `admin`, not a
+        process role; `check` may refuse once the case is locked. Timers are untouched.
+        """
+        require(actor, Permission.admin, table=self.roles)
+        with self._writing() as conn:
+            case = self._load_for_update(conn, case_id, None)
+            if check is not None:
+                check(case)
+            self._check_dates(case, on, at)
+            return self._append(
+                conn, case, self.process_for(case), kind=kind, on=on, at=at, actor=actor,
+                data=data, rule=rule, touch_timers=False,
+            )
+
     # -- what timers call ------------------------------------------------------------------
 
     def fire_timer_in(
@@ -461,7 +527,7 @@ class CaseService:
         if case.state != timer["state"] or case.terminal or tdef is None:
             status = "cancelled"
         else:
-            context = self._context(case, compiled, on)
+            context = self._context(case, compiled, on, conn=conn)
             failing = [c for c in compiled.conditions_for_timer(tdef.id) if not c.evaluate(context)]
             if failing:
                 self._append(
@@ -551,14 +617,14 @@ class CaseService:
                 + "; ".join(f"{c} ({wording[c].wording})" for c in missing),
                 missing=missing,
             )
-        facts = case.all_facts()
+        facts = self._guard_facts(case, definition, conn)
         unset = [f for f in trig.requires_facts if facts.get(f) is None]
         if unset:
             raise GuardFailed(
                 f"{trig.id} needs these facts recorded first: {', '.join(unset)}",
                 failed=[f"{f} recorded" for f in unset], facts={f: None for f in unset},
             )
-        context = self._context(case, compiled, on)
+        context = self._context(case, compiled, on, conn=conn)
         failing = compiled.check_guards(trig.id, context)
         if failing:
             # Name the values each failing condition read: facts, and the day counts.
@@ -617,9 +683,13 @@ class CaseService:
     ) -> CommandResult:
         """Seal and write one event, update the case row if no one else has, re-arm timers."""
         definition = compiled.definition
+        if actor.role != SCHEDULER:
+            # The backstop: no event is written for a role that may not write it.
+            require(actor, _WRITE_PERMISSION.get(kind, Permission.change_case), table=self.roles)
         payload: dict[str, Any] = {"data": data}
         if personal:
-            payload["personal"] = personal
+            # Sealed before hashing, so the chain covers the ciphertext and survives a purge.
+            payload["personal"] = self.keys.seal(conn, case.id, case.seq + 1, personal, at=at)
         ev = CaseEvent(
             case_id=case.id,
             seq=case.seq + 1,
@@ -658,12 +728,23 @@ class CaseService:
             self._close_timers(conn, case.id, new.seq, only=closing_key, status="fired")
         return CommandResult(case=new, event=ev)
 
-    def _context(self, case: CaseState, compiled: CompiledProcess, on: dt.date) -> dict[str, Any]:
+    def _guard_facts(
+        self, case: CaseState, definition: ProcessDefinition, conn: Connection | None
+    ) -> dict[str, Any]:
+        """Every fact guards read; sealed personal facts are opened only if the process has any."""
+        if not any(f.personal for f in definition.facts.values()):
+            return case.all_facts()
+        return self.revealed(case, conn=conn).all_facts()
+
+    def _context(
+        self, case: CaseState, compiled: CompiledProcess, on: dt.date,
+        conn: Connection | None = None,
+    ) -> dict[str, Any]:
         from engine.expressions import guard_context
 
         cal = self.calendar_for(case)
         return guard_context(
-            facts=case.all_facts(),
+            facts=self._guard_facts(case, compiled.definition, conn),
             fact_defs=compiled.definition.facts,
             checks_done=case.checks.keys(),
             all_checks=self.checks_of(compiled.definition).keys(),
@@ -808,8 +889,9 @@ class CaseService:
         ).scalar_one()
         return [f"{prefix}-{n:06d}" for n in range(last - count + 1, last + 1)]
 
-    def publish(self, compiled: CompiledProcess, *, at: dt.datetime) -> None:
+    def publish(self, compiled: CompiledProcess, *, at: dt.datetime, actor: Actor) -> None:
         """Store a process version's text (refusing a changed file whose version was not raised)."""
+        require(actor, Permission.load_process, table=self.roles)
         with self._writing() as conn:
             self._publish(conn, compiled, at)
 

@@ -7,10 +7,13 @@ not change anything and does not format for the terminal (that is the CLI).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import and_, select
 
+from engine.access import ActorLike, Permission, authorise_read, log_read, require
+from engine.crypto import PURGED
 from engine.definition import ProcessDefinition
 from engine.errors import CalendarError
 from engine.projection import CaseState
@@ -46,8 +49,18 @@ def checklist(definition: ProcessDefinition, case: CaseState) -> list[dict[str, 
     return out
 
 
-def case_summary(service: CaseService, case_id: str, *, on: dt.date) -> dict[str, Any]:
-    """Everything `cme case show` prints about one case."""
+def case_summary(
+    service: CaseService, case_id: str, *, on: dt.date, actor: ActorLike | None = None,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Everything `cme case show` prints about one case.
+
+    With a reader (`actor`, read at `at`) the read is checked and logged and the personal data
+    shown; without one, personal data is withheld.
+    """
+    if actor is not None:
+        authorise_read(service.store, actor, case_ids=[case_id], action="case show",
+                       at=_read_at(at), table=service.roles)
     with service.store.read() as conn:
         case = service.get(case_id, conn=conn)
         timers = conn.execute(
@@ -55,6 +68,9 @@ def case_summary(service: CaseService, case_id: str, *, on: dt.date) -> dict[str
             .order_by(timer_table.c.due_date, timer_table.c.id)
         ).all()
         events = service.events(case_id, conn=conn)
+        case, events, personal_data = _for_reader(
+            service, conn, case, events, reader=actor is not None
+        )
     # The pinned version's definition only: showing a case compiles no guards or machine.
     definition = service.definition_for(case)
     state = definition.states[case.state]
@@ -78,6 +94,7 @@ def case_summary(service: CaseService, case_id: str, *, on: dt.date) -> dict[str
         "assigned_officer": case.assigned_officer,
         "sibling_group": case.sibling_group,
         "child": _child(case),
+        "personal_data": personal_data,
         "facts": case.all_facts(),
         "checklist": checklist(definition, case),
         "checks_recorded": {
@@ -131,6 +148,34 @@ def event_summary(payload: dict[str, Any], kind: str) -> str:
     return kind
 
 
+def _read_at(at: dt.datetime | None) -> dt.datetime:
+    if at is None:
+        raise ValueError("a logged read needs the time it happened (`at`)")
+    return at
+
+
+def _for_reader(
+    service: CaseService, conn: Any, case: CaseState, events: list[Any], *,
+    reader: bool,
+) -> tuple[CaseState, list[Any], str]:
+    """The case and its events with personal data opened for a reader, else withheld; and
+    which of `shown`, `withheld` or `purged` applies.
+    """
+    if not reader:
+        return (replace(case, personal={}),
+                [replace(e, payload={k: v for k, v in e.payload.items() if k != "personal"})
+                 for e in events], "withheld")
+    if service.keys.destroyed(conn, case.id):
+        child = {k: PURGED for k in ("full_name", "date_of_birth", "upn", "school")}
+        return (replace(case, personal={"child": child}),
+                [replace(e, payload={k: v for k, v in e.payload.items() if k != "personal"})
+                 for e in events], "purged")
+    opened = service.revealed(case, conn=conn)
+    events = [replace(e, payload=service.keys.reveal_payload(conn, e.case_id, e.seq, e.payload))
+              for e in events]
+    return opened, events, "shown"
+
+
 def _child(case: CaseState) -> dict[str, Any]:
     child = case.personal.get("child") or {}
     return {k: child.get(k) for k in ("full_name", "date_of_birth", "upn", "school")}
@@ -138,9 +183,14 @@ def _child(case: CaseState) -> dict[str, Any]:
 
 def list_cases(
     service: CaseService, *, state: str | None = None, overdue: bool = False,
-    include_closed: bool = False,
+    include_closed: bool = False, actor: ActorLike | None = None, at: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Cases, optionally only in one state or only overdue; open cases unless asked."""
+    """Cases, optionally only in one state or only overdue; open cases unless asked.
+
+    Children's names are shown only to a reader (`actor`), whose read of each case is logged.
+    """
+    if actor is not None:
+        require(actor, Permission.read_case, table=service.roles)
     query = select(case_table)
     if state:
         query = query.where(case_table.c.state == state)
@@ -150,9 +200,14 @@ def list_cases(
         query = query.where(case_table.c.terminal.is_(False))
     with service.store.read() as conn:
         rows = conn.execute(query.order_by(case_table.c.id)).all()
+        cases = [_for_reader(service, conn, CaseState.from_row(r), [],
+                             reader=actor is not None)[0] for r in rows]
+    if actor is not None:
+        with service.store.engine.begin() as log:
+            for case in cases:
+                log_read(log, actor, case_id=case.id, action="case list", at=_read_at(at))
     out = []
-    for row in rows:
-        case = CaseState.from_row(row)
+    for case in cases:
         out.append({
             "id": case.id, "process": case.process_id, "state": case.state,
             "opened_on": case.opened_on, "overdue": case.overdue,
@@ -161,8 +216,17 @@ def list_cases(
     return out
 
 
-def due_on(service: CaseService, *, on: dt.date) -> list[dict[str, Any]]:
-    """What each officer must do on `on`: timers due by then, and checks whose window is open."""
+def due_on(
+    service: CaseService, *, on: dt.date, actor: ActorLike | None = None,
+    at: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """What each officer must do on `on`: timers due by then, and checks whose window is open.
+
+    Shows no personal data; a reader's (`actor`) right to read cases is checked and logged.
+    """
+    if actor is not None:
+        authorise_read(service.store, actor, case_ids=[None], action=f"due on {on}",
+                       at=_read_at(at), table=service.roles)
     with service.store.read() as conn:
         timers = conn.execute(
             select(timer_table, case_table.c.assigned_officer).join(

@@ -116,7 +116,8 @@ def show_cmd(case_id: str, on: dt.date, db_url: str | None, actor: str | None, r
     from engine.cli import wiring
     from engine.views import case_summary
 
-    summary = case_summary(wiring.service(db_url), case_id, on=on)
+    summary = case_summary(wiring.service(db_url), case_id, on=on,
+                           actor=wiring.actor(actor, role), at=wiring.now())
     if as_json:
         print_json(summary)
         return
@@ -170,10 +171,11 @@ def _print_summary(s: dict[str, Any]) -> None:
 @click.option("--overdue", is_flag=True, help="Only escalated, overdue cases.")
 @click.option("--all", "include_closed", is_flag=True, help="Include closed cases.")
 @db_option
+@actor_options
 @json_option
 @handle_errors
 def list_cmd(state: str | None, overdue: bool, include_closed: bool, db_url: str | None,
-             as_json: bool) -> None:
+             actor: str | None, role: str, as_json: bool) -> None:
     """List open cases.
 
     Example: cme case list --overdue
@@ -182,7 +184,8 @@ def list_cmd(state: str | None, overdue: bool, include_closed: bool, db_url: str
     from engine.views import list_cases
 
     rows = list_cases(wiring.service(db_url), state=state, overdue=overdue,
-                      include_closed=include_closed)
+                      include_closed=include_closed, actor=wiring.actor(actor, role),
+                      at=wiring.now())
     if as_json:
         print_json(rows)
         return
@@ -308,9 +311,11 @@ def note_cmd(case_id: str, text: str, on: dt.date, expect_seq: int | None, db_ur
 @_on_option
 @click.option("--officer", default=None, help="Only this officer's work.")
 @db_option
+@actor_options
 @json_option
 @handle_errors
-def due(on: dt.date, officer: str | None, db_url: str | None, as_json: bool) -> None:
+def due(on: dt.date, officer: str | None, db_url: str | None, actor: str | None, role: str,
+        as_json: bool) -> None:
     """What each officer must do on a date: deadlines reached and checks in their window.
 
     Example: cme due --on 2024-11-04
@@ -318,7 +323,8 @@ def due(on: dt.date, officer: str | None, db_url: str | None, as_json: bool) -> 
     from engine.cli import wiring
     from engine.views import due_on
 
-    items = due_on(wiring.service(db_url), on=on)
+    items = due_on(wiring.service(db_url), on=on, actor=wiring.actor(actor, role),
+                   at=wiring.now())
     if officer:
         items = [i for i in items if i["officer"] == officer]
     if as_json:

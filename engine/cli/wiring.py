@@ -12,6 +12,8 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from engine.access import RoleTable
+    from engine.crypto import CaseKeys
     from engine.registry import ProcessRegistry
     from engine.service import Actor, CaseService
 
@@ -33,7 +35,7 @@ def service(db_url: str | None) -> CaseService:
     from engine.service import CaseService
     from engine.store import open_store
 
-    return CaseService(open_store(db_url), registry)
+    return CaseService(open_store(db_url), registry, roles=roles(), keys=keys())
 
 
 def now() -> dt.datetime:
@@ -45,4 +47,31 @@ def actor(name: str | None, role: str) -> Actor:
     """The acting person: --actor, CME_ACTOR, or the login name."""
     from engine.service import Actor
 
+    roles().refuse_internal(role)
     return Actor(name or os.environ.get("USER") or "unknown", role)
+
+
+@functools.cache
+def roles() -> RoleTable:
+    """The role table: CME_ROLES_FILE if set, else the shipped processes/roles.yaml."""
+    from engine.access import load_role_table
+
+    return load_role_table(os.environ.get("CME_ROLES_FILE") or None)
+
+
+@functools.cache
+def keys() -> CaseKeys:
+    """Case keys under the master key (CME_MASTER_KEY / CME_MASTER_KEY_FILE / a dev key)."""
+    import click
+
+    from engine.crypto import CaseKeys, master_key_from_environment
+
+    master, created = master_key_from_environment()
+    if created is not None:
+        click.echo(
+            f"note: made a development master key at {created}; keep it with the database "
+            "(without it personal data cannot be read). For real data set "
+            "CME_MASTER_KEY_FILE to a key kept outside the data folder and its backups.",
+            err=True,
+        )
+    return CaseKeys(master)

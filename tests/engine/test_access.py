@@ -20,8 +20,8 @@ P = Permission
 @pytest.mark.parametrize(
     ("role", "allowed"),
     [
-        ("cme_officer", {P.read_case, P.change_case}),
-        ("line_manager", {P.read_case, P.change_case}),
+        ("cme_officer", {P.read_case, P.change_case, P.read_audit}),
+        ("line_manager", {P.read_case, P.change_case, P.read_audit}),
         ("auditor", {P.read_case, P.read_audit}),
         ("policy_owner", {P.load_process}),
         ("read_only", {P.read_case}),
