@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from engine.errors import DefinitionError, Issue
 from engine.ports import DeliveryFailed
@@ -32,6 +32,10 @@ def _email(value: str) -> str:
 
 
 Email = Annotated[str, AfterValidator(_email)]
+Emails = Annotated[
+    list[Email], BeforeValidator(lambda v: [v] if isinstance(v, str) else v), Field(min_length=1)
+]
+"""One address, or a list of them."""
 
 
 class _Strict(BaseModel):
@@ -45,12 +49,12 @@ class RecipientsDefinition(_Strict):
 
     kind: Literal["recipients"]
     version: int = Field(ge=1)
-    addresses: dict[str, list[Email]] = Field(default_factory=dict)
+    addresses: dict[str, Emails] = Field(default_factory=dict)
     """A role id or party (cme_officer, line_manager, mash, police, ehe_team …) → addresses."""
     officers: dict[str, Email] = Field(default_factory=dict)
     """An officer's own address by the name cases record as assigned officer; a message to
     cme_officer goes to the case's assigned officer when listed here."""
-    local_authorities: dict[str, list[Email]] = Field(default_factory=dict)
+    local_authorities: dict[str, Emails] = Field(default_factory=dict)
     """The named CME Officer of each local authority, by the name recorded in `destination_la`."""
     from_case: dict[str, str] = Field(default_factory=dict)
     """Parties whose address is on the case, as a path into it (e.g. notifier: notifier.email)."""
