@@ -218,7 +218,7 @@ def waiting_ids(
     )
     if limit is not None:
         query = query.limit(limit)
-    with service.store.engine.connect() as conn:
+    with service.store.read() as conn:
         return [int(r[0]) for r in conn.execute(query)]
 
 
@@ -236,7 +236,7 @@ def list_outbox(
         query = query.where(outbox_table.c.status.in_(list(status)))
     if case_id:
         query = query.where(outbox_table.c.case_id == case_id)
-    with service.store.engine.connect() as conn:
+    with service.store.read() as conn:
         return [OutboxItem.from_row(r) for r in conn.execute(query)]
 
 
@@ -304,7 +304,7 @@ def _with_defaults(value: Any, keys: Sequence[str]) -> dict[str, Any]:
 
 def document_of(service: CaseService, document_id: int) -> dict[str, Any]:
     """A filed document with its content, or InputError if there is none."""
-    with service.store.engine.connect() as conn:
+    with service.store.read() as conn:
         row = conn.execute(
             select(document_table).where(document_table.c.id == document_id)
         ).first()

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from sqlalchemy import and_, select
 
+from engine.access import ActorLike, Permission, log_read, require
 from engine.errors import CalendarError
 from engine.notification import age_phase
 from engine.projection import CaseState, EventKind
@@ -153,7 +154,7 @@ def cases_as_of(
     if processes is not None:
         query = query.where(case_table.c.process_id.in_(sorted(processes)))
     out: list[CaseState] = []
-    with service.store.engine.connect() as conn:
+    with service.store.read() as conn:
         rows = conn.execute(query.order_by(case_table.c.id)).all()
         current = [CaseState.from_row(r) for r in rows]
         late = [c.id for c in current if c.last_effective > on]
@@ -192,7 +193,7 @@ def timers_as_of(
     """The timers pending on each case as it stood on `on`, earliest first."""
     by_id = {c.id: c for c in cases}
     out: dict[str, list[TimerAsOf]] = {c.id: [] for c in cases}
-    with service.store.engine.connect() as conn:
+    with service.store.read() as conn:
         for chunk in _chunks(list(by_id)):
             rows = conn.execute(
                 select(timer_table).where(timer_table.c.case_id.in_(chunk))
@@ -233,10 +234,16 @@ REGISTER_COLUMNS = (
 
 
 def register_report(
-    service: CaseService, *, on: dt.date, processes: Collection[str] = REGISTER_PROCESSES
+    service: CaseService, *, on: dt.date, actor: ActorLike, at: dt.datetime,
+    processes: Collection[str] = REGISTER_PROCESSES,
 ) -> Report:
-    """The CME register (sections 4.4 and 6): every open case on `on` with its core information."""
+    """The CME register (sections 4.4 and 6): every open case on `on` with its core information.
+
+    The reader (`actor`) must be allowed to read cases; their read of each case is logged.
+    """
+    require(actor, Permission.read_case, table=service.roles)
     cases = cases_as_of(service, on, processes=processes)
+    _log_reads(service, actor, [c.id for c in cases], action=f"report register on {on}", at=at)
     timers = timers_as_of(service, cases, on)
     rows = [_register_row(service, case, on, timers[case.id]) for case in cases]
     return Report(
@@ -291,10 +298,14 @@ RAG_COLUMNS = (
 )
 
 
-def rag_report(service: CaseService, *, on: dt.date, rules: LoadedRag) -> Report:
+def rag_report(
+    service: CaseService, *, on: dt.date, rules: LoadedRag, actor: ActorLike, at: dt.datetime
+) -> Report:
     """The live RAG report (section 6): each open case's colour and every reason for it."""
+    require(actor, Permission.read_case, table=service.roles)
     processes = rules.definition.processes
     cases = cases_as_of(service, on, processes=processes)
+    _log_reads(service, actor, [c.id for c in cases], action=f"report rag on {on}", at=at)
     rows: list[dict[str, Any]] = []
     for case in cases:
         definition = service.process_for(case).definition
@@ -355,11 +366,15 @@ contact numbers, emails, notes, facts or reasons."""
 
 
 def mash_report(
-    service: CaseService, *, on: dt.date, processes: Collection[str] = REGISTER_PROCESSES
+    service: CaseService, *, on: dt.date, actor: ActorLike, at: dt.datetime,
+    processes: Collection[str] = REGISTER_PROCESSES,
 ) -> Report:
     """The weekly report uploaded for MASH to cross-check (section 13): identifying fields only."""
+    require(actor, Permission.read_case, table=service.roles)
+    cases = cases_as_of(service, on, processes=processes)
+    _log_reads(service, actor, [c.id for c in cases], action=f"report mash on {on}", at=at)
     rows: list[dict[str, Any]] = []
-    for case in cases_as_of(service, on, processes=processes):
+    for case in cases:
         child = case.personal.get("child") or {}
         carer = case.personal.get("parent_carer") or {}
         rows.append({
@@ -394,10 +409,13 @@ RETURNS_COLUMNS = (
 )
 
 
-def returns_report(service: CaseService, *, on: dt.date, since: dt.date) -> Report:
+def returns_report(
+    service: CaseService, *, on: dt.date, since: dt.date, actor: ActorLike, at: dt.datetime
+) -> Report:
     """Statutory on/off-roll returns (Appendix 2) received from `since` to `on`, and overdue on
     `on` (not received and escalated, or past the day they were due).
     """
+    require(actor, Permission.read_case, table=service.roles)
     cases = cases_as_of(service, on, processes=[ROLL_RETURNS_PROCESS], include_closed=True)
     received = _events_between(
         service, [c.id for c in cases], since, on, kind=EventKind.trigger, trigger="submit_return"
@@ -432,6 +450,8 @@ def returns_report(service: CaseService, *, on: dt.date, since: dt.date) -> Repo
             "deletion_ground": facts.get("deletion_ground"),
         })
     rows.sort(key=lambda r: (r["status"] != "overdue", r["case_id"]))
+    _log_reads(service, actor, [r["case_id"] for r in rows], action=f"report returns on {on}",
+               at=at)
     n_over = sum(1 for r in rows if r["status"] == "overdue")
     return Report(
         name="returns", title="Statutory on/off roll returns", on=on, columns=RETURNS_COLUMNS,
@@ -452,11 +472,18 @@ ESCALATION_COLUMNS = (
 )
 
 
-def escalations_report(service: CaseService, *, on: dt.date, since: dt.date) -> Report:
-    """Escalations raised from `since` to `on`, and whether each was still not acted on by `on`."""
+def escalations_report(
+    service: CaseService, *, on: dt.date, since: dt.date, actor: ActorLike, at: dt.datetime
+) -> Report:
+    """Escalations raised from `since` to `on`, and whether each was still not acted on by `on`.
+
+    Holds no personal data; the read is logged once, not per case.
+    """
+    require(actor, Permission.read_case, table=service.roles)
+    _log_reads(service, actor, [None], action=f"report escalations on {on}", at=at)
     cases = {c.id: c for c in cases_as_of(service, on, include_closed=True)}
     rows: list[dict[str, Any]] = []
-    with service.store.engine.connect() as conn:
+    with service.store.read() as conn:
         events = conn.execute(
             select(event_table).where(and_(
                 event_table.c.kind == str(EventKind.escalation),
@@ -488,7 +515,7 @@ def _events_between(
 ) -> dict[str, dt.date]:
     """The first effective date of a matching event in [since, on], by case."""
     out: dict[str, dt.date] = {}
-    with service.store.engine.connect() as conn:
+    with service.store.read() as conn:
         for chunk in _chunks(case_ids):
             rows = conn.execute(
                 select(event_table).where(and_(
@@ -502,6 +529,15 @@ def _events_between(
                     continue
                 out.setdefault(ev.case_id, ev.effective_date)
     return out
+
+
+def _log_reads(
+    service: CaseService, actor: ActorLike, case_ids: Sequence[str | None], *, action: str,
+    at: dt.datetime,
+) -> None:
+    with service.store.engine.begin() as conn:
+        for case_id in case_ids:
+            log_read(conn, actor, case_id=case_id, action=action, at=at)
 
 
 def _facts(case: CaseState) -> dict[str, Any]:

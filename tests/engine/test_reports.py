@@ -29,6 +29,7 @@ from tests.conftest import RECORDED_AT
 OFFICER = Actor("sona", "cme_officer")
 SCHOOL = Actor("kentish town", "school")
 OPENED = dt.date(2024, 10, 21)  # a Monday, Day 1
+AS = {"actor": OFFICER, "at": RECORDED_AT}
 
 
 def _rules(registry):  # type: ignore[no-untyped-def]
@@ -59,7 +60,7 @@ def siblings(service, example_form):  # type: ignore[no-untyped-def]
 
 
 def test_register_lists_each_open_case_with_its_core_information(service, siblings) -> None:
-    report = register_report(service, on=OPENED)
+    report = register_report(service, **AS, on=OPENED)
     rows = {r["case_id"]: r for r in report.rows}
     ana, tiago = rows[siblings[0]], rows[siblings[1]]
     assert ana["child"] == "Ana Silva"
@@ -88,17 +89,20 @@ def test_register_for_a_past_date_does_not_see_later_steps(service, siblings) ->
                          at=RECORDED_AT, actor=OFFICER, outcome="complete")
     service.fire(ana, "contact_established", on=dt.date(2024, 10, 23), at=RECORDED_AT,
                  actor=OFFICER)
-    before = {r["case_id"]: r for r in register_report(service, on=OPENED).rows}[ana]
+    before = {r["case_id"]: r for r in register_report(service, **AS, on=OPENED).rows}[ana]
     assert "core_information_checked" in before["outstanding_checks"]
     assert before["state_id"] == "establishing_contact"
-    on_22 = {r["case_id"]: r for r in register_report(service, on=dt.date(2024, 10, 22)).rows}[ana]
+    def row(on: dt.date) -> dict:
+        return {r["case_id"]: r for r in register_report(service, **AS, on=on).rows}[ana]
+
+    on_22 = row(dt.date(2024, 10, 22))
     assert "core_information_checked" not in on_22["outstanding_checks"]
     assert on_22["school_day"] == 2
-    after = {r["case_id"]: r for r in register_report(service, on=dt.date(2024, 10, 24)).rows}[ana]
+    after = row(dt.date(2024, 10, 24))
     assert after["state_id"] == "supporting_to_school_place"
     # The same past report, run again after more history, is unchanged.
-    assert register_report(service, on=OPENED).as_json() == register_report(
-        service, on=OPENED).as_json()
+    assert register_report(service, **AS, on=OPENED).as_json() == register_report(
+        service, **AS, on=OPENED).as_json()
 
 
 def test_a_closed_case_leaves_the_register_from_its_closing_day(service, siblings) -> None:
@@ -110,7 +114,7 @@ def test_a_closed_case_leaves_the_register_from_its_closing_day(service, sibling
         service.set_fact(tiago, name, value, on=dt.date(2024, 11, 4), at=RECORDED_AT, actor=OFFICER)
     service.fire(tiago, "child_placed", on=dt.date(2024, 11, 5), at=RECORDED_AT, actor=OFFICER)
     def listed(on: dt.date) -> set[str]:
-        return {r["case_id"] for r in register_report(service, on=on).rows}
+        return {r["case_id"] for r in register_report(service, **AS, on=on).rows}
 
     assert tiago in listed(dt.date(2024, 11, 4))
     assert tiago not in listed(dt.date(2024, 11, 5))
@@ -128,7 +132,7 @@ def test_rag_colours_follow_the_rules_and_say_why(service, registry, example_for
     (lac,) = service.open_case(looked_after, on=OPENED, at=RECORDED_AT, actor=OFFICER)
     (green,) = service.open_case(no_dates, on=OPENED, at=RECORDED_AT, actor=OFFICER)
     (carer,) = service.open_case(young_carer, on=OPENED, at=RECORDED_AT, actor=OFFICER)
-    report = rag_report(service, on=OPENED, rules=_rules(registry))
+    report = rag_report(service, **AS, on=OPENED, rules=_rules(registry))
     rows = {r["case_id"]: r for r in report.rows}
     assert rows[lac]["colour"] == "red"
     assert rows[lac]["reasons"] == [
@@ -150,9 +154,9 @@ def test_rag_safeguarding_concern_recorded_later_turns_the_case_red(service, reg
     service.set_fact(ana, "safeguarding_concern", "neighbour reports shouting",
                      on=dt.date(2024, 10, 24), at=RECORDED_AT, actor=OFFICER)
     rules = _rules(registry)
-    before = {r["case_id"]: r for r in rag_report(service, on=dt.date(2024, 10, 23),
+    before = {r["case_id"]: r for r in rag_report(service, **AS, on=dt.date(2024, 10, 23),
                                                   rules=rules).rows}
-    after = {r["case_id"]: r for r in rag_report(service, on=dt.date(2024, 10, 24),
+    after = {r["case_id"]: r for r in rag_report(service, **AS, on=dt.date(2024, 10, 24),
                                                  rules=rules).rows}
     assert before[ana]["colour"] == "amber"
     assert after[ana]["colour"] == "red"
@@ -165,7 +169,7 @@ def test_changing_a_threshold_in_a_copy_changes_the_colour(service, registry, si
 
     on = dt.date(2024, 11, 8)  # 56 days after the last attendance: 8 weeks
     shipped = _rules(registry)
-    assert {r["colour"] for r in rag_report(service, on=on, rules=shipped).rows} == {"red"}
+    assert {r["colour"] for r in rag_report(service, **AS, on=on, rules=shipped).rows} == {"red"}
     text = files("processes").joinpath("rag.yaml").read_text(encoding="utf-8")
     edited = tmp_path / "rag.yaml"
     edited.write_text(text.replace("reintegration_target_weeks: 8",
@@ -173,14 +177,14 @@ def test_changing_a_threshold_in_a_copy_changes_the_colour(service, registry, si
     facts = {c.definition.id: c.definition.facts for c in registry}
     copy = load_rag(edited, process_facts=facts,
                     process_checks={c for comp in registry for c in comp.definition.checks()})
-    rows = rag_report(service, on=on, rules=copy).rows
+    rows = rag_report(service, **AS, on=on, rules=copy).rows
     assert {r["colour"] for r in rows} == {"amber"}
     assert rows[0]["reasons"] == [
         "amber: out of education 8 weeks — half-way to the 12-week target"]
 
 
 def test_mash_file_has_only_the_fields_mash_needs(service, siblings, example_form) -> None:
-    report = mash_report(service, on=OPENED)
+    report = mash_report(service, **AS, on=OPENED)
     text = csv_text(report)
     table = list(csv.DictReader(io.StringIO(text)))
     assert list(table[0]) == [c.heading for c in MASH_COLUMNS]
@@ -200,7 +204,7 @@ def test_csv_and_xlsx_neutralise_formulas(service, example_form) -> None:
         "parent_carer": example_form.parent_carer.model_copy(update={"names": "@SUM(A1)",
                                                                       "address": "-2+3"})})
     service.open_case(hostile, on=OPENED, at=RECORDED_AT, actor=OFFICER)
-    report = mash_report(service, on=OPENED)
+    report = mash_report(service, **AS, on=OPENED)
     row = next(csv.DictReader(io.StringIO(csv_text(report))))
     assert row["Child's name"] == "'=HYPERLINK(\"http://x\")"
     assert row["Parent/carer"] == "'@SUM(A1)"
@@ -237,7 +241,7 @@ def test_returns_received_and_overdue(service, example_form) -> None:
     waiting = _roll_return(service, example_form, change="addition", on=dt.date(2024, 11, 8))
     deleted = _roll_return(service, example_form, change="deletion", on=dt.date(2024, 11, 8))
     _sweep(service, dt.date(2024, 11, 10))
-    report = returns_report(service, on=dt.date(2024, 11, 10), since=dt.date(2024, 11, 4))
+    report = returns_report(service, **AS, on=dt.date(2024, 11, 10), since=dt.date(2024, 11, 4))
     rows = {r["case_id"]: r for r in report.rows}
     assert rows[received]["status"] == "received"
     assert rows[received]["received_on"] == dt.date(2024, 11, 6)
@@ -248,18 +252,33 @@ def test_returns_received_and_overdue(service, example_form) -> None:
     assert waiting not in rows
     assert rows[overdue]["school"] == "Kentish Town Primary School"
     # As of 6 November nothing was overdue yet and the return had just come in.
-    early = returns_report(service, on=dt.date(2024, 11, 6), since=dt.date(2024, 11, 4))
+    early = returns_report(service, **AS, on=dt.date(2024, 11, 6), since=dt.date(2024, 11, 4))
     assert [(r["case_id"], r["status"]) for r in early.rows] == [(received, "received")]
+
+
+def test_reports_need_the_right_to_read_cases_and_log_each_read(service, siblings) -> None:
+    from engine.errors import AccessDenied
+    from engine.store import access_log_table
+
+    with pytest.raises(AccessDenied):
+        register_report(service, actor=Actor("x", "school_nurse"), at=RECORDED_AT, on=OPENED)
+    mash_report(service, **AS, on=OPENED)
+    with service.store.read() as conn:
+        logged = conn.execute(select(access_log_table.c.case_id, access_log_table.c.action)).all()
+    assert sorted(logged) == [(siblings[0], "report mash on 2024-10-21"),
+                              (siblings[1], "report mash on 2024-10-21")]
 
 
 def test_escalations_raised_in_the_period(service, siblings) -> None:
     _sweep(service, dt.date(2024, 10, 23))
-    report = escalations_report(service, on=dt.date(2024, 10, 23), since=dt.date(2024, 10, 21))
+    report = escalations_report(service, **AS, on=dt.date(2024, 10, 23),
+                                since=dt.date(2024, 10, 21))
     assert len(report.rows) == 8  # four Day 2–3 reminders for each of the two children
     first = report.rows[0]
     assert first["on"] == dt.date(2024, 10, 22)
     assert first["to_role"] == "cme_officer"
     assert first["message"].startswith("Day 1 step outstanding")
     assert first["still_open"] is True
-    none_yet = escalations_report(service, on=dt.date(2024, 10, 21), since=dt.date(2024, 10, 14))
+    none_yet = escalations_report(service, **AS, on=dt.date(2024, 10, 21),
+                                  since=dt.date(2024, 10, 14))
     assert none_yet.rows == []
