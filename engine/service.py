@@ -13,7 +13,7 @@ import difflib
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -503,6 +503,44 @@ class CaseService:
                 conn, case, self.process_for(case), kind=kind, on=on, at=at, actor=actor,
                 data=data, rule=rule, touch_timers=False,
             )
+
+    def migrate(
+        self,
+        case_id: str,
+        to: CompiledProcess,
+        *,
+        data: dict[str, Any],
+        on: dt.date,
+        at: dt.datetime,
+        actor: Actor,
+        expected_seq: int | None = None,
+        settled: Collection[str] = (),
+        rule: str | None = None,
+    ) -> CommandResult:
+        """Move a running case onto version `to` of its process: one migration event, which
+        carries the new version, and the state's timers re-armed under the new rules.
+
+        `data` is the event's data (`versions.migration_data`); timers in `settled` already
+        fired or lapsed in this stay in the state and are not armed again.
+        """
+        with self._writing() as conn:
+            case = self._load_for_update(conn, case_id, expected_seq)
+            self._refuse_closed(case, "migrate it")
+            self._check_dates(case, on, at)
+            self._publish(conn, to, at)
+            result = self._append(
+                conn, case, to, kind=EventKind.migration, on=on, at=at, actor=actor, data=data,
+                rule=rule,
+            )
+            if settled:
+                conn.execute(
+                    update(timer_table).where(and_(
+                        timer_table.c.case_id == case_id,
+                        timer_table.c.armed_seq == result.case.seq,
+                        timer_table.c.timer_id.in_(list(settled)),
+                    )).values(status="cancelled", closed_seq=result.case.seq)
+                )
+        return result
 
     # -- what timers call ------------------------------------------------------------------
 

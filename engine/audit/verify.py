@@ -1,0 +1,220 @@
+"""Verify stored histories in one streamed pass: every hash chain, and replay against the case rows.
+
+Owns `verify_store`: events are read in (case, seq) order and case rows in id order, both streamed
+(never a whole table in memory), merged by case id; each event's hash is checked (`chain.row_hash`)
+and folded with `projection.apply`, and the replayed row is compared with the stored one. A
+checkpoint's anchors (the head each case had when it was signed) are checked in the same pass.
+Reports the first break of each case, naming the event. Does not sign or read checkpoint files
+(`checkpoint.py`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from engine.audit.chain import EVENT_COLUMNS, Break, event_break, row_event, row_hash
+from engine.projection import GENESIS_HASH, CaseState, apply
+from engine.store import Store
+
+Anchor = tuple[int, str]
+"""(seq, hash) of a case's head event when a checkpoint was signed."""
+
+_MAX_PROBLEMS = 1000
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that does not verify: the case, the event (when one is to blame) and why."""
+
+    case_id: str
+    seq: int | None
+    what: str
+
+    def __str__(self) -> str:
+        where = f"case {self.case_id}" + (f" event {self.seq}" if self.seq is not None else "")
+        return f"{where}: {self.what}"
+
+
+@dataclass
+class VerifyReport:
+    """What a verification pass saw and found."""
+
+    cases: int = 0
+    events: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    problem_count: int = 0
+    """Every problem found; `problems` keeps the first thousand."""
+    heads: list[tuple[str, int, str]] = field(default_factory=list)
+    """(case id, seq, hash) of each case's last event, when asked for."""
+    anchors_checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Whether everything verified."""
+        return self.problem_count == 0
+
+    def add(self, problem: Problem) -> None:
+        """Count a problem, keeping the first thousand."""
+        self.problem_count += 1
+        if len(self.problems) < _MAX_PROBLEMS:
+            self.problems.append(problem)
+
+
+def verify_store(
+    store: Store,
+    *,
+    case_id: str | None = None,
+    anchors: Mapping[str, Anchor] | None = None,
+    collect_heads: bool = False,
+) -> VerifyReport:
+    """Check every case's chain and projection (or one case's); check checkpoint anchors too."""
+    report = VerifyReport()
+    anchors = anchors or {}
+    seen: set[str] = set()
+    with store.engine.connect() as conn:
+        events = _stream(conn, "case_event", EVENT_COLUMNS, "case_id", "seq", case_id)
+        cases = _stream(conn, "cme_case", "*", "id", None, case_id)
+        stored = next(cases, None)
+        for cid, rows in groupby(events, key=itemgetter(0)):
+            while stored is not None and stored.id < cid:
+                _orphan_row(report, stored.id, seen)
+                stored = next(cases, None)
+            row = stored if stored is not None and stored.id == cid else None
+            if row is not None:
+                stored = next(cases, None)
+            if anchors:
+                seen.add(cid)
+            _verify_case(report, cid, rows, row, anchors.get(cid), collect_heads)
+        while stored is not None:
+            _orphan_row(report, stored.id, seen)
+            stored = next(cases, None)
+    for cid, (seq, _digest) in sorted(anchors.items()):
+        if cid not in seen and case_id in (None, cid):
+            report.add(Problem(cid, seq, "signed in the checkpoint, but its history is gone"))
+    return report
+
+
+def _stream(
+    conn: Connection, table: str, columns: str, key: str, then: str | None, only: str | None
+) -> Iterator[Any]:
+    # Byte order ("C") on PostgreSQL so its order agrees with Python's string comparison,
+    # which the merge of the two streams relies on.
+    collate = ' COLLATE "C"' if conn.dialect.name == "postgresql" else ""
+    where = f" WHERE {key} = :only" if only is not None else ""
+    order = f"{key}{collate}" + (f", {then}" if then else "")
+    result = conn.execution_options(stream_results=True, yield_per=5000).execute(
+        text(f"SELECT {columns} FROM {table}{where} ORDER BY {order}"),  # noqa: S608 (fixed names)
+        {"only": only} if only is not None else {},
+    )
+    return iter(result)
+
+
+def _orphan_row(report: VerifyReport, case_id: str, seen: set[str]) -> None:
+    report.cases += 1
+    seen.add(case_id)
+    report.add(Problem(case_id, 1, "has a case row but no events: its history was deleted"))
+
+
+def _verify_case(
+    report: VerifyReport,
+    case_id: str,
+    rows: Iterator[Any],
+    stored: Any,
+    anchor: Anchor | None,
+    collect_heads: bool,
+) -> None:
+    report.cases += 1
+    prev, expected = GENESIS_HASH, 1
+    state: CaseState | None = None
+    broken: Break | None = None
+    last: Any = None
+    for row in rows:
+        report.events += 1
+        last = row
+        if broken is not None:
+            continue
+        seq = row[1]
+        fast_ok = seq == expected and row[11] == prev and row_hash(row, prev) == row[12]
+        ev = row_event(row)
+        if not fast_ok:
+            broken = event_break(ev, expected=expected, prev=prev) or Break(
+                seq, "its payload is not stored as the exact text that was hashed: it was rewritten"
+            )
+            continue
+        try:
+            state = apply(state, ev)
+        except Exception as exc:  # an altered payload can break the fold in any way
+            broken = Break(seq, f"cannot be replayed ({type(exc).__name__}: {exc})")
+            continue
+        if anchor is not None and seq == anchor[0]:
+            report.anchors_checked += 1
+            if ev.hash != anchor[1]:
+                broken = Break(seq, (
+                    "is not the event the checkpoint signed (its hash differs): the history up "
+                    "to it was changed and re-hashed after the checkpoint"
+                ))
+        prev, expected = ev.hash, seq + 1
+    if collect_heads and last is not None:
+        report.heads.append((case_id, last[1], last[12]))
+    if broken is not None:
+        report.add(Problem(case_id, broken.seq, broken.what))
+        return
+    assert state is not None
+    if anchor is not None and state.seq < anchor[0]:
+        report.add(Problem(case_id, state.seq + 1, (
+            f"missing: the checkpoint signed this case at event {anchor[0]}, but its history "
+            f"now ends at event {state.seq}"
+        )))
+        return
+    if stored is None:
+        report.add(Problem(case_id, None, "has events but no case row"))
+        return
+    _compare_row(report, state, stored._mapping)
+
+
+def _compare_row(report: VerifyReport, state: CaseState, stored: Mapping[str, Any]) -> None:
+    """Report where the stored case row differs from the row its history replays to."""
+    if isinstance(stored["seq"], int) and stored["seq"] > state.seq:
+        report.add(Problem(state.id, state.seq + 1, (
+            f"missing: the case row's head is event {stored['seq']} but the history ends at "
+            f"event {state.seq} (events were deleted)"
+        )))
+        return
+    differences = row_differences(state, stored)
+    if differences:
+        report.add(Problem(state.id, None, (
+            "the stored case row differs from what its history replays to: "
+            + "; ".join(differences)
+        )))
+
+
+def row_differences(state: CaseState, stored: Mapping[str, Any]) -> list[str]:
+    """Each column where the stored row differs from the replayed state, in words."""
+    out = []
+    for key, value in state.as_row().items():
+        have = stored.get(key)
+        if _plain(have) != _plain(value):
+            out.append(f"{key} is {_short(have)}, replay gives {_short(value)}")
+    return out
+
+
+def _plain(value: Any) -> Any:
+    # SQLite keeps dates as text and booleans as 0/1; PostgreSQL returns date and bool.
+    if isinstance(value, dt.date):
+        return value.isoformat()[:10]
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _short(value: Any) -> str:
+    shown = repr(_plain(value))
+    return shown if len(shown) <= 80 else shown[:77] + "..."

@@ -1,0 +1,363 @@
+"""`cme audit …`: what an auditor runs: replay, verify, checkpoint, export, and the access log.
+
+Thin over `engine.audit`; reads the clock (the recorded time of each read) and the signing key
+file here, at the edge. Integrity failures exit with code 4, so scripts can tell them apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.cli.common import DATE, actor_options, db_option, handle_errors, json_option, print_json
+
+KEY_ENV = "CME_AUDIT_KEY"
+INTEGRITY_EXIT = 4
+
+
+@click.group()
+def audit() -> None:
+    """Replay case histories, verify nothing was altered, sign checkpoints, export bundles.
+
+    \b
+    Example:
+      cme audit verify --all --role auditor
+    """  # noqa: D301 (click's \b keeps the example unwrapped)
+
+
+@audit.command()
+@click.argument("case_id")
+@click.option("--as-of", "as_of", type=DATE, default=None,
+              help="Show the case as it stood at the end of this day (YYYY-MM-DD).")
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def replay(case_id: str, as_of: dt.date | None, db_url: str | None, actor: str | None,
+           role: str, as_json: bool) -> None:
+    """Rebuild a case from its events and print its timeline; exit 4 if it does not match.
+
+    Each event: effective date, school day, recorded time, who and in which role, the state
+    before and after, what was recorded, the rule and its source, the definition version and
+    hash. The read is recorded in the access log.
+
+    \b
+    Example:
+      cme audit replay CME-000001 --as-of 2024-11-04 --role auditor
+    """  # noqa: D301 (click's \b keeps the example unwrapped)
+    from engine.audit import case_as_of, replay_case
+    from engine.cli import wiring
+
+    svc = wiring.service(db_url)
+    who = wiring.actor(actor, role)
+    if as_of is not None:
+        view = case_as_of(svc, case_id, as_of, actor=who, at=wiring.now())
+        if as_json:
+            print_json(view.as_dict())
+        else:
+            _print_as_of(view)
+        return
+    result = replay_case(svc, case_id, actor=who, at=wiring.now())
+    if as_json:
+        print_json({
+            "case_id": result.case_id, "process_id": result.process_id, "ok": result.ok,
+            "problems": result.problems(),
+            "timeline": [t.as_dict() for t in result.timeline],
+            "replayed": _row(result.replayed.as_row()) if result.replayed else None,
+        })
+    else:
+        _print_timeline(result)
+    if not result.ok:
+        sys.exit(INTEGRITY_EXIT)
+
+
+@audit.command()
+@click.option("--case", "case_id", default=None, help="Verify one case.")
+@click.option("--all", "all_cases", is_flag=True, help="Verify every case.")
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False), default=None,
+              help="Also prove nothing recorded before this signed checkpoint was changed.")
+@click.option("--public-key", "public_key", type=click.Path(dir_okay=False), default=None,
+              help="Trust only checkpoints signed with this key (a .pub file from keygen).")
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def verify(case_id: str | None, all_cases: bool, checkpoint_path: str | None,
+           public_key: str | None, db_url: str | None, actor: str | None, role: str,
+           as_json: bool) -> None:
+    """Check every event's hash chain and that replay equals each stored case row.
+
+    Exits 4 and names the first broken event when anything was altered, deleted or reordered.
+
+    \b
+    Example:
+      cme audit verify --all --checkpoint /secure/2024-11-01.checkpoint.json --role auditor
+    """  # noqa: D301 (click's \b keeps the example unwrapped)
+    from engine.audit import authorise, record_access, verify_store
+    from engine.audit.checkpoint import load_checkpoint, verify_against
+    from engine.cli import wiring
+    from engine.errors import InputError
+
+    if (case_id is None) == (not all_cases):
+        raise InputError("say what to verify: --case ID or --all")
+    who = wiring.actor(actor, role)
+    svc = wiring.service(db_url)
+    authorise(who, "verify", table=svc.roles)
+    trusted = _read_text(public_key) if public_key else None
+    checkpoint = load_checkpoint(checkpoint_path) if checkpoint_path else None
+    store = svc.store
+    started = time.perf_counter()
+    if checkpoint is not None:
+        report = verify_against(store, checkpoint, case_id=case_id, trusted_key=trusted)
+    else:
+        report = verify_store(store, case_id=case_id)
+    seconds = time.perf_counter() - started
+    if case_id is not None and report.cases == 0 and report.ok:
+        from engine.errors import CaseNotFound
+
+        raise CaseNotFound(case_id)
+    with store.engine.begin() as conn:
+        record_access(conn, who, case_id=case_id, action="verify", at=wiring.now())
+    rate = report.events / seconds if seconds > 0 else 0.0
+    if as_json:
+        print_json({
+            "ok": report.ok, "cases": report.cases, "events": report.events,
+            "seconds": round(seconds, 3), "events_per_second": round(rate),
+            "problem_count": report.problem_count,
+            "problems": [{"case_id": p.case_id, "seq": p.seq, "what": p.what}
+                         for p in report.problems],
+            "checkpoint": None if checkpoint is None else {
+                "created_at": checkpoint.created_at, "key_id": checkpoint.key_id,
+                "root": checkpoint.root, "heads_checked": report.anchors_checked},
+        })
+    else:
+        if checkpoint is not None:
+            click.echo(f"checkpoint of {checkpoint.created_at.isoformat()} signed by key "
+                       f"{checkpoint.key_id}: signature good; {report.anchors_checked} of "
+                       f"{len(checkpoint.heads)} signed heads checked")
+        click.echo(f"{report.cases} case(s), {report.events} event(s) in {seconds:.2f} s "
+                   f"({rate:,.0f} events/s)")
+        if report.ok:
+            click.echo("verified: every hash chain holds and replay reproduces every case row")
+        else:
+            first = report.problems[0]
+            click.echo(f"INTEGRITY FAILURE: {report.problem_count} problem(s); first: {first}",
+                       err=True)
+            for problem in report.problems[1:20]:
+                click.echo(f"  {problem}", err=True)
+    if not report.ok:
+        sys.exit(INTEGRITY_EXIT)
+
+
+@audit.command()
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the private key (keep it off the database server).")
+@handle_errors
+def keygen(out: str) -> None:
+    """Create an Ed25519 signing key for checkpoints (and OUT.pub with its public key).
+
+    \b
+    Example:
+      cme audit keygen --out /secure/cme-audit.key
+    """  # noqa: D301 (click's \b keeps the example unwrapped)
+    from engine.audit.checkpoint import (
+        generate_private_key,
+        key_id,
+        load_private_key,
+        public_key_text,
+    )
+    from engine.errors import InputError
+
+    path = Path(out)
+    if path.exists():
+        raise InputError(f"{out} exists; a signing key is never overwritten (choose another path)")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise InputError(f"cannot create {out}: {exc.strerror}") from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(generate_private_key())
+    public = public_key_text(load_private_key(path))
+    Path(f"{out}.pub").write_text(public + "\n", encoding="utf-8")
+    click.echo(f"wrote {out} (private, mode 600) and {out}.pub; key id {key_id(public)}")
+
+
+@audit.command()
+@click.option("--key", "key_path", envvar=KEY_ENV, required=True,
+              type=click.Path(dir_okay=False),
+              help=f"The Ed25519 private key file (or {KEY_ENV}).")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the checkpoint; keep a copy outside the database.")
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def checkpoint(key_path: str, out: str, db_url: str | None, actor: str | None, role: str,
+               as_json: bool) -> None:
+    """Verify the whole log, then write a signed checkpoint of every case's chain head.
+
+    \b
+    Example:
+      cme audit checkpoint --key /secure/cme-audit.key --out /secure/2024-11-01.json
+    """  # noqa: D301 (click's \b keeps the example unwrapped)
+    from engine.audit import authorise, load_private_key, make_checkpoint, record_access
+    from engine.cli import wiring
+
+    who = wiring.actor(actor, role)
+    svc = wiring.service(db_url)
+    authorise(who, "checkpoint", table=svc.roles)
+    key = load_private_key(key_path)
+    store = svc.store
+    at = wiring.now()
+    signed, report = make_checkpoint(store, key, at=at)
+    Path(out).write_text(signed.to_json(), encoding="utf-8")
+    with store.engine.begin() as conn:
+        record_access(conn, who, case_id=None, action="checkpoint", at=at)
+    if as_json:
+        print_json({"file": out, "created_at": signed.created_at, "cases": signed.case_count,
+                    "events": signed.event_count, "root": signed.root, "key_id": signed.key_id})
+    else:
+        click.echo(f"wrote {out}: {signed.case_count} case(s), {signed.event_count} event(s), "
+                   f"Merkle root {signed.root}, key {signed.key_id}")
+
+
+@audit.command()
+@click.argument("case_id")
+@click.option("--format", "fmt", type=click.Choice(["json", "html"]), default="json",
+              show_default=True, help="A JSON bundle, or one self-contained HTML page.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file (default: standard output).")
+@db_option
+@actor_options
+@handle_errors
+def export(case_id: str, fmt: str, output: str | None, db_url: str | None, actor: str | None,
+           role: str) -> None:
+    """A case's whole history for an auditor, with the definitions it ran under and its hashes.
+
+    The bundle holds the child's personal data: keep it as securely as the case record.
+
+    \b
+    Example:
+      cme audit export CME-000001 --format html -o CME-000001.html --role auditor
+    """  # noqa: D301 (click's \b keeps the example unwrapped)
+    from engine.audit import export_bundle, render_html
+    from engine.audit.export import bundle_json
+    from engine.cli import wiring
+
+    bundle = export_bundle(wiring.service(db_url), case_id, actor=wiring.actor(actor, role),
+                           at=wiring.now(), fmt=fmt)
+    text = render_html(bundle) if fmt == "html" else bundle_json(bundle)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output} ({len(bundle['events'])} events, final hash "
+                   f"{bundle['chain']['final_hash']}); it holds personal data", err=True)
+    if not bundle["chain"]["verified"]:
+        click.echo("INTEGRITY FAILURE: " + "; ".join(bundle["chain"]["problems"]), err=True)
+        sys.exit(INTEGRITY_EXIT)
+
+
+@audit.command("access-log")
+@click.option("--case", "case_id", default=None, help="Only reads of this case.")
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def access_log(case_id: str | None, db_url: str | None, actor: str | None, role: str,
+               as_json: bool) -> None:
+    """Who read which case, when, and how.
+
+    \b
+    Example:
+      cme audit access-log --case CME-000001 --role auditor
+    """  # noqa: D301 (click's \b keeps the example unwrapped)
+    from engine.audit import access_entries, authorise
+    from engine.cli import wiring
+
+    svc = wiring.service(db_url)
+    authorise(wiring.actor(actor, role), "read the access log", table=svc.roles)
+    rows = access_entries(svc.store, case_id=case_id)
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{_at(r['at'])}  {r['case_id'] or '(all cases)'}  {r['actor']} "
+                   f"({r['role']})  {r['action']}")
+    if not rows:
+        click.echo("no reads recorded" + (f" for {case_id}" if case_id else ""))
+
+
+# --- printing ------------------------------------------------------------------------------------
+
+
+def _read_text(path: str) -> str:
+    from engine.errors import InputError
+
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _at(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    return str(value)
+
+
+def _row(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "personal"}
+
+
+def _print_timeline(result: Any) -> None:
+    # One block per event rather than a table: rules and sources are long, and a table
+    # folded into 80 columns is unreadable.
+    click.echo(f"{result.case_id}: {result.process_id}, {len(result.timeline)} event(s)")
+    for t in result.timeline:
+        day = f" (Day {t.school_day})" if t.school_day is not None else ""
+        click.echo(f"\n#{t.seq}  {t.effective_date.isoformat()}{day}  {t.summary}")
+        click.echo(f"    by {t.actor} ({t.role}), recorded {_at(t.recorded_at)}")
+        if t.state_before != t.state_after:
+            click.echo(f"    state: {t.state_before or '(new case)'} → {t.state_after}")
+        else:
+            click.echo(f"    state: {t.state_after} (unchanged)")
+        if t.recorded.get("outcome"):
+            click.echo(f"    found: {t.recorded['outcome']}")
+        if t.rule:
+            click.echo(f"    rule: {t.rule}")
+        if t.source:
+            click.echo(f"    source: {t.source}")
+        click.echo(f"    definition: {result.process_id} version {t.process_version}, sha256 "
+                   f"{(t.content_hash or 'not stored')[:16]}; event hash {t.hash[:16]}")
+    click.echo("")
+    if result.ok:
+        last = result.timeline[-1].hash if result.timeline else ""
+        click.echo(f"replay reproduces the stored case exactly; chain verified; final hash {last}")
+    else:
+        for problem in result.problems():
+            click.echo(f"INTEGRITY FAILURE: {problem}", err=True)
+
+
+def _print_as_of(view: Any) -> None:
+    click.echo(f"{view.case_id} at the end of {view.on.isoformat()}: {view.case.state} "
+               f"({view.state_title})" + (f", Day {view.day}" if view.day is not None else "")
+               + f"; {view.events} event(s) by then; process version "
+               f"{view.case.process_version}" + ("; closed" if view.case.terminal else ""))
+    if view.outstanding_checks:
+        click.echo("Outstanding checks:")
+        for c in view.outstanding_checks:
+            click.echo(f"  {c['id']}" + (f" ({c['days']})" if c["days"] else "")
+                       + f": {c['wording']}" + ("" if c["required"] else " (optional)"))
+    if view.timers:
+        click.echo("Timers:")
+        for t in view.timers:
+            state = "DUE" if t["due"] else "pending"
+            click.echo(f"  {t['due_date'].isoformat()} {state}: {t['timer']}: {t['action']} "
+                       f"({t['explanation']})")
