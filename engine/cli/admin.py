@@ -1,0 +1,203 @@
+"""`cme admin …`: what a records manager runs: the role table, retention (purge) and legal hold.
+
+Thin over `engine.access` and `engine.retention`; every change is an event in the case's history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import click
+
+from engine.cli.common import DATE, actor_options, db_option, handle_errors, json_option, print_json
+
+
+def _on_option(func: Any) -> Any:
+    return click.option(
+        "--on", "on", type=DATE, default="today", show_default=True,
+        help="The date it takes effect (YYYY-MM-DD).",
+    )(func)
+
+
+def _rules_option(func: Any) -> Any:
+    return click.option(
+        "--rules", "rules_path", type=click.Path(dir_okay=False), default=None,
+        envvar="CME_RETENTION_FILE",
+        help="Retention rules file (default: the shipped processes/retention.yaml).",
+    )(func)
+
+
+@click.group()
+def admin() -> None:
+    """Roles, retention and legal hold (for the records manager).
+
+    Example: cme admin retention list --role records_manager
+    """
+
+
+@admin.command("roles")
+@json_option
+@handle_errors
+def roles_cmd(as_json: bool) -> None:
+    """Show the role table: each role and what it may do (CME_ROLES_FILE, else the shipped one).
+
+    Example: cme admin roles
+    """
+    from engine.cli import wiring
+
+    table = wiring.roles()
+    if as_json:
+        print_json({rid: r.model_dump(mode="json") for rid, r in table.roles.items()})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"Roles ({table.source})")
+    for col in ("role", "title", "may"):
+        t.add_column(col)
+    for rid, r in table.roles.items():
+        may = ", ".join(str(p) for p in r.permissions) + (" (internal)" if r.internal else "")
+        t.add_row(rid, r.title, may)
+    Console().print(t)
+
+
+@admin.group("retention")
+def retention() -> None:
+    """List and apply the retention rules (processes/retention.yaml).
+
+    Example: cme admin retention apply --dry-run --role records_manager
+    """
+
+
+@retention.command("list")
+@_on_option
+@_rules_option
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def retention_list(on: dt.date, rules_path: str | None, db_url: str | None, actor: str | None,
+                   role: str, as_json: bool) -> None:
+    """Closed cases whose retention period has run out on --on (held cases marked).
+
+    Shows case numbers and dates only, never personal data.
+
+    Example: cme admin retention list --on 2031-09-01 --role records_manager
+    """
+    from engine.cli import wiring
+    from engine.retention import due_for_purge, load_retention
+
+    svc = wiring.service(db_url)
+    policy = _policy(load_retention(rules_path), svc)
+    due = due_for_purge(svc, policy, on=on, actor=wiring.actor(actor, role))
+    if as_json:
+        print_json([c.as_dict() for c in due])
+        return
+    if not due:
+        click.echo(f"no closed case is due for purge on {on.isoformat()}")
+        return
+    for c in due:
+        held = "  ON LEGAL HOLD: will not be purged" if c.legal_hold else ""
+        click.echo(f"{c.case_id}  {c.process_id}  closed {c.closed_on.isoformat()}  "
+                   f"kept until {c.purge_after.isoformat()} ({c.rule}){held}")
+
+
+@retention.command("apply")
+@_on_option
+@click.option("--dry-run", is_flag=True, help="Say what would be purged; change nothing.")
+@_rules_option
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def retention_apply(on: dt.date, dry_run: bool, rules_path: str | None, db_url: str | None,
+                    actor: str | None, role: str, as_json: bool) -> None:
+    """Purge the personal data of every due case not on legal hold (an audited purge).
+
+    Each purge records a `purge` event (who, when, which rule) and destroys the case's key: the
+    child's details become unreadable, the history stays and still verifies.
+
+    Example: cme admin retention apply --dry-run --role records_manager
+    """
+    from engine.cli import wiring
+    from engine.retention import apply_retention, load_retention
+
+    svc = wiring.service(db_url)
+    policy = _policy(load_retention(rules_path), svc)
+    report = apply_retention(svc, policy, on=on, at=wiring.now(),
+                             actor=wiring.actor(actor, role), dry_run=dry_run)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    verb = "would purge" if dry_run else "purged"
+    for c in report.purged:
+        click.echo(f"{verb} {c.case_id} (closed {c.closed_on.isoformat()}, rule {c.rule})")
+    for c in report.held:
+        click.echo(f"kept {c.case_id}: on legal hold")
+    click.echo(f"{len(report.purged)} {verb}, {len(report.held)} on legal hold"
+               + (" (dry run: nothing changed)" if dry_run else ""))
+
+
+@admin.command("hold")
+@click.argument("case_id")
+@click.option("--reason", required=True, help="Why (litigation, an inquiry …); kept in history.")
+@_on_option
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def hold_cmd(case_id: str, reason: str, on: dt.date, db_url: str | None, actor: str | None,
+             role: str, as_json: bool) -> None:
+    """Put a case on legal hold: no retention purge will touch it until it is released.
+
+    Example: cme admin hold CME-000001 --reason "subject access request" --role records_manager
+    """
+    from engine.cli import wiring
+    from engine.retention import place_hold
+
+    result = place_hold(wiring.service(db_url), case_id, reason=reason, on=on, at=wiring.now(),
+                        actor=wiring.actor(actor, role))
+    _report(result, "on legal hold", as_json)
+
+
+@admin.command("release")
+@click.argument("case_id")
+@click.option("--reason", required=True, help="Why the hold ends; kept in history.")
+@_on_option
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def release_cmd(case_id: str, reason: str, on: dt.date, db_url: str | None, actor: str | None,
+                role: str, as_json: bool) -> None:
+    """Release a legal hold; the case's retention rule applies again.
+
+    Example: cme admin release CME-000001 --reason "request closed" --role records_manager
+    """
+    from engine.cli import wiring
+    from engine.retention import release_hold
+
+    result = release_hold(wiring.service(db_url), case_id, reason=reason, on=on,
+                          at=wiring.now(), actor=wiring.actor(actor, role))
+    _report(result, "released from legal hold", as_json)
+
+
+def _policy(policy: Any, svc: Any) -> Any:
+    """Refuse rules naming a process that is not loaded: a typo would purge nothing, silently."""
+    from engine.errors import DefinitionError
+
+    issues = policy.check_processes(svc.registry.ids())
+    if issues:
+        raise DefinitionError(issues)
+    return policy
+
+
+def _report(result: Any, what: str, as_json: bool) -> None:
+    case = result.case
+    if as_json:
+        print_json({"case_id": case.id, "legal_hold": case.legal_hold, "seq": case.seq,
+                    "event": {"seq": result.event.seq, "kind": str(result.event.kind),
+                              "hash": result.event.hash}})
+    else:
+        click.echo(f"{case.id}: {what} (event {case.seq})")
