@@ -372,3 +372,21 @@ def test_closed_cases_refuse_every_step(sqlite_service, state_trigger: str) -> N
     assert walk.case.terminal
     walk.refused(TransitionNotAllowed, "fire", "refer_to_mash", on=DAY[4])
     walk.refused(TransitionNotAllowed, "facts", {"ground": "8(1)(h)"}, on=DAY[4])
+
+
+def test_a_panel_referral_after_the_8_weeks_reminds_the_line_manager_again(
+    sqlite_service,
+) -> None:
+    walk = opened(sqlite_service, dob=SECONDARY_DOB)
+    walk.fire("contact_established", on=DAY[2])
+    walk.sweep(EIGHT_WEEKS)
+    assert [e.effective_date for e in walk.events(EventKind.escalation)] == [EIGHT_WEEKS]
+    referred = D(2025, 1, 6)
+    walk.facts({"placement_route": "fair_access_panel", "no_vacancy_in_camden_schools": True,
+                "medical_needs": False}, on=referred)
+    walk.fire("refer_to_placement_panel", on=referred)
+    assert not walk.case.overdue
+    walk.sweep(referred)
+    # The 8 weeks are counted from the notification, so the panel's target is already missed.
+    assert [e.effective_date for e in walk.events(EventKind.escalation)] == [EIGHT_WEEKS, referred]
+    assert walk.case.overdue
