@@ -5,8 +5,6 @@ hash chain verifies."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,30 +71,11 @@ def notification(
 
 
 def sweep(service: CaseService, *, until: dt.date, at: dt.datetime = RECORDED_AT) -> None:
-    """Fire every pending timer due on or before `until`, earliest first, each in its own
-    transaction, with its due date as the effective date (what the scheduler's sweep does)."""
-    try:
-        from engine.timers import sweep as engine_sweep  # type: ignore[attr-defined]
-    except ImportError:
-        engine_sweep = None
-    if engine_sweep is not None:
-        engine_sweep(service, until=until, at=at)
-        return
-    seen: set[str] = set()
-    while True:
-        with service.store.engine.begin() as conn:
-            row = conn.execute(
-                select(timer_table)
-                .where(and_(timer_table.c.status == "pending", timer_table.c.due_date <= until))
-                .order_by(timer_table.c.due_date, timer_table.c.id)
-                .limit(1)
-            ).first()
-            if row is None:
-                return
-            key = row._mapping["key"]
-            assert key not in seen, f"timer {key} was swept twice: it stayed pending"
-            seen.add(key)
-            service.fire_timer_in(conn, row._mapping, at=at)
+    """Fire every pending timer due on or before `until`, earliest first, with its due date as
+    the effective date: the scheduler's own sweep (engine.timers)."""
+    from engine.timers import sweep as engine_sweep
+
+    engine_sweep(service, until=until, at=at)
 
 
 def assert_replays(service: CaseService, case_id: str) -> CaseState:
@@ -237,14 +216,6 @@ class Walk:
                 for t in (event_table, outbox_table, timer_table)
             )
         return (self.case.as_row(), counts, tuple(self.timers()))
-
-
-@contextmanager
-def no_new_events(walk: Walk) -> Iterator[None]:
-    """Assert the block appends nothing to the case."""
-    before = walk.case.seq
-    yield
-    assert walk.case.seq == before
 
 
 def _date(value: Any) -> dt.date:
