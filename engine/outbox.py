@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import and_, insert, select, update
 
+from engine.access import ActorLike, Permission, log_read, require
 from engine.errors import CMEError, InputError
 from engine.ports import (
     DeliveryFailed,
@@ -115,6 +116,8 @@ class OutboxSender:
         self, *, on: dt.date, at: dt.datetime, limit: int | None = None
     ) -> SendSummary:
         """Send (or file) every pending or failed row, each in its own transaction."""
+        # Sending acts on cases (a letter is recorded on the case), so it needs change_case.
+        require(self.actor, Permission.change_case, table=self.service.roles)
         summary = SendSummary()
         for outbox_id in waiting_ids(self.service, max_attempts=self.max_attempts, limit=limit):
             self._send_one(outbox_id, on=on, at=at, summary=summary)
@@ -302,14 +305,19 @@ def _with_defaults(value: Any, keys: Sequence[str]) -> dict[str, Any]:
     return {**{k: None for k in keys}, **data}
 
 
-def document_of(service: CaseService, document_id: int) -> dict[str, Any]:
-    """A filed document with its content, or InputError if there is none."""
+def document_of(
+    service: CaseService, document_id: int, *, actor: ActorLike, at: dt.datetime
+) -> dict[str, Any]:
+    """A filed document with its content (the reader's read of its case is logged)."""
+    require(actor, Permission.read_case, table=service.roles)
     with service.store.read() as conn:
         row = conn.execute(
             select(document_table).where(document_table.c.id == document_id)
         ).first()
     if row is None:
         raise InputError(f"no document {document_id}")
+    with service.store.engine.begin() as conn:
+        log_read(conn, actor, case_id=row.case_id, action=f"document {document_id}", at=at)
     return dict(row._mapping)
 
 

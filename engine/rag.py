@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
@@ -285,6 +285,21 @@ def load_rag(
     )
 
 
+def load_rag_for(registry: Iterable[Any], path: str | Path | None = None) -> LoadedRag:
+    """The RAG rules checked against the facts and checks of every process in `registry`.
+
+    Where versions of a process declare different facts, rules may read any of them (a later
+    version's type wins).
+    """
+    facts: dict[str, dict[str, FactDefinition]] = {}
+    checks: set[str] = set()
+    for compiled in sorted(registry, key=lambda c: (c.definition.id, c.definition.version)):
+        d = compiled.definition
+        facts.setdefault(d.id, {}).update(d.facts)
+        checks.update(d.checks())
+    return load_rag(path, process_facts=facts, process_checks=checks)
+
+
 def _rule_names(
     doc: Document,
     definition: RagDefinition,
@@ -344,5 +359,6 @@ __all__ = [
     "RagRating",
     "RagReason",
     "load_rag",
+    "load_rag_for",
     "load_rag_text",
 ]

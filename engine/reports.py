@@ -40,6 +40,8 @@ class Column:
 
     key: str
     heading: str
+    table: bool = True
+    """Shown in the terminal table too (files always have every column)."""
 
 
 @dataclass(frozen=True)
@@ -217,19 +219,20 @@ def timers_as_of(
 REGISTER_COLUMNS = (
     Column("case_id", "Case"),
     Column("child", "Child"),
-    Column("date_of_birth", "Date of birth"),
+    Column("date_of_birth", "Date of birth", table=False),
     Column("age", "Age"),
-    Column("phase", "Phase"),
-    Column("school", "School or last school"),
-    Column("ground", "Ground"),
-    Column("state", "Stage"),
+    Column("phase", "Phase", table=False),
+    Column("school", "School or last school", table=False),
+    Column("ground", "Ground", table=False),
+    Column("state", "Stage", table=False),
+    Column("state_id", "Stage id"),
     Column("school_day", "School day"),
-    Column("days_out", "Days out of education"),
+    Column("days_out", "Days out of education", table=False),
     Column("weeks_out", "Weeks out of education"),
-    Column("outstanding_checks", "Outstanding checks"),
+    Column("outstanding_checks", "Outstanding checks", table=False),
     Column("next_due", "Next due step"),
     Column("assigned_officer", "Officer"),
-    Column("opened_on", "Opened"),
+    Column("opened_on", "Opened", table=False),
 )
 
 
@@ -290,8 +293,8 @@ RAG_COLUMNS = (
     Column("case_id", "Case"),
     Column("colour", "RAG"),
     Column("child", "Child"),
-    Column("phase", "Phase"),
-    Column("state", "Stage"),
+    Column("phase", "Phase", table=False),
+    Column("state", "Stage", table=False),
     Column("weeks_out", "Weeks out of education"),
     Column("reasons", "Why"),
     Column("assigned_officer", "Officer"),
@@ -353,10 +356,10 @@ MASH_COLUMNS = (
     Column("case_id", "CME case"),
     Column("full_name", "Child's name"),
     Column("date_of_birth", "Date of birth"),
-    Column("gender", "Gender"),
+    Column("gender", "Gender", table=False),
     Column("upn", "UPN"),
-    Column("parent_carer", "Parent/carer"),
-    Column("address", "Address"),
+    Column("parent_carer", "Parent/carer", table=False),
+    Column("address", "Address", table=False),
     Column("postcode", "Postcode"),
     Column("school", "School or last school"),
     Column("cme_since", "CME since"),
@@ -400,12 +403,12 @@ RETURNS_COLUMNS = (
     Column("status", "Status"),
     Column("school", "School"),
     Column("child", "Child"),
-    Column("upn", "UPN"),
+    Column("upn", "UPN", table=False),
     Column("roll_change", "Change"),
     Column("change_date", "Date of change"),
     Column("received_on", "Return received"),
     Column("overdue_since", "Overdue since"),
-    Column("deletion_ground", "Ground"),
+    Column("deletion_ground", "Ground", table=False),
 )
 
 
@@ -464,7 +467,7 @@ def returns_report(
 ESCALATION_COLUMNS = (
     Column("on", "Raised on"),
     Column("case_id", "Case"),
-    Column("process", "Process"),
+    Column("process", "Process", table=False),
     Column("to_role", "To"),
     Column("message", "Message"),
     Column("still_open", "Not acted on yet"),
