@@ -29,21 +29,25 @@ def outbox() -> None:
               help="Only rows with this status (pending, failed, sent, dead); repeatable.")
 @click.option("--case", "case_id", default=None, help="Only this case's rows.")
 @db_option
+@actor_options
 @json_option
 @handle_errors
 def list_cmd(statuses: tuple[str, ...], case_id: str | None, db_url: str | None,
-             as_json: bool) -> None:
+             actor: str | None, role: str, as_json: bool) -> None:
     """The outbox: what each row is, its status, attempts and last error.
 
     Example: cme outbox list --status failed --status dead
     """
     from dataclasses import asdict
 
+    from engine.access import Permission, require
     from engine.cli import wiring
     from engine.cli.common import print_json
     from engine.outbox import list_outbox
 
-    rows = list_outbox(wiring.service(db_url), status=list(statuses) or None, case_id=case_id)
+    svc = wiring.service(db_url)
+    require(wiring.actor(actor, role), Permission.read_case, table=svc.roles)
+    rows = list_outbox(svc, status=list(statuses) or None, case_id=case_id)
     if as_json:
         print_json([asdict(r) for r in rows])
         return
@@ -130,16 +134,20 @@ def send_cmd(on: dt.date, smtp_host: str | None, smtp_port: int | None, smtp_use
 @outbox.command("retry")
 @click.argument("ids", nargs=-1, type=int)
 @db_option
+@actor_options
 @handle_errors
-def retry_cmd(ids: tuple[int, ...], db_url: str | None) -> None:
+def retry_cmd(ids: tuple[int, ...], db_url: str | None, actor: str | None, role: str) -> None:
     """Put failed or dead rows back to pending (the ids given, else every dead row).
 
     Example: cme outbox retry 12 15
     """
+    from engine.access import Permission, require
     from engine.cli import wiring
     from engine.outbox import retry
 
-    changed = retry(wiring.service(db_url), list(ids) or None)
+    svc = wiring.service(db_url)
+    require(wiring.actor(actor, role), Permission.change_case, table=svc.roles)
+    changed = retry(svc, list(ids) or None)
     click.echo(f"{len(changed)} row(s) back to pending: {', '.join(map(str, changed)) or 'none'}")
 
 
