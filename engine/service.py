@@ -24,7 +24,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from engine.access import Permission, RoleTable, require, shipped_role_table
-from engine.calendar import DEFAULT_CALENDAR, SchoolCalendar, load_calendar
+from engine.calendar import (
+    DEFAULT_CALENDAR,
+    SchoolCalendar,
+    available_calendars,
+    load_calendar,
+)
 from engine.crypto import CaseKeys, master_key_from_environment
 from engine.deadlines import plan_state_timers
 from engine.definition import (
@@ -59,6 +64,7 @@ from engine.notification import (
 from engine.projection import GENESIS_HASH, CaseEvent, CaseState, EventKind, apply
 from engine.store import (
     Store,
+    calendar_version_table,
     case_table,
     counter_table,
     event_table,
@@ -91,6 +97,25 @@ _SELECT_EVENTS = (
     select(event_table).where(event_table.c.case_id == bindparam("case_id"))
     .order_by(event_table.c.seq)
 )
+_SELECT_NEWEST_CALENDAR = (
+    select(calendar_version_table.c.version, calendar_version_table.c.content_hash,
+           calendar_version_table.c.yaml_text)
+    .where(calendar_version_table.c.name == bindparam("name"))
+    .order_by(calendar_version_table.c.version.desc()).limit(1)
+)
+_TIMER_CLAIM = update(timer_table).where(and_(
+    timer_table.c.key == bindparam("timer_key"), timer_table.c.status == "pending",
+))
+_TIMER_SETTLE = update(timer_table).where(timer_table.c.key == bindparam("timer_key"))
+_CLOSE_CASE_TIMERS = update(timer_table).where(and_(
+    timer_table.c.case_id == bindparam("timer_case"), timer_table.c.status == "pending",
+))
+_CLOSE_ONE_TIMER = update(timer_table).where(and_(
+    timer_table.c.key == bindparam("timer_key"), timer_table.c.status == "pending",
+))
+ONE_ROW_WRITES = (_UPDATE_CASE, _INSERT_EVENT, _INSERT_TIMER, _INSERT_OUTBOX, _TIMER_CLAIM)
+"""Prebuilt statements that write exactly one row per parameter set. A sweep batch may queue
+them and send each as one executemany before its next other statement (engine/timers.py)."""
 _SELECT_STORED_VERSION = select(
     process_version_table.c.content_hash, process_version_table.c.yaml_text
 ).where(and_(process_version_table.c.process_id == bindparam("process_id"),
@@ -137,7 +162,7 @@ class CaseService:
         store: Store,
         registry: ProcessRegistry | Callable[[], ProcessRegistry],
         *,
-        calendars: CalendarSource = load_calendar,
+        calendars: CalendarSource | None = None,
         roles: RoleTable | None = None,
         keys: CaseKeys | None = None,
     ) -> None:
@@ -145,7 +170,10 @@ class CaseService:
         # A factory is called on first need: reading a case never loads every process.
         self._registry: ProcessRegistry | None = None if callable(registry) else registry
         self._registry_factory = registry if callable(registry) else None
-        self.calendars = calendars
+        # Unless given, a calendar's newest version loaded into this database is the one in
+        # force (`cme calendar reload`), else the shipped file (see `calendar_in_force`).
+        self.calendars: CalendarSource = calendars or self.calendar_in_force
+        self._calendars_in_force: dict[str, SchoolCalendar] = {}
         self._published: set[tuple[str, int, str]] = set()
         # Per (process id, version): what the case is pinned to, resolved once per service.
         self._pinned: dict[tuple[str, int], CompiledProcess] = {}
@@ -252,6 +280,43 @@ class CaseService:
         """The school calendar the case's clock uses."""
         return self.calendars(case.calendar)
 
+    def calendar_in_force(self, name: str) -> SchoolCalendar:
+        """Calendar `name` as this database uses it: its newest version loaded with
+        `cme calendar reload` (stored in calendar_version), else the shipped file.
+        """
+        cal = self._calendars_in_force.get(name)
+        if cal is None:
+            with self._reading(None) as conn:
+                row = conn.execute(_SELECT_NEWEST_CALENDAR, {"name": name}).first()
+            if row is None:
+                cal = load_calendar(name)
+            else:
+                shipped = load_calendar(name) if name in available_calendars() else None
+                if shipped is not None and shipped.content_hash == row.content_hash:
+                    cal = shipped
+                else:
+                    cal = SchoolCalendar.from_yaml(row.yaml_text, f"stored:{name}@{row.version}")
+            self._calendars_in_force[name] = cal
+        return cal
+
+    def forget_calendars(self) -> None:
+        """Read calendars afresh on next use (another process may have loaded a new version)."""
+        self._calendars_in_force.clear()
+
+    def publish_calendar(
+        self, cal: SchoolCalendar, *, at: dt.datetime, actor: Actor | None = None
+    ) -> bool:
+        """Store a calendar version (refusing changed dates whose version was not raised);
+        True if it was new. `actor` needs load_process; None is the engine itself.
+        """
+        if actor is not None:
+            require(actor, Permission.load_process, table=self.roles,
+                    doing="load a calendar version")
+        with self._writing() as conn:
+            stored = self._publish_calendar(conn, cal, at)
+        self._calendars_in_force.pop(cal.name, None)
+        return stored
+
     # -- commands --------------------------------------------------------------------------
 
     def open_case(
@@ -280,6 +345,7 @@ class CaseService:
         ids: list[str] = []
         with self._writing() as conn:
             self._publish(conn, compiled, at)
+            self._publish_calendar(conn, cal, at)
             numbers = self._next_case_numbers(conn, len(form.children))
             group = numbers[0] if len(numbers) > 1 else None
             for number, child, (facts, personal_facts) in zip(
@@ -542,82 +608,124 @@ class CaseService:
                 )
         return result
 
+    def append_system(
+        self,
+        case_id: str,
+        kind: EventKind,
+        *,
+        data: dict[str, Any],
+        rule: str,
+        on: dt.date,
+        at: dt.datetime,
+    ) -> CommandResult:
+        """Append an event the engine records on its own account, such as `deadline_moved`
+        after a calendar reload (who loaded it goes in `data`); the case's timers are untouched.
+        """
+        with self._writing() as conn:
+            case = self._load_for_update(conn, case_id, None)
+            _not_future(on, at)
+            return self._append(
+                conn, case, self.process_for(case), kind=kind, on=on, at=at,
+                actor=SCHEDULER_ACTOR, data=data, rule=rule, touch_timers=False,
+            )
+
     # -- what timers call ------------------------------------------------------------------
 
     def fire_timer_in(
-        self, conn: Connection, timer: Mapping[str, Any], *, at: dt.datetime
+        self, conn: Connection, timer: Mapping[str, Any], *, at: dt.datetime,
+        cases: dict[str, CaseState] | None = None,
     ) -> str:
-        """Fire one claimed pending timer inside the caller's transaction; returns its new status.
+        """Fire one claimed pending timer inside the caller's transaction; returns its new status:
+        fired, lapsed or cancelled, or `skipped` (nothing written) if it was no longer pending.
 
-        The event takes effect on the timer's due date, not the day the sweep ran.
+        The event takes effect on the timer's due date, not the day the sweep ran, and its `when`
+        conditions are judged on the checks recorded by that date, so a late sweep writes the
+        history an on-time one would have. `cases` (the sweep's batch) holds cases already read
+        in this transaction and is kept current, so a case with several timers due is read once.
         """
-        case = CaseState.from_row(
-            conn.execute(select(case_table).where(case_table.c.id == timer["case_id"])).one()
-        )
+        key = timer["key"]
+        case = cases.get(timer["case_id"]) if cases is not None else None
+        if case is None:
+            case = CaseState.from_row(
+                conn.execute(_SELECT_CASE, {"case_id": timer["case_id"]}).one()
+            )
         compiled = self.process_for(case)
         definition = compiled.definition
         on = _as_date(timer["due_date"])
         tdef = next(
             (t for t in definition.states[timer["state"]].timers if t.id == timer["timer_id"]),
             None,
-        )
-        status = "fired"
+        ) if timer["state"] in definition.states else None
+
+        def settle(status: str, seq: int, *, claim: bool = True) -> bool:
+            # The claim is guarded by status = 'pending': a timer another sweeper has already
+            # dealt with is skipped before anything is written, so nothing fires twice.
+            done = conn.execute(_TIMER_CLAIM if claim else _TIMER_SETTLE,
+                                {"timer_key": key, "status": status, "closed_seq": seq})
+            return bool(done.rowcount == 1)
+
         if case.state != timer["state"] or case.terminal or tdef is None:
-            status = "cancelled"
-        else:
-            context = self._context(case, compiled, on, conn=conn)
-            failing = [c for c in compiled.conditions_for_timer(tdef.id) if not c.evaluate(context)]
-            if failing:
-                self._append(
+            return "cancelled" if settle("cancelled", case.seq) else "skipped"
+        day = on.isoformat()
+        as_of = case
+        if any(c["on"] > day for c in case.checks.values()):
+            as_of = replace(case, checks={k: c for k, c in case.checks.items() if c["on"] <= day})
+        conditions = compiled.conditions_for_timer(tdef.id)
+        # Outstanding-step conditions read checks, not personal facts: open no sealed data.
+        names = {n for c in conditions for n in c.names}
+        context = self._context(as_of, compiled, on, conn=conn, names=names)
+        failing = [c for c in conditions if not c.evaluate(context)]
+        lapsed_rule = f"timer {tdef.id}: {tdef.ref.section}"
+        if failing:
+            if not settle("lapsed", case.seq + 1):
+                return "skipped"
+            result = self._append(
+                conn, case, compiled, kind=EventKind.timer_lapsed, on=on, at=at,
+                actor=SCHEDULER_ACTOR,
+                data={"timer": tdef.id, "key": key, "because": [c.says for c in failing]},
+                rule=lapsed_rule, touch_timers=False,
+            )
+            status = "lapsed"
+        elif tdef.fire:
+            if not settle("fired", case.seq + 1):
+                return "skipped"
+            trig = self._trigger(definition, tdef.fire)
+            try:
+                result = self._fire_in(
+                    conn, case, compiled, trig, on=on, at=at, actor=SCHEDULER_ACTOR,
+                    kind=EventKind.timer_fired,
+                    extra={"timer": tdef.id, "key": key, "explanation": timer["explanation"]},
+                )
+                status = "fired"
+            except (GuardFailed, MissingChecks, TransitionNotAllowed) as exc:
+                # Refused before anything was written: record why the step was not taken.
+                settle("lapsed", case.seq + 1, claim=False)
+                result = self._append(
                     conn, case, compiled, kind=EventKind.timer_lapsed, on=on, at=at,
                     actor=SCHEDULER_ACTOR,
-                    data={"timer": tdef.id, "key": timer["key"],
-                          "because": [c.says for c in failing]},
-                    rule=f"timer {tdef.id}: {tdef.ref.section}",
-                    touch_timers=False,
+                    data={"timer": tdef.id, "key": key, "because": [str(exc)]},
+                    rule=lapsed_rule, touch_timers=False,
                 )
                 status = "lapsed"
-            elif tdef.fire:
-                trig = self._trigger(definition, tdef.fire)
-                try:
-                    self._fire_in(
-                        conn, case, compiled, trig, on=on, at=at, actor=SCHEDULER_ACTOR,
-                        kind=EventKind.timer_fired,
-                        extra={"timer": tdef.id, "key": timer["key"],
-                               "explanation": timer["explanation"]},
-                        closing_key=timer["key"],
-                    )
-                except (GuardFailed, MissingChecks, TransitionNotAllowed) as exc:
-                    self._append(
-                        conn, case, compiled, kind=EventKind.timer_lapsed, on=on, at=at,
-                        actor=SCHEDULER_ACTOR,
-                        data={"timer": tdef.id, "key": timer["key"], "because": [str(exc)]},
-                        rule=f"timer {tdef.id}: {tdef.ref.section}",
-                        touch_timers=False,
-                    )
-                    status = "lapsed"
-            else:
-                assert tdef.escalate is not None
-                ev = self._append(
-                    conn, case, compiled, kind=EventKind.escalation, on=on, at=at,
-                    actor=SCHEDULER_ACTOR,
-                    data={"timer": tdef.id, "key": timer["key"], "to_role": tdef.escalate.to_role,
-                          "message": tdef.escalate.message,
-                          "explanation": timer["explanation"]},
-                    rule=f"escalation {tdef.id}: {tdef.ref.section}",
-                    touch_timers=False,
-                ).event
-                self._queue_actions(conn, case, ev, [ActionDefinition(
-                    kind="notify", to=tdef.escalate.to_role, wording=tdef.escalate.message,
-                    template="escalation", channel="email",
-                )])
-        if status != "fired" or tdef is None or not tdef.fire:
-            seq = self.get(case.id, conn=conn).seq
-            conn.execute(
-                update(timer_table)
-                .where(and_(timer_table.c.key == timer["key"], timer_table.c.status == "pending"))
-                .values(status=status, closed_seq=seq)
+        else:
+            assert tdef.escalate is not None
+            if not settle("fired", case.seq + 1):
+                return "skipped"
+            result = self._append(
+                conn, case, compiled, kind=EventKind.escalation, on=on, at=at,
+                actor=SCHEDULER_ACTOR,
+                data={"timer": tdef.id, "key": key, "to_role": tdef.escalate.to_role,
+                      "message": tdef.escalate.message, "explanation": timer["explanation"]},
+                rule=f"escalation {tdef.id}: {tdef.ref.section}",
+                touch_timers=False,
             )
+            self._queue_actions(conn, result.case, result.event, [ActionDefinition(
+                kind="notify", to=tdef.escalate.to_role, wording=tdef.escalate.message,
+                template="escalation", channel="email",
+            )])
+            status = "fired"
+        if cases is not None:
+            cases[case.id] = result.case
         return status
 
     # -- internals -------------------------------------------------------------------------
@@ -646,7 +754,12 @@ class CaseService:
                 f"({definition.states[case.state].title}); from here: "
                 f"{', '.join(allowed) or 'nothing'}"
             )
-        self._check_dates(case, on, at)
+        if actor.role == SCHEDULER:
+            # A timer's step takes effect on its due date even when the sweep runs late and an
+            # officer has since recorded later events: the history says when it was due.
+            _not_future(on, at)
+        else:
+            self._check_dates(case, on, at)
         missing = [c for c in trig.requires_checks if c not in case.checks]
         if missing:
             wording = self.checks_of(definition)
@@ -655,14 +768,16 @@ class CaseService:
                 + "; ".join(f"{c} ({wording[c].wording})" for c in missing),
                 missing=missing,
             )
-        facts = self._guard_facts(case, definition, conn)
+        # Only the facts this step reads: sealed personal ones are opened only if it reads one.
+        read = {*trig.requires_facts, *(n for c in compiled.guards(trig.id) for n in c.names)}
+        facts = self._guard_facts(case, definition, conn, read)
         unset = [f for f in trig.requires_facts if facts.get(f) is None]
         if unset:
             raise GuardFailed(
                 f"{trig.id} needs these facts recorded first: {', '.join(unset)}",
                 failed=[f"{f} recorded" for f in unset], facts={f: None for f in unset},
             )
-        context = self._context(case, compiled, on, conn=conn)
+        context = self._context(case, compiled, on, conn=conn, names=read)
         failing = compiled.check_guards(trig.id, context)
         if failing:
             # Name the values each failing condition read: facts, and the day counts.
@@ -767,22 +882,26 @@ class CaseService:
         return CommandResult(case=new, event=ev)
 
     def _guard_facts(
-        self, case: CaseState, definition: ProcessDefinition, conn: Connection | None
+        self, case: CaseState, definition: ProcessDefinition, conn: Connection | None,
+        names: Collection[str] | None = None,
     ) -> dict[str, Any]:
-        """Every fact guards read; sealed personal facts are opened only if the process has any."""
-        if not any(f.personal for f in definition.facts.values()):
+        """Every fact guards read; sealed personal facts are opened only if the process has any
+        (and, when `names` lists every name the guards read, only if one of them is personal).
+        """
+        if not any(f.personal and (names is None or n in names)
+                   for n, f in definition.facts.items()):
             return case.all_facts()
         return self.revealed(case, conn=conn).all_facts()
 
     def _context(
         self, case: CaseState, compiled: CompiledProcess, on: dt.date,
-        conn: Connection | None = None,
+        conn: Connection | None = None, names: Collection[str] | None = None,
     ) -> dict[str, Any]:
         from engine.expressions import guard_context
 
         cal = self.calendar_for(case)
         return guard_context(
-            facts=self._guard_facts(case, compiled.definition, conn),
+            facts=self._guard_facts(case, compiled.definition, conn, names),
             fact_defs=compiled.definition.facts,
             checks_done=case.checks.keys(),
             all_checks=self.checks_of(compiled.definition).keys(),
@@ -817,15 +936,14 @@ class CaseService:
         self, conn: Connection, case_id: str, seq: int, *, keep: str | None = None,
         only: str | None = None, status: str = "cancelled",
     ) -> None:
-        where = [timer_table.c.case_id == case_id, timer_table.c.status == "pending"]
-        if only is not None:
-            where.append(timer_table.c.key == only)
-        conn.execute(update(timer_table).where(and_(*where)).values(status=status, closed_seq=seq))
+        if only is None:
+            conn.execute(_CLOSE_CASE_TIMERS,
+                         {"timer_case": case_id, "status": status, "closed_seq": seq})
+        else:
+            conn.execute(_CLOSE_ONE_TIMER, {"timer_key": only, "status": status,
+                                            "closed_seq": seq})
         if keep is not None:
-            conn.execute(
-                update(timer_table).where(timer_table.c.key == keep)
-                .values(status="fired", closed_seq=seq)
-            )
+            conn.execute(_TIMER_SETTLE, {"timer_key": keep, "status": "fired", "closed_seq": seq})
 
     def _queue_actions(
         self, conn: Connection, case: CaseState, ev: CaseEvent, actions: list[ActionDefinition]
@@ -956,6 +1074,31 @@ class CaseService:
                 "effective_from) so running cases keep the rules they started under"
             )
         self._published.add(key)
+
+    def _publish_calendar(self, conn: Connection, cal: SchoolCalendar, at: dt.datetime) -> bool:
+        """Store `cal` unless this database has it; refuse the same version with other dates."""
+        key = (cal.name, cal.version, cal.content_hash)
+        if key in self._published:
+            return False
+        row = conn.execute(
+            select(calendar_version_table.c.content_hash).where(and_(
+                calendar_version_table.c.name == cal.name,
+                calendar_version_table.c.version == cal.version,
+            ))
+        ).first()
+        if row is None:
+            conn.execute(insert(calendar_version_table).values(
+                name=cal.name, version=cal.version, content_hash=cal.content_hash,
+                yaml_text=cal.source_text, loaded_at=at,
+            ))
+        elif row[0] != cal.content_hash:
+            raise VersionNotRaised(
+                f"{cal.path} changed since calendar {cal.name} version {cal.version} was loaded, "
+                f"but its version was not raised; set `version: {cal.version + 1}` so every "
+                "deadline says which dates it was computed on"
+            )
+        self._published.add(key)
+        return row is None
 
     def _stored_version(self, process_id: str, version: int) -> tuple[str, str] | None:
         """(content hash, YAML text) of a published process version, or None."""

@@ -104,7 +104,10 @@ class TimerRow(SQLModel, table=True):
     """A due date derived from a state's timer: pending until fired, lapsed or cancelled."""
 
     __tablename__ = "timer"
-    __table_args__ = (Index("ix_timer_due", "status", "due_date"),)
+    __table_args__ = (
+        Index("ix_timer_due", "status", "due_date"),
+        Index("ix_timer_case_status", "case_id", "status"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True)
     case_id: str = Field(index=True)
@@ -241,10 +244,19 @@ def _create_case_keys_and_legal_hold(conn: Connection) -> None:
         ))
 
 
+def _index_timers_by_case(conn: Connection) -> None:
+    # Cancelling a case's pending timers (`case_id = ? AND status = 'pending'`) must not scan
+    # every pending timer, which SQLite's planner did through ix_timer_due (status, due_date).
+    conn.execute(text(
+        "CREATE INDEX IF NOT EXISTS ix_timer_case_status ON timer (case_id, status)"
+    ))
+
+
 SCHEMA_STEPS: list[tuple[str, Callable[[Connection], None]]] = [
     ("create tables", _create_all),
     ("documents filed with cases; import ledger", _create_documents_and_import_ledger),
     ("case keys; legal hold on cases", _create_case_keys_and_legal_hold),
+    ("timers indexed by case and status", _index_timers_by_case),
 ]
 
 

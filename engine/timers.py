@@ -3,8 +3,8 @@
 Owns claiming due timer rows (in due order, in bounded batches, `FOR UPDATE SKIP LOCKED` on
 PostgreSQL so several sweepers share the work), handing each to `CaseService.fire_timer_in`, and
 counting what happened. Does not own what a timer does (the service) nor when the sweep runs (the
-scheduler and `cme tick`). Re-projecting deadlines after a calendar edit lives in `reprojection.py`
-terms here too: see `reproject_calendar`.
+scheduler and `cme tick`). Also owns re-projecting pending deadlines when a new version of a
+calendar is loaded (`plan_calendar_reload`, `apply_calendar_reload`).
 
 A batch is one transaction: a crash rolls the whole batch back and nothing is half-fired; the
 next sweep simply finds the same timers still pending. Every timer update is guarded by
@@ -15,17 +15,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import Insert, Update, and_, bindparam, exists, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
-from engine.service import CaseService
+from engine.errors import ConcurrentUpdate, InputError
+from engine.projection import CaseState
+from engine.service import ONE_ROW_WRITES, CaseService
 from engine.store import case_table, timer_table
 
 log = logging.getLogger(__name__)
+
+_SELECT_CASES = select(case_table).where(case_table.c.id.in_(bindparam("ids", expanding=True)))
 
 OUTCOMES = ("fired", "escalated", "lapsed", "cancelled")
 """What can become of a due timer: its step taken, escalated, lapsed (its condition no longer
@@ -112,7 +117,14 @@ def sweep(
     `stop` is asked before each batch and ends the sweep cleanly when it returns True.
     """
     if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
+        raise InputError("the batch size must be at least 1")
+    if until > at.date():
+        raise InputError(
+            f"cannot fire timers due up to {until.isoformat()}: that is after the time this "
+            f"sweep is recorded ({at.date().isoformat()}), and a step never takes effect "
+            "before it happens"
+        )
+    service.forget_calendars()  # another process may have loaded a new calendar version
     result = SweepResult(until=until)
     store = service.store
     blocking = False
@@ -131,8 +143,10 @@ def sweep(
             claimed = _claim(conn, until=until, limit=limit, is_sqlite=store.is_sqlite,
                              skip_locked=not blocking)
             if claimed:
-                _fire_batch(service, conn, claimed, at=at, result=result,
+                writer = _WriteBehind(conn)
+                _fire_batch(service, cast(Connection, writer), claimed, at=at, result=result,
                             keep=keep_firings)
+                writer.flush()
         if not claimed:
             # On PostgreSQL another sweeper (or an officer) may hold the rest: wait for them
             # once with a blocking claim, so `cme tick` never returns with due timers left.
@@ -182,13 +196,22 @@ def _fire_batch(
 ) -> None:
     """Fire the claimed timers in order inside the caller's transaction, counting outcomes."""
     moved: set[str] = set()
+    # Every case of the batch, read at once: the batch holds their locks (SQLite's write lock,
+    # or the rows claimed FOR UPDATE), and fire_timer_in keeps this current as it appends.
+    ids = sorted({t["case_id"] for t in claimed})
+    cases = {
+        row.id: CaseState.from_row(row)
+        for row in conn.execute(_SELECT_CASES, {"ids": ids})
+    }
     for timer in claimed:
         case_id = timer["case_id"]
         if case_id in moved:
             # An earlier timer in this batch moved the case on, which cancelled or re-armed its
             # timers; whatever is still pending is claimed afresh by the next batch.
             continue
-        status = service.fire_timer_in(conn, timer, at=at)
+        status = service.fire_timer_in(conn, timer, at=at, cases=cases)
+        if status == "skipped":
+            continue  # another sweeper dealt with it first
         due = _as_date(timer["due_date"])
         if status == "fired" and timer["action"] == "escalate":
             outcome = "escalated"
@@ -209,8 +232,76 @@ def _fire_batch(
             ))
 
 
+class _Queued:
+    """What a queued write returns: the rows it will touch (checked when it is sent)."""
+
+    def __init__(self, rowcount: int) -> None:
+        self.rowcount = rowcount
+
+
+class _WriteBehind:
+    """A sweep batch's connection that sends the service's single-row writes in bulk.
+
+    Writes made with the statements in `ONE_ROW_WRITES` (events, case rows, timer claims, new
+    timers, outbox rows) are queued and sent as one executemany per statement; any other
+    statement sends the queue first, so every read and every other write sees what came before
+    it. Each queued update must touch exactly one row per parameter set, which is checked when
+    it is sent: a mismatch (or a duplicate event) raises ConcurrentUpdate and the whole batch
+    rolls back, as it would have without the queue. The service reads nothing through the
+    batch's own connection that these writes change, so no read can miss a queued write.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        # An executemany's row count is the sum over its parameter sets only where the driver
+        # says so; elsewhere updates are sent one by one, as the service would.
+        self._queueable = {
+            id(s) for s in ONE_ROW_WRITES
+            if isinstance(s, Insert) or conn.dialect.supports_sane_multi_rowcount
+        }
+        self._queue: dict[int, tuple[Any, tuple[str, ...], list[Mapping[str, Any]]]] = {}
+
+    def execute(self, statement: Any, parameters: Any = None) -> Any:
+        """Queue a single-row write; send the queue and run anything else at once."""
+        if id(statement) in self._queueable and parameters:
+            rows = list(parameters) if isinstance(parameters, list) else [parameters]
+            keys = tuple(rows[0])
+            entry = self._queue.get(id(statement))
+            if entry is not None and entry[1] != keys:
+                self.flush()
+                entry = None
+            if entry is None:
+                self._queue[id(statement)] = (statement, keys, rows)
+            else:
+                entry[2].extend(rows)
+            return _Queued(len(rows))
+        self.flush()
+        return self._conn.execute(statement, parameters)
+
+    def flush(self) -> None:
+        """Send every queued write, one executemany per statement, checking row counts."""
+        queue, self._queue = self._queue, {}
+        for statement, _keys, rows in queue.values():
+            try:
+                done = self._conn.execute(statement, rows)
+            except IntegrityError:
+                raise ConcurrentUpdate(
+                    "a timer's event was written by someone else while this sweep batch ran; "
+                    "the batch was rolled back and nothing from it was kept"
+                ) from None
+            if isinstance(statement, Update) and done.rowcount != len(rows):
+                raise ConcurrentUpdate(
+                    f"{len(rows) - done.rowcount} of {len(rows)} rows changed while this sweep "
+                    "batch ran; the batch was rolled back and nothing from it was kept"
+                )
+
+    def __getattr__(self, name: str) -> Any:
+        self.flush()
+        return getattr(self._conn, name)
+
+
 def _any_due(service: CaseService, until: dt.date) -> bool:
-    with service.store.engine.connect() as conn:
+    with service.store.read() as conn:
         return bool(conn.execute(select(exists().where(and_(
             timer_table.c.status == "pending", timer_table.c.due_date <= until
         )))).scalar())
