@@ -1,0 +1,178 @@
+"""The store: schema steps applied by the tool (fresh, again, upgraded, too new), SQLite's
+durability settings, readers that take no write lock, and clear errors for a bad database URL."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from engine import store as store_module
+from engine.errors import InputError
+from engine.store import SCHEMA_STEPS, database_url, open_store, upgrade_schema
+
+
+def steps_recorded(url: str) -> list[tuple[int, str]]:
+    s = open_store(url, upgrade=False)
+    try:
+        with s.read() as conn:
+            return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+                text("SELECT step, name FROM schema_version ORDER BY step"))]
+    finally:
+        s.dispose()
+
+
+def test_a_fresh_database_gets_every_step_and_a_second_open_applies_none(db_url: str) -> None:
+    s = open_store(db_url)
+    try:
+        expected = [(n, name) for n, (name, _) in enumerate(SCHEMA_STEPS, start=1)]
+        assert steps_recorded(db_url) == expected
+        tables = set(inspect(s.engine).get_table_names())
+        assert {"process_version", "calendar_version", "cme_case", "case_event", "timer",
+                "outbox", "access_log", "schema_version"} <= tables
+        assert upgrade_schema(s) == []
+    finally:
+        s.dispose()
+    again = open_store(db_url)
+    again.dispose()
+    assert steps_recorded(db_url) == expected
+
+
+def test_an_old_database_is_upgraded_by_the_steps_it_lacks(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = open_store(db_url)
+    # A database from before step 2: its tables and its record of later steps are not there.
+    with old.engine.begin() as conn:
+        for table in ("document", "import_ledger"):
+            conn.execute(text(f"DROP TABLE {table}"))
+        conn.execute(text("DELETE FROM schema_version WHERE step >= 2"))
+    assert [n for n, _ in steps_recorded(db_url)] == [1]
+    applied = upgrade_schema(old)
+    assert applied == [name for name, _ in SCHEMA_STEPS[1:]]
+    assert {"document", "import_ledger"} <= set(inspect(old.engine).get_table_names())
+    # A step added later reaches a database that has every earlier one, once.
+    calls: list[str] = []
+
+    def add_index(conn: Connection) -> None:
+        calls.append("ran")
+        conn.execute(text("CREATE INDEX ix_test_case_opened ON cme_case (opened_on)"))
+
+    monkeypatch.setattr(store_module, "SCHEMA_STEPS", [*SCHEMA_STEPS, ("test step", add_index)])
+    assert upgrade_schema(old) == ["test step"]
+    assert upgrade_schema(old) == []
+    assert calls == ["ran"]
+    assert "ix_test_case_opened" in {i["name"] for i in inspect(old.engine).get_indexes("cme_case")}
+    old.dispose()
+
+
+def test_a_database_from_a_newer_cme_is_refused(db_url: str) -> None:
+    s = open_store(db_url)
+    with s.engine.begin() as conn:
+        conn.execute(text("INSERT INTO schema_version (step, name) VALUES (99, 'future')"))
+    s.dispose()
+    with pytest.raises(InputError, match="schema step 99, newer than this cme knows"):
+        open_store(db_url)
+
+
+def test_a_failing_step_leaves_the_database_as_it_was(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = open_store(sqlite_url)
+
+    def half_done(conn: Connection) -> None:
+        conn.execute(text("CREATE TABLE half (x INTEGER)"))
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store_module, "SCHEMA_STEPS", [*SCHEMA_STEPS, ("bad", half_done)])
+    with pytest.raises(RuntimeError):
+        upgrade_schema(s)
+    assert "half" not in inspect(s.engine).get_table_names()
+    assert len(steps_recorded(sqlite_url)) == len(SCHEMA_STEPS)
+    s.dispose()
+
+
+def test_sqlite_is_durable_on_every_commit(sqlite_url: str) -> None:
+    s = open_store(sqlite_url)
+    with s.engine.connect() as conn:
+        # WAL with synchronous=FULL (2): a commit is on disk before the officer is told.
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+    s.dispose()
+
+
+def test_a_reader_is_not_held_up_by_a_writer(sqlite_url: str) -> None:
+    s = open_store(sqlite_url)
+    path = sqlite_url.removeprefix("sqlite:///")
+    writer = sqlite3.connect(path, isolation_level=None, timeout=0.1)
+    writer.execute("BEGIN IMMEDIATE")  # another process is in the middle of a command
+    writer.execute("INSERT INTO case_counter (prefix, last) VALUES ('CME', 1)")
+    try:
+        with s.read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM case_counter")).scalar() == 0
+        with pytest.raises(Exception, match="locked"), s.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))  # a writer's BEGIN IMMEDIATE waits, then gives up
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        s.dispose()
+
+
+def test_two_events_with_one_number_cannot_both_be_stored(db_url: str) -> None:
+    s = open_store(db_url)
+    row = {"case_id": "CME-000001", "seq": 2, "effective_date": "2024-10-22",
+           "recorded_at": "2025-09-01 09:00:00", "actor": "a", "role": "r", "kind": "note",
+           "payload": "{}", "process_id": "p", "process_version": 1, "prev_hash": "0",
+           "hash": "1"}
+    insert = text("INSERT INTO case_event (case_id, seq, effective_date, recorded_at, actor, "
+                  "role, kind, payload, process_id, process_version, prev_hash, hash) VALUES "
+                  "(:case_id, :seq, :effective_date, :recorded_at, :actor, :role, :kind, "
+                  ":payload, :process_id, :process_version, :prev_hash, :hash)")
+    with s.engine.begin() as conn:
+        conn.execute(insert, row)
+    with pytest.raises(IntegrityError), s.engine.begin() as conn:
+        conn.execute(insert, {**row, "hash": "2"})
+    s.dispose()
+
+
+# -- where the database is, and what happens when it is not there -----------------------------
+
+
+def test_the_default_database_is_sqlite_in_the_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CME_DATABASE_URL", raising=False)
+    assert database_url(None) == "sqlite:///.cme/cme.db"
+    assert (tmp_path / ".cme").is_dir()
+    monkeypatch.setenv("CME_DATABASE_URL", "postgresql://cme@db.example/cme")
+    assert database_url(None) == "postgresql+psycopg://cme@db.example/cme"
+    assert database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("nonsense", "is not a database URL cme can use"),
+        ("mysql+nodriver://x/y", "is not a database URL cme can use"),
+        ("sqlite:///{tmp}/no/such/folder/cme.db", "cannot open the database at sqlite:///"),
+        ("postgresql://postgres:secret@127.0.0.1:1/cme", "cannot open the database at "
+         "postgresql+psycopg://postgres:***@127.0.0.1:1/cme"),
+    ],
+)
+def test_a_database_that_cannot_be_opened_says_so(tmp_path: Path, url: str,
+                                                  message: str) -> None:
+    with pytest.raises(InputError) as info:
+        open_store(url.format(tmp=tmp_path))
+    assert message in str(info.value)
+    assert "secret" not in str(info.value)
+
+
+def test_opening_without_upgrade_creates_nothing(sqlite_url: str) -> None:
+    s = open_store(sqlite_url, upgrade=False)
+    assert inspect(s.engine).get_table_names() == []
+    s.dispose()
