@@ -400,13 +400,9 @@ def _definition_version(name: str, version: int, files: tuple[str, ...],
 
         if db_url is None and not DEFAULT_SQLITE_PATH.exists():
             raise
-    from engine.registry import ProcessRegistry
-    from engine.service import CaseService
-    from engine.store import open_store
     from engine.versions import find_version
 
-    svc = CaseService(open_store(db_url), ProcessRegistry())
-    return find_version(svc, name, version).definition
+    return find_version(_version_service(db_url, files), name, version).definition
 
 
 def _print_migration(plan: Any, result: Any, *, dry_run: bool) -> None:
