@@ -541,3 +541,54 @@ def test_event_columns_are_what_the_table_has() -> None:
     names = [c.strip() for c in EVENT_COLUMNS.split(",")]
     assert set(names) <= {c.name for c in event_table.columns}
     assert names[-2:] == ["prev_hash", "hash"]
+
+
+# --- golden histories: the persisted format -----------------------------------------------------
+
+HISTORIES = sorted((Path(__file__).parents[1] / "fixtures" / "histories").glob("*.json"))
+
+
+def golden_events(data: dict[str, Any]) -> list[CaseEvent]:
+    return [
+        CaseEvent(
+            case_id=e["case_id"], seq=e["seq"], effective_date=D.fromisoformat(e["effective_date"]),
+            recorded_at=dt.datetime.fromisoformat(e["recorded_at"]).replace(tzinfo=dt.UTC),
+            actor=e["actor"], role=e["role"], kind=EventKind(e["kind"]), payload=e["payload"],
+            process_id=e["process_id"], process_version=e["process_version"], rule=e["rule"],
+            prev_hash=e["prev_hash"], hash=e["hash"],
+        )
+        for e in data["events"]
+    ]
+
+
+def test_there_are_golden_histories_of_several_processes() -> None:
+    processes = {json.loads(p.read_text())["events"][0]["process_id"] for p in HISTORIES}
+    assert processes == {"untraceable_cme", "removal_grounds", "tracing"}
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+def test_a_golden_history_still_hashes_and_replays_to_its_recorded_row(path: Path) -> None:
+    """Recorded once (tests/fixtures/histories/record.py); if this fails, the persisted format
+    or `apply` changed, and old histories would no longer replay."""
+    from engine.audit.chain import chain_break
+    from engine.audit.export import _jsonable
+
+    data = json.loads(path.read_text())
+    events = golden_events(data)
+    assert chain_break(events) is None
+    assert _jsonable(replay(events).as_row()) == data["case"]
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+def test_a_golden_history_stored_in_a_database_verifies(path: Path, db_url: str) -> None:
+    from engine.service import event_to_row
+
+    events = golden_events(json.loads(path.read_text()))
+    store = open_store(db_url)
+    with store.engine.begin() as conn:
+        conn.execute(event_table.insert(), [event_to_row(e) for e in events])
+        conn.execute(case_table.insert().values(replay(events).as_row()))
+    report = verify_store(store)
+    assert report.ok, report.problems
+    assert report.events == len(events)
+    store.dispose()
