@@ -538,6 +538,8 @@ def _log_reads(
     service: CaseService, actor: ActorLike, case_ids: Sequence[str | None], *, action: str,
     at: dt.datetime,
 ) -> None:
+    if not case_ids:
+        return
     if len(case_ids) == 1:
         with service.store.engine.begin() as conn:
             log_read(conn, actor, case_id=case_ids[0], action=action, at=at)
