@@ -36,6 +36,7 @@ def checklist(definition: ProcessDefinition, case: CaseState) -> list[dict[str, 
     for check in definition.states[case.state].checklist:
         done = case.checks.get(check.id)
         outcome = case.check_outcome(check.id) if done else None
+        outcome = case.check_outcome(check.id) if done else None
         out.append({
             "id": check.id,
             "wording": check.wording,
@@ -122,6 +123,10 @@ def case_summary(
     }
 
 
+WITHHELD = "(personal data withheld)"
+"""What a history line shows in place of personal data the reader was not given."""
+
+
 def event_summary(payload: dict[str, Any], kind: str) -> str:
     """One line saying what an event did."""
     data = payload.get("data", {})
@@ -129,14 +134,15 @@ def event_summary(payload: dict[str, Any], kind: str) -> str:
         return f"{data.get('trigger')}: {data.get('from_state')} → {data['to_state']}"
     if kind == "opened":
         return f"opened in {data.get('state')}"
+    personal = payload.get("personal")
+    personal = personal if isinstance(personal, dict) else {}
     if kind == "check_recorded":
-        outcome = data.get("outcome") or payload.get("personal", {}).get(
-            "check_outcomes", {}).get(data["check"])
-        return f"check {data['check']}: {outcome}"
+        outcome = data.get("outcome") or personal.get("check_outcomes", {}).get(data["check"])
+        return f"check {data['check']}: {outcome or WITHHELD}"
     if kind == "fact_changed" and "personal_fact" in data:
         name = data["personal_fact"]
-        value = payload.get("personal", {}).get("facts", {}).get(name)
-        return f"{name} = {value}"
+        value = personal.get("facts", {}).get(name)
+        return f"{name} = {WITHHELD if value is None else value}"
     if kind == "fact_changed":
         return ", ".join(f"{k} = {v}" for k, v in data.get("facts", {}).items())
     if kind == "escalation":
@@ -144,7 +150,9 @@ def event_summary(payload: dict[str, Any], kind: str) -> str:
     if kind == "timer_lapsed":
         return f"timer {data.get('timer')} lapsed: {'; '.join(data.get('because', []))}"
     if kind == "note":
-        return f"note: {payload.get('personal', {}).get('last_note', '')}"
+        return f"note: {personal.get('last_note') or WITHHELD}"
+    if "trigger" in data:
+        return str(data["trigger"])
     return kind
 
 
