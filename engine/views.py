@@ -36,7 +36,6 @@ def checklist(definition: ProcessDefinition, case: CaseState) -> list[dict[str, 
     for check in definition.states[case.state].checklist:
         done = case.checks.get(check.id)
         outcome = case.check_outcome(check.id) if done else None
-        outcome = case.check_outcome(check.id) if done else None
         out.append({
             "id": check.id,
             "wording": check.wording,
