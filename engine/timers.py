@@ -101,7 +101,8 @@ class SweepResult:
         more = "; stopped early, more are due" if self.stopped_early else ""
         if self.locked_elsewhere:
             more += f"; {self.locked_elsewhere} held by another sweeper or command"
-        return f"{self.total} due timers ({parts}), {span}, in {self.batches} batches{more}"
+        batches = f"{self.batches} batch{'es' if self.batches != 1 else ''}"
+        return f"{self.total} due timers ({parts}), {span}, in {batches}{more}"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (for `cme tick --json`)."""
@@ -447,8 +448,8 @@ def plan_calendar_reload(service: CaseService, cal: SchoolCalendar) -> CalendarR
         shown = "\n  ".join(problems[:10])
         more = f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise CalendarError(
-            f"calendar {cal.name} version {cal.version} cannot place {len(problems)} pending "
-            f"deadline(s); nothing was loaded:\n  {shown}{more}"
+            f"calendar {cal.name} version {cal.version} cannot place the pending deadlines "
+            f"of {len(problems)} case(s); nothing was loaded:\n  {shown}{more}"
         )
     return reload
 

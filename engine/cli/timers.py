@@ -63,16 +63,10 @@ def tick(until: dt.date, batch_size: int, db_url: str | None, as_json: bool) -> 
     if as_json:
         print_json(result.as_dict())
         return
-    if result.firings:
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title=f"Timers due on or before {until.isoformat()}")
-        for column in ("case", "timer", "due", "step", "outcome"):
-            table.add_column(column)
-        for f in result.firings:
-            table.add_row(f.case_id, f.timer_id, f.due_date.isoformat(), f.action, f.outcome)
-        Console().print(table)
+    # One plain line per timer (due date, case, outcome, timer → step): easy to read and grep.
+    for f in result.firings:
+        click.echo(f"{f.due_date.isoformat()}  {f.case_id}  {f.outcome:<9}  {f.timer_id} → "
+                   f"{f.action}")
     click.echo(result.summary())
 
 

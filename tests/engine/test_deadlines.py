@@ -3,8 +3,6 @@ explanations in words, stop-the-clock pauses, and cancelled timers kept as recor
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from sqlalchemy import select
 
@@ -157,3 +155,112 @@ def test_a_stop_the_clock_state_pauses_day_counts_and_the_pause_shows(pausing_se
     assert [(f.timer_id, f.due_date, f.outcome) for f in result.firings] == [
         ("day_10_review", D(2024, 11, 14), "escalated")
     ]
+
+
+# --- a calendar edit re-projects pending deadlines -------------------------------------------
+
+SHIPPED = load_calendar("london-2024-25").source_text
+MANAGER = Actor("pat", "policy_owner")
+
+
+def edited(version: int, *, closure: str | None = "2024-11-05", text: str = SHIPPED):
+    """The shipped calendar at `version`, with a closure day added (a polling day)."""
+    from engine.calendar import SchoolCalendar
+
+    text = text.replace("version: 1\n", f"version: {version}\n", 1)
+    if closure:
+        text = text.replace(
+            "    closures: []",
+            f"    closures:\n      - date: {closure}\n        note: polling day",
+        )
+    return SchoolCalendar.from_yaml(text, f"edited-v{version}.yaml")
+
+
+def _in_reasonable_checks(service: CaseService) -> str:
+    (case_id,) = service.open_case(form(D(2024, 10, 21)), on=D(2024, 10, 21), at=RECORDED_AT,
+                                   actor=OFFICER)
+    sweep(service, until=D(2024, 10, 25), at=RECORDED_AT)  # Day 5: reasonable checks start
+    return case_id
+
+
+def test_a_dry_run_lists_the_moves_and_writes_nothing(service) -> None:
+    from engine.timers import plan_calendar_reload
+
+    case_id = _in_reasonable_checks(service)
+    before = _timers(service, case_id)
+    plan = plan_calendar_reload(service, edited(2))
+    assert plan.changes == ["no longer school days: 5 Nov 2024"]
+    assert (plan.previous.version, plan.new_version, plan.cases) == (1, True, 1)
+    moves = {m.timer_id: (m.old_due, m.new_due) for m in plan.moves}
+    assert moves["first_letter_outstanding"] == (D(2024, 11, 15), D(2024, 11, 18))
+    assert moves["further_checks_start"] == (D(2024, 11, 18), D(2024, 11, 19))
+    assert len(moves) == 8
+    assert plan.moves[0].reason == (
+        "calendar london-2024-25 version 1 → version 2: no longer school days: 5 Nov 2024")
+    assert _timers(service, case_id) == before
+    assert service.calendar_in_force("london-2024-25").version == 1
+
+
+def test_a_reload_moves_pending_deadlines_and_journals_each_move(service) -> None:
+    from engine.projection import EventKind, replay
+    from engine.timers import apply_calendar_reload
+
+    case_id = _in_reasonable_checks(service)
+    done = apply_calendar_reload(service, edited(2), on=D(2024, 10, 28), at=RECORDED_AT,
+                                 actor=MANAGER)
+    assert (len(done.moves), done.restamped, done.skipped) == (8, 0, [])
+    pending = {t["timer_id"]: t for t in _timers(service, case_id) if t["status"] == "pending"}
+    day_16 = pending["further_checks_start"]
+    assert (day_16["due_date"], day_16["calendar_version"]) == (D(2024, 11, 19), 2)
+    assert "closure 5 Nov (polling day)" in day_16["explanation"]
+    assert day_16["explanation"].endswith("calendar london-2024-25 version 2")
+    moved = service.events(case_id)[-1]
+    assert (moved.kind, moved.effective_date, moved.actor) == (
+        EventKind.deadline_moved, D(2024, 10, 28), "scheduler")
+    data = moved.payload["data"]
+    assert (data["from_version"], data["to_version"], data["loaded_by"]) == (1, 2, "pat")
+    assert data["reason"].endswith("no longer school days: 5 Nov 2024")
+    assert {"timer": "further_checks_start", "key": day_16["key"], "from": "2024-11-18",
+            "to": "2024-11-19", "explanation": day_16["explanation"]} in data["moved"]
+    assert replay(service.events(case_id)).as_row() == service.get(case_id).as_row()
+    # Loading it again moves nothing; the sweep keeps the new dates; new cases use version 2.
+    assert apply_calendar_reload(service, edited(2), on=D(2024, 10, 28), at=RECORDED_AT,
+                                 actor=MANAGER).moves == []
+    fired = sweep(service, until=D(2024, 11, 18), at=RECORDED_AT, keep_firings=True)
+    assert {(f.due_date, f.outcome) for f in fired.firings} == {(D(2024, 11, 18), "escalated")}
+    (other,) = service.open_case(form(D(2024, 11, 4)), on=D(2024, 11, 4), at=RECORDED_AT,
+                                 actor=OFFICER)
+    assert all(t["calendar_version"] == 2 for t in _timers(service, other))
+
+
+def test_unraised_older_or_uncovering_calendars_are_refused_and_nothing_is_written(
+    service,
+) -> None:
+    from engine.errors import AccessDenied, CalendarError, VersionNotRaised
+    from engine.timers import apply_calendar_reload
+
+    case_id = _in_reasonable_checks(service)
+    before = _timers(service, case_id)
+    with pytest.raises(VersionNotRaised, match="version was not raised; set `version: 2`"):
+        apply_calendar_reload(service, edited(1), on=D(2024, 10, 28), at=RECORDED_AT,
+                              actor=MANAGER)
+    next_year = (
+        "name: london-2024-25\nversion: 3\ndescription: The wrong year\nsource: a test\n"
+        "years:\n  2025-26:\n    terms:\n"
+        "      - {name: autumn, first_day: 2025-09-01, last_day: 2025-12-19}\n"
+    )
+    from engine.calendar import SchoolCalendar
+
+    uncovered = rf"(?s)deadlines of 1 case.*{case_id}: 21 Oct 2024 is in school year 2024-25"
+    with pytest.raises(CalendarError, match=uncovered):
+        apply_calendar_reload(service, SchoolCalendar.from_yaml(next_year, "next.yaml"),
+                              on=D(2024, 10, 28), at=RECORDED_AT, actor=MANAGER)
+    with pytest.raises(AccessDenied):
+        apply_calendar_reload(service, edited(2), on=D(2024, 10, 28), at=RECORDED_AT,
+                              actor=OFFICER)
+    assert _timers(service, case_id) == before
+    assert service.calendar_in_force("london-2024-25").version == 1
+    apply_calendar_reload(service, edited(3), on=D(2024, 10, 28), at=RECORDED_AT, actor=MANAGER)
+    with pytest.raises(VersionNotRaised, match="version 3 is in force"):
+        apply_calendar_reload(service, edited(2), on=D(2024, 10, 28), at=RECORDED_AT,
+                              actor=MANAGER)

@@ -21,7 +21,7 @@ from tests.conftest import RECORDED_AT
 D = dt.date
 OFFICER = Actor("sona", "cme_officer")
 OPENED = D(2024, 10, 21)
-"""A Monday: Day 5 is Fri 25 Oct, the half term is 28 Oct – 1 Nov, Day 16 is 18 Nov, Day 26 2 Dec."""
+"""A Monday: Day 5 is Fri 25 Oct, half term 28 Oct – 1 Nov, Day 16 is 18 Nov, Day 26 2 Dec."""
 TIMER_KINDS = (EventKind.timer_fired, EventKind.escalation, EventKind.timer_lapsed)
 
 
@@ -48,7 +48,8 @@ def keys_fired(service: CaseService) -> Counter[str]:
 
     with service.store.read() as conn:
         rows = conn.execute(
-            select(event_table.c.payload).where(event_table.c.kind.in_([str(k) for k in TIMER_KINDS]))
+            select(event_table.c.payload)
+            .where(event_table.c.kind.in_([str(k) for k in TIMER_KINDS]))
         ).scalars().all()
     return Counter(json.loads(p)["data"]["key"] for p in rows)
 
@@ -87,7 +88,8 @@ def test_a_sweep_a_week_late_fires_the_missed_steps_on_their_due_dates_in_order_
     events = [e for e in service.events(case_id) if e.kind in TIMER_KINDS]
     dates = [e.effective_date for e in events]
     assert dates == sorted(dates)  # in due order
-    assert dates[0] == D(2024, 10, 22) and dates[-1] == D(2024, 12, 3)  # Day 2 … Day 27
+    assert dates[0] == D(2024, 10, 22)
+    assert dates[-1] == D(2024, 12, 3)
     assert all(e.recorded_at == week_late for e in events)  # recorded when the sweep ran
     # Timers armed by a firing and already due fired in the same sweep (Day 16 and 26 steps).
     assert [t for k, t, _ in timer_events(service, case_id) if k == "timer_fired"] == [
@@ -95,7 +97,8 @@ def test_a_sweep_a_week_late_fires_the_missed_steps_on_their_due_dates_in_order_
     assert set(keys_fired(service).values()) == {1}
     assert first.total == len(events) == 3 + 15 + 2
     again = sweep(service, until=D(2024, 12, 9), at=week_late)
-    assert again.total == 0 and again.batches == 0
+    assert again.total == 0
+    assert again.batches == 0
     assert len(service.events(case_id)) == 1 + first.total
 
 
@@ -216,13 +219,17 @@ def test_a_queued_write_that_touches_no_row_rolls_the_batch_back(service) -> Non
     with service.store.read() as conn:
         row = dict(conn.execute(select(timer_table).where(
             timer_table.c.timer_id == "register_entry_outstanding")).one()._mapping)
-    with pytest.raises(ConcurrentUpdate, match="rolled back"), service.batch() as conn:
-        writer = _WriteBehind(conn)
-        service.fire_timer_in(writer, row, at=RECORDED_AT)  # type: ignore[arg-type]
-        # Someone settles the same timer before the queue is sent: its claim touches no row.
-        conn.execute(timer_table.update().where(timer_table.c.key == row["key"])
-                     .values(status="cancelled"))
-        writer.flush()
+    def fire_while_someone_settles_it() -> None:
+        with service.batch() as conn:
+            writer = _WriteBehind(conn)
+            service.fire_timer_in(writer, row, at=RECORDED_AT)  # type: ignore[arg-type]
+            # Someone settles the same timer before the queue is sent: its claim touches no row.
+            conn.execute(timer_table.update().where(timer_table.c.key == row["key"])
+                         .values(status="cancelled"))
+            writer.flush()
+
+    with pytest.raises(ConcurrentUpdate, match="rolled back"):
+        fire_while_someone_settles_it()
     assert len(service.events(case_id)) == 1
     assert service.get(case_id).seq == 1
 
@@ -249,7 +256,8 @@ def test_two_sweepers_at_once_on_postgresql_fire_each_timer_exactly_once(pg_url,
     for t in threads:
         t.join()
     fired = keys_fired(setup)
-    assert len(fired) == 40 * 20 and set(fired.values()) == {1}
+    assert len(fired) == 40 * 20
+    assert set(fired.values()) == {1}
     assert sum(r.total for r in results) == 40 * 20
     assert all(r.total > 0 for r in results)  # the work was shared
     assert pending_due(setup, D(2024, 12, 3)) == 0
