@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
+import re
 from typing import Any
 
 from engine.definition import FactDefinition, FactType
@@ -15,6 +17,9 @@ from engine.errors import BackdatingRefused, InputError, UnknownTrigger
 
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Characters no fact or name may hold (PostgreSQL refuses NUL in text; the rest are garbage)."""
+_INT_RANGE = range(-(2**63), 2**63)  # what a guard (CEL int) can hold
 
 
 def coerce_fact(
@@ -56,14 +61,20 @@ def _convert(name: str, raw: Any, fact: FactDefinition) -> Any:
         if isinstance(raw, bool):
             raise InputError(f"{name} is a whole number, not {raw!r}")
         try:
-            return int(str(raw).strip())
+            number = int(str(raw).strip())
         except ValueError:
             raise InputError(f"{name} is a whole number, not {raw!r}") from None
+        if number not in _INT_RANGE:
+            raise InputError(f"{name} is a whole number of a sensible size, not {raw!r}")
+        return number
     if kind == FactType.float:
         try:
-            return float(str(raw).strip())
+            real = float(str(raw).strip())
         except ValueError:
             raise InputError(f"{name} is a number, not {raw!r}") from None
+        if not math.isfinite(real):
+            raise InputError(f"{name} is a finite number, not {raw!r}")
+        return real
     if kind == FactType.date:
         if isinstance(raw, dt.date):
             return raw.isoformat()
@@ -81,4 +92,7 @@ def _convert(name: str, raw: Any, fact: FactDefinition) -> Any:
                 f"{name} must be one of {', '.join(fact.values)}; {text!r} is not{hint}"
             )
         return text
-    return str(raw)
+    text = str(raw)
+    if CONTROL_CHARACTERS.search(text):
+        raise InputError(f"{name} contains a control character (such as NUL); retype it")
+    return text

@@ -13,10 +13,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import InputError
+from engine.facts import CONTROL_CHARACTERS
 
 
 class _Form(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        # A NUL from a pasted or converted file would reach the database (PostgreSQL refuses it).
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and CONTROL_CHARACTERS.search(t) for t in texts):
+            raise ValueError("contains a control character (such as NUL); retype it")
+        return value
 
 
 class Notifier(_Form):

@@ -19,6 +19,9 @@ from engine.errors import DefinitionError, Issue
 MAX_DEPTH = 40
 MAX_NODES = 200_000
 MAX_ALIASES = 100
+MAX_CHARS = 1_000_000
+"""Longest text parsed at all: the parser is pure Python, and a 25 MB file took it a minute
+before the node cap could refuse it. The largest shipped process is under 50 kB."""
 
 PathKey = tuple[str | int, ...]
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
@@ -79,12 +82,15 @@ class _Builder:
         if id(node) in self.seen:
             self.aliases += 1
         self.seen.add(id(node))
-        if self.nodes > MAX_NODES or self.aliases > MAX_ALIASES:
+        if self.aliases > MAX_ALIASES or (self.nodes > MAX_NODES and self.aliases):
             raise _Abort(
                 node,
                 f"document too large once aliases are expanded (over {MAX_NODES} values or "
                 f"{MAX_ALIASES} alias uses): possible alias bomb; write the values out instead",
             )
+        if self.nodes > MAX_NODES:
+            raise _Abort(node, f"document too large: over {MAX_NODES} values; is this the "
+                               "right file?")
         if depth > MAX_DEPTH:
             raise _Abort(node, f"nested deeper than {MAX_DEPTH} levels; flatten the structure")
         self.marks[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -116,6 +122,10 @@ class _Builder:
         except yaml.YAMLError as exc:
             self._fail(node, f"cannot read value: {exc}")
             return None
+        except (ValueError, OverflowError) as exc:
+            # PyYAML builds a date like 2024-02-30 with datetime.date, which raises ValueError.
+            self._fail(node, f"{node.value!r} is not a real date or number: {exc}")
+            return None
         finally:
             constructor.dispose()
 
@@ -128,6 +138,12 @@ class _Abort(Exception):
 
 def load_yaml(text: str, path: str) -> Document:
     """Parse one YAML document safely; raise `DefinitionError` naming file, line and column."""
+    if len(text) > MAX_CHARS:
+        raise DefinitionError([Issue(
+            path, 1, 1,
+            f"the file is {len(text):,} characters long, over the {MAX_CHARS:,} read as YAML: "
+            "refused unread; is this the right file?",
+        )])
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:

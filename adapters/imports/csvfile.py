@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import InputError
+from engine.facts import CONTROL_CHARACTERS
 from engine.imports import RowProblem
 from engine.school_age import compulsory_school_age
 from engine.upn import validate_upn
@@ -114,6 +115,12 @@ def read_csv(
             if len(values) != len(header):
                 rows.append(CsvRow(line, {"__error__": (
                     f"has {len(values)} fields but the header has {len(header)}")}))
+                continue
+            bad = [h for h, v in zip(header, values, strict=True) if CONTROL_CHARACTERS.search(v)]
+            if bad:
+                rows.append(CsvRow(line, {"__error__": (
+                    f"{bad[0]} contains a control character (such as NUL); export the file "
+                    "again from its source")}))
                 continue
             rows.append(CsvRow(line, {h: v.strip() for h, v in zip(header, values, strict=True)}))
     except csv.Error as exc:

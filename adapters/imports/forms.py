@@ -19,7 +19,7 @@ from engine.imports import ImportResult, ImportRow, RowProblem, run_import
 from engine.notification import NotificationForm, check_school_age, parse_form
 from engine.projection import canonical_json
 from engine.service import Actor, CaseService
-from engine.yamlsafe import load_yaml
+from engine.yamlsafe import MAX_CHARS, load_yaml
 
 KIND = "form"
 
@@ -31,10 +31,15 @@ def read_form(path: str | Path) -> tuple[NotificationForm, str]:
     if not text.strip():
         raise InputError(f"{path}: the file is empty")
     if str(path).lower().endswith(".json"):
+        if len(text) > MAX_CHARS:
+            raise InputError(f"{path}: {len(text):,} characters is too long for a notification "
+                             "form; is this the right file?")
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
+        except RecursionError:
+            raise InputError(f"{path}: nested too deeply to be a notification form") from None
     else:
         raw = load_yaml(text, str(path)).data
     return parse_form(raw, source=str(path)), hashlib.sha256(data).hexdigest()

@@ -81,12 +81,19 @@ def open_cmd(form_path: str, on: dt.date, process: str, calendar: str | None,
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
     if path.suffix.lower() == ".json":
+        from engine.yamlsafe import MAX_CHARS
+
+        if len(text) > MAX_CHARS:
+            raise InputError(f"{path}: {len(text):,} characters is too long for a notification "
+                             "form; is this the right file?")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(
                 f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})"
             ) from None
+        except RecursionError:
+            raise InputError(f"{path}: nested too deeply to be a notification form") from None
     else:
         data = load_yaml(text, str(path)).data
     form = parse_form(data, source=str(path))
