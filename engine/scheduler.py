@@ -26,6 +26,11 @@ from engine.timers import SweepResult, sweep
 log = logging.getLogger(__name__)
 
 LONDON = "Europe/London"
+# A missed run needs no replay of its own (the next sweep fires everything still due), so runs
+# missed while the process was busy or asleep coalesce into one, within a generous grace time.
+_JOB_OPTIONS: dict[str, Any] = {
+    "coalesce": True, "max_instances": 1, "misfire_grace_time": 6 * 3600,
+}
 
 
 @dataclass(frozen=True)
@@ -95,20 +100,17 @@ def build_scheduler(job: SweepJob) -> Any:
 
     settings = job.settings
     zone = ZoneInfo(settings.timezone)
-    scheduler = BlockingScheduler(
-        timezone=zone,
-        # A missed run needs no replay of its own: the next sweep fires everything still due.
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 6 * 3600},
-    )
+    scheduler = BlockingScheduler(timezone=zone)
     scheduler.add_job(
         job, CronTrigger(day_of_week="mon-fri", hour=settings.at.hour,
                          minute=settings.at.minute, timezone=zone),
         id="weekday_sweep", name="weekday sweep", kwargs={"label": "weekday sweep"},
+        **_JOB_OPTIONS,
     )
     if settings.catch_up:
         scheduler.add_job(
             job, "date", run_date=job.clock().astimezone(zone), id="catch_up",
-            name="start-up catch-up", kwargs={"label": "start-up catch-up"},
+            name="start-up catch-up", kwargs={"label": "start-up catch-up"}, **_JOB_OPTIONS,
         )
     return scheduler
 
