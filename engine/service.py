@@ -53,14 +53,6 @@ from engine.errors import (
     VersionNotRaised,
 )
 from engine.facts import coerce_fact
-from engine.notification import (
-    Child,
-    NotificationForm,
-    case_facts,
-    check_form_dates,
-    check_school_age,
-    personal_data,
-)
 from engine.projection import GENESIS_HASH, CaseEvent, CaseState, EventKind, apply
 from engine.store import (
     Store,
@@ -77,6 +69,7 @@ if TYPE_CHECKING:
     # Guards (CEL), machines (transitions) and the loader are imported when a command first
     # needs them, so reading a case (`cme case show`) starts fast.
     from engine.machine import CompiledProcess
+    from engine.notification import Child, NotificationForm
     from engine.registry import ProcessRegistry
 
 log = logging.getLogger(__name__)
@@ -99,7 +92,7 @@ _SELECT_EVENTS = (
 )
 _SELECT_NEWEST_CALENDAR = (
     select(calendar_version_table.c.version, calendar_version_table.c.content_hash,
-           calendar_version_table.c.yaml_text)
+           calendar_version_table.c.yaml_text, calendar_version_table.c.bank_holidays)
     .where(calendar_version_table.c.name == bindparam("name"))
     .order_by(calendar_version_table.c.version.desc()).limit(1)
 )
@@ -290,6 +283,13 @@ class CaseService:
                 row = conn.execute(_SELECT_NEWEST_CALENDAR, {"name": name}).first()
             if row is None:
                 cal = load_calendar(name)
+            elif row.bank_holidays is not None:
+                # The version as stored, with the bank holidays it was built with: no `holidays`
+                # import (~0.1 s) on the way to showing a case.
+                cal = SchoolCalendar.from_yaml(
+                    row.yaml_text, f"stored:{name}@{row.version}",
+                    bank_holidays=_bank_holidays_from_json(row.bank_holidays),
+                )
             else:
                 shipped = load_calendar(name) if name in available_calendars() else None
                 if shipped is not None and shipped.content_hash == row.content_hash:
@@ -331,6 +331,8 @@ class CaseService:
         assigned_officer: str | None = None,
     ) -> list[str]:
         """Open a case per child on the form (linked as siblings); Day 1 is `on`."""
+        from engine.notification import check_form_dates, check_school_age, personal_data
+
         require(actor, Permission.change_case, table=self.roles)
         _not_future(on, at)
         check_form_dates(form, on=on)
@@ -984,6 +986,8 @@ class CaseService:
         self, definition: ProcessDefinition, form: NotificationForm, child: Child, *, on: dt.date
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The form's facts this process declares, typed, split into plain and personal."""
+        from engine.notification import case_facts
+
         plain: dict[str, Any] = {}
         personal: dict[str, Any] = {}
         for name, raw in case_facts(form, child, on=on).items():
@@ -1081,16 +1085,24 @@ class CaseService:
         if key in self._published:
             return False
         row = conn.execute(
-            select(calendar_version_table.c.content_hash).where(and_(
+            select(calendar_version_table.c.content_hash,
+                   calendar_version_table.c.bank_holidays).where(and_(
                 calendar_version_table.c.name == cal.name,
                 calendar_version_table.c.version == cal.version,
             ))
         ).first()
+        holidays = _bank_holidays_to_json(cal)
         if row is None:
             conn.execute(insert(calendar_version_table).values(
                 name=cal.name, version=cal.version, content_hash=cal.content_hash,
-                yaml_text=cal.source_text, loaded_at=at,
+                yaml_text=cal.source_text, loaded_at=at, bank_holidays=holidays,
             ))
+        elif row[0] == cal.content_hash and row[1] is None:
+            # Stored before bank holidays were pinned with the version: pin them now.
+            conn.execute(update(calendar_version_table).where(and_(
+                calendar_version_table.c.name == cal.name,
+                calendar_version_table.c.version == cal.version,
+            )).values(bank_holidays=holidays))
         elif row[0] != cal.content_hash:
             raise VersionNotRaised(
                 f"{cal.path} changed since calendar {cal.name} version {cal.version} was loaded, "
@@ -1209,6 +1221,18 @@ def _definition_from_text(text: str, path: str) -> ProcessDefinition:
 
         # Only if the stored text no longer fits today's language: say exactly where.
         return load_process_text(text, path).definition
+
+
+def _bank_holidays_to_json(cal: SchoolCalendar) -> str:
+    from engine.projection import canonical_json
+
+    return canonical_json({day.isoformat(): name for day, name in cal.bank_holidays.items()})
+
+
+def _bank_holidays_from_json(text: str) -> dict[dt.date, str]:
+    import json
+
+    return {dt.date.fromisoformat(day): name for day, name in json.loads(text).items()}
 
 
 def _stored_path(process_id: str, version: int) -> str:

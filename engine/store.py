@@ -50,6 +50,10 @@ class CalendarVersionRow(SQLModel, table=True):
     content_hash: str
     yaml_text: str
     loaded_at: dt.datetime
+    bank_holidays: str | None = None
+    """England's bank holidays the calendar was built with, as JSON {date: name}: pinned with
+    the version, so reading a case needs no `holidays` package (slow to import) and a package
+    update never moves a deadline silently."""
 
 
 class CaseRow(SQLModel, table=True):
@@ -252,11 +256,33 @@ def _index_timers_by_case(conn: Connection) -> None:
     ))
 
 
+def _add_calendar_bank_holidays(conn: Connection) -> None:
+    # Databases made by step 1 after this column was added to CalendarVersionRow already have it.
+    if "bank_holidays" not in {c["name"] for c in inspect(conn).get_columns("calendar_version")}:
+        conn.execute(text("ALTER TABLE calendar_version ADD COLUMN bank_holidays TEXT"))
+    from engine.calendar import SchoolCalendar
+    from engine.errors import CMEError
+    from engine.projection import canonical_json
+
+    rows = conn.execute(text(
+        "SELECT id, name, version, yaml_text FROM calendar_version WHERE bank_holidays IS NULL"
+    )).all()
+    for row in rows:
+        try:
+            cal = SchoolCalendar.from_yaml(row.yaml_text, f"stored:{row.name}@{row.version}")
+        except CMEError:
+            continue  # left to be pinned when the version is next published
+        pinned = canonical_json({d.isoformat(): n for d, n in cal.bank_holidays.items()})
+        conn.execute(text("UPDATE calendar_version SET bank_holidays = :b WHERE id = :i"),
+                     {"b": pinned, "i": row.id})
+
+
 SCHEMA_STEPS: list[tuple[str, Callable[[Connection], None]]] = [
     ("create tables", _create_all),
     ("documents filed with cases; import ledger", _create_documents_and_import_ledger),
     ("case keys; legal hold on cases", _create_case_keys_and_legal_hold),
     ("timers indexed by case and status", _index_timers_by_case),
+    ("bank holidays pinned with each calendar version", _add_calendar_bank_holidays),
 ]
 
 

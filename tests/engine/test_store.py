@@ -1,8 +1,11 @@
 """The store: schema steps applied by the tool (fresh, again, upgraded, too new), SQLite's
-durability settings, readers that take no write lock, and clear errors for a bad database URL."""
+durability settings, readers that take no write lock, clear errors for a bad database URL, and
+bank holidays pinned with each calendar version."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import sqlite3
 from pathlib import Path
 
@@ -12,7 +15,11 @@ from sqlalchemy.exc import IntegrityError
 
 from engine import store as store_module
 from engine.errors import InputError
-from engine.store import SCHEMA_STEPS, database_url, open_store, upgrade_schema
+from engine.notification import NotificationForm
+from engine.registry import ProcessRegistry
+from engine.service import Actor, CaseService
+from engine.store import SCHEMA_STEPS, Store, database_url, open_store, upgrade_schema
+from tests.conftest import RECORDED_AT
 
 
 def steps_recorded(url: str) -> list[tuple[int, str]]:
@@ -176,3 +183,53 @@ def test_opening_without_upgrade_creates_nothing(sqlite_url: str) -> None:
     s = open_store(sqlite_url, upgrade=False)
     assert inspect(s.engine).get_table_names() == []
     s.dispose()
+
+
+# -- bank holidays pinned with each calendar version ------------------------------------------
+
+
+def _calendar_rows(s: Store) -> list[tuple[str, int, str | None]]:
+    with s.read() as conn:
+        return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+            text("SELECT name, version, bank_holidays FROM calendar_version"))]
+
+
+def test_a_calendar_version_keeps_the_bank_holidays_it_was_built_with(
+    db_url: str, registry: ProcessRegistry, example_form: NotificationForm
+) -> None:
+    service = CaseService(open_store(db_url), registry)
+    (case_id, _) = service.open_case(example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT,
+                                     actor=Actor("sona", "cme_officer"))
+    ((name, _, pinned),) = _calendar_rows(service.store)
+    assert name == "london-2024-25"
+    holidays = json.loads(pinned or "{}")
+    assert holidays["2024-12-25"] == "Christmas Day"
+    assert holidays["2025-05-05"] == "May Day"
+    # What is stored decides: a (made-up) holiday added to the row moves Day N for a reader.
+    holidays["2024-10-22"] = "made-up closure"
+    with service.store.engine.begin() as conn:
+        conn.execute(text("UPDATE calendar_version SET bank_holidays = :b"),
+                     {"b": json.dumps(holidays)})
+    reader = CaseService(open_store(db_url), registry)
+    case = reader.get(case_id)
+    assert reader.calendar_for(case).day_number(case.opened_on, dt.date(2024, 10, 23)) == 2
+    assert service.calendar_for(case).day_number(case.opened_on, dt.date(2024, 10, 23)) == 3
+    for s in (service, reader):
+        s.store.dispose()
+
+
+def test_the_upgrade_pins_bank_holidays_of_calendars_stored_before(
+    db_url: str, registry: ProcessRegistry, example_form: NotificationForm
+) -> None:
+    service = CaseService(open_store(db_url), registry)
+    service.open_case(example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT,
+                      actor=Actor("sona", "cme_officer"))
+    step = next(n for n, (name, _) in enumerate(SCHEMA_STEPS, start=1)
+                if name == "bank holidays pinned with each calendar version")
+    with service.store.engine.begin() as conn:
+        conn.execute(text("UPDATE calendar_version SET bank_holidays = NULL"))
+        conn.execute(text("DELETE FROM schema_version WHERE step = :s"), {"s": step})
+    assert _calendar_rows(service.store)[0][2] is None
+    assert upgrade_schema(service.store) == ["bank holidays pinned with each calendar version"]
+    assert "Christmas Day" in (_calendar_rows(service.store)[0][2] or "")
+    service.store.dispose()
