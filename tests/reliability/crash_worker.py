@@ -137,7 +137,7 @@ def main(argv: list[str]) -> None:
                     journal.done(op, 0)
                 elif choice < 0.32 and importer is not None:
                     op = journal.begin("import", "-", 0)
-                    importer(service, today, rng)
+                    importer(service, today, rng, journal.write)
                     journal.done(op, 0)
                 else:
                     case_id = rng.choice(cases)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from sqlalchemy import select
 from engine.cli import cli
 from engine.registry import ProcessRegistry
 from engine.service import CaseService
-from engine.store import case_table, event_table, open_store, timer_table
+from engine.store import case_table, event_table, import_ledger_table, open_store, timer_table
 from engine.timers import sweep
 from tests.reliability.invariants import verify_all
 
@@ -85,7 +87,8 @@ def run_worker(db_url: str, journal: Path, seed: int) -> int:
 
 
 def read_journal(path: Path) -> tuple[dict[int, list[str]], set[int], set[int], list[str]]:
-    """(BEGIN fields by op, ops done, ops refused, ids opened)."""
+    """(BEGIN fields by op, ops done, ops refused, ids opened); an import's BEGIN fields end
+    with its file's sha256 and row count."""
     begun: dict[int, list[str]] = {}
     done: set[int] = set()
     refused: set[int] = set()
@@ -106,6 +109,8 @@ def read_journal(path: Path) -> tuple[dict[int, list[str]], set[int], set[int], 
             refused.add(last)
         elif parts[0] == "OPENED":
             opened.extend(parts[2:])
+        elif parts[0] == "IMPORTFILE":
+            begun[last] += parts[1:]
     return begun, done, refused, opened
 
 
@@ -122,13 +127,26 @@ def check_all_or_nothing(db_url: str, journal: Path) -> None:
         assert set(opened) <= set(seqs), "a case the worker was told was opened is missing"
         in_flight = [op for op in begun if op not in done and op not in refused]
         assert len(in_flight) <= 1, f"more than one command in flight: {in_flight}"
-        extra = set(seqs) - set(opened)
+        with store.engine.connect() as conn:
+            ledger = Counter(r.file_sha256 for r in conn.execute(select(import_ledger_table)))
+            imported = [c for r in conn.execute(select(import_ledger_table.c.result))
+                        for c in re.findall(r"CME-\d+", r.result)]
+        # An import is every row of its file or none of them.
+        for op, fields in begun.items():
+            if fields[0] == "import" and len(fields) == 5:
+                sha, rows = fields[3], int(fields[4])
+                if op in done:
+                    assert ledger[sha] == rows, f"import {op} lost rows"
+                else:
+                    assert ledger[sha] in (0, rows), f"import {op} half-written"
+        extra = set(seqs) - set(opened) - set(imported)
         if extra:
             # Only an open in flight may have left cases, and then all its children's cases.
             assert in_flight, f"cases nobody opened: {sorted(extra)}"
             assert begun[in_flight[0]][0] == "open", f"cases nobody opened: {sorted(extra)}"
             assert len(extra) == 2, "an open is all the form's children or none"
-        for op, (kind, case_id, seq) in begun.items():
+        for op, fields in begun.items():
+            kind, case_id, seq = fields[:3]
             if kind not in KINDS:
                 continue
             before = int(seq)
