@@ -180,6 +180,8 @@ class Simulation:
             self.definition.clock.calendar or "london-2024-25"
         )
         self.plans: dict[str, Plan] = {}
+        self._stories = ["closed", "mash", "moved", "panel_slow", "neglected", "left",
+                         "kept_open", "neglected", "closed"]
         self.tally = Tally()
         self.arrivals = self._notifications()
 
@@ -201,7 +203,7 @@ class Simulation:
             f"{school_days[0]:%a %d %b %Y} to {school_days[-1]:%a %d %b %Y} "
             f"({len(school_days)} school days), calendar {self.calendar.name} "
             f"version {self.calendar.version}, process {self.definition.id} "
-            f"version {self.definition.version}"
+            f"version {self.definition.version}", soft_wrap=True,
         )
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[status]}"))
@@ -218,9 +220,8 @@ class Simulation:
                 self._officers_act(day)
                 progress.update(
                     task, advance=1, description=f"{day:%a %d %b}",
-                    status=(f"{self.tally.opened} cases · {self.tally.steps} officer steps · "
-                            f"{self.tally.fired} timer steps · {self.tally.escalated} "
-                            f"escalations"),
+                    status=(f"{self.tally.opened} cases, {self.tally.steps} steps, "
+                            f"{self.tally.fired} by timer, {self.tally.escalated} escalated"),
                 )
 
     def _open(self, form: Any, day: dt.date) -> None:
@@ -310,9 +311,9 @@ class Simulation:
     # -- the end of term -----------------------------------------------------------------------
 
     def print_register(self) -> None:
-        """The register of open cases on the last day of term, and how every case ended."""
-        from rich.table import Table
-
+        """How every case ended, and the CME register on the last day of term."""
+        from engine.cli.report import _table
+        from engine.reports import register_report
         from engine.views import list_cases
 
         rows = list_cases(self.service, include_closed=True)
@@ -322,31 +323,24 @@ class Simulation:
         self.console.print(
             f"\nEnd of term {TERM_LAST:%d %b %Y}: {self.tally.opened} cases, "
             f"{self.tally.steps} officer steps, {self.tally.fired} steps taken by timers, "
-            f"{self.tally.escalated} escalations, {self.tally.lapsed} reminders not needed"
+            f"{self.tally.escalated} escalations, {self.tally.lapsed} reminders not needed",
+            soft_wrap=True,
         )
         self.console.print(
             "Where every case stands: "
-            + ", ".join(f"{state} {n}" for state, n in sorted(ended.items(), key=lambda x: -x[1]))
+            + ", ".join(f"{state} {n}" for state, n in sorted(ended.items(), key=lambda x: -x[1])),
+            soft_wrap=True,
         )
-        table = Table(title=f"CME register on {TERM_LAST:%d %b %Y} (open cases)")
-        for column in ("case", "child", "state", "opened", "Day", "officer", "overdue"):
-            table.add_column(column)
-        from engine.views import day_of_case
+        overdue = sorted(row["id"] for row in rows if row["overdue"])
+        self.console.print(f"Escalated and not yet moved on: {', '.join(overdue) or 'none'}",
+                           soft_wrap=True)
+        self.console.print(
+            "\nThe register, as `cme report register` prints it:", soft_wrap=True)
+        _table(register_report(self.service, on=TERM_LAST, actor=self.officers[0],
+                               at=self._evening()))
 
-        for row in rows:
-            if row["state"] in self._terminal_states():
-                continue
-            case = self.service.get(row["id"])
-            day = day_of_case(self.service, case, TERM_LAST)
-            table.add_row(
-                row["id"], row["child"] or "", row["state"], str(row["opened_on"]),
-                "" if day is None else str(day), row["assigned_officer"] or "",
-                "[red]yes[/red]" if row["overdue"] else "",
-            )
-        self.console.print(table)
-
-    def _terminal_states(self) -> set[str]:
-        return {name for name, s in self.definition.states.items() if s.terminal}
+    def _evening(self) -> dt.datetime:
+        return dt.datetime.combine(TERM_LAST, dt.time(17, 0), tzinfo=dt.UTC)
 
     def print_history(self, case_id: str | None) -> None:
         """One case's full history, as `cme case show` prints it."""
@@ -358,7 +352,8 @@ class Simulation:
                       if p.fate == "closed" and self.service.get(c).state == "closed_untraceable"]
             case_id = closed[0] if closed else next(iter(self.plans))
         self.console.print(f"\nThe history of {case_id}, as `cme case show` prints it:")
-        _print_summary(case_summary(self.service, case_id, on=TERM_LAST))
+        _print_summary(case_summary(self.service, case_id, on=TERM_LAST, actor=self.officers[0],
+                                    at=self._evening()))
 
     # -- what happens to each case ----------------------------------------------------------
 
@@ -374,20 +369,21 @@ class Simulation:
         roll = rng.random()
         if late:
             fate = "contact" if roll < 0.5 else "tracing"
+        elif self._stories:
+            # Every story the demo promises happens at least once, early enough to finish.
+            fate = self._stories.pop(0)
         else:
-            fate = rng.choices(
-                ["contact", "panel", "closed", "kept_open", "neglected", "moved", "left",
-                 "mash"],
-                weights=[7, 5, 7, 1, 4, 1, 1, 1],
-            )[0]
-            if fate in ("moved", "left", "mash") and fate in self._used_fates():
-                fate = "closed"
+            fate = rng.choices(["contact", "panel", "closed", "neglected"],
+                               weights=[7, 4, 7, 3])[0]
         if fate == "contact":
             return Plan("contact", contact_day=rng.randint(2, 10), route="in_year_admissions",
                         place_after=rng.randint(10, 35), check_delay=rng.randint(0, 3))
-        if fate == "panel":
+        if fate in ("panel", "panel_slow"):
+            # A slow panel places the child after the 8-week target, which escalates.
             return Plan("panel", contact_day=rng.randint(3, 10), route="panel",
-                        refer_after=rng.randint(3, 10), place_after=rng.randint(20, 60),
+                        refer_after=rng.randint(3, 10),
+                        place_after=rng.randint(70, 90) if fate == "panel_slow"
+                        else rng.randint(15, 30),
                         check_delay=rng.randint(0, 3))
         if fate in ("closed", "kept_open", "tracing"):
             return Plan(fate, check_delay=rng.randint(0, 4))
@@ -401,9 +397,6 @@ class Simulation:
             return Plan("left", left_day=rng.randint(8, 14))
         return Plan("mash", mash_day=rng.randint(5, 9), contact_day=rng.randint(12, 18),
                     route="in_year_admissions", place_after=rng.randint(10, 20))
-
-    def _used_fates(self) -> set[str]:
-        return {p.fate for p in self.plans.values()}
 
     def _all_checks(self) -> list[Any]:
         return [c for s in self.definition.states.values() for c in s.checklist]

@@ -1,0 +1,65 @@
+"""`cme demo`: a term of invented cases runs end to end, quickly, with every story it promises,
+histories that replay, and a refusal to overwrite an earlier run."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from engine.cli import cli
+from engine.projection import replay
+from engine.registry import ProcessRegistry
+from engine.service import CaseService
+from engine.store import case_table, event_table, open_store
+
+
+def test_the_demo_runs_a_term_and_prints_the_register_and_a_history(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["demo", "--fresh", "--db", str(db)])
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    assert elapsed < 60
+    out = result.output
+    assert "40 notifications, Mon 02 Sep 2024 to Fri 20 Dec 2024 (75 school days)" in out
+    assert "End of term 20 Dec 2024" in out
+    assert "The register, as `cme report register` prints it:" in out
+    assert "The history of CME-" in out
+    assert "dylan.m" in out  # the line manager who closed the case whose history is shown
+    assert "closed_untraceable" in out
+
+    store = open_store(f"sqlite:///{db}")
+    service = CaseService(store, ProcessRegistry())
+    with store.read() as conn:
+        states = Counter(conn.execute(select(case_table.c.state)).scalars())
+        kinds = Counter(conn.execute(select(event_table.c.kind)).scalars())
+        steps = Counter(
+            conn.execute(select(event_table.c.payload).where(event_table.c.kind == "trigger"))
+            .scalars().all()
+        )
+        ids = list(conn.execute(select(case_table.c.id)).scalars())
+    triggers = " ".join(steps)
+    for state in ("placed", "closed_untraceable", "closure_decision",
+                  "transferred_to_destination_la", "left_the_country"):
+        assert states[state] >= 1, f"no case ended in {state}: {states}"
+    for step in ("refer_to_mash", "refer_to_placement_panel", "refer_to_sen_service",
+                 "keep_case_open"):
+        assert f'"trigger":"{step}"' in triggers, f"no case took {step}"
+    assert kinds["escalation"] > 0
+    assert kinds["timer_fired"] > 0
+    for case_id in ids:
+        assert replay(service.events(case_id)).as_row() == service.get(case_id).as_row()
+    store.dispose()
+
+
+def test_the_demo_will_not_overwrite_an_earlier_run_without_fresh(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    db.write_bytes(b"an earlier run")
+    result = CliRunner().invoke(cli, ["demo", "--db", str(db)])
+    assert result.exit_code == 1
+    assert "already exists (a demo ran before); run `cme demo --fresh`" in result.output
+    assert db.read_bytes() == b"an earlier run"
