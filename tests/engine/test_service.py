@@ -606,3 +606,32 @@ def test_an_edited_file_does_not_change_a_running_case(
     fresh = CaseService(open_store(sqlite_url), registry)
     assert fresh.definition_for(fresh.get(case_id)).title.startswith("STORED TITLE")
     assert fresh.process_for(fresh.get(case_id)).definition.title.startswith("STORED TITLE")
+
+
+def test_a_database_held_by_another_process_is_a_clear_conflict(
+    sqlite_url: str, registry: ProcessRegistry, example_form: NotificationForm
+) -> None:
+    import sqlite3
+
+    from sqlalchemy import event
+
+    service = CaseService(open_store(sqlite_url), registry)
+    (case_id,) = service.open_case(one_child(example_form), on=OPENED, at=RECORDED_AT,
+                                   actor=OFFICER)
+    # Wait 50 ms for the lock instead of the usual 10 s.
+    event.listen(service.store.engine, "connect",
+                 lambda dbapi, _record: dbapi.execute("PRAGMA busy_timeout=50"))
+    service.store.engine.dispose()
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(ConcurrentUpdate, match="stayed busy with another command; nothing "
+                                                   "was written"):
+            service.add_note(case_id, "while locked", on=day(2), at=RECORDED_AT, actor=OFFICER)
+        assert service.get(case_id).seq == 1  # reading does not wait for the writer
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    service.add_note(case_id, "after", on=day(2), at=RECORDED_AT, actor=OFFICER)
+    assert service.get(case_id).seq == 2
+    service.store.dispose()
