@@ -1004,26 +1004,6 @@ class CaseService:
             (personal if fact.personal else plain)[name] = value
         return plain, personal
 
-    def _form_facts(
-        self, definition: ProcessDefinition, form: NotificationForm, child: Child, *, on: dt.date
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The form's facts this process declares, typed, split into plain and personal."""
-        plain: dict[str, Any] = {}
-        personal: dict[str, Any] = {}
-        for name, raw in case_facts(form, child, on=on).items():
-            fact = definition.facts.get(name)
-            if fact is None:
-                continue
-            try:
-                value = coerce_fact(name, raw, definition.facts, on=on)
-            except CMEError as exc:
-                raise InputError(
-                    f"the notification's {name} for {child.full_name} does not fit process "
-                    f"{definition.id}: {exc}"
-                ) from None
-            (personal if fact.personal else plain)[name] = value
-        return plain, personal
-
     def _trigger(self, definition: ProcessDefinition, trigger_id: str) -> TriggerDefinition:
         trig = definition.trigger(trigger_id)
         if trig is None:
@@ -1262,45 +1242,6 @@ def _bank_holidays_from_json(text: str) -> dict[dt.date, str]:
     import json
 
     return {dt.date.fromisoformat(day): name for day, name in json.loads(text).items()}
-
-
-def _stored_path(process_id: str, version: int) -> str:
-    return f"stored:{process_id}@{version}"
-
-
-class _StoredTextLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """libyaml's safe loader with the booleans `engine.yamlsafe` allows (true/false only)."""
-
-
-_StoredTextLoader.yaml_implicit_resolvers = {
-    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_StoredTextLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-def _definition_from_text(text: str, path: str) -> ProcessDefinition:
-    """A published process text as a definition, for reading only.
-
-    The text passed the full loader when it was published, so this skips the line-tracking
-    parse, the reference checks and guard compilation (about 6 ms instead of 80 ms).
-    """
-    from pydantic import ValidationError
-
-    loader = _StoredTextLoader(text)
-    try:
-        data = loader.get_single_data()
-    finally:
-        loader.dispose()
-    try:
-        return ProcessDefinition.model_validate(data)
-    except ValidationError:
-        from engine.loader import load_process_text
-
-        # Only if the stored text no longer fits today's language: say exactly where.
-        return load_process_text(text, path).definition
 
 
 def _stored_path(process_id: str, version: int) -> str:
