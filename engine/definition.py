@@ -334,6 +334,9 @@ class ProcessDefinition(Strict):
     """The policy or law this process encodes."""
     description: str | None = None
     applies: ApplicabilityDefinition = Field(default_factory=ApplicabilityDefinition)
+    compulsory_school_age_only: bool = True
+    """Open cases only for children of compulsory school age on Day 1 (the CME duty); false
+    where the policy also covers younger children (roll returns, a nursery pupil leaving)."""
     clock: ClockDefinition
     initial: Identifier
     """The state a new case starts in."""
