@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.calendar import SchoolCalendar, available_calendars, load_calendar
 from engine.deadlines import plan_state_timers
-from engine.errors import CalendarError, ConcurrentUpdate, InputError, VersionNotRaised
+from engine.errors import CalendarError, CMEError, ConcurrentUpdate, InputError, VersionNotRaised
 from engine.projection import CaseState, EventKind
 from engine.service import ONE_ROW_WRITES, Actor, CaseService
 from engine.store import calendar_version_table, case_table, timer_table
@@ -72,6 +72,9 @@ class SweepResult:
     locked_elsewhere: int = 0
     """Due timers left pending because another transaction held them (PostgreSQL): another
     sweeper fires them, or the next sweep does."""
+    blocked: dict[str, str] = field(default_factory=dict)
+    """Due timers whose step cannot be taken now (e.g. the deadline it arms falls past the
+    calendar's last school year), by key, with why: left pending, tried again next sweep."""
 
     def add(self, firings: list[Firing], *, keep: bool) -> None:
         """Count a committed batch's firings (and keep them if asked)."""
@@ -99,6 +102,9 @@ class SweepResult:
             if self.first_due and self.last_due else ""
         )
         more = "; stopped early, more are due" if self.stopped_early else ""
+        if self.blocked:
+            first = next(iter(self.blocked.values()))
+            more += f"; {len(self.blocked)} could not be taken and stay pending ({first})"
         if self.locked_elsewhere:
             more += f"; {self.locked_elsewhere} held by another sweeper or command"
         batches = f"{self.batches} batch{'es' if self.batches != 1 else ''}"
@@ -115,6 +121,7 @@ class SweepResult:
             "last_due": self.last_due,
             "stopped_early": self.stopped_early,
             "locked_elsewhere": self.locked_elsewhere,
+            "blocked": dict(self.blocked),
             "firings": [f.__dict__ for f in self.firings],
         }
 
@@ -152,11 +159,12 @@ def sweep(
     result = SweepResult(until=until)
     store = service.store
     waits = conflicts = 0
+    narrow = 0  # single-timer batches left while finding a timer whose step cannot be taken
     while True:
         if stop is not None and stop():
             result.stopped_early = _any_due(service, until)
             break
-        limit = batch_size
+        limit = 1 if narrow else batch_size
         if max_firings is not None:
             limit = min(limit, max_firings - result.total)
             if limit <= 0:
@@ -164,9 +172,11 @@ def sweep(
                 break
         # One transaction per batch; the service's own reads join it (see CaseService.batch).
         done: list[Firing] = []
+        claimed: list[dict[str, Any]] = []
         try:
             with service.batch() as conn:
-                claimed = _claim(conn, until=until, limit=limit, is_sqlite=store.is_sqlite)
+                claimed = _claim(conn, until=until, limit=limit, is_sqlite=store.is_sqlite,
+                                 skip=result.blocked)
                 if claimed:
                     writer = _WriteBehind(conn)
                     done = _fire_batch(service, cast(Connection, writer), claimed, at=at)
@@ -178,15 +188,31 @@ def sweep(
                 raise
             log.warning("sweep batch rolled back, claiming again: %s", exc)
             continue
+        except CMEError as exc:
+            # One due timer's step cannot be taken now (e.g. the deadline it arms falls past the
+            # calendar's last school year) and the batch rolled back whole. Rather than stall
+            # every case behind it, find it by firing one timer at a time, leave it pending
+            # (reported; the next sweep tries again) and carry on with the rest.
+            if not claimed:
+                raise
+            if len(claimed) == 1:
+                result.blocked[claimed[0]["key"]] = str(exc)
+                log.warning("timer %s left pending: %s", claimed[0]["key"], exc)
+                narrow = 0
+            else:
+                narrow = len(claimed)
+            continue
         conflicts = 0
+        narrow = max(0, narrow - 1)
         result.add(done, keep=keep_firings)
         if not claimed:
             # On PostgreSQL the rest may be locked by another sweeper, which fires them (and
             # what they arm), or by an officer's command for a moment: look again briefly, then
             # leave them to their holder or the next sweep. Waiting on the locks instead could
             # deadlock two sweepers.
-            if store.is_sqlite or waits >= _LOCKED_RETRIES or not _any_due(service, until):
-                result.locked_elsewhere = 0 if store.is_sqlite else _count_due(service, until)
+            due = _count_due(service, until) - len(result.blocked)
+            if store.is_sqlite or waits >= _LOCKED_RETRIES or due <= 0:
+                result.locked_elsewhere = 0 if store.is_sqlite else max(0, due)
                 break
             waits += 1
             time.sleep(_LOCKED_PAUSE)
@@ -200,7 +226,8 @@ def sweep(
 
 
 def _claim(
-    conn: Connection, *, until: dt.date, limit: int, is_sqlite: bool
+    conn: Connection, *, until: dt.date, limit: int, is_sqlite: bool,
+    skip: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Pending timers due by `until`, oldest first; on PostgreSQL their cases' rows locked.
 
@@ -217,6 +244,8 @@ def _claim(
         .order_by(timer_table.c.due_date, timer_table.c.id)
         .limit(limit)
     )
+    if skip:
+        query = query.where(timer_table.c.key.not_in(sorted(skip)))
     if not is_sqlite:
         # SQLite's BEGIN IMMEDIATE (store.py) already serialises writers, so it needs no lock.
         query = (

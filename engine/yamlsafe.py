@@ -116,7 +116,9 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*loc, i), depth + 1) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
-        constructor = _Loader(node.value)
+        # The constructor needs no stream; given the value as one, its reader would refuse a
+        # NUL that a quoted escape ("\0") put in the value, outside the error handling below.
+        constructor = _Loader("")
         try:
             return constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:

@@ -126,3 +126,28 @@ def test_a_week_of_downtime_is_caught_up_on_each_due_date_in_order(
             f"{f.key} took effect on the sweep's day, not its due date {f.due_date}")
     verify_all(store)
     store.dispose()
+
+
+def test_a_timer_whose_step_cannot_be_taken_does_not_stall_the_others(
+    db_url: str, registry: ProcessRegistry, example_form  # type: ignore[no-untyped-def]
+) -> None:
+    # Found by the crash suite: a case near the end of the calendar's last school year entered
+    # a state whose next deadline the calendar cannot place, the sweep raised, and every later
+    # sweep stalled on the same timer, so no case's timers fired any more.
+    store = open_store(db_url)
+    service = CaseService(store, registry)
+    for day in (dt.date(2025, 6, 2), dt.date(2025, 6, 18), dt.date(2025, 6, 27)):
+        form = example_form.model_copy(update={"date": day})
+        service.open_case(form, on=day, at=RECORDED_AT, actor=Actor("sona", "cme_officer"))
+    until = dt.date(2025, 7, 18)
+    result = sweep(service, until=until, at=RECORDED_AT, batch_size=4)
+    assert result.blocked, "some step's deadline falls past the calendar"
+    assert all("runs past the end of school year 2024-25" in why
+               for why in result.blocked.values())
+    assert result.total > 0, "the other timers fired"
+    assert set(_pending_due(db_url, until)) == set(result.blocked), "only those stay pending"
+    again = sweep(service, until=until, at=RECORDED_AT)
+    assert set(again.blocked) == set(result.blocked)
+    assert again.total == 0
+    verify_all(store)
+    store.dispose()
