@@ -72,6 +72,7 @@ def _counts(service: Any) -> dict[str, int]:
 
 
 def main() -> None:
+    """Fuzz the importers for --seconds; print what happened."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--seed", type=int, default=0)

@@ -39,6 +39,7 @@ def _targets() -> list[tuple[str, str, object]]:
 
 
 def main() -> None:
+    """Fuzz the loaders for --seconds; print what happened."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--seed", type=int, default=0)

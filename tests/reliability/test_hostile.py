@@ -199,3 +199,14 @@ def test_a_json_form_with_a_nul_in_a_name_is_refused(tmp_path: Path, db_url: str
     assert code == 1
     assert "children.0.full_name: contains a control character" in out
     assert snapshot(db_url) == before
+
+
+def test_a_quoted_nul_escape_does_not_crash_the_loader(tmp_path: Path) -> None:
+    # Found by fuzz/fuzz_loader.py: the value "\0" reached PyYAML's reader outside the
+    # loader's error handling and escaped as a ReaderError traceback.
+    path = tmp_path / "nul.yaml"
+    path.write_text('kind: process\nid: nul\ntitle: "Bad\\0title"\n')
+    code, out = invoke("process", "validate", str(path))
+    assert code == 1
+    assert "missing required key" in out
+    assert "Traceback" not in out
