@@ -286,7 +286,7 @@ class CaseService:
             elif row.bank_holidays is not None:
                 # The version as stored, with the bank holidays it was built with: no `holidays`
                 # import (~0.1 s) on the way to showing a case.
-                cal = SchoolCalendar.from_yaml(
+                cal = _calendar_from_text(
                     row.yaml_text, f"stored:{name}@{row.version}",
                     bank_holidays=_bank_holidays_from_json(row.bank_holidays),
                 )
@@ -1230,6 +1230,27 @@ def _definition_from_text(text: str, path: str) -> ProcessDefinition:
 
         # Only if the stored text no longer fits today's language: say exactly where.
         return load_process_text(text, path).definition
+
+
+def _calendar_from_text(
+    text: str, path: str, *, bank_holidays: dict[dt.date, str]
+) -> SchoolCalendar:
+    """A stored (already validated) calendar version, parsed by libyaml like process texts."""
+    from pydantic import ValidationError
+
+    from engine.calendar import CalendarDefinition
+
+    loader = _StoredTextLoader(text)
+    try:
+        data = loader.get_single_data()
+    finally:
+        loader.dispose()
+    try:
+        definition = CalendarDefinition.model_validate(data)
+    except ValidationError:
+        # Only if the stored text no longer fits today's format: say exactly where.
+        return SchoolCalendar.from_yaml(text, path, bank_holidays=bank_holidays)
+    return SchoolCalendar(definition, source_text=text, path=path, bank_holidays=bank_holidays)
 
 
 def _bank_holidays_to_json(cal: SchoolCalendar) -> str:
