@@ -38,7 +38,7 @@ def find_version(service: CaseService, process_id: str, version: int) -> Compile
         return service.registry.get(process_id, version)
     except UnknownProcess:
         pass
-    with service.store.engine.connect() as conn:
+    with service.store.read() as conn:
         text = conn.execute(
             select(process_version_table.c.yaml_text).where(and_(
                 process_version_table.c.process_id == process_id,
@@ -282,7 +282,7 @@ def preview_case(
 
 
 def _pending(service: CaseService, case_id: str) -> dict[str, dt.date]:
-    with service.store.engine.connect() as conn:
+    with service.store.read() as conn:
         rows = conn.execute(
             select(timer_table.c.timer_id, timer_table.c.due_date).where(and_(
                 timer_table.c.case_id == case_id, timer_table.c.status == "pending",
@@ -298,7 +298,7 @@ def _settled(service: CaseService, case: CaseState) -> list[str]:
         if ev.kind == EventKind.opened or "to_state" in ev.payload.get("data", {}):
             entered = ev.seq
             break
-    with service.store.engine.connect() as conn:
+    with service.store.read() as conn:
         return sorted(conn.execute(
             select(timer_table.c.timer_id).where(and_(
                 timer_table.c.case_id == case.id,
@@ -503,7 +503,7 @@ def running_cases(
         where.append(case_table.c.process_version == version)
     if not_version is not None:
         where.append(case_table.c.process_version != not_version)
-    with service.store.engine.connect() as conn:
+    with service.store.read() as conn:
         rows = conn.execute(select(case_table).where(and_(*where)).order_by(case_table.c.id))
         return [CaseState.from_row(r) for r in rows]
 
@@ -614,7 +614,7 @@ def publish_version(
     """
     authorise(actor, "publish", table=service.roles)
     definition = compiled.definition
-    with service.store.engine.connect() as conn:
+    with service.store.read() as conn:
         before = conn.execute(
             select(process_version_table.c.id).where(and_(
                 process_version_table.c.process_id == definition.id,

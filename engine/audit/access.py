@@ -39,7 +39,7 @@ def access_entries(store: Store, *, case_id: str | None = None) -> list[dict[str
     query = select(access_log_table).order_by(access_log_table.c.at, access_log_table.c.id)
     if case_id is not None:
         query = query.where(access_log_table.c.case_id == case_id)
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         rows = conn.execute(query).all()
     return [
         {"at": r.at, "case_id": r.case_id, "actor": r.actor, "role": r.role, "action": r.action}

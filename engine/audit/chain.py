@@ -62,33 +62,56 @@ def iso_instant(value: Any) -> str:
 
 def row_hash(row: tuple[Any, ...], prev_hash: str) -> str:
     """The hash of an event row (columns as `EVENT_COLUMNS`), chained to `prev_hash`."""
-    (case_id, seq, effective, recorded, actor, role, kind, payload, process_id, version, rule,
-     _prev, _hash) = row
-    text = (
-        f'{{"actor":{_dump(actor)},"case_id":{_dump(case_id)},'
-        f'"effective_date":"{iso_day(effective)}","kind":{_dump(kind)},"payload":{payload},'
-        f'"process_id":{_dump(process_id)},"process_version":{int(version)},'
-        f'"recorded_at":"{iso_instant(recorded)}","role":{_dump(role)},"rule":{_dump(rule)},'
-        f'"seq":{int(seq)}}}'
-    )
-    digest = hashlib.sha256(prev_hash.encode())
-    digest.update(text.encode())
-    return digest.hexdigest()
-
-
-_KINDS = {str(k): k for k in EventKind}
+    return _hash(row, iso_day(row[2]), iso_instant(row[3]), prev_hash)
 
 
 def row_event(row: tuple[Any, ...]) -> CaseEvent:
     """The event of a stored row (columns as `EVENT_COLUMNS`)."""
-    (case_id, seq, effective, recorded, actor, role, kind, payload, process_id, version, rule,
+    return _event(row, iso_day(row[2]), iso_instant(row[3]))
+
+
+def read_row(row: tuple[Any, ...], prev_hash: str) -> tuple[CaseEvent, str]:
+    """The event of a stored row and its hash chained to `prev_hash`, reading the row once."""
+    day, instant = iso_day(row[2]), iso_instant(row[3])
+    return _event(row, day, instant), _hash(row, day, instant, prev_hash)
+
+
+def _hash(row: tuple[Any, ...], day: str, instant: str, prev_hash: str) -> str:
+    (case_id, seq, _day, _at, actor, role, kind, payload, process_id, version, rule,
+     _prev, _hash) = row
+    text = (
+        f'{{"actor":{_dump(actor)},"case_id":{_dump(case_id)},'
+        f'"effective_date":"{day}","kind":{_dump(kind)},"payload":{payload},'
+        f'"process_id":{_dump(process_id)},"process_version":{int(version)},'
+        f'"recorded_at":"{instant}","role":{_dump(role)},"rule":{_dump(rule)},'
+        f'"seq":{int(seq)}}}'
+    )
+    return hashlib.sha256((prev_hash + text).encode()).hexdigest()
+
+
+_KINDS = {str(k): k for k in EventKind}
+_days: dict[str, dt.date] = {}
+
+
+def _event(row: tuple[Any, ...], day: str, instant: str) -> CaseEvent:
+    (case_id, seq, _day, _at, actor, role, kind, payload, process_id, version, rule,
      prev, digest) = row
-    return CaseEvent(
-        case_id=case_id, seq=seq, effective_date=dt.date.fromisoformat(iso_day(effective)),
-        recorded_at=dt.datetime.fromisoformat(iso_instant(recorded)), actor=actor, role=role,
+    effective = _days.get(day)
+    if effective is None:  # effective dates repeat: a school year has under 400 of them
+        effective = dt.date.fromisoformat(day)
+        if len(_days) < 100_000:
+            _days[day] = effective
+    # CaseEvent is a frozen dataclass with no __post_init__: filling its __dict__ directly is the
+    # same event without thirteen frozen __setattr__ calls (verify builds millions of them).
+    ev = object.__new__(CaseEvent)
+    ev.__dict__.update(
+        case_id=case_id, seq=seq, effective_date=effective,
+        recorded_at=dt.datetime.fromisoformat(instant).replace(tzinfo=dt.UTC),
+        actor=actor, role=role,
         kind=_KINDS.get(kind) or EventKind(kind), payload=json.loads(payload),
         process_id=process_id, process_version=version, rule=rule, prev_hash=prev, hash=digest,
     )
+    return ev
 
 
 @dataclass(frozen=True)
@@ -97,6 +120,27 @@ class Break:
 
     seq: int
     what: str
+
+
+NOT_CANONICAL = "its payload is not stored as the exact text that was hashed: it was rewritten"
+
+
+def checked_rows(rows: Iterable[tuple[Any, ...]]) -> tuple[list[CaseEvent], Break | None]:
+    """One case's stored rows (columns as `EVENT_COLUMNS`, in seq order) as events, and the
+    first break in their chain (None if it holds), hashing the stored text directly.
+    """
+    events: list[CaseEvent] = []
+    prev, expected = GENESIS_HASH, 1
+    broken: Break | None = None
+    for row in rows:
+        ev, digest = read_row(row, prev)
+        events.append(ev)
+        if broken is not None:
+            continue
+        if not (ev.seq == expected and ev.prev_hash == prev and digest == ev.hash):
+            broken = event_break(ev, expected=expected, prev=prev) or Break(ev.seq, NOT_CANONICAL)
+        prev, expected = ev.hash, ev.seq + 1
+    return events, broken
 
 
 def chain_break(events: Iterable[CaseEvent]) -> Break | None:

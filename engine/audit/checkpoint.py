@@ -138,10 +138,10 @@ class Checkpoint:
 
 
 def make_checkpoint(
-    store: Store, key: Ed25519PrivateKey, *, at: dt.datetime
+    store: Store, key: Ed25519PrivateKey, *, at: dt.datetime, jobs: int = 1
 ) -> tuple[Checkpoint, VerifyReport]:
     """Verify the whole log, then sign its heads; refuses to sign a log that does not verify."""
-    report = verify_store(store, collect_heads=True)
+    report = verify_store(store, collect_heads=True, jobs=jobs)
     if not report.ok:
         raise IntegrityFailure(
             f"the log does not verify ({report.problem_count} problem(s); first: "
@@ -201,11 +201,11 @@ def check_signature(checkpoint: Checkpoint, *, trusted_key: str | None = None) -
 
 def verify_against(
     store: Store, checkpoint: Checkpoint, *, case_id: str | None = None,
-    trusted_key: str | None = None,
+    trusted_key: str | None = None, jobs: int = 1,
 ) -> VerifyReport:
     """Check the checkpoint, then the log: chains, projections and every signed head."""
     check_signature(checkpoint, trusted_key=trusted_key)
     anchors = checkpoint.anchors()
     if case_id is not None:
         anchors = {k: v for k, v in anchors.items() if k == case_id}
-    return verify_store(store, case_id=case_id, anchors=anchors)
+    return verify_store(store, case_id=case_id, anchors=anchors, jobs=jobs)

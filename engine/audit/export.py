@@ -36,8 +36,8 @@ def export_bundle(
 ) -> dict[str, Any]:
     """Everything an auditor needs about one case, JSON-ready (the export is logged)."""
     authorise(actor, "export", table=service.roles)
-    with service.store.engine.begin() as conn:
-        events, row = read_history(service, conn, case_id)
+    with service.store.read() as conn:
+        events, row, broken = read_history(conn, case_id)
         process_id = events[0].process_id if events else row.process_id
         used = sorted({e.process_version for e in events})
         definitions = conn.execute(
@@ -46,9 +46,10 @@ def export_bundle(
                 process_version_table.c.version.in_(used),
             )).order_by(process_version_table.c.version)
         ).all()
+    with service.store.engine.begin() as conn:
         record_access(conn, actor, case_id=case_id, action=f"export {fmt}", at=at)
     replay = rebuild(
-        service, case_id, events, row, {d.version: d.content_hash for d in definitions}
+        service, case_id, events, row, {d.version: d.content_hash for d in definitions}, broken
     )
     return {
         "format": FORMAT,

@@ -13,11 +13,11 @@ import datetime as dt
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from engine.audit.access import authorise, record_access
-from engine.audit.chain import Break, chain_break
+from engine.audit.chain import EVENT_COLUMNS, Break, checked_rows
 from engine.audit.verify import row_differences
 from engine.definition import ProcessDefinition
 from engine.errors import CalendarError, CaseNotFound, CMEError, InputError
@@ -116,11 +116,14 @@ class AsOf:
 def replay_case(service: CaseService, case_id: str, *, actor: Actor, at: dt.datetime) -> Replay:
     """Rebuild the case from its events and compare with the stored row (the read is logged)."""
     authorise(actor, "replay", table=service.roles)
-    with service.store.engine.begin() as conn:
-        events, row = read_history(service, conn, case_id)
+    # Read without the write lock (a long history must not hold up officers), then record the
+    # read before anything is returned.
+    with service.store.read() as conn:
+        events, row, broken = read_history(conn, case_id)
         versions = stored_hashes(conn, events[0].process_id if events else row.process_id)
+    with service.store.engine.begin() as conn:
         record_access(conn, actor, case_id=case_id, action="replay", at=at)
-    return rebuild(service, case_id, events, row, versions)
+    return rebuild(service, case_id, events, row, versions, broken)
 
 
 def case_as_of(
@@ -128,8 +131,8 @@ def case_as_of(
 ) -> AsOf:
     """The case at the end of `on`: its events effective by then, folded (the read is logged)."""
     authorise(actor, "replay", table=service.roles)
-    with service.store.engine.begin() as conn:
-        events, _row = read_history(service, conn, case_id)
+    with service.store.read() as conn:
+        events, _row, _broken = read_history(conn, case_id)
         timers = conn.execute(
             select(timer_table).where(timer_table.c.case_id == case_id)
             .order_by(timer_table.c.due_date, timer_table.c.id)
@@ -140,6 +143,7 @@ def case_as_of(
             raise InputError(
                 f"case {case_id} was opened on {opened}; it did not exist on {on.isoformat()}"
             )
+    with service.store.engine.begin() as conn:
         record_access(conn, actor, case_id=case_id, action=f"replay as of {on.isoformat()}",
                       at=at)
     case: CaseState | None = None
@@ -174,15 +178,19 @@ def case_as_of(
     )
 
 
-def read_history(
-    service: CaseService, conn: Connection, case_id: str
-) -> tuple[list[CaseEvent], Any]:
-    """A case's events and stored row; CaseNotFound if it has neither."""
-    events = service.events(case_id, conn=conn)
+def read_history(conn: Connection, case_id: str) -> tuple[list[CaseEvent], Any, Break | None]:
+    """A case's events, its stored row and the first break in its chain; CaseNotFound if it
+    has neither events nor a row.
+    """
+    rows = conn.execute(
+        text(f"SELECT {EVENT_COLUMNS} FROM case_event WHERE case_id = :c ORDER BY seq"),
+        {"c": case_id},
+    ).all()
+    events, broken = checked_rows(tuple(r) for r in rows)
     row = conn.execute(select(case_table).where(case_table.c.id == case_id)).first()
     if not events and row is None:
         raise CaseNotFound(case_id)
-    return events, row
+    return events, row, broken
 
 
 def stored_hashes(conn: Connection, process_id: str) -> dict[int, str]:
@@ -196,10 +204,9 @@ def stored_hashes(conn: Connection, process_id: str) -> dict[int, str]:
 
 def rebuild(
     service: CaseService, case_id: str, events: list[CaseEvent], row: Any,
-    versions: dict[int, str],
+    versions: dict[int, str], broken: Break | None,
 ) -> Replay:
     """Fold the events into the case, building the timeline, and compare with the stored row."""
-    broken = chain_break(events)
     timeline: list[TimelineEntry] = []
     case: CaseState | None = None
     definitions: dict[int, ProcessDefinition | None] = {}

@@ -20,14 +20,23 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from engine.audit.chain import EVENT_COLUMNS, Break, event_break, row_event, row_hash
+from engine.audit.chain import (
+    EVENT_COLUMNS,
+    NOT_CANONICAL,
+    Break,
+    event_break,
+    read_row,
+)
 from engine.projection import GENESIS_HASH, CaseState, apply
-from engine.store import Store
+from engine.store import Store, open_store
 
 Anchor = tuple[int, str]
 """(seq, hash) of a case's head event when a checkpoint was signed."""
 
 _MAX_PROBLEMS = 1000
+PARALLEL_FROM = 10_000
+"""Fewer cases than this are verified in one process whatever `jobs` says: starting worker
+processes costs more than it saves."""
 
 
 @dataclass(frozen=True)
@@ -68,20 +77,38 @@ class VerifyReport:
             self.problems.append(problem)
 
 
+Span = tuple[str | None, str | None]
+"""Case ids from the first (inclusive) to the second (exclusive); None is unbounded."""
+
+
 def verify_store(
     store: Store,
     *,
     case_id: str | None = None,
     anchors: Mapping[str, Anchor] | None = None,
     collect_heads: bool = False,
+    jobs: int = 1,
 ) -> VerifyReport:
-    """Check every case's chain and projection (or one case's); check checkpoint anchors too."""
-    report = VerifyReport()
+    """Check every case's chain and projection (or one case's); check checkpoint anchors too.
+
+    With `jobs` > 1 and at least `PARALLEL_FROM` cases, they are split into that many ranges of
+    ids, each verified in its own process (the work is CPU-bound: hashing and folding).
+    """
     anchors = anchors or {}
+    if jobs > 1 and case_id is None and _count(store) >= PARALLEL_FROM:
+        return _in_parallel(store, jobs, anchors, collect_heads)
+    return _verify(store, case_id, (None, None), anchors, collect_heads)
+
+
+def _verify(
+    store: Store, case_id: str | None, span: Span, anchors: Mapping[str, Anchor],
+    collect_heads: bool,
+) -> VerifyReport:
+    report = VerifyReport()
     seen: set[str] = set()
-    with store.engine.connect() as conn:
-        events = _stream(conn, "case_event", EVENT_COLUMNS, "case_id", "seq", case_id)
-        cases = _stream(conn, "cme_case", "*", "id", None, case_id)
+    with store.read() as conn:
+        events = _stream(conn, "case_event", EVENT_COLUMNS, "case_id", "seq", case_id, span)
+        cases = _stream(conn, "cme_case", "*", "id", None, case_id, span)
         stored = next(cases, None)
         for cid, rows in groupby(events, key=itemgetter(0)):
             while stored is not None and stored.id < cid:
@@ -97,24 +124,98 @@ def verify_store(
             _orphan_row(report, stored.id, seen)
             stored = next(cases, None)
     for cid, (seq, _digest) in sorted(anchors.items()):
-        if cid not in seen and case_id in (None, cid):
+        if cid not in seen and case_id in (None, cid) and _within(cid, span):
             report.add(Problem(cid, seq, "signed in the checkpoint, but its history is gone"))
     return report
 
 
+def _within(case_id: str, span: Span) -> bool:
+    return (span[0] is None or case_id >= span[0]) and (span[1] is None or case_id < span[1])
+
+
+def _in_parallel(
+    store: Store, jobs: int, anchors: Mapping[str, Anchor], collect_heads: bool
+) -> VerifyReport:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    bounds = _split(store, jobs)
+    spans: list[Span] = list(zip([None, *bounds], [*bounds, None], strict=True))
+    # "spawn": a fresh interpreter per worker, never a fork of open connections.
+    with ProcessPoolExecutor(len(spans), mp_context=get_context("spawn")) as pool:
+        parts = list(pool.map(
+            _verify_url, [store.url] * len(spans), spans,
+            [{k: v for k, v in anchors.items() if _within(k, span)} for span in spans],
+            [collect_heads] * len(spans),
+        ))
+    report = VerifyReport()
+    for part in parts:
+        report.cases += part.cases
+        report.events += part.events
+        report.anchors_checked += part.anchors_checked
+        report.heads.extend(part.heads)
+        for problem in part.problems:
+            report.add(problem)
+        report.problem_count += part.problem_count - len(part.problems)
+    return report
+
+
+def _verify_url(
+    url: str, span: Span, anchors: Mapping[str, Anchor], collect_heads: bool
+) -> VerifyReport:
+    store = open_store(url, upgrade=False)
+    try:
+        return _verify(store, None, span, anchors, collect_heads)
+    finally:
+        store.dispose()
+
+
+def _count(store: Store) -> int:
+    with store.read() as conn:
+        count: int = conn.execute(text("SELECT count(*) FROM cme_case")).scalar_one()
+    return count
+
+
+def _split(store: Store, jobs: int) -> list[str]:
+    """Case ids that cut the cases into `jobs` ranges of about equal size."""
+    collate = ' COLLATE "C"' if store.engine.dialect.name == "postgresql" else ""
+    count = _count(store)
+    with store.read() as conn:
+        bounds = [
+            conn.execute(
+                text(f"SELECT id FROM cme_case ORDER BY id{collate} LIMIT 1 OFFSET :n"),
+                {"n": count * k // jobs},
+            ).scalar_one()
+            for k in range(1, jobs) if count * k // jobs > 0
+        ]
+    return sorted(set(bounds))
+
+
 def _stream(
-    conn: Connection, table: str, columns: str, key: str, then: str | None, only: str | None
+    conn: Connection, table: str, columns: str, key: str, then: str | None, only: str | None,
+    span: Span,
 ) -> Iterator[Any]:
     # Byte order ("C") on PostgreSQL so its order agrees with Python's string comparison,
-    # which the merge of the two streams relies on.
+    # which the merge of the two streams (and the ranges of a parallel run) rely on.
     collate = ' COLLATE "C"' if conn.dialect.name == "postgresql" else ""
-    where = f" WHERE {key} = :only" if only is not None else ""
+    where, params = [], {}
+    if only is not None:
+        where.append(f"{key} = :only")
+        params["only"] = only
+    if span[0] is not None:
+        where.append(f"{key}{collate} >= :lo")
+        params["lo"] = span[0]
+    if span[1] is not None:
+        where.append(f"{key}{collate} < :hi")
+        params["hi"] = span[1]
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
     order = f"{key}{collate}" + (f", {then}" if then else "")
     result = conn.execution_options(stream_results=True, yield_per=5000).execute(
-        text(f"SELECT {columns} FROM {table}{where} ORDER BY {order}"),  # noqa: S608 (fixed names)
-        {"only": only} if only is not None else {},
+        text(f"SELECT {columns} FROM {table}{clause} ORDER BY {order}"),  # noqa: S608 (fixed names)
+        params,
     )
-    return iter(result)
+    # Fetched in partitions (fetchmany), not row by row.
+    return (row for part in result.partitions(5000) for row in part)
 
 
 def _orphan_row(report: VerifyReport, case_id: str, seen: set[str]) -> None:
@@ -142,12 +243,9 @@ def _verify_case(
         if broken is not None:
             continue
         seq = row[1]
-        fast_ok = seq == expected and row[11] == prev and row_hash(row, prev) == row[12]
-        ev = row_event(row)
-        if not fast_ok:
-            broken = event_break(ev, expected=expected, prev=prev) or Break(
-                seq, "its payload is not stored as the exact text that was hashed: it was rewritten"
-            )
+        ev, digest = read_row(row, prev)
+        if not (seq == expected and row[11] == prev and digest == row[12]):
+            broken = event_break(ev, expected=expected, prev=prev) or Break(seq, NOT_CANONICAL)
             continue
         try:
             state = apply(state, ev)

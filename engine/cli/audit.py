@@ -18,6 +18,7 @@ import click
 from engine.cli.common import DATE, actor_options, db_option, handle_errors, json_option, print_json
 
 KEY_ENV = "CME_AUDIT_KEY"
+DEFAULT_JOBS = min(4, os.cpu_count() or 1)
 INTEGRITY_EXIT = 4
 
 
@@ -84,12 +85,14 @@ def replay(case_id: str, as_of: dt.date | None, db_url: str | None, actor: str |
               help="Also prove nothing recorded before this signed checkpoint was changed.")
 @click.option("--public-key", "public_key", type=click.Path(dir_okay=False), default=None,
               help="Trust only checkpoints signed with this key (a .pub file from keygen).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=DEFAULT_JOBS, show_default=True,
+              help="Processes verifying ranges of cases in parallel (with --all).")
 @db_option
 @actor_options
 @json_option
 @handle_errors
 def verify(case_id: str | None, all_cases: bool, checkpoint_path: str | None,
-           public_key: str | None, db_url: str | None, actor: str | None, role: str,
+           public_key: str | None, jobs: int, db_url: str | None, actor: str | None, role: str,
            as_json: bool) -> None:
     """Check every event's hash chain and that replay equals each stored case row.
 
@@ -114,9 +117,10 @@ def verify(case_id: str | None, all_cases: bool, checkpoint_path: str | None,
     store = svc.store
     started = time.perf_counter()
     if checkpoint is not None:
-        report = verify_against(store, checkpoint, case_id=case_id, trusted_key=trusted)
+        report = verify_against(store, checkpoint, case_id=case_id, trusted_key=trusted,
+                                jobs=jobs)
     else:
-        report = verify_store(store, case_id=case_id)
+        report = verify_store(store, case_id=case_id, jobs=jobs)
     seconds = time.perf_counter() - started
     if case_id is not None and report.cases == 0 and report.ok:
         from engine.errors import CaseNotFound
@@ -194,12 +198,14 @@ def keygen(out: str) -> None:
               help=f"The Ed25519 private key file (or {KEY_ENV}).")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
               help="Where to write the checkpoint; keep a copy outside the database.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=DEFAULT_JOBS, show_default=True,
+              help="Processes verifying ranges of cases in parallel before signing.")
 @db_option
 @actor_options
 @json_option
 @handle_errors
-def checkpoint(key_path: str, out: str, db_url: str | None, actor: str | None, role: str,
-               as_json: bool) -> None:
+def checkpoint(key_path: str, out: str, jobs: int, db_url: str | None, actor: str | None,
+               role: str, as_json: bool) -> None:
     """Verify the whole log, then write a signed checkpoint of every case's chain head.
 
     \b
@@ -215,7 +221,7 @@ def checkpoint(key_path: str, out: str, db_url: str | None, actor: str | None, r
     key = load_private_key(key_path)
     store = svc.store
     at = wiring.now()
-    signed, report = make_checkpoint(store, key, at=at)
+    signed, report = make_checkpoint(store, key, at=at, jobs=jobs)
     Path(out).write_text(signed.to_json(), encoding="utf-8")
     with store.engine.begin() as conn:
         record_access(conn, who, case_id=None, action="checkpoint", at=at)

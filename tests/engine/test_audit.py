@@ -187,6 +187,42 @@ def test_a_changed_prev_hash_or_lost_case_row_is_named(svc: CaseService) -> None
     assert found[b] == (None, "has events but no case row")
 
 
+def test_verifying_in_parallel_finds_what_one_pass_finds(
+    lite: CaseService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.audit.verify
+
+    ids = five_events(lite, 5)
+    key = load_private_key(_key(tmp_path))
+    checkpoint, _ = make_checkpoint(lite.store, key, at=RECORDED_AT)
+    sql(lite, "UPDATE case_event SET rule = 'forged' WHERE case_id = :c AND seq = 3", c=ids[0])
+    sql(lite, "DELETE FROM case_event WHERE case_id = :c", c=ids[4])
+    sql(lite, "DELETE FROM cme_case WHERE id = :c", c=ids[4])
+    one = verify_store(lite.store, anchors=checkpoint.anchors(), collect_heads=True)
+    monkeypatch.setattr(engine.audit.verify, "PARALLEL_FROM", 2)  # 4 cases, 2 workers
+    two = verify_store(lite.store, anchors=checkpoint.anchors(), collect_heads=True, jobs=2)
+    assert (two.cases, two.events, two.anchors_checked) == (one.cases, one.events,
+                                                                  one.anchors_checked)
+    assert (one.cases, one.events, one.anchors_checked) == (4, 20, 3)
+    assert two.heads == one.heads
+    assert two.problems == one.problems
+    assert [(p.case_id, p.seq) for p in two.problems] == [(ids[0], 3), (ids[4], 5)]
+
+
+def test_verify_and_replay_read_without_holding_up_an_officer(lite: CaseService) -> None:
+    """A verification of millions of events runs for minutes: it must not take SQLite's write
+    lock. Here an officer's transaction holds that lock throughout, and verify still runs."""
+    (a,) = five_events(lite, 1)
+    with lite.store.engine.begin() as writer:  # BEGIN IMMEDIATE: the write lock
+        writer.execute(text("UPDATE cme_case SET assigned_officer = assigned_officer"))
+        assert verify_store(lite.store).ok
+        from engine.audit.replay import read_history
+
+        with lite.store.read() as reader:  # what replay and export read through
+            events, _row, broken = read_history(reader, a)
+        assert (len(events), broken) == (5, None)
+
+
 def rehash(service: CaseService, case_id: str, change: dict[str, Any], seq: int) -> None:
     """What an attacker with database access does: alter an event's payload, then re-hash the
     whole chain from it and rewrite the case row to match, so the chain check passes."""
