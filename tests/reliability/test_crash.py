@@ -163,12 +163,13 @@ def check_all_or_nothing(db_url: str, journal: Path) -> None:
         for case_id in seqs:
             service.revealed(service.get(case_id))
         # After the restart a sweep catches up: every due timer fires once, none is lost.
-        sweep(service, until=LAST_DAY, at=RECORDED_AT)
+        caught_up = sweep(service, until=LAST_DAY, at=RECORDED_AT)
         verify_all(store)
         with store.engine.connect() as conn:
-            left = conn.execute(select(timer_table.c.key).where(
-                timer_table.c.status == "pending", timer_table.c.due_date <= LAST_DAY)).all()
-        assert left == []
+            left = {r.key for r in conn.execute(select(timer_table.c.key).where(
+                timer_table.c.status == "pending", timer_table.c.due_date <= LAST_DAY))}
+        # Only timers whose next deadline the calendar cannot place stay pending, reported.
+        assert left == set(caught_up.blocked)
     finally:
         store.dispose()
     result = CliRunner().invoke(cli, ["audit", "verify", "--all", "--db", db_url,
