@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -24,7 +25,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from engine.errors import CommandRefused, InputError, IntegrityFailure
@@ -44,6 +45,12 @@ PURGED = "[purged]"
 """What a reader sees in place of personal data whose case key was destroyed."""
 
 _NONCE = 12
+_KEY_CACHE = 4096  # unwrapped case keys kept per process (a few hundred kB at most)
+# Built once: SQLAlchemy then only executes them (building a statement per command costs more
+# than the encryption does).
+_SELECT_KEY = select(case_key_table).where(case_key_table.c.case_id == bindparam("case_id"))
+_SELECT_DESTROYED = select(case_key_table.c.destroyed_at).where(
+    case_key_table.c.case_id == bindparam("case_id"))
 
 
 class PersonalDataPurged(CommandRefused):
@@ -80,7 +87,7 @@ class MasterKey:
         """The key as base64, as written to a key file."""
         return base64.b64encode(self.key).decode()
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
         """A fingerprint naming this key (not the key): which master wrapped a case key."""
         return hashlib.sha256(b"cme-master-key:" + self.key).hexdigest()[:16]
@@ -153,6 +160,9 @@ class CaseKeys:
 
     def __init__(self, master: MasterKey) -> None:
         self.master = master
+        # Unwrapped keys by (case, wrapped text). The row is still read every time, so a key
+        # destroyed elsewhere (its wrapped text gone) is never found here.
+        self._unwrapped: dict[tuple[str, str], bytes] = {}
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -175,9 +185,7 @@ class CaseKeys:
         if conn.dialect.name == "sqlite":
             # Overwrite freed pages too, so the old wrapped key is not left in the file.
             conn.exec_driver_sql("PRAGMA secure_delete=ON")
-        row = conn.execute(
-            select(case_key_table.c.wrapped).where(case_key_table.c.case_id == case_id)
-        ).first()
+        row = conn.execute(_SELECT_KEY, {"case_id": case_id}).first()
         if row is None:
             conn.execute(insert(case_key_table).values(
                 case_id=case_id, key_id="none", wrapped=None, master_key_id=self.master.id,
@@ -190,6 +198,7 @@ class CaseKeys:
             update(case_key_table).where(case_key_table.c.case_id == case_id)
             .values(wrapped=None, destroyed_at=at, destroyed_by=by, destroyed_reason=reason)
         )
+        self._unwrapped.pop((case_id, row.wrapped), None)
         return True
 
     # -- reading -----------------------------------------------------------------------------
@@ -226,9 +235,7 @@ class CaseKeys:
 
     def destroyed(self, conn: Connection, case_id: str) -> bool:
         """Whether the case's key has been destroyed by a purge."""
-        row = conn.execute(
-            select(case_key_table.c.destroyed_at).where(case_key_table.c.case_id == case_id)
-        ).first()
+        row = conn.execute(_SELECT_DESTROYED, {"case_id": case_id}).first()
         return row is not None and row.destroyed_at is not None
 
     # -- internals ---------------------------------------------------------------------------
@@ -236,9 +243,7 @@ class CaseKeys:
     def _key_for_writing(
         self, conn: Connection, case_id: str, *, at: dt.datetime
     ) -> tuple[str, bytes]:
-        row = conn.execute(
-            select(case_key_table).where(case_key_table.c.case_id == case_id)
-        ).first()
+        row = conn.execute(_SELECT_KEY, {"case_id": case_id}).first()
         if row is None:
             key_id = secrets.token_hex(8)
             data_key = AESGCM.generate_key(bit_length=256)
@@ -256,9 +261,7 @@ class CaseKeys:
         return row.key_id, self._unwrap(case_id, row)
 
     def _keys_for_reading(self, conn: Connection, case_id: str) -> dict[str, bytes] | None:
-        row = conn.execute(
-            select(case_key_table).where(case_key_table.c.case_id == case_id)
-        ).first()
+        row = conn.execute(_SELECT_KEY, {"case_id": case_id}).first()
         if row is None:
             raise IntegrityFailure(
                 f"case {case_id} has sealed personal data but no case key row: the key table "
@@ -269,13 +272,20 @@ class CaseKeys:
         return {row.key_id: self._unwrap(case_id, row)}
 
     def _unwrap(self, case_id: str, row: Any) -> bytes:
+        cached = self._unwrapped.get((case_id, row.wrapped))
+        if cached is not None:
+            return cached
         if row.master_key_id != self.master.id:
             raise IntegrityFailure(
                 f"case {case_id}'s key was wrapped by master key {row.master_key_id}, but the "
                 f"master key in use is {self.master.id}; set {MASTER_KEY_FILE_ENV} to the key "
                 "this database was created with"
             )
-        return self.master.unwrap(row.wrapped, aad=_key_aad(case_id, row.key_id))
+        data_key = self.master.unwrap(row.wrapped, aad=_key_aad(case_id, row.key_id))
+        if len(self._unwrapped) >= _KEY_CACHE:
+            self._unwrapped.clear()
+        self._unwrapped[(case_id, row.wrapped)] = data_key
+        return data_key
 
     def _open(
         self, case_id: str, seq: int, part: Mapping[str, str], keys: Mapping[str, bytes]
