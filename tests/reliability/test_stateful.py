@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -53,16 +54,28 @@ STATS = {"sequences": 0, "steps": 0, "events": 0, "refusals": 0, "timer_events":
 """Counts across the run, printed by `-s` at the end of the long profile (see SECURITY.md)."""
 
 
+_HEADER = re.compile(
+    r"^version: (\d+)\neffective_from: \S+\n(?:applies:\n  cases_opened_from: \S+\n)?",
+    re.MULTILINE)
+
+
 @functools.cache
 def registry() -> ProcessRegistry:
-    """The shipped processes plus an untraceable_cme version 2 that running cases migrate to."""
+    """The shipped processes plus, for each, a next version that running cases migrate to.
+
+    The next version is the latest text with its version raised, in force for migrations from
+    2 September 2024 but for new cases only from 2030, so cases keep opening on the shipped one.
+    """
     shipped = load_processes()
-    v1 = next(p for p in shipped if p.id == "untraceable_cme")
-    text = v1.text.replace("version: 1\neffective_from: 2023-04-01",
-                           "version: 2\neffective_from: 2024-09-02\napplies:\n"
-                           "  cases_opened_from: 2030-01-01", 1)
-    assert text != v1.text
-    return ProcessRegistry([*shipped, load_process_text(text, "test:untraceable_cme@2")])
+    extra = []
+    for pid in sorted({p.id for p in shipped}):
+        latest = max((p for p in shipped if p.id == pid), key=lambda p: p.version)
+        text, count = _HEADER.subn(
+            f"version: {latest.version + 1}\neffective_from: 2024-09-02\napplies:\n"
+            "  cases_opened_from: 2030-01-01\n", latest.text, count=1)
+        assert count == 1, pid
+        extra.append(load_process_text(text, f"test:{pid}@{latest.version + 1}"))
+    return ProcessRegistry([*shipped, *extra])
 
 
 @functools.cache
@@ -106,7 +119,7 @@ class CaseWork(RuleBasedStateMachine):
         self.service = CaseService(self.store, registry())
         self.today = FIRST_DAY
         self.swept_until = FIRST_DAY - dt.timedelta(days=1)
-        self.migrated = False
+        self.migrated: set[str] = set()
 
     def teardown(self) -> None:
         self.store.dispose()
@@ -231,6 +244,11 @@ class CaseWork(RuleBasedStateMachine):
         self._attempt(case_id, lambda: self.service.add_note(
             case_id, text, on=self.today, at=RECORDED_AT, actor=Actor("sona", "cme_officer")))
 
+    @rule(days=st.integers(5, 15))
+    def days_pass_and_the_scheduler_sweeps(self, days: int) -> None:
+        self.time_passes(days)
+        self.sweep(0)
+
     @rule(back=st.integers(0, 3))
     def sweep(self, back: int) -> None:
         until = max(self.swept_until, self.today - dt.timedelta(days=back))
@@ -242,22 +260,24 @@ class CaseWork(RuleBasedStateMachine):
                 timer_table.c.status == "pending", timer_table.c.due_date <= until)).all()
         assert left == [], f"the sweep left due timers pending: {left}"
 
-    @precondition(lambda self: not self.migrated and self.today >= MIGRATED_FROM)
-    @rule()
-    def migrate_to_version_2(self) -> None:
+    @precondition(lambda self: self.today >= MIGRATED_FROM)
+    @rule(process=st.sampled_from(sorted(OPENERS)))
+    def migrate_to_the_next_version(self, process: str) -> None:
         from engine.versions import plan_migration, run_migration
 
-        self.migrated = True
-        to = registry().get("untraceable_cme", 2)
-        plan = plan_migration(self.service, "untraceable_cme", from_version=1, to=to,
-                              mapping={}, on=self.today, actor=POLICY_OWNER)
+        if process in self.migrated:
+            return
+        self.migrated.add(process)
+        to = registry().get(process)
+        plan = plan_migration(self.service, process, from_version=to.definition.version - 1,
+                              to=to, mapping={}, on=self.today, actor=POLICY_OWNER)
         before = {m.case.id: self._seq(m.case.id) for m in plan.moves}
         result = run_migration(self.service, plan, at=RECORDED_AT, actor=POLICY_OWNER)
         moved = {r.case.id for r in result.migrated}
         for case_id, seq in before.items():
             assert self._seq(case_id) == seq + (case_id in moved)
             if case_id in moved:
-                assert self.service.get(case_id).process_version == 2
+                assert self.service.get(case_id).process_version == to.definition.version
         STATS["events"] += len(moved)
 
     # -- after every step -------------------------------------------------------------------
