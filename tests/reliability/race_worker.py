@@ -37,9 +37,13 @@ def hammer(args: tuple[str, list[str], int, int, bool]) -> dict[str, Any]:
         seq = service.get(case_id).seq
         # A pause between reading and writing, as a person would take, so writers overlap.
         time.sleep(rng.uniform(0, 0.004))
-        kind = rng.choice(("note", "check"))
+        kind = rng.choice(("note", "check", "fire"))
         try:
-            if kind == "note":
+            if kind == "fire":
+                # An interrupt that keeps the case where it is, so every fire is allowed.
+                result = service.fire(case_id, "involve_police", on=ON, at=RECORDED_AT,
+                                      actor=actor, expected_seq=seq if expect else None)
+            elif kind == "note":
                 result = service.add_note(case_id, f"note {seed}/{n}", on=ON, at=RECORDED_AT,
                                           actor=actor, expected_seq=seq if expect else None)
             else:

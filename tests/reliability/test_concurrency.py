@@ -1,4 +1,4 @@
-"""Concurrency: N processes firing at the same few cases; conflicts reported, nothing lost.
+"""Concurrency: N processes firing steps and recording checks and notes on the same few cases.
 
 With `expected_seq` (an officer acting on what they last saw) every overlap must come back as a
 ConcurrentUpdate to the one who lost, never as a lost or doubled write; without it, the row lock
@@ -33,6 +33,9 @@ def _setup(db_url: str, registry: ProcessRegistry, example_form) -> list[str]:  
                             actor=Actor("sona", "cme_officer"))
     ids += service.open_case(example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT,
                              actor=Actor("sona", "cme_officer"))[:1]
+    for case_id in ids:  # so involve_police, an interrupt that stays in the state, is allowed
+        service.set_fact(case_id, "crime_suspected", True, on=dt.date(2024, 10, 21),
+                         at=RECORDED_AT, actor=Actor("sona", "cme_officer"))
     store.dispose()
     return ids
 
@@ -68,7 +71,7 @@ def test_racing_writers_lose_nothing_and_hear_of_every_conflict(
             event_table.c.case_id, event_table.c.seq, event_table.c.hash))}
     per_case = Counter(c for c, _, _ in done)
     for case_id in case_ids:
-        assert counts[case_id] == 1 + per_case[case_id], case_id
+        assert counts[case_id] == 2 + per_case[case_id], case_id  # opened, fact, then ours
     assert all(hashes[(c, s)] == h for c, s, h in done), "a reported event is not the stored one"
     assert verify_all(store) == 4  # the three raced cases and the fourth sibling
     store.dispose()
