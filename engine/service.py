@@ -336,9 +336,10 @@ class CaseService:
         require(actor, Permission.change_case, table=self.roles)
         _not_future(on, at)
         check_form_dates(form, on=on)
-        check_school_age(form, on=on)
         compiled = self.registry.in_force(process, on)
         definition = compiled.definition
+        if definition.compulsory_school_age_only:
+            check_school_age(form, on=on)
         self._require_role(definition, actor, "open a case")
         cal = self.calendars(calendar or definition.clock.calendar or DEFAULT_CALENDAR)
         cal.is_school_day(on)  # a date outside the calendar is refused before anything is written
