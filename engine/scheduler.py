@@ -77,9 +77,6 @@ class SweepJob:
     def __call__(self, label: str = "morning sweep") -> SweepResult:
         """Sweep up to today and log every timer dealt with."""
         until = self.today()
-        forget = getattr(self.service, "forget_calendars", None)
-        if callable(forget):
-            forget()  # pick up a calendar version another process loaded since the last run
         log.info("%s: firing timers due on or before %s", label, until.isoformat())
         result = sweep(
             self.service, until=until, at=self.clock(), batch_size=self.settings.batch_size,
