@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from engine import yamlsafe
 from engine.errors import DefinitionError
-from engine.yamlsafe import MAX_DEPTH, load_yaml, pydantic_issues
+from engine.yamlsafe import MAX_DEPTH, Document, load_yaml, pydantic_issues
+
+PROCESSES = Path(__file__).parents[2] / "processes"
 
 
 def issues_of(text: str) -> list[str]:
@@ -106,3 +112,101 @@ def test_pydantic_errors_map_to_places() -> None:
         "integer",
         "f.yaml:4:12: unknown key 'extra'",
     ]
+
+
+# libyaml composes the node tree when it can; the pure-Python parser reads whatever libyaml cannot,
+# or reads otherwise, so that data, places and messages are what they always were.
+
+needs_libyaml = pytest.mark.skipif(yamlsafe._FastLoader is None, reason="PyYAML without libyaml")
+
+
+def read_fast(text: str) -> Document | None:
+    """The libyaml reading alone: None where load_yaml leaves the text to the Python parser."""
+    loader = yamlsafe._FastLoader
+    assert loader is not None
+    return yamlsafe._load_fast(text, "f.yaml", loader)
+
+
+def outcome(load: Callable[[str, str], Document], text: str) -> tuple[str, object, object]:
+    """What a reading gives: its data (types shown by repr) and marks, or its messages."""
+    try:
+        doc = load(text, "f.yaml")
+    except DefinitionError as exc:
+        return ("refused", [str(i) for i in exc.issues], None)
+    return ("read", repr(doc.data), doc.marks)
+
+
+@needs_libyaml
+@pytest.mark.parametrize(
+    "path", sorted(PROCESSES.rglob("*.yaml")), ids=lambda p: str(p.relative_to(PROCESSES))
+)
+def test_libyaml_reads_every_shipped_file_as_the_pure_python_parser_does(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    fast = read_fast(text)
+    assert fast is not None, "a shipped file should take the fast path"
+    slow = yamlsafe._load_checked(text, "f.yaml")
+    assert repr(fast.data) == repr(slow.data)
+    assert fast.data == slow.data
+    assert fast.marks == slow.marks
+    assert outcome(load_yaml, text) == outcome(yamlsafe._load_checked, text)
+
+
+@needs_libyaml
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # libyaml refuses these too; the message must still be PyYAML's
+        ("a: 1\nb: [1, 2\nc: 3\n",
+         "f.yaml:3:2: YAML syntax error: while parsing a flow sequence, expected ',' or ']', but "
+         "got ':'"),
+        ("a: x\x00y\n", "f.yaml:1:1: YAML error: unacceptable character #x0000: special "
+                        "characters are not allowed"),
+        ("a: 'x\ud800'\n", "f.yaml:1:1: YAML error: unacceptable character #xd800: special "
+                          "characters are not allowed"),
+        ("a: " + "[" * 500 + "]" * 500 + "\n",
+         f"f.yaml:1:1: nested deeper than {MAX_DEPTH} levels; flatten the structure"),
+        # libyaml reads these; PyYAML refuses them, so they stay refused
+        ("e\t\n", "f.yaml:1:2: YAML syntax error: while scanning for the next token, found "
+                  "character '\\t' that cannot start any token"),
+        ("a: [x?]\n", "f.yaml:1:6: YAML syntax error: while parsing a flow sequence, expected "
+                     "',' or ']', but got '?'"),
+        ("a: |#\n  x\n", "f.yaml:1:5: YAML syntax error: while scanning a block scalar, "
+                        "expected chomping or indentation indicators, but found '#'"),
+    ],
+)
+def test_errors_are_worded_by_the_pure_python_parser(text: str, expected: str) -> None:
+    (message,) = issues_of(text)
+    assert message.startswith(expected)
+    assert outcome(load_yaml, text) == outcome(yamlsafe._load_checked, text)
+
+
+@needs_libyaml
+@pytest.mark.parametrize(
+    "text",
+    [
+        "e\t\n",  # a tab libyaml takes for a space
+        "a: [x?]\n",  # `?` inside a flow plain scalar
+        "a: |#\n  x\n",  # a block scalar header with a comment and no space
+        "a: {x: }\nb: [y: ]\n",  # empty flow values, placed a column apart
+        "a: !\n",  # "" to libyaml, None to PyYAML
+        "a: 1\nb\ufeff: 2\n",  # a byte order mark inside the text
+        "? x",  # an empty value at the end of a text with no final line break
+        "a: 1\nb: [1, 2\nc: 3\n",
+        "a: " + "[" * 60 + "]" * 60 + "\n",
+        "a: !!python/name:os.system\n",
+        "a: 1\nb: 2\na: 3\n",
+    ],
+)
+def test_what_libyaml_reads_otherwise_goes_to_the_pure_python_parser(text: str) -> None:
+    assert read_fast(text) is None
+    assert outcome(load_yaml, text) == outcome(yamlsafe._load_checked, text)
+
+
+def test_without_libyaml_the_pure_python_parser_reads_everything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = (PROCESSES / "roles.yaml").read_text(encoding="utf-8")
+    expected = outcome(load_yaml, text)
+    monkeypatch.setattr(yamlsafe, "_FastLoader", None)
+    assert outcome(load_yaml, text) == expected
+    assert issues_of("a: 1\nb: [1, 2\nc: 3\n")[0].startswith("f.yaml:3:2: YAML syntax error")
