@@ -10,7 +10,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Actor": "engine.service",
+    "Actor": "engine.access",
+    "CaseReader": "engine.reading",
     "CaseService": "engine.service",
     "CaseState": "engine.projection",
     "CaseEvent": "engine.projection",

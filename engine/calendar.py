@@ -103,7 +103,9 @@ def _calendar_name(value: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    # No `use_attribute_docstrings`: no JSON Schema is made from these models, and reading the
+    # docstrings from source (pydantic uses `inspect`) cost every command ~15 ms at start-up.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class BreakDefinition(_Strict):
@@ -570,6 +572,19 @@ class SchoolCalendar:
     ) -> SchoolCalendar:
         """Build a calendar from YAML text; raise `DefinitionError` with `path:line:col` issues."""
         return cls(_parse(text, path), source_text=text, path=path, bank_holidays=bank_holidays)
+
+    @classmethod
+    def from_stored(
+        cls, text: str, path: str, *, bank_holidays: Mapping[dt.date, str]
+    ) -> SchoolCalendar:
+        """A calendar version as stored (validated when it was loaded), without re-checking each
+        year; a text that no longer fits is reported as `from_yaml` would.
+        """
+        try:
+            definition = CalendarDefinition.model_validate(load_yaml(text, path).data)
+        except ValidationError:
+            return cls.from_yaml(text, path, bank_holidays=bank_holidays)
+        return cls(definition, source_text=text, path=path, bank_holidays=bank_holidays)
 
     # coverage -----------------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from engine.outline import CheckOutline, ProcessOutline, StateOutline, StepOutline
+
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 RESERVED_NAMES = frozenset({"checks", "case_day", "state_day", "effective_date", "opened_on"})
@@ -367,3 +369,28 @@ class ProcessDefinition(Strict):
         if trig.source == "*":
             return [name for name, st in self.states.items() if not st.terminal]
         return list(trig.source)
+
+    def outline(self) -> ProcessOutline:
+        """The parts a person reads about a case, stored with the version for fast reading."""
+        return ProcessOutline(
+            id=self.id, version=self.version, title=self.title,
+            states={
+                sid: StateOutline(
+                    id=sid, title=st.title, description=st.description, terminal=st.terminal,
+                    checklist=tuple(
+                        CheckOutline(
+                            id=c.id, wording=c.wording, channel=c.channel,
+                            first=c.days.first if c.days else None,
+                            last=c.days.last if c.days else None, required=c.required,
+                        )
+                        for c in st.checklist
+                    ),
+                )
+                for sid, st in self.states.items()
+            },
+            steps=tuple(
+                StepOutline(id=t.id, title=t.title, roles=tuple(t.roles),
+                            sources=tuple(self.source_states(t)))
+                for t in self.triggers
+            ),
+        )

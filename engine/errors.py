@@ -6,6 +6,8 @@ module that calls the library; the CLI maps these to messages and exit codes in 
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Collection
 from dataclasses import dataclass
 
 
@@ -115,3 +117,15 @@ class AccessDenied(CMEError):
     """The actor's role may not read or change this."""
 
     exit_code = 5
+
+
+def suggest(name: str, candidates: Collection[str], *, what: str) -> str:
+    """' did you mean …?' for a misspelt name, else the list of known names (short ones only)."""
+    close = difflib.get_close_matches(name, sorted(candidates), n=3, cutoff=0.6)
+    if close:
+        return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    if not candidates:
+        return f"; no {what} are declared"
+    names = sorted(candidates)
+    listed = ", ".join(names[:12]) + (", …" if len(names) > 12 else "")
+    return f"; known {what}: {listed}"

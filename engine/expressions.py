@@ -13,7 +13,6 @@ can never run Python.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import itertools
 import random
 import re
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.definition import RESERVED_NAMES, ConditionDefinition, FactDefinition, FactType
-from engine.errors import InputError
+from engine.errors import InputError, suggest
 
 CEL_KEYWORDS = frozenset(
     {
@@ -117,18 +116,6 @@ class ExpressionProblem(Exception):
         self.line = line
         self.column = column
         super().__init__(message)
-
-
-def suggest(name: str, candidates: Collection[str], *, what: str) -> str:
-    """' did you mean …?' for a misspelt name, else the list of known names (short ones only)."""
-    close = difflib.get_close_matches(name, sorted(candidates), n=3, cutoff=0.6)
-    if close:
-        return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
-    if not candidates:
-        return f"; no {what} are declared"
-    names = sorted(candidates)
-    listed = ", ".join(names[:12]) + (", …" if len(names) > 12 else "")
-    return f"; known {what}: {listed}"
 
 
 @dataclass(frozen=True, eq=False)

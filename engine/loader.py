@@ -33,14 +33,13 @@ from engine.definition import (
     TimerDefinition,
     TriggerDefinition,
 )
-from engine.errors import DefinitionError, Issue
+from engine.errors import DefinitionError, Issue, suggest
 from engine.expressions import (
     CEL_KEYWORDS,
     CEL_TYPE_NAMES,
     CompiledCondition,
     ExpressionProblem,
     compile_condition,
-    suggest,
 )
 from engine.yamlsafe import Document, PathKey, load_yaml, pydantic_issues
 

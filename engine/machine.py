@@ -19,8 +19,8 @@ from typing import Any, Protocol
 from transitions import Machine, MachineError, State
 
 from engine.definition import ProcessDefinition
-from engine.errors import TransitionNotAllowed, UnknownTrigger
-from engine.expressions import CompiledCondition, suggest
+from engine.errors import TransitionNotAllowed, UnknownTrigger, suggest
+from engine.expressions import CompiledCondition
 from engine.loader import LoadedProcess
 
 

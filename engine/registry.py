@@ -10,8 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 
-from engine.errors import DefinitionError, UnknownProcess
-from engine.expressions import suggest
+from engine.errors import DefinitionError, UnknownProcess, suggest
 from engine.loader import LoadedProcess, load_processes, same_version_issue
 from engine.machine import CompiledProcess, compile_process
 

@@ -23,9 +23,10 @@ from engine.errors import CalendarError
 from engine.notification import age_phase
 from engine.projection import CaseState, EventKind
 from engine.rag import LoadedRag
-from engine.service import CaseService, event_from_row
+from engine.reading import event_from_row
+from engine.service import CaseService
 from engine.store import access_log_table, case_table, event_table, timer_table
-from engine.views import checklist, day_of_case
+from engine.views import day_of_case
 
 REGISTER_PROCESSES = ("untraceable_cme",)
 """Processes whose open cases are children missing education, on the CME register."""
@@ -258,15 +259,16 @@ def register_report(
 def _register_row(
     service: CaseService, case: CaseState, on: dt.date, timers: list[TimerAsOf]
 ) -> dict[str, Any]:
-    definition = service.process_for(case).definition
+    outline = service.outline_for(case)
     child = case.personal.get("child") or {}
     dob = _maybe_date(child.get("date_of_birth"))
     facts = _facts(case)
     day = day_of_case(service, case, on)
     days_out = _days_out(case, facts, on)
     outstanding = [
-        item["id"] for item in checklist(definition, case)
-        if item["required"] and not item["done"] and _window_open(definition, case, item, day)
+        c.id for c in outline.states[case.state].checklist
+        if c.required and c.id not in case.checks
+        and (c.first is None or day is None or day >= c.first)
     ]
     nxt = timers[0] if timers else None
     return {
@@ -277,7 +279,7 @@ def _register_row(
         "phase": age_phase(dob, on) if dob else None,
         "school": child.get("school") or child.get("previous_school"),
         "ground": facts.get("ground") or child.get("ground"),
-        "state": definition.states[case.state].title,
+        "state": outline.states[case.state].title,
         "state_id": case.state,
         "school_day": day,
         "days_out": days_out,
@@ -311,7 +313,7 @@ def rag_report(
     _log_reads(service, actor, [c.id for c in cases], action=f"report rag on {on}", at=at)
     rows: list[dict[str, Any]] = []
     for case in cases:
-        definition = service.process_for(case).definition
+        outline = service.outline_for(case)
         facts = _facts(case)
         child = case.personal.get("child") or {}
         dob = _maybe_date(child.get("date_of_birth"))
@@ -334,7 +336,7 @@ def rag_report(
             "colour": str(rating.colour),
             "child": child.get("full_name"),
             "phase": age_phase(dob, on) if dob else None,
-            "state": definition.states[case.state].title,
+            "state": outline.states[case.state].title,
             "weeks_out": days_out // 7,
             "reasons": [f"{r.colour}: {r.because}" for r in rating.reasons],
             "assigned_officer": case.assigned_officer,
@@ -569,12 +571,6 @@ def _state_day(service: CaseService, case: CaseState, on: dt.date) -> int:
         return service.calendar_for(case).day_number(case.state_entered_on, on)
     except CalendarError:
         return 0
-
-
-def _window_open(definition: Any, case: CaseState, item: dict[str, Any], day: int | None) -> bool:
-    """Whether a check's day window has opened (a check with no window is always due)."""
-    check = next(c for c in definition.states[case.state].checklist if c.id == item["id"])
-    return check.days is None or day is None or day >= check.days.first
 
 
 def _notification_text(case: CaseState) -> str:

@@ -24,8 +24,7 @@ from sqlalchemy.engine import Connection
 
 from engine.access import Permission, require
 from engine.definition import Identifier
-from engine.errors import CommandRefused, DefinitionError, InputError, Issue
-from engine.expressions import suggest
+from engine.errors import CommandRefused, DefinitionError, InputError, Issue, suggest
 from engine.projection import CaseState, EventKind
 from engine.service import Actor, CaseService, CommandResult
 from engine.store import case_key_table, case_table, document_table

@@ -11,26 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import logging
-import re
-import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from engine.access import Permission, RoleTable, require, shipped_role_table
-from engine.calendar import (
-    DEFAULT_CALENDAR,
-    SchoolCalendar,
-    available_calendars,
-    load_calendar,
-)
-from engine.crypto import CaseKeys, master_key_from_environment
+from engine.access import Actor, Permission, RoleTable, require
+from engine.calendar import DEFAULT_CALENDAR, SchoolCalendar
+from engine.crypto import CaseKeys
 from engine.deadlines import plan_state_timers
 from engine.definition import (
     ActionDefinition,
@@ -54,6 +46,7 @@ from engine.errors import (
 )
 from engine.facts import coerce_fact
 from engine.projection import GENESIS_HASH, CaseEvent, CaseState, EventKind, apply
+from engine.reading import SELECT_CASE, CalendarSource, CaseReader, as_date
 from engine.store import (
     Store,
     calendar_version_table,
@@ -64,20 +57,21 @@ from engine.store import (
     process_version_table,
     timer_table,
 )
+from engine.yamlsafe import load_yaml
 
 if TYPE_CHECKING:
     # Guards (CEL), machines (transitions) and the loader are imported when a command first
     # needs them, so reading a case (`cme case show`) starts fast.
     from engine.machine import CompiledProcess
     from engine.notification import Child, NotificationForm
+    from engine.outline import ProcessOutline
     from engine.registry import ProcessRegistry
 
 log = logging.getLogger(__name__)
 
 # Statements built once: SQLAlchemy caches their compiled SQL, so a command only executes them.
 # Building `update(...).values(**row)` afresh per command cost more than the durable commit.
-_SELECT_CASE = select(case_table).where(case_table.c.id == bindparam("case_id"))
-_SELECT_CASE_FOR_UPDATE = _SELECT_CASE.with_for_update()
+_SELECT_CASE_FOR_UPDATE = SELECT_CASE.with_for_update()
 _UPDATE_CASE = update(case_table).where(
     and_(case_table.c.id == bindparam("expected_id"),
          case_table.c.seq == bindparam("expected_seq"))
@@ -86,16 +80,6 @@ _INSERT_CASE = insert(case_table)
 _INSERT_EVENT = insert(event_table)
 _INSERT_TIMER = insert(timer_table)
 _INSERT_OUTBOX = insert(outbox_table)
-_SELECT_EVENTS = (
-    select(event_table).where(event_table.c.case_id == bindparam("case_id"))
-    .order_by(event_table.c.seq)
-)
-_SELECT_NEWEST_CALENDAR = (
-    select(calendar_version_table.c.version, calendar_version_table.c.content_hash,
-           calendar_version_table.c.yaml_text, calendar_version_table.c.bank_holidays)
-    .where(calendar_version_table.c.name == bindparam("name"))
-    .order_by(calendar_version_table.c.version.desc()).limit(1)
-)
 _TIMER_CLAIM = update(timer_table).where(and_(
     timer_table.c.key == bindparam("timer_key"), timer_table.c.status == "pending",
 ))
@@ -118,14 +102,6 @@ SCHEDULER = "scheduler"
 """The actor and role of steps the scheduler takes (timers and escalations)."""
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who does something, and in which role."""
-
-    name: str
-    role: str
-
-
 SCHEDULER_ACTOR = Actor(SCHEDULER, SCHEDULER)
 
 _WRITE_PERMISSION: dict[EventKind, Permission] = {
@@ -144,10 +120,7 @@ class CommandResult:
     event: CaseEvent
 
 
-CalendarSource = Callable[[str], SchoolCalendar]
-
-
-class CaseService:
+class CaseService(CaseReader):
     """The commands of the case engine over one store and one process registry."""
 
     def __init__(
@@ -159,46 +132,17 @@ class CaseService:
         roles: RoleTable | None = None,
         keys: CaseKeys | None = None,
     ) -> None:
-        self.store = store
+        super().__init__(store, calendars=calendars, roles=roles, keys=keys)
         # A factory is called on first need: reading a case never loads every process.
         self._registry: ProcessRegistry | None = None if callable(registry) else registry
         self._registry_factory = registry if callable(registry) else None
-        # Unless given, a calendar's newest version loaded into this database is the one in
-        # force (`cme calendar reload`), else the shipped file (see `calendar_in_force`).
-        self.calendars: CalendarSource = calendars or self.calendar_in_force
-        self._calendars_in_force: dict[str, SchoolCalendar] = {}
         self._published: set[tuple[str, int, str]] = set()
         # Per (process id, version): what the case is pinned to, resolved once per service.
         self._pinned: dict[tuple[str, int], CompiledProcess] = {}
         self._definitions: dict[tuple[str, int], ProcessDefinition] = {}
         self._checks: dict[int, tuple[ProcessDefinition, dict[str, CheckDefinition]]] = {}
-        # The connection of the batch this thread is running, if any (see `batch`).
-        self._batch = threading.local()
-        # Who may do what (processes/roles.yaml unless given) and the keys personal data is
-        # sealed with (master key from the environment, on first need, unless given).
-        self.roles: RoleTable = roles or shipped_role_table()
-        self._keys = keys
 
-    # -- reading ---------------------------------------------------------------------------
-
-    @property
-    def keys(self) -> CaseKeys:
-        """The per-case keys personal data is sealed with."""
-        if self._keys is None:
-            self._keys = CaseKeys(master_key_from_environment()[0])
-        return self._keys
-
-    def revealed(self, case: CaseState, *, conn: Connection | None = None) -> CaseState:
-        """The case with its personal data opened, for guards, views and reports only.
-
-        Never write the result back: the stored row keeps the sealed parts. A purged case
-        comes back with no personal data.
-        """
-        if not case.personal:
-            return case
-        with self._reading(conn or getattr(self._batch, "conn", None)) as c:
-            personal = self.keys.reveal(c, case.id, case.personal)
-        return replace(case, personal=personal if isinstance(personal, dict) else {})
+    # -- reading (the rest is CaseReader's) ----------------------------------------------
 
     @property
     def registry(self) -> ProcessRegistry:
@@ -207,20 +151,6 @@ class CaseService:
             assert self._registry_factory is not None
             self._registry = self._registry_factory()
         return self._registry
-
-    def get(self, case_id: str, *, conn: Connection | None = None) -> CaseState:
-        """The case as stored; CaseNotFound if there is none."""
-        with self._reading(conn) as c:
-            row = c.execute(_SELECT_CASE, {"case_id": case_id}).first()
-        if row is None:
-            raise CaseNotFound(case_id)
-        return CaseState.from_row(row)
-
-    def events(self, case_id: str, *, conn: Connection | None = None) -> list[CaseEvent]:
-        """Every event of the case, in sequence order."""
-        with self._reading(conn) as c:
-            rows = c.execute(_SELECT_EVENTS, {"case_id": case_id}).all()
-        return [event_from_row(r) for r in rows]
 
     def process_for(self, case: CaseState) -> CompiledProcess:
         """The compiled process version the case is pinned to: the text stored when it opened.
@@ -269,39 +199,9 @@ class CaseService:
             found = self._checks[id(definition)] = (definition, definition.checks())
         return found[1]
 
-    def calendar_for(self, case: CaseState) -> SchoolCalendar:
-        """The school calendar the case's clock uses."""
-        return self.calendars(case.calendar)
-
-    def calendar_in_force(self, name: str) -> SchoolCalendar:
-        """Calendar `name` as this database uses it: its newest version loaded with
-        `cme calendar reload` (stored in calendar_version), else the shipped file.
-        """
-        cal = self._calendars_in_force.get(name)
-        if cal is None:
-            with self._reading(None) as conn:
-                row = conn.execute(_SELECT_NEWEST_CALENDAR, {"name": name}).first()
-            if row is None:
-                cal = load_calendar(name)
-            elif row.bank_holidays is not None:
-                # The version as stored, with the bank holidays it was built with: no `holidays`
-                # import (~0.1 s) on the way to showing a case.
-                cal = _calendar_from_text(
-                    row.yaml_text, f"stored:{name}@{row.version}",
-                    bank_holidays=_bank_holidays_from_json(row.bank_holidays),
-                )
-            else:
-                shipped = load_calendar(name) if name in available_calendars() else None
-                if shipped is not None and shipped.content_hash == row.content_hash:
-                    cal = shipped
-                else:
-                    cal = SchoolCalendar.from_yaml(row.yaml_text, f"stored:{name}@{row.version}")
-            self._calendars_in_force[name] = cal
-        return cal
-
-    def forget_calendars(self) -> None:
-        """Read calendars afresh on next use (another process may have loaded a new version)."""
-        self._calendars_in_force.clear()
+    def _unstored_outline(self, case: CaseState) -> ProcessOutline:
+        # Only for a case whose version this database lacks: the registry's copy.
+        return self.definition_for(case).outline()
 
     def publish_calendar(
         self, cal: SchoolCalendar, *, at: dt.datetime, actor: Actor | None = None
@@ -650,11 +550,11 @@ class CaseService:
         case = cases.get(timer["case_id"]) if cases is not None else None
         if case is None:
             case = CaseState.from_row(
-                conn.execute(_SELECT_CASE, {"case_id": timer["case_id"]}).one()
+                conn.execute(SELECT_CASE, {"case_id": timer["case_id"]}).one()
             )
         compiled = self.process_for(case)
         definition = compiled.definition
-        on = _as_date(timer["due_date"])
+        on = as_date(timer["due_date"])
         tdef = next(
             (t for t in definition.states[timer["state"]].timers if t.id == timer["timer_id"]),
             None,
@@ -971,7 +871,7 @@ class CaseService:
     ) -> CaseState:
         # PostgreSQL: lock the row, so a second writer waits and then sees the new sequence.
         # SQLite: BEGIN IMMEDIATE (store.py) has already serialised writers.
-        query = _SELECT_CASE if self.store.is_sqlite else _SELECT_CASE_FOR_UPDATE
+        query = SELECT_CASE if self.store.is_sqlite else _SELECT_CASE_FOR_UPDATE
         row = conn.execute(query, {"case_id": case_id}).first()
         if row is None:
             raise CaseNotFound(case_id)
@@ -1071,6 +971,7 @@ class CaseService:
             conn.execute(insert(process_version_table).values(
                 process_id=d.id, version=d.version, content_hash=compiled.content_hash,
                 effective_from=d.effective_from, yaml_text=compiled.loaded.text, loaded_at=at,
+                outline=d.outline().to_json(),
             ))
         elif row[0] != compiled.content_hash:
             raise VersionNotRaised(
@@ -1176,16 +1077,6 @@ class CaseService:
                 "try again in a moment"
             ) from None
 
-    @contextmanager
-    def _reading(self, conn: Connection | None) -> Iterator[Connection]:
-        if conn is None:
-            conn = getattr(self._batch, "writing", None) or getattr(self._batch, "conn", None)
-        if conn is not None:
-            yield conn
-            return
-        with self.store.read() as c:
-            yield c
-
 
 _SHOWN_NAMES = frozenset({"case_day", "state_day"})
 """Reserved guard names whose value a refusal shows next to the facts."""
@@ -1198,34 +1089,16 @@ class _Model:
         self.state = state
 
 
-class _StoredTextLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """libyaml's safe loader with the booleans `engine.yamlsafe` allows (true/false only)."""
-
-
-_StoredTextLoader.yaml_implicit_resolvers = {
-    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_StoredTextLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
 def _definition_from_text(text: str, path: str) -> ProcessDefinition:
     """A published process text as a definition, for reading only.
 
-    The text passed the full loader when it was published, so this skips the line-tracking
-    parse, the reference checks and guard compilation (about 6 ms instead of 80 ms).
+    The text passed the full loader when it was published, so this skips the reference checks
+    and guard compilation.
     """
     from pydantic import ValidationError
 
-    loader = _StoredTextLoader(text)
     try:
-        data = loader.get_single_data()
-    finally:
-        loader.dispose()
-    try:
-        return ProcessDefinition.model_validate(data)
+        return ProcessDefinition.model_validate(load_yaml(text, path).data)
     except ValidationError:
         from engine.loader import load_process_text
 
@@ -1233,37 +1106,10 @@ def _definition_from_text(text: str, path: str) -> ProcessDefinition:
         return load_process_text(text, path).definition
 
 
-def _calendar_from_text(
-    text: str, path: str, *, bank_holidays: dict[dt.date, str]
-) -> SchoolCalendar:
-    """A stored (already validated) calendar version, parsed by libyaml like process texts."""
-    from pydantic import ValidationError
-
-    from engine.calendar import CalendarDefinition
-
-    loader = _StoredTextLoader(text)
-    try:
-        data = loader.get_single_data()
-    finally:
-        loader.dispose()
-    try:
-        definition = CalendarDefinition.model_validate(data)
-    except ValidationError:
-        # Only if the stored text no longer fits today's format: say exactly where.
-        return SchoolCalendar.from_yaml(text, path, bank_holidays=bank_holidays)
-    return SchoolCalendar(definition, source_text=text, path=path, bank_holidays=bank_holidays)
-
-
 def _bank_holidays_to_json(cal: SchoolCalendar) -> str:
     from engine.projection import canonical_json
 
     return canonical_json({day.isoformat(): name for day, name in cal.bank_holidays.items()})
-
-
-def _bank_holidays_from_json(text: str) -> dict[dt.date, str]:
-    import json
-
-    return {dt.date.fromisoformat(day): name for day, name in json.loads(text).items()}
 
 
 def _stored_path(process_id: str, version: int) -> str:
@@ -1290,14 +1136,6 @@ def _not_future(on: dt.date, at: dt.datetime) -> None:
         )
 
 
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))
-
-
 def event_to_row(ev: CaseEvent) -> dict[str, Any]:
     """The stored row of an event."""
     from engine.projection import canonical_json
@@ -1311,20 +1149,6 @@ def event_to_row(ev: CaseEvent) -> dict[str, Any]:
         "process_version": ev.process_version, "rule": ev.rule, "prev_hash": ev.prev_hash,
         "hash": ev.hash,
     }
-
-
-def event_from_row(row: Any) -> CaseEvent:
-    """An event as read back from its stored row."""
-    import json
-
-    m = row._mapping if hasattr(row, "_mapping") else row
-    return CaseEvent(
-        case_id=m["case_id"], seq=m["seq"], effective_date=_as_date(m["effective_date"]),
-        recorded_at=m["recorded_at"], actor=m["actor"], role=m["role"],
-        kind=EventKind(m["kind"]), payload=json.loads(m["payload"]),
-        process_id=m["process_id"], process_version=m["process_version"], rule=m["rule"],
-        prev_hash=m["prev_hash"], hash=m["hash"],
-    )
 
 
 __all__ = ["Actor", "CaseService", "CommandResult", "SCHEDULER_ACTOR"]

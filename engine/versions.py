@@ -22,8 +22,7 @@ from engine.audit.access import authorise
 from engine.calendar import SchoolCalendar
 from engine.deadlines import PlannedTimer, plan_state_timers
 from engine.definition import ProcessDefinition
-from engine.errors import CalendarError, CMEError, InputError, UnknownProcess
-from engine.expressions import suggest
+from engine.errors import CalendarError, CMEError, InputError, UnknownProcess, suggest
 from engine.machine import CompiledProcess, compile_process
 from engine.projection import CaseEvent, CaseState, EventKind, apply
 from engine.service import Actor, CaseService, CommandResult

@@ -14,14 +14,14 @@ from sqlalchemy import and_, select
 
 from engine.access import ActorLike, Permission, authorise_read, log_read, require
 from engine.crypto import PURGED
-from engine.definition import ProcessDefinition
 from engine.errors import CalendarError
+from engine.outline import ProcessOutline
 from engine.projection import CaseState
-from engine.service import CaseService
+from engine.reading import CaseReader
 from engine.store import case_table, timer_table
 
 
-def day_of_case(service: CaseService, case: CaseState, on: dt.date) -> int | None:
+def day_of_case(service: CaseReader, case: CaseState, on: dt.date) -> int | None:
     """Day N of the case's timeline on `on` (None if the calendar does not cover `on`)."""
     try:
         cal = service.calendar_for(case)
@@ -30,17 +30,17 @@ def day_of_case(service: CaseService, case: CaseState, on: dt.date) -> int | Non
         return None
 
 
-def checklist(definition: ProcessDefinition, case: CaseState) -> list[dict[str, Any]]:
+def checklist(outline: ProcessOutline, case: CaseState) -> list[dict[str, Any]]:
     """The current stage's checks, each done (with date and outcome) or outstanding."""
     out = []
-    for check in definition.states[case.state].checklist:
+    for check in outline.states[case.state].checklist:
         done = case.checks.get(check.id)
         outcome = case.check_outcome(check.id) if done else None
         out.append({
             "id": check.id,
             "wording": check.wording,
             "channel": check.channel,
-            "days": str(check.days) if check.days else None,
+            "days": check.window,
             "required": check.required,
             "done": done is not None,
             "on": done["on"] if done else None,
@@ -50,7 +50,7 @@ def checklist(definition: ProcessDefinition, case: CaseState) -> list[dict[str, 
 
 
 def case_summary(
-    service: CaseService, case_id: str, *, on: dt.date, actor: ActorLike | None = None,
+    service: CaseReader, case_id: str, *, on: dt.date, actor: ActorLike | None = None,
     at: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Everything `cme case show` prints about one case.
@@ -71,16 +71,13 @@ def case_summary(
         case, events, personal_data = _for_reader(
             service, conn, case, events, reader=actor is not None
         )
-    # The pinned version's definition only: showing a case compiles no guards or machine.
-    definition = service.definition_for(case)
-    state = definition.states[case.state]
-    allowed = [] if case.terminal else [
-        t.id for t in definition.triggers if case.state in definition.source_states(t)
-    ]
+    # The pinned version's stored outline: showing a case builds no definition, guards or machine.
+    outline = service.outline_for(case)
+    state = outline.states[case.state]
     return {
         "id": case.id,
         "process": {"id": case.process_id, "version": case.process_version,
-                    "title": definition.title},
+                    "title": outline.title},
         "state": case.state,
         "state_title": state.title,
         "state_description": state.description,
@@ -96,13 +93,13 @@ def case_summary(
         "child": _child(case),
         "personal_data": personal_data,
         "facts": case.all_facts(),
-        "checklist": checklist(definition, case),
+        "checklist": checklist(outline, case),
         "checks_recorded": {
             c: {**done, "outcome": case.check_outcome(c)} for c, done in case.checks.items()
         },
         "next_steps": [
-            {"trigger": t, "title": trig.title, "roles": trig.roles}
-            for t in allowed if (trig := definition.trigger(t)) and trig.roles
+            {"trigger": step.id, "title": step.title, "roles": list(step.roles)}
+            for step in ([] if case.terminal else outline.steps_from(case.state))
         ],
         "timers": [
             {"timer": t.timer_id, "due_date": t.due_date, "status": t.status,
@@ -162,7 +159,7 @@ def _read_at(at: dt.datetime | None) -> dt.datetime:
 
 
 def _for_reader(
-    service: CaseService, conn: Any, case: CaseState, events: list[Any], *,
+    service: CaseReader, conn: Any, case: CaseState, events: list[Any], *,
     reader: bool,
 ) -> tuple[CaseState, list[Any], str]:
     """The case and its events with personal data opened for a reader, else withheld; and
@@ -189,7 +186,7 @@ def _child(case: CaseState) -> dict[str, Any]:
 
 
 def list_cases(
-    service: CaseService, *, state: str | None = None, overdue: bool = False,
+    service: CaseReader, *, state: str | None = None, overdue: bool = False,
     include_closed: bool = False, actor: ActorLike | None = None, at: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Cases, optionally only in one state or only overdue; open cases unless asked.
@@ -224,7 +221,7 @@ def list_cases(
 
 
 def due_on(
-    service: CaseService, *, on: dt.date, actor: ActorLike | None = None,
+    service: CaseReader, *, on: dt.date, actor: ActorLike | None = None,
     at: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
     """What each officer must do on `on`: timers due by then, and checks whose window is open.
@@ -254,22 +251,21 @@ def due_on(
         })
     for row in open_cases:
         case = CaseState.from_row(row)
-        definition = service.definition_for(case)
+        outline = service.outline_for(case)
         day = day_of_case(service, case, on)
         if day is None:
             continue
-        for item in checklist(definition, case):
-            check = next(c for c in definition.states[case.state].checklist if c.id == item["id"])
-            if item["done"] or not check.required:
+        for check in outline.states[case.state].checklist:
+            if check.id in case.checks or not check.required:
                 continue
-            if check.days and day < check.days.first:
+            if check.first is not None and day < check.first:
                 continue
-            late = bool(check.days and day > check.days.last)
+            late = check.last is not None and day > check.last
             items.append({
                 "officer": case.assigned_officer, "case_id": case.id,
                 "kind": "overdue check" if late else "check", "due_date": on,
                 "what": f"{check.id}: {check.wording}",
-                "why": f"Day {day} of the case; window {check.days}" if check.days
+                "why": f"Day {day} of the case; window {check.window}" if check.window
                 else f"Day {day} of the case",
             })
         if case.overdue:

@@ -155,6 +155,11 @@ class _Builder:
         except yaml.YAMLError as exc:
             self._fail(node, f"cannot read value: {exc}")
             return None
+        except IndexError:
+            # PyYAML's integer builder indexes into the text: an empty `!!int` fails there.
+            self._fail(node, f"empty value tagged {node.tag.rsplit(':', 1)[-1]!r}: write a value "
+                             "or drop the tag")
+            return None
         except (ValueError, OverflowError) as exc:
             # PyYAML builds a date like 2024-02-30 with datetime.date, which raises ValueError.
             self._fail(node, f"{node.value!r} is not a real date or number: {exc}")

@@ -123,7 +123,7 @@ def show_cmd(case_id: str, on: dt.date, db_url: str | None, actor: str | None, r
     from engine.cli import wiring
     from engine.views import case_summary
 
-    summary = case_summary(wiring.service(db_url), case_id, on=on,
+    summary = case_summary(wiring.reader(db_url), case_id, on=on,
                            actor=wiring.actor(actor, role), at=wiring.now())
     if as_json:
         print_json(summary)
@@ -190,7 +190,7 @@ def list_cmd(state: str | None, overdue: bool, include_closed: bool, db_url: str
     from engine.cli import wiring
     from engine.views import list_cases
 
-    rows = list_cases(wiring.service(db_url), state=state, overdue=overdue,
+    rows = list_cases(wiring.reader(db_url), state=state, overdue=overdue,
                       include_closed=include_closed, actor=wiring.actor(actor, role),
                       at=wiring.now())
     if as_json:
@@ -330,7 +330,7 @@ def due(on: dt.date, officer: str | None, db_url: str | None, actor: str | None,
     from engine.cli import wiring
     from engine.views import due_on
 
-    items = due_on(wiring.service(db_url), on=on, actor=wiring.actor(actor, role),
+    items = due_on(wiring.reader(db_url), on=on, actor=wiring.actor(actor, role),
                    at=wiring.now())
     if officer:
         items = [i for i in items if i["officer"] == officer]

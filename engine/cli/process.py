@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from engine.cli.common import db_option, handle_errors, json_option, print_json
-from engine.errors import DefinitionError, Issue, UnknownProcess
-from engine.expressions import suggest
+from engine.errors import DefinitionError, Issue, UnknownProcess, suggest
 from engine.loader import (
     LoadedProcess,
     ProcessPath,

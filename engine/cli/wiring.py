@@ -12,10 +12,11 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.access import RoleTable
+    from engine.access import Actor, RoleTable
     from engine.crypto import CaseKeys
+    from engine.reading import CaseReader
     from engine.registry import ProcessRegistry
-    from engine.service import Actor, CaseService
+    from engine.service import CaseService
 
 
 @functools.cache
@@ -38,6 +39,16 @@ def service(db_url: str | None) -> CaseService:
     return CaseService(open_store(db_url), registry, roles=roles(), keys=keys())
 
 
+def reader(db_url: str | None) -> CaseReader:
+    """Reads of cases over the database at `db_url`, for commands that change nothing: no
+    process definitions, guards or machines are built (`cme case show` starts fast).
+    """
+    from engine.reading import CaseReader
+    from engine.store import open_store
+
+    return CaseReader(open_store(db_url), roles=roles(), keys=keys())
+
+
 def now() -> dt.datetime:
     """The recorded time of a command: the wall clock, read here and only here (and scheduler)."""
     return dt.datetime.now(dt.UTC)
@@ -45,7 +56,7 @@ def now() -> dt.datetime:
 
 def actor(name: str | None, role: str) -> Actor:
     """The acting person: --actor, CME_ACTOR, or the login name."""
-    from engine.service import Actor
+    from engine.access import Actor
 
     roles().refuse_internal(role)
     return Actor(name or os.environ.get("USER") or "unknown", role)

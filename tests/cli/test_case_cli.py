@@ -260,3 +260,23 @@ def test_help_and_light_commands_do_not_import_the_database_layer() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_reading_a_case_builds_no_definition_guards_or_machine(opened: str, db: str) -> None:
+    # `cme case show` starts within 1.3x of importing sqlmodel (benchmarks/cold_start.py): it
+    # reads the outline stored with the case's process version, not the definition models.
+    code = (
+        "import sys, json\n"
+        "from click.testing import CliRunner\n"
+        "from engine.cli import cli\n"
+        f"for args in (['case', 'show', {opened!r}, '--json'], ['case', 'list'],\n"
+        "             ['due', '--on', '2024-11-01']):\n"
+        f"    r = CliRunner().invoke(cli, [*args, '--db', {db!r}], env={{'CME_ACTOR': 'sona'}})\n"
+        "    assert r.exit_code == 0, r.output\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m in ('engine.definition', "
+        "'engine.service', 'engine.loader', 'engine.expressions', 'cel', 'transitions', "
+        "'holidays'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

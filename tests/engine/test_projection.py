@@ -21,7 +21,8 @@ from engine.projection import (
     canonical_json,
     replay,
 )
-from engine.service import Actor, CaseService, event_from_row
+from engine.reading import event_from_row
+from engine.service import Actor, CaseService
 from engine.store import case_table, event_table
 from tests.conftest import RECORDED_AT
 

@@ -8,7 +8,7 @@ import sys
 import engine
 
 PINNED = [
-    "Actor", "CMEError", "CaseEvent", "CaseService", "CaseState", "DefinitionError",
+    "Actor", "CMEError", "CaseEvent", "CaseReader", "CaseService", "CaseState", "DefinitionError",
     "ProcessDefinition", "ProcessRegistry", "SchoolCalendar", "load_calendar", "open_store",
 ]
 

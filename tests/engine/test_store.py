@@ -233,3 +233,73 @@ def test_the_upgrade_pins_bank_holidays_of_calendars_stored_before(
     assert upgrade_schema(service.store) == ["bank holidays pinned with each calendar version"]
     assert "Christmas Day" in (_calendar_rows(service.store)[0][2] or "")
     service.store.dispose()
+
+
+def test_the_schema_is_the_one_its_declarations_have_always_made() -> None:
+    # The bookkeeping tables moved from SQLModel classes to Core tables; this DDL (both dialects)
+    # was written by the SQLModel classes, so databases made before and after are alike.
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.schema import CreateIndex, CreateTable
+    from sqlmodel import SQLModel
+
+    lines: list[str] = []
+    for table in sorted(SQLModel.metadata.tables.values(), key=lambda t: t.name):
+        for dialect in (sqlite.dialect(), postgresql.dialect()):
+            lines.append(str(CreateTable(table).compile(dialect=dialect)).strip())
+            lines.extend(str(CreateIndex(ix).compile(dialect=dialect))
+                         for ix in sorted(table.indexes, key=lambda i: str(i.name)))
+    expected = (Path(__file__).parents[1] / "fixtures" / "schema" / "ddl.sql").read_text()
+    assert "\n".join(lines) + "\n" == expected
+
+
+def _outlines(s: Store) -> list[tuple[str, int, str | None]]:
+    with s.read() as conn:
+        return [tuple(r) for r in conn.execute(text(  # type: ignore[misc]
+            "SELECT process_id, version, outline FROM process_version ORDER BY id"))]
+
+
+def test_a_published_version_is_stored_with_its_outline(
+    db_url: str, registry: ProcessRegistry, example_form: NotificationForm
+) -> None:
+    service = CaseService(open_store(db_url), registry)
+    service.open_case(example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT,
+                      actor=Actor("sona", "cme_officer"))
+    ((pid, version, outline),) = _outlines(service.store)
+    assert outline == registry.get(pid, version).definition.outline().to_json()
+    service.store.dispose()
+
+
+def test_the_upgrade_outlines_process_versions_stored_before(
+    db_url: str, registry: ProcessRegistry, example_form: NotificationForm
+) -> None:
+    service = CaseService(open_store(db_url), registry)
+    service.open_case(example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT,
+                      actor=Actor("sona", "cme_officer"))
+    name = "an outline stored with each process version"
+    step = next(n for n, (n2, _) in enumerate(SCHEMA_STEPS, start=1) if n2 == name)
+    with service.store.engine.begin() as conn:
+        conn.execute(text("UPDATE process_version SET outline = NULL"))
+        conn.execute(text("DELETE FROM schema_version WHERE step = :s"), {"s": step})
+    assert _outlines(service.store)[0][2] is None
+    assert upgrade_schema(service.store) == [name]
+    ((pid, version, outline),) = _outlines(service.store)
+    assert outline == registry.get(pid, version).definition.outline().to_json()
+    service.store.dispose()
+
+
+@pytest.mark.parametrize("stored", [None, '{"format": 1, "id": "damaged"}', '{"format": 99}'])
+def test_a_missing_or_damaged_outline_is_rebuilt_from_the_versions_text(
+    sqlite_url: str, registry: ProcessRegistry, example_form: NotificationForm,
+    stored: str | None,
+) -> None:
+    from engine.reading import CaseReader
+
+    service = CaseService(open_store(sqlite_url), registry)
+    (case_id, _) = service.open_case(example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT,
+                                     actor=Actor("sona", "cme_officer"))
+    with service.store.engine.begin() as conn:
+        conn.execute(text("UPDATE process_version SET outline = :o"), {"o": stored})
+    reader = CaseReader(service.store)
+    case = reader.get(case_id)
+    assert reader.outline_for(case) == registry.get("untraceable_cme").definition.outline()
+    service.store.dispose()

@@ -210,3 +210,9 @@ def test_without_libyaml_the_pure_python_parser_reads_everything(
     monkeypatch.setattr(yamlsafe, "_FastLoader", None)
     assert outcome(load_yaml, text) == expected
     assert issues_of("a: 1\nb: [1, 2\nc: 3\n")[0].startswith("f.yaml:3:2: YAML syntax error")
+
+
+def test_an_empty_tagged_integer_is_a_placed_error_not_a_crash() -> None:
+    with pytest.raises(DefinitionError) as caught:
+        load_yaml("a: !!int\n", "t.yaml")
+    assert "t.yaml:1:4: empty value tagged 'int'" in str(caught.value)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.projection import CaseState, replay
-from engine.service import event_from_row
+from engine.reading import event_from_row
 from engine.store import Store, case_table, event_table, outbox_table, timer_table
 
 
