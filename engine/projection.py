@@ -164,10 +164,10 @@ class CaseState:
             state=m["state"],
             terminal=bool(m["terminal"]),
             calendar=m["calendar"],
-            opened_on=_as_date(m["opened_on"]),
-            state_entered_on=_as_date(m["state_entered_on"]),
-            last_effective=_as_date(m["last_effective"]),
-            closed_on=_as_date(m["closed_on"]) if m["closed_on"] is not None else None,
+            opened_on=as_date(m["opened_on"]),
+            state_entered_on=as_date(m["state_entered_on"]),
+            last_effective=as_date(m["last_effective"]),
+            closed_on=as_date(m["closed_on"]) if m["closed_on"] is not None else None,
             seq=m["seq"],
             head_hash=m["head_hash"],
             overdue=bool(m["overdue"]),
@@ -209,7 +209,8 @@ class CaseState:
         return out
 
 
-def _as_date(value: Any) -> dt.date:
+def as_date(value: Any) -> dt.date:
+    """A stored date as a date (SQLite may give text, a timestamp column a datetime)."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):

@@ -24,7 +24,7 @@ from engine.calendar import SchoolCalendar, available_calendars, load_calendar
 from engine.crypto import CaseKeys, master_key_from_environment
 from engine.errors import CaseNotFound, UnknownProcess
 from engine.outline import ProcessOutline
-from engine.projection import CaseEvent, CaseState, EventKind
+from engine.projection import CaseEvent, CaseState, EventKind, as_date
 from engine.store import (
     Store,
     calendar_version_table,
@@ -199,11 +199,3 @@ def event_from_row(row: Any) -> CaseEvent:
         prev_hash=m["prev_hash"], hash=m["hash"],
     )
 
-
-def as_date(value: Any) -> dt.date:
-    """A stored date as a date (SQLite may give text, a timestamp column a datetime)."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))

@@ -21,7 +21,7 @@ from sqlalchemy import and_, insert, select
 from engine.access import ActorLike, Permission, log_read, require
 from engine.errors import CalendarError
 from engine.notification import age_phase
-from engine.projection import CaseState, EventKind
+from engine.projection import CaseState, EventKind, as_date
 from engine.rag import LoadedRag
 from engine.reading import event_from_row
 from engine.service import CaseService
@@ -207,7 +207,7 @@ def timers_as_of(
                 # Pending as of the case's event `seq`: armed by then and not yet closed.
                 if t.armed_seq <= seq and (t.closed_seq is None or t.closed_seq > seq):
                     out[t.case_id].append(TimerAsOf(
-                        case_id=t.case_id, due_date=_as_date(t.due_date),
+                        case_id=t.case_id, due_date=as_date(t.due_date),
                         what=t.trigger or f"escalate to {t.escalate_role}",
                         explanation=t.explanation,
                     ))
@@ -597,13 +597,6 @@ def _maybe_date(value: Any) -> dt.date | None:
     except ValueError:
         return None
 
-
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))
 
 
 def _jsonable(value: Any) -> Any:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from engine.access import Permission, require
 from engine.definition import Identifier
 from engine.errors import CommandRefused, DefinitionError, InputError, Issue, suggest
-from engine.projection import CaseState, EventKind
+from engine.projection import CaseState, EventKind, as_date
 from engine.service import Actor, CaseService, CommandResult
 from engine.store import case_key_table, case_table, document_table
 from engine.yamlsafe import load_yaml, pydantic_issues
@@ -210,7 +210,7 @@ def _candidates(
         rule = policy.rule_for(row.process_id)
         if rule is None:
             continue
-        closed = _as_date(row.closed_on)
+        closed = as_date(row.closed_on)
         last = purge_after(closed, rule.closed_more_than_years)
         if on > last:
             out.append(RetentionCandidate(row.id, row.process_id, closed, rule.id, last,
@@ -328,13 +328,6 @@ def _set_hold(
             rule="legal hold placed" if hold else "legal hold released",
         )
 
-
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))
 
 
 __all__ = [

@@ -45,8 +45,8 @@ from engine.errors import (
     VersionNotRaised,
 )
 from engine.facts import coerce_fact
-from engine.projection import GENESIS_HASH, CaseEvent, CaseState, EventKind, apply
-from engine.reading import SELECT_CASE, CalendarSource, CaseReader, as_date
+from engine.projection import GENESIS_HASH, CaseEvent, CaseState, EventKind, apply, as_date
+from engine.reading import SELECT_CASE, CalendarSource, CaseReader
 from engine.store import (
     Store,
     calendar_version_table,

@@ -229,6 +229,12 @@ def _create_all(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn)
 
 
+def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
+    # Databases made by step 1 after the column joined the table's declaration already have it.
+    if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+
+
 # Named, ordered upgrade steps; a database records each step it has had. Add new steps at the
 # end, never edit an old one, so every database reaches the same schema by the same path.
 def _create_documents_and_import_ledger(conn: Connection) -> None:
@@ -238,11 +244,7 @@ def _create_documents_and_import_ledger(conn: Connection) -> None:
 
 def _create_case_keys_and_legal_hold(conn: Connection) -> None:
     case_key_table.create(conn, checkfirst=True)
-    # Databases made by step 1 after this column was added to CaseRow already have it.
-    if "legal_hold" not in {c["name"] for c in inspect(conn).get_columns("cme_case")}:
-        conn.execute(text(
-            "ALTER TABLE cme_case ADD COLUMN legal_hold BOOLEAN NOT NULL DEFAULT FALSE"
-        ))
+    _add_column(conn, "cme_case", "legal_hold", "BOOLEAN NOT NULL DEFAULT FALSE")
 
 
 def _index_timers_by_case(conn: Connection) -> None:
@@ -254,9 +256,7 @@ def _index_timers_by_case(conn: Connection) -> None:
 
 
 def _add_calendar_bank_holidays(conn: Connection) -> None:
-    # Databases made by step 1 after this column was added to calendar_version_table have it.
-    if "bank_holidays" not in {c["name"] for c in inspect(conn).get_columns("calendar_version")}:
-        conn.execute(text("ALTER TABLE calendar_version ADD COLUMN bank_holidays TEXT"))
+    _add_column(conn, "calendar_version", "bank_holidays", "TEXT")
     from engine.calendar import SchoolCalendar
     from engine.errors import CMEError
     from engine.projection import canonical_json
@@ -275,9 +275,7 @@ def _add_calendar_bank_holidays(conn: Connection) -> None:
 
 
 def _add_process_outlines(conn: Connection) -> None:
-    # Databases made by step 1 after this column was added to ProcessVersionRow already have it.
-    if "outline" not in {c["name"] for c in inspect(conn).get_columns("process_version")}:
-        conn.execute(text("ALTER TABLE process_version ADD COLUMN outline TEXT"))
+    _add_column(conn, "process_version", "outline", "TEXT")
     rows = conn.execute(text(
         "SELECT id, process_id, version, yaml_text FROM process_version WHERE outline IS NULL"
     )).all()

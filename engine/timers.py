@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.calendar import SchoolCalendar, available_calendars, load_calendar
 from engine.deadlines import plan_state_timers
 from engine.errors import CalendarError, CMEError, ConcurrentUpdate, InputError, VersionNotRaised
-from engine.projection import CaseState, EventKind
+from engine.projection import CaseState, EventKind, as_date
 from engine.service import ONE_ROW_WRITES, Actor, CaseService
 from engine.store import calendar_version_table, case_table, timer_table
 
@@ -296,7 +296,7 @@ def _fire_batch(
             moved.add(case_id)
         done.append(Firing(
             case_id=case_id, timer_id=timer["timer_id"], key=timer["key"],
-            due_date=_as_date(timer["due_date"]),
+            due_date=as_date(timer["due_date"]),
             action=timer["trigger"] or f"escalate to {timer['escalate_role']}", outcome=outcome,
         ))
     return done
@@ -588,7 +588,7 @@ def _reproject_case(
         new = planned.get(row["timer_id"])
         if new is None or row["state"] != case.state:
             continue  # not this stage's any more: the next change of state cancels it
-        old_due = _as_date(row["due_date"])
+        old_due = as_date(row["due_date"])
         if new.due_date == old_due:
             same.append((row["key"], new.explanation))
             continue
@@ -698,13 +698,6 @@ def _any_due(service: CaseService, until: dt.date) -> bool:
             timer_table.c.status == "pending", timer_table.c.due_date <= until
         )))).scalar())
 
-
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))
 
 
 __all__ = [
