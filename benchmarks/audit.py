@@ -57,9 +57,9 @@ EVENT_INSERT = (
 
 def replay_benchmark(workdir: Path, rounds: int) -> None:
     from engine.audit import replay_case
-    from engine.registry import ProcessRegistry
-    from engine.service import Actor, CaseService
-    from engine.store import open_store
+    from engine.cases.service import Actor, CaseService
+    from engine.language.registry import ProcessRegistry
+    from engine.store.tables import open_store
     from tests.scenarios.helpers import notification
 
     url = f"sqlite:///{workdir / 'replay.db'}"
@@ -132,7 +132,7 @@ def _line(label: str, ms: list[float]) -> None:
 
 def templates() -> tuple[list[Any], list[Any]]:
     """The recorded histories every generated case copies: Appendix 7, and a 2006 removal."""
-    from engine.projection import CaseEvent, EventKind
+    from engine.cases.projection import CaseEvent, EventKind
 
     def load(name: str) -> list[Any]:
         data = json.loads((HISTORIES / f"{name}.json").read_text())
@@ -153,8 +153,8 @@ def templates() -> tuple[list[Any], list[Any]]:
 
 def build(path: Path, cases: int, seed: int) -> tuple[int, float]:
     """Write `cases` valid case histories with hand-written SQL; return (events, seconds)."""
-    from engine.projection import GENESIS_HASH, apply, canonical_json
-    from engine.store import open_store
+    from engine.cases.projection import GENESIS_HASH, apply, canonical_json
+    from engine.store.tables import open_store
 
     started = time.perf_counter()
     open_store(f"sqlite:///{path}").dispose()  # the schema, as the engine makes it
@@ -213,7 +213,7 @@ def build(path: Path, cases: int, seed: int) -> tuple[int, float]:
 
 def verify_benchmark(path: Path, cases: int, seed: int) -> None:
     from engine.audit import verify_store
-    from engine.store import open_store
+    from engine.store.tables import open_store
 
     if path.exists():
         with sqlite3.connect(path) as conn:

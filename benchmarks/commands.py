@@ -63,11 +63,12 @@ def build(path: Path, count: int) -> float:
 
     from sqlalchemy import insert, select, update
 
-    from engine.notification import parse_form, personal_data
-    from engine.projection import GENESIS_HASH, CaseEvent, apply
-    from engine.registry import ProcessRegistry
-    from engine.service import Actor, CaseService, event_to_row
-    from engine.store import (
+    from engine.cases.notification import parse_form, personal_data
+    from engine.cases.projection import GENESIS_HASH, CaseEvent, apply
+    from engine.cases.service import Actor, CaseService, event_to_row
+    from engine.language.registry import ProcessRegistry
+    from engine.language.yamlsafe import load_yaml
+    from engine.store.tables import (
         case_table,
         counter_table,
         event_table,
@@ -75,7 +76,6 @@ def build(path: Path, count: int) -> float:
         outbox_table,
         timer_table,
     )
-    from engine.yamlsafe import load_yaml
 
     start = time.perf_counter()
     store = open_store(f"sqlite:///{path}")
@@ -142,9 +142,9 @@ class Service:
     """CaseService over one database, doing the benchmark's command for case n."""
 
     def __init__(self, path: Path) -> None:
-        from engine.registry import ProcessRegistry
-        from engine.service import Actor, CaseService
-        from engine.store import open_store
+        from engine.cases.service import Actor, CaseService
+        from engine.language.registry import ProcessRegistry
+        from engine.store.tables import open_store
 
         self.service = CaseService(open_store(f"sqlite:///{path}"), ProcessRegistry.from_package)
         self.actor = Actor(*OFFICER)

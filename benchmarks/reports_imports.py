@@ -48,9 +48,9 @@ def write_csv(path: Path, n: int) -> None:
 
 def run_import(db: Path, csv_path: Path) -> float:
     from adapters.imports.out_of_school import import_out_of_school
-    from engine.registry import ProcessRegistry
-    from engine.service import Actor, CaseService
-    from engine.store import open_store
+    from engine.cases.service import Actor, CaseService
+    from engine.language.registry import ProcessRegistry
+    from engine.store.tables import open_store
 
     service = CaseService(open_store(f"sqlite:///{db}"), ProcessRegistry.from_package())
     t0 = time.perf_counter()
@@ -88,11 +88,11 @@ def baseline_import(source: Path, target: Path) -> float:
 
 
 def run_reports(db: Path) -> dict[str, float]:
-    from engine.rag import load_rag_for
-    from engine.registry import ProcessRegistry
-    from engine.reports import mash_report, rag_report, register_report
-    from engine.service import Actor, CaseService
-    from engine.store import open_store
+    from engine.cases.service import Actor, CaseService
+    from engine.language.registry import ProcessRegistry
+    from engine.reports.builders import mash_report, rag_report, register_report
+    from engine.reports.rag import load_rag_for
+    from engine.store.tables import open_store
 
     registry = ProcessRegistry.from_package()
     service = CaseService(open_store(f"sqlite:///{db}"), registry)

@@ -43,11 +43,11 @@ NOTE = "Home visit: no answer; neighbour says the family moved to Leeds in Septe
 
 
 def build(path: Path, cases: int) -> None:
-    from engine.notification import parse_form
-    from engine.registry import ProcessRegistry
-    from engine.service import Actor, CaseService
-    from engine.store import open_store
-    from engine.yamlsafe import load_yaml
+    from engine.cases.notification import parse_form
+    from engine.cases.service import Actor, CaseService
+    from engine.language.registry import ProcessRegistry
+    from engine.language.yamlsafe import load_yaml
+    from engine.store.tables import open_store
 
     text = (ROOT / "processes" / "forms" / "notification_example.yaml").read_text()
     form = load_yaml(text, "form").data
@@ -75,10 +75,10 @@ class _Clear:
 
 
 def service_notes(path: Path, cases: int, notes: int, *, sealed: bool) -> float:
-    from engine.crypto import CaseKeys, master_key_from_environment
-    from engine.registry import ProcessRegistry
-    from engine.service import Actor, CaseService
-    from engine.store import open_store
+    from engine.cases.service import Actor, CaseService
+    from engine.language.registry import ProcessRegistry
+    from engine.protection.crypto import CaseKeys, master_key_from_environment
+    from engine.store.tables import open_store
 
     keys: Any = CaseKeys(master_key_from_environment()[0])
     service = CaseService(open_store(f"sqlite:///{path}"), ProcessRegistry.from_package(),
@@ -96,8 +96,8 @@ def service_notes(path: Path, cases: int, notes: int, *, sealed: bool) -> float:
 def baseline_notes(path: Path, cases: int, notes: int) -> float:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    from engine.crypto import MasterKey, master_key_from_environment
-    from engine.projection import CaseEvent, CaseState, EventKind, apply, canonical_json
+    from engine.cases.projection import CaseEvent, CaseState, EventKind, apply, canonical_json
+    from engine.protection.crypto import MasterKey, master_key_from_environment
 
     master: MasterKey = master_key_from_environment()[0]
     conn = sqlite3.connect(path, isolation_level=None)
@@ -144,9 +144,9 @@ def baseline_notes(path: Path, cases: int, notes: int) -> float:
 
 
 def reveal_times(path: Path) -> dict[int, float]:
-    from engine.registry import ProcessRegistry
-    from engine.service import Actor, CaseService
-    from engine.store import open_store
+    from engine.cases.service import Actor, CaseService
+    from engine.language.registry import ProcessRegistry
+    from engine.store.tables import open_store
 
     service = CaseService(open_store(f"sqlite:///{path}"), ProcessRegistry.from_package())
     actor = Actor("bench", "cme_officer")

@@ -2,7 +2,8 @@
 
 What it measures, in one run:
 
-1. the engine's sweep (`engine.timers.sweep`) over every school day of 2024-25 on a database of
+1. the engine's sweep (`engine.scheduling.sweep.sweep`) over every school day of 2024-25 on a
+database of
    N cases opened across the year (default 150,000, the national figure per year): firings/s;
 2. the same rows written by hand-written SQL (raw DBAPI, no engine) with the same transaction
    pattern (batches claimed in due order, the same batch size) on an identical copy of the
@@ -40,12 +41,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.calendar import load_calendar  # noqa: E402
-from engine.notification import parse_form  # noqa: E402
-from engine.registry import ProcessRegistry  # noqa: E402
-from engine.service import Actor, CaseService  # noqa: E402
-from engine.store import open_store  # noqa: E402
-from engine.timers import sweep  # noqa: E402
+from engine.cases.notification import parse_form  # noqa: E402
+from engine.cases.service import Actor, CaseService  # noqa: E402
+from engine.language.registry import ProcessRegistry  # noqa: E402
+from engine.scheduling.sweep import sweep  # noqa: E402
+from engine.store.tables import open_store  # noqa: E402
+from engine.time.calendar import load_calendar  # noqa: E402
 
 PROCESS = "untraceable_cme"
 YEAR_FIRST = dt.date(2024, 9, 2)

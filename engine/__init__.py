@@ -10,18 +10,18 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Actor": "engine.access",
-    "CaseReader": "engine.reading",
-    "CaseService": "engine.service",
-    "CaseState": "engine.projection",
-    "CaseEvent": "engine.projection",
+    "Actor": "engine.protection.access",
+    "CaseReader": "engine.cases.reading",
+    "CaseService": "engine.cases.service",
+    "CaseState": "engine.cases.projection",
+    "CaseEvent": "engine.cases.projection",
     "CMEError": "engine.errors",
     "DefinitionError": "engine.errors",
-    "ProcessDefinition": "engine.definition",
-    "ProcessRegistry": "engine.registry",
-    "SchoolCalendar": "engine.calendar",
-    "load_calendar": "engine.calendar",
-    "open_store": "engine.store",
+    "ProcessDefinition": "engine.language.definition",
+    "ProcessRegistry": "engine.language.registry",
+    "SchoolCalendar": "engine.time.calendar",
+    "load_calendar": "engine.time.calendar",
+    "open_store": "engine.store.tables",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -48,7 +48,7 @@ def _importers() -> dict[str, Callable[[Any, Path], Any]]:
     from adapters.imports.out_of_school import import_out_of_school
     from adapters.imports.roll_returns import import_roll_returns
     from adapters.imports.s2s import import_s2s
-    from engine.service import Actor
+    from engine.cases.service import Actor
 
     officer = Actor("sona", "cme_officer")
     return {
@@ -77,11 +77,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    from engine.notification import parse_form
-    from engine.registry import ProcessRegistry
-    from engine.service import Actor, CaseService
-    from engine.store import open_store
-    from engine.yamlsafe import load_yaml
+    from engine.cases.notification import parse_form
+    from engine.language.registry import ProcessRegistry
+    from engine.cases.service import Actor, CaseService
+    from engine.store.tables import open_store
+    from engine.language.yamlsafe import load_yaml
 
     form_text = files("processes").joinpath("forms", "notification_example.yaml").read_text()
     seeds = dict(SEEDS, form=form_text)

@@ -18,10 +18,10 @@ from fuzz.common import Budget, mutate, save
 
 
 def _targets() -> list[tuple[str, str, object]]:
-    from engine.access import parse_role_table
-    from engine.calendar import SchoolCalendar
-    from engine.loader import load_process_text
-    from engine.retention import parse_retention
+    from engine.protection.access import parse_role_table
+    from engine.time.calendar import SchoolCalendar
+    from engine.language.loader import load_process_text
+    from engine.protection.retention import parse_retention
 
     root = files("processes")
     out: list[tuple[str, str, object]] = []

@@ -66,7 +66,7 @@ def db_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def registry():  # type: ignore[no-untyped-def]
     """The shipped processes, compiled once per test session."""
-    from engine.registry import ProcessRegistry
+    from engine.language.registry import ProcessRegistry
 
     return ProcessRegistry.from_package()
 
@@ -74,7 +74,7 @@ def registry():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def store(db_url: str):  # type: ignore[no-untyped-def]
     """An open, upgraded store on each database kind."""
-    from engine.store import open_store
+    from engine.store.tables import open_store
 
     s = open_store(db_url)
     yield s
@@ -84,7 +84,7 @@ def store(db_url: str):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def service(store, registry):  # type: ignore[no-untyped-def]
     """A case service over the store and the shipped processes."""
-    from engine.service import CaseService
+    from engine.cases.service import CaseService
 
     return CaseService(store, registry)
 
@@ -94,8 +94,8 @@ def example_form():  # type: ignore[no-untyped-def]
     """The shipped example notification (two siblings)."""
     from importlib.resources import files
 
-    from engine.notification import parse_form
-    from engine.yamlsafe import load_yaml
+    from engine.cases.notification import parse_form
+    from engine.language.yamlsafe import load_yaml
 
     text = files("processes").joinpath("forms", "notification_example.yaml").read_text()
     return parse_form(load_yaml(text, "notification_example.yaml").data)

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from adapters.imports.csvfile import RowParser, read_csv
-from engine.imports import ImportResult, ImportRow, RowProblem, run_import
-from engine.ports import EnquiryResult
-from engine.service import Actor, CaseService
+from engine.cases.imports import ImportResult, ImportRow, RowProblem, run_import
+from engine.cases.service import Actor, CaseService
+from engine.effects.ports import EnquiryResult
 
 KIND = "enquiry"
 SYSTEM_CHECKS: dict[str, str] = {

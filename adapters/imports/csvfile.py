@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.cases.imports import RowProblem
+from engine.cases.upn import validate_upn
 from engine.errors import InputError
-from engine.facts import CONTROL_CHARACTERS
-from engine.imports import RowProblem
-from engine.school_age import compulsory_school_age
-from engine.upn import validate_upn
+from engine.language.facts import CONTROL_CHARACTERS
+from engine.time.school_age import compulsory_school_age
 
 _TRUE = {"yes", "y", "true", "1"}
 _FALSE = {"no", "n", "false", "0"}

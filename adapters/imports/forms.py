@@ -14,12 +14,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from adapters.imports.csvfile import decode, read_bytes
+from engine.cases.imports import ImportResult, ImportRow, RowProblem, run_import
+from engine.cases.notification import NotificationForm, check_school_age, parse_form
+from engine.cases.projection import canonical_json
+from engine.cases.service import Actor, CaseService
 from engine.errors import CMEError, InputError
-from engine.imports import ImportResult, ImportRow, RowProblem, run_import
-from engine.notification import NotificationForm, check_school_age, parse_form
-from engine.projection import canonical_json
-from engine.service import Actor, CaseService
-from engine.yamlsafe import MAX_CHARS, load_yaml
+from engine.language.yamlsafe import MAX_CHARS, load_yaml
 
 KIND = "form"
 

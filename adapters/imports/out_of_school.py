@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from adapters.imports.csvfile import RowParser, read_csv
-from engine.imports import ImportResult, ImportRow, RowProblem, run_import
-from engine.notification import Child, NotificationForm, Notifier, ParentCarer
-from engine.service import Actor, CaseService
+from engine.cases.imports import ImportResult, ImportRow, RowProblem, run_import
+from engine.cases.notification import Child, NotificationForm, Notifier, ParentCarer
+from engine.cases.service import Actor, CaseService
 
 KIND = "out_of_school"
 REQUIRED = ("child_name", "date_of_birth", "marked_by", "marked_on")

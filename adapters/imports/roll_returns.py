@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from adapters.imports.csvfile import RowParser, read_csv
+from engine.cases.imports import ImportResult, ImportRow, RowProblem, run_import
+from engine.cases.notification import Child, NotificationForm, Notifier, ParentCarer
+from engine.cases.service import Actor, CaseService
 from engine.errors import InputError
-from engine.imports import ImportResult, ImportRow, RowProblem, run_import
-from engine.notification import Child, NotificationForm, Notifier, ParentCarer
-from engine.service import Actor, CaseService
 
 KIND = "roll_return"
 REQUIRED = ("school", "change", "change_date", "child_name", "date_of_birth")

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from adapters.imports.csvfile import RowParser, read_csv
-from engine.imports import ImportResult, ImportRow, RowProblem, run_import
-from engine.notification import Child, NotificationForm, Notifier, ParentCarer
-from engine.service import Actor, CaseService
+from engine.cases.imports import ImportResult, ImportRow, RowProblem, run_import
+from engine.cases.notification import Child, NotificationForm, Notifier, ParentCarer
+from engine.cases.service import Actor, CaseService
 
 KIND = "s2s_lost_pupil"
 REQUIRED = ("upn", "surname", "forename", "date_of_birth", "last_school", "date_left")

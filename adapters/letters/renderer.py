@@ -4,7 +4,7 @@ Owns finding letter templates (package data under `adapters/letters/templates/`,
 LA names), rendering them in Jinja2's sandbox with undefined names as errors, the template
 version (sha256 over the template and every template it extends or includes), and laying the
 text out as an A4 PDF. Does not own filing the document or recording it on the case
-(`engine/outbox.py`).
+(`engine/effects/outbox.py`).
 
 Template text is plain: a line starting `# ` is a bold heading; a blank line separates
 paragraphs; everything else is wrapped text.
@@ -26,8 +26,8 @@ import jinja2
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from engine.effects.ports import RenderedLetter
 from engine.errors import InputError
-from engine.ports import RenderedLetter
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from engine.effects.ports import DeliveryFailed
 from engine.errors import DefinitionError, Issue
-from engine.ports import DeliveryFailed
-from engine.yamlsafe import load_yaml, pydantic_issues
+from engine.language.yamlsafe import load_yaml, pydantic_issues
 
 RECIPIENTS_FILE = "recipients.yaml"
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")

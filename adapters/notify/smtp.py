@@ -16,8 +16,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Literal
 
+from engine.effects.ports import DeliveryFailed, OutgoingMessage
 from engine.errors import InputError
-from engine.ports import DeliveryFailed, OutgoingMessage
 
 Security = Literal["none", "starttls", "ssl"]
 

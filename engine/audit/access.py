@@ -1,7 +1,7 @@
 """Which permission each audit and version action needs, and reading back the access log.
 
 Owns the map from an audit action (replay, verify, export …) to the role table's permission
-(`engine.access`, which owns the table, the one `require` check and writing the log); and
+(`engine.protection.access`, which owns the table, the one `require` check and writing the log); and
 `access_entries`, the log read back for `cme audit access-log`. Reading a child's history is
 itself recorded: who, in which role, which case, what they did, and when.
 """
@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.access import ActorLike, Permission, RoleTable, log_read, require
-from engine.store import Store, access_log_table
+from engine.protection.access import ActorLike, Permission, RoleTable, log_read, require
+from engine.store.tables import Store, access_log_table
 
 _PERMISSION: dict[str, Permission] = {
     "replay": Permission.read_audit,

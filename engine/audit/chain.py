@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from engine.projection import GENESIS_HASH, CaseEvent, EventKind
+from engine.cases.projection import GENESIS_HASH, CaseEvent, EventKind
 
 EVENT_COLUMNS = (
     "case_id, seq, effective_date, recorded_at, actor, role, kind, payload, process_id, "

@@ -28,9 +28,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from engine.audit.verify import Anchor, VerifyReport, verify_store
+from engine.cases.projection import canonical_json
 from engine.errors import InputError, IntegrityFailure
-from engine.projection import canonical_json
-from engine.store import Store
+from engine.store.tables import Store
 
 FORMAT = "cme-audit-checkpoint/1"
 

@@ -16,8 +16,8 @@ from sqlalchemy import and_, select
 
 from engine.audit.access import authorise, record_access
 from engine.audit.replay import read_history, rebuild
-from engine.service import Actor, CaseService
-from engine.store import process_version_table
+from engine.cases.service import Actor, CaseService
+from engine.store.tables import process_version_table
 
 FORMAT = "cme-case-history/1"
 

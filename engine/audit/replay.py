@@ -19,11 +19,11 @@ from sqlalchemy.engine import Connection
 from engine.audit.access import authorise, record_access
 from engine.audit.chain import EVENT_COLUMNS, Break, checked_rows
 from engine.audit.verify import row_differences
-from engine.definition import ProcessDefinition
+from engine.cases.projection import CaseEvent, CaseState, EventKind, apply
+from engine.cases.service import Actor, CaseService
 from engine.errors import CalendarError, CaseNotFound, CMEError, InputError
-from engine.projection import CaseEvent, CaseState, EventKind, apply
-from engine.service import Actor, CaseService
-from engine.store import case_table, process_version_table, timer_table
+from engine.language.definition import ProcessDefinition
+from engine.store.tables import case_table, process_version_table, timer_table
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from engine.audit.chain import (
     event_break,
     read_row,
 )
-from engine.projection import GENESIS_HASH, CaseState, apply
-from engine.store import Store, open_store
+from engine.cases.projection import GENESIS_HASH, CaseState, apply
+from engine.store.tables import Store, open_store
 
 Anchor = tuple[int, str]
 """(seq, hash) of a case's head event when a checkpoint was signed."""

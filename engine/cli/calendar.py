@@ -1,6 +1,7 @@
 """`cme calendar`: school days, day counts, calendar summaries and compulsory school age.
 
-Thin over `engine.calendar` and `engine.school_age`. Only `reload`, which loads a new calendar
+Thin over `engine.time.calendar` and `engine.time.school_age`. Only `reload`, which loads a new
+calendar
 version into a database and re-projects the deadlines measured on it, imports the store (when it
 runs), so the other `cme calendar …` commands never load SQLAlchemy.
 """
@@ -13,9 +14,9 @@ from typing import Any, TypeVar
 
 import click
 
-from engine.calendar import DEFAULT_CALENDAR, SchoolCalendar, load_calendar_or_file
 from engine.cli.common import DATE, db_option, handle_errors, json_option, print_json
-from engine.school_age import compulsory_school_age
+from engine.time.calendar import DEFAULT_CALENDAR, SchoolCalendar, load_calendar_or_file
+from engine.time.school_age import compulsory_school_age
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -180,7 +181,7 @@ def list_(as_json: bool) -> None:
 
     Example: cme calendar list
     """
-    from engine.calendar import available_calendars, load_calendar
+    from engine.time.calendar import available_calendars, load_calendar
 
     rows: list[dict[str, Any]] = []
     for name in available_calendars():
@@ -216,7 +217,7 @@ def reload(name_or_path: str, dry_run: bool, on: dt.date, db_url: str | None,
     Example: cme calendar reload london-2024-25 --dry-run
     """
     from engine.cli import wiring
-    from engine.timers import apply_calendar_reload, plan_calendar_reload
+    from engine.scheduling.sweep import apply_calendar_reload, plan_calendar_reload
 
     cal = load_calendar_or_file(name_or_path)
     service = wiring.service(db_url)

@@ -70,10 +70,10 @@ def open_cmd(form_path: str, on: dt.date, process: str, calendar: str | None,
 
     Example: cme case open --form notification.yaml --on 2024-10-21 --json
     """
+    from engine.cases.notification import parse_form
     from engine.cli import wiring
     from engine.errors import InputError
-    from engine.notification import parse_form
-    from engine.yamlsafe import load_yaml
+    from engine.language.yamlsafe import load_yaml
 
     path = Path(form_path)
     try:
@@ -81,7 +81,7 @@ def open_cmd(form_path: str, on: dt.date, process: str, calendar: str | None,
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
     if path.suffix.lower() == ".json":
-        from engine.yamlsafe import MAX_CHARS
+        from engine.language.yamlsafe import MAX_CHARS
 
         if len(text) > MAX_CHARS:
             raise InputError(f"{path}: {len(text):,} characters is too long for a notification "
@@ -120,8 +120,8 @@ def show_cmd(case_id: str, on: dt.date, db_url: str | None, actor: str | None, r
 
     Example: cme case show CME-000001
     """
+    from engine.cases.views import case_summary
     from engine.cli import wiring
-    from engine.views import case_summary
 
     summary = case_summary(wiring.reader(db_url), case_id, on=on,
                            actor=wiring.actor(actor, role), at=wiring.now())
@@ -187,8 +187,8 @@ def list_cmd(state: str | None, overdue: bool, include_closed: bool, db_url: str
 
     Example: cme case list --overdue
     """
+    from engine.cases.views import list_cases
     from engine.cli import wiring
-    from engine.views import list_cases
 
     rows = list_cases(wiring.reader(db_url), state=state, overdue=overdue,
                       include_closed=include_closed, actor=wiring.actor(actor, role),
@@ -327,8 +327,8 @@ def due(on: dt.date, officer: str | None, db_url: str | None, actor: str | None,
 
     Example: cme due --on 2024-11-04
     """
+    from engine.cases.views import due_on
     from engine.cli import wiring
-    from engine.views import due_on
 
     items = due_on(wiring.reader(db_url), on=on, actor=wiring.actor(actor, role),
                    at=wiring.now())

@@ -165,8 +165,8 @@ class Simulation:
     """The term: notifications arriving, the morning sweep, and officers acting on their cases."""
 
     def __init__(self, url: str, *, seed: int, console: Any) -> None:
+        from engine.cases.service import Actor
         from engine.cli import wiring
-        from engine.service import Actor
 
         self.service = wiring.service(url)
         self.console = console
@@ -191,7 +191,7 @@ class Simulation:
         """Move time forward one school day at a time to the end of term, showing progress."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        from engine.timers import sweep
+        from engine.scheduling.sweep import sweep
 
         days = [
             TERM_FIRST + dt.timedelta(days=i)
@@ -236,7 +236,7 @@ class Simulation:
 
     def _notifications(self) -> dict[dt.date, list[Any]]:
         """About forty invented notifications, most in September and October, by arrival day."""
-        from engine.notification import parse_form
+        from engine.cases.notification import parse_form
 
         rng = self.rng
         days = [
@@ -312,9 +312,9 @@ class Simulation:
 
     def print_register(self) -> None:
         """How every case ended, and the CME register on the last day of term."""
+        from engine.cases.views import list_cases
         from engine.cli.report import _table
-        from engine.reports import register_report
-        from engine.views import list_cases
+        from engine.reports.builders import register_report
 
         rows = list_cases(self.service, include_closed=True)
         ended: dict[str, int] = {}
@@ -344,8 +344,8 @@ class Simulation:
 
     def print_history(self, case_id: str | None) -> None:
         """One case's full history, as `cme case show` prints it."""
+        from engine.cases.views import case_summary
         from engine.cli.case import _print_summary
-        from engine.views import case_summary
 
         if case_id is None:
             closed = [c for c, p in self.plans.items()
@@ -402,7 +402,7 @@ class Simulation:
         return [c for s in self.definition.states.values() for c in s.checklist]
 
     def _officers_act(self, day: dt.date) -> None:
-        from engine.views import day_of_case
+        from engine.cases.views import day_of_case
 
         for case_id, plan in self.plans.items():
             case = self.service.get(case_id)
@@ -569,7 +569,7 @@ class Act:
 
 def _upn(rng: random.Random) -> str:
     """An invented UPN with a correct check letter: Camden's LA number 202, a made-up school."""
-    from engine.upn import check_letter
+    from engine.cases.upn import check_letter
 
     body = f"202{rng.randint(2000, 2099):04d}{rng.choice(['13', '15', '17', '19'])}" \
            f"{rng.randint(0, 999):03d}"

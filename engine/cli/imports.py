@@ -17,7 +17,7 @@ import click
 from engine.cli.common import DATE, actor_options, db_option, handle_errors, json_option
 
 if TYPE_CHECKING:
-    from engine.imports import ImportResult
+    from engine.cases.imports import ImportResult
 
 
 @click.group("import")

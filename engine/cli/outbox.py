@@ -40,10 +40,10 @@ def list_cmd(statuses: tuple[str, ...], case_id: str | None, db_url: str | None,
     """
     from dataclasses import asdict
 
-    from engine.access import Permission, require
     from engine.cli import wiring
     from engine.cli.common import print_json
-    from engine.outbox import list_outbox
+    from engine.effects.outbox import list_outbox
+    from engine.protection.access import Permission, require
 
     svc = wiring.service(db_url)
     require(wiring.actor(actor, role), Permission.read_case, table=svc.roles)
@@ -103,7 +103,7 @@ def send_cmd(on: dt.date, smtp_host: str | None, smtp_port: int | None, smtp_use
     from adapters.notify.smtp import SmtpNotifier, SmtpSettings
     from engine.cli import wiring
     from engine.cli.common import print_json
-    from engine.outbox import OutboxSender
+    from engine.effects.outbox import OutboxSender
 
     settings = SmtpSettings.from_environment(
         host=smtp_host, port=smtp_port, username=smtp_user, password=smtp_password,
@@ -141,9 +141,9 @@ def retry_cmd(ids: tuple[int, ...], db_url: str | None, actor: str | None, role:
 
     Example: cme outbox retry 12 15
     """
-    from engine.access import Permission, require
     from engine.cli import wiring
-    from engine.outbox import retry
+    from engine.effects.outbox import retry
+    from engine.protection.access import Permission, require
 
     svc = wiring.service(db_url)
     require(wiring.actor(actor, role), Permission.change_case, table=svc.roles)
@@ -167,7 +167,7 @@ def document_cmd(document_id: int, output: str, db_url: str | None, actor: str |
     from pathlib import Path
 
     from engine.cli import wiring
-    from engine.outbox import document_of
+    from engine.effects.outbox import document_of
 
     doc = document_of(wiring.service(db_url), document_id, actor=wiring.actor(actor, role),
                       at=wiring.now())

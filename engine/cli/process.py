@@ -1,6 +1,7 @@
 """`cme process …`: what a policy owner runs on process YAML: validate, lint, show, diagram, schema.
 
-Thin over `engine.loader`, `engine.lint` and `engine.diagram`; imports no database code, so it
+Thin over `engine.language.loader`, `engine.language.lint` and `engine.language.diagram`; imports
+no database code, so it
 runs without one (a test pins that SQLAlchemy is never imported).
 """
 
@@ -15,7 +16,7 @@ import click
 
 from engine.cli.common import db_option, handle_errors, json_option, print_json
 from engine.errors import DefinitionError, Issue, UnknownProcess, suggest
-from engine.loader import (
+from engine.language.loader import (
     LoadedProcess,
     ProcessPath,
     display_path,
@@ -74,8 +75,8 @@ def lint(paths: tuple[str, ...]) -> None:
     Example:
       cme process lint processes/untraceable_cme.yaml
     """  # noqa: D301 (click's \b keeps the example unwrapped)
-    from engine.lint import has_errors
-    from engine.lint import lint as lint_process
+    from engine.language.lint import has_errors
+    from engine.language.lint import lint as lint_process
 
     loaded, issues = _load_all(paths)
     _fail_on(issues)
@@ -111,7 +112,7 @@ def show(name: str, version: int | None, as_json: bool) -> None:
     """  # noqa: D301 (click's \b keeps the example unwrapped)
     loaded = _resolve(name, version)
     if as_json:
-        from engine.lint import edges
+        from engine.language.lint import edges
 
         print_json(
             {
@@ -151,7 +152,7 @@ def diagram(name: str, fmt: str, version: int | None, output: str | None) -> Non
     Example:
       cme process diagram untraceable_cme --format svg --output untraceable_cme.svg
     """  # noqa: D301 (click's \b keeps the example unwrapped)
-    from engine.diagram import to_dot, to_mermaid, to_svg
+    from engine.language.diagram import to_dot, to_mermaid, to_svg
 
     loaded = _resolve(name, version)
     render = {"mermaid": to_mermaid, "dot": to_dot, "svg": to_svg}[fmt]
@@ -221,7 +222,7 @@ def diff(name: str, old: int, new: int, files: tuple[str, ...], db_url: str | No
     Example:
       cme process diff removal_grounds 1 2
     """  # noqa: D301 (click's \b keeps the example unwrapped)
-    from engine.versions import AREAS, diff_definitions
+    from engine.cases.versions import AREAS, diff_definitions
 
     before = _definition_version(name, old, files, db_url)
     after = _definition_version(name, new, files, db_url)
@@ -262,8 +263,8 @@ def impact(name: str, version: int, files: tuple[str, ...], maps: tuple[str, ...
     Example:
       cme process impact untraceable_cme 2 --file processes/untraceable_cme.yaml
     """  # noqa: D301 (click's \b keeps the example unwrapped)
+    from engine.cases.versions import find_version, impact, parse_mapping
     from engine.cli.common import DATE
-    from engine.versions import find_version, impact, parse_mapping
 
     svc = _version_service(db_url, files)
     result = impact(svc, find_version(svc, name, version), on=DATE.convert(on, None, None),
@@ -303,8 +304,8 @@ def publish(name: str, version: int | None, files: tuple[str, ...], db_url: str 
     Example:
       cme process publish removal_grounds --version 2
     """  # noqa: D301 (click's \b keeps the example unwrapped)
+    from engine.cases.versions import publish_version
     from engine.cli import wiring
-    from engine.versions import publish_version
 
     svc = _version_service(db_url, files)
     compiled = svc.registry.get(name, version)
@@ -345,9 +346,9 @@ def migrate(name: str, from_version: int, to_version: int, maps: tuple[str, ...]
       cme process migrate untraceable_cme --from 1 --to 2 --dry-run \
         --map tracing_continues=closure_decision
     """  # noqa: D301 (click's \b keeps the example unwrapped)
+    from engine.cases.versions import find_version, parse_mapping, plan_migration, run_migration
     from engine.cli import wiring
     from engine.cli.common import DATE
-    from engine.versions import find_version, parse_mapping, plan_migration, run_migration
 
     svc = _version_service(db_url, files)
     who = wiring.actor(actor, role)
@@ -374,10 +375,10 @@ def migrate(name: str, from_version: int, to_version: int, maps: tuple[str, ...]
 
 def _version_service(db_url: str | None, files: tuple[str, ...]) -> Any:
     """A case service whose registry holds the shipped processes and any --file versions."""
+    from engine.cases.service import CaseService
     from engine.cli import wiring
-    from engine.registry import ProcessRegistry
-    from engine.service import CaseService
-    from engine.store import open_store
+    from engine.language.registry import ProcessRegistry
+    from engine.store.tables import open_store
 
     registry = ProcessRegistry(c.loaded for c in wiring.registry())
     for path in files:
@@ -395,11 +396,11 @@ def _definition_version(name: str, version: int, files: tuple[str, ...],
     try:
         return _resolve(name, version).definition
     except UnknownProcess:
-        from engine.store import DEFAULT_SQLITE_PATH
+        from engine.store.tables import DEFAULT_SQLITE_PATH
 
         if db_url is None and not DEFAULT_SQLITE_PATH.exists():
             raise
-    from engine.versions import find_version
+    from engine.cases.versions import find_version
 
     return find_version(_version_service(db_url, files), name, version).definition
 
@@ -511,7 +512,7 @@ def _emit(text: str, output: str | None) -> None:
 def _print_summary(loaded: LoadedProcess) -> None:
     from rich.console import Console
 
-    from engine.diagram import timer_when
+    from engine.language.diagram import timer_when
 
     defn = loaded.definition
     console = Console(highlight=False)

@@ -54,7 +54,7 @@ def tick(until: dt.date, batch_size: int, db_url: str | None, as_json: bool) -> 
     Example: cme tick --until 2024-12-02
     """
     from engine.cli import wiring
-    from engine.timers import sweep
+    from engine.scheduling.sweep import sweep
 
     at = wiring.now()
     _refuse_future(until, at, "--until")
@@ -104,7 +104,7 @@ def run_cmd(at_time: dt.time, timezone: str, today: dt.date | None, no_catch_up:
 
     from engine.cli import wiring
     from engine.errors import InputError
-    from engine.scheduler import ScheduleSettings, SweepJob, run
+    from engine.scheduling.scheduler import ScheduleSettings, SweepJob, run
 
     try:
         ZoneInfo(timezone)

@@ -12,17 +12,17 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.access import Actor, RoleTable
-    from engine.crypto import CaseKeys
-    from engine.reading import CaseReader
-    from engine.registry import ProcessRegistry
-    from engine.service import CaseService
+    from engine.cases.reading import CaseReader
+    from engine.cases.service import CaseService
+    from engine.language.registry import ProcessRegistry
+    from engine.protection.access import Actor, RoleTable
+    from engine.protection.crypto import CaseKeys
 
 
 @functools.cache
 def registry() -> ProcessRegistry:
     """The shipped processes, loaded once per run."""
-    from engine.registry import ProcessRegistry
+    from engine.language.registry import ProcessRegistry
 
     return ProcessRegistry.from_package()
 
@@ -33,8 +33,8 @@ def service(db_url: str | None) -> CaseService:
     The shipped processes are loaded only when a command needs them (opening a case): showing
     or advancing one uses the version stored with it.
     """
-    from engine.service import CaseService
-    from engine.store import open_store
+    from engine.cases.service import CaseService
+    from engine.store.tables import open_store
 
     return CaseService(open_store(db_url), registry, roles=roles(), keys=keys())
 
@@ -43,8 +43,8 @@ def reader(db_url: str | None) -> CaseReader:
     """Reads of cases over the database at `db_url`, for commands that change nothing: no
     process definitions, guards or machines are built (`cme case show` starts fast).
     """
-    from engine.reading import CaseReader
-    from engine.store import open_store
+    from engine.cases.reading import CaseReader
+    from engine.store.tables import open_store
 
     return CaseReader(open_store(db_url), roles=roles(), keys=keys())
 
@@ -56,7 +56,7 @@ def now() -> dt.datetime:
 
 def actor(name: str | None, role: str) -> Actor:
     """The acting person: --actor, CME_ACTOR, or the login name."""
-    from engine.access import Actor
+    from engine.protection.access import Actor
 
     roles().refuse_internal(role)
     return Actor(name or os.environ.get("USER") or "unknown", role)
@@ -65,7 +65,7 @@ def actor(name: str | None, role: str) -> Actor:
 @functools.cache
 def roles() -> RoleTable:
     """The role table: CME_ROLES_FILE if set, else the shipped processes/roles.yaml."""
-    from engine.access import load_role_table
+    from engine.protection.access import load_role_table
 
     return load_role_table(os.environ.get("CME_ROLES_FILE") or None)
 
@@ -75,7 +75,7 @@ def keys() -> CaseKeys:
     """Case keys under the master key (CME_MASTER_KEY / CME_MASTER_KEY_FILE / a dev key)."""
     import click
 
-    from engine.crypto import CaseKeys, master_key_from_environment
+    from engine.protection.crypto import CaseKeys, master_key_from_environment
 
     master, created = master_key_from_environment()
     if created is not None:

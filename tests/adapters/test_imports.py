@@ -15,10 +15,10 @@ from adapters.imports.forms import import_forms
 from adapters.imports.out_of_school import import_out_of_school
 from adapters.imports.roll_returns import import_roll_returns
 from adapters.imports.s2s import import_s2s
+from engine.cases.imports import ImportRejected
+from engine.cases.service import Actor
 from engine.errors import InputError
-from engine.imports import ImportRejected
-from engine.service import Actor
-from engine.store import case_table, event_table
+from engine.store.tables import case_table, event_table
 from tests.conftest import RECORDED_AT
 
 OFFICER = Actor("sona", "cme_officer")

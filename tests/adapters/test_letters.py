@@ -11,9 +11,9 @@ import pytest
 
 from adapters.letters.renderer import PdfLetterRenderer, render_text
 from adapters.notify.compose import TemplateComposer
+from engine.cases.service import Actor
+from engine.effects.outbox import OutboxItem, message_context
 from engine.errors import InputError
-from engine.outbox import OutboxItem, message_context
-from engine.service import Actor
 from tests.conftest import RECORDED_AT
 
 OFFICER = Actor("sona", "cme_officer")

@@ -15,9 +15,9 @@ from adapters.letters.renderer import PdfLetterRenderer
 from adapters.notify.compose import TemplateComposer
 from adapters.notify.recipients import load_recipients
 from adapters.notify.smtp import SmtpNotifier, SmtpSettings
-from engine.outbox import OutboxSender, list_outbox
-from engine.ports import DeliveryFailed, OutgoingMessage
-from engine.service import Actor
+from engine.cases.service import Actor
+from engine.effects.outbox import OutboxSender, list_outbox
+from engine.effects.ports import DeliveryFailed, OutgoingMessage
 from tests.conftest import RECORDED_AT
 
 OFFICER = Actor("sona", "cme_officer")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from adapters.notify.recipients import load_recipients
+from engine.effects.ports import DeliveryFailed
 from engine.errors import DefinitionError
-from engine.ports import DeliveryFailed
 
 
 def _context(**facts):  # type: ignore[no-untyped-def]

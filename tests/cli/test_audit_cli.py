@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from engine.cases.service import CaseService
 from engine.cli import cli
-from engine.loader import load_process_file
-from engine.registry import ProcessRegistry
-from engine.service import CaseService
-from engine.store import open_store
+from engine.language.loader import load_process_file
+from engine.language.registry import ProcessRegistry
+from engine.store.tables import open_store
 from tests.conftest import RECORDED_AT
 from tests.scenarios.helpers import LINE_MANAGER, OFFICER, notification
 

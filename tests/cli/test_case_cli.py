@@ -13,8 +13,8 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+from engine.cases.notification import parse_form
 from engine.cli import cli
-from engine.notification import parse_form
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -273,8 +273,9 @@ def test_reading_a_case_builds_no_definition_guards_or_machine(opened: str, db: 
         "             ['due', '--on', '2024-11-01']):\n"
         f"    r = CliRunner().invoke(cli, [*args, '--db', {db!r}], env={{'CME_ACTOR': 'sona'}})\n"
         "    assert r.exit_code == 0, r.output\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m in ('engine.definition', "
-        "'engine.service', 'engine.loader', 'engine.expressions', 'cel', 'transitions', "
+        "print(json.dumps(sorted(m for m in sys.modules if m in ('engine.language.definition', "
+        "'engine.cases.service', 'engine.language.loader', 'engine.language.expressions', "
+        "'cel', 'transitions', "
         "'holidays'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

@@ -10,11 +10,11 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from engine.cases.projection import replay
+from engine.cases.service import CaseService
 from engine.cli import cli
-from engine.projection import replay
-from engine.registry import ProcessRegistry
-from engine.service import CaseService
-from engine.store import case_table, event_table, open_store
+from engine.language.registry import ProcessRegistry
+from engine.store.tables import case_table, event_table, open_store
 
 
 def test_the_demo_runs_a_term_and_prints_the_register_and_a_history(tmp_path: Path) -> None:

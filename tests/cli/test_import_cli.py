@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from engine.cli import cli
-from engine.store import case_table, open_store
+from engine.store.tables import case_table, open_store
 
 FORM = str(files("processes").joinpath("forms", "notification_example.yaml"))
 

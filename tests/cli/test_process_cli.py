@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import cli
-from engine.loader import schema_text
+from engine.language.loader import schema_text
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "processes"
 APPENDIX7 = FIXTURES / "appendix7.yaml"

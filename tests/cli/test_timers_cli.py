@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from engine.calendar import load_calendar
+from engine.cases.service import Actor, CaseService
 from engine.cli import cli
-from engine.registry import ProcessRegistry
-from engine.service import Actor, CaseService
-from engine.store import open_store
+from engine.language.registry import ProcessRegistry
+from engine.store.tables import open_store
+from engine.time.calendar import load_calendar
 from tests.conftest import RECORDED_AT
 from tests.engine.test_timers import OPENED, form
 

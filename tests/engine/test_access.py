@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from engine.access import (
+from engine.cases.service import Actor
+from engine.errors import AccessDenied, DefinitionError
+from engine.protection.access import (
     Permission,
     load_role_table,
     parse_role_table,
     require,
     shipped_role_table,
 )
-from engine.errors import AccessDenied, DefinitionError
-from engine.service import Actor
 
 P = Permission
 

@@ -36,11 +36,11 @@ from engine.audit.checkpoint import (
     public_key_text,
     verify_against,
 )
+from engine.cases.projection import GENESIS_HASH, CaseEvent, EventKind, replay
+from engine.cases.service import Actor, CaseService
 from engine.errors import AccessDenied, CaseNotFound, InputError, IntegrityFailure
-from engine.projection import GENESIS_HASH, CaseEvent, EventKind, replay
-from engine.registry import ProcessRegistry
-from engine.service import Actor, CaseService
-from engine.store import access_log_table, case_table, event_table, open_store
+from engine.language.registry import ProcessRegistry
+from engine.store.tables import access_log_table, case_table, event_table, open_store
 from tests.conftest import RECORDED_AT
 from tests.scenarios.helpers import (
     LINE_MANAGER,
@@ -127,7 +127,7 @@ def test_row_hash_equals_the_event_hash_for_any_event(
     `CaseEvent.compute_hash` on every event, both as SQLite stores it and as PostgreSQL does."""
     ev = CaseEvent(case_id, seq, day, at.replace(tzinfo=dt.UTC), actor, role, kind, payload,
                    "p", version, rule, "ab" * 32).sealed()
-    from engine.projection import canonical_json
+    from engine.cases.projection import canonical_json
 
     sqlite_row = (case_id, seq, day.isoformat(), at.strftime("%Y-%m-%d %H:%M:%S.%f"), actor,
                   role, str(kind), canonical_json(payload), "p", version, rule, ev.prev_hash,
@@ -235,7 +235,7 @@ def rehash(service: CaseService, case_id: str, change: dict[str, Any], seq: int)
         new = replace(ev, payload=payload, prev_hash=prev).sealed()
         sealed.append(new)
         prev = new.hash
-    from engine.projection import canonical_json
+    from engine.cases.projection import canonical_json
 
     with service.store.engine.begin() as conn:
         for ev in sealed:
@@ -554,7 +554,7 @@ def test_export_carries_the_definitions_text_and_the_final_hash(svc: CaseService
     assert hashlib.sha256(definition["yaml_text"].encode()).hexdigest() == \
         definition["content_hash"]
     # An auditor can re-check every hash from the bundle alone, as `how_to_verify` says.
-    from engine.projection import canonical_json
+    from engine.cases.projection import canonical_json
 
     prev = GENESIS_HASH
     for ev in bundle["events"]:
@@ -617,7 +617,7 @@ def test_a_golden_history_still_hashes_and_replays_to_its_recorded_row(path: Pat
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 def test_a_golden_history_stored_in_a_database_verifies(path: Path, db_url: str) -> None:
-    from engine.service import event_to_row
+    from engine.cases.service import event_to_row
 
     events = golden_events(json.loads(path.read_text()))
     store = open_store(db_url)

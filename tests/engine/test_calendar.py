@@ -10,7 +10,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from engine.calendar import (
+from engine.errors import CalendarError, DefinitionError, InputError
+from engine.time.calendar import (
     DEFAULT_CALENDAR,
     SchoolCalendar,
     available_calendars,
@@ -19,7 +20,6 @@ from engine.calendar import (
     load_calendar_or_file,
     school_year_of,
 )
-from engine.errors import CalendarError, DefinitionError, InputError
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "calendars"
 INVALID = FIXTURES / "invalid"
@@ -191,7 +191,7 @@ def test_yaml_syntax_error_has_a_place() -> None:
 
 
 def test_shipped_name_must_match_the_file(tmp_path: Path) -> None:
-    from engine import calendar as module
+    from engine.time import calendar as module
 
     text = (SHIPPED / "london-2024-25.yaml").read_text(encoding="utf-8")
     with pytest.raises(DefinitionError, match="does not match the file name"):

@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from engine.crypto import (
+from engine.cases.projection import is_sealed
+from engine.cases.service import Actor, CaseService
+from engine.errors import InputError, IntegrityFailure
+from engine.protection.crypto import (
     MASTER_KEY_ENV,
     MASTER_KEY_FILE_ENV,
     CaseKeys,
     MasterKey,
     master_key_from_environment,
 )
-from engine.errors import InputError, IntegrityFailure
-from engine.projection import is_sealed
-from engine.service import Actor, CaseService
-from engine.store import case_key_table, case_table, event_table, open_store
+from engine.store.tables import case_key_table, case_table, event_table, open_store
 from tests.conftest import RECORDED_AT
 from tests.reliability.invariants import verify_chains
 

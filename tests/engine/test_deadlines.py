@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine.calendar import load_calendar
-from engine.deadlines import plan_state_timers
-from engine.loader import load_process_text
-from engine.registry import ProcessRegistry
-from engine.service import Actor, CaseService
-from engine.store import timer_table
-from engine.timers import sweep
-from engine.views import case_summary
+from engine.cases.service import Actor, CaseService
+from engine.cases.views import case_summary
+from engine.language.loader import load_process_text
+from engine.language.registry import ProcessRegistry
+from engine.scheduling.sweep import sweep
+from engine.store.tables import timer_table
+from engine.time.calendar import load_calendar
+from engine.time.deadlines import plan_state_timers
 from tests.conftest import RECORDED_AT
 from tests.engine.test_timers import D, form
 
@@ -52,7 +52,7 @@ def test_day_5_16_and_26_fall_on_school_days_across_the_half_term(service) -> No
 
 
 def test_a_step_already_past_when_the_stage_is_entered_is_due_that_day(registry) -> None:
-    from engine.projection import CaseState
+    from engine.cases.projection import CaseState
 
     definition = registry.get("untraceable_cme").definition
     case = CaseState(
@@ -70,7 +70,7 @@ def test_a_step_already_past_when_the_stage_is_entered_is_due_that_day(registry)
 
 
 def test_case_days_do_not_count_while_the_clock_is_stopped(registry) -> None:
-    from engine.projection import CaseState
+    from engine.cases.projection import CaseState
 
     definition = registry.get("untraceable_cme").definition
     case = CaseState(
@@ -165,7 +165,7 @@ MANAGER = Actor("pat", "policy_owner")
 
 def edited(version: int, *, closure: str | None = "2024-11-05", text: str = SHIPPED):
     """The shipped calendar at `version`, with a closure day added (a polling day)."""
-    from engine.calendar import SchoolCalendar
+    from engine.time.calendar import SchoolCalendar
 
     text = text.replace("version: 1\n", f"version: {version}\n", 1)
     if closure:
@@ -184,7 +184,7 @@ def _in_reasonable_checks(service: CaseService) -> str:
 
 
 def test_a_dry_run_lists_the_moves_and_writes_nothing(service) -> None:
-    from engine.timers import plan_calendar_reload
+    from engine.scheduling.sweep import plan_calendar_reload
 
     case_id = _in_reasonable_checks(service)
     before = _timers(service, case_id)
@@ -202,8 +202,8 @@ def test_a_dry_run_lists_the_moves_and_writes_nothing(service) -> None:
 
 
 def test_a_reload_moves_pending_deadlines_and_journals_each_move(service) -> None:
-    from engine.projection import EventKind, replay
-    from engine.timers import apply_calendar_reload
+    from engine.cases.projection import EventKind, replay
+    from engine.scheduling.sweep import apply_calendar_reload
 
     case_id = _in_reasonable_checks(service)
     done = apply_calendar_reload(service, edited(2), on=D(2024, 10, 28), at=RECORDED_AT,
@@ -237,7 +237,7 @@ def test_unraised_older_or_uncovering_calendars_are_refused_and_nothing_is_writt
     service,
 ) -> None:
     from engine.errors import AccessDenied, CalendarError, VersionNotRaised
-    from engine.timers import apply_calendar_reload
+    from engine.scheduling.sweep import apply_calendar_reload
 
     case_id = _in_reasonable_checks(service)
     before = _timers(service, case_id)
@@ -249,7 +249,7 @@ def test_unraised_older_or_uncovering_calendars_are_refused_and_nothing_is_writt
         "years:\n  2025-26:\n    terms:\n"
         "      - {name: autumn, first_day: 2025-09-01, last_day: 2025-12-19}\n"
     )
-    from engine.calendar import SchoolCalendar
+    from engine.time.calendar import SchoolCalendar
 
     uncovered = rf"(?s)deadlines of 1 case.*{case_id}: 21 Oct 2024 is in school year 2024-25"
     with pytest.raises(CalendarError, match=uncovered):

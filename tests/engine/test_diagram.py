@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.diagram import GraphvizMissing, diagram_edges, to_dot, to_mermaid, to_svg
-from engine.lint import edges
-from engine.loader import load_process_file, process_files
+from engine.language.diagram import GraphvizMissing, diagram_edges, to_dot, to_mermaid, to_svg
+from engine.language.lint import edges
+from engine.language.loader import load_process_file, process_files
 
 APPENDIX7 = Path(__file__).parents[1] / "fixtures" / "processes" / "appendix7.yaml"
 MERMAID_EDGE = re.compile(r"^    (\w+) --> (\w+) : (\w+) \((.*)\)$")
@@ -94,7 +94,7 @@ def test_dot_escapes_quotes() -> None:
     text = APPENDIX7.read_text("utf-8").replace(
         "title: Closed as untraceable", 'title: Closed as "untraceable"'
     )
-    from engine.loader import load_process_text
+    from engine.language.loader import load_process_text
 
     dot = to_dot(load_process_text(text, "q.yaml").definition)
     assert 'label="Closed as \\"untraceable\\""' in dot

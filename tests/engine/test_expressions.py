@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from engine.definition import ConditionDefinition, FactDefinition
 from engine.errors import InputError
-from engine.expressions import (
+from engine.language.definition import ConditionDefinition, FactDefinition
+from engine.language.expressions import (
     CompiledCondition,
     ExpressionProblem,
     compile_condition,

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from engine.definition import FactDefinition
 from engine.errors import BackdatingRefused, InputError, UnknownTrigger
-from engine.facts import coerce_fact
+from engine.language.definition import FactDefinition
+from engine.language.facts import coerce_fact
 
 FACTS = {
     "crime_suspected": FactDefinition(type="bool", description="d"),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.lint import LintIssue, edges, has_errors, lint
-from engine.loader import load_process_file, load_process_text, process_files
+from engine.language.lint import LintIssue, edges, has_errors, lint
+from engine.language.loader import load_process_file, load_process_text, process_files
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "processes"
 LINT_FIXTURES = sorted((FIXTURES / "lint").glob("*.yaml"))

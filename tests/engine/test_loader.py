@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import DefinitionError
-from engine.loader import (
+from engine.language.loader import (
     LoadedProcess,
     display_path,
     expand_paths,
@@ -182,7 +182,7 @@ def test_every_shipped_process_validates(entry: object) -> None:
 
 
 def test_json_schema_is_committed_and_up_to_date() -> None:
-    # Drift test: after changing engine/definition.py, run
+    # Drift test: after changing engine/language/definition.py, run
     #   cme process schema --output processes/schema/process.schema.json
     assert shipped_schema_text() == schema_text()
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from engine.errors import TransitionNotAllowed, UnknownTrigger
-from engine.expressions import guard_context
-from engine.loader import load_process_file, load_process_text
-from engine.machine import CompiledProcess, compile_process
+from engine.language.expressions import guard_context
+from engine.language.loader import load_process_file, load_process_text
+from engine.language.machine import CompiledProcess, compile_process
 
 APPENDIX7 = Path(__file__).parents[1] / "fixtures" / "processes" / "appendix7.yaml"
 

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine.errors import InputError
-from engine.notification import (
+from engine.cases.notification import (
     NotificationForm,
     age_phase,
     case_facts,
@@ -19,7 +18,8 @@ from engine.notification import (
     parse_form,
     personal_data,
 )
-from engine.yamlsafe import load_yaml
+from engine.errors import InputError
+from engine.language.yamlsafe import load_yaml
 
 
 def example() -> dict[str, Any]:

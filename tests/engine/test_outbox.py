@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from engine.cases.service import Actor
+from engine.effects.outbox import OutboxSender, list_outbox, retry, waiting_ids
+from engine.effects.ports import DeliveryFailed, OutgoingMessage, RenderedLetter
 from engine.errors import InputError
-from engine.outbox import OutboxSender, list_outbox, retry, waiting_ids
-from engine.ports import DeliveryFailed, OutgoingMessage, RenderedLetter
-from engine.service import Actor
-from engine.store import document_table
+from engine.store.tables import document_table
 from tests.conftest import RECORDED_AT
 
 OFFICER = Actor("sona", "cme_officer")
@@ -150,7 +150,7 @@ def test_after_max_attempts_a_row_is_dead_until_retried_by_hand(service, ana) ->
 def test_an_unknown_recipient_fails_the_row_with_a_reason(service, ana) -> None:
     from sqlalchemy import update
 
-    from engine.store import outbox_table
+    from engine.store.tables import outbox_table
 
     service.fire(ana, "contact_established", on=OPENED, at=RECORDED_AT, actor=OFFICER)
     service.set_fact(ana, "safeguarding_concern", "x", on=OPENED, at=RECORDED_AT, actor=OFFICER)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.definition import ProcessDefinition
-from engine.outline import ProcessOutline
-from engine.registry import ProcessRegistry
+from engine.language.definition import ProcessDefinition
+from engine.language.outline import ProcessOutline
+from engine.language.registry import ProcessRegistry
 
 
 def _definitions(registry: ProcessRegistry) -> list[ProcessDefinition]:

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from engine.calendar import load_calendar
-from engine.notification import NotificationForm, parse_form
-from engine.projection import (
+from engine.cases.notification import NotificationForm, parse_form
+from engine.cases.projection import (
     GENESIS_HASH,
     CaseEvent,
     CaseState,
@@ -21,9 +20,10 @@ from engine.projection import (
     canonical_json,
     replay,
 )
-from engine.reading import event_from_row
-from engine.service import Actor, CaseService
-from engine.store import case_table, event_table
+from engine.cases.reading import event_from_row
+from engine.cases.service import Actor, CaseService
+from engine.store.tables import case_table, event_table
+from engine.time.calendar import load_calendar
 from tests.conftest import RECORDED_AT
 
 OFFICER = Actor("sona", "cme_officer")

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from engine.errors import DefinitionError
-from engine.rag import Colour, load_rag_for, load_rag_text
+from engine.reports.rag import Colour, load_rag_for, load_rag_text
 
 BASE = """kind: rag
 version: 1

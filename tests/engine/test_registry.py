@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from engine.errors import DefinitionError, UnknownProcess
-from engine.loader import LoadedProcess, load_process_text
-from engine.registry import ProcessRegistry
+from engine.language.loader import LoadedProcess, load_process_text
+from engine.language.registry import ProcessRegistry
 
 TINY = (Path(__file__).parents[1] / "fixtures" / "processes" / "tiny.yaml").read_text("utf-8")
 

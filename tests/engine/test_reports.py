@@ -9,8 +9,8 @@ import io
 import pytest
 from sqlalchemy import and_, select
 
-from engine.rag import load_rag
-from engine.reports import (
+from engine.cases.service import Actor
+from engine.reports.builders import (
     MASH_COLUMNS,
     cases_as_of,
     csv_text,
@@ -22,8 +22,8 @@ from engine.reports import (
     safe_cell,
     xlsx_bytes,
 )
-from engine.service import Actor
-from engine.store import timer_table
+from engine.reports.rag import load_rag
+from engine.store.tables import timer_table
 from tests.conftest import RECORDED_AT
 
 OFFICER = Actor("sona", "cme_officer")
@@ -258,7 +258,7 @@ def test_returns_received_and_overdue(service, example_form) -> None:
 
 def test_reports_need_the_right_to_read_cases_and_log_each_read(service, siblings) -> None:
     from engine.errors import AccessDenied
-    from engine.store import access_log_table
+    from engine.store.tables import access_log_table
 
     with pytest.raises(AccessDenied):
         register_report(service, actor=Actor("x", "school_nurse"), at=RECORDED_AT, on=OPENED)

@@ -7,10 +7,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, insert, select
 
-from engine.crypto import PURGED, PersonalDataPurged
+from engine.cases.projection import EventKind, is_sealed
+from engine.cases.service import Actor
+from engine.cases.views import case_summary
 from engine.errors import AccessDenied, DefinitionError, InputError
-from engine.projection import EventKind, is_sealed
-from engine.retention import (
+from engine.protection.crypto import PURGED, PersonalDataPurged
+from engine.protection.retention import (
     LegalHoldRefused,
     apply_retention,
     due_for_purge,
@@ -22,9 +24,7 @@ from engine.retention import (
     release_hold,
     shipped_retention,
 )
-from engine.service import Actor
-from engine.store import case_key_table, document_table, event_table
-from engine.views import case_summary
+from engine.store.tables import case_key_table, document_table, event_table
 from tests.conftest import RECORDED_AT
 from tests.reliability.invariants import verify_chains
 

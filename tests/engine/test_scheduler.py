@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.scheduler import ScheduleSettings, SweepJob, build_scheduler
-from engine.service import Actor
+from engine.cases.service import Actor
+from engine.scheduling.scheduler import ScheduleSettings, SweepJob, build_scheduler
 from tests.conftest import RECORDED_AT
 from tests.engine.test_timers import OPENED, form, timer_events
 
@@ -51,7 +51,7 @@ def test_without_catch_up_only_the_weekday_job_is_scheduled(service) -> None:
 def test_a_sweep_job_fires_what_is_due_by_today_and_logs_each_timer(service, caplog) -> None:
     (case_id,) = service.open_case(form(OPENED), on=OPENED, at=RECORDED_AT, actor=OFFICER)
     job = SweepJob(service, ScheduleSettings(today=D(2024, 10, 25)), clock=lambda: RECORDED_AT)
-    with caplog.at_level(logging.INFO, logger="engine.scheduler"):
+    with caplog.at_level(logging.INFO, logger="engine.scheduling.scheduler"):
         result = job("start-up catch-up")
     assert result.total == 5
     assert [t for k, t, _ in timer_events(service, case_id) if k == "timer_fired"] == [
@@ -93,8 +93,8 @@ def _wait_for(path: Path, text: str, proc: subprocess.Popen[bytes], seconds: flo
 def test_the_scheduler_process_catches_up_at_start_and_stops_cleanly_on_sigterm(
     sqlite_url, registry, tmp_path
 ) -> None:
-    from engine.service import CaseService
-    from engine.store import open_store
+    from engine.cases.service import CaseService
+    from engine.store.tables import open_store
 
     store = open_store(sqlite_url)
     service = CaseService(store, registry)

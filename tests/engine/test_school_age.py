@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.school_age import (
+from engine.time.school_age import (
     birthday,
     compulsory_school_age,
     is_compulsory_school_age,

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+from engine.cases.service import Actor
 from engine.errors import InputError
-from engine.service import Actor
 from tests.conftest import RECORDED_AT
 
 ON = dt.date(2024, 10, 21)

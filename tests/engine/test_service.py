@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from engine.calendar import load_calendar
+from engine.cases.notification import NotificationForm, parse_form
+from engine.cases.projection import GENESIS_HASH, EventKind
+from engine.cases.service import Actor, CaseService
 from engine.errors import (
     BackdatingRefused,
     CaseNotFound,
@@ -22,11 +24,8 @@ from engine.errors import (
     TransitionNotAllowed,
     UnknownTrigger,
 )
-from engine.notification import NotificationForm, parse_form
-from engine.projection import GENESIS_HASH, EventKind
-from engine.registry import ProcessRegistry
-from engine.service import Actor, CaseService
-from engine.store import (
+from engine.language.registry import ProcessRegistry
+from engine.store.tables import (
     case_table,
     event_table,
     open_store,
@@ -34,6 +33,7 @@ from engine.store import (
     process_version_table,
     timer_table,
 )
+from engine.time.calendar import load_calendar
 from tests.conftest import RECORDED_AT
 
 OFFICER = Actor("sona", "cme_officer")

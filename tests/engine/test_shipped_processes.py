@@ -14,14 +14,19 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from engine.cases.service import CaseService
 from engine.cli import cli
-from engine.diagram import to_mermaid
 from engine.errors import GuardFailed
-from engine.lint import edges, lint
-from engine.loader import LoadedProcess, load_process_file, load_process_text, process_files
-from engine.registry import ProcessRegistry
-from engine.service import CaseService
-from engine.store import open_store
+from engine.language.diagram import to_mermaid
+from engine.language.lint import edges, lint
+from engine.language.loader import (
+    LoadedProcess,
+    load_process_file,
+    load_process_text,
+    process_files,
+)
+from engine.language.registry import ProcessRegistry
+from engine.store.tables import open_store
 from tests.scenarios.helpers import Walk, notification
 
 SHIPPED = process_files()

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from engine import store as store_module
+from engine.cases.notification import NotificationForm
+from engine.cases.service import Actor, CaseService
 from engine.errors import InputError
-from engine.notification import NotificationForm
-from engine.registry import ProcessRegistry
-from engine.service import Actor, CaseService
-from engine.store import SCHEMA_STEPS, Store, database_url, open_store, upgrade_schema
+from engine.language.registry import ProcessRegistry
+from engine.store import tables as store_module
+from engine.store.tables import SCHEMA_STEPS, Store, database_url, open_store, upgrade_schema
 from tests.conftest import RECORDED_AT
 
 
@@ -292,7 +292,7 @@ def test_a_missing_or_damaged_outline_is_rebuilt_from_the_versions_text(
     sqlite_url: str, registry: ProcessRegistry, example_form: NotificationForm,
     stored: str | None,
 ) -> None:
-    from engine.reading import CaseReader
+    from engine.cases.reading import CaseReader
 
     service = CaseService(open_store(sqlite_url), registry)
     (case_id, _) = service.open_case(example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT,

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine.projection import GENESIS_HASH, replay
-from engine.service import Actor, CaseService
-from engine.store import event_table, open_store, timer_table
-from engine.timers import sweep
+from engine.cases.projection import GENESIS_HASH, replay
+from engine.cases.service import Actor, CaseService
+from engine.scheduling.sweep import sweep
+from engine.store.tables import event_table, open_store, timer_table
 from tests.conftest import RECORDED_AT
 from tests.engine.test_timers import OPENED, TIMER_KINDS, form, pending_due
 
@@ -27,10 +27,10 @@ UNTIL = dt.date(2024, 12, 3)  # Day 27: every case has 20 timers due
 CASES = 150
 SWEEPER = """
 import datetime as dt, sys
-from engine.registry import ProcessRegistry
-from engine.service import CaseService
-from engine.store import open_store
-from engine.timers import sweep
+from engine.language.registry import ProcessRegistry
+from engine.cases.service import CaseService
+from engine.store.tables import open_store
+from engine.scheduling.sweep import sweep
 service = CaseService(open_store(sys.argv[1]), ProcessRegistry.from_package())
 sweep(service, until=dt.date(2024, 12, 3), at=dt.datetime(2025, 9, 1, 9, tzinfo=dt.UTC),
       batch_size=500, progress=lambda r: print("committed", r.total, flush=True))

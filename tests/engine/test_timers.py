@@ -10,12 +10,12 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
+from engine.cases.notification import NotificationForm, parse_form
+from engine.cases.projection import EventKind, replay
+from engine.cases.service import Actor, CaseService
 from engine.errors import ConcurrentUpdate, InputError
-from engine.notification import NotificationForm, parse_form
-from engine.projection import EventKind, replay
-from engine.service import Actor, CaseService
-from engine.store import event_table, open_store, outbox_table, timer_table
-from engine.timers import sweep
+from engine.scheduling.sweep import sweep
+from engine.store.tables import event_table, open_store, outbox_table, timer_table
 from tests.conftest import RECORDED_AT
 
 D = dt.date
@@ -213,7 +213,7 @@ def test_a_timer_already_dealt_with_is_skipped_and_nothing_is_written(service) -
 
 
 def test_a_queued_write_that_touches_no_row_rolls_the_batch_back(service) -> None:
-    from engine.timers import _WriteBehind
+    from engine.scheduling.sweep import _WriteBehind
 
     (case_id,) = service.open_case(form(OPENED), on=OPENED, at=RECORDED_AT, actor=OFFICER)
     with service.store.read() as conn:

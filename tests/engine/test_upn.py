@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine.cases.upn import ALPHABET, check_letter, validate_upn
 from engine.errors import InputError
-from engine.upn import ALPHABET, check_letter, validate_upn
 
 VALID = ["H801200001001", "G80120000101A", "B801200005001", "A950000178301"]
 

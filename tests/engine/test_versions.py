@@ -14,13 +14,9 @@ import pytest
 from sqlalchemy import and_, func, select
 
 from engine.audit import replay_case, verify_store
-from engine.errors import AccessDenied, DefinitionError, InputError, VersionNotRaised
-from engine.loader import load_process_file, load_process_text, load_processes
-from engine.projection import EventKind
-from engine.registry import ProcessRegistry
-from engine.service import Actor, CaseService
-from engine.store import case_table, event_table, open_store, process_version_table, timer_table
-from engine.versions import (
+from engine.cases.projection import EventKind
+from engine.cases.service import Actor, CaseService
+from engine.cases.versions import (
     diff_definitions,
     find_version,
     impact,
@@ -28,6 +24,16 @@ from engine.versions import (
     plan_migration,
     publish_version,
     run_migration,
+)
+from engine.errors import AccessDenied, DefinitionError, InputError, VersionNotRaised
+from engine.language.loader import load_process_file, load_process_text, load_processes
+from engine.language.registry import ProcessRegistry
+from engine.store.tables import (
+    case_table,
+    event_table,
+    open_store,
+    process_version_table,
+    timer_table,
 )
 from tests.conftest import RECORDED_AT
 from tests.scenarios.helpers import (

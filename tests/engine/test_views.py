@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine.calendar import load_calendar
-from engine.notification import NotificationForm, parse_form
-from engine.service import Actor, CaseService
-from engine.store import access_log_table
-from engine.timers import sweep
-from engine.views import WITHHELD, case_summary, due_on, event_summary, list_cases
+from engine.cases.notification import NotificationForm, parse_form
+from engine.cases.service import Actor, CaseService
+from engine.cases.views import WITHHELD, case_summary, due_on, event_summary, list_cases
+from engine.scheduling.sweep import sweep
+from engine.store.tables import access_log_table
+from engine.time.calendar import load_calendar
 from tests.conftest import RECORDED_AT
 
 OFFICER = Actor("sona", "cme_officer")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from engine import yamlsafe
 from engine.errors import DefinitionError
-from engine.yamlsafe import MAX_DEPTH, Document, load_yaml, pydantic_issues
+from engine.language import yamlsafe
+from engine.language.yamlsafe import MAX_DEPTH, Document, load_yaml, pydantic_issues
 
 PROCESSES = Path(__file__).parents[2] / "processes"
 

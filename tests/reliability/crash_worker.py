@@ -91,13 +91,13 @@ class Journal:
 def main(argv: list[str]) -> None:
     db_url, journal_path, seed = argv[0], argv[1], int(argv[2])
     kill_at = argv[3] if len(argv) > 3 else None
+    from engine.cases.notification import parse_form
+    from engine.cases.service import Actor, CaseService
     from engine.errors import CMEError
-    from engine.notification import parse_form
-    from engine.registry import ProcessRegistry
-    from engine.service import Actor, CaseService
-    from engine.store import case_table, open_store
-    from engine.timers import sweep
-    from engine.yamlsafe import load_yaml
+    from engine.language.registry import ProcessRegistry
+    from engine.language.yamlsafe import load_yaml
+    from engine.scheduling.sweep import sweep
+    from engine.store.tables import case_table, open_store
 
     rng = random.Random(seed)
     store = open_store(db_url)
@@ -149,7 +149,7 @@ def main(argv: list[str]) -> None:
 
 def _command(service: Any, journal: Journal, case_id: str, seq: int, today: dt.date,
              rng: random.Random) -> None:
-    from engine.service import Actor
+    from engine.cases.service import Actor
 
     case = service.get(case_id)
     compiled = service.process_for(case)

@@ -23,7 +23,7 @@ def import_step(service: Any, today: dt.date, rng: random.Random,
                 note: Callable[[str], None]) -> None:
     """Write and import 1-4 rows; `note` records the file's sha256 and row count first."""
     from adapters.imports.out_of_school import import_out_of_school
-    from engine.service import Actor
+    from engine.cases.service import Actor
 
     rows = [
         f"Child {rng.randrange(10**9)},2014-0{rng.randint(1, 9)}-1{rng.randint(0, 9)},"

@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.projection import CaseState, replay
-from engine.reading import event_from_row
-from engine.store import Store, case_table, event_table, outbox_table, timer_table
+from engine.cases.projection import CaseState, replay
+from engine.cases.reading import event_from_row
+from engine.store.tables import Store, case_table, event_table, outbox_table, timer_table
 
 
 def verify_chains(store: Store) -> int:

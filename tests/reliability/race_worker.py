@@ -20,10 +20,10 @@ REGISTRY: Any = None
 def hammer(args: tuple[str, list[str], int, int, bool]) -> dict[str, Any]:
     """Do `rounds` commands on random cases; report successes, conflicts and anything else."""
     db_url, case_ids, seed, rounds, expect = args
+    from engine.cases.service import Actor, CaseService
     from engine.errors import CMEError, ConcurrentUpdate
-    from engine.registry import ProcessRegistry
-    from engine.service import Actor, CaseService
-    from engine.store import open_store
+    from engine.language.registry import ProcessRegistry
+    from engine.store.tables import open_store
 
     rng = random.Random(seed)
     store = open_store(db_url, upgrade=False)

@@ -14,10 +14,10 @@ RECORDED_AT = dt.datetime(2025, 9, 1, 9, 0, tzinfo=dt.UTC)
 
 
 def main(argv: list[str]) -> None:
-    from engine.registry import ProcessRegistry
-    from engine.service import CaseService
-    from engine.store import open_store
-    from engine.timers import sweep
+    from engine.cases.service import CaseService
+    from engine.language.registry import ProcessRegistry
+    from engine.scheduling.sweep import sweep
+    from engine.store.tables import open_store
     from tests.reliability.crash_worker import arm_kill
 
     db_url, until, batch = argv[0], dt.date.fromisoformat(argv[1]), int(argv[2])

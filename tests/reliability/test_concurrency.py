@@ -15,9 +15,9 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from engine.registry import ProcessRegistry
-from engine.service import Actor, CaseService
-from engine.store import event_table, open_store
+from engine.cases.service import Actor, CaseService
+from engine.language.registry import ProcessRegistry
+from engine.store.tables import event_table, open_store
 from tests.reliability import race_worker
 from tests.reliability.invariants import verify_all
 from tests.reliability.race_worker import RECORDED_AT, hammer

@@ -25,11 +25,17 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from engine.cases.service import CaseService
 from engine.cli import cli
-from engine.registry import ProcessRegistry
-from engine.service import CaseService
-from engine.store import case_table, event_table, import_ledger_table, open_store, timer_table
-from engine.timers import sweep
+from engine.language.registry import ProcessRegistry
+from engine.scheduling.sweep import sweep
+from engine.store.tables import (
+    case_table,
+    event_table,
+    import_ledger_table,
+    open_store,
+    timer_table,
+)
 from tests.reliability.invariants import verify_all
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,8 +22,8 @@ from sqlalchemy import select
 from sqlmodel import SQLModel
 
 from engine.cli import cli
-from engine.store import open_store
-from engine.yamlsafe import load_yaml
+from engine.language.yamlsafe import load_yaml
+from engine.store.tables import open_store
 
 HOSTILE = Path(__file__).parents[1] / "fixtures" / "hostile"
 EXPECTED: dict[str, str] = load_yaml((HOSTILE / "expected.yaml").read_text(), "expected").data
@@ -176,8 +176,8 @@ def test_control_characters_never_reach_the_database(
 ) -> None:
     import datetime as dt
 
+    from engine.cases.service import Actor
     from engine.errors import InputError
-    from engine.service import Actor
     from tests.conftest import RECORDED_AT
 
     officer = Actor("sona", "cme_officer")

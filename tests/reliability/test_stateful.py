@@ -29,16 +29,16 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import select
 
-from engine.definition import FactType
+from engine.cases.notification import parse_form
+from engine.cases.service import Actor, CaseService
 from engine.errors import CMEError, TransitionNotAllowed
-from engine.lint import edges
-from engine.loader import load_process_text, load_processes
-from engine.notification import parse_form
-from engine.registry import ProcessRegistry
-from engine.service import Actor, CaseService
-from engine.store import case_table, open_store, timer_table
-from engine.timers import sweep
-from engine.yamlsafe import load_yaml
+from engine.language.definition import FactType
+from engine.language.lint import edges
+from engine.language.loader import load_process_text, load_processes
+from engine.language.registry import ProcessRegistry
+from engine.language.yamlsafe import load_yaml
+from engine.scheduling.sweep import sweep
+from engine.store.tables import case_table, open_store, timer_table
 from tests.reliability.invariants import verify_all
 from tests.reliability.profiles import PROFILE
 
@@ -263,7 +263,7 @@ class CaseWork(RuleBasedStateMachine):
     @precondition(lambda self: self.today >= MIGRATED_FROM)
     @rule(process=st.sampled_from(sorted(OPENERS)))
     def migrate_to_the_next_version(self, process: str) -> None:
-        from engine.versions import plan_migration, run_migration
+        from engine.cases.versions import plan_migration, run_migration
 
         if process in self.migrated:
             return

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from engine.registry import ProcessRegistry
-from engine.service import Actor, CaseService
-from engine.store import event_table, open_store, timer_table
-from engine.timers import sweep
+from engine.cases.service import Actor, CaseService
+from engine.language.registry import ProcessRegistry
+from engine.scheduling.sweep import sweep
+from engine.store.tables import event_table, open_store, timer_table
 from tests.reliability.invariants import timer_events, verify_all, verify_timers_fired_once
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from engine.registry import ProcessRegistry
-from engine.service import CaseService
-from engine.store import open_store
+from engine.cases.service import CaseService
+from engine.language.registry import ProcessRegistry
+from engine.store.tables import open_store
 from tests.scenarios.helpers import calendars
 
 

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import and_, func, select
 
-from engine.calendar import SchoolCalendar, load_calendar, load_calendar_file
+from engine.cases.notification import NotificationForm, parse_form
+from engine.cases.projection import GENESIS_HASH, CaseState, EventKind, replay
+from engine.cases.service import Actor, CaseService, CommandResult
 from engine.errors import CMEError
-from engine.notification import NotificationForm, parse_form
-from engine.projection import GENESIS_HASH, CaseState, EventKind, replay
-from engine.service import Actor, CaseService, CommandResult
-from engine.store import event_table, outbox_table, timer_table
+from engine.store.tables import event_table, outbox_table, timer_table
+from engine.time.calendar import SchoolCalendar, load_calendar, load_calendar_file
 from tests.conftest import RECORDED_AT
 
 OFFICER = Actor("sona", "cme_officer")
@@ -72,8 +72,8 @@ def notification(
 
 def sweep(service: CaseService, *, until: dt.date, at: dt.datetime = RECORDED_AT) -> None:
     """Fire every pending timer due on or before `until`, earliest first, with its due date as
-    the effective date: the scheduler's own sweep (engine.timers)."""
-    from engine.timers import sweep as engine_sweep
+    the effective date: the scheduler's own sweep (engine.scheduling.sweep)."""
+    from engine.scheduling.sweep import sweep as engine_sweep
 
     engine_sweep(service, until=until, at=at)
 

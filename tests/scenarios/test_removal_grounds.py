@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from engine.cases.projection import EventKind
 from engine.errors import (
     BackdatingRefused,
     GuardFailed,
@@ -17,7 +18,6 @@ from engine.errors import (
     MissingChecks,
     RoleNotPermitted,
 )
-from engine.projection import EventKind
 from tests.scenarios.helpers import OFFICER, SCHOOL, TEST_CALENDAR, Walk, notification
 from tests.scenarios.removal import (
     Ground,

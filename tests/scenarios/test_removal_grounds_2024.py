@@ -18,7 +18,7 @@ from engine.errors import (
     MissingChecks,
     UnknownTrigger,
 )
-from engine.store import case_table
+from engine.store.tables import case_table
 from tests.conftest import RECORDED_AT
 from tests.scenarios.helpers import SCHOOL, TEST_CALENDAR, Walk, notification
 from tests.scenarios.removal import (

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from engine.cases.projection import EventKind
 from engine.errors import GuardFailed, MissingChecks
-from engine.projection import EventKind
 from tests.scenarios.helpers import OFFICER, SCHOOL, Walk, notification
 
 D = dt.date

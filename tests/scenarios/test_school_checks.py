@@ -9,8 +9,8 @@ import datetime as dt
 
 import pytest
 
+from engine.cases.projection import EventKind
 from engine.errors import BackdatingRefused, GuardFailed, MissingChecks, RoleNotPermitted
-from engine.projection import EventKind
 from tests.scenarios.helpers import OFFICER, PAS, SCHOOL, Walk, notification
 
 D = dt.date

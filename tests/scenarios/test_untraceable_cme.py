@@ -8,10 +8,10 @@ import datetime as dt
 
 import pytest
 
-from engine.calendar import load_calendar
+from engine.cases.projection import EventKind
+from engine.cases.service import CaseService
 from engine.errors import GuardFailed, MissingChecks, RoleNotPermitted, TransitionNotAllowed
-from engine.projection import EventKind
-from engine.service import CaseService
+from engine.time.calendar import load_calendar
 from tests.scenarios.helpers import (
     LINE_MANAGER,
     OFFICER,

@@ -1,0 +1,1 @@
+"""Cases: events, decisions, the unit of work, commands, reads and views."""

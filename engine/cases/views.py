@@ -1,0 +1,278 @@
+"""Read-only views of cases for people: where a case stands, what is outstanding, what is due.
+
+Owns the shape of `cme case show`, `cme case list` and `cme due` (plain dicts, JSON-ready). Does
+not change anything and does not format for the terminal (that is the CLI).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import and_, select
+
+from engine.cases.projection import CaseState
+from engine.cases.reading import CaseReader
+from engine.errors import CalendarError
+from engine.language.outline import ProcessOutline
+from engine.protection.access import ActorLike, Permission, authorise_read, log_read, require
+from engine.protection.crypto import PURGED
+from engine.store.tables import case_table, timer_table
+
+
+def day_of_case(service: CaseReader, case: CaseState, on: dt.date) -> int | None:
+    """Day N of the case's timeline on `on` (None if the calendar does not cover `on`)."""
+    try:
+        cal = service.calendar_for(case)
+        return cal.day_number(case.opened_on, on, skip=case.paused_ranges())
+    except CalendarError:
+        return None
+
+
+def checklist(outline: ProcessOutline, case: CaseState) -> list[dict[str, Any]]:
+    """The current stage's checks, each done (with date and outcome) or outstanding."""
+    out = []
+    for check in outline.states[case.state].checklist:
+        done = case.checks.get(check.id)
+        outcome = case.check_outcome(check.id) if done else None
+        out.append({
+            "id": check.id,
+            "wording": check.wording,
+            "channel": check.channel,
+            "days": check.window,
+            "required": check.required,
+            "done": done is not None,
+            "on": done["on"] if done else None,
+            "outcome": outcome,
+        })
+    return out
+
+
+def case_summary(
+    service: CaseReader, case_id: str, *, on: dt.date, actor: ActorLike | None = None,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Everything `cme case show` prints about one case.
+
+    With a reader (`actor`, read at `at`) the read is checked and logged and the personal data
+    shown; without one, personal data is withheld.
+    """
+    if actor is not None:
+        authorise_read(service.store, actor, case_ids=[case_id], action="case show",
+                       at=_read_at(at), table=service.roles)
+    with service.store.read() as conn:
+        case = service.get(case_id, conn=conn)
+        timers = conn.execute(
+            select(timer_table).where(timer_table.c.case_id == case_id)
+            .order_by(timer_table.c.due_date, timer_table.c.id)
+        ).all()
+        events = service.events(case_id, conn=conn)
+        case, events, personal_data = _for_reader(
+            service, conn, case, events, reader=actor is not None
+        )
+    # The pinned version's stored outline: showing a case builds no definition, guards or machine.
+    outline = service.outline_for(case)
+    state = outline.states[case.state]
+    return {
+        "id": case.id,
+        "process": {"id": case.process_id, "version": case.process_version,
+                    "title": outline.title},
+        "state": case.state,
+        "state_title": state.title,
+        "state_description": state.description,
+        "terminal": case.terminal,
+        "opened_on": case.opened_on,
+        "closed_on": case.closed_on,
+        "day": day_of_case(service, case, on),
+        "on": on,
+        "calendar": case.calendar,
+        "overdue": case.overdue,
+        "assigned_officer": case.assigned_officer,
+        "sibling_group": case.sibling_group,
+        "child": _child(case),
+        "personal_data": personal_data,
+        "facts": case.all_facts(),
+        "checklist": checklist(outline, case),
+        "checks_recorded": {
+            c: {**done, "outcome": case.check_outcome(c)} for c, done in case.checks.items()
+        },
+        "next_steps": [
+            {"trigger": step.id, "title": step.title, "roles": list(step.roles)}
+            for step in ([] if case.terminal else outline.steps_from(case.state))
+        ],
+        "timers": [
+            {"timer": t.timer_id, "due_date": t.due_date, "status": t.status,
+             "action": t.trigger or f"escalate to {t.escalate_role}",
+             "explanation": t.explanation}
+            for t in timers
+        ],
+        "clock_paused": [list(p) for p in case.pauses],
+        "seq": case.seq,
+        "head_hash": case.head_hash,
+        "history": [
+            {"seq": e.seq, "effective_date": e.effective_date, "kind": str(e.kind),
+             "actor": e.actor, "role": e.role, "rule": e.rule,
+             "summary": event_summary(e.payload, str(e.kind))}
+            for e in events
+        ],
+    }
+
+
+WITHHELD = "(personal data withheld)"
+"""What a history line shows in place of personal data the reader was not given."""
+
+
+def event_summary(payload: dict[str, Any], kind: str) -> str:
+    """One line saying what an event did."""
+    data = payload.get("data", {})
+    if "to_state" in data:
+        return f"{data.get('trigger')}: {data.get('from_state')} → {data['to_state']}"
+    if kind == "opened":
+        return f"opened in {data.get('state')}"
+    personal = payload.get("personal")
+    personal = personal if isinstance(personal, dict) else {}
+    if kind == "check_recorded":
+        outcome = data.get("outcome") or personal.get("check_outcomes", {}).get(data["check"])
+        return f"check {data['check']}: {outcome or WITHHELD}"
+    if kind == "fact_changed" and "personal_fact" in data:
+        name = data["personal_fact"]
+        value = personal.get("facts", {}).get(name)
+        return f"{name} = {WITHHELD if value is None else value}"
+    if kind == "fact_changed":
+        return ", ".join(f"{k} = {v}" for k, v in data.get("facts", {}).items())
+    if kind == "escalation":
+        return f"escalated to {data.get('to_role')}: {data.get('message')}"
+    if kind == "timer_lapsed":
+        return f"timer {data.get('timer')} lapsed: {'; '.join(data.get('because', []))}"
+    if kind == "note":
+        return f"note: {personal.get('last_note') or WITHHELD}"
+    if "trigger" in data:
+        return str(data["trigger"])
+    return kind
+
+
+def _read_at(at: dt.datetime | None) -> dt.datetime:
+    if at is None:
+        raise ValueError("a logged read needs the time it happened (`at`)")
+    return at
+
+
+def _for_reader(
+    service: CaseReader, conn: Any, case: CaseState, events: list[Any], *,
+    reader: bool,
+) -> tuple[CaseState, list[Any], str]:
+    """The case and its events with personal data opened for a reader, else withheld; and
+    which of `shown`, `withheld` or `purged` applies.
+    """
+    if not reader:
+        return (replace(case, personal={}),
+                [replace(e, payload={k: v for k, v in e.payload.items() if k != "personal"})
+                 for e in events], "withheld")
+    if service.keys.destroyed(conn, case.id):
+        child = {k: PURGED for k in ("full_name", "date_of_birth", "upn", "school")}
+        return (replace(case, personal={"child": child}),
+                [replace(e, payload={k: v for k, v in e.payload.items() if k != "personal"})
+                 for e in events], "purged")
+    opened = service.revealed(case, conn=conn)
+    events = [replace(e, payload=service.keys.reveal_payload(conn, e.case_id, e.seq, e.payload))
+              for e in events]
+    return opened, events, "shown"
+
+
+def _child(case: CaseState) -> dict[str, Any]:
+    child = case.personal.get("child") or {}
+    return {k: child.get(k) for k in ("full_name", "date_of_birth", "upn", "school")}
+
+
+def list_cases(
+    service: CaseReader, *, state: str | None = None, overdue: bool = False,
+    include_closed: bool = False, actor: ActorLike | None = None, at: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Cases, optionally only in one state or only overdue; open cases unless asked.
+
+    Children's names are shown only to a reader (`actor`), whose read of each case is logged.
+    """
+    if actor is not None:
+        require(actor, Permission.read_case, table=service.roles)
+    query = select(case_table)
+    if state:
+        query = query.where(case_table.c.state == state)
+    if overdue:
+        query = query.where(case_table.c.overdue.is_(True))
+    if not include_closed:
+        query = query.where(case_table.c.terminal.is_(False))
+    with service.store.read() as conn:
+        rows = conn.execute(query.order_by(case_table.c.id)).all()
+        cases = [_for_reader(service, conn, CaseState.from_row(r), [],
+                             reader=actor is not None)[0] for r in rows]
+    if actor is not None:
+        with service.store.engine.begin() as log:
+            for case in cases:
+                log_read(log, actor, case_id=case.id, action="case list", at=_read_at(at))
+    out = []
+    for case in cases:
+        out.append({
+            "id": case.id, "process": case.process_id, "state": case.state,
+            "opened_on": case.opened_on, "overdue": case.overdue,
+            "assigned_officer": case.assigned_officer, "child": _child(case)["full_name"],
+        })
+    return out
+
+
+def due_on(
+    service: CaseReader, *, on: dt.date, actor: ActorLike | None = None,
+    at: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """What each officer must do on `on`: timers due by then, and checks whose window is open.
+
+    Shows no personal data; a reader's (`actor`) right to read cases is checked and logged.
+    """
+    if actor is not None:
+        authorise_read(service.store, actor, case_ids=[None], action=f"due on {on}",
+                       at=_read_at(at), table=service.roles)
+    with service.store.read() as conn:
+        timers = conn.execute(
+            select(timer_table, case_table.c.assigned_officer).join(
+                case_table, case_table.c.id == timer_table.c.case_id
+            ).where(and_(timer_table.c.status == "pending", timer_table.c.due_date <= on))
+            .order_by(timer_table.c.due_date, timer_table.c.case_id)
+        ).all()
+        open_cases = conn.execute(
+            select(case_table).where(case_table.c.terminal.is_(False)).order_by(case_table.c.id)
+        ).all()
+    items: list[dict[str, Any]] = []
+    for t in timers:
+        items.append({
+            "officer": t.assigned_officer, "case_id": t.case_id, "kind": "timer",
+            "due_date": t.due_date,
+            "what": t.trigger or f"escalate to {t.escalate_role}",
+            "why": t.explanation,
+        })
+    for row in open_cases:
+        case = CaseState.from_row(row)
+        outline = service.outline_for(case)
+        day = day_of_case(service, case, on)
+        if day is None:
+            continue
+        for check in outline.states[case.state].checklist:
+            if check.id in case.checks or not check.required:
+                continue
+            if check.first is not None and day < check.first:
+                continue
+            late = check.last is not None and day > check.last
+            items.append({
+                "officer": case.assigned_officer, "case_id": case.id,
+                "kind": "overdue check" if late else "check", "due_date": on,
+                "what": f"{check.id}: {check.wording}",
+                "why": f"Day {day} of the case; window {check.window}" if check.window
+                else f"Day {day} of the case",
+            })
+        if case.overdue:
+            items.append({
+                "officer": case.assigned_officer, "case_id": case.id, "kind": "escalated",
+                "due_date": on, "what": "case escalated: act on it",
+                "why": "an escalation was raised and the case has not moved since",
+            })
+    items.sort(key=lambda i: (str(i["officer"]), i["due_date"], i["case_id"]))
+    return items

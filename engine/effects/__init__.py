@@ -1,0 +1,1 @@
+"""What the engine asks of the world: ports and the outbox that carries requests."""

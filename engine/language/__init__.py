@@ -1,0 +1,1 @@
+"""The policy owner's language: YAML to a checked definition, lint, diagrams, machines."""

@@ -1,0 +1,396 @@
+"""Pydantic models of a process definition: what a `processes/*.yaml` file may say.
+
+Owns the shape of the language and the checks one model can make on itself. Does not own reading
+YAML (`loader.py`), graph checks across the file (`lint.py`), or guard compilation
+(`expressions.py`). Field docstrings become the JSON Schema descriptions a policy owner sees.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from engine.language.outline import CheckOutline, ProcessOutline, StateOutline, StepOutline
+
+ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+RESERVED_NAMES = frozenset({"checks", "case_day", "state_day", "effective_date", "opened_on"})
+"""Names every guard may read besides the declared facts, so no fact may take them:
+`checks` (map of check id -> recorded?), `case_day` (Day N of the case, int), `state_day`
+(Day N since entering the current state, int), `effective_date` and `opened_on` (timestamps)."""
+Identifier = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
+"""A lower_snake_case name: states, triggers, checks, facts, roles and timers are named so."""
+
+
+class Strict(BaseModel):
+    """Base of every definition model: unknown keys are errors and values never change."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_attribute_docstrings=True, str_strip_whitespace=True
+    )
+
+
+class ClockUnit(StrEnum):
+    """How a day count is measured."""
+
+    school_days = "school_days"
+    calendar_days = "calendar_days"
+
+
+def _parse_days(value: Any) -> Any:
+    """Accept `26`, `"5-15"`, `"5–15"` or a mapping for a day window."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"first": value, "last": value}
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:[-–]\s*(\d+))?\s*", value)
+        if match:
+            first = int(match.group(1))
+            last = int(match.group(2) or first)
+            return {"first": first, "last": last}
+        raise ValueError(f"day window {value!r} must look like 26 or 5-15")
+    return value
+
+
+class DayWindowDefinition(Strict):
+    """Days N to M of the clock, inclusive (the policy's "Day 5–15"); one day has first == last."""
+
+    first: int = Field(ge=1)
+    """First day of the window (Day 1 is the day the clock starts)."""
+    last: int = Field(ge=1)
+    """Last day of the window, inclusive."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DayWindowDefinition:
+        if self.last < self.first:
+            raise ValueError(
+                f"day window is inverted: Day {self.first}–{self.last}; write the earlier day first"
+            )
+        return self
+
+    def __str__(self) -> str:
+        return f"Day {self.first}" if self.first == self.last else f"Day {self.first}–{self.last}"
+
+
+DayWindow = Annotated[DayWindowDefinition, BeforeValidator(_parse_days)]
+
+
+class SourceDefinition(Strict):
+    """Where a rule comes from, so an auditor can follow it back."""
+
+    document: str | None = None
+    """The policy or regulation, e.g. "Camden CME Policy 2023-24"; defaults to the process's."""
+    section: str
+    """Section, appendix or regulation, e.g. "Appendix 7" or "Regulation 8(1)(h)"."""
+    quote: str | None = None
+    """The policy's own words, where they help."""
+
+
+def _parse_source(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"section": value}
+    return value
+
+
+Source = Annotated[SourceDefinition, BeforeValidator(_parse_source)]
+
+
+class ClockDefinition(Strict):
+    """How the process counts days."""
+
+    unit: ClockUnit = ClockUnit.school_days
+    """School days (the policy's "Day N") or calendar days."""
+    day_one: str
+    """What Day 1 is, in words, e.g. "the day the CME notification is received"."""
+    calendar: str | None = None
+    """Calendar a case uses unless it names its own (default: the shipped default calendar)."""
+
+
+class RoleDefinition(Strict):
+    """A role that may act on cases of this process."""
+
+    title: str
+    """The job as the policy names it, e.g. "School Inclusion and CME Officer"."""
+    description: str | None = None
+
+
+class FactType(StrEnum):
+    """Types a case fact may have; guards are type-checked against them."""
+
+    bool = "bool"
+    int = "int"
+    float = "float"
+    string = "string"
+    date = "date"
+    enum = "enum"
+
+
+class FactDefinition(Strict):
+    """A typed fact about a case that guards may use."""
+
+    type: FactType
+    """bool, int, float, string, date, or enum (with `values`)."""
+    description: str
+    """What the fact means, in the policy's words."""
+    values: list[str] | None = None
+    """For enums: the allowed values."""
+    not_backdated: bool = False
+    """For dates: refuse a value earlier than the day it is recorded (e.g. an off-roll date)."""
+    personal: bool = False
+    """Personal data about the child or family (encrypted at rest, left out of exports)."""
+    source: Source | None = None
+
+    @model_validator(mode="after")
+    def _enum_values(self) -> FactDefinition:
+        if self.type == FactType.enum and not self.values:
+            raise ValueError("an enum fact needs `values`: the list of allowed values")
+        if self.type != FactType.enum and self.values is not None:
+            raise ValueError("`values` is only for facts of type enum")
+        if self.not_backdated and self.type != FactType.date:
+            raise ValueError("`not_backdated` is only for facts of type date")
+        return self
+
+
+class CheckDefinition(Strict):
+    """One action expected in a stage: a letter, a system check, a visit, a call."""
+
+    id: Identifier
+    """Stable id used by triggers (`requires_checks`) and by officers (`cme case check`)."""
+    wording: str
+    """What to do, in the policy's words."""
+    channel: str | None = None
+    """The channel or system it concerns: phone, email, first_class_post, MASH, NHS Spine …"""
+    days: DayWindow | None = None
+    """When in the case it should be done (e.g. 5-15)."""
+    required: bool = True
+    """Whether leaving it undone counts as outstanding."""
+    source: Source | None = None
+
+
+class ActionDefinition(Strict):
+    """Something the engine asks an adapter to do when a step happens."""
+
+    kind: Literal["letter", "notify", "referral", "record"]
+    """letter: render and file a letter; notify: email a role or party; referral: refer to a
+    service (MASH, police, Connexions, EHE); record: note that an external step is due."""
+    template: str | None = None
+    """Letter or message template id, e.g. first_formal_cme_letter."""
+    to: str
+    """Who it goes to: a role id, or a party (notifier, parent_carer, destination_la, mash,
+    police, ehe_team, connexions, sen_service)."""
+    wording: str
+    """What the action is, in the policy's words."""
+    channel: str | None = None
+    """How: first_class_post, recorded_delivery, email, phone, secure_upload."""
+    source: Source | None = None
+
+
+class ConditionDefinition(Strict):
+    """One condition of a guard: an expression and what it means in words."""
+
+    expr: str
+    """A CEL expression over the declared facts, `checks.<id>` (bool) and `case_day` (int)."""
+    says: str
+    """The condition in words, shown when it fails (e.g. "absent 20 or more school days")."""
+
+
+def _parse_condition(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"expr": value, "says": value}
+    return value
+
+
+Condition = Annotated[ConditionDefinition, BeforeValidator(_parse_condition)]
+
+
+class TriggerDefinition(Strict):
+    """A step: who may take it, from where to where, and what must hold first."""
+
+    id: Identifier
+    """The trigger's name, as officers type it (`cme case fire ID <id>`)."""
+    title: str
+    """The step in words."""
+    source: list[Identifier] | Literal["*"]
+    """States it may be taken from; "*" means any non-terminal state (an interrupt)."""
+    dest: Identifier | None = None
+    """The state the case moves to; leave it out for a step that keeps the case where it is
+    (e.g. a MASH referral from any stage: recorded, its actions requested, the clock unchanged)."""
+    roles: list[Identifier] = Field(default_factory=list)
+    """Roles allowed to take it; empty means only the timer (scheduler) fires it."""
+    by_timer: bool = False
+    """Whether a timer may fire it."""
+    guards: list[Condition] = Field(default_factory=list)
+    """All must hold; each failing one is named with the facts it reads."""
+    requires_checks: list[Identifier] = Field(default_factory=list)
+    """Checks that must be recorded before this step."""
+    requires_facts: list[Identifier] = Field(default_factory=list)
+    """Facts that must be recorded (any value) before this step."""
+    actions: list[ActionDefinition] = Field(default_factory=list)
+    """What the engine requests of adapters when the step is taken."""
+    legal_basis: str | None = None
+    """Regulation or statute, e.g. "Regulation 8(1)(h)"."""
+    ref: Source
+    """Where in the policy this step comes from."""
+    note: str | None = None
+    """Questions or ambiguities in the policy, written down next to the rule."""
+
+    @model_validator(mode="after")
+    def _someone_fires(self) -> TriggerDefinition:
+        if not self.roles and not self.by_timer:
+            raise ValueError("a trigger needs `roles` who may take it, or `by_timer: true`")
+        return self
+
+
+class EscalationDefinition(Strict):
+    """Tell a role that something is overdue."""
+
+    to_role: Identifier
+    """The role told (e.g. line_manager)."""
+    message: str
+    """What they are told."""
+
+
+class TimerDefinition(Strict):
+    """A day-based step: on Day N (of the case or of this state) fire a trigger or escalate."""
+
+    id: Identifier
+    """Stable id; with the case and state entry it makes the timer's idempotency key."""
+    description: str
+    """What happens, in words."""
+    day: int | None = Field(default=None, ge=1)
+    """Fire on Day N (Day 1 = the start of the count), in the process clock's unit."""
+    weeks: int | None = Field(default=None, ge=1)
+    """Or fire N calendar weeks after the start of the count (the policy's "within 8 weeks")."""
+    unit: ClockUnit | None = None
+    """Override the process clock's unit for `day`."""
+    counted_from: Literal["case", "state"] = "case"
+    """Count from Day 1 of the case, or from the day the case entered this state."""
+    fire: Identifier | None = None
+    """The trigger to fire."""
+    escalate: EscalationDefinition | None = None
+    """Or the escalation to raise."""
+    when: list[Condition] = Field(default_factory=list)
+    """Only fire if these hold on the due day (else the timer lapses, recorded)."""
+    ref: Source
+
+    @model_validator(mode="after")
+    def _one_of(self) -> TimerDefinition:
+        if (self.day is None) == (self.weeks is None):
+            raise ValueError("a timer needs exactly one of `day` or `weeks`")
+        if (self.fire is None) == (self.escalate is None):
+            raise ValueError("a timer needs exactly one of `fire` or `escalate`")
+        if self.weeks is not None and self.unit is not None:
+            raise ValueError("`unit` applies to `day`, not `weeks`")
+        return self
+
+
+class StateDefinition(Strict):
+    """A stage of a case."""
+
+    title: str
+    """The stage in words."""
+    description: str
+    """What the officer does here."""
+    terminal: bool = False
+    """Whether the case ends here (no step leads out)."""
+    days: DayWindow | None = None
+    """The days of the case this stage covers, e.g. 5-15."""
+    stops_clock: bool = False
+    """Whether case day counts pause while the case is here (e.g. SEN service leads)."""
+    checklist: list[CheckDefinition] = Field(default_factory=list)
+    """Actions expected in this stage."""
+    timers: list[TimerDefinition] = Field(default_factory=list)
+    """Day-based steps and escalations armed on entering this stage."""
+    on_enter: list[ActionDefinition] = Field(default_factory=list)
+    """Actions requested when a case enters this stage."""
+    legal_basis: str | None = None
+    ref: Source
+    note: str | None = None
+
+
+class ApplicabilityDefinition(Strict):
+    """Which cases a version applies to (its transitional provision)."""
+
+    cases_opened_from: dt.date | None = None
+    """Cases opened on or after this date take this version (default: `effective_from`)."""
+    migrate_open_cases: bool = False
+    """Whether open cases on earlier versions are expected to migrate (by `cme process migrate`)."""
+
+
+class ProcessDefinition(Strict):
+    """A whole process: states, steps, clock, roles, facts and where each rule comes from."""
+
+    kind: Literal["process"] = "process"
+    """Marks the file as a process definition (other files in processes/ say another kind)."""
+    id: Identifier
+    """The process name, e.g. untraceable_cme."""
+    title: str
+    version: int = Field(ge=1)
+    """Raise it whenever the file changes; a changed file with the same version is refused."""
+    effective_from: dt.date
+    """The date this version comes into force."""
+    source: SourceDefinition
+    """The policy or law this process encodes."""
+    description: str | None = None
+    applies: ApplicabilityDefinition = Field(default_factory=ApplicabilityDefinition)
+    compulsory_school_age_only: bool = True
+    """Open cases only for children of compulsory school age on Day 1 (the CME duty); false
+    where the policy also covers younger children (roll returns, a nursery pupil leaving)."""
+    clock: ClockDefinition
+    initial: Identifier
+    """The state a new case starts in."""
+    roles: dict[Identifier, RoleDefinition]
+    facts: dict[Identifier, FactDefinition] = Field(default_factory=dict)
+    states: dict[Identifier, StateDefinition]
+    triggers: list[TriggerDefinition]
+    questions: list[str] = Field(default_factory=list)
+    """Where the policy is ambiguous or out of date: the questions, for the policy owner."""
+
+    def trigger(self, trigger_id: str) -> TriggerDefinition | None:
+        """The trigger with this id, or None."""
+        for trig in self.triggers:
+            if trig.id == trigger_id:
+                return trig
+        return None
+
+    def checks(self) -> dict[str, CheckDefinition]:
+        """Every check of every state, by id."""
+        return {c.id: c for s in self.states.values() for c in s.checklist}
+
+    def dest_of(self, trig: TriggerDefinition, source: str) -> str:
+        """The state a trigger leads to from `source` (itself, for a step that stays)."""
+        return trig.dest if trig.dest is not None else source
+
+    def source_states(self, trig: TriggerDefinition) -> list[str]:
+        """The states a trigger may be taken from ("*" expanded to every non-terminal state)."""
+        if trig.source == "*":
+            return [name for name, st in self.states.items() if not st.terminal]
+        return list(trig.source)
+
+    def outline(self) -> ProcessOutline:
+        """The parts a person reads about a case, stored with the version for fast reading."""
+        return ProcessOutline(
+            id=self.id, version=self.version, title=self.title,
+            states={
+                sid: StateOutline(
+                    id=sid, title=st.title, description=st.description, terminal=st.terminal,
+                    checklist=tuple(
+                        CheckOutline(
+                            id=c.id, wording=c.wording, channel=c.channel,
+                            first=c.days.first if c.days else None,
+                            last=c.days.last if c.days else None, required=c.required,
+                        )
+                        for c in st.checklist
+                    ),
+                )
+                for sid, st in self.states.items()
+            },
+            steps=tuple(
+                StepOutline(id=t.id, title=t.title, roles=tuple(t.roles),
+                            sources=tuple(self.source_states(t)))
+                for t in self.triggers
+            ),
+        )

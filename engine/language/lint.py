@@ -1,0 +1,282 @@
+"""Graph and timing checks over a loaded process: what validates but cannot work as a policy.
+
+Owns: unreachable states, dead ends, traps with no way to a terminal state, terminal states
+with steps out, timers that can never fire, triggers only a timer fires with no timer, day windows
+out of order, and guards that give the same answer whatever the facts. Does not own schema or
+reference errors (`loader.py` refuses those before a definition exists).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from engine.errors import Issue
+from engine.language.definition import ProcessDefinition, StateDefinition, TimerDefinition
+from engine.language.expressions import CompiledCondition
+from engine.language.loader import LoadedProcess
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class LintIssue(Issue):
+    """An `Issue` with a severity: errors make `cme process lint` exit 1, warnings do not."""
+
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.severity}: {self.message}"
+
+
+def lint(loaded: LoadedProcess) -> list[LintIssue]:
+    """Every graph and timing problem of one loaded process, in file order."""
+    linter = _Linter(loaded)
+    linter.run()
+    return sorted(linter.issues, key=lambda i: (i.path, i.line, i.column, i.message))
+
+
+def has_errors(issues: Iterable[LintIssue]) -> bool:
+    """Whether any issue is an error (not only a warning)."""
+    return any(issue.severity == "error" for issue in issues)
+
+
+def edges(defn: ProcessDefinition) -> list[tuple[str, str, str]]:
+    """Every (source, trigger id, dest) of the process, with "*" expanded to non-terminal states."""
+    return [
+        (source, trig.id, defn.dest_of(trig, source))
+        for trig in defn.triggers
+        for source in defn.source_states(trig)
+    ]
+
+
+class _Linter:
+    def __init__(self, loaded: LoadedProcess) -> None:
+        self.loaded = loaded
+        self.defn = loaded.definition
+        self.issues: list[LintIssue] = []
+        self.edges = edges(self.defn)
+
+    def add(
+        self,
+        loc: Sequence[str | int],
+        message: str,
+        *,
+        severity: Severity = "error",
+        at_key: bool = False,
+    ) -> None:
+        base = self.loaded.issue(loc, message, at_key=at_key)
+        self.issues.append(
+            LintIssue(base.path, base.line, base.column, base.message, severity=severity)
+        )
+
+    def run(self) -> None:
+        self._reachability()
+        self._ways_out()
+        self._terminal_sources()
+        self._timers()
+        self._timer_only_triggers()
+        self._windows()
+        self._constant_guards()
+
+    def _reachable_from(self, start: str) -> set[str]:
+        seen = {start}
+        queue = deque([start])
+        while queue:
+            state = queue.popleft()
+            for source, _, dest in self.edges:
+                if source == state and dest not in seen:
+                    seen.add(dest)
+                    queue.append(dest)
+        return seen
+
+    def _reachability(self) -> None:
+        defn = self.defn
+        if defn.states[defn.initial].terminal:
+            self.add(
+                ("initial",), f"the initial state {defn.initial!r} is terminal: cases end at once"
+            )
+        reachable = self._reachable_from(defn.initial)
+        for name in defn.states:
+            if name not in reachable:
+                self.add(
+                    ("states", name),
+                    f"state {name!r} is unreachable: no chain of triggers leads to it from the "
+                    f"initial state {defn.initial!r}; add a trigger with `dest: {name}` or "
+                    "remove the state",
+                    at_key=True,
+                )
+
+    def _ways_out(self) -> None:
+        terminals = {n for n, s in self.defn.states.items() if s.terminal}
+        for name, state in self.defn.states.items():
+            if state.terminal:
+                continue
+            out = [dest for source, _, dest in self.edges if source == name and dest != name]
+            if not out:
+                self.add(
+                    ("states", name),
+                    f"state {name!r} is a dead end: no trigger leads out of it; add one, or mark "
+                    "it `terminal: true` if cases end here",
+                    at_key=True,
+                )
+            elif terminals and not (self._reachable_from(name) & terminals):
+                self.add(
+                    ("states", name),
+                    f"no terminal state can be reached from state {name!r}: a case that gets "
+                    "here can never end",
+                    at_key=True,
+                )
+        if not terminals:
+            self.add(("states",), "no state is `terminal: true`: cases of this process never end")
+
+    def _terminal_sources(self) -> None:
+        for index, trig in enumerate(self.defn.triggers):
+            if not isinstance(trig.source, list):
+                continue
+            for j, source in enumerate(trig.source):
+                state = self.defn.states.get(source)
+                if state is not None and state.terminal:
+                    self.add(
+                        ("triggers", index, "source", j),
+                        f"trigger {trig.id!r} leaves terminal state {source!r}; a terminal state "
+                        "has no way out (remove it from `source`, or make the state non-terminal)",
+                    )
+
+    def _timers(self) -> None:
+        for state_name, state in self.defn.states.items():
+            for index, timer in enumerate(state.timers):
+                loc = ("states", state_name, "timers", index)
+                if state.terminal:
+                    self.add(
+                        (*loc, "id"),
+                        f"timer {timer.id!r} can never fire: it sits in terminal state "
+                        f"{state_name!r}, where cases have ended",
+                    )
+                    continue
+                if timer.fire is not None:
+                    self._timer_trigger(state_name, timer, loc)
+                self._timer_day(state_name, state, timer, loc)
+
+    def _timer_trigger(
+        self, state_name: str, timer: TimerDefinition, loc: tuple[str | int, ...]
+    ) -> None:
+        trig = self.defn.trigger(timer.fire or "")
+        if trig is None:
+            return  # the loader reports unknown triggers
+        if not trig.by_timer:
+            self.add(
+                (*loc, "fire"),
+                f"timer {timer.id!r} can never fire trigger {trig.id!r}: the trigger does not say "
+                "`by_timer: true`",
+            )
+        if state_name not in self.defn.source_states(trig):
+            self.add(
+                (*loc, "fire"),
+                f"timer {timer.id!r} can never fire: trigger {trig.id!r} cannot be taken from "
+                f"state {state_name!r}, where the timer is armed",
+            )
+
+    def _timer_day(
+        self,
+        state_name: str,
+        state: StateDefinition,
+        timer: TimerDefinition,
+        loc: tuple[str | int, ...],
+    ) -> None:
+        window = state.days
+        if window is None or timer.day is None:
+            return
+        if timer.unit is not None and timer.unit != self.defn.clock.unit:
+            return  # a window in one unit says nothing about a day in another
+        if timer.counted_from == "state":
+            length = window.last - window.first + 1
+            if timer.day > length:
+                self.add(
+                    (*loc, "day"),
+                    f"timer {timer.id!r} can never fire in time: Day {timer.day} of the state is "
+                    f"past the state's own window ({window}, {length} day"
+                    f"{'s' if length != 1 else ''} long)",
+                )
+        elif timer.day < window.first:
+            # Days after the window are the usual "move on" step (the policy leaves gaps, e.g.
+            # Day 1-3 then Day 5); a day before it is already past when a case arrives.
+            self.add(
+                (*loc, "day"),
+                f"timer {timer.id!r} is due on Day {timer.day} of the case, before state "
+                f"{state_name!r}'s window ({window}) starts: it fires as soon as a case arrives",
+                severity="warning",
+            )
+
+    def _timer_only_triggers(self) -> None:
+        fired = {t.fire for s in self.defn.states.values() for t in s.timers if t.fire}
+        for index, trig in enumerate(self.defn.triggers):
+            if trig.by_timer and not trig.roles and trig.id not in fired:
+                self.add(
+                    ("triggers", index, "id"),
+                    f"trigger {trig.id!r} can never be taken: only a timer may take it "
+                    "(no `roles`), but no timer fires it",
+                )
+
+    def _windows(self) -> None:
+        for name, state in self.defn.states.items():
+            if state.days is None:
+                continue
+            for index, check in enumerate(state.checklist):
+                if check.days is None:
+                    continue
+                if check.days.first < state.days.first or check.days.last > state.days.last:
+                    self.add(
+                        ("states", name, "checklist", index, "days"),
+                        f"check {check.id!r} is due {check.days}, outside its state's window "
+                        f"({state.days}); move the check or widen the state's `days`",
+                    )
+        for index, trig in enumerate(self.defn.triggers):
+            if trig.source == "*" or trig.dest is None:
+                continue  # interrupts and steps that stay put: order does not apply
+            dest = self.defn.states[trig.dest]
+            for j, source in enumerate(trig.source):
+                here = self.defn.states[source].days
+                there = dest.days
+                if here is None or there is None or source == trig.dest or dest.terminal:
+                    continue
+                if there.last < here.first:
+                    self.add(
+                        ("triggers", index, "source", j),
+                        f"trigger {trig.id!r} goes back in time: from {source!r} ({here}) to "
+                        f"{trig.dest!r} ({there}), whose window ends before this one starts",
+                        severity="warning",
+                    )
+                elif there.first < here.first:
+                    self.add(
+                        ("triggers", index, "dest"),
+                        f"day windows overlap out of order: {trig.dest!r} ({there}) starts "
+                        f"before {source!r} ({here}), which leads to it",
+                        severity="warning",
+                    )
+
+    def _constant_guards(self) -> None:
+        groups: list[tuple[tuple[str | int, ...], tuple[CompiledCondition, ...]]] = [
+            (("triggers", i, "guards"), self.loaded.trigger_guards.get(t.id, ()))
+            for i, t in enumerate(self.defn.triggers)
+        ]
+        for state_name, state in self.defn.states.items():
+            for i, timer in enumerate(state.timers):
+                groups.append(
+                    (
+                        ("states", state_name, "timers", i, "when"),
+                        self.loaded.timer_conditions.get(timer.id, ()),
+                    )
+                )
+        for base, conditions in groups:
+            for j, cond in enumerate(conditions):
+                if cond.constant is None or not cond.variables:
+                    continue
+                self.add(
+                    (*base, j, "expr"),
+                    f"guard `{cond.expr}` is always {str(cond.constant).lower()} for every value "
+                    "tried; check the types (CEL never converts: 20 is not '20')",
+                    severity="warning",
+                )

@@ -1,0 +1,1 @@
+"""Personal data guarded: roles and access, encryption at rest, retention."""

@@ -1,0 +1,1 @@
+"""The CME register, RAG, MASH, returns and escalation reports."""

@@ -1,0 +1,138 @@
+"""The alarm clock: APScheduler runs the sweep every weekday morning and once at start-up.
+
+Owns the schedule (a cron trigger, Monday to Friday at a configurable time in Europe/London), the
+start-up catch-up, logging what each sweep fired, and a clean stop on SIGTERM or SIGINT. Does not
+own what a sweep does (`engine.scheduling.sweep.sweep`): timers are rows, so a run missed while the
+scheduler was down is simply caught up by the next sweep; nothing is kept in memory.
+
+This module and the CLI are the only places that read the wall clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine.cases.service import CaseService
+from engine.scheduling.sweep import SweepResult, sweep
+
+log = logging.getLogger(__name__)
+
+LONDON = "Europe/London"
+# A missed run needs no replay of its own (the next sweep fires everything still due), so runs
+# missed while the process was busy or asleep coalesce into one, within a generous grace time.
+_JOB_OPTIONS: dict[str, Any] = {
+    "coalesce": True, "max_instances": 1, "misfire_grace_time": 6 * 3600,
+}
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """When the sweep runs and how."""
+
+    at: dt.time = dt.time(7, 0)
+    """Time of day of the weekday sweep, in `timezone`."""
+    timezone: str = LONDON
+    batch_size: int = 200
+    today: dt.date | None = None
+    """Treat this date as today for every sweep (rehearsals and tests); None reads the clock."""
+    catch_up: bool = True
+    """Sweep once at start-up, to fire whatever fell due while the scheduler was down."""
+
+
+def utc_now() -> dt.datetime:
+    """The wall clock, in UTC: the recorded time of what the scheduler does."""
+    return dt.datetime.now(dt.UTC)
+
+
+class SweepJob:
+    """One run of the sweep up to today, stoppable between batches."""
+
+    def __init__(
+        self,
+        service: CaseService,
+        settings: ScheduleSettings,
+        *,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.clock = clock
+        self.stopping = threading.Event()
+        self.runs = 0
+
+    def today(self) -> dt.date:
+        """The date the sweep fires up to: the pinned date, else today in the schedule's zone."""
+        if self.settings.today is not None:
+            return self.settings.today
+        return self.clock().astimezone(ZoneInfo(self.settings.timezone)).date()
+
+    def __call__(self, label: str = "morning sweep") -> SweepResult:
+        """Sweep up to today and log every timer dealt with."""
+        until = self.today()
+        log.info("%s: firing timers due on or before %s", label, until.isoformat())
+        result = sweep(
+            self.service, until=until, at=self.clock(), batch_size=self.settings.batch_size,
+            stop=self.stopping.is_set, keep_firings=True,
+        )
+        for f in result.firings:
+            log.info("%s %s %s (due %s): %s", f.case_id, f.timer_id, f.action,
+                     f.due_date.isoformat(), f.outcome)
+        log.info("%s done: %s", label, result.summary())
+        self.runs += 1
+        return result
+
+
+def build_scheduler(job: SweepJob) -> Any:
+    """A BlockingScheduler with the weekday cron job and, if asked, the start-up catch-up."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.cron import CronTrigger
+
+    settings = job.settings
+    zone = ZoneInfo(settings.timezone)
+    scheduler = BlockingScheduler(timezone=zone)
+    scheduler.add_job(
+        job, CronTrigger(day_of_week="mon-fri", hour=settings.at.hour,
+                         minute=settings.at.minute, timezone=zone),
+        id="weekday_sweep", name="weekday sweep", kwargs={"label": "weekday sweep"},
+        **_JOB_OPTIONS,
+    )
+    if settings.catch_up:
+        scheduler.add_job(
+            job, "date", run_date=job.clock().astimezone(zone), id="catch_up",
+            name="start-up catch-up", kwargs={"label": "start-up catch-up"}, **_JOB_OPTIONS,
+        )
+    return scheduler
+
+
+def run(job: SweepJob, *, install_signals: bool = True) -> int:
+    """Run the scheduler until SIGTERM or SIGINT; the sweep in progress ends after its batch."""
+    scheduler = build_scheduler(job)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received: stopping after the current batch", signal.Signals(signum).name)
+        job.stopping.set()
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+
+    if install_signals:
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+    log.info(
+        "scheduler started: sweeps Monday to Friday at %s %s%s",
+        job.settings.at.strftime("%H:%M"), job.settings.timezone,
+        f"; today is pinned to {job.settings.today.isoformat()}" if job.settings.today else "",
+    )
+    scheduler.start()
+    log.info("scheduler stopped cleanly")
+    return 0
+
+
+__all__ = ["ScheduleSettings", "SweepJob", "build_scheduler", "run", "utc_now"]

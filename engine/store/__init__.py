@@ -1,0 +1,1 @@
+"""Tables and the schema steps that upgrade them."""

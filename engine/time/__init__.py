@@ -1,0 +1,1 @@
+"""School time: calendars, school-day arithmetic, compulsory school age, deadlines."""

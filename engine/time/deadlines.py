@@ -1,0 +1,100 @@
+"""Due dates of a state's timers: when each falls and, in words, how it was computed.
+
+Owns the arithmetic from a `TimerDefinition` to a date on a case's school calendar (stop-the-clock
+pauses included). Does not own storing or firing timers (`timers.py`, `service.py`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from engine.cases.projection import CaseState
+from engine.language.definition import ClockUnit, ProcessDefinition, TimerDefinition
+from engine.time.calendar import SchoolCalendar
+
+
+@dataclass(frozen=True)
+class PlannedTimer:
+    """A timer armed on entering a state: its key, due date and the reason for that date."""
+
+    key: str
+    timer_id: str
+    state: str
+    action: str
+    trigger: str | None
+    escalate_role: str | None
+    due_date: dt.date
+    explanation: str
+    calendar: str
+    calendar_version: int
+
+
+def due_date(
+    timer: TimerDefinition,
+    *,
+    unit: ClockUnit,
+    start: dt.date,
+    calendar: SchoolCalendar,
+    skip: list[tuple[dt.date, dt.date]],
+) -> tuple[dt.date, str]:
+    """When `timer` falls counting from `start`, and the explanation of that date."""
+    if timer.weeks is not None:
+        due = start + dt.timedelta(weeks=timer.weeks)
+        return due, (
+            f"{timer.weeks} weeks from {_fmt(start)} = {_fmt(due)} (calendar weeks)"
+        )
+    assert timer.day is not None
+    timer_unit = timer.unit or unit
+    if timer_unit == ClockUnit.calendar_days:
+        due = start + dt.timedelta(days=timer.day - 1)
+        return due, f"Day {timer.day} = {_fmt(due)}: calendar day {timer.day} from {_fmt(start)}"
+    due = calendar.school_day_n(start, timer.day, skip=skip)
+    return due, calendar.explain(start, timer.day, skip=skip)
+
+
+def plan_state_timers(
+    definition: ProcessDefinition,
+    case: CaseState,
+    *,
+    calendar: SchoolCalendar,
+) -> list[PlannedTimer]:
+    """The timers `case` arms now that it is in `case.state` (entered on `state_entered_on`)."""
+    state = definition.states[case.state]
+    planned = []
+    for timer in state.timers:
+        if timer.counted_from == "case" and state.stops_clock:
+            # The case clock stands still here, so a case-day deadline never arrives;
+            # lint reports such timers to the policy owner.
+            continue
+        if timer.counted_from == "case":
+            start, skip = case.opened_on, case.paused_ranges()
+        else:
+            start, skip = case.state_entered_on, []
+        due, why = due_date(
+            timer, unit=definition.clock.unit, start=start, calendar=calendar, skip=skip
+        )
+        if due < case.state_entered_on:
+            # A step whose day passed before the case reached this stage is due at once:
+            # never before the event that armed it, or history would run backwards.
+            why = f"{why}; already past when the case entered {case.state}, so due that day"
+            due = case.state_entered_on
+        planned.append(
+            PlannedTimer(
+                key=f"{case.id}:{case.seq}:{timer.id}",
+                timer_id=timer.id,
+                state=case.state,
+                action="fire" if timer.fire else "escalate",
+                trigger=timer.fire,
+                escalate_role=timer.escalate.to_role if timer.escalate else None,
+                due_date=due,
+                explanation=why,
+                calendar=calendar.name,
+                calendar_version=calendar.version,
+            )
+        )
+    return planned
+
+
+def _fmt(day: dt.date) -> str:
+    return f"{day.day} {day:%b %Y}"
