@@ -59,7 +59,7 @@ def replay_benchmark(workdir: Path, rounds: int) -> None:
     from engine.audit import replay_case
     from engine.cases.service import Actor, CaseService
     from engine.language.registry import ProcessRegistry
-    from engine.store.tables import open_store
+    from engine.store.database import open_store
     from tests.scenarios.helpers import notification
 
     url = f"sqlite:///{workdir / 'replay.db'}"
@@ -154,7 +154,7 @@ def templates() -> tuple[list[Any], list[Any]]:
 def build(path: Path, cases: int, seed: int) -> tuple[int, float]:
     """Write `cases` valid case histories with hand-written SQL; return (events, seconds)."""
     from engine.cases.projection import GENESIS_HASH, apply, canonical_json
-    from engine.store.tables import open_store
+    from engine.store.database import open_store
 
     started = time.perf_counter()
     open_store(f"sqlite:///{path}").dispose()  # the schema, as the engine makes it
@@ -213,7 +213,7 @@ def build(path: Path, cases: int, seed: int) -> tuple[int, float]:
 
 def verify_benchmark(path: Path, cases: int, seed: int) -> None:
     from engine.audit import verify_store
-    from engine.store.tables import open_store
+    from engine.store.database import open_store
 
     if path.exists():
         with sqlite3.connect(path) as conn:

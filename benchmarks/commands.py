@@ -68,11 +68,11 @@ def build(path: Path, count: int) -> float:
     from engine.cases.service import Actor, CaseService, event_to_row
     from engine.language.registry import ProcessRegistry
     from engine.language.yamlsafe import load_yaml
+    from engine.store.database import open_store
     from engine.store.tables import (
         case_table,
         counter_table,
         event_table,
-        open_store,
         outbox_table,
         timer_table,
     )
@@ -144,7 +144,7 @@ class Service:
     def __init__(self, path: Path) -> None:
         from engine.cases.service import Actor, CaseService
         from engine.language.registry import ProcessRegistry
-        from engine.store.tables import open_store
+        from engine.store.database import open_store
 
         self.service = CaseService(open_store(f"sqlite:///{path}"), ProcessRegistry.from_package)
         self.actor = Actor(*OFFICER)

@@ -50,7 +50,7 @@ def run_import(db: Path, csv_path: Path) -> float:
     from adapters.imports.out_of_school import import_out_of_school
     from engine.cases.service import Actor, CaseService
     from engine.language.registry import ProcessRegistry
-    from engine.store.tables import open_store
+    from engine.store.database import open_store
 
     service = CaseService(open_store(f"sqlite:///{db}"), ProcessRegistry.from_package())
     t0 = time.perf_counter()
@@ -92,7 +92,7 @@ def run_reports(db: Path) -> dict[str, float]:
     from engine.language.registry import ProcessRegistry
     from engine.reports.builders import mash_report, rag_report, register_report
     from engine.reports.rag import load_rag_for
-    from engine.store.tables import open_store
+    from engine.store.database import open_store
 
     registry = ProcessRegistry.from_package()
     service = CaseService(open_store(f"sqlite:///{db}"), registry)

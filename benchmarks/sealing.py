@@ -47,7 +47,7 @@ def build(path: Path, cases: int) -> None:
     from engine.cases.service import Actor, CaseService
     from engine.language.registry import ProcessRegistry
     from engine.language.yamlsafe import load_yaml
-    from engine.store.tables import open_store
+    from engine.store.database import open_store
 
     text = (ROOT / "processes" / "forms" / "notification_example.yaml").read_text()
     form = load_yaml(text, "form").data
@@ -78,7 +78,7 @@ def service_notes(path: Path, cases: int, notes: int, *, sealed: bool) -> float:
     from engine.cases.service import Actor, CaseService
     from engine.language.registry import ProcessRegistry
     from engine.protection.crypto import CaseKeys, master_key_from_environment
-    from engine.store.tables import open_store
+    from engine.store.database import open_store
 
     keys: Any = CaseKeys(master_key_from_environment()[0])
     service = CaseService(open_store(f"sqlite:///{path}"), ProcessRegistry.from_package(),
@@ -146,7 +146,7 @@ def baseline_notes(path: Path, cases: int, notes: int) -> float:
 def reveal_times(path: Path) -> dict[int, float]:
     from engine.cases.service import Actor, CaseService
     from engine.language.registry import ProcessRegistry
-    from engine.store.tables import open_store
+    from engine.store.database import open_store
 
     service = CaseService(open_store(f"sqlite:///{path}"), ProcessRegistry.from_package())
     actor = Actor("bench", "cme_officer")

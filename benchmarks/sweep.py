@@ -45,8 +45,8 @@ from engine.cases.notification import parse_form  # noqa: E402
 from engine.cases.service import Actor, CaseService  # noqa: E402
 from engine.language.registry import ProcessRegistry  # noqa: E402
 from engine.scheduling.sweep import sweep  # noqa: E402
-from engine.store.tables import open_store  # noqa: E402
-from engine.time.calendar import load_calendar  # noqa: E402
+from engine.store.database import open_store  # noqa: E402
+from engine.time.calendars import load_calendar  # noqa: E402
 
 PROCESS = "untraceable_cme"
 YEAR_FIRST = dt.date(2024, 9, 2)

@@ -20,8 +20,8 @@ _EXPORTS = {
     "ProcessDefinition": "engine.language.definition",
     "ProcessRegistry": "engine.language.registry",
     "SchoolCalendar": "engine.time.calendar",
-    "load_calendar": "engine.time.calendar",
-    "open_store": "engine.store.tables",
+    "load_calendar": "engine.time.calendars",
+    "open_store": "engine.store.database",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -78,10 +78,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     from engine.cases.notification import parse_form
-    from engine.language.registry import ProcessRegistry
     from engine.cases.service import Actor, CaseService
-    from engine.store.tables import open_store
+    from engine.language.registry import ProcessRegistry
     from engine.language.yamlsafe import load_yaml
+    from engine.store.database import open_store
 
     form_text = files("processes").joinpath("forms", "notification_example.yaml").read_text()
     seeds = dict(SEEDS, form=form_text)

@@ -74,7 +74,7 @@ def registry():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def store(db_url: str):  # type: ignore[no-untyped-def]
     """An open, upgraded store on each database kind."""
-    from engine.store.tables import open_store
+    from engine.store.database import open_store
 
     s = open_store(db_url)
     yield s

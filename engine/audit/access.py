@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.protection.access import ActorLike, Permission, RoleTable, log_read, require
-from engine.store.tables import Store, access_log_table
+from engine.store.database import Store
+from engine.store.tables import access_log_table
 
 _PERMISSION: dict[str, Permission] = {
     "replay": Permission.read_audit,

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from engine.audit.verify import Anchor, VerifyReport, verify_store
 from engine.cases.projection import canonical_json
 from engine.errors import InputError, IntegrityFailure
-from engine.store.tables import Store
+from engine.store.database import Store
 
 FORMAT = "cme-audit-checkpoint/1"
 

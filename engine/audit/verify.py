@@ -28,7 +28,7 @@ from engine.audit.chain import (
     read_row,
 )
 from engine.cases.projection import GENESIS_HASH, CaseState, apply
-from engine.store.tables import Store, open_store
+from engine.store.database import Store, open_store
 
 Anchor = tuple[int, str]
 """(seq, hash) of a case's head event when a checkpoint was signed."""

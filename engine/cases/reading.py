@@ -24,14 +24,15 @@ from engine.errors import CaseNotFound, UnknownProcess
 from engine.language.outline import ProcessOutline
 from engine.protection.access import RoleTable, shipped_role_table
 from engine.protection.crypto import CaseKeys, master_key_from_environment
+from engine.store.database import Store
 from engine.store.tables import (
-    Store,
     calendar_version_table,
     case_table,
     event_table,
     process_version_table,
 )
-from engine.time.calendar import SchoolCalendar, available_calendars, load_calendar
+from engine.time.calendar import SchoolCalendar
+from engine.time.calendars import available_calendars, load_calendar
 
 # Statements built once: SQLAlchemy caches their compiled SQL, so a read only executes them.
 SELECT_CASE = select(case_table).where(case_table.c.id == bindparam("case_id"))

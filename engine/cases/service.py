@@ -46,8 +46,8 @@ from engine.language.facts import coerce_fact
 from engine.language.yamlsafe import load_yaml
 from engine.protection.access import Actor, Permission, RoleTable, require
 from engine.protection.crypto import CaseKeys
+from engine.store.database import Store
 from engine.store.tables import (
-    Store,
     calendar_version_table,
     case_table,
     counter_table,
@@ -56,7 +56,8 @@ from engine.store.tables import (
     process_version_table,
     timer_table,
 )
-from engine.time.calendar import DEFAULT_CALENDAR, SchoolCalendar
+from engine.time.calendar import SchoolCalendar
+from engine.time.calendars import DEFAULT_CALENDAR
 from engine.time.deadlines import plan_state_timers
 
 if TYPE_CHECKING:

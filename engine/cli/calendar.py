@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 import click
 
 from engine.cli.common import DATE, db_option, handle_errors, json_option, print_json
-from engine.time.calendar import DEFAULT_CALENDAR, SchoolCalendar, load_calendar_or_file
+from engine.time.calendar import SchoolCalendar
+from engine.time.calendars import DEFAULT_CALENDAR, load_calendar_or_file
 from engine.time.school_age import compulsory_school_age
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -181,7 +182,7 @@ def list_(as_json: bool) -> None:
 
     Example: cme calendar list
     """
-    from engine.time.calendar import available_calendars, load_calendar
+    from engine.time.calendars import available_calendars, load_calendar
 
     rows: list[dict[str, Any]] = []
     for name in available_calendars():
@@ -217,7 +218,7 @@ def reload(name_or_path: str, dry_run: bool, on: dt.date, db_url: str | None,
     Example: cme calendar reload london-2024-25 --dry-run
     """
     from engine.cli import wiring
-    from engine.scheduling.sweep import apply_calendar_reload, plan_calendar_reload
+    from engine.scheduling.calendar_reload import apply_calendar_reload, plan_calendar_reload
 
     cal = load_calendar_or_file(name_or_path)
     service = wiring.service(db_url)

@@ -378,7 +378,7 @@ def _version_service(db_url: str | None, files: tuple[str, ...]) -> Any:
     from engine.cases.service import CaseService
     from engine.cli import wiring
     from engine.language.registry import ProcessRegistry
-    from engine.store.tables import open_store
+    from engine.store.database import open_store
 
     registry = ProcessRegistry(c.loaded for c in wiring.registry())
     for path in files:
@@ -396,7 +396,7 @@ def _definition_version(name: str, version: int, files: tuple[str, ...],
     try:
         return _resolve(name, version).definition
     except UnknownProcess:
-        from engine.store.tables import DEFAULT_SQLITE_PATH
+        from engine.store.database import DEFAULT_SQLITE_PATH
 
         if db_url is None and not DEFAULT_SQLITE_PATH.exists():
             raise

@@ -34,7 +34,7 @@ def service(db_url: str | None) -> CaseService:
     or advancing one uses the version stored with it.
     """
     from engine.cases.service import CaseService
-    from engine.store.tables import open_store
+    from engine.store.database import open_store
 
     return CaseService(open_store(db_url), registry, roles=roles(), keys=keys())
 
@@ -44,7 +44,7 @@ def reader(db_url: str | None) -> CaseReader:
     process definitions, guards or machines are built (`cme case show` starts fast).
     """
     from engine.cases.reading import CaseReader
-    from engine.store.tables import open_store
+    from engine.store.database import open_store
 
     return CaseReader(open_store(db_url), roles=roles(), keys=keys())
 

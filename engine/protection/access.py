@@ -23,7 +23,8 @@ from sqlalchemy.engine import Connection
 
 from engine.errors import AccessDenied, DefinitionError, Issue, suggest
 from engine.language.yamlsafe import load_yaml, pydantic_issues
-from engine.store.tables import Store, access_log_table
+from engine.store.database import Store
+from engine.store.tables import access_log_table
 
 ROLES_FILE = "roles.yaml"
 

@@ -1,17 +1,44 @@
 """Due dates of a state's timers: when each falls and, in words, how it was computed.
 
 Owns the arithmetic from a `TimerDefinition` to a date on a case's school calendar (stop-the-clock
-pauses included). Does not own storing or firing timers (`timers.py`, `service.py`).
+pauses included). Does not own storing or firing timers (`engine/scheduling/`, `engine/cases/`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Protocol
 
-from engine.cases.projection import CaseState
 from engine.language.definition import ClockUnit, ProcessDefinition, TimerDefinition
 from engine.time.calendar import SchoolCalendar
+from engine.time.words import day_words
+
+
+class CaseClock(Protocol):
+    """What planning a case's timers reads of it (`engine.cases.projection.CaseState` has it):
+    a protocol, so the time layer does not import the case layer above it.
+    """
+
+    # Read-only properties, as `CaseState` is a frozen dataclass.
+    @property
+    def id(self) -> str:
+        """The case number."""
+    @property
+    def seq(self) -> int:
+        """The case's last event number."""
+    @property
+    def state(self) -> str:
+        """The stage the case is in."""
+    @property
+    def opened_on(self) -> dt.date:
+        """Day 1 of the case clock."""
+    @property
+    def state_entered_on(self) -> dt.date:
+        """When the case entered its stage."""
+    def paused_ranges(self) -> list[tuple[dt.date, dt.date]]:
+        """Days the case clock stood still, as inclusive ranges."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -42,20 +69,22 @@ def due_date(
     if timer.weeks is not None:
         due = start + dt.timedelta(weeks=timer.weeks)
         return due, (
-            f"{timer.weeks} weeks from {_fmt(start)} = {_fmt(due)} (calendar weeks)"
+            f"{timer.weeks} weeks from {day_words(start)} = {day_words(due)} (calendar weeks)"
         )
     assert timer.day is not None
     timer_unit = timer.unit or unit
     if timer_unit == ClockUnit.calendar_days:
         due = start + dt.timedelta(days=timer.day - 1)
-        return due, f"Day {timer.day} = {_fmt(due)}: calendar day {timer.day} from {_fmt(start)}"
+        return due, (
+            f"Day {timer.day} = {day_words(due)}: calendar day {timer.day} from {day_words(start)}"
+        )
     due = calendar.school_day_n(start, timer.day, skip=skip)
     return due, calendar.explain(start, timer.day, skip=skip)
 
 
 def plan_state_timers(
     definition: ProcessDefinition,
-    case: CaseState,
+    case: CaseClock,
     *,
     calendar: SchoolCalendar,
 ) -> list[PlannedTimer]:
@@ -94,7 +123,3 @@ def plan_state_timers(
             )
         )
     return planned
-
-
-def _fmt(day: dt.date) -> str:
-    return f"{day.day} {day:%b %Y}"

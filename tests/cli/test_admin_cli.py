@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from engine.cli import cli
-from engine.store.tables import access_log_table, event_table, open_store
+from engine.store.database import open_store
+from engine.store.tables import access_log_table, event_table
 
 FORM = str(files("processes").joinpath("forms", "notification_example.yaml"))
 

@@ -16,7 +16,7 @@ from engine.cases.service import CaseService
 from engine.cli import cli
 from engine.language.loader import load_process_file
 from engine.language.registry import ProcessRegistry
-from engine.store.tables import open_store
+from engine.store.database import open_store
 from tests.conftest import RECORDED_AT
 from tests.scenarios.helpers import LINE_MANAGER, OFFICER, notification
 

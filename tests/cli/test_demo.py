@@ -14,7 +14,8 @@ from engine.cases.projection import replay
 from engine.cases.service import CaseService
 from engine.cli import cli
 from engine.language.registry import ProcessRegistry
-from engine.store.tables import case_table, event_table, open_store
+from engine.store.database import open_store
+from engine.store.tables import case_table, event_table
 
 
 def test_the_demo_runs_a_term_and_prints_the_register_and_a_history(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from engine.cli import cli
-from engine.store.tables import case_table, open_store
+from engine.store.database import open_store
+from engine.store.tables import case_table
 
 FORM = str(files("processes").joinpath("forms", "notification_example.yaml"))
 

@@ -13,8 +13,8 @@ from click.testing import CliRunner, Result
 from engine.cases.service import Actor, CaseService
 from engine.cli import cli
 from engine.language.registry import ProcessRegistry
-from engine.store.tables import open_store
-from engine.time.calendar import load_calendar
+from engine.store.database import open_store
+from engine.time.calendars import load_calendar
 from tests.conftest import RECORDED_AT
 from tests.engine.test_timers import OPENED, form
 

@@ -40,7 +40,8 @@ from engine.cases.projection import GENESIS_HASH, CaseEvent, EventKind, replay
 from engine.cases.service import Actor, CaseService
 from engine.errors import AccessDenied, CaseNotFound, InputError, IntegrityFailure
 from engine.language.registry import ProcessRegistry
-from engine.store.tables import access_log_table, case_table, event_table, open_store
+from engine.store.database import open_store
+from engine.store.tables import access_log_table, case_table, event_table
 from tests.conftest import RECORDED_AT
 from tests.scenarios.helpers import (
     LINE_MANAGER,

@@ -11,14 +11,14 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import CalendarError, DefinitionError, InputError
-from engine.time.calendar import (
+from engine.time.calendar import SchoolCalendar
+from engine.time.calendar_file import school_year_of
+from engine.time.calendars import (
     DEFAULT_CALENDAR,
-    SchoolCalendar,
     available_calendars,
     load_calendar,
     load_calendar_file,
     load_calendar_or_file,
-    school_year_of,
 )
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "calendars"
@@ -191,11 +191,11 @@ def test_yaml_syntax_error_has_a_place() -> None:
 
 
 def test_shipped_name_must_match_the_file(tmp_path: Path) -> None:
-    from engine.time import calendar as module
+    from engine.time.calendar_file import parse_calendar
 
     text = (SHIPPED / "london-2024-25.yaml").read_text(encoding="utf-8")
     with pytest.raises(DefinitionError, match="does not match the file name"):
-        module._parse(text, "x.yaml", expected_name="other-name")
+        parse_calendar(text, "x.yaml", expected_name="other-name")
 
 
 # --- is_school_day ---------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from engine.protection.crypto import (
     MasterKey,
     master_key_from_environment,
 )
-from engine.store.tables import case_key_table, case_table, event_table, open_store
+from engine.store.database import open_store
+from engine.store.tables import case_key_table, case_table, event_table
 from tests.conftest import RECORDED_AT
 from tests.reliability.invariants import verify_chains
 

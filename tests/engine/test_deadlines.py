@@ -12,7 +12,7 @@ from engine.language.loader import load_process_text
 from engine.language.registry import ProcessRegistry
 from engine.scheduling.sweep import sweep
 from engine.store.tables import timer_table
-from engine.time.calendar import load_calendar
+from engine.time.calendars import load_calendar
 from engine.time.deadlines import plan_state_timers
 from tests.conftest import RECORDED_AT
 from tests.engine.test_timers import D, form
@@ -184,7 +184,7 @@ def _in_reasonable_checks(service: CaseService) -> str:
 
 
 def test_a_dry_run_lists_the_moves_and_writes_nothing(service) -> None:
-    from engine.scheduling.sweep import plan_calendar_reload
+    from engine.scheduling.calendar_reload import plan_calendar_reload
 
     case_id = _in_reasonable_checks(service)
     before = _timers(service, case_id)
@@ -203,7 +203,7 @@ def test_a_dry_run_lists_the_moves_and_writes_nothing(service) -> None:
 
 def test_a_reload_moves_pending_deadlines_and_journals_each_move(service) -> None:
     from engine.cases.projection import EventKind, replay
-    from engine.scheduling.sweep import apply_calendar_reload
+    from engine.scheduling.calendar_reload import apply_calendar_reload
 
     case_id = _in_reasonable_checks(service)
     done = apply_calendar_reload(service, edited(2), on=D(2024, 10, 28), at=RECORDED_AT,
@@ -237,7 +237,7 @@ def test_unraised_older_or_uncovering_calendars_are_refused_and_nothing_is_writt
     service,
 ) -> None:
     from engine.errors import AccessDenied, CalendarError, VersionNotRaised
-    from engine.scheduling.sweep import apply_calendar_reload
+    from engine.scheduling.calendar_reload import apply_calendar_reload
 
     case_id = _in_reasonable_checks(service)
     before = _timers(service, case_id)

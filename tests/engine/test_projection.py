@@ -23,7 +23,7 @@ from engine.cases.projection import (
 from engine.cases.reading import event_from_row
 from engine.cases.service import Actor, CaseService
 from engine.store.tables import case_table, event_table
-from engine.time.calendar import load_calendar
+from engine.time.calendars import load_calendar
 from tests.conftest import RECORDED_AT
 
 OFFICER = Actor("sona", "cme_officer")

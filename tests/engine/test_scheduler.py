@@ -94,7 +94,7 @@ def test_the_scheduler_process_catches_up_at_start_and_stops_cleanly_on_sigterm(
     sqlite_url, registry, tmp_path
 ) -> None:
     from engine.cases.service import CaseService
-    from engine.store.tables import open_store
+    from engine.store.database import open_store
 
     store = open_store(sqlite_url)
     service = CaseService(store, registry)

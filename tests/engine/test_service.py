@@ -25,15 +25,15 @@ from engine.errors import (
     UnknownTrigger,
 )
 from engine.language.registry import ProcessRegistry
+from engine.store.database import open_store
 from engine.store.tables import (
     case_table,
     event_table,
-    open_store,
     outbox_table,
     process_version_table,
     timer_table,
 )
-from engine.time.calendar import load_calendar
+from engine.time.calendars import load_calendar
 from tests.conftest import RECORDED_AT
 
 OFFICER = Actor("sona", "cme_officer")

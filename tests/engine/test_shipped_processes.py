@@ -26,7 +26,7 @@ from engine.language.loader import (
     process_files,
 )
 from engine.language.registry import ProcessRegistry
-from engine.store.tables import open_store
+from engine.store.database import open_store
 from tests.scenarios.helpers import Walk, notification
 
 SHIPPED = process_files()

@@ -17,8 +17,9 @@ from engine.cases.notification import NotificationForm
 from engine.cases.service import Actor, CaseService
 from engine.errors import InputError
 from engine.language.registry import ProcessRegistry
-from engine.store import tables as store_module
-from engine.store.tables import SCHEMA_STEPS, Store, database_url, open_store, upgrade_schema
+from engine.store import schema as schema_module
+from engine.store.database import Store, database_url, open_store
+from engine.store.schema import SCHEMA_STEPS, upgrade_schema
 from tests.conftest import RECORDED_AT
 
 
@@ -68,7 +69,7 @@ def test_an_old_database_is_upgraded_by_the_steps_it_lacks(
         calls.append("ran")
         conn.execute(text("CREATE INDEX ix_test_case_opened ON cme_case (opened_on)"))
 
-    monkeypatch.setattr(store_module, "SCHEMA_STEPS", [*SCHEMA_STEPS, ("test step", add_index)])
+    monkeypatch.setattr(schema_module, "SCHEMA_STEPS", [*SCHEMA_STEPS, ("test step", add_index)])
     assert upgrade_schema(old) == ["test step"]
     assert upgrade_schema(old) == []
     assert calls == ["ran"]
@@ -94,7 +95,7 @@ def test_a_failing_step_leaves_the_database_as_it_was(
         conn.execute(text("CREATE TABLE half (x INTEGER)"))
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store_module, "SCHEMA_STEPS", [*SCHEMA_STEPS, ("bad", half_done)])
+    monkeypatch.setattr(schema_module, "SCHEMA_STEPS", [*SCHEMA_STEPS, ("bad", half_done)])
     with pytest.raises(RuntimeError):
         upgrade_schema(s)
     assert "half" not in inspect(s.engine).get_table_names()

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from engine.cases.projection import GENESIS_HASH, replay
 from engine.cases.service import Actor, CaseService
 from engine.scheduling.sweep import sweep
-from engine.store.tables import event_table, open_store, timer_table
+from engine.store.database import open_store
+from engine.store.tables import event_table, timer_table
 from tests.conftest import RECORDED_AT
 from tests.engine.test_timers import OPENED, TIMER_KINDS, form, pending_due
 

@@ -15,7 +15,8 @@ from engine.cases.projection import EventKind, replay
 from engine.cases.service import Actor, CaseService
 from engine.errors import ConcurrentUpdate, InputError
 from engine.scheduling.sweep import sweep
-from engine.store.tables import event_table, open_store, outbox_table, timer_table
+from engine.store.database import open_store
+from engine.store.tables import event_table, outbox_table, timer_table
 from tests.conftest import RECORDED_AT
 
 D = dt.date

@@ -28,13 +28,8 @@ from engine.cases.versions import (
 from engine.errors import AccessDenied, DefinitionError, InputError, VersionNotRaised
 from engine.language.loader import load_process_file, load_process_text, load_processes
 from engine.language.registry import ProcessRegistry
-from engine.store.tables import (
-    case_table,
-    event_table,
-    open_store,
-    process_version_table,
-    timer_table,
-)
+from engine.store.database import open_store
+from engine.store.tables import case_table, event_table, process_version_table, timer_table
 from tests.conftest import RECORDED_AT
 from tests.scenarios.helpers import (
     LINE_MANAGER,

@@ -14,7 +14,7 @@ from engine.cases.service import Actor, CaseService
 from engine.cases.views import WITHHELD, case_summary, due_on, event_summary, list_cases
 from engine.scheduling.sweep import sweep
 from engine.store.tables import access_log_table
-from engine.time.calendar import load_calendar
+from engine.time.calendars import load_calendar
 from tests.conftest import RECORDED_AT
 
 OFFICER = Actor("sona", "cme_officer")

@@ -97,7 +97,8 @@ def main(argv: list[str]) -> None:
     from engine.language.registry import ProcessRegistry
     from engine.language.yamlsafe import load_yaml
     from engine.scheduling.sweep import sweep
-    from engine.store.tables import case_table, open_store
+    from engine.store.database import open_store
+    from engine.store.tables import case_table
 
     rng = random.Random(seed)
     store = open_store(db_url)

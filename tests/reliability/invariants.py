@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from engine.cases.projection import CaseState, replay
 from engine.cases.reading import event_from_row
-from engine.store.tables import Store, case_table, event_table, outbox_table, timer_table
+from engine.store.database import Store
+from engine.store.tables import case_table, event_table, outbox_table, timer_table
 
 
 def verify_chains(store: Store) -> int:

@@ -23,7 +23,7 @@ def hammer(args: tuple[str, list[str], int, int, bool]) -> dict[str, Any]:
     from engine.cases.service import Actor, CaseService
     from engine.errors import CMEError, ConcurrentUpdate
     from engine.language.registry import ProcessRegistry
-    from engine.store.tables import open_store
+    from engine.store.database import open_store
 
     rng = random.Random(seed)
     store = open_store(db_url, upgrade=False)

@@ -17,7 +17,7 @@ def main(argv: list[str]) -> None:
     from engine.cases.service import CaseService
     from engine.language.registry import ProcessRegistry
     from engine.scheduling.sweep import sweep
-    from engine.store.tables import open_store
+    from engine.store.database import open_store
     from tests.reliability.crash_worker import arm_kill
 
     db_url, until, batch = argv[0], dt.date.fromisoformat(argv[1]), int(argv[2])

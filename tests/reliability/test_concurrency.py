@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 
 from engine.cases.service import Actor, CaseService
 from engine.language.registry import ProcessRegistry
-from engine.store.tables import event_table, open_store
+from engine.store.database import open_store
+from engine.store.tables import event_table
 from tests.reliability import race_worker
 from tests.reliability.invariants import verify_all
 from tests.reliability.race_worker import RECORDED_AT, hammer

@@ -29,13 +29,8 @@ from engine.cases.service import CaseService
 from engine.cli import cli
 from engine.language.registry import ProcessRegistry
 from engine.scheduling.sweep import sweep
-from engine.store.tables import (
-    case_table,
-    event_table,
-    import_ledger_table,
-    open_store,
-    timer_table,
-)
+from engine.store.database import open_store
+from engine.store.tables import case_table, event_table, import_ledger_table, timer_table
 from tests.reliability.invariants import verify_all
 
 ROOT = Path(__file__).resolve().parents[2]

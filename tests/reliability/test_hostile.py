@@ -23,7 +23,7 @@ from sqlmodel import SQLModel
 
 from engine.cli import cli
 from engine.language.yamlsafe import load_yaml
-from engine.store.tables import open_store
+from engine.store.database import open_store
 
 HOSTILE = Path(__file__).parents[1] / "fixtures" / "hostile"
 EXPECTED: dict[str, str] = load_yaml((HOSTILE / "expected.yaml").read_text(), "expected").data

@@ -38,7 +38,8 @@ from engine.language.loader import load_process_text, load_processes
 from engine.language.registry import ProcessRegistry
 from engine.language.yamlsafe import load_yaml
 from engine.scheduling.sweep import sweep
-from engine.store.tables import case_table, open_store, timer_table
+from engine.store.database import open_store
+from engine.store.tables import case_table, timer_table
 from tests.reliability.invariants import verify_all
 from tests.reliability.profiles import PROFILE
 

@@ -24,7 +24,8 @@ from sqlalchemy import select
 from engine.cases.service import Actor, CaseService
 from engine.language.registry import ProcessRegistry
 from engine.scheduling.sweep import sweep
-from engine.store.tables import event_table, open_store, timer_table
+from engine.store.database import open_store
+from engine.store.tables import event_table, timer_table
 from tests.reliability.invariants import timer_events, verify_all, verify_timers_fired_once
 
 ROOT = Path(__file__).resolve().parents[2]

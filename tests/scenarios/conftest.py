@@ -10,7 +10,7 @@ import pytest
 
 from engine.cases.service import CaseService
 from engine.language.registry import ProcessRegistry
-from engine.store.tables import open_store
+from engine.store.database import open_store
 from tests.scenarios.helpers import calendars
 
 

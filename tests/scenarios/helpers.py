@@ -16,7 +16,8 @@ from engine.cases.projection import GENESIS_HASH, CaseState, EventKind, replay
 from engine.cases.service import Actor, CaseService, CommandResult
 from engine.errors import CMEError
 from engine.store.tables import event_table, outbox_table, timer_table
-from engine.time.calendar import SchoolCalendar, load_calendar, load_calendar_file
+from engine.time.calendar import SchoolCalendar
+from engine.time.calendars import load_calendar, load_calendar_file
 from tests.conftest import RECORDED_AT
 
 OFFICER = Actor("sona", "cme_officer")

@@ -11,7 +11,7 @@ import pytest
 from engine.cases.projection import EventKind
 from engine.cases.service import CaseService
 from engine.errors import GuardFailed, MissingChecks, RoleNotPermitted, TransitionNotAllowed
-from engine.time.calendar import load_calendar
+from engine.time.calendars import load_calendar
 from tests.scenarios.helpers import (
     LINE_MANAGER,
     OFFICER,

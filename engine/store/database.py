@@ -1,0 +1,109 @@
+"""Opening the database: its URL, the connection settings that make a commit durable, and
+`open_store`, which creates or upgrades the schema (`engine/store/schema.py`) as it opens.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+
+from engine.store.schema import upgrade_schema
+
+DEFAULT_SQLITE_PATH = Path(".cme") / "cme.db"
+
+
+def database_url(url: str | None) -> str:
+    """The URL to use: the one given, else CME_DATABASE_URL, else SQLite in .cme/cme.db."""
+    url = url or os.environ.get("CME_DATABASE_URL")
+    if url:
+        if url.startswith("postgresql://"):
+            return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        return url
+    DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # synchronous=FULL: in WAL mode NORMAL may lose the last commits on power loss, and an
+    # officer told "done" must be able to rely on it. busy_timeout lets writers queue.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+    # Let SQLAlchemy's BEGIN be the real one (see _sqlite_begin).
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of one failing
+    # late with "database is locked" on lock upgrade. Readers (`Store.read`) take no lock: in
+    # WAL mode they see the last commit and never block a writer.
+    if conn.get_execution_options().get("cme_read_only"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@dataclass
+class Store:
+    """An open database: the engine plus what kind it is."""
+
+    engine: Engine
+    url: str
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this is the embedded SQLite store."""
+        return self.engine.dialect.name == "sqlite"
+
+    def read(self) -> Connection:
+        """A connection for reading only (use it in `with`); on SQLite it takes no write lock."""
+        return self.engine.connect().execution_options(cme_read_only=True)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
+    """Open (and, by default, create or upgrade) the database at `url`."""
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from engine.errors import InputError
+
+    resolved = database_url(url)
+    try:
+        if resolved.startswith("sqlite"):
+            engine = create_engine(resolved, connect_args={"check_same_thread": False})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
+        else:
+            engine = create_engine(resolved, pool_pre_ping=True)
+    except ArgumentError as exc:
+        raise InputError(
+            f"{url or resolved!r} is not a database URL cme can use ({exc}); write e.g. "
+            "sqlite:///path/to/cme.db or postgresql://user@host/dbname"
+        ) from None
+    store = Store(engine=engine, url=resolved)
+    if upgrade:
+        try:
+            upgrade_schema(store)
+        except OperationalError as exc:
+            store.dispose()
+            where = engine.url.render_as_string(hide_password=True)
+            raise InputError(
+                f"cannot open the database at {where}: {str(exc.orig).strip()}; check --db or "
+                "CME_DATABASE_URL (and that the folder or server exists)"
+            ) from None
+    return store
+
+
+
+__all__ = ["DEFAULT_SQLITE_PATH", "Store", "database_url", "open_store"]

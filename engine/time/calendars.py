@@ -1,0 +1,86 @@
+"""The catalog of shipped school calendars (`processes/calendars/*.yaml`) and loading a calendar
+by name or from a file.
+
+Owns which calendars ship, the default one, and the cache of those loaded. Does not own the file
+format (`engine/time/calendar_file.py`) nor day arithmetic (`engine/time/calendar.py`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+from engine.errors import CalendarError, DefinitionError, Issue
+from engine.time.calendar import SchoolCalendar
+from engine.time.calendar_file import parse_calendar
+
+DEFAULT_CALENDAR = "london-2024-25"
+_PACKAGE = "processes"
+_FOLDER = "calendars"
+
+
+_CACHE: dict[str, SchoolCalendar] = {}
+
+
+def _calendar_dir() -> Traversable:
+    """The shipped calendars folder, read as package data whatever the working directory."""
+    return importlib.resources.files(_PACKAGE).joinpath(_FOLDER)
+
+
+def available_calendars() -> list[str]:
+    """Names of the calendars shipped in `processes/calendars/`, sorted."""
+    return sorted(
+        entry.name[: -len(".yaml")]
+        for entry in _calendar_dir().iterdir()
+        if entry.name.endswith(".yaml") and entry.is_file()
+    )
+
+
+def load_calendar(name: str) -> SchoolCalendar:
+    """The shipped calendar called `name` (cached); CalendarError listing known names if none."""
+    cached = _CACHE.get(name)
+    if cached is not None:
+        return cached
+    known = available_calendars()
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise CalendarError(
+            f"no calendar named {name!r}.{hint} Known calendars: {', '.join(known) or 'none'}; "
+            f"or give the path of a calendar YAML file"
+        )
+    path = f"{_PACKAGE}/{_FOLDER}/{name}.yaml"
+    text = _calendar_dir().joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    definition = parse_calendar(text, path, expected_name=name)
+    calendar = SchoolCalendar(definition, source_text=text, path=path)
+    _CACHE[name] = calendar
+    return calendar
+
+
+def load_calendar_file(path: str | Path) -> SchoolCalendar:
+    """A calendar read from a YAML file anywhere (not cached: the file may be being edited)."""
+    where = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DefinitionError([Issue(where, 1, 1, f"not UTF-8 text: {exc.reason}")]) from None
+    except OSError as exc:
+        raise CalendarError(f"cannot read calendar file {where}: {exc.strerror}") from None
+    return SchoolCalendar.from_yaml(text, where)
+
+
+def load_calendar_or_file(spec: str) -> SchoolCalendar:
+    """A shipped calendar by name, or a calendar file if `spec` looks like a path (`.yaml`, `/`)."""
+    if spec.endswith((".yaml", ".yml")) or "/" in spec or "\\" in spec:
+        return load_calendar_file(spec)
+    return load_calendar(spec)
+
+__all__ = [
+    "DEFAULT_CALENDAR",
+    "available_calendars",
+    "load_calendar",
+    "load_calendar_file",
+    "load_calendar_or_file",
+]
