@@ -1,0 +1,166 @@
+"""The calendar's edges on real dates: Day N exactly one school day past the last school day the
+calendar knows, and the per-year counts of `year_summary` after the first year.
+
+The shipped london-2024-25 calendar's last school day is Tuesday 22 July 2025, its 195th; the
+two-year fixture's is Tuesday 21 July 2026 (193 school days in its made-up 2025-26).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from engine.errors import CalendarError, CMEError
+from engine.time.calendar import SchoolCalendar
+from engine.time.calendars import load_calendar, load_calendar_file
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "calendars"
+D = dt.date
+LONDON = load_calendar("london-2024-25")
+TWO_YEARS = load_calendar_file(FIXTURES / "two-years.yaml")
+GAP_YEARS = load_calendar_file(FIXTURES / "gap-years.yaml")
+
+
+def _one_past(call: object, *args: object, **kwargs: object) -> str:
+    """The message of the engine error raised by `call(*args)`; fails on any other exception."""
+    assert callable(call)
+    with pytest.raises(CMEError) as err:
+        call(*args, **kwargs)
+    assert isinstance(err.value, CalendarError)  # not IndexError, not a bare Exception
+    return str(err.value)
+
+
+# --- Day N one school day past the end ----------------------------------------------------------
+
+
+def test_the_last_school_day_is_day_195_and_day_196_is_a_clear_error() -> None:
+    assert LONDON.school_day_n(D(2024, 9, 2), 195) == D(2025, 7, 22)
+    assert LONDON.day_number(D(2024, 9, 2), D(2025, 7, 22)) == 195
+    message = _one_past(LONDON.school_day_n, D(2024, 9, 2), 196)
+    assert "Day 196 from 2 Sep 2024 runs past the end of school year 2024-25 into 2025-26" \
+        in message
+    assert "does not cover; it covers 2024-25" in message
+    assert "add a `2025-26:` entry under `years:`" in message
+    assert "raise `version`" in message
+
+
+@pytest.mark.parametrize(
+    ("start", "last_n"),
+    [(D(2025, 7, 22), 1), (D(2025, 7, 21), 2), (D(2025, 7, 14), 7), (D(2025, 7, 19), 2)],
+)
+def test_day_n_on_the_last_school_day_and_one_after(start: dt.date, last_n: int) -> None:
+    assert LONDON.school_day_n(start, last_n) == D(2025, 7, 22)
+    _one_past(LONDON.school_day_n, start, last_n + 1)
+    _one_past(LONDON.explain, start, last_n + 1)
+
+
+def test_day_1_from_the_summer_holiday_of_the_last_year_is_a_clear_error() -> None:
+    # 23 Jul – 31 Aug 2025 lie in a covered year, but no school day follows them.
+    for start in (D(2025, 7, 23), D(2025, 8, 29), D(2025, 8, 31)):
+        assert LONDON.covers(start)
+        assert "into 2025-26" in _one_past(LONDON.school_day_n, start, 1)
+
+
+def test_a_pause_that_pushes_day_n_one_past_the_end_is_a_clear_error() -> None:
+    start = D(2025, 7, 21)
+    assert LONDON.school_day_n(start, 2) == D(2025, 7, 22)
+    # 21 Jul paused: Day 1 is 22 Jul and Day 2 would be the first school day of 2025-26.
+    skip = [(D(2025, 7, 19), D(2025, 7, 21))]
+    assert LONDON.school_day_n(start, 1, skip=skip) == D(2025, 7, 22)
+    assert "into 2025-26" in _one_past(LONDON.school_day_n, start, 2, skip=skip)
+    # An open pause (runs on to date.max) leaves no school day to count at all.
+    open_pause = [(D(2025, 7, 22), dt.date.max)]
+    assert "into 2025-26" in _one_past(LONDON.school_day_n, start, 2, skip=open_pause)
+
+
+def test_counting_to_the_day_after_the_calendar_is_a_clear_error() -> None:
+    assert LONDON.count(D(2025, 7, 1), D(2025, 8, 31)) == 16
+    message = _one_past(LONDON.count, D(2025, 7, 1), D(2025, 9, 1))
+    assert "1 Sep 2025 is in school year 2025-26" in message
+    assert "add a `2025-26:` entry" in message
+    assert "school year 2025-26" in _one_past(LONDON.day_number, D(2025, 7, 1), D(2025, 9, 1))
+    assert "school year 2025-26" in _one_past(LONDON.is_school_day, D(2025, 9, 1))
+
+
+def test_one_past_the_second_year_names_the_third() -> None:
+    total = TWO_YEARS.count(D(2024, 9, 1), D(2026, 8, 31))
+    assert total == 195 + 193
+    assert TWO_YEARS.school_day_n(D(2024, 9, 1), total) == D(2026, 7, 21)
+    message = _one_past(TWO_YEARS.school_day_n, D(2024, 9, 1), total + 1)
+    assert "end of school year 2025-26 into 2026-27" in message
+    assert "add a `2026-27:` entry" in message
+
+
+def test_one_past_the_first_year_before_a_gap_is_not_counted_into_the_later_year() -> None:
+    # gap-years covers 2024-25 and 2026-27: Day N must not jump the missing 2025-26.
+    total = GAP_YEARS.count(D(2024, 9, 1), D(2025, 8, 31))
+    assert GAP_YEARS.school_day_n(D(2024, 9, 1), total) == D(2025, 7, 22)
+    message = _one_past(GAP_YEARS.school_day_n, D(2024, 9, 1), total + 1)
+    assert "end of school year 2024-25 into 2025-26" in message
+    assert "it covers 2024-25, 2026-27" in message
+
+
+# --- year_summary after the first year ----------------------------------------------------------
+
+
+def _school_days_between(cal: SchoolCalendar, first: dt.date, last: dt.date) -> int:
+    """School days counted one date at a time (an oracle independent of the precomputed counts)."""
+    return sum(
+        cal.is_school_day(first + dt.timedelta(days=i))
+        for i in range((last - first).days + 1)
+    )
+
+
+@pytest.mark.parametrize(
+    ("year", "total", "terms"),
+    [
+        ("2024-25", 195, [("autumn", 75), ("spring", 60), ("summer", 60)]),
+        # 2 INSET days in autumn; the 4 May bank holiday and the 7 May closure in summer.
+        ("2025-26", 193, [("autumn", 73), ("spring", 55), ("summer", 65)]),
+    ],
+)
+def test_year_summary_counts_each_year_on_its_own(
+    year: str, total: int, terms: list[tuple[str, int]]
+) -> None:
+    summary = TWO_YEARS.year_summary(year)
+    assert summary["school_days"] == total
+    assert [(t["name"], t["school_days"]) for t in summary["terms"]] == terms
+    assert _school_days_between(TWO_YEARS, summary["first_day"], summary["last_day"]) == total
+    for term in summary["terms"]:
+        assert term["school_days"] == _school_days_between(
+            TWO_YEARS, term["first_day"], term["last_day"]
+        )
+
+
+def test_second_year_summary_has_only_its_own_holidays_and_breaks() -> None:
+    summary = TWO_YEARS.year_summary("2025-26")
+    assert (summary["first_day"], summary["last_day"]) == (D(2025, 9, 1), D(2026, 8, 31))
+    assert summary["bank_holidays_in_term"] == [{"date": D(2026, 5, 4), "name": "May Day"}]
+    assert [(b["name"], b["first_day"], b["last_day"]) for b in summary["breaks"]] == [
+        ("half term", D(2025, 10, 27), D(2025, 10, 31)),
+        ("Christmas holiday", D(2025, 12, 22), D(2026, 1, 2)),
+        ("half term", D(2026, 2, 16), D(2026, 2, 20)),
+        ("Easter holiday", D(2026, 3, 30), D(2026, 4, 10)),
+        ("half term", D(2026, 5, 25), D(2026, 5, 29)),
+        ("summer holiday", D(2026, 7, 22), D(2026, 8, 31)),
+    ]
+    first = TWO_YEARS.year_summary("2024-25")
+    # The first year's summer holiday runs to the Friday before the second year's first term.
+    assert first["breaks"][-1] == {
+        "name": "summer holiday", "first_day": D(2025, 7, 23), "last_day": D(2025, 8, 29),
+    }
+    assert first["bank_holidays_in_term"] == [{"date": D(2025, 5, 5), "name": "May Day"}]
+
+
+def test_the_year_counts_add_up_to_the_whole_calendar() -> None:
+    years = TWO_YEARS.school_years()
+    assert years == ["2024-25", "2025-26"]
+    assert sum(TWO_YEARS.year_summary(y)["school_days"] for y in years) == TWO_YEARS.count(
+        D(2024, 9, 1), D(2026, 8, 31)
+    )
+    gap = {y: GAP_YEARS.year_summary(y)["school_days"] for y in GAP_YEARS.school_years()}
+    assert set(gap) == {"2024-25", "2026-27"}
+    assert gap["2024-25"] == GAP_YEARS.count(D(2024, 9, 1), D(2025, 8, 31))
+    assert gap["2026-27"] == GAP_YEARS.count(D(2026, 9, 1), D(2027, 8, 31))
