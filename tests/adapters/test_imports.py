@@ -25,7 +25,7 @@ OFFICER = Actor("sona", "cme_officer")
 ON = dt.date(2024, 11, 4)
 
 
-def _counts(service) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def _counts(service) -> tuple[int, int]:
     with service.store.read() as conn:
         return (conn.execute(select(func.count()).select_from(case_table)).scalar_one(),
                 conn.execute(select(func.count()).select_from(event_table)).scalar_one())

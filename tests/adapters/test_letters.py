@@ -29,7 +29,7 @@ def _item(template: str, kind: str = "letter") -> OutboxItem:
 
 
 @pytest.fixture
-def context(service, example_form):  # type: ignore[no-untyped-def]
+def context(service, example_form):
     """The message context of the example's first child, on Day 5."""
     (case_id, _) = service.open_case(example_form, on=OPENED, at=RECORDED_AT, actor=OFFICER)
     service.set_fact(case_id, "destination_la", "Islington", on=OPENED, at=RECORDED_AT,
@@ -91,7 +91,7 @@ def test_templates_cannot_reach_python(tmp_path, context) -> None:
         PdfLetterRenderer(tmp_path).render("evil", context)
 
 
-def _action_templates(registry) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _action_templates(registry) -> set[tuple[str, str]]:
     out = set()
     for compiled in registry:
         d = compiled.definition

@@ -7,6 +7,7 @@ import email
 import socket
 from collections.abc import Iterator
 from email.message import Message
+from typing import cast
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -79,7 +80,9 @@ def test_a_message_reaches_the_server(inbox: Inbox, smtp_port: int) -> None:
     assert msg["X-CME-Case"] == "CME-000001"
     parts = list(msg.walk())
     assert parts[1].get_content_type() == "text/plain"
-    assert parts[1].get_payload(decode=True).decode().strip() == "Refer with immediate effect."
+    assert cast(bytes, parts[1].get_payload(decode=True)).decode().strip() == (
+        "Refer with immediate effect."
+    )
     assert parts[2].get_filename() == "letter.pdf"
     assert parts[2].get_payload(decode=True) == b"%PDF-1.4 test"
 
@@ -141,7 +144,7 @@ def test_an_escalation_email_fails_while_the_server_is_down_then_is_retried(
     ((_, rcpt, msg),) = handler.messages
     assert rcpt == ["mash@camden.example"]
     assert msg["Subject"] == "Safeguarding referral from the CME team: Ana Silva, born 2015-03-14"
-    body = msg.get_payload(decode=True).decode()
+    body = cast(bytes, msg.get_payload(decode=True)).decode()
     assert "Concern: neighbour heard shouting" in body
     assert "Flat 3, 12 Example Street, London NW1 0AA" in body
     assert "07700" not in body  # contact numbers are not MASH's to receive here

@@ -9,7 +9,7 @@ from engine.effects.ports import DeliveryFailed
 from engine.errors import DefinitionError
 
 
-def _context(**facts):  # type: ignore[no-untyped-def]
+def _context(**facts):
     return {"case": {"id": "CME-000001", "assigned_officer": "sona"},
             "notifier": {"email": "attendance@school.example"}, "facts": facts}
 

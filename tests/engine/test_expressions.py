@@ -111,7 +111,7 @@ def test_reads_and_names() -> None:
     compiled = compile_("absence_days >= 20 && checks.mash_check && case_day > 5")
     assert compiled.variables == {"absence_days"}
     assert compiled.names == {"absence_days", "checks", "case_day"}
-    assert compiled.checks_read == {"mash_check"}
+    assert compiled.checks_read == frozenset({"mash_check"})
     assert compile_("size(checks) == 3").checks_read is None
 
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine.cases.service import Actor
+from engine.cases.notification import NotificationForm
+from engine.cases.service import Actor, CaseService
 from engine.effects.outbox import OutboxSender, list_outbox, retry, waiting_ids
 from engine.effects.ports import DeliveryFailed, OutgoingMessage, RenderedLetter
 from engine.errors import InputError
@@ -59,14 +60,14 @@ class FakeNotifier:
         self.sent.append(message)
 
 
-def _sender(service, notifier=None, renderer=None, max_attempts=5):  # type: ignore[no-untyped-def]
+def _sender(service, notifier=None, renderer=None, max_attempts=5):
     return OutboxSender(service=service, notifier=notifier or FakeNotifier(),
                         renderer=renderer or FakeRenderer(), composer=FakeComposer(),
                         directory=FakeDirectory(), actor=OFFICER, max_attempts=max_attempts)
 
 
 @pytest.fixture
-def ana(service, example_form) -> str:  # type: ignore[no-untyped-def]
+def ana(service: CaseService, example_form: NotificationForm) -> str:
     form = example_form.model_copy(update={"children": [example_form.children[0]]})
     (case_id,) = service.open_case(form, on=OPENED, at=RECORDED_AT, actor=OFFICER)
     return case_id

@@ -21,12 +21,12 @@ otherwise: {colour: green, because: fine}
 """
 
 
-def _load(registry, rules: str):  # type: ignore[no-untyped-def]
+def _load(registry, rules: str):
     facts = {c.definition.id: c.definition.facts for c in registry}
     return load_rag_text(BASE.replace("{rules}", rules), "rag.yaml", process_facts=facts)
 
 
-def _rate(loaded, **facts):  # type: ignore[no-untyped-def]
+def _rate(loaded, **facts):
     measures = {"weeks_out_of_education": facts.pop("weeks", 0), "days_out_of_education": 0,
                 "weeks_since_notification": 0, "state": "reasonable_checks",
                 "process": "untraceable_cme", "notification_text": facts.pop("text", "")}

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from typing import Any
 
 import pytest
 from sqlalchemy import and_, select
 
-from engine.cases.service import Actor
+from engine.cases.notification import NotificationForm
+from engine.cases.service import Actor, CaseService
 from engine.reports.builders import (
     MASH_COLUMNS,
     cases_as_of,
@@ -29,16 +31,16 @@ from tests.conftest import RECORDED_AT
 OFFICER = Actor("sona", "cme_officer")
 SCHOOL = Actor("kentish town", "school")
 OPENED = dt.date(2024, 10, 21)  # a Monday, Day 1
-AS = {"actor": OFFICER, "at": RECORDED_AT}
+AS: dict[str, Any] = {"actor": OFFICER, "at": RECORDED_AT}
 
 
-def _rules(registry):  # type: ignore[no-untyped-def]
+def _rules(registry):
     facts = {c.definition.id: c.definition.facts for c in registry}
     checks = {c for comp in registry for c in comp.definition.checks()}
     return load_rag(process_facts=facts, process_checks=checks)
 
 
-def _sweep(service, until: dt.date) -> None:  # type: ignore[no-untyped-def]
+def _sweep(service, until: dt.date) -> None:
     """Fire every pending timer due by `until`, each in its own transaction (as the sweep does)."""
     while True:
         with service.store.engine.connect() as conn:
@@ -54,7 +56,7 @@ def _sweep(service, until: dt.date) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def siblings(service, example_form):  # type: ignore[no-untyped-def]
+def siblings(service, example_form):
     """The example notification: Ana (primary, on roll) and Tiago (secondary), last in 13 Sep."""
     return service.open_case(example_form, on=OPENED, at=RECORDED_AT, actor=OFFICER)
 
@@ -92,7 +94,7 @@ def test_register_for_a_past_date_does_not_see_later_steps(service, siblings) ->
     before = {r["case_id"]: r for r in register_report(service, **AS, on=OPENED).rows}[ana]
     assert "core_information_checked" in before["outstanding_checks"]
     assert before["state_id"] == "establishing_contact"
-    def row(on: dt.date) -> dict:
+    def row(on: dt.date) -> dict[str, Any]:
         return {r["case_id"]: r for r in register_report(service, **AS, on=on).rows}[ana]
 
     on_22 = row(dt.date(2024, 10, 22))
@@ -224,7 +226,8 @@ def test_safe_cell(value, expected) -> None:
     assert safe_cell(value) == expected
 
 
-def _roll_return(service, example_form, *, change: str, on: dt.date) -> str:  # type: ignore[no-untyped-def]
+def _roll_return(service: CaseService, example_form: NotificationForm, *, change: str,
+                 on: dt.date) -> str:
     form = example_form.model_copy(update={"children": [example_form.children[0]]})
     (case_id,) = service.open_case(form, on=on, at=RECORDED_AT, actor=OFFICER,
                                    process="roll_returns")

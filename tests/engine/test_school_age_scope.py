@@ -14,7 +14,7 @@ ON = dt.date(2024, 10, 21)
 
 
 @pytest.fixture
-def four_year_old(example_form):  # type: ignore[no-untyped-def]
+def four_year_old(example_form):
     child = example_form.children[0].model_copy(update={"date_of_birth": dt.date(2020, 6, 1)})
     return example_form.model_copy(update={"children": [child]})
 

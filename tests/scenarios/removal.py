@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.errors import CMEError, GuardFailed
+from engine.errors import GuardFailed
 from tests.scenarios.helpers import OFFICER, PRIMARY_DOB, SCHOOL, Walk, notification
 
 
@@ -87,7 +87,7 @@ def walk_to_removal(service: Any, g: Ground, t: Timeline) -> Walk:
     return walk
 
 
-def walk_to_refusal(service: Any, g: Ground, t: Timeline) -> tuple[Walk, CMEError]:
+def walk_to_refusal(service: Any, g: Ground, t: Timeline) -> tuple[Walk, GuardFailed]:
     """Walk the ground with its `breaks`/`withhold` applied; the removal must be refused."""
     walk = propose(service, g, t, facts={**g.facts, **g.breaks})
     confirm(walk, tuple(c for c in g.confirmations if c not in g.withhold), on=t.confirmed)
