@@ -1,14 +1,27 @@
 """The engine's one exception tree: every error a person can act on, with its details as attributes.
 
 Library exceptions (YAML, pydantic, SQLAlchemy, transitions, CEL) are translated into these at the
-module that calls the library; the CLI maps these to messages and exit codes in one place.
+module that calls the library; the CLI maps these to messages and exit codes in one place
+(`engine/cli/common.py`: text, or JSON with `--json`).
+
+Each error holds the facts of the refusal as attributes (the case, the stage, the step and the
+steps allowed; the role and the roles allowed; the requested and the latest date; a name and its
+suggestions) and builds its own message from them. `code` is a stable machine name scripts may
+rely on; `to_json()` is `{"error": code, "message": ..., <attributes>}`.
+
+One vocabulary. Messages say what the policy says: a *step* (the YAML's and the code's
+`trigger`), a *stage* (the YAML's and the code's `state`), a *check* and a *fact*. So
+`TransitionNotAllowed` (code "step_not_allowed") says "step X cannot be taken from stage Y", and
+`UnknownStep` (also importable as `UnknownTrigger`) says "has no step".
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -24,14 +37,50 @@ class Issue:
         return f"{self.path}:{self.line}:{self.column}: {self.message}"
 
 
-class CMEError(Exception):
-    """Base of every error the engine raises on purpose."""
+def _plain(value: Any) -> Any:
+    """`value` as JSON-ready data: dates as ISO text, collections as lists, errors as JSON."""
+    if isinstance(value, CMEError):
+        return value.to_json()
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, Issue):
+        return {"path": value.path, "line": value.line, "column": value.column,
+                "message": value.message}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
-    exit_code = 1
+
+class CMEError(Exception):
+    """Base of every error the engine raises on purpose.
+
+    Subclasses set their facts as attributes before calling `super().__init__(message)`; every
+    public attribute appears in `to_json()`.
+    """
+
+    code: ClassVar[str] = "error"
+    exit_code: ClassVar[int] = 1
+
+    def details(self) -> dict[str, Any]:
+        """The facts of the error (its public attributes), as JSON-ready data."""
+        return {k: _plain(v) for k, v in vars(self).items()
+                if not k.startswith("_") and k not in {"args"}}
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"error": code, "message": ..., <attributes>}` for scripts (`--json`)."""
+        return {"error": self.code, "message": str(self), **self.details()}
 
 
 class DefinitionError(CMEError):
     """A process definition, calendar or rule file is invalid; carries every issue found."""
+
+    code = "definition_error"
 
     def __init__(self, issues: list[Issue]) -> None:
         self.issues = sorted(issues, key=lambda i: (i.path, i.line, i.column))
@@ -43,13 +92,19 @@ class DefinitionError(CMEError):
 class CalendarError(CMEError):
     """A school-day question the calendar cannot answer (e.g. a date outside its years)."""
 
+    code = "calendar_error"
+
 
 class InputError(CMEError):
     """Bad input from a person or a file: a malformed UPN, a bad date, a bad form or CSV row."""
 
+    code = "invalid_input"
+
 
 class CaseNotFound(CMEError):
     """No case has this id."""
+
+    code = "unknown_case"
 
     def __init__(self, case_id: str) -> None:
         self.case_id = case_id
@@ -59,69 +114,256 @@ class CaseNotFound(CMEError):
 class UnknownProcess(CMEError):
     """No loaded process (or version) has this name."""
 
+    code = "unknown_process"
+
+    def __init__(self, message: str, *, process: str | None = None,
+                 version: int | None = None) -> None:
+        self.process = process
+        self.version = version
+        super().__init__(message)
+
 
 class CommandRefused(CMEError):
     """A command the process does not allow now; the subclasses say why."""
 
+    code = "command_refused"
 
-class UnknownTrigger(CommandRefused):
-    """The process has no trigger, check or fact with this name."""
+
+class UnknownName(CommandRefused):
+    """The process (or file) declares no step, check, fact, … with this name."""
+
+    code = "unknown_name"
+    kind: ClassVar[str] = "name"
+
+    def __init__(self, message: str | None = None, *, name: str = "",
+                 known: Collection[str] = (), process: str | None = None) -> None:
+        self.kind = type(self).kind  # type: ignore[misc]  # the instance carries it to JSON
+        self.name = name
+        self.process = process
+        self.suggestions = close_matches(name, known)
+        self.known = sorted(known)
+        if message is None:
+            message = (f"{process or 'this process'} has no {self.kind} {name!r}"
+                       + suggest(name, known, what=f"{self.kind}s"))
+        super().__init__(message)
+
+
+class UnknownStep(UnknownName):
+    """The process has no step (trigger) with this name."""
+
+    kind = "step"
+
+
+UnknownTrigger = UnknownStep
+"""The code's name for `UnknownStep` (a step is a `trigger` in the YAML)."""
+
+
+class UnknownCheck(UnknownName):
+    """The process has no check with this name."""
+
+    kind = "check"
+
+
+class UnknownFact(UnknownName):
+    """The process declares no fact with this name."""
+
+    kind = "fact"
 
 
 class TransitionNotAllowed(CommandRefused):
-    """The trigger exists but not from the case's current state."""
+    """The step exists but not from the case's current stage."""
+
+    code = "step_not_allowed"
+
+    def __init__(self, message: str | None = None, *, case_id: str | None = None,
+                 step: str | None = None, stage: str | None = None,
+                 stage_title: str | None = None, allowed: Collection[str] = ()) -> None:
+        self.case_id = case_id
+        self.step = step
+        self.stage = stage
+        self.allowed = list(allowed)
+        if message is None:
+            title = f" ({stage_title})" if stage_title else ""
+            message = (f"{step} cannot be taken from {stage}{title}; from here: "
+                       f"{', '.join(self.allowed) or 'nothing'}")
+        super().__init__(message)
+
+
+class CaseClosed(TransitionNotAllowed):
+    """The case is closed (in a terminal stage): no step, check or fact may be recorded."""
+
+    code = "case_closed"
+
+    def __init__(self, case_id: str, *, stage: str, closed_on: dt.date | None,
+                 doing: str) -> None:
+        self.closed_on = closed_on
+        self.doing = doing
+        super().__init__(
+            f"case {case_id} is closed ({stage} on {closed_on}); cannot {doing}",
+            case_id=case_id, stage=stage,
+        )
 
 
 class RoleNotPermitted(CommandRefused):
-    """The actor's role may not do this."""
+    """The actor's role may not do this: `allowed` maps each role that may to its title."""
+
+    code = "role_not_permitted"
+
+    def __init__(self, *, role: str, allowed: Mapping[str, str], doing: str,
+                 process: str | None = None, step: str | None = None,
+                 step_title: str | None = None) -> None:
+        self.role = role
+        self.allowed = dict(allowed)
+        self.doing = doing
+        self.process = process
+        self.step = step
+        if step is not None and role == "scheduler":
+            message = f"{step} is not a step a timer may take"
+        elif step is not None:
+            titles = ", ".join(f"{t} ({r})" for r, t in self.allowed.items())
+            message = (f"{step} ({step_title}) may be taken only by {titles}; "
+                       f"you are acting as {role}")
+        else:
+            message = (f"role {role!r} may not {doing} in {process}; its roles are "
+                       f"{', '.join(self.allowed)}")
+        super().__init__(message)
 
 
 class GuardFailed(CommandRefused):
-    """A condition of the trigger does not hold; names each failing condition and the facts."""
+    """A condition of the step does not hold: names each failing condition (`failed`), the
+    facts it read (`facts`) and the facts the step needs that are not recorded (`unset`).
+    """
 
-    def __init__(self, message: str, *, failed: list[str], facts: dict[str, object]) -> None:
+    code = "guard_failed"
+
+    def __init__(self, *, step: str, failed: list[str], facts: Mapping[str, object],
+                 unset: Collection[str] = ()) -> None:
+        self.step = step
         self.failed = failed
-        self.facts = facts
+        self.facts = dict(facts)
+        self.unset = list(unset)
+        if self.unset:
+            message = f"{step} needs these facts recorded first: {', '.join(self.unset)}"
+        else:
+            shown = ", ".join(f"{n} = {_show(v)}" for n, v in self.facts.items())
+            message = (f"{step} refused: "
+                       + "; ".join(f"condition not met: {says}" for says in failed)
+                       + (f" (facts: {shown})" if shown else ""))
         super().__init__(message)
 
 
 class MissingChecks(CommandRefused):
-    """Checks the trigger requires have not been recorded."""
+    """Checks the step requires have not been recorded (`missing`, each with its wording)."""
 
-    def __init__(self, message: str, *, missing: list[str]) -> None:
-        self.missing = missing
-        super().__init__(message)
+    code = "missing_checks"
+
+    def __init__(self, *, step: str, missing: Mapping[str, str]) -> None:
+        self.step = step
+        self.missing = list(missing)
+        self.wording = dict(missing)
+        super().__init__(f"{step} needs these checks recorded first: "
+                         + "; ".join(f"{c} ({w})" for c, w in missing.items()))
 
 
 class BackdatingRefused(CommandRefused):
     """An effective date earlier than the policy allows (e.g. a backdated off-roll date)."""
 
+    code = "backdated"
+
+    def __init__(self, message: str | None = None, *, case_id: str | None = None,
+                 requested: dt.date | None = None, latest: dt.date | None = None) -> None:
+        self.case_id = case_id
+        self.requested = requested
+        self.latest = latest
+        if message is None:
+            assert requested is not None
+            assert latest is not None
+            message = (f"case {case_id}'s latest event took effect on {latest.isoformat()}; "
+                       f"a step cannot take effect earlier ({requested.isoformat()}): "
+                       "history runs forwards")
+        super().__init__(message)
+
+
+class Refusal(CommandRefused):
+    """A command refused for more than one reason: `reasons` holds every one, in the order the
+    policy states them (a single reason is raised as itself).
+    """
+
+    code = "refused"
+
+    def __init__(self, reasons: list[CommandRefused]) -> None:
+        self.reasons = reasons
+        super().__init__(f"refused for {len(reasons)} reasons:\n"
+                         + "\n".join(f"- {r}" for r in reasons))
+
+    @classmethod
+    def of(cls, reasons: list[CommandRefused]) -> CommandRefused:
+        """The error to raise for `reasons` (at least one): the reason itself if it is alone."""
+        return reasons[0] if len(reasons) == 1 else cls(reasons)
+
 
 class ConcurrentUpdate(CMEError):
     """Someone else appended to this case since it was read; nothing was written."""
 
+    code = "conflict"
     exit_code = 3
+
+    def __init__(self, message: str | None = None, *, case_id: str | None = None,
+                 expected_seq: int | None = None, found_seq: int | None = None) -> None:
+        self.case_id = case_id
+        self.expected_seq = expected_seq
+        self.found_seq = found_seq
+        if message is None:
+            message = (f"case {case_id} is at event {found_seq}, not {expected_seq} as you "
+                       "expected: someone else changed it; nothing was written — look at it "
+                       "again and retry")
+        super().__init__(message)
 
 
 class VersionNotRaised(CMEError):
-    """A process file changed but its version number did not."""
+    """A process or calendar file changed but its version number did not."""
+
+    code = "version_not_raised"
+
+    def __init__(self, message: str | None = None, *, kind: str = "process", name: str = "",
+                 version: int = 0, path: str = "") -> None:
+        self.kind = kind
+        self.name = name
+        self.version = version
+        self.path = path
+        if message is None and kind == "calendar":
+            message = (f"{path} changed since calendar {name} version {version} was loaded, "
+                       f"but its version was not raised; set `version: {version + 1}` so every "
+                       "deadline says which dates it was computed on")
+        elif message is None:
+            message = (f"{path} changed since {name} version {version} was loaded, but its "
+                       f"version was not raised; set `version: {version + 1}` (and its "
+                       "effective_from) so running cases keep the rules they started under")
+        super().__init__(message)
 
 
 class IntegrityFailure(CMEError):
     """A case's stored history or projection does not verify."""
 
+    code = "integrity_failure"
     exit_code = 4
 
 
 class AccessDenied(CMEError):
     """The actor's role may not read or change this."""
 
+    code = "access_denied"
     exit_code = 5
+
+
+def close_matches(name: str, candidates: Collection[str], *, n: int = 3) -> list[str]:
+    """The known names closest to a misspelt `name`, best first (the one "did you mean")."""
+    return difflib.get_close_matches(name, sorted(candidates), n=n, cutoff=0.6)
 
 
 def suggest(name: str, candidates: Collection[str], *, what: str) -> str:
     """' did you mean …?' for a misspelt name, else the list of known names (short ones only)."""
-    close = difflib.get_close_matches(name, sorted(candidates), n=3, cutoff=0.6)
+    close = close_matches(name, candidates)
     if close:
         return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
     if not candidates:
@@ -129,3 +371,7 @@ def suggest(name: str, candidates: Collection[str], *, what: str) -> str:
     names = sorted(candidates)
     listed = ", ".join(names[:12]) + (", …" if len(names) > 12 else "")
     return f"; known {what}: {listed}"
+
+
+def _show(value: object) -> str:
+    return "not recorded" if value is None else repr(value)

@@ -9,7 +9,6 @@ every command takes the date it takes effect (`on`) and the time it was recorded
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import logging
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from engine.cases.projection import GENESIS_HASH, CaseEvent, CaseState, EventKin
 from engine.cases.reading import SELECT_CASE, CalendarSource, CaseReader
 from engine.errors import (
     BackdatingRefused,
+    CaseClosed,
     CaseNotFound,
     CMEError,
     ConcurrentUpdate,
@@ -32,8 +32,9 @@ from engine.errors import (
     MissingChecks,
     RoleNotPermitted,
     TransitionNotAllowed,
+    UnknownCheck,
     UnknownProcess,
-    UnknownTrigger,
+    UnknownStep,
     VersionNotRaised,
 )
 from engine.language.definition import (
@@ -313,13 +314,12 @@ class CaseService(CaseReader):
             case = self._load_for_update(conn, case_id, expected_seq)
             compiled = self.process_for(case)
             trig = self._trigger(compiled.definition, trigger_id)
-            if actor.role == SCHEDULER:
-                if not trig.by_timer:
-                    raise RoleNotPermitted(f"{trigger_id} is not a step a timer may take")
-            elif actor.role not in trig.roles:
+            if (not trig.by_timer) if actor.role == SCHEDULER else actor.role not in trig.roles:
+                roles = compiled.definition.roles
                 raise RoleNotPermitted(
-                    f"{trigger_id} ({trig.title}) may be taken only by "
-                    f"{_roles(compiled.definition, trig.roles)}; you are acting as {actor.role}"
+                    role=actor.role, doing=f"take step {trig.id}", process=compiled.definition.id,
+                    step=trig.id, step_title=trig.title,
+                    allowed={r: roles[r].title for r in trig.roles if r in roles},
                 )
             result = self._fire_in(
                 conn, case, compiled, trig, on=on, at=at, actor=actor, kind=EventKind.trigger,
@@ -349,9 +349,7 @@ class CaseService(CaseReader):
             self._require_role(definition, actor, "record a check")
             checks = self.checks_of(definition)
             if check_id not in checks:
-                close = difflib.get_close_matches(check_id, checks, n=3)
-                hint = f"; did you mean {', '.join(close)}?" if close else ""
-                raise UnknownTrigger(f"{definition.id} has no check {check_id!r}{hint}")
+                raise UnknownCheck(name=check_id, known=checks, process=definition.id)
             self._refuse_closed(case, f"record check {check_id}")
             self._check_dates(case, on, at)
             check = checks[check_id]
@@ -655,9 +653,8 @@ class CaseService(CaseReader):
         if case.state not in definition.source_states(trig):
             allowed = compiled.allowed_triggers(case.state)
             raise TransitionNotAllowed(
-                f"{trig.id} cannot be taken from {case.state} "
-                f"({definition.states[case.state].title}); from here: "
-                f"{', '.join(allowed) or 'nothing'}"
+                case_id=case.id, step=trig.id, stage=case.state,
+                stage_title=definition.states[case.state].title, allowed=allowed,
             )
         if actor.role == SCHEDULER:
             # A timer's step takes effect on its due date even when the sweep runs late and an
@@ -668,33 +665,21 @@ class CaseService(CaseReader):
         missing = [c for c in trig.requires_checks if c not in case.checks]
         if missing:
             wording = self.checks_of(definition)
-            raise MissingChecks(
-                f"{trig.id} needs these checks recorded first: "
-                + "; ".join(f"{c} ({wording[c].wording})" for c in missing),
-                missing=missing,
-            )
+            raise MissingChecks(step=trig.id, missing={c: wording[c].wording for c in missing})
         # Only the facts this step reads: sealed personal ones are opened only if it reads one.
         read = {*trig.requires_facts, *(n for c in compiled.guards(trig.id) for n in c.names)}
         facts = self._guard_facts(case, definition, conn, read)
         unset = [f for f in trig.requires_facts if facts.get(f) is None]
         if unset:
-            raise GuardFailed(
-                f"{trig.id} needs these facts recorded first: {', '.join(unset)}",
-                failed=[f"{f} recorded" for f in unset], facts={f: None for f in unset},
-            )
+            raise GuardFailed(step=trig.id, failed=[f"{f} recorded" for f in unset],
+                              facts={f: None for f in unset}, unset=unset)
         context = self._context(case, compiled, on, conn=conn, names=read)
         failing = compiled.check_guards(trig.id, context)
         if failing:
             # Name the values each failing condition read: facts, and the day counts.
             names = sorted({v for c in failing for v in c.names if v in _SHOWN_NAMES or v in facts})
             values = {n: facts.get(n, context.get(n)) for n in names}
-            shown = ", ".join(f"{n} = {_show(values[n])}" for n in names)
-            raise GuardFailed(
-                f"{trig.id} refused: "
-                + "; ".join(f"condition not met: {c.says}" for c in failing)
-                + (f" (facts: {shown})" if shown else ""),
-                failed=[c.says for c in failing], facts=values,
-            )
+            raise GuardFailed(step=trig.id, failed=[c.says for c in failing], facts=values)
         model = _Model(case.state)
         new_state = compiled.fire(model, trig.id)
         dest = definition.states[new_state]
@@ -879,10 +864,7 @@ class CaseService(CaseReader):
             raise CaseNotFound(case_id)
         case = CaseState.from_row(row)
         if expected_seq is not None and case.seq != expected_seq:
-            raise ConcurrentUpdate(
-                f"case {case_id} is at event {case.seq}, not {expected_seq} as you expected: "
-                "someone else changed it; nothing was written — look at it again and retry"
-            )
+            raise ConcurrentUpdate(case_id=case_id, expected_seq=expected_seq, found_seq=case.seq)
         return case
 
     def _form_facts(
@@ -910,10 +892,8 @@ class CaseService(CaseReader):
     def _trigger(self, definition: ProcessDefinition, trigger_id: str) -> TriggerDefinition:
         trig = definition.trigger(trigger_id)
         if trig is None:
-            ids = [t.id for t in definition.triggers]
-            close = difflib.get_close_matches(trigger_id, ids, n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise UnknownTrigger(f"{definition.id} has no step {trigger_id!r}{hint}")
+            raise UnknownStep(name=trigger_id, known=[t.id for t in definition.triggers],
+                              process=definition.id)
         return trig
 
     def _require_role(self, definition: ProcessDefinition, actor: Actor, doing: str) -> None:
@@ -921,23 +901,18 @@ class CaseService(CaseReader):
             return
         if actor.role not in definition.roles:
             raise RoleNotPermitted(
-                f"role {actor.role!r} may not {doing} in {definition.id}; its roles are "
-                f"{', '.join(definition.roles)}"
+                role=actor.role, doing=doing, process=definition.id,
+                allowed={r: role.title for r, role in definition.roles.items()},
             )
 
     def _refuse_closed(self, case: CaseState, doing: str) -> None:
         if case.terminal:
-            raise TransitionNotAllowed(
-                f"case {case.id} is closed ({case.state} on {case.closed_on}); cannot {doing}"
-            )
+            raise CaseClosed(case.id, stage=case.state, closed_on=case.closed_on, doing=doing)
 
     def _check_dates(self, case: CaseState, on: dt.date, at: dt.datetime) -> None:
         _not_future(on, at)
         if on < case.last_effective:
-            raise BackdatingRefused(
-                f"case {case.id}'s latest event took effect on {case.last_effective.isoformat()}; "
-                f"a step cannot take effect earlier ({on.isoformat()}): history runs forwards"
-            )
+            raise BackdatingRefused(case_id=case.id, requested=on, latest=case.last_effective)
 
     def _next_case_numbers(self, conn: Connection, count: int) -> list[str]:
         prefix = "CME"
@@ -976,11 +951,8 @@ class CaseService(CaseReader):
                 outline=d.outline().to_json(),
             ))
         elif row[0] != compiled.content_hash:
-            raise VersionNotRaised(
-                f"{compiled.loaded.path} changed since {d.id} version {d.version} was loaded, "
-                f"but its version was not raised; set `version: {d.version + 1}` (and its "
-                "effective_from) so running cases keep the rules they started under"
-            )
+            raise VersionNotRaised(kind="process", name=d.id, version=d.version,
+                                   path=str(compiled.loaded.path))
         self._published.add(key)
 
     def _publish_calendar(self, conn: Connection, cal: SchoolCalendar, at: dt.datetime) -> bool:
@@ -1008,11 +980,8 @@ class CaseService(CaseReader):
                 calendar_version_table.c.version == cal.version,
             )).values(bank_holidays=holidays))
         elif row[0] != cal.content_hash:
-            raise VersionNotRaised(
-                f"{cal.path} changed since calendar {cal.name} version {cal.version} was loaded, "
-                f"but its version was not raised; set `version: {cal.version + 1}` so every "
-                "deadline says which dates it was computed on"
-            )
+            raise VersionNotRaised(kind="calendar", name=cal.name, version=cal.version,
+                                   path=str(cal.path))
         self._published.add(key)
         return row is None
 
@@ -1120,14 +1089,6 @@ def _stored_path(process_id: str, version: int) -> str:
 
 def _actions(actions: list[ActionDefinition]) -> list[dict[str, Any]]:
     return [a.model_dump(mode="json", exclude_none=True, exclude={"source"}) for a in actions]
-
-
-def _roles(definition: ProcessDefinition, roles: list[str]) -> str:
-    return ", ".join(f"{definition.roles[r].title} ({r})" for r in roles if r in definition.roles)
-
-
-def _show(value: Any) -> str:
-    return "not recorded" if value is None else repr(value)
 
 
 def _not_future(on: dt.date, at: dt.datetime) -> None:

@@ -82,17 +82,39 @@ def print_json(value: Any) -> None:
 
 
 def handle_errors(func: F) -> F:
-    """Map engine errors to a message on stderr and the error's exit code; never a traceback."""
+    """Map engine errors to a message on stderr and the error's exit code; never a traceback.
+
+    A command given `--json` prints the error as JSON instead (`CMEError.to_json`: a stable
+    `error` code, the message and the error's facts), still on stderr, with the same exit code.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except DefinitionError as exc:
-            click.echo(str(exc), err=True)
-            sys.exit(exc.exit_code)
         except CMEError as exc:
-            click.echo(f"error: {exc}", err=True)
+            report_error(exc, as_json=bool(kwargs.get("as_json")) or _asked_for_json())
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+def report_error(exc: CMEError, *, as_json: bool) -> None:
+    """Print an engine error on stderr: as JSON for scripts, else as text."""
+    if as_json:
+        click.echo(json.dumps(exc.to_json(), indent=2, sort_keys=True, default=default_json),
+                   err=True)
+    elif isinstance(exc, DefinitionError):
+        click.echo(str(exc), err=True)
+    else:
+        click.echo(f"error: {exc}", err=True)
+
+
+def _asked_for_json() -> bool:
+    """Whether the running command (or a group above it) was given `--json`."""
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        if ctx.params.get("as_json"):
+            return True
+        ctx = ctx.parent
+    return False

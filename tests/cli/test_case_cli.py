@@ -162,7 +162,7 @@ def seq_of(db: str, case_id: str) -> int:
         (("case", "fire", "CME-999999", "contact_established", "--on", "2024-10-22"), 1,
          "error: no case with id 'CME-999999'; `cme case list` shows the open cases"),
         (("case", "fire", "CME-000001", "contact_establised", "--on", "2024-10-22"), 1,
-         "has no step 'contact_establised'; did you mean contact_established"),
+         "has no step 'contact_establised'; did you mean 'contact_established'"),
         (("case", "fire", "CME-000001", "close_untraceable", "--on", "2024-10-22",
           "--role", "line_manager"), 1,
          "close_untraceable cannot be taken from establishing_contact"),

@@ -22,6 +22,7 @@ from engine.errors import (
     MissingChecks,
     RoleNotPermitted,
     TransitionNotAllowed,
+    UnknownCheck,
     UnknownTrigger,
 )
 from engine.language.registry import ProcessRegistry
@@ -138,7 +139,11 @@ def test_unknown_trigger_suggests_the_nearest(service: CaseService, opened: str)
     err = refuse(service, UnknownTrigger, service.fire, opened, "contact_establish",
                  on=day(2), at=RECORDED_AT, actor=OFFICER)
     assert "has no step 'contact_establish'" in str(err)
-    assert "did you mean contact_established" in str(err)
+    assert "did you mean 'contact_established'" in str(err)
+    assert isinstance(err, UnknownTrigger)
+    assert (err.kind, err.name, err.process) == ("step", "contact_establish", "untraceable_cme")
+    assert err.suggestions[0] == "contact_established"
+    assert err.to_json()["error"] == "unknown_name"
 
 
 def test_trigger_not_allowed_from_the_current_state(service: CaseService, opened: str) -> None:
@@ -239,9 +244,11 @@ def test_bad_fact_values_and_unknown_facts(service: CaseService, opened: str) ->
 
 
 def test_unknown_check_and_blank_outcome(service: CaseService, opened: str) -> None:
-    err = refuse(service, UnknownTrigger, service.record_check, opened, "mash_chek", on=day(2),
+    err = refuse(service, UnknownCheck, service.record_check, opened, "mash_chek", on=day(2),
                  at=RECORDED_AT, actor=OFFICER, outcome="x")
-    assert "did you mean mash_check" in str(err)
+    assert "has no check 'mash_chek'; did you mean 'mash_check'" in str(err)
+    assert isinstance(err, UnknownCheck)
+    assert (err.kind, err.name, err.suggestions[0]) == ("check", "mash_chek", "mash_check")
     refuse(service, InputError, service.record_check, opened, "mash_check", on=day(2),
            at=RECORDED_AT, actor=OFFICER, outcome="  ")
 
