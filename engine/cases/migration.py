@@ -1,29 +1,28 @@
-"""Process versions side by side: what changed (diff), what a new version would do to running
-cases (impact), and moving running cases onto it with an explicit state mapping (migrate).
+"""Moving running cases onto a new version of their process, with an explicit state mapping.
 
-Owns finding a version (loaded, or stored in the database when its file has moved on), the
-comparison of two definitions in a policy owner's words, the preview of a migration case by case
-(the same `projection.apply` and `deadlines.plan_state_timers` the engine runs), and running it:
-one migration event per case through `CaseService.migrate`. Cases whose state has no mapping are
-listed and left alone. Does not decide which version a new case opens under (`registry.py`).
+Owns finding a version (loaded, or stored in the database when its file has moved on), publishing
+one, the preview of a migration case by case (the same `projection.apply` and
+`deadlines.plan_state_timers` the engine runs), and running it: one migration event per case
+through `CaseService.migrate`. Cases whose state has no mapping are listed and left alone. Does
+not own comparing definitions (`engine/language/diff.py`), the impact report
+(`engine/cases/impact.py`), nor which version a new case opens under (`registry.py`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, select
 
-from engine.audit.access import authorise
 from engine.cases.projection import CaseEvent, CaseState, EventKind, apply
 from engine.cases.service import Actor, CaseService, CommandResult
 from engine.errors import CalendarError, CMEError, InputError, UnknownProcess, suggest
 from engine.language.definition import ProcessDefinition
 from engine.language.machine import CompiledProcess, compile_process
+from engine.protection.access import Permission, require
 from engine.store.tables import case_table, process_version_table, timer_table
 from engine.time.calendar import SchoolCalendar
 from engine.time.deadlines import PlannedTimer, plan_state_timers
@@ -58,147 +57,19 @@ def find_version(service: CaseService, process_id: str, version: int) -> Compile
 
     return compile_process(load_process_text(text, f"stored:{process_id}@{version}"))
 
-
-# --- diff ---------------------------------------------------------------------------------------
-
-AREAS = ("applies", "states", "days", "checks", "timers", "guards", "triggers", "roles", "facts",
-         "actions", "wording")
-"""The groups a diff is shown in, in order."""
-
-
-@dataclass(frozen=True)
-class Change:
-    """One difference between two versions, in words."""
-
-    area: str
-    where: str
-    what: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.what}" if self.where else self.what
-
-
-def diff_definitions(old: ProcessDefinition, new: ProcessDefinition) -> list[Change]:
-    """Every difference from `old` to `new`, grouped by area (states, days, checks, guards …)."""
-    changes = [
-        _describe(path, before, after)
-        for path, before, after in _diff(_shape(old), _shape(new), ())
-        if path != ("version",)
-    ]
-    order = {a: i for i, a in enumerate(AREAS)}
-    return sorted(changes, key=lambda c: order[c.area])
-
-
-def _shape(definition: ProcessDefinition) -> dict[str, Any]:
-    """The definition as nested dicts, lists of things with ids keyed by id, guards by expr."""
-    data = definition.model_dump(mode="json", exclude_none=True)
-    for trig in data["triggers"]:
-        trig["guards"] = {g["expr"]: g["says"] for g in trig.get("guards", [])}
-    data["triggers"] = {t["id"]: t for t in data["triggers"]}
-    for state in data["states"].values():
-        state["checklist"] = {c["id"]: c for c in state.get("checklist", [])}
-        for timer in state.get("timers", []):
-            timer["when"] = {c["expr"]: c["says"] for c in timer.get("when", [])}
-        state["timers"] = {t["id"]: t for t in state.get("timers", [])}
-    return data
-
-
-_ABSENT = object()
-Path = tuple[str, ...]
-
-
-def _diff(old: Any, new: Any, path: Path) -> Iterable[tuple[Path, Any, Any]]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        for key in list(old) + [k for k in new if k not in old]:
-            yield from _diff(old.get(key, _ABSENT), new.get(key, _ABSENT), (*path, str(key)))
-    elif old != new:
-        yield path, old, new
-
-
-_WORDING = frozenset({"title", "description", "note", "ref", "questions"})
-
-
-def _area(path: Path) -> str:
-    head = path[0]
-    if head in ("effective_from", "applies"):
-        return "applies"
-    if head == "clock":
-        return "days"
-    # Titles, descriptions, notes and where a rule is cited from change no behaviour.
-    cited = "source" in path and not (head == "triggers" and path[2:3] == ("source",))
-    if cited or _WORDING & set(path) or head not in ("states", "triggers", "roles", "facts"):
-        return "wording"
-    if head in ("roles", "facts"):
-        return head
-    rest = path[2:]
-    if head == "states":
-        if not rest or rest[0] in ("terminal", "stops_clock"):
-            return "states"
-        if rest[0] == "days":
-            return "days"
-        if rest[0] in ("checklist", "timers"):
-            if len(rest) > 2 and rest[2] in ("days", "day", "weeks", "unit", "counted_from"):
-                return "days"
-            return "checks" if rest[0] == "checklist" else "timers"
-        return "actions" if rest[0] == "on_enter" else "states"
-    if rest and rest[0] in ("guards", "roles", "actions"):
-        return rest[0]
-    return "triggers"
-
-
-def _describe(path: Path, old: Any, new: Any) -> Change:
-    area = _area(path)
-    what = {"states": "state", "triggers": "trigger", "roles": "role", "facts": "fact"}
-    if path[0] in what and len(path) >= 2:
-        where = f"{what[path[0]]} {path[1]}"
-        rest = list(path[2:])
-    elif path[0] == "applies":
-        where, rest = "applies to", list(path[1:])
-    else:
-        where, rest = "", list(path)
-    if rest and rest[0] in ("checklist", "timers") and len(rest) >= 2:
-        where += f", {'check' if rest[0] == 'checklist' else 'timer'} {rest[1]}"
-        rest = rest[2:]
-    if rest and rest[0] in ("guards", "when") and len(rest) == 2:
-        said = new if old is _ABSENT else old
-        verb = "added" if old is _ABSENT else "removed" if new is _ABSENT else "now says"
-        kind = "guard" if rest[0] == "guards" else "condition"
-        expr = "" if said == rest[1] else f" ({rest[1]})"
-        return Change(area, where, f"{kind} {verb}: {said}{expr}")
-    label = " ".join(r.replace("_", " ") for r in rest)
-    if old is _ABSENT:
-        text = f"{label} added: {_show(new)}" if label else f"added ({_title(new)})"
-    elif new is _ABSENT:
-        text = f"{label} removed (was {_show(old)})" if label else f"removed ({_title(old)})"
-    elif isinstance(old, list) and isinstance(new, list) and _hashable(old + new):
-        gained = [x for x in new if x not in old]
-        lost = [x for x in old if x not in new]
-        parts = ([f"+ {', '.join(map(str, gained))}"] if gained else []) + (
-            [f"- {', '.join(map(str, lost))}"] if lost else [])
-        text = f"{label}: {'; '.join(parts) or 'reordered'}"
-    else:
-        text = f"{label}: {_show(old)} → {_show(new)}"
-    return Change(area, where, text)
-
-
-def _hashable(values: list[Any]) -> bool:
-    return all(isinstance(v, str | int | float | bool) for v in values)
-
-
-def _title(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("title") or value.get("wording") or value.get("description") or "")
-    return _show(value)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, dict) and set(value) == {"first", "last"}:
-        first, last = value["first"], value["last"]
-        return f"Day {first}" if first == last else f"Day {first}–{last}"
-    if isinstance(value, dict) and "title" in value:
-        return str(value["title"])
-    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-    return text if len(text) <= 100 else text[:97] + "..."
+def running_cases(
+    service: CaseService, process_id: str, *, version: int | None = None,
+    not_version: int | None = None,
+) -> list[CaseState]:
+    """Open cases of a process (on one version, or on any but one), by id."""
+    where = [case_table.c.process_id == process_id, case_table.c.terminal.is_(False)]
+    if version is not None:
+        where.append(case_table.c.process_version == version)
+    if not_version is not None:
+        where.append(case_table.c.process_version != not_version)
+    with service.store.read() as conn:
+        rows = conn.execute(select(case_table).where(and_(*where)).order_by(case_table.c.id))
+        return [CaseState.from_row(r) for r in rows]
 
 
 # --- previewing a case on another version -------------------------------------------------------
@@ -339,174 +210,6 @@ def _date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
-# --- impact -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Impact:
-    """What publishing (and migrating to) a version would do to the running cases."""
-
-    process_id: str
-    version: int
-    on: dt.date
-    running: Counter[int] = field(default_factory=Counter)
-    """Running cases on other versions, by version."""
-    removed: dict[str, list[str]] = field(default_factory=dict)
-    """Case ids by state, for states the new version does not have and no mapping covers."""
-    deadlines: list[DeadlineMove] = field(default_factory=list)
-    due_at_once: int = 0
-    bad_facts: dict[str, list[str]] = field(default_factory=dict)
-    """Case ids by "fact = value" the new version's fact types do not accept."""
-    checklists: Counter[str] = field(default_factory=Counter)
-    """Cases in each state whose checklist the new version changes."""
-    steps: Counter[str] = field(default_factory=Counter)
-    """Cases in each state whose next steps the new version changes."""
-    migrate_open_cases: bool = False
-    applies_from: dt.date | None = None
-
-    def sentences(self) -> list[str]:
-        """The impact in a policy owner's words."""
-        total = sum(self.running.values())
-        by = ", ".join(f"{n} on version {v}" for v, n in sorted(self.running.items()))
-        out = [f"{_n(total, 'open case')} of {self.process_id} "
-               f"{'is' if total == 1 else 'are'} on another version"
-               + (f" ({by})." if by else ".")]
-        stay = "open cases are expected to migrate to it" if self.migrate_open_cases else (
-            "open cases are not expected to migrate: unless migrated, each stays on the version "
-            "it opened under")
-        out.append(f"Version {self.version} applies to cases opened from {self.applies_from}; "
-                   f"{stay}.")
-        if total == 0:
-            return out
-        gone = sum(len(ids) for ids in self.removed.values())
-        if gone:
-            states = ", ".join(f"{s} ({len(ids)})" for s, ids in sorted(self.removed.items()))
-            out.append(f"{_n(gone, 'open case')} {'is' if gone == 1 else 'are'} in states that "
-                       f"version {self.version} removes: {states}; give each a --map to migrate "
-                       "them, or they stay where they are.")
-        else:
-            out.append(f"No open case is in a state that version {self.version} removes.")
-        out.append(self._deadline_sentence())
-        if self.due_at_once:
-            out.append(f"{_n(self.due_at_once, 'deadline')} would already have passed on "
-                       f"{self.on.isoformat()} and fall due at once.")
-        if self.bad_facts:
-            shown = "; ".join(f"{k} ({len(v)})" for k, v in sorted(self.bad_facts.items()))
-            cases = len({c for ids in self.bad_facts.values() for c in ids})
-            out.append(f"{_n(cases, 'case')} {'holds' if cases == 1 else 'hold'} fact values "
-                       f"version {self.version} does not accept: {shown}.")
-        if self.checklists:
-            cases = sum(self.checklists.values())
-            out.append(f"{_n(cases, 'case')} {'is' if cases == 1 else 'are'} in states whose "
-                       f"checklist changes: {_counted(self.checklists)}.")
-        if self.steps:
-            cases = sum(self.steps.values())
-            out.append(f"{_n(cases, 'case')} {'has' if cases == 1 else 'have'} next steps whose "
-                       f"conditions, checks or roles change: {_counted(self.steps)}.")
-        return out
-
-    def _deadline_sentence(self) -> str:
-        moved = [d for d in self.deadlines if d.old is not None and d.new is not None]
-        added = sum(1 for d in self.deadlines if d.old is None)
-        dropped = sum(1 for d in self.deadlines if d.new is None)
-        if not self.deadlines:
-            return "No deadline moves."
-        parts = []
-        if moved:
-            shifts = [d.school_days for d in moved if d.school_days is not None]
-            earlier = [-s for s in shifts if s < 0]
-            later = [s for s in shifts if s > 0]
-            detail = []
-            if earlier:
-                detail.append(f"{len(earlier)} earlier, earliest by "
-                              f"{_n(max(earlier), 'school day')}")
-            if later:
-                detail.append(f"{len(later)} later, by up to {_n(max(later), 'school day')}")
-            same = len(moved) - len(earlier) - len(later)
-            if same:
-                detail.append(f"{same} to another date on the same school day count")
-            parts.append(f"{_n(len(moved), 'deadline')} {'moves' if len(moved) == 1 else 'move'}"
-                         + (f" ({'; '.join(detail)})" if detail else ""))
-        if added:
-            parts.append(f"{_n(added, 'deadline')} {'is' if added == 1 else 'are'} added")
-        if dropped:
-            parts.append(f"{_n(dropped, 'deadline')} {'is' if dropped == 1 else 'are'} dropped")
-        return "; ".join(parts) + "."
-
-
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _counted(counter: Counter[str]) -> str:
-    return ", ".join(f"{k} ({n})" for k, n in sorted(counter.items()))
-
-
-def impact(
-    service: CaseService, to: CompiledProcess, *, on: dt.date,
-    mapping: Mapping[str, str] | None = None,
-) -> Impact:
-    """What version `to` would do to the running cases of its process if they moved to it."""
-    definition = to.definition
-    result = Impact(
-        process_id=definition.id, version=definition.version, on=on,
-        migrate_open_cases=definition.applies.migrate_open_cases,
-        applies_from=definition.applies.cases_opened_from or definition.effective_from,
-    )
-    mapping = mapping or {}
-    for case in running_cases(service, definition.id, not_version=definition.version):
-        result.running[case.process_version] += 1
-        old = service.process_for(case).definition
-        target = mapping.get(case.state, case.state)
-        if target not in definition.states:
-            result.removed.setdefault(case.state, []).append(case.id)
-            continue
-        preview = preview_case(service, case, to, target, on=on)
-        result.deadlines.extend(preview.deadlines)
-        result.due_at_once += sum(1 for p in preview.planned if p.due_date <= on)
-        for name, value in case.facts.items():
-            if not _fact_accepted(definition, name, value):
-                result.bad_facts.setdefault(f"{name} = {value!r}", []).append(case.id)
-        if _checklist(old, case.state) != _checklist(definition, target):
-            result.checklists[case.state] += 1
-        if _steps(old, case.state) != _steps(definition, target):
-            result.steps[case.state] += 1
-    return result
-
-
-def _fact_accepted(definition: ProcessDefinition, name: str, value: Any) -> bool:
-    fact = definition.facts.get(name)
-    if fact is None:
-        return False
-    return value is None or not fact.values or value in fact.values
-
-
-def _checklist(definition: ProcessDefinition, state: str) -> list[Any]:
-    return [c.model_dump() for c in definition.states[state].checklist]
-
-
-def _steps(definition: ProcessDefinition, state: str) -> dict[str, Any]:
-    return {
-        t.id: t.model_dump(include={"dest", "roles", "guards", "requires_checks", "requires_facts"})
-        for t in definition.triggers if state in definition.source_states(t)
-    }
-
-
-def running_cases(
-    service: CaseService, process_id: str, *, version: int | None = None,
-    not_version: int | None = None,
-) -> list[CaseState]:
-    """Open cases of a process (on one version, or on any but one), by id."""
-    where = [case_table.c.process_id == process_id, case_table.c.terminal.is_(False)]
-    if version is not None:
-        where.append(case_table.c.process_version == version)
-    if not_version is not None:
-        where.append(case_table.c.process_version != not_version)
-    with service.store.read() as conn:
-        rows = conn.execute(select(case_table).where(and_(*where)).order_by(case_table.c.id))
-        return [CaseState.from_row(r) for r in rows]
-
-
 # --- migrate ------------------------------------------------------------------------------------
 
 
@@ -550,7 +253,7 @@ def plan_migration(
     mapping: Mapping[str, str], on: dt.date, actor: Actor,
 ) -> MigrationPlan:
     """Check the request and preview every running case on `from_version`; writes nothing."""
-    authorise(actor, "migrate", table=service.roles)
+    require(actor, Permission.load_process, table=service.roles, doing="migrate")
     definition = to.definition
     if definition.id != process_id:
         raise InputError(f"the new version is process {definition.id!r}, not {process_id!r}")
@@ -586,7 +289,7 @@ def run_migration(
     service: CaseService, plan: MigrationPlan, *, at: dt.datetime, actor: Actor
 ) -> MigrationResult:
     """Record a migration event per planned case (each in its own transaction)."""
-    authorise(actor, "migrate", table=service.roles)
+    require(actor, Permission.load_process, table=service.roles, doing="migrate")
     definition = plan.to.definition
     service.publish(plan.to, at=at, actor=actor)
     result = MigrationResult()
@@ -611,7 +314,7 @@ def publish_version(
 
     Returns whether it was newly stored (False: the same text was stored before).
     """
-    authorise(actor, "publish", table=service.roles)
+    require(actor, Permission.load_process, table=service.roles, doing="publish")
     definition = compiled.definition
     with service.store.read() as conn:
         before = conn.execute(

@@ -31,13 +31,25 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 class LazyGroup(click.Group):
-    """A group whose sub-commands are imported only when they are run or their help is asked."""
+    """A group whose sub-commands are imported only when they are run or their help is asked.
+
+    `lazy` maps a command name to (module, attribute, one-line help); commands added the usual
+    way (`@group.command()`) sit beside them, so one group can span several modules.
+    """
+
+    def __init__(
+        self, *args: Any, lazy: dict[str, tuple[str, str, str]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = _COMMANDS if lazy is None else lazy
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(_COMMANDS)
+        return sorted({*self.commands, *self.lazy})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        spec = _COMMANDS.get(cmd_name)
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        spec = self.lazy.get(cmd_name)
         if spec is None:
             return None
         module = importlib.import_module(spec[0])
@@ -45,7 +57,13 @@ class LazyGroup(click.Group):
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, spec[2]) for name, spec in sorted(_COMMANDS.items())]
+        limit = formatter.width - 6 - max(map(len, self.list_commands(ctx)))
+        rows = [
+            (name, (self.commands.get(name) or click.Command(name, help=self.lazy[name][2]))
+             .get_short_help_str(limit))
+            for name in self.list_commands(ctx)
+            if name in self.lazy or not self.commands[name].hidden
+        ]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -227,3 +228,15 @@ def test_process_commands_never_import_the_database_layer() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_version_commands_listed_lazily_say_what_their_docstrings_say() -> None:
+    # `cme process --help` names diff/impact/publish/migrate without importing their module, from
+    # help text kept beside the group; it must not drift from the commands' own docstrings.
+    from engine.cli.process import _VERSION_COMMANDS, process
+
+    for name, (_module, _attribute, summary) in _VERSION_COMMANDS.items():
+        command = process.get_command(click.Context(process), name)
+        assert command is not None
+        assert command.help is not None
+        assert " ".join(command.help.split()).startswith(summary), name

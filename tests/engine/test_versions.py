@@ -14,18 +14,18 @@ import pytest
 from sqlalchemy import and_, func, select
 
 from engine.audit import replay_case, verify_store
-from engine.cases.projection import EventKind
-from engine.cases.service import Actor, CaseService
-from engine.cases.versions import (
-    diff_definitions,
+from engine.cases.impact import impact
+from engine.cases.migration import (
     find_version,
-    impact,
     parse_mapping,
     plan_migration,
     publish_version,
     run_migration,
 )
+from engine.cases.projection import EventKind
+from engine.cases.service import Actor, CaseService
 from engine.errors import AccessDenied, DefinitionError, InputError, VersionNotRaised
+from engine.language.diff import diff_definitions
 from engine.language.loader import load_process_file, load_process_text, load_processes
 from engine.language.registry import ProcessRegistry
 from engine.store.database import open_store

@@ -264,7 +264,7 @@ class CaseWork(RuleBasedStateMachine):
     @precondition(lambda self: self.today >= MIGRATED_FROM)
     @rule(process=st.sampled_from(sorted(OPENERS)))
     def migrate_to_the_next_version(self, process: str) -> None:
-        from engine.cases.versions import plan_migration, run_migration
+        from engine.cases.migration import plan_migration, run_migration
 
         if process in self.migrated:
             return
