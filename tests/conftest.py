@@ -8,8 +8,15 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # the fixtures import lazily, so collecting a test loads only what it needs
+    from engine.cases.notification import NotificationForm
+    from engine.cases.service import CaseService
+    from engine.language.registry import ProcessRegistry
+    from engine.store.database import Store
 
 PG_ADMIN_URL = os.environ.get("CME_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 RECORDED_AT = dt.datetime(2025, 9, 1, 9, 0, tzinfo=dt.UTC)
@@ -64,7 +71,7 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def registry():  # type: ignore[no-untyped-def]
+def registry() -> ProcessRegistry:
     """The shipped processes, compiled once per test session."""
     from engine.language.registry import ProcessRegistry
 
@@ -72,7 +79,7 @@ def registry():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def store(db_url: str):  # type: ignore[no-untyped-def]
+def store(db_url: str) -> Iterator[Store]:
     """An open, upgraded store on each database kind."""
     from engine.store.database import open_store
 
@@ -82,7 +89,7 @@ def store(db_url: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def service(store, registry):  # type: ignore[no-untyped-def]
+def service(store: Store, registry: ProcessRegistry) -> CaseService:
     """A case service over the store and the shipped processes."""
     from engine.cases.service import CaseService
 
@@ -90,7 +97,7 @@ def service(store, registry):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def example_form():  # type: ignore[no-untyped-def]
+def example_form() -> NotificationForm:
     """The shipped example notification (two siblings)."""
     from importlib.resources import files
 

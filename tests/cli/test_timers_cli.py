@@ -108,7 +108,7 @@ def _edited(tmp_path: Path, version: int, closure: str = "2024-11-05") -> str:
 
 
 @pytest.fixture
-def in_reasonable_checks(one_case) -> str:
+def in_reasonable_checks(one_case: str) -> str:
     assert run("tick", "--until", "2024-10-25", "--db", one_case).exit_code == 0
     return one_case
 

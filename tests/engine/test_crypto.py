@@ -31,7 +31,7 @@ OFFICER = Actor("sona", "cme_officer")
 OPENED = dt.date(2024, 10, 21)
 
 
-def _open(service: CaseService, form) -> str:  # type: ignore[no-untyped-def]
+def _open(service: CaseService, form) -> str:
     return service.open_case(form, on=OPENED, at=RECORDED_AT, actor=OFFICER)[0]
 
 

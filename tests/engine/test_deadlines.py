@@ -3,6 +3,8 @@ explanations in words, stop-the-clock pauses, and cancelled timers kept as recor
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
@@ -21,7 +23,7 @@ OFFICER = Actor("sona", "cme_officer")
 CAL = load_calendar("london-2024-25")
 
 
-def _timers(service: CaseService, case_id: str) -> list[dict]:
+def _timers(service: CaseService, case_id: str) -> list[dict[str, Any]]:
     with service.store.read() as conn:
         rows = conn.execute(
             select(timer_table).where(timer_table.c.case_id == case_id)
@@ -129,7 +131,7 @@ triggers:
 
 
 @pytest.fixture
-def pausing_service(store) -> CaseService:  # type: ignore[no-untyped-def]
+def pausing_service(store) -> CaseService:
     registry = ProcessRegistry([load_process_text(PAUSING, "paused_tracing.yaml")])
     return CaseService(store, registry)
 
@@ -190,6 +192,7 @@ def test_a_dry_run_lists_the_moves_and_writes_nothing(service) -> None:
     before = _timers(service, case_id)
     plan = plan_calendar_reload(service, edited(2))
     assert plan.changes == ["no longer school days: 5 Nov 2024"]
+    assert plan.previous is not None
     assert (plan.previous.version, plan.new_version, plan.cases) == (1, True, 1)
     moves = {m.timer_id: (m.old_due, m.new_due) for m in plan.moves}
     assert moves["first_letter_outstanding"] == (D(2024, 11, 15), D(2024, 11, 18))

@@ -27,7 +27,7 @@ def steps_recorded(url: str) -> list[tuple[int, str]]:
     s = open_store(url, upgrade=False)
     try:
         with s.read() as conn:
-            return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+            return [tuple(r) for r in conn.execute(
                 text("SELECT step, name FROM schema_version ORDER BY step"))]
     finally:
         s.dispose()
@@ -191,7 +191,7 @@ def test_opening_without_upgrade_creates_nothing(sqlite_url: str) -> None:
 
 def _calendar_rows(s: Store) -> list[tuple[str, int, str | None]]:
     with s.read() as conn:
-        return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+        return [tuple(r) for r in conn.execute(
             text("SELECT name, version, bank_holidays FROM calendar_version"))]
 
 
@@ -255,7 +255,7 @@ def test_the_schema_is_the_one_its_declarations_have_always_made() -> None:
 
 def _outlines(s: Store) -> list[tuple[str, int, str | None]]:
     with s.read() as conn:
-        return [tuple(r) for r in conn.execute(text(  # type: ignore[misc]
+        return [tuple(r) for r in conn.execute(text(
             "SELECT process_id, version, outline FROM process_version ORDER BY id"))]
 
 

@@ -223,7 +223,7 @@ def test_a_queued_write_that_touches_no_row_rolls_the_batch_back(service) -> Non
     def fire_while_someone_settles_it() -> None:
         with service.batch() as conn:
             writer = _WriteBehind(conn)
-            service.fire_timer_in(writer, row, at=RECORDED_AT)  # type: ignore[arg-type]
+            service.fire_timer_in(writer, row, at=RECORDED_AT)
             # Someone settles the same timer before the queue is sent: its claim touches no row.
             conn.execute(timer_table.update().where(timer_table.c.key == row["key"])
                          .values(status="cancelled"))

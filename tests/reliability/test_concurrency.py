@@ -27,7 +27,7 @@ WORKERS = 4
 ROUNDS = 25
 
 
-def _setup(db_url: str, registry: ProcessRegistry, example_form) -> list[str]:  # type: ignore[no-untyped-def]
+def _setup(db_url: str, registry: ProcessRegistry, example_form) -> list[str]:
     store = open_store(db_url)
     service = CaseService(store, registry)
     ids = service.open_case(example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT,
@@ -43,7 +43,7 @@ def _setup(db_url: str, registry: ProcessRegistry, example_form) -> list[str]:  
 
 @pytest.mark.parametrize("expect", [True, False], ids=["expected-seq", "no-expectation"])
 def test_racing_writers_lose_nothing_and_hear_of_every_conflict(
-    db_url: str, registry, example_form, expect: bool  # type: ignore[no-untyped-def]
+    db_url: str, registry, example_form, expect: bool
 ) -> None:
     case_ids = _setup(db_url, registry, example_form)
     race_worker.REGISTRY = registry
@@ -66,7 +66,7 @@ def test_racing_writers_lose_nothing_and_hear_of_every_conflict(
     assert len({(c, s) for c, s, _ in done}) == len(done)
     store = open_store(db_url)
     with store.engine.connect() as conn:
-        counts = dict(conn.execute(select(event_table.c.case_id, func.count())
+        counts: dict[str, int] = dict(conn.execute(select(event_table.c.case_id, func.count())
                                    .group_by(event_table.c.case_id)).all())
         hashes = {(r.case_id, r.seq): r.hash for r in conn.execute(select(
             event_table.c.case_id, event_table.c.seq, event_table.c.hash))}

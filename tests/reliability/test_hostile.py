@@ -172,7 +172,7 @@ def test_formulas_in_imported_fields_come_out_of_reports_inert(db_url: str,
     ],
 )
 def test_control_characters_never_reach_the_database(
-    service, example_form, fact: str, value: str, message: str  # type: ignore[no-untyped-def]
+    service, example_form, fact: str, value: str, message: str
 ) -> None:
     import datetime as dt
 

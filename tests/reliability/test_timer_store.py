@@ -35,7 +35,7 @@ UNTIL = dt.date(2024, 12, 6)
 _REGISTRY: ProcessRegistry | None = None
 
 
-def _cases(db_url: str, registry: ProcessRegistry, form, count: int) -> None:  # type: ignore[no-untyped-def]
+def _cases(db_url: str, registry: ProcessRegistry, form, count: int) -> None:
     store = open_store(db_url)
     service = CaseService(store, registry)
     for _ in range(count):
@@ -61,7 +61,7 @@ def _sweeper(db_url: str) -> dict[str, int]:
 
 
 def test_two_sweepers_on_one_store_fire_each_timer_exactly_once(
-    db_url: str, registry: ProcessRegistry, example_form  # type: ignore[no-untyped-def]
+    db_url: str, registry: ProcessRegistry, example_form
 ) -> None:
     global _REGISTRY
     _cases(db_url, registry, example_form, 6)
@@ -79,7 +79,7 @@ def test_two_sweepers_on_one_store_fire_each_timer_exactly_once(
 
 
 def test_a_sweeper_killed_mid_batch_loses_no_timer(
-    sqlite_url: str, registry: ProcessRegistry, example_form, tmp_path: Path  # type: ignore[no-untyped-def]
+    sqlite_url: str, registry: ProcessRegistry, example_form, tmp_path: Path
 ) -> None:
     _cases(sqlite_url, registry, example_form, 4)
     due_before = set(_pending_due(sqlite_url, UNTIL))
@@ -104,7 +104,7 @@ def test_a_sweeper_killed_mid_batch_loses_no_timer(
 
 
 def test_a_week_of_downtime_is_caught_up_on_each_due_date_in_order(
-    db_url: str, registry: ProcessRegistry, example_form  # type: ignore[no-untyped-def]
+    db_url: str, registry: ProcessRegistry, example_form
 ) -> None:
     _cases(db_url, registry, example_form, 2)
     store = open_store(db_url)
@@ -130,7 +130,7 @@ def test_a_week_of_downtime_is_caught_up_on_each_due_date_in_order(
 
 
 def test_a_timer_whose_step_cannot_be_taken_does_not_stall_the_others(
-    db_url: str, registry: ProcessRegistry, example_form  # type: ignore[no-untyped-def]
+    db_url: str, registry: ProcessRegistry, example_form
 ) -> None:
     # Found by the crash suite: a case near the end of the calendar's last school year entered
     # a state whose next deadline the calendar cannot place, the sweep raised, and every later

@@ -150,6 +150,7 @@ def test_untraceable_closed_by_the_line_manager_on_day_26(service) -> None:
     walk.fire("close_untraceable", on=DAY[26], actor=LINE_MANAGER)
     case = walk.case
     assert (case.state, case.terminal, case.closed_on) == ("closed_untraceable", True, DAY[26])
+    assert case.closed_on is not None
     assert walk.day(case.closed_on) == 26
     every_check = {*DAY_1_CHECKS, *DAY_5_15_CHECKS, *DAY_16_25_CHECKS, "day_26_closure_form",
                    "contact_attempted_by_phone", "contact_attempted_by_email"}
@@ -239,7 +240,8 @@ def test_safeguarding_concern_on_day_12_is_referred_to_mash_at_once(sqlite_servi
     walk.facts({"safeguarding_concern": "neighbour heard shouting; child not seen"}, on=DAY[12])
     result = walk.fire("refer_to_mash", on=DAY[12])
     assert result.event.effective_date == DAY[12]
-    assert result.event.rule.startswith("refer_to_mash: Appendix 7, points to note; section 13")
+    assert (result.event.rule or "").startswith(
+        "refer_to_mash: Appendix 7, points to note; section 13")
     assert walk.state == "reasonable_checks"
     assert walk.timers() == timers_before  # the Day 15 and Day 16 timers run on
     assert walk.outbox()[-1] == ("referral", "mash", "mash_referral", DAY[12])
