@@ -66,10 +66,11 @@ def test_the_hash_covers_every_field_and_the_previous_hash() -> None:
     ev = opened_event()
     assert ev.hash == ev.compute_hash()
     assert len(ev.hash) == 64
-    for change in ({"actor": "kai"}, {"role": "line_manager"}, {"seq": 2},
+    changes: tuple[dict[str, Any], ...] = ({"actor": "kai"}, {"role": "line_manager"}, {"seq": 2},
                    {"effective_date": day(2)}, {"payload": {"data": {}}}, {"rule": "r"},
                    {"prev_hash": "1" * 64}, {"process_version": 2},
-                   {"recorded_at": RECORDED_AT + dt.timedelta(seconds=1)}):
+                   {"recorded_at": RECORDED_AT + dt.timedelta(seconds=1)})
+    for change in changes:
         assert replace(ev, **change).compute_hash() != ev.hash, change
 
 
@@ -98,7 +99,7 @@ def test_opened_starts_the_case_on_day_1() -> None:
 
 def test_personal_facts_and_outcomes_merge_and_a_note_replaces() -> None:
     case = apply(None, opened_event())
-    steps = [
+    steps: list[tuple[dict[str, Any], dict[str, Any]]] = [
         ({"personal_fact": "safeguarding_concern"}, {"facts": {"safeguarding_concern": "a"}}),
         ({"personal_fact": "left_the_country_evidence"},
          {"facts": {"left_the_country_evidence": "b"}}),
