@@ -103,7 +103,7 @@ def test_a_form_with_two_children_opens_two_linked_cases_on_day_1(
         ("untraceable_cme", compiled.definition.version, compiled.content_hash)]
     # Day 1 is the notification day: the Day 5 step falls on Friday 25 October.
     with service.store.read() as conn:
-        due = dict(conn.execute(
+        due: dict[str, dt.date] = dict(conn.execute(
             select(timer_table.c.timer_id, timer_table.c.due_date)
             .where(timer_table.c.case_id == ids[0])).all())
     assert due["reasonable_checks_start"] == dt.date(2024, 10, 25) == day(5)
