@@ -217,7 +217,7 @@ triggers:
 
 
 @pytest.fixture
-def pausing(store) -> CaseService:  # type: ignore[no-untyped-def]
+def pausing(store) -> CaseService:
     registry = ProcessRegistry([load_process_text(PAUSING, "paused_tracing.yaml")])
     return CaseService(store, registry)
 
