@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,6 @@ from hypothesis import strategies as st
 
 from engine.errors import DefinitionError
 from engine.language.loader import (
-    LoadedProcess,
     display_path,
     expand_paths,
     load_process_file,
@@ -175,10 +175,14 @@ def test_shipped_process_files_are_processes_only() -> None:
 
 
 @pytest.mark.parametrize("entry", process_files(), ids=lambda e: e.name)
-def test_every_shipped_process_validates(entry: object) -> None:
-    loaded = load_process_file(entry)  # type: ignore[arg-type]
-    assert isinstance(loaded, LoadedProcess)
+def test_every_shipped_process_validates(entry: Traversable) -> None:
+    loaded = load_process_file(entry)
     assert loaded.path.startswith("processes/")
+    # What is stored and hashed at publish is the file's text exactly, under the file's id.
+    text = entry.read_text(encoding="utf-8")
+    assert loaded.text == text
+    assert loaded.content_hash == hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert entry.name.startswith(loaded.id)
 
 
 def test_json_schema_is_committed_and_up_to_date() -> None:
