@@ -90,8 +90,10 @@ def baseline_import(source: Path, target: Path) -> float:
 def run_reports(db: Path) -> dict[str, float]:
     from engine.cases.service import Actor, CaseService
     from engine.language.registry import ProcessRegistry
-    from engine.reports.builders import mash_report, rag_report, register_report
+    from engine.reports.mash import mash_report
     from engine.reports.rag import load_rag_for
+    from engine.reports.rag_report import rag_report
+    from engine.reports.register import register_report
     from engine.store.database import open_store
 
     registry = ProcessRegistry.from_package()

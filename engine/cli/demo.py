@@ -314,7 +314,7 @@ class Simulation:
         """How every case ended, and the CME register on the last day of term."""
         from engine.cases.views import list_cases
         from engine.cli.report import _table
-        from engine.reports.builders import register_report
+        from engine.reports.register import register_report
 
         rows = list_cases(self.service, include_closed=True)
         ended: dict[str, int] = {}

@@ -17,7 +17,7 @@ import click
 from engine.cli.common import DATE, actor_options, db_option, handle_errors
 
 if TYPE_CHECKING:
-    from engine.reports.builders import Report
+    from engine.reports.tables import Report
 
 FORMATS = ("table", "csv", "json", "xlsx")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,7 +59,7 @@ def register_cmd(on: dt.date, fmt: str, output: str | None, db_url: str | None,
     Example: cme report register --on 2024-11-04
     """
     from engine.cli import wiring
-    from engine.reports.builders import register_report
+    from engine.reports.register import register_report
 
     _emit(register_report(wiring.service(db_url), on=on, actor=wiring.actor(actor, role),
                           at=wiring.now()), fmt, output)
@@ -76,8 +76,8 @@ def rag_cmd(rules: str | None, on: dt.date, fmt: str, output: str | None, db_url
     Example: cme report rag --rules my-rag.yaml --on 2024-11-04
     """
     from engine.cli import wiring
-    from engine.reports.builders import rag_report
     from engine.reports.rag import load_rag_for
+    from engine.reports.rag_report import rag_report
 
     loaded = load_rag_for(wiring.registry(), rules)
     _emit(rag_report(wiring.service(db_url), on=on, rules=loaded,
@@ -93,7 +93,7 @@ def mash_cmd(on: dt.date, fmt: str, output: str | None, db_url: str | None,
     Example: cme report mash --on 2024-11-08 -o mash-2024-11-08.csv
     """
     from engine.cli import wiring
-    from engine.reports.builders import mash_report
+    from engine.reports.mash import mash_report
 
     _emit(mash_report(wiring.service(db_url), on=on, actor=wiring.actor(actor, role),
                       at=wiring.now()), fmt, output)
@@ -109,7 +109,7 @@ def returns_cmd(since: dt.date | None, on: dt.date, fmt: str, output: str | None
     Example: cme report returns --since 2024-11-04 --on 2024-11-08
     """
     from engine.cli import wiring
-    from engine.reports.builders import returns_report
+    from engine.reports.returns import returns_report
 
     _emit(returns_report(wiring.service(db_url), on=on, since=_since(since, on),
                          actor=wiring.actor(actor, role), at=wiring.now()), fmt, output)
@@ -125,7 +125,7 @@ def escalations_cmd(since: dt.date | None, on: dt.date, fmt: str, output: str | 
     Example: cme report escalations --since 2024-11-04 --on 2024-11-08 --format json
     """
     from engine.cli import wiring
-    from engine.reports.builders import escalations_report
+    from engine.reports.escalations import escalations_report
 
     _emit(escalations_report(wiring.service(db_url), on=on, since=_since(since, on),
                              actor=wiring.actor(actor, role), at=wiring.now()), fmt, output)
@@ -146,7 +146,7 @@ def _emit(rep: Report, fmt: str, output: str | None) -> None:
 
     from engine.cli.common import default_json
     from engine.errors import InputError
-    from engine.reports.builders import csv_text, xlsx_bytes
+    from engine.reports.tables import csv_text, xlsx_bytes
 
     if fmt == "table":
         if output:
@@ -183,7 +183,7 @@ def _table(rep: Report) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from engine.reports.builders import safe_cell
+    from engine.reports.tables import safe_cell
 
     colours = {"red": "bold red", "amber": "yellow", "green": "green"}
     t = Table(title=f"{rep.title} — {rep.on.isoformat()}")

@@ -12,19 +12,14 @@ from sqlalchemy import and_, select
 
 from engine.cases.notification import NotificationForm
 from engine.cases.service import Actor, CaseService
-from engine.reports.builders import (
-    MASH_COLUMNS,
-    cases_as_of,
-    csv_text,
-    escalations_report,
-    mash_report,
-    rag_report,
-    register_report,
-    returns_report,
-    safe_cell,
-    xlsx_bytes,
-)
+from engine.reports.as_of import cases_as_of
+from engine.reports.escalations import escalations_report
+from engine.reports.mash import MASH_COLUMNS, mash_report
 from engine.reports.rag import load_rag
+from engine.reports.rag_report import rag_report
+from engine.reports.register import register_report
+from engine.reports.returns import returns_report
+from engine.reports.tables import csv_text, safe_cell, xlsx_bytes
 from engine.store.tables import timer_table
 from tests.conftest import RECORDED_AT
 
