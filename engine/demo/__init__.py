@@ -1,0 +1,1 @@
+"""The demonstration term behind `cme demo` (`engine.demo.simulation`)."""
