@@ -1,108 +1,39 @@
-"""Events and the case they add up to: the event record, its hash chain, and `apply`.
+"""The case its events add up to: `CaseState` (the stored case row) and `apply`.
 
 Owns the one function that turns a case's history into its current row. The service uses it to
 compute the row it writes and audit uses it to rebuild the row from events, so the two cannot
-drift apart. Does not read or write the database.
+drift apart. `apply` reads each event's typed body (`engine.cases.events`), never raw payload
+keys. Does not read or write the database.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import dataclass, field
 from typing import Any
 
-GENESIS_HASH = "0" * 64
+# The event record moved to engine.cases.events; these names stay importable from here.
+from engine.cases.events import (
+    GENESIS_HASH,
+    CaseEvent,
+    CheckRecorded,
+    Escalation,
+    EventKind,
+    FactChanged,
+    LegalHold,
+    Migration,
+    Opened,
+    Purge,
+    StepTaken,
+    as_date,
+    canonical_json,
+    is_sealed,
+)
 
 MERGED_PERSONAL = frozenset({"facts", "check_outcomes"})
 """Keys of an event's personal payload merged entry by entry into the case's (facts declared
 `personal: true`, check outcomes); any other key replaces the case's value (e.g. `last_note`)."""
-
-
-class EventKind(StrEnum):
-    """What an event records."""
-
-    opened = "opened"
-    trigger = "trigger"
-    check_recorded = "check_recorded"
-    fact_changed = "fact_changed"
-    note = "note"
-    timer_fired = "timer_fired"
-    timer_lapsed = "timer_lapsed"
-    escalation = "escalation"
-    migration = "migration"
-    deadline_moved = "deadline_moved"
-    purge = "purge"
-    letter_filed = "letter_filed"
-    """A letter was rendered and filed with the case; `apply` passes it through unchanged."""
-    legal_hold = "legal_hold"
-    """A legal hold placed (`hold: true`) or released; a held case is never purged."""
-
-
-def is_sealed(part: Any) -> bool:
-    """Whether a payload's personal part is sealed by `engine.protection.crypto` (`{"enc": …,
-    "key": …}`).
-    """
-    return isinstance(part, dict) and set(part) == {"enc", "key"}
-
-
-def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no spaces: the exact text stored and hashed."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-@dataclass(frozen=True)
-class CaseEvent:
-    """One event of a case's history, as stored."""
-
-    case_id: str
-    seq: int
-    effective_date: dt.date
-    recorded_at: dt.datetime
-    actor: str
-    role: str
-    kind: EventKind
-    payload: dict[str, Any]
-    process_id: str
-    process_version: int
-    rule: str | None
-    prev_hash: str
-    hash: str = ""
-
-    def content(self) -> dict[str, Any]:
-        """Everything the hash covers (all fields but the hash itself)."""
-        return {
-            "case_id": self.case_id,
-            "seq": self.seq,
-            "effective_date": self.effective_date.isoformat(),
-            "recorded_at": _utc_iso(self.recorded_at),
-            "actor": self.actor,
-            "role": self.role,
-            "kind": str(self.kind),
-            "payload": self.payload,
-            "process_id": self.process_id,
-            "process_version": self.process_version,
-            "rule": self.rule,
-        }
-
-    def compute_hash(self) -> str:
-        """SHA-256 over the previous event's hash and this event's canonical content."""
-        digest = hashlib.sha256(self.prev_hash.encode())
-        digest.update(canonical_json(self.content()).encode())
-        return digest.hexdigest()
-
-    def sealed(self) -> CaseEvent:
-        """The same event with its hash filled in."""
-        return replace(self, hash=self.compute_hash())
-
-
-def _utc_iso(value: dt.datetime) -> str:
-    # Databases differ in whether they keep tzinfo; hash the same instant the same way.
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -211,41 +142,32 @@ class CaseState:
         return out
 
 
-def as_date(value: Any) -> dt.date:
-    """A stored date as a date (SQLite may give text, a timestamp column a datetime)."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))
-
-
 def apply(case: CaseState | None, ev: CaseEvent) -> CaseState:
     """The case after `ev`. `case` is None only for the `opened` event."""
-    p = ev.payload
-    if is_sealed(p.get("personal")):
+    body = ev.body
+    personal: dict[str, Any] | None = body.personal  # type: ignore[assignment]
+    if is_sealed(personal):
         # Sealed personal data stays sealed in the row, by event number (`crypto.reveal`).
-        p = {**p, "personal": {str(ev.seq): p["personal"]}}
-    if ev.kind == EventKind.opened:
-        data = p["data"]
+        personal = {str(ev.seq): personal}
+    if isinstance(body, Opened):
         return CaseState(
             id=ev.case_id,
             process_id=ev.process_id,
             process_version=ev.process_version,
-            state=data["state"],
+            state=body.state,
             terminal=False,
-            calendar=data["calendar"],
+            calendar=body.calendar,
             opened_on=ev.effective_date,
             state_entered_on=ev.effective_date,
             last_effective=ev.effective_date,
             closed_on=None,
             seq=ev.seq,
             head_hash=ev.hash,
-            sibling_group=data.get("sibling_group"),
-            assigned_officer=data.get("assigned_officer"),
-            facts=dict(data.get("facts", {})),
-            pauses=[[ev.effective_date.isoformat(), None]] if data.get("stops_clock") else [],
-            personal=dict(p.get("personal", {})),
+            sibling_group=body.sibling_group,
+            assigned_officer=body.assigned_officer,
+            facts=dict(body.facts),
+            pauses=[[ev.effective_date.isoformat(), None]] if body.stops_clock else [],
+            personal=dict(personal or {}),
         )
     assert case is not None, "only an opened event can start a case"
     upd: dict[str, Any] = {
@@ -253,39 +175,39 @@ def apply(case: CaseState | None, ev: CaseEvent) -> CaseState:
         "head_hash": ev.hash,
         "last_effective": max(case.last_effective, ev.effective_date),
     }
-    data = p.get("data", {})
-    if "facts" in data:
-        facts = dict(case.facts)
-        facts.update(data["facts"])
-        upd["facts"] = facts
-    if "personal" in p and p["personal"]:
-        personal = dict(case.personal)
-        for key, value in p["personal"].items():
+    if personal:
+        merged = dict(case.personal)
+        for key, value in personal.items():
             if key in MERGED_PERSONAL:
-                personal[key] = {**personal.get(key, {}), **value}
+                merged[key] = {**merged.get(key, {}), **value}
             else:
-                personal[key] = value
-        upd["personal"] = personal
-    if ev.kind == EventKind.check_recorded:
-        checks = dict(case.checks)
+                merged[key] = value
+        upd["personal"] = merged
+    if body.assigned_officer is not None:
+        upd["assigned_officer"] = body.assigned_officer
+    if isinstance(body, StepTaken):
+        if not body.stays:
+            upd.update(_enter_state(case, ev, body.to_state, body.terminal, body.stops_clock))
+    elif isinstance(body, CheckRecorded):
         # The outcome is free text about the family, so newer events keep it in "personal".
         done: dict[str, Any] = {"on": ev.effective_date.isoformat()}
-        if "outcome" in data:
-            done["outcome"] = data["outcome"]
-        checks[data["check"]] = done
-        upd["checks"] = checks
-    if ev.kind == EventKind.escalation:
+        if body.outcome is not None:
+            done["outcome"] = body.outcome
+        upd["checks"] = {**case.checks, body.check: done}
+    elif isinstance(body, FactChanged):
+        if body.facts is not None:
+            upd["facts"] = {**case.facts, **body.facts}
+    elif isinstance(body, Escalation):
         upd["overdue"] = True
-    if "assigned_officer" in data:
-        upd["assigned_officer"] = data["assigned_officer"]
-    if ev.kind == EventKind.migration:
-        upd["process_version"] = data["to_version"]
-    if ev.kind == EventKind.purge:
+    elif isinstance(body, Migration):
+        upd["process_version"] = body.to_version
+        if body.to_state is not None:
+            upd.update(_enter_state(case, ev, body.to_state, bool(body.terminal),
+                                    bool(body.stops_clock)))
+    elif isinstance(body, Purge):
         upd["personal"] = {}
-    if ev.kind == EventKind.legal_hold:
-        upd["legal_hold"] = bool(data["hold"])
-    if "to_state" in data and not data.get("stays"):
-        upd.update(_enter_state(case, ev, data))
+    elif isinstance(body, LegalHold):
+        upd["legal_hold"] = bool(body.hold)
     return _updated(case, upd)
 
 
@@ -300,17 +222,19 @@ def _updated(case: CaseState, changes: dict[str, Any]) -> CaseState:
     return new
 
 
-def _enter_state(case: CaseState, ev: CaseEvent, data: dict[str, Any]) -> dict[str, Any]:
-    """Row changes for moving to `data["to_state"]`, including the stop-the-clock pauses."""
+def _enter_state(
+    case: CaseState, ev: CaseEvent, to_state: str, terminal: bool, stops_clock: bool
+) -> dict[str, Any]:
+    """Row changes for moving to `to_state`, including the stop-the-clock pauses."""
     day = ev.effective_date.isoformat()
     pauses = [list(p) for p in case.pauses]
-    if pauses and pauses[-1][1] is None and not data.get("stops_clock"):
+    if pauses and pauses[-1][1] is None and not stops_clock:
         pauses[-1][1] = day
-    elif data.get("stops_clock") and not (pauses and pauses[-1][1] is None):
+    elif stops_clock and not (pauses and pauses[-1][1] is None):
         pauses.append([day, None])
-    terminal = bool(data.get("terminal"))
+    terminal = bool(terminal)
     return {
-        "state": data["to_state"],
+        "state": to_state,
         "terminal": terminal,
         "state_entered_on": ev.effective_date,
         "closed_on": ev.effective_date if terminal else None,
@@ -327,3 +251,9 @@ def replay(events: list[CaseEvent]) -> CaseState:
     if case is None:
         raise ValueError("a case needs at least its opened event")
     return case
+
+
+__all__ = [
+    "GENESIS_HASH", "MERGED_PERSONAL", "CaseEvent", "CaseState", "EventKind", "apply", "as_date",
+    "canonical_json", "is_sealed", "replay",
+]

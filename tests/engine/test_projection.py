@@ -147,8 +147,9 @@ def test_moving_pauses_and_restarts_the_clock() -> None:
 
 def test_an_interrupt_stays_and_an_escalation_marks_overdue_until_the_case_moves() -> None:
     case = apply(None, opened_event())
-    case = apply(case, event(2, EventKind.escalation, {"to_role": "line_manager"},
-                             prev=case.head_hash, on=day(3)))
+    told = {"timer": "day_10", "key": "CME-1:2:day_10", "to_role": "line_manager",
+            "message": "Day 10 passed"}
+    case = apply(case, event(2, EventKind.escalation, told, prev=case.head_hash, on=day(3)))
     assert case.overdue
     stay = {"trigger": "refer_to_mash", "from_state": "establishing_contact",
             "to_state": "establishing_contact", "stays": True}
@@ -163,9 +164,12 @@ def test_an_interrupt_stays_and_an_escalation_marks_overdue_until_the_case_moves
 
 def test_a_purge_empties_the_personal_part_and_a_migration_repins() -> None:
     case = apply(None, opened_event())
-    case = apply(case, event(2, EventKind.migration, {"to_version": 2}, prev=case.head_hash))
+    repin = {"from_version": 1, "to_version": 2, "mapping": "establishing_contact (same name)"}
+    case = apply(case, event(2, EventKind.migration, repin, prev=case.head_hash))
     assert case.process_version == 2
-    case = apply(case, event(3, EventKind.purge, {}, prev=case.head_hash))
+    purge = {"rule": "closed_cme_cases", "reason": "kept 6 years", "source": "IRMS",
+             "closed_more_than_years": 6, "documents_emptied": 0}
+    case = apply(case, event(3, EventKind.purge, purge, prev=case.head_hash))
     assert case.personal == {}
 
 
