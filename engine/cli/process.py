@@ -17,6 +17,7 @@ import click
 from engine.cli import LazyGroup
 from engine.cli.common import handle_errors, json_option, print_json
 from engine.errors import DefinitionError, Issue, UnknownProcess, suggest
+from engine.language.json_schema import schema_text, shipped_schema_text
 from engine.language.loader import (
     LoadedProcess,
     ProcessPath,
@@ -25,8 +26,6 @@ from engine.language.loader import (
     expand_paths,
     load_process_file,
     process_files,
-    schema_text,
-    shipped_schema_text,
 )
 
 if TYPE_CHECKING:

@@ -1,56 +1,36 @@
 """Turns process YAML into a `LoadedProcess`, reporting every problem as `path:line:column: …`.
 
 Owns: reading files (package data through `importlib.resources`), schema validation (via
-`engine.language.yamlsafe` and pydantic), reference checks across the file (states, triggers,
-checks,
-facts, roles, timers), compiling guards (`engine.language.expressions`), the content hash, and the
-JSON
-Schema export. Does not own graph checks (`lint.py`) or building machines (`machine.py`).
+`engine.language.yamlsafe` and pydantic), the content hash, and finding the shipped process
+files. Does not own the cross-reference checks (`references.py`), the JSON Schema export
+(`json_schema.py`), graph checks (`lint.py`) or building machines (`machine.py`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
-from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
-from pydantic_core import core_schema
+from pydantic import ValidationError
 
 from engine.errors import DefinitionError, Issue, suggest
 from engine.language import definition
-from engine.language.definition import (
-    RESERVED_NAMES,
-    CheckDefinition,
-    FactDefinition,
-    ProcessDefinition,
-    TimerDefinition,
-    TriggerDefinition,
-)
-from engine.language.expressions import (
-    CEL_KEYWORDS,
-    CEL_TYPE_NAMES,
-    CompiledCondition,
-    ExpressionProblem,
-    compile_condition,
-)
+from engine.language.definition import ProcessDefinition
+from engine.language.expressions import CompiledCondition
+from engine.language.references import References, issue_at
 from engine.language.yamlsafe import Document, PathKey, load_yaml, pydantic_issues
 
 PACKAGE = "processes"
-SCHEMA_FILE = "schema/process.schema.json"
-SCHEMA_ID = "https://cme-engine.example/schema/process.schema.json"
+
 
 ProcessPath = str | os.PathLike[str] | Traversable
-_Model = TypeVar("_Model", bound=BaseModel)
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,7 +65,7 @@ class LoadedProcess:
 
     def issue(self, loc: Sequence[str | int], message: str, *, at_key: bool = False) -> Issue:
         """An issue about the value at `loc` (or about its key, when `at_key`)."""
-        return _issue(self.document, self.key_marks, loc, message, at_key=at_key)
+        return issue_at(self.document, self.key_marks, loc, message, at_key=at_key)
 
 
 def load_process_text(text: str, path: str) -> LoadedProcess:
@@ -106,7 +86,7 @@ def load_process_text(text: str, path: str) -> LoadedProcess:
         defn = ProcessDefinition.model_validate(data)
     except ValidationError as exc:
         issues.extend(_schema_issues(doc, key_marks, exc.errors()))
-    checker = _References(doc, key_marks, data, text.splitlines())
+    checker = References(doc, key_marks, data, text.splitlines())
     issues.extend(checker.run())
     # The same mistake can be seen by the whole-file and the piecewise validation.
     issues = list(dict.fromkeys(issues))
@@ -191,58 +171,6 @@ def same_version_issue(first: LoadedProcess, second: LoadedProcess) -> Issue:
     )
 
 
-def process_json_schema() -> dict[str, Any]:
-    """The JSON Schema of a process file, for editors (VS Code's YAML extension and others)."""
-    schema = ProcessDefinition.model_json_schema(schema_generator=_ShorthandSchema)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
-
-
-def schema_text() -> str:
-    """`process_json_schema()` as the exact text committed to processes/schema/."""
-    return json.dumps(process_json_schema(), indent=2, ensure_ascii=False) + "\n"
-
-
-def shipped_schema_text() -> str:
-    """The JSON Schema file shipped in the package (compare with `schema_text()` for drift)."""
-    return resources.files(PACKAGE).joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-
-
-class _ShorthandSchema(GenerateJsonSchema):
-    """Schema generation that also offers the short forms the loader accepts.
-
-    `days: 5-15` or `days: 26`, a guard written as a bare expression string, and `ref:` as a bare
-    section string are parsed by before-validators, which pydantic cannot describe by itself;
-    without this an editor would flag the policy's own shorthand as wrong.
-    """
-
-    def function_before_schema(
-        self, schema: core_schema.BeforeValidatorFunctionSchema
-    ) -> JsonSchemaValue:
-        inner = super().function_before_schema(schema)
-        func = schema["function"]["function"]
-        if func is definition._parse_days:
-            return {
-                "anyOf": [
-                    {"type": "integer", "minimum": 1, "description": "A single day, e.g. 26."},
-                    {
-                        "type": "string",
-                        "pattern": r"^\s*\d+\s*(?:[-–]\s*\d+)?\s*$",
-                        "description": "A window of days, e.g. 5-15.",
-                    },
-                    inner,
-                ]
-            }
-        if func is definition._parse_condition:
-            return {"anyOf": [{"type": "string", "description": "A CEL expression."}, inner]}
-        if func is definition._parse_source:
-            section = {"type": "string", "description": "A section, e.g. Appendix 7."}
-            return {"anyOf": [section, inner]}
-        return inner
-
-
-# --- reading ---------------------------------------------------------------------------------
-
-
 def _read(path: ProcessPath) -> str:
     label = display_path(path)
     try:
@@ -318,210 +246,6 @@ def _key_marks(text: str) -> dict[PathKey, tuple[int, int]]:
     return marks
 
 
-def _issue(
-    doc: Document,
-    key_marks: Mapping[PathKey, tuple[int, int]],
-    loc: Sequence[str | int],
-    message: str,
-    *,
-    at_key: bool = False,
-) -> Issue:
-    if at_key and tuple(loc) in key_marks:
-        line, column = key_marks[tuple(loc)]
-        return Issue(doc.path, line, column, message)
-    return doc.issue(loc, message)
-
-
-# --- reference checks ------------------------------------------------------------------------
-
-
-class _References:
-    """Cross-references within one file, checked piece by piece.
-
-    One broken state or trigger must not hide the mistakes in the others.
-    """
-
-    def __init__(
-        self,
-        doc: Document,
-        key_marks: Mapping[PathKey, tuple[int, int]],
-        data: dict[str, Any],
-        lines: list[str],
-    ) -> None:
-        self.doc = doc
-        self.lines = lines
-        self.key_marks = key_marks
-        self.data = data
-        self.issues: list[Issue] = []
-        self.trigger_guards: dict[str, tuple[CompiledCondition, ...]] = {}
-        self.timer_conditions: dict[str, tuple[CompiledCondition, ...]] = {}
-        self.states = _mapping(data.get("states"))
-        self.roles = set(_mapping(data.get("roles")))
-        self.facts: dict[str, FactDefinition] = {}
-        self.broken_facts: set[str] = set()
-        for name, raw in _mapping(data.get("facts")).items():
-            fact = _valid(FactDefinition, raw)
-            if fact is None:
-                self.broken_facts.add(str(name))
-            else:
-                self.facts[str(name)] = fact
-        self.checks: dict[str, PathKey] = {}
-        self.timers: list[tuple[str, int, TimerDefinition]] = []
-        self.timer_locs: dict[str, PathKey] = {}
-        self.triggers: list[tuple[int, TriggerDefinition]] = []
-
-    def issue(self, loc: Sequence[str | int], message: str, *, at_key: bool = False) -> None:
-        self.issues.append(_issue(self.doc, self.key_marks, loc, message, at_key=at_key))
-
-    def place(self, loc: Sequence[str | int]) -> str:
-        return f"line {self.doc.place(loc)[0]}"
-
-    def run(self) -> list[Issue]:
-        self._collect()
-        self._check_facts()
-        self._check_initial()
-        for index, trig in self.triggers:
-            self._check_trigger(index, trig)
-        for state, index, timer in self.timers:
-            self._check_timer(state, index, timer)
-        return self.issues
-
-    def _collect(self) -> None:
-        for state, raw_state in self.states.items():
-            state_map = _mapping(raw_state)
-            for index, raw in enumerate(_sequence(state_map.get("checklist"))):
-                check = _valid(CheckDefinition, raw)
-                if check is None:
-                    continue
-                loc: PathKey = ("states", state, "checklist", index, "id")
-                if check.id in self.checks:
-                    self.issue(
-                        loc,
-                        f"duplicate check id {check.id!r}: also used at "
-                        f"{self.place(self.checks[check.id])}; check ids are unique in a process",
-                    )
-                else:
-                    self.checks[check.id] = loc
-            for index, raw in enumerate(_sequence(state_map.get("timers"))):
-                timer = _valid(TimerDefinition, raw)
-                if timer is None:
-                    continue
-                loc = ("states", state, "timers", index, "id")
-                if timer.id in self.timer_locs:
-                    self.issue(
-                        loc,
-                        f"duplicate timer id {timer.id!r}: also used at "
-                        f"{self.place(self.timer_locs[timer.id])}; timer ids are unique in a "
-                        "process",
-                    )
-                    continue
-                self.timer_locs[timer.id] = loc
-                self.timers.append((str(state), index, timer))
-        trigger_ids: dict[str, int] = {}
-        for index, raw in enumerate(_sequence(self.data.get("triggers"))):
-            trig = _valid(TriggerDefinition, raw)
-            if trig is None:
-                continue
-            if trig.id in trigger_ids:
-                self.issue(
-                    ("triggers", index, "id"),
-                    f"duplicate trigger id {trig.id!r}: also used at "
-                    f"{self.place(('triggers', trigger_ids[trig.id], 'id'))}",
-                )
-                continue
-            trigger_ids[trig.id] = index
-            self.triggers.append((index, trig))
-
-    def _check_facts(self) -> None:
-        for name in _mapping(self.data.get("facts")):
-            if name in RESERVED_NAMES:
-                self.issue(
-                    ("facts", name),
-                    f"fact {name!r} uses a reserved name (guards read {name} from the engine: "
-                    f"{', '.join(sorted(RESERVED_NAMES))}); choose another name",
-                    at_key=True,
-                )
-            elif name in CEL_KEYWORDS or name in CEL_TYPE_NAMES:
-                self.issue(
-                    ("facts", name),
-                    f"fact {name!r} is a word of the guard language (CEL); choose another name",
-                    at_key=True,
-                )
-
-    def _check_initial(self) -> None:
-        initial = self.data.get("initial")
-        if isinstance(initial, str) and self.states and initial not in self.states:
-            self.issue(("initial",), self._unknown("state", initial, self.states))
-
-    def _unknown(self, what: str, name: str, known: Iterable[Any]) -> str:
-        names = {str(k) for k in known}
-        plural = {
-            "state": "states",
-            "role": "roles",
-            "check": "checks",
-            "fact": "facts",
-            "trigger": "triggers",
-        }[what]
-        return f"unknown {what} {name!r}" + suggest(name, names, what=plural)
-
-    def _check_trigger(self, index: int, trig: TriggerDefinition) -> None:
-        base: PathKey = ("triggers", index)
-        if isinstance(trig.source, list):
-            for j, source in enumerate(trig.source):
-                if self.states and source not in self.states:
-                    self.issue((*base, "source", j), self._unknown("state", source, self.states))
-        if self.states and trig.dest is not None and trig.dest not in self.states:
-            self.issue((*base, "dest"), self._unknown("state", trig.dest, self.states))
-        for j, role in enumerate(trig.roles):
-            if role not in self.roles:
-                self.issue((*base, "roles", j), self._unknown("role", role, self.roles))
-        for j, check in enumerate(trig.requires_checks):
-            if check not in self.checks:
-                message = self._unknown("check", check, self.checks)
-                self.issue((*base, "requires_checks", j), message)
-        for j, fact in enumerate(trig.requires_facts):
-            if fact not in self.facts and fact not in self.broken_facts:
-                self.issue((*base, "requires_facts", j), self._unknown("fact", fact, self.facts))
-        self.trigger_guards[trig.id] = self._compile(trig.guards, (*base, "guards"))
-
-    def _check_timer(self, state: str, index: int, timer: TimerDefinition) -> None:
-        base: PathKey = ("states", state, "timers", index)
-        known = {t.id for _, t in self.triggers}
-        if timer.fire is not None and timer.fire not in known:
-            self.issue((*base, "fire"), self._unknown("trigger", timer.fire, known))
-        if timer.escalate is not None and timer.escalate.to_role not in self.roles:
-            self.issue(
-                (*base, "escalate", "to_role"),
-                self._unknown("role", timer.escalate.to_role, self.roles),
-            )
-        self.timer_conditions[timer.id] = self._compile(timer.when, (*base, "when"))
-
-    def _compile(self, conditions: Sequence[Any], base: PathKey) -> tuple[CompiledCondition, ...]:
-        compiled = []
-        for j, cond in enumerate(conditions):
-            loc: PathKey = (*base, j, "expr")
-            try:
-                compiled.append(compile_condition(cond, facts=self.facts, checks=self.checks))
-            except ExpressionProblem as problem:
-                if any(_mentions(cond.expr, name) for name in self.broken_facts):
-                    continue  # the fact's own error is reported; its guards cannot be typed
-                self.issues.append(self._expression_issue(loc, cond.expr, problem))
-        return tuple(compiled)
-
-    def _expression_issue(self, loc: PathKey, expr: str, problem: ExpressionProblem) -> Issue:
-        """Place the problem on the offending character when the expression sits on one line."""
-        line, column = self.doc.place(loc)
-        if "\n" not in expr and 0 < line <= len(self.lines):
-            rest = self.lines[line - 1][column - 1 :]
-            if rest[:1] in ("'", '"') and rest[1:].startswith(expr):
-                column += 1  # point inside the quotes, at the expression itself
-            elif not rest.startswith(expr):
-                return Issue(self.doc.path, line, column, problem.message)
-            if problem.line == 1 and problem.column is not None:
-                column += problem.column - 1
-        return Issue(self.doc.path, line, column, problem.message)
-
-
 def _schema_issues(
     doc: Document, key_marks: Mapping[PathKey, tuple[int, int]], errors: Sequence[Any]
 ) -> list[Issue]:
@@ -564,20 +288,16 @@ def _field_names() -> frozenset[str]:
 _FIELD_NAMES = _field_names()
 
 
-def _mentions(expr: str, name: str) -> bool:
-    return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", expr) is not None
-
-
-def _mapping(value: Any) -> dict[Any, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _sequence(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _valid(model: type[_Model], raw: Any) -> _Model | None:
-    try:
-        return model.model_validate(raw)
-    except ValidationError:
-        return None
+__all__ = [
+    "PACKAGE",
+    "LoadedProcess",
+    "ProcessPath",
+    "display_path",
+    "duplicate_issues",
+    "expand_paths",
+    "load_process_file",
+    "load_process_text",
+    "load_processes",
+    "process_files",
+    "same_version_issue",
+]

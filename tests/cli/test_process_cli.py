@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import cli
-from engine.language.loader import schema_text
+from engine.language.json_schema import schema_text
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "processes"
 APPENDIX7 = FIXTURES / "appendix7.yaml"

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import DefinitionError
+from engine.language.json_schema import process_json_schema, schema_text, shipped_schema_text
 from engine.language.loader import (
     display_path,
     expand_paths,
@@ -19,9 +20,6 @@ from engine.language.loader import (
     load_process_text,
     load_processes,
     process_files,
-    process_json_schema,
-    schema_text,
-    shipped_schema_text,
 )
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "processes"
