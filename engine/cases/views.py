@@ -12,6 +12,17 @@ from typing import Any
 
 from sqlalchemy import and_, select
 
+from engine.cases.events import (
+    CheckRecorded,
+    Escalation,
+    EventBody,
+    FactChanged,
+    Migration,
+    Note,
+    Opened,
+    StepTaken,
+    TimerLapsed,
+)
 from engine.cases.projection import CaseState
 from engine.cases.reading import CaseReader
 from engine.errors import CalendarError
@@ -113,7 +124,7 @@ def case_summary(
         "history": [
             {"seq": e.seq, "effective_date": e.effective_date, "kind": str(e.kind),
              "actor": e.actor, "role": e.role, "rule": e.rule,
-             "summary": event_summary(e.payload, str(e.kind))}
+             "summary": event_summary(e.body, str(e.kind))}
             for e in events
         ],
     }
@@ -123,32 +134,30 @@ WITHHELD = "(personal data withheld)"
 """What a history line shows in place of personal data the reader was not given."""
 
 
-def event_summary(payload: dict[str, Any], kind: str) -> str:
-    """One line saying what an event did."""
-    data = payload.get("data", {})
-    if "to_state" in data:
-        return f"{data.get('trigger')}: {data.get('from_state')} → {data['to_state']}"
-    if kind == "opened":
-        return f"opened in {data.get('state')}"
-    personal = payload.get("personal")
-    personal = personal if isinstance(personal, dict) else {}
-    if kind == "check_recorded":
-        outcome = data.get("outcome") or personal.get("check_outcomes", {}).get(data["check"])
-        return f"check {data['check']}: {outcome or WITHHELD}"
-    if kind == "fact_changed" and "personal_fact" in data:
-        name = data["personal_fact"]
-        value = personal.get("facts", {}).get(name)
-        return f"{name} = {WITHHELD if value is None else value}"
-    if kind == "fact_changed":
-        return ", ".join(f"{k} = {v}" for k, v in data.get("facts", {}).items())
-    if kind == "escalation":
-        return f"escalated to {data.get('to_role')}: {data.get('message')}"
-    if kind == "timer_lapsed":
-        return f"timer {data.get('timer')} lapsed: {'; '.join(data.get('because', []))}"
-    if kind == "note":
+def event_summary(body: EventBody, kind: str) -> str:
+    """One line saying what an event did (`kind` names the events with no line of their own)."""
+    shown: Any = body.personal  # opened for a reader, withheld, or `PURGED` (a string)
+    personal: dict[str, Any] = shown if isinstance(shown, dict) else {}
+    if isinstance(body, StepTaken):
+        return f"{body.trigger}: {body.from_state} → {body.to_state}"
+    if isinstance(body, Migration) and body.to_state is not None:
+        return f"migration: {body.from_state} → {body.to_state}"
+    if isinstance(body, Opened):
+        return f"opened in {body.state}"
+    if isinstance(body, CheckRecorded):
+        outcome = body.outcome or personal.get("check_outcomes", {}).get(body.check)
+        return f"check {body.check}: {outcome or WITHHELD}"
+    if isinstance(body, FactChanged) and body.personal_fact is not None:
+        value = personal.get("facts", {}).get(body.personal_fact)
+        return f"{body.personal_fact} = {WITHHELD if value is None else value}"
+    if isinstance(body, FactChanged):
+        return ", ".join(f"{k} = {v}" for k, v in (body.facts or {}).items())
+    if isinstance(body, Escalation):
+        return f"escalated to {body.to_role}: {body.message}"
+    if isinstance(body, TimerLapsed):
+        return f"timer {body.timer} lapsed: {'; '.join(body.because)}"
+    if isinstance(body, Note):
         return f"note: {personal.get('last_note') or WITHHELD}"
-    if "trigger" in data:
-        return str(data["trigger"])
     return kind
 
 

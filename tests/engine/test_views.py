@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from engine.cases.events import EventKind, body_of
 from engine.cases.notification import NotificationForm, parse_form
 from engine.cases.service import Actor, CaseService
 from engine.cases.views import WITHHELD, case_summary, due_on, event_summary, list_cases
@@ -140,16 +141,23 @@ def test_an_escalated_case_is_listed_as_overdue_and_due(service: CaseService,
     ("kind", "payload", "line"),
     [
         ("trigger", {"data": {"trigger": "t", "from_state": "a", "to_state": "b"}}, "t: a → b"),
-        ("fact_changed", {"data": {"facts": {"crime_suspected": True}}}, "crime_suspected = True"),
+        ("fact_changed", {"data": {"facts": {"crime_suspected": True}, "previous": None}},
+         "crime_suspected = True"),
         ("fact_changed", {"data": {"personal_fact": "safeguarding_concern"},
                           "personal": {"facts": {"safeguarding_concern": "x"}}},
          "safeguarding_concern = x"),
         ("fact_changed", {"data": {"personal_fact": "safeguarding_concern"}},
          f"safeguarding_concern = {WITHHELD}"),
         ("note", {"data": {}, "personal": {"last_note": "called"}}, "note: called"),
-        ("timer_lapsed", {"data": {"timer": "t", "because": ["done"]}}, "timer t lapsed: done"),
-        ("migration", {"data": {}}, "migration"),
+        ("note", {"data": {}, "personal": "[purged]"}, f"note: {WITHHELD}"),
+        ("timer_lapsed", {"data": {"timer": "t", "key": "k", "because": ["done"]}},
+         "timer t lapsed: done"),
+        ("migration", {"data": {"from_version": 1, "to_version": 2, "mapping": "a=a"}},
+         "migration"),
+        ("migration", {"data": {"from_version": 1, "to_version": 2, "mapping": "a=b",
+                                "from_state": "a", "to_state": "b"}}, "migration: a → b"),
+        ("check_recorded", {"data": {"check": "c", "outcome": "seen"}}, "check c: seen"),
     ],
 )
 def test_history_lines(kind: str, payload: dict[str, Any], line: str) -> None:
-    assert event_summary(payload, kind) == line
+    assert event_summary(body_of(EventKind(kind), payload), kind) == line
