@@ -1,7 +1,7 @@
 """`cme admin …`: what a records manager runs: the role table, retention (purge) and legal hold.
 
-Thin over `engine.protection.access` and `engine.protection.retention`; every change is an event in
-the case's history.
+Thin over `engine.protection.access`, `engine.protection.retention` and `engine.cases.purge`;
+every change is an event in the case's history.
 """
 
 from __future__ import annotations
@@ -86,8 +86,9 @@ def retention_list(on: dt.date, rules_path: str | None, db_url: str | None, acto
 
     Example: cme admin retention list --on 2031-09-01 --role records_manager
     """
+    from engine.cases.purge import due_for_purge
     from engine.cli import wiring
-    from engine.protection.retention import due_for_purge, load_retention
+    from engine.protection.retention import load_retention
 
     svc = wiring.service(db_url)
     policy = _policy(load_retention(rules_path), svc)
@@ -121,8 +122,9 @@ def retention_apply(on: dt.date, dry_run: bool, rules_path: str | None, db_url: 
 
     Example: cme admin retention apply --dry-run --role records_manager
     """
+    from engine.cases.purge import apply_retention
     from engine.cli import wiring
-    from engine.protection.retention import apply_retention, load_retention
+    from engine.protection.retention import load_retention
 
     svc = wiring.service(db_url)
     policy = _policy(load_retention(rules_path), svc)
@@ -154,8 +156,8 @@ def hold_cmd(case_id: str, reason: str, on: dt.date, db_url: str | None, actor: 
 
     Example: cme admin hold CME-000001 --reason "subject access request" --role records_manager
     """
+    from engine.cases.purge import place_hold
     from engine.cli import wiring
-    from engine.protection.retention import place_hold
 
     result = place_hold(wiring.service(db_url), case_id, reason=reason, on=on, at=wiring.now(),
                         actor=wiring.actor(actor, role))
@@ -176,8 +178,8 @@ def release_cmd(case_id: str, reason: str, on: dt.date, db_url: str | None, acto
 
     Example: cme admin release CME-000001 --reason "request closed" --role records_manager
     """
+    from engine.cases.purge import release_hold
     from engine.cli import wiring
-    from engine.protection.retention import release_hold
 
     result = release_hold(wiring.service(db_url), case_id, reason=reason, on=on,
                           at=wiring.now(), actor=wiring.actor(actor, role))

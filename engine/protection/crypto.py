@@ -4,7 +4,7 @@ Owns the master key (kept outside the database), the `case_key` rows (each case'
 data key, wrapped by the master key with AES-GCM), sealing a payload's `personal` part into
 `{"enc": …, "key": …}` before the event is hashed (so the chain covers the ciphertext), opening
 sealed parts for an authorised reader, and destroying a case's key when it is purged. Does not own
-who may read (`access.py`) or when a case is purged (`retention.py`).
+who may read (`access.py`) or when a case is purged (`retention.py`, `engine/cases/purge.py`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
-from engine.cases.projection import MERGED_PERSONAL, canonical_json, is_sealed
 from engine.errors import CommandRefused, InputError, IntegrityFailure
 from engine.store.tables import case_key_table
 
@@ -43,6 +42,25 @@ DEV_MASTER_KEY_PATH = Path(".cme") / "master.key"
 
 PURGED = "[purged]"
 """What a reader sees in place of personal data whose case key was destroyed."""
+
+MERGED_PERSONAL = frozenset({"facts", "check_outcomes"})
+"""Personal parts that events add to key by key (a fact set later keeps the earlier ones); every
+other part replaces what was there. The rule `engine.cases.projection.apply` uses for plaintext
+parts, declared here (protection sits below cases) so opening sealed parts needs no case code; a
+test pins that the two agree."""
+
+
+def is_sealed(part: Any) -> bool:
+    """Whether a payload's personal part is sealed (`{"enc": …, "key": …}`, as `seal` writes)."""
+    return isinstance(part, dict) and set(part) == {"enc", "key"}
+
+
+def _plaintext(personal: Mapping[str, Any]) -> bytes:
+    # Sorted keys, no spaces: the same text the event log stores for a plaintext part.
+    return json.dumps(
+        dict(personal), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode()
+
 
 _NONCE = 12
 _KEY_CACHE = 4096  # unwrapped case keys kept per process (a few hundred kB at most)
@@ -172,7 +190,7 @@ class CaseKeys:
     ) -> dict[str, str]:
         """Encrypt event `seq`'s personal part with the case's key (made on first use)."""
         key_id, data_key = self._key_for_writing(conn, case_id, at=at)
-        plain = canonical_json(dict(personal)).encode()
+        plain = _plaintext(personal)
         return {"enc": _seal_bytes(data_key, plain, _aad(case_id, seq, key_id)), "key": key_id}
 
     def destroy(
@@ -343,6 +361,7 @@ def _day(value: Any) -> str:
 
 
 __all__ = [
+    "MERGED_PERSONAL",
     "PURGED",
     "CaseKeys",
     "MasterKey",

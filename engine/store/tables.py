@@ -60,7 +60,7 @@ class CaseRow(SQLModel, table=True):
     personal: str = "{}"
     legal_hold: bool = False
     """Whether the case is on legal hold: a retention purge refuses it (see
-    engine/protection/retention.py)."""
+    engine/cases/purge.py)."""
 
 
 class EventRow(SQLModel, table=True):

@@ -8,20 +8,22 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from engine.cases.projection import EventKind, is_sealed
+from engine.cases.purge import (
+    LegalHoldRefused,
+    apply_retention,
+    due_for_purge,
+    place_hold,
+    purge_case,
+    release_hold,
+)
 from engine.cases.service import Actor
 from engine.cases.views import case_summary
 from engine.errors import AccessDenied, DefinitionError, InputError
 from engine.protection.crypto import PURGED, PersonalDataPurged
 from engine.protection.retention import (
-    LegalHoldRefused,
-    apply_retention,
-    due_for_purge,
     load_retention,
     parse_retention,
-    place_hold,
     purge_after,
-    purge_case,
-    release_hold,
     shipped_retention,
 )
 from engine.store.tables import case_key_table, document_table, event_table
