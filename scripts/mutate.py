@@ -166,12 +166,28 @@ def _kinds(node: ast.AST, bool_returns: set[int]) -> Iterator[tuple[str, str]]:
         yield "negreturn", "bool return negated"
 
 
+def _in_context(source: str, node: ast.Constant, parents: dict[int, ast.AST],
+                kind: str) -> str | None:
+    """'`runs[-1]` -> `runs[-2]`': an integer's change shown in its enclosing expression."""
+    context = parents[id(node)]
+    if isinstance(context, ast.UnaryOp):
+        context = parents[id(context)]
+    text = ast.get_source_segment(source, context)
+    start = getattr(context, "col_offset", None)
+    if text is None or start is None or "\n" in text or not isinstance(node.value, int):
+        return None
+    a, b = node.col_offset - start, (node.end_col_offset or 0) - start
+    new = str(node.value + (1 if kind == "plus1" else -1))
+    return f"`{text}` -> `{text[:a]}{new}{text[b:]}`"[:120]
+
+
 def mutants(path: str, only: list[str]) -> list[Mutant]:
     """Every mutant of the module at `path` (inside functions matching `only`, if given)."""
     source = (ROOT / path).read_text(encoding="utf-8")
     lines = source.splitlines()
     tree = ast.parse(source)
     owner, skipped, bool_returns = _functions(tree), _skipped(tree), _bool_returns(tree)
+    parents = {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
     out = []
     for index, node in enumerate(ast.walk(tree)):
         if id(node) in skipped:
@@ -180,6 +196,8 @@ def mutants(path: str, only: list[str]) -> list[Mutant]:
         if only and not any(fnmatch.fnmatch(function, pattern) for pattern in only):
             continue
         for kind, label in _kinds(node, bool_returns):
+            if isinstance(node, ast.Constant) and type(node.value) is int:
+                label = _in_context(source, node, parents, kind) or label
             line = getattr(node, "lineno", 0)
             out.append(Mutant(path, index, kind, line, function, label, lines[line - 1].strip()))
     return sorted(out, key=lambda m: (m.line, m.index))
