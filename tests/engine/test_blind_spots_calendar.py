@@ -11,6 +11,8 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.errors import CalendarError, CMEError
 from engine.time.calendar import SchoolCalendar
@@ -164,3 +166,105 @@ def test_the_year_counts_add_up_to_the_whole_calendar() -> None:
     assert set(gap) == {"2024-25", "2026-27"}
     assert gap["2024-25"] == GAP_YEARS.count(D(2024, 9, 1), D(2025, 8, 31))
     assert gap["2026-27"] == GAP_YEARS.count(D(2026, 9, 1), D(2027, 8, 31))
+
+
+# --- years after a gap, a year starting after 1 September, and bank holidays at the edges -------
+
+THREE_YEARS = SchoolCalendar.from_yaml(
+    (FIXTURES / "gap-years.yaml").read_text(encoding="utf-8") + """\
+  2027-28:
+    terms:
+      - {name: autumn, first_day: 2027-09-06, last_day: 2027-12-17}
+      - {name: spring, first_day: 2028-01-04, last_day: 2028-03-31}
+      - {name: summer, first_day: 2028-04-18, last_day: 2028-07-21}
+""",
+    "three-years.yaml",
+)
+"""2024-25, a gap, then 2026-27 and 2027-28 back to back (made up, as gap-years.yaml is)."""
+
+
+def _breaks(cal: SchoolCalendar, year: str) -> list[tuple[str, dt.date, dt.date]]:
+    return [(b["name"], b["first_day"], b["last_day"]) for b in cal.year_summary(year)["breaks"]]
+
+
+def test_after_a_gap_two_consecutive_years_count_across_their_summer() -> None:
+    assert THREE_YEARS.school_years() == ["2024-25", "2026-27", "2027-28"]
+    assert THREE_YEARS.school_day_n(D(2027, 7, 20), 3) == D(2027, 9, 6)
+    assert THREE_YEARS.count(D(2027, 7, 20), D(2027, 9, 6)) == 3
+    assert "skipping summer holiday 22 Jul – 3 Sep" in THREE_YEARS.explain(D(2027, 7, 20), 3)
+    assert "into 2025-26" in _one_past(THREE_YEARS.school_day_n, D(2025, 7, 22), 2)
+    assert "into 2028-29" in _one_past(THREE_YEARS.school_day_n, D(2028, 7, 21), 2)
+    for year, total in (("2024-25", 209), ("2026-27", 208), ("2027-28", 206)):
+        summary = THREE_YEARS.year_summary(year)
+        assert summary["school_days"] == total
+        assert _school_days_between(THREE_YEARS, summary["first_day"], summary["last_day"]) == total
+
+
+def test_the_year_after_a_gap_opens_with_its_own_break_and_the_next_continues_the_summer() -> None:
+    # After the gap, 1 Sep 2026 (a Tuesday before the first term) is its own break.
+    assert _breaks(THREE_YEARS, "2026-27")[0] == (
+        "before the autumn term", D(2026, 9, 1), D(2026, 9, 1))
+    assert _breaks(THREE_YEARS, "2026-27")[-1] == ("summer holiday", D(2027, 7, 22), D(2027, 8, 31))
+    # Back to back, the summer holiday runs on to the next year's first term.
+    assert _breaks(THREE_YEARS, "2027-28")[0] == ("summer holiday", D(2027, 9, 1), D(2027, 9, 3))
+    # At the gap, the first year's summer holiday stops at 31 Aug (its last weekday, 29 Aug).
+    assert _breaks(THREE_YEARS, "2024-25")[-1] == ("summer holiday", D(2025, 7, 23), D(2025, 8, 29))
+
+
+def test_a_second_year_starting_after_1_september_continues_the_summer_holiday() -> None:
+    text = (FIXTURES / "two-years.yaml").read_text(encoding="utf-8")
+    text = text.replace("first_day: 2025-09-01\n", "first_day: 2025-09-03\n").replace(
+        "      - {date: 2025-09-01, note: made-up INSET day}\n"
+        "      - {date: 2025-09-02, note: made-up INSET day}\n",
+        "      - {date: 2025-09-04, note: made-up INSET day}\n",
+    )
+    late = SchoolCalendar.from_yaml(text, "late-start.yaml")
+    breaks = _breaks(late, "2025-26")
+    assert breaks[0] == ("summer holiday", D(2025, 9, 1), D(2025, 9, 2))
+    assert [b for b in breaks if b[0] == "before the autumn term"] == []
+    assert late.school_day_n(D(2025, 7, 21), 3) == D(2025, 9, 3)
+    assert late.explain(D(2025, 7, 21), 3) == (
+        "Day 3 = 3 Sep 2025: 3rd school day from 21 Jul 2025, skipping summer holiday "
+        "23 Jul – 2 Sep, calendar test-two-years version 3"
+    )
+    assert late.year_summary("2025-26")["school_days"] == 192
+
+
+def test_bank_holidays_on_the_first_and_last_day_of_the_calendar_are_kept() -> None:
+    # 31 Aug 2026, the last day of two-years, is the late summer bank holiday; 26 Aug 2024,
+    # before its first day, is not the calendar's.
+    assert TWO_YEARS.bank_holidays[D(2026, 8, 31)] == "Late Summer Bank Holiday"
+    assert min(TWO_YEARS.bank_holidays) == D(2024, 12, 25)
+    assert max(TWO_YEARS.bank_holidays) == D(2026, 8, 31)
+
+
+def test_repr_names_the_version_and_content() -> None:
+    assert repr(TWO_YEARS) == (
+        f"<SchoolCalendar test-two-years version 3 {TWO_YEARS.content_hash[:12]}>"
+    )
+
+
+# --- several pauses, overlapping, against counting one day at a time -----------------------------
+
+SPAN = st.dates(min_value=D(2024, 9, 1), max_value=D(2025, 8, 31))
+PAUSE = st.tuples(SPAN, st.integers(min_value=0, max_value=30)).map(
+    lambda p: (p[0], p[0] + dt.timedelta(days=p[1])))
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=SPAN, n=st.integers(min_value=1, max_value=60),
+       pauses=st.lists(PAUSE, min_size=2, max_size=4))
+def test_several_pauses_skip_exactly_the_paused_school_days(
+    start: dt.date, n: int, pauses: list[tuple[dt.date, dt.date]]
+) -> None:
+    def counted(day: dt.date) -> bool:
+        return LONDON.is_school_day(day) and not any(a <= day <= b for a, b in pauses)
+
+    days = [d for i in range((D(2025, 8, 31) - start).days + 1)
+            if counted(d := start + dt.timedelta(days=i))]
+    if n <= len(days):
+        assert LONDON.school_day_n(start, n, skip=pauses) == days[n - 1]
+        assert LONDON.count(start, days[n - 1], skip=pauses) == n
+    else:
+        _one_past(LONDON.school_day_n, start, n, skip=pauses)
+    assert LONDON.count(start, D(2025, 8, 31), skip=pauses) == len(days)
