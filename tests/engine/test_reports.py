@@ -8,7 +8,7 @@ import io
 from typing import Any
 
 import pytest
-from sqlalchemy import and_, select
+from sqlalchemy import select
 
 from engine.cases.notification import NotificationForm
 from engine.cases.service import Actor, CaseService
@@ -20,7 +20,7 @@ from engine.reports.rag_report import rag_report
 from engine.reports.register import register_report
 from engine.reports.returns import returns_report
 from engine.reports.tables import csv_text, safe_cell, xlsx_bytes
-from engine.store.tables import timer_table
+from engine.scheduling.sweep import sweep
 from tests.conftest import RECORDED_AT
 
 OFFICER = Actor("sona", "cme_officer")
@@ -36,18 +36,9 @@ def _rules(registry):
 
 
 def _sweep(service, until: dt.date) -> None:
-    """Fire every pending timer due by `until`, each in its own transaction (as the sweep does)."""
-    while True:
-        with service.store.engine.connect() as conn:
-            due = conn.execute(
-                select(timer_table).where(and_(timer_table.c.status == "pending",
-                                               timer_table.c.due_date <= until))
-                .order_by(timer_table.c.due_date, timer_table.c.id)
-            ).first()
-        if due is None:
-            return
-        with service.store.engine.begin() as conn:
-            service.fire_timer_in(conn, due._mapping, at=RECORDED_AT)
+    """Run the sweep to `until` (the engine's own, not a copy of its loop)."""
+    result = sweep(service, until=until, at=RECORDED_AT)
+    assert result.total > 0, "the sweep found nothing due: the report below would test nothing"
 
 
 @pytest.fixture
