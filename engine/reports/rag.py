@@ -3,7 +3,7 @@
 Owns `processes/rag.yaml` (`kind: rag`): strict pydantic models, loading with every problem placed
 at `path:line:column`, CEL conditions compiled and type-checked at load against the facts of the
 rated processes, and rating one case from its facts and measures. Does not own which cases are
-rated or how their measures are computed (`reports.py`).
+rated or how their measures are computed (`rag_report.py`).
 
 A rule is a condition, a colour and a reason. A case's colour is the worst colour of the rules it
 meets (red, then amber, then green), or `otherwise` when it meets none; every rule it meets is
