@@ -245,7 +245,8 @@ def _claim(
     if skip:
         query = query.where(timer_table.c.key.not_in(sorted(skip)))
     if not is_sqlite:
-        # SQLite's BEGIN IMMEDIATE (engine/store/database.py) already serialises writers, so it needs no lock.
+        # SQLite's BEGIN IMMEDIATE (engine/store/database.py) already serialises writers, so it
+        # needs no lock.
         query = (
             query.join(case_table, case_table.c.id == timer_table.c.case_id)
             .with_for_update(skip_locked=True, of=case_table)
