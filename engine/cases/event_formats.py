@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, fields
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 FORMAT = 2
 """The payload format written today (stamped as `payload["v"]`)."""
@@ -68,36 +68,37 @@ def data_fields(cls: type) -> tuple[Field[Any], ...]:
 T = TypeVar("T")
 
 
-class Maker(Generic[T]):
-    """Builds a model by filling its `__dict__`: a frozen dataclass's `__init__` costs an
-    `object.__setattr__` per field, more than the rest of `apply` on verify's hot path.
+def builder(cls: type[T]) -> Callable[[Mapping[str, Any], Any], T]:
+    """A function building `cls` from a `data` dict (keys checked, not types) and a personal
+    part, by filling its `__dict__`: a frozen dataclass's `__init__` costs an `__setattr__` per
+    field, more than the rest of `apply` on verify's hot path. A field left out keeps its default
+    as the dataclass's class attribute; only default factories are called.
     """
+    data_fields_ = data_fields(cls)
+    names = frozenset(f.name for f in data_fields_)
+    required = frozenset(
+        f.name for f in data_fields_ if f.default is MISSING and f.default_factory is MISSING
+    )
+    factories = tuple(
+        (f.name, f.default_factory) for f in data_fields_ if f.default_factory is not MISSING
+    )
+    for f in data_fields_:  # the class-attribute fallback the builder relies on, checked once
+        assert f.default is MISSING or getattr(cls, f.name) is f.default, f.name
+    make: Any = cls  # Any: the builder sets fields on it directly
+    new = object.__new__
 
-    __slots__ = ("cls", "defaults", "factories", "names", "required")
-
-    def __init__(self, cls: type[T]) -> None:
-        data = data_fields(cls)
-        self.cls: type[Any] = cls  # Any: the builder sets fields `T` itself does not name
-        self.names = frozenset(f.name for f in data)
-        self.required = frozenset(
-            f.name for f in data if f.default is MISSING and f.default_factory is MISSING
-        )
-        self.defaults = {f.name: f.default for f in data if f.default is not MISSING}
-        self.factories = tuple(
-            (f.name, f.default_factory) for f in data if f.default_factory is not MISSING
-        )
-
-    def __call__(self, data: Mapping[str, Any], personal: Any) -> T:
-        """The model of `data` (its keys checked, not its types) with `personal` attached."""
+    def build(data: Mapping[str, Any], personal: Any) -> T:
         keys = data.keys()
-        if not (keys <= self.names and self.required <= keys):
-            self.cls(**data, personal=personal)  # raises the TypeError naming the key
-        body: T = object.__new__(self.cls)
+        if not (keys <= names and required <= keys):
+            make(**data, personal=personal)  # raises the TypeError naming the key
+        body: T = new(make)
         values = body.__dict__
-        values.update(self.defaults)
-        for name, factory in self.factories:
+        values.update(data)
+        if personal is not None:
+            values["personal"] = personal
+        for name, factory in factories:
             if name not in keys:
                 values[name] = factory()
-        values.update(data)
-        values["personal"] = personal
         return body
+
+    return build

@@ -26,6 +26,7 @@ from engine.cases.events import (
     Opened,
     Purge,
     StepTaken,
+    TimerLapsed,
     as_date,
     canonical_json,
     is_sealed,
@@ -146,7 +147,7 @@ def apply(case: CaseState | None, ev: CaseEvent) -> CaseState:
     """The case after `ev`. `case` is None only for the `opened` event."""
     body = ev.body
     personal: dict[str, Any] | None = body.personal  # type: ignore[assignment]
-    if is_sealed(personal):
+    if personal and is_sealed(personal):
         # Sealed personal data stays sealed in the row, by event number (`crypto.reveal`).
         personal = {str(ev.seq): personal}
     if isinstance(body, Opened):
@@ -173,7 +174,8 @@ def apply(case: CaseState | None, ev: CaseEvent) -> CaseState:
     upd: dict[str, Any] = {
         "seq": ev.seq,
         "head_hash": ev.hash,
-        "last_effective": max(case.last_effective, ev.effective_date),
+        "last_effective": last if (last := case.last_effective) >= ev.effective_date
+        else ev.effective_date,  # not max(): a builtin call per event
     }
     if personal:
         merged = dict(case.personal)
@@ -185,20 +187,23 @@ def apply(case: CaseState | None, ev: CaseEvent) -> CaseState:
         upd["personal"] = merged
     if body.assigned_officer is not None:
         upd["assigned_officer"] = body.assigned_officer
-    if isinstance(body, StepTaken):
-        if not body.stays:
-            upd.update(_enter_state(case, ev, body.to_state, body.terminal, body.stops_clock))
-    elif isinstance(body, CheckRecorded):
+    # Most frequent kinds first (checks, then lapsed timers, which change nothing else).
+    if isinstance(body, CheckRecorded):
         # The outcome is free text about the family, so newer events keep it in "personal".
         done: dict[str, Any] = {"on": ev.effective_date.isoformat()}
         if body.outcome is not None:
             done["outcome"] = body.outcome
         upd["checks"] = {**case.checks, body.check: done}
+    elif isinstance(body, TimerLapsed):
+        pass
+    elif isinstance(body, StepTaken):
+        if not body.stays:
+            upd.update(_enter_state(case, ev, body.to_state, body.terminal, body.stops_clock))
+    elif isinstance(body, Escalation):
+        upd["overdue"] = True
     elif isinstance(body, FactChanged):
         if body.facts is not None:
             upd["facts"] = {**case.facts, **body.facts}
-    elif isinstance(body, Escalation):
-        upd["overdue"] = True
     elif isinstance(body, Migration):
         upd["process_version"] = body.to_version
         if body.to_state is not None:
