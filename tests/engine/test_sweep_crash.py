@@ -30,7 +30,7 @@ SWEEPER = """
 import datetime as dt, sys
 from engine.language.registry import ProcessRegistry
 from engine.cases.service import CaseService
-from engine.store.tables import open_store
+from engine.store.database import open_store
 from engine.scheduling.sweep import sweep
 service = CaseService(open_store(sys.argv[1]), ProcessRegistry.from_package())
 sweep(service, until=dt.date(2024, 12, 3), at=dt.datetime(2025, 9, 1, 9, tzinfo=dt.UTC),
