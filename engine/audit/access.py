@@ -1,4 +1,4 @@
-"""Which permission each audit and version action needs, and reading back the access log.
+"""Which permission each audit action needs, and reading back the access log.
 
 Owns the map from an audit action (replay, verify, export …) to the role table's permission
 (`engine.protection.access`, which owns the table, the one `require` check and writing the log); and
@@ -22,8 +22,6 @@ _PERMISSION: dict[str, Permission] = {
     "checkpoint": Permission.read_audit,
     "export": Permission.read_audit,
     "read the access log": Permission.read_audit,
-    "publish": Permission.load_process,
-    "migrate": Permission.load_process,
 }
 
 record_access = log_read
@@ -31,7 +29,7 @@ record_access = log_read
 
 
 def authorise(actor: ActorLike, action: str, *, table: RoleTable | None = None) -> None:
-    """Refuse (AccessDenied) unless the actor's role may take this audit or version action."""
+    """Refuse (AccessDenied) unless the actor's role may take this audit action."""
     require(actor, _PERMISSION[action], table=table, doing=action)
 
 
