@@ -45,7 +45,10 @@ DEFAULT: dict[str, list[str]] = {
         "tests/engine/test_deadlines.py",
         "tests/engine/test_blind_spots_calendar.py",
     ],
-    "engine/audit/chain.py": ["tests/engine/test_audit.py"],
+    "engine/audit/chain.py": [
+        "tests/engine/test_audit.py",
+        "tests/engine/test_blind_spots_chain.py",
+    ],
     "engine/cases/projection.py": [
         "tests/engine/test_projection.py",
         "tests/engine/test_blind_spots_pauses.py",
