@@ -58,7 +58,7 @@ DEFAULT: dict[str, list[str]] = {
 }
 # Where --all mutates only part of a module: the calendar's day arithmetic, not its file format.
 DEFAULT_ONLY: dict[str, list[str]] = {
-    "engine/time/calendar.py": ["school_year_of", "_year_span", "SchoolCalendar.*"],
+    "engine/time/calendar.py": ["SchoolCalendar.*", "_weekdays_within"],
 }
 
 _BOUNDARY: dict[type[ast.cmpop], type[ast.cmpop]] = {
