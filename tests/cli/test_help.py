@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterator
 
 import click
@@ -30,6 +31,29 @@ def description(help_text: str) -> list[str]:
     return [p for p in paragraphs[1:] if p]  # [0] is the Usage line
 
 
+def parse_problem(args: list[str]) -> str | None:
+    """Why click would refuse the command line `cme ARGS` (run nothing), or None if it parses.
+
+    Files an example names need not exist here, so a path that is not there is not a problem.
+    """
+    command: click.Command = cli
+    parent, name = None, "cme"
+    while isinstance(command, click.Group) and args and not args[0].startswith("-"):
+        ctx = click.Context(command, info_name=name, parent=parent)
+        sub = command.get_command(ctx, args[0])
+        if sub is None:
+            return f"no command {args[0]!r}"
+        parent, command, name, args = ctx, sub, args[0], args[1:]
+    try:
+        command.make_context(name, list(args), parent=parent)
+    except click.BadParameter as error:
+        if error.param is None or not isinstance(error.param.type, click.Path | click.File):
+            return error.format_message()
+    except click.UsageError as error:
+        return error.format_message()
+    return None
+
+
 def test_every_command_help_ends_with_an_example_of_itself() -> None:
     runner = CliRunner()
     paths = list(walk(cli))
@@ -45,3 +69,17 @@ def test_every_command_help_ends_with_an_example_of_itself() -> None:
         if not (last.startswith("Example: ") and name in last):
             missing.append(f"{name}: {last!r}")
     assert not missing, "help not ending in 'Example: <the command> ...':\n" + "\n".join(missing)
+
+
+def test_every_example_is_a_command_line_cme_accepts() -> None:
+    runner = CliRunner()
+    problems = []
+    for path in walk(cli):
+        example = description(runner.invoke(cli, [*path, "--help"]).output)[-1]
+        # An example may chain commands (&&) or redirect their output (>, |): parse each command.
+        for line in example.removeprefix("Example: ").split("&&"):
+            words = shlex.split(re.split(r"[>|]", line)[0])
+            problem = parse_problem(words[1:]) if words[:1] == ["cme"] else "does not start cme"
+            if problem:
+                problems.append(f"{line.strip()}: {problem}")
+    assert not problems, "examples cme would refuse:\n" + "\n".join(problems)
