@@ -32,7 +32,6 @@ D = dt.date
 T = Timeline(proposed=D(2024, 6, 3), confirmed=D(2024, 6, 10), removed=D(2024, 7, 1),
              calendar=TEST_CALENDAR)
 
-CME_NOTICE = ("notify", "cme_officer")
 NOT_IN_HOLIDAY = {"reasonable_grounds_sickness_or_unavoidable": False,
                   "joint_enquiries_failed": True}
 
