@@ -286,20 +286,47 @@ class BackdatingRefused(CommandRefused):
 
 class Refusal(CommandRefused):
     """A command refused for more than one reason: `reasons` holds every one, in the order the
-    policy states them (a single reason is raised as itself).
+    policy states them. A single reason is raised as itself.
+
+    A refusal *is* each of its reasons: `Refusal.of([MissingChecks(…), GuardFailed(…)])` is
+    caught by `except MissingChecks` and by `except GuardFailed`, and an attribute of a reason
+    (`.missing`, `.failed`) reads from the first reason that has it.
     """
 
     code = "refused"
 
     def __init__(self, reasons: list[CommandRefused]) -> None:
         self.reasons = reasons
-        super().__init__(f"refused for {len(reasons)} reasons:\n"
-                         + "\n".join(f"- {r}" for r in reasons))
+        super(CMEError, self).__init__(f"refused for {len(reasons)} reasons:\n"
+                                       + "\n".join(f"- {r}" for r in reasons))
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when the usual lookup fails: a reason's own attribute.
+        for reason in self.__dict__.get("reasons", ()):
+            if name in vars(reason):
+                return getattr(reason, name)
+        raise AttributeError(name)
 
     @classmethod
     def of(cls, reasons: list[CommandRefused]) -> CommandRefused:
-        """The error to raise for `reasons` (at least one): the reason itself if it is alone."""
-        return reasons[0] if len(reasons) == 1 else cls(reasons)
+        """The error to raise for `reasons` (at least one): the reason itself if it is alone,
+        else a Refusal that is also every kind of its reasons.
+        """
+        if len(reasons) == 1:
+            return reasons[0]
+        kinds = tuple(dict.fromkeys(type(r) for r in reasons))
+        # The most specific kinds only (a CaseClosed is a TransitionNotAllowed already).
+        kinds = tuple(k for k in kinds if not any(o is not k and issubclass(o, k) for o in kinds))
+        combined = _REFUSALS.get(kinds)
+        if combined is None:
+            combined = _REFUSALS[kinds] = type(
+                "Refusal", (cls, *kinds), {"__module__": __name__, "__qualname__": "Refusal"}
+            )
+        return combined(reasons)
+
+
+_REFUSALS: dict[tuple[type[CommandRefused], ...], type[Refusal]] = {}
+"""The Refusal class for each combination of reasons, made once."""
 
 
 class ConcurrentUpdate(CMEError):

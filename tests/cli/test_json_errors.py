@@ -66,10 +66,15 @@ def test_an_unknown_step_names_its_suggestions(db: str, opened: str) -> None:
 def test_a_step_from_the_wrong_stage_lists_the_steps_allowed(db: str, opened: str) -> None:
     data = json_error(1, "case", "fire", opened, "close_untraceable", "--on", "2024-10-22",
                       "--role", "line_manager", "--db", db)
-    assert data["error"] == "step_not_allowed"
-    assert (data["case_id"], data["step"], data["stage"]) == (
+    # Refused for several reasons: each is listed with its own code and facts.
+    assert data["error"] == "refused"
+    reasons = {r["error"]: r for r in data["reasons"]}
+    assert set(reasons) == {"step_not_allowed", "missing_checks", "guard_failed"}
+    stage = reasons["step_not_allowed"]
+    assert (stage["case_id"], stage["step"], stage["stage"]) == (
         opened, "close_untraceable", "establishing_contact")
-    assert "contact_established" in data["allowed"]
+    assert "contact_established" in stage["allowed"]
+    assert "giap_check" in reasons["missing_checks"]["missing"]
 
 
 def test_a_role_not_permitted_names_the_roles_that_are(db: str, opened: str) -> None:

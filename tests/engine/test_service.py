@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from engine.cases.notification import NotificationForm, parse_form
 from engine.cases.projection import GENESIS_HASH, EventKind
 from engine.cases.service import Actor, CaseService
+from engine.cases.unit_of_work import UnitOfWork
 from engine.errors import (
     BackdatingRefused,
     CaseNotFound,
@@ -488,7 +489,7 @@ def test_a_stale_read_past_the_lock_still_cannot_overwrite(
         stale = second.get(case_id)
         first.add_note(case_id, "first", on=day(2), at=RECORDED_AT, actor=OFFICER)
         # The second session acts on what it read before the first committed.
-        monkeypatch.setattr(second, "_load_for_update", lambda conn, cid, expected: stale)
+        monkeypatch.setattr(UnitOfWork, "load_for_update", lambda self, cid, expected: stale)
         before = written(second)
         with pytest.raises(ConcurrentUpdate) as info:
             second.add_note(case_id, "second", on=day(2), at=RECORDED_AT, actor=OFFICER)

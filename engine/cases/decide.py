@@ -1,0 +1,487 @@
+"""The decision step: from a case, its pinned process version, who acts and when, to the event to
+append, or a refusal carrying every reason.
+
+Pure: nothing here reads or writes the database. What a decision needs from outside (the
+calendar, the check list, the case's personal facts) comes in a `Situation`; the commands
+(`engine/cases/service.py`) and timer firing build one, and the unit of work
+(`engine/cases/unit_of_work.py`) writes the `Draft` this returns. What differs between commands
+(the permission each needs, whether a closed case may take it, whether its date must not run
+backwards) is the one table `POLICY`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, cast
+
+from engine.cases.events import (
+    Action,
+    CheckRecorded,
+    Escalation,
+    EventBody,
+    EventKind,
+    FactChanged,
+    LetterFiled,
+    Note,
+    Personal,
+    StepTaken,
+    TimerFired,
+    TimerLapsed,
+    check_body,
+)
+from engine.cases.projection import CaseState
+from engine.errors import (
+    BackdatingRefused,
+    CaseClosed,
+    CommandRefused,
+    GuardFailed,
+    InputError,
+    MissingChecks,
+    Refusal,
+    RoleNotPermitted,
+    TransitionNotAllowed,
+    UnknownCheck,
+    UnknownStep,
+)
+from engine.protection.access import Actor, Permission
+
+if TYPE_CHECKING:
+    from engine.language.definition import (
+        ActionDefinition,
+        CheckDefinition,
+        ProcessDefinition,
+        TimerDefinition,
+        TriggerDefinition,
+    )
+    from engine.language.machine import CompiledProcess
+    from engine.time.calendar import SchoolCalendar
+
+SCHEDULER = "scheduler"
+"""The actor and role of steps the scheduler takes (timers and escalations)."""
+
+SCHEDULER_ACTOR = Actor(SCHEDULER, SCHEDULER)
+
+
+class Command(StrEnum):
+    """The kinds of command; each has one row in `POLICY`."""
+
+    open = "open"
+    step = "step"
+    timer_step = "timer_step"
+    check = "check"
+    fact = "fact"
+    note = "note"
+    letter = "letter"
+    admin = "admin"
+    migrate = "migrate"
+    system = "system"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a command needs and allows.
+
+    `permission`: what the actor's role must have in the role table, checked before the case is
+    read (None: not checked then; the write itself still needs the event kind's permission).
+    `doing`: the words of the process-role check ("record a check"); None: no process-role
+    check (a step checks the roles of the step instead). `closed`: whether a closed case may
+    take it. `forwards`: whether its date must be on or after the case's latest event (else it
+    only must not be in the future).
+    """
+
+    permission: Permission | None
+    doing: str | None
+    closed: bool
+    forwards: bool
+
+
+POLICY: dict[Command, Policy] = {
+    Command.open: Policy(Permission.change_case, "open a case", closed=True, forwards=False),
+    Command.step: Policy(Permission.change_case, None, closed=False, forwards=True),
+    # A timer's step takes effect on its due date even when the sweep runs late and an officer
+    # has since recorded later events: the history says when it was due.
+    Command.timer_step: Policy(None, None, closed=False, forwards=False),
+    Command.check: Policy(Permission.change_case, "record a check", closed=False, forwards=True),
+    Command.fact: Policy(Permission.change_case, "record a fact", closed=False, forwards=True),
+    Command.note: Policy(Permission.change_case, "add a note", closed=True, forwards=True),
+    Command.letter: Policy(None, "file a letter", closed=True, forwards=True),
+    Command.admin: Policy(Permission.admin, None, closed=True, forwards=True),
+    Command.migrate: Policy(None, None, closed=False, forwards=True),
+    Command.system: Policy(None, None, closed=True, forwards=False),
+}
+
+WRITE_PERMISSION: dict[EventKind, Permission] = {
+    EventKind.purge: Permission.admin,
+    EventKind.legal_hold: Permission.admin,
+    EventKind.migration: Permission.load_process,
+}
+"""What writing an event of a kind needs, where it is not `change_case` (the backstop)."""
+
+_SHOWN_NAMES = frozenset({"case_day", "state_day"})
+"""Reserved guard names whose value a refusal shows next to the facts."""
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An event a command decided to append, before it is numbered, sealed and written: its
+    kind's model (`engine/cases/events.py`), whose personal part is still open.
+
+    `actions` are queued in the outbox once it is written; `touch_timers` re-arms the case's
+    timers if the event changes its stage.
+    """
+
+    kind: EventKind
+    body: EventBody
+    rule: str | None
+    actions: tuple[ActionDefinition, ...] = ()
+    touch_timers: bool = True
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What a decision reads: the case, the process version it is pinned to, who acts, the
+    date it takes effect (`on`) and the time it is recorded (`at`), its calendar and checks.
+
+    `reveal` opens the case's sealed personal data; it is called only when a condition reads a
+    personal fact.
+    """
+
+    case: CaseState
+    compiled: CompiledProcess
+    actor: Actor
+    on: dt.date
+    at: dt.datetime
+    calendar: SchoolCalendar
+    checks: Mapping[str, CheckDefinition]
+    reveal: Callable[[CaseState], CaseState] = field(default=lambda case: case)
+
+    @property
+    def definition(self) -> ProcessDefinition:
+        """The process version's definition."""
+        return self.compiled.definition
+
+
+# -- the reasons a command is refused, in the order the policy states them ------------------
+
+
+def not_future(on: dt.date, at: dt.datetime) -> None:
+    """Refuse (InputError) a date after the day it is recorded."""
+    if on > at.date():
+        raise InputError(
+            f"{on.isoformat()} is after the day this is recorded ({at.date().isoformat()}): "
+            "record a step on or after the day it happens"
+        )
+
+
+def require_text(text: str, message: str) -> str:
+    """`text` stripped; InputError with `message` if it is blank."""
+    if not text.strip():
+        raise InputError(message)
+    return text.strip()
+
+
+def refusals(sit: Situation, command: Command, doing: str) -> list[CommandRefused]:
+    """The reasons `command` may not be done on the case as `POLICY` says: the actor's process
+    role, a closed case, a date earlier than the latest event. A date in the future is bad
+    input, raised at once (InputError).
+    """
+    policy = POLICY[command]
+    not_future(sit.on, sit.at)
+    reasons: list[CommandRefused] = []
+    if policy.doing is not None:
+        role = role_refusal(sit.definition, sit.actor, policy.doing)
+        if role is not None:
+            reasons.append(role)
+    case = sit.case
+    if not policy.closed and case.terminal:
+        reasons.append(CaseClosed(case.id, stage=case.state, closed_on=case.closed_on,
+                                  doing=doing))
+    if policy.forwards and sit.actor.role != SCHEDULER and sit.on < case.last_effective:
+        reasons.append(BackdatingRefused(case_id=case.id, requested=sit.on,
+                                         latest=case.last_effective))
+    return reasons
+
+
+def role_refusal(
+    definition: ProcessDefinition, actor: Actor, doing: str
+) -> RoleNotPermitted | None:
+    """The refusal of an actor whose role is not one of the process's (the scheduler's is)."""
+    if actor.role == SCHEDULER or actor.role in definition.roles:
+        return None
+    return RoleNotPermitted(role=actor.role, doing=doing, process=definition.id,
+                            allowed={r: role.title for r, role in definition.roles.items()})
+
+
+def refuse(reasons: list[CommandRefused]) -> None:
+    """Raise the reasons, if there are any: one as itself, several as one `Refusal`."""
+    if reasons:
+        raise Refusal.of(reasons)
+
+
+def step_of(definition: ProcessDefinition, step: str) -> TriggerDefinition:
+    """The step (trigger) `step` of the process; UnknownStep if it has none."""
+    trig = definition.trigger(step)
+    if trig is None:
+        raise UnknownStep(name=step, known=[t.id for t in definition.triggers],
+                          process=definition.id)
+    return trig
+
+
+# -- facts and guard values ---------------------------------------------------------------------
+
+
+def facts_read(sit: Situation, names: Collection[str] | None = None,
+               case: CaseState | None = None) -> dict[str, Any]:
+    """Every fact conditions read; sealed personal facts are opened only if the process has any
+    (and, when `names` lists every name the conditions read, only if one of them is personal).
+    """
+    case = case or sit.case
+    if not any(f.personal and (names is None or n in names)
+               for n, f in sit.definition.facts.items()):
+        return case.all_facts()
+    return sit.reveal(case).all_facts()
+
+
+def guard_values(sit: Situation, facts: Mapping[str, Any],
+                 case: CaseState | None = None) -> dict[str, Any]:
+    """The values conditions read on `sit.on`: facts, checks done and the day counts."""
+    from engine.language.expressions import guard_context
+
+    case = case or sit.case
+    cal = sit.calendar
+    return guard_context(
+        facts=facts,
+        fact_defs=sit.definition.facts,
+        checks_done=case.checks.keys(),
+        all_checks=sit.checks.keys(),
+        case_day=cal.day_number(case.opened_on, sit.on, skip=case.paused_ranges()),
+        state_day=cal.day_number(case.state_entered_on, sit.on),
+        effective_date=sit.on,
+        opened_on=case.opened_on,
+    )
+
+
+# -- steps ------------------------------------------------------------------------------------
+
+
+def take_step(
+    sit: Situation, trig: TriggerDefinition, *, command: Command = Command.step,
+    kind: EventKind = EventKind.trigger, extra: Mapping[str, Any] | None = None,
+    personal: Personal | None = None,
+) -> Draft:
+    """The event a step appends, or every reason it may not be taken now: the roles of the
+    step, a closed case, the case's stage, the date, required checks and facts, and guards.
+    """
+    definition, case, compiled = sit.definition, sit.case, sit.compiled
+    reasons: list[CommandRefused] = []
+    if command is Command.step and (
+        not trig.by_timer if sit.actor.role == SCHEDULER else sit.actor.role not in trig.roles
+    ):
+        reasons.append(RoleNotPermitted(
+            role=sit.actor.role, doing=f"take step {trig.id}", process=definition.id,
+            step=trig.id, step_title=trig.title,
+            allowed={r: definition.roles[r].title for r in trig.roles if r in definition.roles},
+        ))
+    policy = refusals(sit, command, trig.id)
+    reasons += [r for r in policy if not isinstance(r, BackdatingRefused)]
+    if case.terminal:
+        # Closed: no step can be taken, so what this one would need is beside the point.
+        refuse(reasons + [r for r in policy if isinstance(r, BackdatingRefused)])
+    if case.state not in definition.source_states(trig):
+        reasons.append(TransitionNotAllowed(
+            case_id=case.id, step=trig.id, stage=case.state,
+            stage_title=definition.states[case.state].title,
+            allowed=compiled.allowed_triggers(case.state),
+        ))
+    reasons += [r for r in policy if isinstance(r, BackdatingRefused)]
+    missing = [c for c in trig.requires_checks if c not in case.checks]
+    if missing:
+        reasons.append(MissingChecks(step=trig.id,
+                                     missing={c: sit.checks[c].wording for c in missing}))
+    # Only the facts this step reads: sealed personal ones are opened only if it reads one.
+    guards = compiled.guards(trig.id)
+    read = {*trig.requires_facts, *(n for c in guards for n in c.names)}
+    facts = facts_read(sit, read)
+    unset = [f for f in trig.requires_facts if facts.get(f) is None]
+    if unset:
+        reasons.append(GuardFailed(step=trig.id, failed=[f"{f} recorded" for f in unset],
+                                   facts={f: None for f in unset}, unset=unset))
+    # A guard reading a fact not recorded yet fails for that reason, said once above.
+    judged = [c for c in guards if not unset or not set(c.names) & set(unset)]
+    if judged:
+        context = guard_values(sit, facts)
+        failing = [c for c in judged if not c.evaluate(context)]
+        if failing:
+            # Name the values each failing condition read: facts, and the day counts.
+            names = sorted({v for c in failing for v in c.names
+                            if v in _SHOWN_NAMES or v in facts})
+            reasons.append(GuardFailed(step=trig.id, failed=[c.says for c in failing],
+                                       facts={n: facts.get(n, context.get(n)) for n in names}))
+    refuse(reasons)
+    new_state = compiled.fire(_Model(case.state), trig.id)
+    dest = definition.states[new_state]
+    # An interrupt (a step without `dest`, e.g. a MASH referral) is recorded, but the case does
+    # not re-enter its stage: its day count, pauses, armed timers and the stage's on-enter
+    # letters stand.
+    actions = (*trig.actions,) if trig.dest is None else (*trig.actions, *dest.on_enter)
+    model = TimerFired if kind is EventKind.timer_fired else StepTaken
+    body = model(
+        trigger=trig.id, from_state=case.state, to_state=new_state, terminal=dest.terminal,
+        stops_clock=dest.stops_clock, actions=actions_data(actions),
+        stays=True if trig.dest is None else None, personal=personal, **(extra or {}),
+    )
+    rule = f"{trig.id}: {trig.ref.section}"
+    if trig.legal_basis:
+        rule += f"; {trig.legal_basis}"
+    return Draft(kind, body, rule, actions=actions)
+
+
+class _Model:
+    """The stand-in `transitions` fires on: a case's state, never attached to the machine."""
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+def actions_data(actions: Collection[ActionDefinition]) -> list[Action]:
+    """Actions as the event records them."""
+    return [cast("Action", a.model_dump(mode="json", exclude_none=True, exclude={"source"}))
+            for a in actions]
+
+
+# -- checks, facts, notes, letters ------------------------------------------------------------
+
+
+def record_check(sit: Situation, check_id: str, outcome: str) -> Draft:
+    """The event recording a check and what it found."""
+    reasons = refusals(sit, Command.check, f"record check {check_id}")
+    check = sit.checks.get(check_id)
+    if check is None:
+        reasons.insert(1 if reasons and isinstance(reasons[0], RoleNotPermitted) else 0,
+                       UnknownCheck(name=check_id, known=sit.checks, process=sit.definition.id))
+    refuse(reasons)
+    assert check is not None
+    return Draft(
+        EventKind.check_recorded,
+        CheckRecorded(check=check_id, wording=check.wording,
+                      personal={"check_outcomes": {check_id: outcome.strip()}}),
+        f"check {check_id}: {check.source.section if check.source else ''}".strip(),
+    )
+
+
+def set_fact(sit: Situation, name: str, value: Any) -> Draft:
+    """The event recording a fact, typed as the process declares it."""
+    from engine.language.facts import coerce_fact
+
+    refuse(refusals(sit, Command.fact, f"set fact {name}"))
+    definition = sit.definition
+    typed = coerce_fact(name, value, definition.facts, on=sit.on)
+    fact = definition.facts[name]
+    rule = f"fact {name}: {fact.source.section if fact.source else definition.id}"
+    if fact.personal:
+        # Declared personal: the value (and the value it replaces) stay with the personal data,
+        # which can be encrypted per case; the plain part names the fact.
+        return Draft(EventKind.fact_changed,
+                     FactChanged(personal_fact=name, personal={"facts": {name: typed}}),
+                     rule)
+    return Draft(EventKind.fact_changed,
+                 FactChanged(facts={name: typed}, previous=sit.case.facts.get(name)), rule)
+
+
+def add_note(sit: Situation, text: str) -> Draft:
+    """The event recording a note (kept with the personal data)."""
+    refuse(refusals(sit, Command.note, "add a note"))
+    return Draft(EventKind.note, Note(personal={"last_note": text.strip()}), None)
+
+
+def file_letter(sit: Situation, *, template: str, template_version: str, document_id: int,
+                outbox_id: int | None) -> Draft:
+    """The event recording a letter rendered and filed, with its template version."""
+    refuse(refusals(sit, Command.letter, "file a letter"))
+    return Draft(EventKind.letter_filed,
+                 LetterFiled(template=template, template_version=template_version,
+                             document_id=document_id, outbox_id=outbox_id),
+                 f"letter {template}")
+
+
+def records_event(sit: Situation, command: Command, kind: EventKind, data: dict[str, Any],
+                  rule: str | None) -> Draft:
+    """An event the engine or records management writes (admin, migration, system): the
+    case's timers are left alone (a migration re-arms them as it writes).
+    """
+    refuse(refusals(sit, command, "migrate it" if command is Command.migrate else str(kind)))
+    # Written rarely and by the engine: checked against the kind's model in full.
+    return Draft(kind, check_body(kind, {"data": data}), rule, touch_timers=False)
+
+
+# -- timers -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimerOutcome:
+    """What a due timer does: its new status, and the event to append (None if cancelled)."""
+
+    status: str
+    draft: Draft | None = None
+
+
+def fire_timer(
+    sit: Situation, timer: Mapping[str, Any], tdef: TimerDefinition | None
+) -> TimerOutcome:
+    """The outcome of timer `timer` due on `sit.on`: cancelled if the case has left the stage,
+    lapsed if its `when` no longer holds (or its step is refused), else fired: its step taken,
+    or its escalation recorded.
+
+    Its `when` conditions are judged on the checks recorded by its due date, so a late sweep
+    writes the history an on-time one would have.
+    """
+    case, compiled = sit.case, sit.compiled
+    if case.state != timer["state"] or case.terminal or tdef is None:
+        return TimerOutcome("cancelled")
+    day = sit.on.isoformat()
+    as_of = case
+    if any(c["on"] > day for c in case.checks.values()):
+        as_of = replace(case, checks={k: c for k, c in case.checks.items() if c["on"] <= day})
+    conditions = compiled.conditions_for_timer(tdef.id)
+    # Outstanding-step conditions read checks, not personal facts: open no sealed data.
+    names = {n for c in conditions for n in c.names}
+    context = guard_values(sit, facts_read(sit, names, as_of), as_of)
+    failing = [c for c in conditions if not c.evaluate(context)]
+    key = timer["key"]
+    if failing:
+        return _lapsed(tdef, key, [c.says for c in failing])
+    if tdef.fire:
+        trig = step_of(sit.definition, tdef.fire)
+        extra = {"timer": tdef.id, "key": key, "explanation": timer["explanation"]}
+        try:
+            draft = take_step(sit, trig, command=Command.timer_step, kind=EventKind.timer_fired,
+                              extra=extra)
+        except Refusal as exc:
+            # Refused: record why the step was not taken.
+            return _lapsed(tdef, key, [str(r) for r in exc.reasons])
+        except (GuardFailed, MissingChecks, TransitionNotAllowed) as exc:
+            return _lapsed(tdef, key, [str(exc)])
+        return TimerOutcome("fired", draft)
+    from engine.language.definition import ActionDefinition
+
+    assert tdef.escalate is not None
+    return TimerOutcome("fired", Draft(
+        EventKind.escalation,
+        Escalation(timer=tdef.id, key=key, to_role=tdef.escalate.to_role,
+                   message=tdef.escalate.message, explanation=timer["explanation"]),
+        f"escalation {tdef.id}: {tdef.ref.section}",
+        actions=(ActionDefinition(kind="notify", to=tdef.escalate.to_role,
+                                  wording=tdef.escalate.message, template="escalation",
+                                  channel="email"),),
+        touch_timers=False,
+    ))
+
+
+def _lapsed(tdef: TimerDefinition, key: str, because: list[str]) -> TimerOutcome:
+    return TimerOutcome("lapsed", Draft(
+        EventKind.timer_lapsed, TimerLapsed(timer=tdef.id, key=key, because=because),
+        f"timer {tdef.id}: {tdef.ref.section}", touch_timers=False,
+    ))
