@@ -170,6 +170,12 @@ class UnknownFact(UnknownName):
     kind = "fact"
 
 
+class UnknownTimer(UnknownName):
+    """The process has no timer with this name."""
+
+    kind = "timer"
+
+
 class TransitionNotAllowed(CommandRefused):
     """The step exists but not from the case's current stage."""
 

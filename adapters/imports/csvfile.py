@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import difflib
 import hashlib
 import io
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from engine.cases.imports import RowProblem
 from engine.cases.upn import validate_upn
-from engine.errors import InputError
+from engine.errors import InputError, close_matches
 from engine.language.facts import CONTROL_CHARACTERS
 from engine.time.school_age import compulsory_school_age
 
@@ -94,7 +93,7 @@ def read_csv(
     if missing:
         problems.append(f"missing column{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
     for name in unknown:
-        close = difflib.get_close_matches(name, known, n=1)
+        close = close_matches(name, known, n=1)
         problems.append(f"unknown column {name!r}" + (f" (did you mean {close[0]!r}?)" if close
                                                          else ""))
     duplicated = sorted({h for h in header if h and header.count(h) > 1})

@@ -3,10 +3,10 @@ to turn a stored text back into a definition, a compiled process or a calendar.
 
 A case is pinned to the process version and calendar it opened under; the text of each is
 stored (`process_version`, `calendar_version`) when first used, so a case reads and advances on
-the rules it started under whatever the files say today. Owns the `stored:{name}@{version}` path
-label, the newest stored calendar, publishing (refusing a changed text whose version was not
-raised) and the per-version caches. Imports no loader, guards or machines at module level: a
-reader (`cme case show`) pays for none of them.
+the rules it started under whatever the files say today. Owns the newest stored calendar,
+publishing (refusing a changed text whose version was not raised) and the per-version caches;
+stored texts are reported under `stored_path` (engine/store/tables.py). Imports no loader,
+guards or machines at module level: a reader (`cme case show`) pays for none of them.
 """
 
 from __future__ import annotations
@@ -21,8 +21,11 @@ from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from engine.errors import UnknownProcess, VersionNotRaised
-from engine.store.tables import calendar_version_table, process_version_table
-from engine.time.calendar import SchoolCalendar
+from engine.store.tables import calendar_version_table, process_version_table, stored_path
+from engine.time.calendar import SchoolCalendar, bank_holidays_json
+
+__all__ = ["Catalog", "calendar_from_row", "compile_text", "definition_from_text",
+           "newest_calendar", "outline_from_row", "stored_outline", "stored_path"]
 
 if TYPE_CHECKING:
     from engine.cases.projection import CaseState
@@ -49,11 +52,6 @@ _SELECT_NEWEST_CALENDAR = (
 
 Reading = Callable[[Connection | None], AbstractContextManager[Connection]]
 """Opens a connection for a read, joining the running command's transaction if there is one."""
-
-
-def stored_path(name: str, version: int) -> str:
-    """The path a stored process or calendar version is reported under (`stored:name@version`)."""
-    return f"stored:{name}@{version}"
 
 
 def definition_from_text(text: str, path: str) -> ProcessDefinition:
@@ -103,13 +101,6 @@ def stored_outline(conn: Connection, process_id: str, version: int) -> ProcessOu
     """The outline of a stored process version, or None if this database lacks the version."""
     row = conn.execute(_SELECT_OUTLINE, {"process_id": process_id, "version": version}).first()
     return None if row is None else outline_from_row(process_id, version, row)
-
-
-def bank_holidays_to_json(cal: SchoolCalendar) -> str:
-    """The bank holidays a calendar version was built with, as stored with it."""
-    from engine.cases.projection import canonical_json
-
-    return canonical_json({day.isoformat(): name for day, name in cal.bank_holidays.items()})
 
 
 def bank_holidays_from_json(text: str) -> dict[dt.date, str]:
@@ -264,7 +255,7 @@ class Catalog:
             select(calendar_version_table.c.content_hash,
                    calendar_version_table.c.bank_holidays).where(same_version)
         ).first()
-        holidays = bank_holidays_to_json(cal)
+        holidays = bank_holidays_json(cal)
         if row is None:
             conn.execute(insert(calendar_version_table).values(
                 name=cal.name, version=cal.version, content_hash=cal.content_hash,

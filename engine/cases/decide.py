@@ -44,6 +44,7 @@ from engine.errors import (
     RoleNotPermitted,
     TransitionNotAllowed,
     UnknownCheck,
+    UnknownFact,
     UnknownStep,
 )
 from engine.protection.access import Actor, Permission
@@ -376,8 +377,12 @@ def set_fact(sit: Situation, name: str, value: Any) -> Draft:
     """The event recording a fact, typed as the process declares it."""
     from engine.language.facts import coerce_fact
 
-    refuse(refusals(sit, Command.fact, f"set fact {name}"))
     definition = sit.definition
+    reasons = refusals(sit, Command.fact, f"set fact {name}")
+    if name not in definition.facts:
+        reasons.insert(1 if reasons and isinstance(reasons[0], RoleNotPermitted) else 0,
+                       UnknownFact(name=name, known=definition.facts, process=definition.id))
+    refuse(reasons)
     typed = coerce_fact(name, value, definition.facts, on=sit.on)
     fact = definition.facts[name]
     rule = f"fact {name}: {fact.source.section if fact.source else definition.id}"

@@ -17,13 +17,14 @@ from typing import Any
 
 from sqlalchemy import and_, select
 
+from engine.cases.catalog import compile_text
 from engine.cases.projection import CaseEvent, CaseState, EventKind, apply
 from engine.cases.service import Actor, CaseService, CommandResult
 from engine.errors import CalendarError, CMEError, InputError, UnknownProcess, suggest
 from engine.language.definition import ProcessDefinition
-from engine.language.machine import CompiledProcess, compile_process
+from engine.language.machine import CompiledProcess
 from engine.protection.access import Permission, require
-from engine.store.tables import case_table, process_version_table, timer_table
+from engine.store.tables import case_table, process_version_table, stored_path, timer_table
 from engine.time.calendar import SchoolCalendar
 from engine.time.deadlines import PlannedTimer, plan_state_timers
 
@@ -53,9 +54,7 @@ def find_version(service: CaseService, process_id: str, version: int) -> Compile
             f"process {process_id!r} has no version {version} in processes/ or in the database; "
             f"known versions: {', '.join(map(str, known)) or 'none'}"
         )
-    from engine.language.loader import load_process_text
-
-    return compile_process(load_process_text(text, f"stored:{process_id}@{version}"))
+    return compile_text(text, stored_path(process_id, version))
 
 def running_cases(
     service: CaseService, process_id: str, *, version: int | None = None,

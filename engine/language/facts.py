@@ -7,12 +7,11 @@ process declares (`definition.py`) or how guards read them (`expressions.py`).
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import math
 import re
 from typing import Any
 
-from engine.errors import BackdatingRefused, InputError, UnknownTrigger
+from engine.errors import BackdatingRefused, InputError, UnknownFact, close_matches
 from engine.language.definition import FactDefinition, FactType
 
 _TRUE = {"true", "yes", "y", "1"}
@@ -30,9 +29,7 @@ def coerce_fact(
     Date values are stored as ISO text so the stored row and the hash see one spelling.
     """
     if name not in facts:
-        close = difflib.get_close_matches(name, facts, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownTrigger(f"this process declares no fact {name!r}{hint}")
+        raise UnknownFact(name=name, known=facts)
     fact = facts[name]
     value = _convert(name, raw, fact)
     if fact.type == FactType.date and fact.not_backdated and value is not None:
@@ -86,8 +83,8 @@ def _convert(name: str, raw: Any, fact: FactDefinition) -> Any:
         assert fact.values is not None
         text = str(raw).strip()
         if text not in fact.values:
-            close = difflib.get_close_matches(text, fact.values, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            close = close_matches(text, fact.values)
+            hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
             raise InputError(
                 f"{name} must be one of {', '.join(fact.values)}; {text!r} is not{hint}"
             )

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from transitions import Machine, MachineError, State
 
-from engine.errors import TransitionNotAllowed, UnknownTrigger, suggest
+from engine.errors import TransitionNotAllowed, UnknownStep, UnknownTimer, suggest
 from engine.language.definition import ProcessDefinition
 from engine.language.expressions import CompiledCondition
 from engine.language.loader import LoadedProcess
@@ -61,27 +61,27 @@ class CompiledProcess:
     def fire(self, model: Stateful, trigger_id: str) -> str:
         """Take the trigger on `model` (moving its `state`) and return the new state.
 
-        Guards are not evaluated here: call `check_guards` first. Raises `UnknownTrigger` or
+        Guards are not evaluated here: call `check_guards` first. Raises `UnknownStep` or
         `TransitionNotAllowed`; no `transitions` exception escapes.
         """
         event = self.machine.events.get(trigger_id)
         if event is None:
-            raise UnknownTrigger(
-                f"process {self.definition.id!r} has no trigger {trigger_id!r}"
-                + suggest(trigger_id, self.machine.events, what="triggers")
-            )
+            raise UnknownStep(name=trigger_id, known=self.machine.events,
+                              process=self.definition.id)
         state = getattr(model, "state", None)
         if state not in self._allowed:
             raise TransitionNotAllowed(
-                f"{trigger_id} cannot be taken: {state!r} is not a state of process "
-                f"{self.definition.id!r} version {self.definition.version}"
+                f"{trigger_id} cannot be taken: {state!r} is not a stage of process "
+                f"{self.definition.id!r} version {self.definition.version}",
+                step=trigger_id, stage=str(state),
             )
         try:
             event.trigger(model)
         except MachineError:
             raise TransitionNotAllowed(
-                f"{trigger_id} cannot be taken from state {state!r}; from here: "
-                f"{', '.join(self._allowed[state]) or 'nothing (the case has ended)'}"
+                f"{trigger_id} cannot be taken from stage {state!r}; from here: "
+                f"{', '.join(self._allowed[state]) or 'nothing (the case has ended)'}",
+                step=trigger_id, stage=state, allowed=self._allowed[state],
             ) from None
         new_state: str = model.state
         return new_state
@@ -92,8 +92,10 @@ class CompiledProcess:
             return list(self._allowed[state])
         except KeyError:
             raise TransitionNotAllowed(
-                f"{state!r} is not a state of process {self.definition.id!r} version "
-                f"{self.definition.version}" + suggest(state, self.definition.states, what="states")
+                f"{state!r} is not a stage of process {self.definition.id!r} version "
+                f"{self.definition.version}"
+                + suggest(state, self.definition.states, what="stages"),
+                stage=state,
             ) from None
 
     def guards(self, trigger_id: str) -> tuple[CompiledCondition, ...]:
@@ -101,10 +103,8 @@ class CompiledProcess:
         try:
             return self.loaded.trigger_guards[trigger_id]
         except KeyError:
-            raise UnknownTrigger(
-                f"process {self.definition.id!r} has no trigger {trigger_id!r}"
-                + suggest(trigger_id, self.loaded.trigger_guards, what="triggers")
-            ) from None
+            raise UnknownStep(name=trigger_id, known=self.loaded.trigger_guards,
+                              process=self.definition.id) from None
 
     def check_guards(
         self, trigger_id: str, context: Mapping[str, object]
@@ -117,10 +117,8 @@ class CompiledProcess:
         try:
             return self.loaded.timer_conditions[timer_id]
         except KeyError:
-            raise UnknownTrigger(
-                f"process {self.definition.id!r} has no timer {timer_id!r}"
-                + suggest(timer_id, self.loaded.timer_conditions, what="timers")
-            ) from None
+            raise UnknownTimer(name=timer_id, known=self.loaded.timer_conditions,
+                               process=self.definition.id) from None
 
     def check_timer(self, timer_id: str, context: Mapping[str, object]) -> list[CompiledCondition]:
         """The timer's `when` conditions that do not hold in `context`; [] if all do."""

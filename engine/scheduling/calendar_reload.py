@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.engine import Connection
 
+from engine.cases.catalog import newest_calendar
 from engine.cases.projection import CaseState, EventKind, as_date
 from engine.cases.service import Actor, CaseService
 from engine.errors import CalendarError, ConcurrentUpdate, VersionNotRaised
-from engine.store.tables import calendar_version_table, case_table, timer_table
+from engine.store.tables import case_table, timer_table
 from engine.time.calendar import SchoolCalendar
 from engine.time.calendars import available_calendars, load_calendar
 from engine.time.deadlines import plan_state_timers
@@ -294,14 +295,7 @@ def _describe_changes(days: list[tuple[dt.date, bool]]) -> list[str]:
 def _stored_calendar(service: CaseService, name: str) -> SchoolCalendar | None:
     """The newest version of `name` stored in this database, or None."""
     with service.store.read() as conn:
-        row = conn.execute(
-            select(calendar_version_table.c.version, calendar_version_table.c.yaml_text)
-            .where(calendar_version_table.c.name == name)
-            .order_by(calendar_version_table.c.version.desc()).limit(1)
-        ).first()
-    if row is None:
-        return None
-    return SchoolCalendar.from_yaml(row.yaml_text, f"stored:{name}@{row.version}")
+        return newest_calendar(conn, name)
 
 
 def _shipped(name: str, *, except_hash: str) -> SchoolCalendar | None:

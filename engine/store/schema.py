@@ -20,6 +20,7 @@ from engine.store.tables import (
     document_table,
     import_ledger_table,
     schema_version_table,
+    stored_path,
 )
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def _add_calendar_bank_holidays(conn: Connection) -> None:
     )).all()
     for row in rows:
         try:
-            cal = SchoolCalendar.from_yaml(row.yaml_text, f"stored:{row.name}@{row.version}")
+            cal = SchoolCalendar.from_yaml(row.yaml_text, stored_path(row.name, row.version))
         except CMEError:
             continue  # left to be pinned when the version is next published
         conn.execute(text("UPDATE calendar_version SET bank_holidays = :b WHERE id = :i"),
@@ -87,7 +88,7 @@ def _add_process_outlines(conn: Connection) -> None:
 
     for row in rows:
         try:
-            loaded = load_process_text(row.yaml_text, f"stored:{row.process_id}@{row.version}")
+            loaded = load_process_text(row.yaml_text, stored_path(row.process_id, row.version))
         except CMEError:
             continue  # read from its text instead (engine/cases/reading.py), as before this step
         conn.execute(text("UPDATE process_version SET outline = :o WHERE id = :i"),

@@ -132,6 +132,13 @@ def _when(name: str, *, null: bool = False) -> Column[Any]:
     return Column(name, UTCDateTime, nullable=null)
 
 
+def stored_path(name: str, version: int) -> str:
+    """The path a stored process or calendar version is reported under (`stored:name@version`):
+    the one spelling, in messages and in `path:line:col` issues.
+    """
+    return f"stored:{name}@{version}"
+
+
 calendar_version_table = Table(
     # A school calendar as loaded, so deadlines can say which calendar version they used.
     "calendar_version", _metadata,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import difflib
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -23,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.errors import CalendarError, InputError
+from engine.errors import CalendarError, InputError, close_matches
 from engine.language.yamlsafe import load_yaml
 from engine.time.calendar_file import (
     CalendarDefinition,
@@ -377,7 +376,7 @@ class SchoolCalendar:
     def year_summary(self, year: str) -> dict[str, Any]:
         """Terms, breaks, INSET and closure days and bank holidays in term for one school year."""
         if year not in self._years:
-            close = difflib.get_close_matches(year, list(self._years), n=1)
+            close = close_matches(year, self._years, n=1)
             hint = f" Did you mean {close[0]}?" if close else ""
             raise CalendarError(
                 f"calendar {self.name} has no school year {year!r}.{hint} It covers "

@@ -7,12 +7,11 @@ format (`engine/time/calendar_file.py`) nor day arithmetic (`engine/time/calenda
 
 from __future__ import annotations
 
-import difflib
 import importlib.resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from engine.errors import CalendarError, DefinitionError, Issue
+from engine.errors import CalendarError, DefinitionError, Issue, close_matches
 from engine.time.calendar import SchoolCalendar
 from engine.time.calendar_file import parse_calendar
 
@@ -45,7 +44,7 @@ def load_calendar(name: str) -> SchoolCalendar:
         return cached
     known = available_calendars()
     if name not in known:
-        close = difflib.get_close_matches(name, known, n=1)
+        close = close_matches(name, known, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise CalendarError(
             f"no calendar named {name!r}.{hint} Known calendars: {', '.join(known) or 'none'}; "

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engine.errors import BackdatingRefused, InputError, UnknownTrigger
+from engine.errors import BackdatingRefused, InputError, UnknownFact
 from engine.language.definition import FactDefinition
 from engine.language.facts import coerce_fact
 
@@ -54,7 +54,7 @@ def test_values_are_typed_as_declared(name: str, raw: Any, value: Any) -> None:
         ("distance_miles", "far", "distance_miles is a number"),
         ("date_of_last_contact", "12/09/2024", "write it as YYYY-MM-DD, not '12/09/2024'"),
         ("date_of_last_contact", "2024-02-30", "write it as YYYY-MM-DD"),
-        ("placement_route", "fair_access", "did you mean fair_access_panel?"),
+        ("placement_route", "fair_access", "did you mean 'fair_access_panel'?"),
     ],
 )
 def test_a_value_of_the_wrong_kind_says_what_to_write(name: str, raw: Any,
@@ -65,10 +65,11 @@ def test_a_value_of_the_wrong_kind_says_what_to_write(name: str, raw: Any,
 
 
 def test_an_unknown_fact_suggests_the_nearest() -> None:
-    with pytest.raises(UnknownTrigger) as info:
+    with pytest.raises(UnknownFact) as info:
         coerce_fact("destination", "Barnet", FACTS, on=ON)
-    assert "declares no fact 'destination'" in str(info.value)
-    assert "did you mean destination_la" in str(info.value)
+    assert "has no fact 'destination'" in str(info.value)
+    assert "did you mean 'destination_la'" in str(info.value)
+    assert (info.value.kind, info.value.suggestions[0]) == ("fact", "destination_la")
 
 
 def test_an_off_roll_date_before_the_day_it_takes_effect_is_refused() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import TransitionNotAllowed, UnknownTrigger
+from engine.errors import TransitionNotAllowed, UnknownTimer, UnknownTrigger
 from engine.language.expressions import guard_context
 from engine.language.loader import load_process_file, load_process_text
 from engine.language.machine import CompiledProcess, compile_process
@@ -75,7 +75,7 @@ def test_interrupt_from_any_open_state_but_not_from_a_terminal_one(
     for state, st in compiled.definition.states.items():
         case = Case(state)
         if st.terminal:
-            with pytest.raises(TransitionNotAllowed, match="from state"):
+            with pytest.raises(TransitionNotAllowed, match="from stage"):
                 compiled.fire(case, "contact_established")
             assert case.state == state
         else:
@@ -96,9 +96,10 @@ def test_wrong_state_is_translated(compiled: CompiledProcess) -> None:
 def test_unknown_trigger_and_unknown_state(compiled: CompiledProcess) -> None:
     with pytest.raises(UnknownTrigger, match="did you mean 'begin_contact'"):
         compiled.fire(Case("notification_received"), "begin_contat")
-    with pytest.raises(TransitionNotAllowed, match="not a state of process"):
+    with pytest.raises(TransitionNotAllowed, match="not a stage of process") as info:
         compiled.fire(Case("limbo"), "begin_contact")
-    with pytest.raises(TransitionNotAllowed, match="not a state"):
+    assert (info.value.step, info.value.stage) == ("begin_contact", "limbo")
+    with pytest.raises(TransitionNotAllowed, match="not a stage"):
         compiled.allowed_triggers("limbo")
 
 
@@ -138,7 +139,7 @@ def test_check_guards_names_the_failing_conditions(compiled: CompiledProcess) ->
 def test_timer_conditions(compiled: CompiledProcess) -> None:
     assert compiled.conditions_for_timer("closure_decision_on_day_26") == ()
     assert compiled.check_timer("closure_decision_on_day_26", context(compiled, set())) == []
-    with pytest.raises(UnknownTrigger, match="no timer"):
+    with pytest.raises(UnknownTimer, match="no timer"):
         compiled.conditions_for_timer("nope")
 
 

@@ -24,6 +24,7 @@ from engine.errors import (
     RoleNotPermitted,
     TransitionNotAllowed,
     UnknownCheck,
+    UnknownFact,
     UnknownTrigger,
 )
 from engine.language.registry import ProcessRegistry
@@ -239,9 +240,10 @@ def test_bad_fact_values_and_unknown_facts(service: CaseService, opened: str) ->
     err = refuse(service, InputError, service.set_fact, opened, "crime_suspected", "perhaps",
                  on=day(2), at=RECORDED_AT, actor=OFFICER)
     assert "write true or false" in str(err)
-    unknown = refuse(service, UnknownTrigger, service.set_fact, opened, "crime_suspect", "true",
+    unknown = refuse(service, UnknownFact, service.set_fact, opened, "crime_suspect", "true",
                      on=day(2), at=RECORDED_AT, actor=OFFICER)
-    assert "did you mean crime_suspected" in str(unknown)
+    assert "untraceable_cme has no fact 'crime_suspect'; did you mean 'crime_suspected'" in str(
+        unknown)
     err = refuse(service, InputError, service.set_fact, opened, "placement_route", "fap",
                  on=day(2), at=RECORDED_AT, actor=OFFICER)
     assert "must be one of in_year_admissions" in str(err)
