@@ -356,6 +356,8 @@ def main() -> None:
             for m in mutants(path, args.only or (DEFAULT_ONLY.get(path, []) if args.all else [])):
                 print(f"{path}:{m.line} {m.function or '<module>'} | {describe(m)}")
         return
+    # A terminated run still restores and removes its copy (background jobs ignore SIGINT).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="cme-mutate-") as tmp:
         tree = Path(tmp)
         for name in COPIED:

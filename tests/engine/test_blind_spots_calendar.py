@@ -268,3 +268,77 @@ def test_several_pauses_skip_exactly_the_paused_school_days(
     else:
         _one_past(LONDON.school_day_n, start, n, skip=pauses)
     assert LONDON.count(start, D(2025, 8, 31), skip=pauses) == len(days)
+
+
+# --- breaks that start or end on the edge of a weekend, and explanations at their edges ---------
+
+EDGES = SchoolCalendar.from_yaml("""\
+name: test-edges
+version: 1
+description: Made up for tests.
+source: Invented.
+years:
+  2024-25:
+    terms:
+      - {name: autumn, first_day: 2024-09-04, last_day: 2024-12-19}
+      - {name: spring, first_day: 2025-01-06, last_day: 2025-04-03}
+      - {name: summer, first_day: 2025-04-22, last_day: 2025-07-18}
+  2025-26:
+    terms:
+      - {name: autumn, first_day: 2025-09-01, last_day: 2025-12-19}
+      - {name: spring, first_day: 2026-01-05, last_day: 2026-03-27}
+      - {name: summer, first_day: 2026-04-13, last_day: 2026-08-31}
+""", "edges.yaml")
+"""Made up: 1 Sep 2024 is a Sunday before a Wednesday start; terms ending on a Thursday; a
+summer term running to Monday 31 Aug 2026, the late summer bank holiday."""
+
+
+def test_breaks_are_trimmed_to_weekdays_at_both_ends() -> None:
+    assert _breaks(EDGES, "2024-25") == [
+        ("before the autumn term", D(2024, 9, 2), D(2024, 9, 3)),  # from Sunday 1 Sep
+        ("Christmas holiday", D(2024, 12, 20), D(2025, 1, 3)),  # from a Friday
+        ("Easter holiday", D(2025, 4, 4), D(2025, 4, 21)),
+        ("summer holiday", D(2025, 7, 21), D(2025, 8, 29)),
+    ]
+    made_up = load_calendar_file(FIXTURES / "made-up-2023-24.yaml")
+    # The year ends on Saturday 31 Aug 2024: its last weekday is Friday 30 Aug.
+    assert _breaks(made_up, "2023-24")[-1] == ("summer holiday", D(2024, 7, 24), D(2024, 8, 30))
+    assert ("Easter holiday", D(2024, 3, 29), D(2024, 4, 12)) in _breaks(made_up, "2023-24")
+
+
+def test_a_bank_holiday_on_the_last_day_of_a_year_in_term_is_listed() -> None:
+    summary = EDGES.year_summary("2025-26")
+    assert summary["bank_holidays_in_term"][-1] == {
+        "date": D(2026, 8, 31), "name": "Late Summer Bank Holiday"}
+    assert not EDGES.is_school_day(D(2026, 8, 31))
+    assert summary["school_days"] == 238
+
+
+def test_the_first_year_after_a_gap_with_a_one_term_year_before_it_gets_its_lead_in() -> None:
+    one = SchoolCalendar.from_yaml("""\
+name: test-one-term
+version: 1
+description: Made up for tests.
+source: Invented.
+years:
+  2024-25:
+    terms:
+      - {name: autumn, first_day: 2024-09-02, last_day: 2024-12-20}
+  2026-27:
+    terms:
+      - {name: autumn, first_day: 2026-09-03, last_day: 2026-12-18}
+      - {name: spring, first_day: 2027-01-04, last_day: 2027-03-26}
+""", "one-term.yaml")
+    assert _breaks(one, "2026-27")[0] == ("before the autumn term", D(2026, 9, 1), D(2026, 9, 2))
+
+
+def test_explain_names_the_break_a_start_date_falls_in_and_a_one_day_pause() -> None:
+    assert LONDON.explain(D(2024, 11, 1), 1) == (
+        "Day 1 = 4 Nov 2024: 1st school day from 1 Nov 2024 (not a school day, so Day 1 is "
+        "4 Nov 2024), skipping half term 28 Oct – 1 Nov, calendar london-2024-25 version 1"
+    )
+    one_day = [(D(2024, 10, 23), D(2024, 10, 23))]
+    assert LONDON.explain(D(2024, 10, 21), 5, skip=one_day) == (
+        "Day 5 = 4 Nov 2024: 5th school day from 21 Oct 2024, skipping half term 28 Oct – 1 Nov, "
+        "pause 23 Oct (1 school day not counted), calendar london-2024-25 version 1"
+    )
