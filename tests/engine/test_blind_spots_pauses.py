@@ -163,6 +163,7 @@ def test_a_terminal_stage_reached_while_paused_closes_the_pause() -> None:
     assert case.pauses == [["2024-10-22", "2024-10-24"], ["2024-11-05", "2024-11-08"]]
     assert all(end is not None for _, end in case.pauses)
     assert (case.terminal, case.closed_on) == (True, D(2024, 11, 8))
+    assert CaseState.from_row(case.as_row()) == case  # pauses and closing day as stored
 
 
 # --- through the commands: the Day 10 deadline after two pauses and after nested ones ----------

@@ -7,8 +7,11 @@ on any event, so a history holding one must replay to the same officer the row s
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
+
+import pytest
 
 from engine.cases.projection import (
     GENESIS_HASH,
@@ -74,8 +77,11 @@ def test_the_officer_set_on_opening_survives_every_later_kind_of_event() -> None
     events = _events({"assigned_officer": "sona"}, LATER)
     assert _officers(events) == ["sona"] * len(events)
     case = replay(events)
-    assert CaseState.from_row(case.as_row()).assigned_officer == "sona"
     assert (case.overdue, case.legal_hold, case.process_version) == (True, True, 2)
+    # The stored row gives back the same case, officer and hold included.
+    assert CaseState.from_row(case.as_row()) == case
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        case.assigned_officer = "kai"  # type: ignore[misc]
 
 
 def test_a_case_opened_without_an_officer_has_none_until_one_is_assigned() -> None:
