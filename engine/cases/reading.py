@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import Protocol
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
@@ -36,6 +37,39 @@ SELECT_EVENTS = (
 )
 
 CalendarSource = Callable[[str], SchoolCalendar]
+
+
+class Reads(Protocol):
+    """What views and reports read through: a `CaseReader`, or a `CaseService` (which holds
+    one).
+    """
+
+    @property
+    def store(self) -> Store:
+        """The database read."""
+
+    @property
+    def roles(self) -> RoleTable:
+        """Who may read what."""
+
+    @property
+    def keys(self) -> CaseKeys:
+        """The keys personal data is sealed with."""
+
+    def get(self, case_id: str, *, conn: Connection | None = None) -> CaseState:
+        """The case as stored."""
+
+    def events(self, case_id: str, *, conn: Connection | None = None) -> list[CaseEvent]:
+        """Every event of the case, in order."""
+
+    def revealed(self, case: CaseState, *, conn: Connection | None = None) -> CaseState:
+        """The case with its personal data opened."""
+
+    def outline_for(self, case: CaseState) -> ProcessOutline:
+        """The outline of the case's process version."""
+
+    def calendar_for(self, case: CaseState) -> SchoolCalendar:
+        """The case's school calendar."""
 
 
 class Current(threading.local):
@@ -168,5 +202,5 @@ class CaseReader:
             yield c
 
 
-__all__ = ["SELECT_CASE", "SELECT_EVENTS", "CalendarSource", "CaseReader", "Current",
+__all__ = ["SELECT_CASE", "SELECT_EVENTS", "CalendarSource", "CaseReader", "Current", "Reads",
            "event_from_row"]

@@ -24,7 +24,7 @@ from engine.cases.events import (
     TimerLapsed,
 )
 from engine.cases.projection import CaseState
-from engine.cases.reading import CaseReader
+from engine.cases.reading import Reads
 from engine.errors import CalendarError
 from engine.language.outline import ProcessOutline
 from engine.protection.access import ActorLike, Permission, authorise_read, log_read, require
@@ -32,7 +32,7 @@ from engine.protection.crypto import PURGED
 from engine.store.tables import case_table, timer_table
 
 
-def day_of_case(service: CaseReader, case: CaseState, on: dt.date) -> int | None:
+def day_of_case(service: Reads, case: CaseState, on: dt.date) -> int | None:
     """Day N of the case's timeline on `on` (None if the calendar does not cover `on`)."""
     try:
         cal = service.calendar_for(case)
@@ -61,7 +61,7 @@ def checklist(outline: ProcessOutline, case: CaseState) -> list[dict[str, Any]]:
 
 
 def case_summary(
-    service: CaseReader, case_id: str, *, on: dt.date, actor: ActorLike | None = None,
+    service: Reads, case_id: str, *, on: dt.date, actor: ActorLike | None = None,
     at: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Everything `cme case show` prints about one case.
@@ -168,7 +168,7 @@ def _read_at(at: dt.datetime | None) -> dt.datetime:
 
 
 def _for_reader(
-    service: CaseReader, conn: Any, case: CaseState, events: list[Any], *,
+    service: Reads, conn: Any, case: CaseState, events: list[Any], *,
     reader: bool,
 ) -> tuple[CaseState, list[Any], str]:
     """The case and its events with personal data opened for a reader, else withheld; and
@@ -195,7 +195,7 @@ def _child(case: CaseState) -> dict[str, Any]:
 
 
 def list_cases(
-    service: CaseReader, *, state: str | None = None, overdue: bool = False,
+    service: Reads, *, state: str | None = None, overdue: bool = False,
     include_closed: bool = False, actor: ActorLike | None = None, at: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Cases, optionally only in one state or only overdue; open cases unless asked.
@@ -230,7 +230,7 @@ def list_cases(
 
 
 def due_on(
-    service: CaseReader, *, on: dt.date, actor: ActorLike | None = None,
+    service: Reads, *, on: dt.date, actor: ActorLike | None = None,
     at: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
     """What each officer must do on `on`: timers due by then, and checks whose window is open.
