@@ -22,6 +22,7 @@ import copy
 import fnmatch
 import os
 import random
+import shlex
 import shutil
 import signal
 import subprocess
@@ -250,11 +251,11 @@ def _replace(tree: ast.AST, old: ast.AST, new: ast.AST) -> None:
                 return
 
 
-def _run(tree: Path, tests: list[str], timeout: float) -> str:
+def _run(tree: Path, tests: list[str], timeout: float, extra: str = "") -> str:
     """'killed', 'survived' or 'timeout' for the tests run in `tree`."""
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-           "-p", "no:randomly", *tests]
+           *shlex.split(extra), *tests]
     proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -289,7 +290,7 @@ def run_module(path: str, tests: list[str], args: argparse.Namespace, tree: Path
     target = tree / path
     original = target.read_text(encoding="utf-8")
     started = time.monotonic()
-    if _run(tree, tests, timeout=600) != "survived":
+    if _run(tree, tests, 600, args.pytest) != "survived":
         sys.exit(f"{path}: the tests fail before any mutation: {' '.join(tests)}")
     timeout = args.timeout or 3 * (time.monotonic() - started) + 10
     equivalent = _equivalents()
@@ -298,7 +299,7 @@ def run_module(path: str, tests: list[str], args: argparse.Namespace, tree: Path
     try:
         for i, m in enumerate(found, start=1):
             target.write_text(_apply(original, m), encoding="utf-8")
-            outcome = _run(tree, tests, timeout)
+            outcome = _run(tree, tests, timeout, args.pytest)
             reason = equivalent.get((path, m.function, describe(m)))
             if outcome == "survived" and reason is not None:
                 outcome = "equivalent"
@@ -340,6 +341,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=18, help="seed for --max sampling")
     parser.add_argument("--timeout", type=float, default=0.0,
                         help="seconds per mutant (default: 3x the clean run + 10)")
+    parser.add_argument("--pytest", default="", metavar="ARGS",
+                        help="more pytest arguments, e.g. --pytest=\"-m 'not postgres'\"")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every mutant")
     args = parser.parse_args()
