@@ -1,0 +1,468 @@
+"""One deployment's configuration: the `cme.toml` a local authority keeps beside its database.
+
+Owns finding the file (`--config`, else `CME_CONFIG`, else a `cme.toml` beside the SQLite
+database named by `--db`/`CME_DATABASE_URL`, else `./cme.toml`), reading it strictly (unknown
+keys and bad values are refused, with the file and line), and the frozen `DeploymentConfig` the
+CLI wires from. With no file anywhere, every setting keeps the development default the engine has
+always had. Does not own what the settings do: keys are `engine/protection/crypto.py`'s, the
+database `engine/store/database.py`'s, the calendars `engine/time/`'s.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import InputError
+
+CONFIG_ENV = "CME_CONFIG"
+"""The environment variable naming the configuration file."""
+CONFIG_NAME = "cme.toml"
+"""The configuration's file name, looked for beside the SQLite database and in the working
+directory."""
+DATABASE_ENV = "CME_DATABASE_URL"
+DEFAULT_SQLITE = Path(".cme") / "cme.db"
+"""The development database when nothing names one (as `engine.store.database` makes it)."""
+DEV_KEY_NAME = "master.key"
+"""A development master key's file name, in the SQLite database's folder."""
+MAX_CONFIG_BYTES = 256 * 1024
+
+
+class ConfigError(InputError):
+    """A configuration file that cannot be used: unreadable, not TOML, an unknown key, a bad
+    value. The message names the file and, where known, the line.
+    """
+
+    code = "invalid_config"
+
+
+@dataclass(frozen=True)
+class LocalAuthority:
+    """Who runs this deployment (shown on letters, reports and returns)."""
+
+    name: str | None = None
+    """The authority's name, e.g. "London Borough of Camden"."""
+    code: str | None = None
+    """The DfE three-digit LA code, e.g. "202"."""
+
+
+@dataclass(frozen=True)
+class KeySettings:
+    """Where the keys are: files, never the keys themselves (except the public one)."""
+
+    master_key_file: Path | None = None
+    """The master key wrapping every case key (`cme admin key new`); None: CME_MASTER_KEY(_FILE)
+    or, for SQLite, a development key beside the database."""
+    previous_master_key_files: tuple[Path, ...] = ()
+    """Older master keys still accepted for reading while `cme admin key rotate` runs."""
+    checkpoint_signing_key_file: Path | None = None
+    """The Ed25519 private key the scheduler signs daily checkpoints with."""
+    checkpoint_public_key: str | None = None
+    """The pinned public key (base64, as in the `.pub` file): verify refuses any other."""
+
+
+@dataclass(frozen=True)
+class CalendarSettings:
+    """Which school calendar new cases use, and where the authority's own calendars are."""
+
+    default: str | None = None
+    """A calendar's name (shipped or in `folder`); None: the engine's default."""
+    folder: Path | None = None
+    """A folder of the authority's own calendar YAML files, beside the shipped ones."""
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """The mail server escalations and referrals go through; `host` None: not set up yet."""
+
+    host: str | None = None
+    port: int = 25
+    sender: str | None = None
+    """The From address."""
+    starttls: bool = False
+    username: str | None = None
+    password_file: Path | None = None
+    """A file holding the password (readable only by the service user)."""
+
+    def password(self) -> str | None:
+        """The password read from `password_file` (None if there is none)."""
+        if self.password_file is None:
+            return None
+        try:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read smtp.password_file {self.password_file}: {exc.strerror}"
+            ) from None
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """When the daily sweep runs."""
+
+    at: dt.time = dt.time(7, 0)
+    timezone: str = "Europe/London"
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    """Everything one deployment is configured with; the defaults are the development ones."""
+
+    source: Path | None = None
+    """The file it was read from (None: no file, development defaults)."""
+    local_authority: LocalAuthority = field(default_factory=LocalAuthority)
+    database_url: str | None = None
+    """The database URL (a relative SQLite path already made relative to the file's folder);
+    None: `--db`, CME_DATABASE_URL or the development database."""
+    keys: KeySettings = field(default_factory=KeySettings)
+    calendars: CalendarSettings = field(default_factory=CalendarSettings)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+
+    @property
+    def folder(self) -> Path | None:
+        """The folder holding the configuration file."""
+        return None if self.source is None else self.source.parent
+
+    def missing(self) -> list[str]:
+        """Settings a real deployment still has to fill in, as `section.key` names."""
+        out = []
+        if not self.local_authority.name:
+            out.append("local_authority.name")
+        if not self.local_authority.code:
+            out.append("local_authority.code")
+        if not self.smtp.host:
+            out.append("smtp.host")
+        if not self.smtp.sender:
+            out.append("smtp.from")
+        if self.keys.checkpoint_public_key is None:
+            out.append("keys.checkpoint_public_key")
+        return out
+
+
+# -- finding the file ---------------------------------------------------------------------------
+
+
+def sqlite_file(url: str | None) -> Path | None:
+    """The file of a SQLite URL (`sqlite:///x.db`), None for other databases and in-memory ones."""
+    if not url or not url.startswith("sqlite:"):
+        return None
+    rest = url.removeprefix("sqlite:").removeprefix("//")
+    if not rest.startswith("/"):
+        return None
+    path = rest[1:].split("?", 1)[0]
+    if not path or path == ":memory:":
+        return None
+    return Path(path)
+
+
+def database_url(db_url: str | None, config: DeploymentConfig) -> str | None:
+    """The database to open: `--db`/CME_DATABASE_URL if given, else the configuration's (None:
+    the development database).
+    """
+    return db_url or config.database_url
+
+
+def dev_key_path(db_url: str | None) -> Path | None:
+    """Where a development master key lives: beside the SQLite database (never the working
+    directory's own `.cme/` unless that is where the database is); None for PostgreSQL.
+    """
+    if not db_url:
+        return DEFAULT_SQLITE.parent / DEV_KEY_NAME
+    file = sqlite_file(db_url)
+    return None if file is None else file.parent / DEV_KEY_NAME
+
+
+def find_config(
+    config: str | os.PathLike[str] | None = None,
+    *,
+    db_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Path | None:
+    """The configuration file to use, or None (development defaults).
+
+    `--config`, else CME_CONFIG (each must exist), else `cme.toml` beside the SQLite database
+    named by `db_url` or CME_DATABASE_URL, else `./cme.toml`.
+    """
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    for given, what in ((config, "--config"), (env.get(CONFIG_ENV) or None, CONFIG_ENV)):
+        if given is not None:
+            path = cwd / Path(given)
+            if not path.is_file():
+                raise ConfigError(f"{what} names {given}, which is not a file")
+            return path
+    db_file = sqlite_file(db_url or env.get(DATABASE_ENV) or None)
+    candidates = [] if db_file is None else [cwd / db_file.parent / CONFIG_NAME]
+    candidates.append(cwd / CONFIG_NAME)
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def deployment_config(
+    config: str | os.PathLike[str] | None = None,
+    *,
+    db_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> DeploymentConfig:
+    """The deployment's configuration, found as `find_config` says; defaults if there is none."""
+    path = find_config(config, db_url=db_url, env=env, cwd=cwd)
+    return DeploymentConfig() if path is None else load_config(path)
+
+
+# -- reading it ---------------------------------------------------------------------------------
+
+
+def load_config(path: str | os.PathLike[str]) -> DeploymentConfig:
+    """Read and check a configuration file; ConfigError naming the file and line if it is bad."""
+    path = Path(path).absolute()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path} is {len(raw)} bytes; a configuration file is at most {MAX_CONFIG_BYTES}"
+        )
+    try:
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(_decode_error(path, str(exc))) from None
+    return _Reader(path, text).config(data)
+
+
+def _decode_error(path: Path, message: str) -> str:
+    found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+    if found is None:
+        return f"{path}: {message}"
+    return f"{path}:{found[1]}:{found[2]}: {message[: found.start()]}"
+
+
+_Convert = Callable[["_Reader", str, Any], Any]
+
+
+class _Reader:
+    """Checks one file's tables against `_SECTIONS`, each problem with its place."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def config(self, data: dict[str, Any]) -> DeploymentConfig:
+        values: dict[str, dict[str, Any]] = {}
+        for section, value in data.items():
+            spec = _SECTIONS.get(section)
+            if spec is None:
+                raise self.error(
+                    section, f"unknown section [{section}]; known: {', '.join(sorted(_SECTIONS))}"
+                )
+            if not isinstance(value, dict):
+                raise self.error(section, f"{section} must be a table ([{section}])")
+            values[section] = self.section(section, value, spec)
+        database = values.get("database", {})
+        return DeploymentConfig(
+            source=self.path,
+            local_authority=LocalAuthority(**values.get("local_authority", {})),
+            database_url=database.get("url"),
+            keys=KeySettings(**values.get("keys", {})),
+            calendars=CalendarSettings(**values.get("calendars", {})),
+            smtp=SmtpConfig(**values.get("smtp", {})),
+            scheduler=SchedulerConfig(**values.get("scheduler", {})),
+        )
+
+    def section(
+        self, section: str, table: dict[str, Any], spec: Mapping[str, tuple[str, _Convert]]
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in table.items():
+            name = f"{section}.{key}"
+            if key not in spec:
+                raise self.error(
+                    name, f"unknown setting {name}; [{section}] takes {', '.join(sorted(spec))}"
+                )
+            attribute, convert = spec[key]
+            out[attribute] = convert(self, name, value)
+        return out
+
+    def error(self, name: str, message: str) -> ConfigError:
+        line = self.line_of(name)
+        where = f"{self.path}:{line}" if line else f"{self.path} ({name})"
+        return ConfigError(f"{where}: {message}")
+
+    def line_of(self, name: str) -> int | None:
+        """The line defining `section.key` (or `[section]`): tomllib keeps no positions."""
+        section, _, key = name.partition(".")
+        current = ""
+        for number, line in enumerate(self.lines, start=1):
+            header = re.match(r"\s*\[\s*([A-Za-z0-9_-]+)\s*\]", line)
+            if header:
+                current = header[1]
+                if not key and current == section:
+                    return number
+                continue
+            assignment = re.match(r"\s*([A-Za-z0-9_.\"-]+)\s*=", line)
+            if assignment is None:
+                continue
+            written = assignment[1].replace('"', "")
+            if (current == section and written == key) or (not current and written == name):
+                return number
+        return None
+
+    def path_value(self, value: str) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.path.parent / path
+
+
+def _text(reader: _Reader, name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise reader.error(name, f"{name} must be a non-empty string, not {value!r}")
+    if any(ord(ch) < 32 for ch in value):
+        raise reader.error(name, f"{name} holds a control character")
+    return value.strip()
+
+
+def _path(reader: _Reader, name: str, value: Any) -> Path:
+    return reader.path_value(_text(reader, name, value))
+
+
+def _paths(reader: _Reader, name: str, value: Any) -> tuple[Path, ...]:
+    if not isinstance(value, list):
+        raise reader.error(name, f"{name} must be a list of file paths, not {value!r}")
+    return tuple(_path(reader, name, item) for item in value)
+
+
+def _la_code(reader: _Reader, name: str, value: Any) -> str:
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not re.fullmatch(r"\d{3}", text):
+        raise reader.error(
+            name, f'{name} is the DfE three-digit LA code (e.g. "202"), not {value!r}'
+        )
+    return text
+
+
+def _bool(reader: _Reader, name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise reader.error(name, f"{name} must be true or false, not {value!r}")
+    return value
+
+
+def _port(reader: _Reader, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise reader.error(name, f"{name} must be a port number (1 to 65535), not {value!r}")
+    return value
+
+
+def _email(reader: _Reader, name: str, value: Any) -> str:
+    text = _text(reader, name, value)
+    if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", text):
+        raise reader.error(name, f"{name} must be an email address, not {value!r}")
+    return text
+
+
+def _time(reader: _Reader, name: str, value: Any) -> dt.time:
+    if isinstance(value, dt.time):
+        return value
+    try:
+        return dt.time.fromisoformat(_text(reader, name, value))
+    except ValueError:
+        raise reader.error(name, f"{name} is a time of day HH:MM, not {value!r}") from None
+
+
+def _timezone(reader: _Reader, name: str, value: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    text = _text(reader, name, value)
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise reader.error(
+            name, f"{name}: unknown time zone {text!r}; e.g. Europe/London"
+        ) from None
+    return text
+
+
+def _public_key(reader: _Reader, name: str, value: Any) -> str:
+    text = _text(reader, name, value)
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise reader.error(
+            name,
+            f"{name} must be an Ed25519 public key, base64 (the one line "
+            "of the .pub file `cme audit keygen` writes)",
+        )
+    return text
+
+
+_DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgresql+psycopg://")
+
+
+def _database_url(reader: _Reader, name: str, value: Any) -> str:
+    url = _text(reader, name, value)
+    if not url.startswith(_DATABASE_SCHEMES):
+        raise reader.error(
+            name,
+            f"{name} must start with one of {', '.join(_DATABASE_SCHEMES)}, "
+            f'e.g. "sqlite:///cme.db" (beside this file)',
+        )
+    file = sqlite_file(url)
+    if file is not None and not file.is_absolute():
+        # A relative SQLite path is relative to the configuration, not to wherever cme runs.
+        query = url.partition("?")[2]
+        url = f"sqlite:///{reader.path.parent / file}" + (f"?{query}" if query else "")
+    return url
+
+
+_SECTIONS: dict[str, dict[str, tuple[str, _Convert]]] = {
+    "local_authority": {"name": ("name", _text), "code": ("code", _la_code)},
+    "database": {"url": ("url", _database_url)},
+    "keys": {
+        "master_key_file": ("master_key_file", _path),
+        "previous_master_key_files": ("previous_master_key_files", _paths),
+        "checkpoint_signing_key_file": ("checkpoint_signing_key_file", _path),
+        "checkpoint_public_key": ("checkpoint_public_key", _public_key),
+    },
+    "calendars": {"default": ("default", _text), "folder": ("folder", _path)},
+    "smtp": {
+        "host": ("host", _text),
+        "port": ("port", _port),
+        "from": ("sender", _email),
+        "starttls": ("starttls", _bool),
+        "username": ("username", _text),
+        "password_file": ("password_file", _path),
+    },
+    "scheduler": {"at": ("at", _time), "timezone": ("timezone", _timezone)},
+}
+
+
+__all__ = [
+    "CONFIG_ENV",
+    "CONFIG_NAME",
+    "CalendarSettings",
+    "ConfigError",
+    "DeploymentConfig",
+    "KeySettings",
+    "LocalAuthority",
+    "SchedulerConfig",
+    "SmtpConfig",
+    "deployment_config",
+    "database_url",
+    "dev_key_path",
+    "find_config",
+    "load_config",
+    "sqlite_file",
+]
