@@ -383,10 +383,20 @@ class IntegrityFailure(CMEError):
 
 
 class AccessDenied(CMEError):
-    """The actor's role may not read or change this."""
+    """The actor's role may not read or change this: who acted, in which role, what it needed
+    (`permission`) and the roles that have it (`allowed`).
+    """
 
     code = "access_denied"
     exit_code = 5
+
+    def __init__(self, message: str, *, actor: str | None = None, role: str | None = None,
+                 permission: str | None = None, allowed: Collection[str] = ()) -> None:
+        self.actor = actor
+        self.role = role
+        self.permission = permission
+        self.allowed = list(allowed)
+        super().__init__(message)
 
 
 def close_matches(name: str, candidates: Collection[str], *, n: int = 3) -> list[str]:

@@ -118,14 +118,16 @@ class RoleTable:
             raise AccessDenied(
                 f"{actor.name} is acting as {actor.role!r}, which is not a role in {self.source}"
                 + suggest(actor.role, self.roles, what="roles")
-                + "; nothing was done"
+                + "; nothing was done",
+                actor=actor.name, role=actor.role, permission=str(permission),
             )
         if permission not in entry.permissions:
             who = [r for r, e in self.roles.items()
                    if permission in e.permissions and not e.internal]
             raise AccessDenied(
                 f"{actor.name} ({entry.title}, {actor.role}) may not {what}; roles that may: "
-                f"{', '.join(who) or 'none'}. Nothing was done"
+                f"{', '.join(who) or 'none'}. Nothing was done",
+                actor=actor.name, role=actor.role, permission=str(permission), allowed=who,
             )
 
     def refuse_internal(self, role: str) -> None:
@@ -134,7 +136,8 @@ class RoleTable:
         if entry is not None and entry.internal:
             raise AccessDenied(
                 f"{role!r} is the engine's own role; a person cannot act in it. Use your own role "
-                "(e.g. cme_officer), or `cme tick` to run due timers"
+                "(e.g. cme_officer), or `cme tick` to run due timers",
+                role=role,
             )
 
     def missing_process_roles(self, process_roles: Iterable[tuple[str, str]]) -> list[str]:

@@ -103,3 +103,10 @@ def test_a_stale_expected_sequence_is_a_conflict(db: str, opened: str) -> None:
                       "--db", db)
     assert data["error"] == "conflict"
     assert (data["expected_seq"], data["found_seq"]) == (7, 1)
+
+
+def test_access_denied_names_the_role_and_the_permission(db: str, opened: str) -> None:
+    data = json_error(5, "case", "note", opened, "x", "--on", "2024-10-22", "--role", "janitor",
+                      "--db", db)
+    assert data["error"] == "access_denied"
+    assert (data["role"], data["permission"]) == ("janitor", "change_case")
