@@ -211,6 +211,33 @@ schema_version_table = Table(
     Column("step", Integer, primary_key=True), _text("name"),
 )
 
+case_ledger_table = Table(
+    # Every case opening, in order, hash-chained (engine/store/integrity.py): deleting a whole
+    # case (events, row, timers, key) leaves its entry behind, and deleting the entry too breaks
+    # the chain. `source` is "opened" (written with the case) or "upgrade" (backfilled).
+    "case_ledger", _metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("case_id", AutoString, nullable=False, unique=True), _text("first_hash"),
+    _when("recorded_at"), _text("source"), _text("prev_hash"), _text("hash"),
+)
+
+integrity_mark_table = Table(
+    # A case whose history failed verification: it takes no new event until an auditor clears
+    # the mark (`cme audit clear`), which records who and why.
+    "integrity_mark", _metadata,
+    _id(), _text("case_id", index=True), Column("seq", Integer, nullable=True),
+    _text("problem"), _when("found_at"), _text("found_by"), _when("cleared_at", null=True),
+    _text("cleared_by", null=True), _text("cleared_reason", null=True),
+)
+
+run_log_table = Table(
+    # What the scheduler and the auditors' tools did, when: sweeps and signed checkpoints, so
+    # `cme doctor` can tell how far behind they are. `detail` is JSON.
+    "run_log", _metadata,
+    _id(), _text("kind", index=True), _when("started_at"), _when("finished_at"),
+    Column("on_date", Date, nullable=True), _text("detail"),
+)
+
 
 
 case_table = CaseRow.__table__  # type: ignore[attr-defined]
