@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from engine.cli import LazyGroup
 from engine.cli.common import DATE, actor_options, db_option, handle_errors, json_option, print_json
 
 
@@ -29,7 +30,11 @@ def _rules_option(func: Any) -> Any:
     )(func)
 
 
-@click.group()
+# Backups (engine/cli/backup.py) are imported only when named, as top-level commands are.
+@click.group(cls=LazyGroup, lazy={
+    "backup": ("engine.cli.backup", "backup", "Back up the SQLite database (WAL included)."),
+    "backup-check": ("engine.cli.backup", "backup_check", "Verify a backup; say what it holds."),
+})
 def admin() -> None:
     """Roles, retention and legal hold (for the records manager).
 
