@@ -9,10 +9,23 @@ steps allowed; the role and the roles allowed; the requested and the latest date
 suggestions) and builds its own message from them. `code` is a stable machine name scripts may
 rely on; `to_json()` is `{"error": code, "message": ..., <attributes>}`.
 
+A command refused for several reasons raises one `Refusal` holding each (code "refused", its
+`reasons` each with its own code); it is also an instance of each reason's class, so
+`except GuardFailed` still catches a refusal one of whose reasons is a failing guard.
+
 One vocabulary. Messages say what the policy says: a *step* (the YAML's and the code's
-`trigger`), a *stage* (the YAML's and the code's `state`), a *check* and a *fact*. So
-`TransitionNotAllowed` (code "step_not_allowed") says "step X cannot be taken from stage Y", and
-`UnknownStep` (also importable as `UnknownTrigger`) says "has no step".
+`trigger`), a *stage* (the YAML's and the code's `state`), a *check*, a *fact* and a *timer*:
+
+    in code and YAML        in messages      error (code)
+    trigger                 step             UnknownStep = UnknownTrigger ("unknown_name"),
+                                             TransitionNotAllowed ("step_not_allowed")
+    state                   stage            TransitionNotAllowed.stage, CaseClosed.stage
+    check                   check            UnknownCheck ("unknown_name"), MissingChecks
+    fact                    fact             UnknownFact ("unknown_name"), GuardFailed.unset
+    timer                   timer            UnknownTimer ("unknown_name")
+
+Unknown names share the code "unknown_name" and say which in `kind`; every "did you mean"
+comes from `close_matches` (and `suggest`, which words it).
 """
 
 from __future__ import annotations
