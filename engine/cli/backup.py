@@ -30,9 +30,8 @@ def backup(dest: Path, db_url: str | None, as_json: bool) -> None:
     """
     from engine.cli import wiring
     from engine.deployment.backup import take_backup
-    from engine.store.database import database_url
 
-    result = take_backup(database_url(db_url), dest, at=wiring.now())
+    result = take_backup(_database(db_url), dest, at=wiring.now())
     if as_json:
         print_json(result.as_dict())
         return
@@ -73,6 +72,16 @@ def backup_check(file: Path, jobs: int, as_json: bool) -> None:
         _print(report)
     if not report.ok:
         require_verified(report)
+
+
+def _database(db_url: str | None) -> str:
+    """The database to back up: --db, else CME_DATABASE_URL, else the configuration's (cme.toml,
+    found as every command finds it), else the development one; never created here.
+    """
+    from engine.deployment.config import DEFAULT_SQLITE, database_url, deployment_config
+
+    url = database_url(db_url, deployment_config(db_url=db_url))
+    return url or f"sqlite:///{DEFAULT_SQLITE}"
 
 
 def _print(report: object) -> None:
