@@ -342,3 +342,21 @@ def test_explain_names_the_break_a_start_date_falls_in_and_a_one_day_pause() -> 
         "Day 5 = 4 Nov 2024: 5th school day from 21 Oct 2024, skipping half term 28 Oct – 1 Nov, "
         "pause 23 Oct (1 school day not counted), calendar london-2024-25 version 1"
     )
+
+
+def test_a_last_year_ending_on_a_saturday_ends_its_summer_holiday_on_the_friday() -> None:
+    only = SchoolCalendar.from_yaml("""\
+name: test-2023-24
+version: 1
+description: Made up for tests.
+source: Invented.
+years:
+  2023-24:
+    terms:
+      - {name: autumn, first_day: 2023-09-04, last_day: 2023-12-20}
+      - {name: spring, first_day: 2024-01-04, last_day: 2024-03-28}
+      - {name: summer, first_day: 2024-04-15, last_day: 2024-07-23}
+""", "2023-24.yaml")
+    # 31 Aug 2024, the end of the calendar, is a Saturday.
+    assert _breaks(only, "2023-24")[-1] == ("summer holiday", D(2024, 7, 24), D(2024, 8, 30))
+    assert "into 2024-25" in _one_past(only.school_day_n, D(2024, 7, 23), 2)
