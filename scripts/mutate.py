@@ -55,7 +55,11 @@ DEFAULT: dict[str, list[str]] = {
         "tests/engine/test_blind_spots_pauses.py",
         "tests/engine/test_blind_spots_projection.py",
     ],
-    "engine/cases/decide.py": ["tests/engine/test_decide*.py", "tests/engine/test_service.py"],
+    "engine/cases/decide.py": [
+        "tests/engine/test_decide*.py",
+        "tests/engine/test_blind_spots_decide.py",
+        "tests/engine/test_service.py",
+    ],
 }
 # Where --all mutates only part of a module: the calendar's day arithmetic, not its file format.
 DEFAULT_ONLY: dict[str, list[str]] = {

@@ -1,0 +1,162 @@
+"""What the mutation run of `engine/cases/decide.py` found untested: which commands a closed
+case or a backdated date still allows, the scheduler taking a step by hand, and the letters a
+step queues on entering a stage that has its own (none of the shipped processes has one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from engine.cases import decide
+from engine.cases.decide import POLICY, SCHEDULER_ACTOR, Command, Situation
+from engine.cases.events import EventKind, StepTaken
+from engine.cases.projection import CaseState
+from engine.errors import BackdatingRefused, CaseClosed, RoleNotPermitted
+from engine.language.loader import load_process_text
+from engine.language.machine import CompiledProcess
+from engine.language.registry import ProcessRegistry
+from engine.protection.access import Actor
+from engine.time.calendars import DEFAULT_CALENDAR, load_calendar
+
+OPENED = dt.date(2024, 10, 21)
+AT = dt.datetime(2025, 9, 1, 9, tzinfo=dt.UTC)
+OFFICER = Actor("sona", "cme_officer")
+
+# The policy as the service promises it (README, `cme` help): which commands a closed case may
+# take, and which must not be dated before the case's latest event.
+MAY_TAKE_WHEN_CLOSED = {Command.open, Command.note, Command.letter, Command.admin,
+                        Command.system}
+NOT_BEFORE_THE_LATEST_EVENT = {Command.step, Command.check, Command.fact, Command.note,
+                               Command.letter, Command.admin, Command.migrate}
+
+
+@pytest.fixture(scope="module")
+def untraceable() -> CompiledProcess:
+    return ProcessRegistry.from_package().in_force("untraceable_cme", OPENED)
+
+
+def situation(process: CompiledProcess, *, on: dt.date = OPENED, actor: Actor = OFFICER,
+              **changes: Any) -> Situation:
+    case = replace(CaseState(
+        id="CME-000001", process_id=process.definition.id,
+        process_version=process.definition.version, state=process.definition.initial,
+        terminal=False, calendar=DEFAULT_CALENDAR, opened_on=OPENED, state_entered_on=OPENED,
+        last_effective=OPENED, closed_on=None, seq=1, head_hash="0" * 64,
+    ), **changes)
+    return Situation(case=case, compiled=process, actor=actor, on=on, at=AT,
+                     calendar=load_calendar(DEFAULT_CALENDAR),
+                     checks=process.definition.checks())
+
+
+@pytest.mark.parametrize("command", list(Command))
+def test_each_command_on_a_closed_case_and_backdated(
+    untraceable: CompiledProcess, command: Command
+) -> None:
+    assert POLICY[command].closed is (command in MAY_TAKE_WHEN_CLOSED)
+    assert POLICY[command].forwards is (command in NOT_BEFORE_THE_LATEST_EVENT)
+    closed = situation(untraceable, state="placed", terminal=True, closed_on=OPENED)
+    kinds = [type(r) for r in decide.refusals(closed, command, "do it")]
+    assert (CaseClosed in kinds) is (command not in MAY_TAKE_WHEN_CLOSED)
+    late = situation(untraceable, on=OPENED, last_effective=OPENED + dt.timedelta(days=2))
+    kinds = [type(r) for r in decide.refusals(late, command, "do it")]
+    assert (BackdatingRefused in kinds) is (command in NOT_BEFORE_THE_LATEST_EVENT)
+
+
+def test_a_legal_hold_may_be_placed_on_a_closed_case_but_not_backdated(
+    untraceable: CompiledProcess
+) -> None:
+    closed = situation(untraceable, state="placed", terminal=True, closed_on=OPENED,
+                       last_effective=OPENED + dt.timedelta(days=2),
+                       on=OPENED + dt.timedelta(days=3))
+    hold = {"hold": True, "reason": "court order"}
+    draft = decide.records_event(closed, Command.admin, EventKind.legal_hold, hold, "hold")
+    assert (draft.kind, draft.touch_timers) == (EventKind.legal_hold, False)
+    with pytest.raises(BackdatingRefused):
+        decide.records_event(replace(closed, on=OPENED), Command.admin, EventKind.legal_hold,
+                             hold, "hold")
+
+
+def test_the_scheduler_may_take_by_hand_only_the_steps_timers_take(
+    untraceable: CompiledProcess
+) -> None:
+    definition = untraceable.definition
+    due = situation(untraceable, on=dt.date(2024, 10, 25), actor=SCHEDULER_ACTOR)
+    draft = decide.take_step(due, decide.step_of(definition, "start_reasonable_checks"))
+    assert isinstance(draft.body, StepTaken)
+    assert draft.body.to_state == "reasonable_checks"
+    with pytest.raises(RoleNotPermitted) as info:
+        decide.take_step(situation(untraceable, on=dt.date(2024, 10, 22), actor=SCHEDULER_ACTOR),
+                         decide.step_of(definition, "contact_established"))
+    assert info.value.role == "scheduler"
+
+
+ON_ENTER = """
+kind: process
+id: entering
+title: A stage that sends its own letter on entry
+version: 1
+effective_from: 2024-09-01
+source: {document: Test policy, section: section 1}
+clock: {day_one: the day the notification is received}
+initial: tracing
+roles:
+  cme_officer: {title: CME Officer}
+states:
+  tracing:
+    title: Tracing
+    description: Tracing the child
+    ref: section 1
+    on_enter:
+      - {kind: notify, to: cme_officer, wording: Tracing (again), channel: email}
+  closed:
+    title: Closed
+    description: Case closed
+    terminal: true
+    ref: section 1
+triggers:
+  - id: note_concern
+    title: Note a concern (the case stays where it is)
+    source: [tracing]
+    roles: [cme_officer]
+    ref: section 1
+    actions:
+      - {kind: notify, to: cme_officer, wording: A concern was noted, channel: email}
+  - id: retrace
+    title: Start tracing again
+    source: [tracing]
+    dest: tracing
+    roles: [cme_officer]
+    ref: section 1
+    actions:
+      - {kind: notify, to: cme_officer, wording: Retracing, channel: email}
+  - {id: close, title: Close, source: [tracing], dest: closed, roles: [cme_officer],
+     ref: section 1}
+"""
+
+
+def test_a_step_into_a_stage_queues_its_letters_and_an_interrupt_does_not() -> None:
+    process = ProcessRegistry([load_process_text(ON_ENTER, "entering.yaml")]).in_force(
+        "entering", OPENED)
+    sit = situation(process)
+    moved = decide.take_step(sit, decide.step_of(process.definition, "retrace"))
+    assert [a.wording for a in moved.actions] == ["Retracing", "Tracing (again)"]
+    stays = decide.take_step(sit, decide.step_of(process.definition, "note_concern"))
+    assert [a.wording for a in stays.actions] == ["A concern was noted"]
+    assert isinstance(stays.body, StepTaken)
+    assert stays.body.stays is True
+    assert [a["wording"] for a in stays.body.data()["actions"]] == ["A concern was noted"]
+
+
+def test_the_policy_table_and_drafts_cannot_be_changed_in_place(
+    untraceable: CompiledProcess
+) -> None:
+    draft = decide.add_note(situation(untraceable), "called")
+    for frozen, field in ((POLICY[Command.note], "closed"), (draft, "rule"),
+                          (situation(untraceable), "on")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(frozen, field, None)
