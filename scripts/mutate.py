@@ -37,31 +37,19 @@ ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENT_FILE = ROOT / "scripts" / "mutate-equivalent.txt"
 COPIED = ("engine", "tests", "processes", "adapters", "pyproject.toml")
 
-# The default targets and the tests that cover each (globs; a missing file is skipped).
+# The default targets and the tests that cover each (globs under tests/engine/; a missing file is
+# skipped), and where only part of a module is mutated: the calendar's day arithmetic.
 DEFAULT: dict[str, list[str]] = {
-    "engine/time/school_age.py": ["tests/engine/test_school_age*.py"],
-    "engine/cases/upn.py": ["tests/engine/test_upn.py", "tests/engine/test_blind_spots_upn.py"],
-    "engine/time/calendar.py": [
-        "tests/engine/test_calendar.py",
-        "tests/engine/test_deadlines.py",
-        "tests/engine/test_blind_spots_calendar.py",
-    ],
-    "engine/audit/chain.py": [
-        "tests/engine/test_audit.py",
-        "tests/engine/test_blind_spots_chain.py",
-    ],
-    "engine/cases/projection.py": [
-        "tests/engine/test_projection.py",
-        "tests/engine/test_blind_spots_pauses.py",
-        "tests/engine/test_blind_spots_projection.py",
-    ],
-    "engine/cases/decide.py": [
-        "tests/engine/test_decide*.py",
-        "tests/engine/test_blind_spots_decide.py",
-        "tests/engine/test_service.py",
-    ],
+    "engine/time/school_age.py": ["test_school_age*.py"],
+    "engine/cases/upn.py": ["test_upn.py", "test_blind_spots_upn.py"],
+    "engine/time/calendar.py": ["test_calendar.py", "test_deadlines.py",
+                                "test_blind_spots_calendar.py"],
+    "engine/audit/chain.py": ["test_audit.py", "test_blind_spots_chain.py"],
+    "engine/cases/projection.py": ["test_projection.py", "test_blind_spots_pauses.py",
+                                   "test_blind_spots_projection.py"],
+    "engine/cases/decide.py": ["test_decide*.py", "test_blind_spots_decide.py",
+                               "test_service.py"],
 }
-# Where --all mutates only part of a module: the calendar's day arithmetic, not its file format.
 DEFAULT_ONLY: dict[str, list[str]] = {
     "engine/time/calendar.py": ["SchoolCalendar.*", "_weekdays_within"],
 }
@@ -288,7 +276,7 @@ def describe(m: Mutant) -> str:
 
 def run_module(path: str, tests: list[str], args: argparse.Namespace, tree: Path) -> float:
     """Mutate one module, print its table and survivors; return its score."""
-    found = mutants(path, args.only or (DEFAULT_ONLY.get(path, []) if args.all else []))
+    found = mutants(path, args.only or DEFAULT_ONLY.get(path, []))
     if args.max and len(found) > args.max:
         found = sorted(random.Random(args.seed).sample(found, args.max), key=lambda m: m.index)
     target = tree / path
@@ -325,12 +313,10 @@ def run_module(path: str, tests: list[str], args: argparse.Namespace, tree: Path
     return score
 
 
-def _expand(globs: list[str]) -> list[str]:
-    """Test files matching `globs`, relative to the repository."""
-    out: list[str] = []
-    for pattern in globs:
-        out.extend(str(p.relative_to(ROOT)) for p in sorted(ROOT.glob(pattern)))
-    return list(dict.fromkeys(out))
+def _expand(globs: list[str], under: str = "") -> list[str]:
+    """Test files matching `globs` (under `under`), relative to the repository."""
+    found = (p for g in globs for p in sorted(ROOT.glob(under + g)))
+    return list(dict.fromkeys(str(p.relative_to(ROOT)) for p in found))
 
 
 def main() -> None:
@@ -339,8 +325,8 @@ def main() -> None:
     parser.add_argument("modules", nargs="*", help="module paths, e.g. engine/cases/upn.py")
     parser.add_argument("--tests", nargs="+", default=[], help="test files or globs to run")
     parser.add_argument("--all", action="store_true", help="the default targets and tests")
-    parser.add_argument("--only", nargs="+", default=[],
-                        help="mutate only in these functions (globs on qualified names)")
+    parser.add_argument("--only", nargs="+", default=[], help="mutate only in these functions "
+                        "(globs on qualified names; default for the calendar: DEFAULT_ONLY)")
     parser.add_argument("--max", type=int, default=0, help="sample at most N mutants a module")
     parser.add_argument("--seed", type=int, default=18, help="seed for --max sampling")
     parser.add_argument("--timeout", type=float, default=0.0,
@@ -351,16 +337,16 @@ def main() -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="print every mutant")
     args = parser.parse_args()
     if args.all:
-        plan = {m: _expand(g) for m, g in DEFAULT.items() if (ROOT / m).exists()}
+        plan = {m: _expand(g, "tests/engine/") for m, g in DEFAULT.items() if (ROOT / m).exists()}
     elif args.modules:
-        plan = {}
-        for m in args.modules:
-            plan[m] = _expand(args.tests) if args.tests else _expand(DEFAULT.get(m, []))
+        plan = {m: _expand(args.tests) if args.tests else _expand(DEFAULT.get(m, []),
+                                                                    "tests/engine/")
+                for m in args.modules}
     else:
         parser.error("name the modules to mutate, or give --all")
     if args.list:
         for path in plan:
-            for m in mutants(path, args.only or (DEFAULT_ONLY.get(path, []) if args.all else [])):
+            for m in mutants(path, args.only or DEFAULT_ONLY.get(path, [])):
                 print(f"{path}:{m.line} {m.function or '<module>'} | {describe(m)}")
         return
     # A terminated run still restores and removes its copy (background jobs ignore SIGINT).
