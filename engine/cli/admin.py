@@ -1,7 +1,9 @@
-"""`cme admin …`: what a records manager runs: the role table, retention (purge) and legal hold.
+"""`cme admin …`: what a records manager runs: the role table, retention (purge), legal hold,
+and the master key (making one, rotating to a new one).
 
-Thin over `engine.protection.access`, `engine.protection.retention` and `engine.cases.purge`;
-every change is an event in the case's history.
+Thin over `engine.protection.access`, `engine.protection.retention`, `engine.cases.purge`,
+`engine.protection.masterkeys` and `engine.protection.rotation`; every change to a case is an
+event in its history, every key rotation a row in the access log.
 """
 
 from __future__ import annotations
@@ -189,6 +191,88 @@ def release_cmd(case_id: str, reason: str, on: dt.date, db_url: str | None, acto
     result = release_hold(wiring.service(db_url), case_id, reason=reason, on=on,
                           at=wiring.now(), actor=wiring.actor(actor, role))
     _report(result, "released from legal hold", as_json)
+
+
+@admin.group("key")
+def key() -> None:
+    """Make a master key, or re-wrap every case key under a new one.
+
+    Example: cme admin key new /etc/cme/keys/master.key
+    """
+
+
+@key.command("new")
+@click.argument("path", type=click.Path(dir_okay=False))
+@handle_errors
+def key_new(path: str) -> None:
+    """Make a master key file at PATH (mode 600; never overwrites a file).
+
+    Keep it outside the data folder and its backups, readable only by the service user, and
+    name it in cme.toml (keys.master_key_file) or CME_MASTER_KEY_FILE.
+
+    Example: cme admin key new /etc/cme/keys/master.key
+    """
+    from pathlib import Path
+
+    from engine.protection.crypto import MasterKey
+    from engine.protection.masterkeys import write_master_key_file
+
+    master = MasterKey.generate()
+    write_master_key_file(Path(path), master)
+    click.echo(f"wrote {path} (mode 600); master key id {master.id}")
+
+
+@key.command("rotate")
+@click.option("--new-key", "new_key", required=True, type=click.Path(dir_okay=False),
+              help="The new master key file (made with `cme admin key new`).")
+@click.option("--old-key", "old_keys", multiple=True, type=click.Path(dir_okay=False),
+              help="Another master key some case keys may still be wrapped by; repeat.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Case keys re-wrapped per transaction.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="The deployment's cme.toml (default: CME_CONFIG, beside the database, ./).")
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def key_rotate(new_key: str, old_keys: tuple[str, ...], batch_size: int,
+               config_path: str | None, db_url: str | None, actor: str | None, role: str,
+               as_json: bool) -> None:
+    """Re-wrap every case key under the master key in --new-key; audited, resumable.
+
+    The key in use now (and any previous keys in cme.toml, or given with --old-key) opens each
+    case key; each batch is one transaction, so a rotation stopped at any point is finished by
+    running it again. Afterwards set keys.master_key_file (or CME_MASTER_KEY_FILE) to the new
+    key; keep the old one until backups made under it have aged out.
+
+    Example: cme admin key rotate --new-key /etc/cme/keys/master-2027.key --role records_manager
+    """
+    from pathlib import Path
+
+    from engine.cli import wiring
+    from engine.deployment.config import database_url, deployment_config
+    from engine.deployment.keys import case_keys
+    from engine.protection.masterkeys import read_master_key_file
+    from engine.protection.rotation import rotate_master_key
+    from engine.store.database import open_store
+
+    config = deployment_config(config_path, db_url=db_url)
+    url = database_url(db_url, config)
+    store = open_store(url)
+    keys, _ = case_keys(config, db_url=url, store=store)
+    new = read_master_key_file(Path(new_key), what="--new-key")
+    old = [*keys.ring.values(), *(read_master_key_file(Path(p), what="--old-key")
+                                  for p in old_keys)]
+    report = rotate_master_key(store, old=old, new=new, actor=wiring.actor(actor, role),
+                               at=wiring.now(), roles=wiring.roles(), batch_size=batch_size)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    click.echo(f"re-wrapped {report.rewrapped} case keys from "
+               f"{', '.join(report.from_ids) or '(none left)'} to {report.to_id} in "
+               f"{report.batches} batches")
+    click.echo(f"now set keys.master_key_file (or CME_MASTER_KEY_FILE) to {new_key}; keep the "
+               "old key until backups made under it have aged out")
 
 
 def _policy(policy: Any, svc: Any) -> Any:

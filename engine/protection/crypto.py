@@ -18,14 +18,14 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, true, update
 from sqlalchemy.engine import Connection
 
 from engine.errors import CommandRefused, InputError, IntegrityFailure
@@ -73,6 +73,17 @@ _SELECT_DESTROYED = select(case_key_table.c.destroyed_at).where(
 
 class PersonalDataPurged(CommandRefused):
     """The case's key was destroyed by a purge: its personal data can be neither read nor added."""
+
+
+class MasterKeyMismatch(IntegrityFailure):
+    """The master key in use wraps none of the database's case keys: nothing is written with it."""
+
+    code = "master_key_mismatch"
+
+    def __init__(self, message: str, *, expected: list[str], in_use: str) -> None:
+        self.expected = expected
+        self.in_use = in_use
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -144,10 +155,11 @@ def master_key_from_environment(
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot read {MASTER_KEY_FILE_ENV}={path}: {exc}") from None
         return MasterKey.from_text(text, source=str(path)), None
-    return _dev_key(dev_path)
+    return dev_key(dev_path)
 
 
-def _dev_key(path: Path) -> tuple[MasterKey, Path | None]:
+def dev_key(path: Path) -> tuple[MasterKey, Path | None]:
+    """The development key at `path`, made there (0600) if absent; the path if it was made."""
     if path.exists():
         return MasterKey.from_text(path.read_text(encoding="ascii"), source=str(path)), None
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,11 +185,37 @@ def _dev_key(path: Path) -> tuple[MasterKey, Path | None]:
     return key, created
 
 
-class CaseKeys:
-    """Each case's data key, in the `case_key` table, wrapped by one master key."""
+def rewrap(old: MasterKey, new: MasterKey, *, case_id: str, key_id: str, wrapped: str) -> str:
+    """A case key wrapped by `old`, wrapped by `new` instead (IntegrityFailure if it does not
+    open with `old`).
+    """
+    aad = _key_aad(case_id, key_id)
+    return new.wrap(old.unwrap(wrapped, aad=aad), aad=aad)
 
-    def __init__(self, master: MasterKey) -> None:
+
+def master_key_ids(conn: Connection) -> list[str]:
+    """The master keys the database's live case keys are wrapped by (ids, sorted)."""
+    rows = conn.execute(
+        select(case_key_table.c.master_key_id).distinct()
+        .where(case_key_table.c.wrapped.is_not(None))
+    )
+    return sorted(row[0] for row in rows)
+
+
+class CaseKeys:
+    """Each case's data key, in the `case_key` table, wrapped by one master key.
+
+    `previous` master keys are accepted for reading (and for re-wrapping) while a rotation
+    (`engine.protection.rotation`) moves every case key to `master`; new keys use `master`.
+    """
+
+    def __init__(
+        self, master: MasterKey, *, previous: Iterable[MasterKey] = (), source: str = "",
+    ) -> None:
         self.master = master
+        self.source = source
+        self.ring: dict[str, MasterKey] = {k.id: k for k in (*previous, master)}
+        self._vouched: set[str] = set()  # databases (URLs) whose keys this master matches
         # Unwrapped keys by (case, wrapped text). The row is still read every time, so a key
         # destroyed elsewhere (its wrapped text gone) is never found here.
         self._unwrapped: dict[tuple[str, str], bytes] = {}
@@ -263,6 +301,7 @@ class CaseKeys:
     ) -> tuple[str, bytes]:
         row = conn.execute(_SELECT_KEY, {"case_id": case_id}).first()
         if row is None:
+            self._vouch(conn)
             key_id = secrets.token_hex(8)
             data_key = AESGCM.generate_key(bit_length=256)
             conn.execute(insert(case_key_table).values(
@@ -277,6 +316,30 @@ class CaseKeys:
                 f"({row.destroyed_reason}); no personal data can be added to it"
             )
         return row.key_id, self._unwrap(case_id, row)
+
+    def _vouch(self, conn: Connection) -> None:
+        # A new case key is wrapped only by a master key the database already knows (or by any
+        # key, for a database with none): a case stored under a stray key would be readable by
+        # no one else, and every listing and report would fail.
+        where = str(conn.engine.url)
+        if where in self._vouched:
+            return
+        live = case_key_table.c.wrapped.is_not(None)
+        known = case_key_table.c.master_key_id.in_(list(self.ring))
+        if conn.execute(select(true()).where(live, known).limit(1)).first() is None and \
+                conn.execute(select(true()).where(live).limit(1)).first() is not None:
+            expected = master_key_ids(conn)
+            raise MasterKeyMismatch(
+                f"the master key in use ({self.master.id}{self._from()}) wraps none of this "
+                f"database's case keys, which are wrapped by {' and '.join(expected)}; nothing "
+                f"was written. Set {MASTER_KEY_FILE_ENV} (or keys.master_key_file) to the key "
+                "this database was created with",
+                expected=expected, in_use=self.master.id,
+            )
+        self._vouched.add(where)
+
+    def _from(self) -> str:
+        return f", from {self.source}" if self.source else ""
 
     def _keys_for_reading(self, conn: Connection, case_id: str) -> dict[str, bytes] | None:
         row = conn.execute(_SELECT_KEY, {"case_id": case_id}).first()
@@ -293,13 +356,14 @@ class CaseKeys:
         cached = self._unwrapped.get((case_id, row.wrapped))
         if cached is not None:
             return cached
-        if row.master_key_id != self.master.id:
+        master = self.ring.get(row.master_key_id)
+        if master is None:
             raise IntegrityFailure(
                 f"case {case_id}'s key was wrapped by master key {row.master_key_id}, but the "
-                f"master key in use is {self.master.id}; set {MASTER_KEY_FILE_ENV} to the key "
-                "this database was created with"
+                f"master key in use is {self.master.id}{self._from()}; set {MASTER_KEY_FILE_ENV} "
+                "to the key this database was created with"
             )
-        data_key = self.master.unwrap(row.wrapped, aad=_key_aad(case_id, row.key_id))
+        data_key = master.unwrap(row.wrapped, aad=_key_aad(case_id, row.key_id))
         if len(self._unwrapped) >= _KEY_CACHE:
             self._unwrapped.clear()
         self._unwrapped[(case_id, row.wrapped)] = data_key
@@ -365,7 +429,11 @@ __all__ = [
     "PURGED",
     "CaseKeys",
     "MasterKey",
+    "MasterKeyMismatch",
     "PersonalDataPurged",
     "is_sealed",
     "master_key_from_environment",
+    "dev_key",
+    "master_key_ids",
+    "rewrap",
 ]
