@@ -22,6 +22,7 @@ _PERMISSION: dict[str, Permission] = {
     "checkpoint": Permission.read_audit,
     "export": Permission.read_audit,
     "read the access log": Permission.read_audit,
+    "clear an integrity mark": Permission.read_audit,
 }
 
 record_access = log_read

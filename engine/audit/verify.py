@@ -4,8 +4,11 @@ Owns `verify_store`: events are read in (case, seq) order and case rows in id or
 (never a whole table in memory), merged by case id; each event's hash is checked (`chain.row_hash`)
 and folded with `projection.apply`, and the replayed row is compared with the stored one. A
 checkpoint's anchors (the head each case had when it was signed) are checked in the same pass.
-Reports the first break of each case, naming the event. Does not sign or read checkpoint files
-(`checkpoint.py`).
+Reports the first break of each case, naming the event. The ledger of case openings
+(`engine/store/integrity.py`) is checked too: its own chain, and that every case it lists still
+has its history (so a whole case deleted is caught without a checkpoint) and every case with a
+history is listed. Against a checkpoint, counts the events recorded after it (not yet signed).
+Does not sign or read checkpoint files (`checkpoint.py`).
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from engine.audit.chain import (
     NOT_CANONICAL,
     Break,
     event_break,
+    iso_instant,
     read_row,
 )
 from engine.cases.projection import GENESIS_HASH, CaseState, apply
 from engine.store.database import Store, open_store
+from engine.store.integrity import LEDGER_GENESIS, ledger_hash
 
 Anchor = tuple[int, str]
 """(seq, hash) of a case's head event when a checkpoint was signed."""
@@ -48,6 +53,8 @@ class Problem:
     what: str
 
     def __str__(self) -> str:
+        if not self.case_id:
+            return f"ledger of case openings: {self.what}"
         where = f"case {self.case_id}" + (f" event {self.seq}" if self.seq is not None else "")
         return f"{where}: {self.what}"
 
@@ -64,11 +71,45 @@ class VerifyReport:
     heads: list[tuple[str, int, str]] = field(default_factory=list)
     """(case id, seq, hash) of each case's last event, when asked for."""
     anchors_checked: int = 0
+    signed: bool = False
+    """Whether a checkpoint's anchors were checked (the `unsigned_*` counts mean something)."""
+    unsigned_events: int = 0
+    """Events recorded after the checkpoint: beyond each case's signed head, or in cases it
+    did not sign."""
+    unsigned_cases: int = 0
+    unsigned_since: str | None = None
+    """The recorded time (ISO, UTC) of the oldest event the checkpoint does not cover."""
+    ledger_entries: int = 0
 
     @property
     def ok(self) -> bool:
         """Whether everything verified."""
         return self.problem_count == 0
+
+    def note_unsigned(self, events: int, since: str | None) -> None:
+        """Count one case's events recorded after the checkpoint."""
+        if events:
+            self.unsigned_events += events
+            self.unsigned_cases += 1
+            if since is not None and (self.unsigned_since is None or since < self.unsigned_since):
+                self.unsigned_since = since
+
+    def merge(self, part: VerifyReport) -> None:
+        """Add a part's counts and problems (a parallel run's range of cases)."""
+        self.cases += part.cases
+        self.events += part.events
+        self.anchors_checked += part.anchors_checked
+        self.ledger_entries += part.ledger_entries
+        self.heads.extend(part.heads)
+        self.unsigned_events += part.unsigned_events
+        self.unsigned_cases += part.unsigned_cases
+        if part.unsigned_since is not None and (
+            self.unsigned_since is None or part.unsigned_since < self.unsigned_since
+        ):
+            self.unsigned_since = part.unsigned_since
+        for problem in part.problems:
+            self.add(problem)
+        self.problem_count += part.problem_count - len(part.problems)
 
     def add(self, problem: Problem) -> None:
         """Count a problem, keeping the first thousand."""
@@ -76,6 +117,10 @@ class VerifyReport:
         if len(self.problems) < _MAX_PROBLEMS:
             self.problems.append(problem)
 
+
+REQUIRE_LISTED = False
+"""Whether a case missing from the ledger of case openings is a problem. False until the unit of
+work enters every case it opens (issue 17), so cases opened before then are not reported."""
 
 Span = tuple[str | None, str | None]
 """Case ids from the first (inclusive) to the second (exclusive); None is unbounded."""
@@ -89,27 +134,38 @@ def verify_store(
     collect_heads: bool = False,
     jobs: int = 1,
 ) -> VerifyReport:
-    """Check every case's chain and projection (or one case's); check checkpoint anchors too.
+    """Check every case's chain and projection (or one case's), and the ledger of openings.
 
-    With `jobs` > 1 and at least `PARALLEL_FROM` cases, they are split into that many ranges of
-    ids, each verified in its own process (the work is CPU-bound: hashing and folding).
+    With `anchors` (a checkpoint's signed heads, possibly none) each signed head is checked and
+    the events recorded after it are counted. With `jobs` > 1 and at least `PARALLEL_FROM`
+    cases, they are split into that many ranges of ids, each verified in its own process (the
+    work is CPU-bound: hashing and folding).
     """
-    anchors = anchors or {}
     if jobs > 1 and case_id is None and _count(store) >= PARALLEL_FROM:
-        return _in_parallel(store, jobs, anchors, collect_heads)
-    return _verify(store, case_id, (None, None), anchors, collect_heads)
+        report = _in_parallel(store, jobs, anchors, collect_heads)
+    else:
+        report = _verify(store, case_id, (None, None), anchors, collect_heads)
+    if case_id is None:
+        with store.read() as conn:
+            _verify_ledger_chain(conn, report)
+    return report
 
 
 def _verify(
-    store: Store, case_id: str | None, span: Span, anchors: Mapping[str, Anchor],
+    store: Store, case_id: str | None, span: Span, anchors: Mapping[str, Anchor] | None,
     collect_heads: bool,
 ) -> VerifyReport:
-    report = VerifyReport()
+    report = VerifyReport(signed=anchors is not None)
+    signed = anchors or {}
     seen: set[str] = set()
+    gone: list[tuple[str, int]] = []  # ledger entries (case, entry) with no history
     with store.read() as conn:
         events = _stream(conn, "case_event", EVENT_COLUMNS, "case_id", "seq", case_id, span)
         cases = _stream(conn, "cme_case", "*", "id", None, case_id, span)
+        ledger = _stream(conn, "case_ledger", "case_id, seq, first_hash", "case_id", None,
+                         case_id, span)
         stored = next(cases, None)
+        entry = next(ledger, None)
         for cid, rows in groupby(events, key=itemgetter(0)):
             while stored is not None and stored.id < cid:
                 _orphan_row(report, stored.id, seen)
@@ -117,16 +173,57 @@ def _verify(
             row = stored if stored is not None and stored.id == cid else None
             if row is not None:
                 stored = next(cases, None)
-            if anchors:
-                seen.add(cid)
-            _verify_case(report, cid, rows, row, anchors.get(cid), collect_heads)
+            while entry is not None and entry[0] < cid:
+                report.ledger_entries += 1
+                gone.append((entry[0], entry[1]))
+                entry = next(ledger, None)
+            listed = entry if entry is not None and entry[0] == cid else None
+            if listed is not None:
+                report.ledger_entries += 1
+                entry = next(ledger, None)
+            seen.add(cid)
+            _verify_case(report, cid, rows, row, signed.get(cid), collect_heads, listed)
         while stored is not None:
             _orphan_row(report, stored.id, seen)
             stored = next(cases, None)
-    for cid, (seq, _digest) in sorted(anchors.items()):
+        while entry is not None:
+            report.ledger_entries += 1
+            gone.append((entry[0], entry[1]))
+            entry = next(ledger, None)
+    for cid, number in gone:
+        if cid in seen:
+            continue  # its case row is there without events: reported as such
+        seen.add(cid)
+        report.add(Problem(cid, None, (
+            f"was opened (entry {number} of the ledger of case openings) but its history, row "
+            "and all are gone: the whole case was deleted"
+        )))
+    for cid, (seq, _digest) in sorted(signed.items()):
         if cid not in seen and case_id in (None, cid) and _within(cid, span):
             report.add(Problem(cid, seq, "signed in the checkpoint, but its history is gone"))
     return report
+
+
+def _verify_ledger_chain(conn: Connection, report: VerifyReport) -> None:
+    """Check the ledger of case openings links up from its first entry to its last."""
+    prev, expected = LEDGER_GENESIS, 1
+    rows = conn.execution_options(stream_results=True, yield_per=5000).execute(text(
+        "SELECT seq, case_id, first_hash, prev_hash, hash FROM case_ledger ORDER BY seq"
+    ))
+    for seq, case_id, first_hash, prev_hash, digest in rows:
+        if seq != expected:
+            report.add(Problem("", None, (
+                f"entry {expected} is missing (the ledger jumps from {expected - 1} to {seq}): "
+                "a case opening was removed from it"
+            )))
+            return
+        if prev_hash != prev or ledger_hash(seq, case_id, first_hash, prev_hash) != digest:
+            report.add(Problem("", None, (
+                f"entry {seq} (case {case_id}) does not follow the entry before it or does not "
+                "match its hash: the ledger was altered"
+            )))
+            return
+        prev, expected = digest, seq + 1
 
 
 def _within(case_id: str, span: Span) -> bool:
@@ -134,7 +231,7 @@ def _within(case_id: str, span: Span) -> bool:
 
 
 def _in_parallel(
-    store: Store, jobs: int, anchors: Mapping[str, Anchor], collect_heads: bool
+    store: Store, jobs: int, anchors: Mapping[str, Anchor] | None, collect_heads: bool
 ) -> VerifyReport:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
@@ -145,23 +242,18 @@ def _in_parallel(
     with ProcessPoolExecutor(len(spans), mp_context=get_context("spawn")) as pool:
         parts = list(pool.map(
             _verify_url, [store.url] * len(spans), spans,
-            [{k: v for k, v in anchors.items() if _within(k, span)} for span in spans],
+            [None if anchors is None else {k: v for k, v in anchors.items() if _within(k, span)}
+             for span in spans],
             [collect_heads] * len(spans),
         ))
-    report = VerifyReport()
+    report = VerifyReport(signed=anchors is not None)
     for part in parts:
-        report.cases += part.cases
-        report.events += part.events
-        report.anchors_checked += part.anchors_checked
-        report.heads.extend(part.heads)
-        for problem in part.problems:
-            report.add(problem)
-        report.problem_count += part.problem_count - len(part.problems)
+        report.merge(part)
     return report
 
 
 def _verify_url(
-    url: str, span: Span, anchors: Mapping[str, Anchor], collect_heads: bool
+    url: str, span: Span, anchors: Mapping[str, Anchor] | None, collect_heads: bool
 ) -> VerifyReport:
     store = open_store(url, upgrade=False)
     try:
@@ -231,15 +323,26 @@ def _verify_case(
     stored: Any,
     anchor: Anchor | None,
     collect_heads: bool,
+    listed: Any = None,
 ) -> None:
     report.cases += 1
     prev, expected = GENESIS_HASH, 1
     state: CaseState | None = None
     broken: Break | None = None
     last: Any = None
+    first: Any = None
+    signed_to = anchor[0] if anchor is not None else 0
+    unsigned, since = 0, None
     for row in rows:
         report.events += 1
         last = row
+        if first is None:
+            first = row
+        if report.signed and row[1] > signed_to:
+            unsigned += 1
+            instant = iso_instant(row[3])
+            if since is None or instant < since:
+                since = instant
         if broken is not None:
             continue
         seq = row[1]
@@ -262,8 +365,21 @@ def _verify_case(
         prev, expected = ev.hash, seq + 1
     if collect_heads and last is not None:
         report.heads.append((case_id, last[1], last[12]))
+    report.note_unsigned(unsigned, since)
     if broken is not None:
         report.add(Problem(case_id, broken.seq, broken.what))
+        return
+    if listed is None and REQUIRE_LISTED:
+        report.add(Problem(case_id, None, (
+            "is not in the ledger of case openings: it was not opened by cme, or its entry was "
+            "removed"
+        )))
+        return
+    if listed is not None and first is not None and (first[1] != 1 or first[12] != listed[2]):
+        report.add(Problem(case_id, 1, (
+            f"is not the event the ledger of case openings recorded when the case was opened "
+            f"(entry {listed[1]}): the case was replaced"
+        )))
         return
     assert state is not None
     if anchor is not None and state.seq < anchor[0]:

@@ -27,6 +27,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "outbox": ("engine.cli.outbox", "outbox", "Letters and emails waiting to go, and retries."),
     "demo": ("engine.cli.demo", "demo", "A term of realistic cases run through the processes."),
     "admin": ("engine.cli.admin", "admin", "Roles, retention and legal hold."),
+    "doctor": ("engine.cli.doctor", "doctor", "Health checks; exit 0/1/2 for monitoring."),
 }
 
 

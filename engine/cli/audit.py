@@ -81,10 +81,13 @@ def replay(case_id: str, as_of: dt.date | None, db_url: str | None, actor: str |
 @audit.command()
 @click.option("--case", "case_id", default=None, help="Verify one case.")
 @click.option("--all", "all_cases", is_flag=True, help="Verify every case.")
-@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False), default=None,
-              help="Also prove nothing recorded before this signed checkpoint was changed.")
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(), default=None,
+              help="Also prove nothing recorded before this signed checkpoint was changed (a "
+                   "file, or a folder: its newest). Default: the deployment's checkpoints "
+                   "folder, if it holds one.")
 @click.option("--public-key", "public_key", type=click.Path(dir_okay=False), default=None,
-              help="Trust only checkpoints signed with this key (a .pub file from keygen).")
+              help="Trust only checkpoints signed with this key (a .pub file from keygen). "
+                   "Default: keys.checkpoint_public_key pinned in cme.toml.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=DEFAULT_JOBS, show_default=True,
               help="Processes verifying ranges of cases in parallel (with --all).")
 @db_option
@@ -96,7 +99,10 @@ def verify(case_id: str | None, all_cases: bool, checkpoint_path: str | None,
            as_json: bool) -> None:
     """Check every event's hash chain and that replay equals each stored case row.
 
-    Exits 4 and names the first broken event when anything was altered, deleted or reordered.
+    Also checks the ledger of case openings (a whole case deleted is caught) and, against the
+    last checkpoint, every signed head, counting the events recorded since. Exits 4 and names
+    the first broken event when anything was altered, deleted or reordered; each case found
+    broken is marked and takes no new changes until an auditor clears it (`cme audit clear`).
 
     \b
     Example:
@@ -104,6 +110,7 @@ def verify(case_id: str | None, all_cases: bool, checkpoint_path: str | None,
     """  # noqa: D301 (click's \b keeps the example unwrapped)
     from engine.audit import authorise, record_access, verify_store
     from engine.audit.checkpoint import load_checkpoint, verify_against
+    from engine.audit.marks import mark_problems
     from engine.cli import wiring
     from engine.errors import InputError
 
@@ -112,11 +119,13 @@ def verify(case_id: str | None, all_cases: bool, checkpoint_path: str | None,
     who = wiring.actor(actor, role)
     svc = wiring.service(db_url)
     authorise(who, "verify", table=svc.roles)
-    trusted = _read_text(public_key) if public_key else None
-    checkpoint = load_checkpoint(checkpoint_path) if checkpoint_path else None
+    found = _checkpoint_file(checkpoint_path, db_url)
+    checkpoint = load_checkpoint(found) if found else None
+    trusted = _trusted_key(public_key, db_url) if checkpoint is not None else None
     store = svc.store
     started = time.perf_counter()
     if checkpoint is not None:
+        assert trusted is not None
         report = verify_against(store, checkpoint, case_id=case_id, trusted_key=trusted,
                                 jobs=jobs)
     else:
@@ -126,37 +135,92 @@ def verify(case_id: str | None, all_cases: bool, checkpoint_path: str | None,
         from engine.errors import CaseNotFound
 
         raise CaseNotFound(case_id)
+    at = wiring.now()
     with store.engine.begin() as conn:
-        record_access(conn, who, case_id=case_id, action="verify", at=wiring.now())
+        record_access(conn, who, case_id=case_id, action="verify", at=at)
+    marked = mark_problems(store, report, at=at, by=f"{who.name} ({who.role})")
     rate = report.events / seconds if seconds > 0 else 0.0
     if as_json:
         print_json({
             "ok": report.ok, "cases": report.cases, "events": report.events,
+            "ledger_entries": report.ledger_entries,
             "seconds": round(seconds, 3), "events_per_second": round(rate),
             "problem_count": report.problem_count,
-            "problems": [{"case_id": p.case_id, "seq": p.seq, "what": p.what}
+            "problems": [{"case_id": p.case_id or None, "seq": p.seq, "what": p.what}
                          for p in report.problems],
+            "marked": marked,
             "checkpoint": None if checkpoint is None else {
-                "created_at": checkpoint.created_at, "key_id": checkpoint.key_id,
-                "root": checkpoint.root, "heads_checked": report.anchors_checked},
+                "file": str(found), "created_at": checkpoint.created_at,
+                "key_id": checkpoint.key_id, "root": checkpoint.root,
+                "heads_checked": report.anchors_checked,
+                "events_after": report.unsigned_events,
+                "cases_after": report.unsigned_cases,
+                "oldest_after": report.unsigned_since},
         })
     else:
         if checkpoint is not None:
-            click.echo(f"checkpoint of {checkpoint.created_at.isoformat()} signed by key "
-                       f"{checkpoint.key_id}: signature good; {report.anchors_checked} of "
-                       f"{len(checkpoint.heads)} signed heads checked")
+            click.echo(f"checkpoint {found} of {checkpoint.created_at.isoformat()} signed by "
+                       f"the pinned key {checkpoint.key_id}: signature good; "
+                       f"{report.anchors_checked} of {len(checkpoint.heads)} signed heads "
+                       "checked")
         click.echo(f"{report.cases} case(s), {report.events} event(s) in {seconds:.2f} s "
                    f"({rate:,.0f} events/s)")
+        if checkpoint is not None:
+            click.echo(_after_line(report))
+        else:
+            click.echo("no checkpoint: no event is covered by a signature (sign one with "
+                       "`cme audit checkpoint`)")
         if report.ok:
-            click.echo("verified: every hash chain holds and replay reproduces every case row")
+            click.echo("verified: every hash chain holds, replay reproduces every case row and "
+                       "every case opened is still there")
         else:
             first = report.problems[0]
             click.echo(f"INTEGRITY FAILURE: {report.problem_count} problem(s); first: {first}",
                        err=True)
             for problem in report.problems[1:20]:
                 click.echo(f"  {problem}", err=True)
+            if marked:
+                click.echo(f"marked {len(marked)} case(s) ({', '.join(marked[:10])}"
+                           f"{', …' if len(marked) > 10 else ''}): they take no new changes "
+                           "until an auditor clears them with `cme audit clear CASE --reason "
+                           "TEXT`", err=True)
     if not report.ok:
         sys.exit(INTEGRITY_EXIT)
+
+
+@audit.command()
+@click.argument("case_id")
+@click.option("--reason", required=True, help="Why the mark is cleared (kept with the mark).")
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def clear(case_id: str, reason: str, db_url: str | None, actor: str | None, role: str,
+          as_json: bool) -> None:
+    """Clear the integrity mark verify put on a case, so it takes changes again; audited.
+
+    Run it once the broken history has been examined (`cme audit replay CASE`). What verify
+    found stays on record, with who cleared it, when and why; the clearing is also in the
+    access log. The same problem is not marked again; a new one is.
+
+    \b
+    Example:
+      cme audit clear CME-000007 --reason "restored from backup 2026-12-02" --role auditor
+    """  # noqa: D301 (click's \b keeps the example unwrapped)
+    from engine.audit.marks import clear as clear_mark
+    from engine.cli import wiring
+
+    who = wiring.actor(actor, role)
+    svc = wiring.service(db_url)
+    marks = clear_mark(svc.store, case_id, actor=who, reason=reason, at=wiring.now(),
+                       roles=svc.roles)
+    if as_json:
+        print_json({"case_id": case_id, "cleared": [
+            {"seq": m.seq, "problem": m.problem, "found_at": m.found_at} for m in marks]})
+        return
+    for m in marks:
+        click.echo(f"cleared: {m.problem}" + (f" (event {m.seq})" if m.seq else ""))
+    click.echo(f"{case_id} takes changes again; the marks stay on record with your reason")
 
 
 @audit.command()
@@ -218,11 +282,14 @@ def checkpoint(key_path: str, out: str, jobs: int, db_url: str | None, actor: st
     who = wiring.actor(actor, role)
     svc = wiring.service(db_url)
     authorise(who, "checkpoint", table=svc.roles)
+    from engine.audit.checkpoint import record_signed
+
     key = load_private_key(key_path)
     store = svc.store
     at = wiring.now()
     signed, report = make_checkpoint(store, key, at=at, jobs=jobs)
     Path(out).write_text(signed.to_json(), encoding="utf-8")
+    record_signed(store, signed, Path(out), started_at=at)
     with store.engine.begin() as conn:
         record_access(conn, who, case_id=None, action="checkpoint", at=at)
     if as_json:
@@ -301,6 +368,47 @@ def access_log(case_id: str | None, db_url: str | None, actor: str | None, role:
 
 
 # --- printing ------------------------------------------------------------------------------------
+
+
+def _checkpoint_file(given: str | None, db_url: str | None) -> Path | None:
+    """The checkpoint to verify against: the one given (a folder: its newest), else the newest
+    in the deployment's checkpoints folder, else None.
+    """
+    from engine.audit.checkpoint import latest_checkpoint
+    from engine.deployment.checkpoints import checkpoint_folder
+
+    if given is not None:
+        return latest_checkpoint(given)
+    folder = checkpoint_folder(db_url)
+    if folder is None or not any(folder.glob("checkpoint-*.json")):
+        return None
+    return latest_checkpoint(folder)
+
+
+def _trusted_key(given: str | None, db_url: str | None) -> str:
+    """The public key a checkpoint must be signed with: --public-key, else the pinned one."""
+    from engine.deployment.config import deployment_config
+    from engine.errors import InputError
+
+    if given is not None:
+        return _read_text(given)
+    pinned = deployment_config(db_url=db_url).keys.checkpoint_public_key
+    if pinned is None:
+        raise InputError(
+            "no public key is pinned to check the checkpoint's signature against: set "
+            "keys.checkpoint_public_key in cme.toml (the .pub file of `cme audit keygen`) or "
+            "pass --public-key FILE; a checkpoint's own key proves nothing, anyone can sign one"
+        )
+    return pinned
+
+
+def _after_line(report: Any) -> str:
+    if not report.unsigned_events:
+        return "every event is covered by the checkpoint"
+    since = f", the oldest recorded at {report.unsigned_since[:19]} UTC" if (
+        report.unsigned_since) else ""
+    return (f"{report.unsigned_events} event(s) in {report.unsigned_cases} case(s) recorded after "
+            f"the checkpoint, not yet covered by a signature{since}")
 
 
 def _read_text(path: str) -> str:

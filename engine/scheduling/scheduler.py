@@ -1,8 +1,11 @@
 """The alarm clock: APScheduler runs the sweep every weekday morning and once at start-up.
 
 Owns the schedule (a cron trigger, Monday to Friday at a configurable time in Europe/London), the
-start-up catch-up, logging what each sweep fired, and a clean stop on SIGTERM or SIGINT. Does not
-own what a sweep does (`engine.scheduling.sweep.sweep`): timers are rows, so a run missed while the
+start-up catch-up, logging what each sweep fired, recording each sweep in the run log (what
+`cme doctor` reads), and a clean stop on SIGTERM or SIGINT. After each sweep it runs the hooks it
+was given: the deployment signs the day's checkpoint and runs the health checks
+(`engine/deployment/daily.py`; this layer cannot import audit or deployment). Does not own what a
+sweep does (`engine.scheduling.sweep.sweep`): timers are rows, so a run missed while the
 scheduler was down is simply caught up by the next sweep; nothing is kept in memory.
 
 This module and the CLI are the only places that read the wall clock.
@@ -22,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from engine.cases.service import CaseService
 from engine.scheduling.sweep import SweepResult, sweep
+from engine.store.runs import SWEEP, record_run
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +56,13 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+AfterSweep = Callable[[SweepResult, dt.date, dt.datetime], None]
+"""Run after each sweep with its result, the day swept and the time: the daily checkpoint and
+the morning health checks."""
+
+
 class SweepJob:
-    """One run of the sweep up to today, stoppable between batches."""
+    """One run of the sweep up to today, stoppable between batches, then the after-sweep hooks."""
 
     def __init__(
         self,
@@ -61,10 +70,12 @@ class SweepJob:
         settings: ScheduleSettings,
         *,
         clock: Callable[[], dt.datetime] = utc_now,
+        after: tuple[AfterSweep, ...] = (),
     ) -> None:
         self.service = service
         self.settings = settings
         self.clock = clock
+        self.after = after
         self.stopping = threading.Event()
         self.runs = 0
 
@@ -78,15 +89,27 @@ class SweepJob:
         """Sweep up to today and log every timer dealt with."""
         until = self.today()
         log.info("%s: firing timers due on or before %s", label, until.isoformat())
+        started = self.clock()
         result = sweep(
-            self.service, until=until, at=self.clock(), batch_size=self.settings.batch_size,
+            self.service, until=until, at=started, batch_size=self.settings.batch_size,
             stop=self.stopping.is_set, keep_firings=True,
         )
         for f in result.firings:
             log.info("%s %s %s (due %s): %s", f.case_id, f.timer_id, f.action,
                      f.due_date.isoformat(), f.outcome)
         log.info("%s done: %s", label, result.summary())
+        finished = self.clock()
+        with self.service.store.engine.begin() as conn:
+            record_run(conn, SWEEP, started_at=started, finished_at=finished, on_date=until,
+                       detail={"label": label, "counts": result.counts,
+                               "blocked": result.blocked, "stopped_early": result.stopped_early})
         self.runs += 1
+        if not self.stopping.is_set():
+            for hook in self.after:
+                try:
+                    hook(result, until, finished)
+                except Exception:  # a failing hook must not stop tomorrow's sweep
+                    log.exception("%s: after-sweep step failed", label)
         return result
 
 

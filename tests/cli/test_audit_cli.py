@@ -184,7 +184,7 @@ def test_checkpoint_catches_a_full_rehash(
     code, _, err = cme(db, "audit", "verify", "--all", "--checkpoint", str(signed),
                        "--public-key", f"{other}.pub", *AS_AUDITOR)
     assert code == 4
-    assert "not the trusted key" in err
+    assert "not the pinned key" in err
     code, _, err = cme(db, "audit", "checkpoint", "--key", str(tmp_path / "none.key"),
                        "--out", str(tmp_path / "x.json"), *AS_AUDITOR)
     assert code == 1

@@ -41,6 +41,7 @@ from engine.cases.service import Actor, CaseService
 from engine.errors import AccessDenied, CaseNotFound, InputError, IntegrityFailure
 from engine.language.registry import ProcessRegistry
 from engine.store.database import open_store
+from engine.store.integrity import backfill_ledger
 from engine.store.tables import access_log_table, case_table, event_table
 from tests.conftest import RECORDED_AT
 from tests.scenarios.helpers import (
@@ -261,17 +262,18 @@ def test_a_full_rehash_passes_the_chain_check_but_fails_against_an_earlier_check
     assert checkpoint.root == merkle_root(checkpoint.heads)
     saved = tmp_path / "checkpoint.json"
     saved.write_text(checkpoint.to_json())
+    ours = public_key_text(key)
     # Work after the checkpoint is fine: a new event on top of a signed head.
     svc.add_note(b, "seen at the library", on=D(2024, 10, 23), at=RECORDED_AT, actor=OFFICER)
-    assert verify_against(svc.store, load_checkpoint(saved)).ok
+    assert verify_against(svc.store, load_checkpoint(saved), trusted_key=ours).ok
 
     rehash(svc, a, {"outcome": "forged outcome"}, seq=2)
     assert verify_store(svc.store).ok  # the chain and projections hold: a clean re-hash
-    after = verify_against(svc.store, load_checkpoint(saved))
+    after = verify_against(svc.store, load_checkpoint(saved), trusted_key=ours)
     assert [(p.case_id, p.seq) for p in after.problems] == [(a, 5)]
     assert "re-hashed after the checkpoint" in after.problems[0].what
-    assert not verify_against(svc.store, load_checkpoint(saved), case_id=a).ok
-    assert verify_against(svc.store, load_checkpoint(saved), case_id=b).ok
+    assert not verify_against(svc.store, load_checkpoint(saved), case_id=a, trusted_key=ours).ok
+    assert verify_against(svc.store, load_checkpoint(saved), case_id=b, trusted_key=ours).ok
 
 
 def test_a_deleted_case_and_a_truncated_history_fail_against_the_checkpoint(
@@ -289,7 +291,8 @@ def test_a_deleted_case_and_a_truncated_history_fail_against_the_checkpoint(
         del row["id"]
         conn.execute(update(case_table).where(case_table.c.id == b).values(**row))
     assert {p.case_id for p in verify_store(svc.store).problems} == set()
-    found = {p.case_id: p for p in verify_against(svc.store, checkpoint).problems}
+    found = {p.case_id: p for p in verify_against(
+        svc.store, checkpoint, trusted_key=public_key_text(key)).problems}
     assert set(found) == {a, b}
     assert "history is gone" in found[a].what
     assert found[b].seq == 5
@@ -309,15 +312,15 @@ def test_a_forged_or_edited_checkpoint_is_refused(lite: CaseService, tmp_path: P
     check_signature(checkpoint, trusted_key=public_key_text(key))
     edited = replace(checkpoint, heads=[(c, s, "0" * 64) for c, s, _ in checkpoint.heads])
     with pytest.raises(IntegrityFailure, match="signature does not verify"):
-        check_signature(edited)
+        check_signature(edited, trusted_key=public_key_text(key))
     other = load_private_key(_key(tmp_path, "other.key"))
     forged, _ = make_checkpoint(lite.store, other, at=RECORDED_AT)
-    check_signature(forged)  # self-consistent …
-    with pytest.raises(IntegrityFailure, match="not the trusted key"):
+    check_signature(forged, trusted_key=public_key_text(other))  # self-consistent …
+    with pytest.raises(IntegrityFailure, match="not the pinned key"):
         check_signature(forged, trusted_key=public_key_text(key))  # … but not ours
     bad_sig = replace(checkpoint, signature=base64.b64encode(b"x" * 64).decode())
     with pytest.raises(IntegrityFailure):
-        verify_against(lite.store, bad_sig)
+        verify_against(lite.store, bad_sig, trusted_key=public_key_text(key))
 
 
 def test_no_checkpoint_is_signed_over_a_log_that_does_not_verify(
@@ -625,6 +628,7 @@ def test_a_golden_history_stored_in_a_database_verifies(path: Path, db_url: str)
     with store.engine.begin() as conn:
         conn.execute(event_table.insert(), [event_to_row(e) for e in events])
         conn.execute(case_table.insert().values(replay(events).as_row()))
+        backfill_ledger(conn)  # as the upgrade that added the ledger enters cases already there
     report = verify_store(store)
     assert report.ok, report.problems
     assert report.events == len(events)

@@ -1,0 +1,569 @@
+"""`cme doctor`: is this deployment healthy on a given day? Each check says ok, warning or failing.
+
+Owns the checks and their thresholds: the calendars cover the day (failing) and the 60 school
+days after it (warning); every case key is wrapped by the master key in use; the schema is the
+one this cme knows; the scheduler swept recently; no due timer is stuck; no outbox item is dead
+or stuck; a checkpoint was signed recently; the published process versions match their files.
+Reads only: nothing is written, no key is made, the schema is not upgraded. The scheduler runs
+the same checks at start-up and each morning (`engine/deployment/daily.py`) and logs them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, func, select, text
+from sqlalchemy.engine import Connection
+
+from engine.errors import CMEError
+from engine.store.database import Store
+from engine.store.runs import CHECKPOINT, SWEEP, last_run
+from engine.store.schema import SCHEMA_STEPS
+from engine.store.tables import (
+    case_key_table,
+    case_table,
+    event_table,
+    outbox_table,
+    process_version_table,
+    timer_table,
+)
+from engine.time.calendar import SchoolCalendar
+
+OK, WARNING, FAILING = "ok", "warning", "failing"
+_RANK = {OK: 0, WARNING: 1, FAILING: 2}
+LOOK_AHEAD_SCHOOL_DAYS = 60
+"""A calendar must reach this many school days past the day checked, or doctor warns."""
+STUCK_OUTBOX_DAYS = 2
+"""An outbox item waiting longer than this many days (pending or failing) is stuck."""
+CHECKPOINT_WARN_DAYS = 3
+"""A checkpoint older than this (a long weekend) is a warning; twice as old is failing."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's result: its name, ok / warning / failing, what it found, and details."""
+
+    check: str
+    status: str
+    message: str
+    details: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "check": self.check,
+            "status": self.status,
+            "message": self.message,
+            "details": list(self.details),
+        }
+
+
+@dataclass
+class DoctorReport:
+    """Every check's finding for one day."""
+
+    on: dt.date
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """The worst finding's status."""
+        return max((f.status for f in self.findings), key=_RANK.__getitem__, default=OK)
+
+    @property
+    def exit_code(self) -> int:
+        """0 ok, 1 warning, 2 failing: what monitoring reads."""
+        return _RANK[self.status]
+
+    def problems(self) -> list[Finding]:
+        """The findings that are not ok."""
+        return [f for f in self.findings if f.status != OK]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (for `cme doctor --json`)."""
+        return {
+            "on": self.on.isoformat(),
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "checks": [f.as_dict() for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class MasterKeyInUse:
+    """The master key a command would use (its id and where it came from), or why there is
+    none; and the ids of previous keys still accepted while a rotation runs.
+    """
+
+    key_id: str | None
+    source: str
+    previous: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    """A process file as shipped or configured: its id, version, content hash and path."""
+
+    process_id: str
+    version: int
+    content_hash: str
+    path: str
+
+
+@dataclass
+class DoctorInputs:
+    """What the checks look at besides the database (the CLI and the scheduler gather these)."""
+
+    store: Store
+    on: dt.date
+    now: dt.datetime
+    calendar: Callable[[str], SchoolCalendar]
+    """A calendar by name as this database uses it (newest stored version, else the file)."""
+    default_calendar: str
+    master_key: MasterKeyInUse
+    process_files: Callable[[], Iterable[PublishedFile]]
+    checkpoint_signing: bool = True
+    """Whether a signing key is configured (the advice differs)."""
+
+
+def run_checks(inputs: DoctorInputs) -> DoctorReport:
+    """Every check, in a fixed order; a check that cannot run is itself failing."""
+    report = DoctorReport(on=inputs.on)
+    with inputs.store.read() as conn:
+        for name, check in _CHECKS:
+            try:
+                report.findings.append(check(conn, inputs))
+            except CMEError as exc:
+                report.findings.append(Finding(name, FAILING, f"could not be checked: {exc}"))
+    return report
+
+
+# --- the checks ----------------------------------------------------------------------------------
+
+
+def check_calendars(conn: Connection, inputs: DoctorInputs) -> Finding:
+    """Every calendar in use covers the day (else failing) and 60 school days on (else warning)."""
+    names = sorted(
+        {
+            inputs.default_calendar,
+            *(
+                r[0]
+                for r in conn.execute(
+                    select(case_table.c.calendar).distinct().where(case_table.c.terminal.is_(False))
+                )
+            ),
+        }
+    )
+    on = inputs.on
+    failing: list[str] = []
+    warning: list[str] = []
+    fine: list[str] = []
+    for name in names:
+        try:
+            cal = inputs.calendar(name)
+        except CMEError as exc:
+            failing.append(f"calendar {name} cannot be loaded: {exc}")
+            continue
+        if not cal.covers(on):
+            failing.append(_short(cal, on, f"does not cover {on.isoformat()}"))
+            continue
+        try:
+            reach = cal.school_day_n(on, LOOK_AHEAD_SCHOOL_DAYS + 1)
+        except CMEError:
+            warning.append(
+                _short(
+                    cal,
+                    on,
+                    (
+                        f"covers {on.isoformat()} but not the {LOOK_AHEAD_SCHOOL_DAYS} school days "
+                        "after "
+                        "it: deadlines set soon will fall past its last school year"
+                    ),
+                )
+            )
+            continue
+        fine.append(f"{name} (version {cal.version}) reaches {reach.isoformat()}")
+    if failing:
+        return Finding("calendars", FAILING, failing[0], tuple(failing[1:] + warning))
+    if warning:
+        return Finding("calendars", WARNING, warning[0], tuple(warning[1:]))
+    return Finding(
+        "calendars",
+        OK,
+        (
+            f"{', '.join(names)} cover {on.isoformat()} and the "
+            f"{LOOK_AHEAD_SCHOOL_DAYS} school days "
+            "after it"
+        ),
+        tuple(fine),
+    )
+
+
+def _short(cal: SchoolCalendar, on: dt.date, what: str) -> str:
+    years = cal.school_years()
+    start = on.year if on.month >= 9 else on.year - 1
+    missing = f"{start}-{(start + 1) % 100:02d}"
+    return (
+        f"calendar {cal.name} (version {cal.version}; school years "
+        f"{', '.join(years) or 'none'}) {what}: no case can be opened or moved on there. Add "
+        f"the year with `cme calendar new {missing}` (or the next one it lacks), fill in the "
+        "term dates, then publish it"
+    )
+
+
+def check_master_key(conn: Connection, inputs: DoctorInputs) -> Finding:
+    """Every live case key is wrapped by the master key in use (previous keys: a rotation to
+    finish, warning; any other key: failing).
+    """
+    rows = conn.execute(
+        select(case_key_table.c.master_key_id, func.count())
+        .where(case_key_table.c.wrapped.is_not(None))
+        .group_by(case_key_table.c.master_key_id)
+    ).all()
+    by_key = {str(k): int(n) for k, n in rows}
+    key = inputs.master_key
+    if key.key_id is None:
+        status = FAILING if by_key else WARNING
+        return Finding(
+            "master key",
+            status,
+            (
+                f"no master key: {key.source}"
+                + (
+                    f"; the database's case keys are wrapped by {', '.join(sorted(by_key))}"
+                    if by_key
+                    else ""
+                )
+            ),
+        )
+    others = {k: n for k, n in by_key.items() if k != key.key_id}
+    if not others:
+        return Finding(
+            "master key",
+            OK,
+            (
+                f"the master key in use ({key.key_id}, from {key.source}) wraps all "
+                f"{by_key.get(key.key_id, 0)} case key(s)"
+            ),
+        )
+    unknown = {k: n for k, n in others.items() if k not in key.previous}
+    if unknown:
+        return Finding(
+            "master key",
+            FAILING,
+            (
+                f"{sum(unknown.values())} case key(s) are wrapped by master key(s) "
+                f"{', '.join(sorted(unknown))}, not the one in use "
+                f"({key.key_id}, from {key.source}):"
+                " those cases' personal data cannot be read. Use the deployment's key file"
+            ),
+            tuple(f"{k}: {n} case key(s)" for k, n in sorted(unknown.items())),
+        )
+    return Finding(
+        "master key",
+        WARNING,
+        (
+            f"{sum(others.values())} case key(s) are still wrapped by a previous master key "
+            f"({', '.join(sorted(others))}): finish the rotation with `cme admin key rotate`"
+        ),
+    )
+
+
+def check_schema(conn: Connection, inputs: DoctorInputs) -> Finding:
+    """The database has had exactly the schema steps this cme knows."""
+    try:
+        done = sorted(r[0] for r in conn.execute(text("SELECT step FROM schema_version")))
+    except Exception:  # noqa: BLE001 (no table: not a cme database, or not made yet)
+        return Finding(
+            "schema",
+            FAILING,
+            "the database has no schema_version table: it is not "
+            "a cme database, or none was made yet (run `cme init`)",
+        )
+    known = len(SCHEMA_STEPS)
+    if done and done[-1] > known:
+        return Finding(
+            "schema",
+            FAILING,
+            (
+                f"the database is at schema step {done[-1]}, newer than this cme knows ({known}): "
+                "it was upgraded by a newer cme; install that"
+            ),
+        )
+    missing = [n for n in range(1, known + 1) if n not in done]
+    if missing:
+        names = [SCHEMA_STEPS[n - 1][0] for n in missing]
+        return Finding(
+            "schema",
+            WARNING,
+            (
+                f"{len(missing)} schema step(s) not applied yet (the next command that opens the "
+                f"database applies them): {'; '.join(names)}"
+            ),
+        )
+    return Finding("schema", OK, f"schema step {known} of {known}: up to date")
+
+
+def check_sweep(conn: Connection, inputs: DoctorInputs) -> Finding:
+    """The scheduler swept on the last weekday before the day (warning if one or two weekdays
+    were missed, failing if more, or if it never swept while timers are pending).
+    """
+    run = last_run(conn, SWEEP)
+    pending = int(
+        conn.execute(
+            select(func.count()).select_from(timer_table).where(timer_table.c.status == "pending")
+        ).scalar_one()
+    )
+    overdue = conn.execute(
+        select(func.count(), func.min(timer_table.c.due_date)).where(
+            and_(timer_table.c.status == "pending", timer_table.c.due_date < inputs.on)
+        )
+    ).one()
+    late = (
+        f"; {overdue[0]} pending timer(s) were due before {inputs.on.isoformat()}"
+        if (overdue[0])
+        else ""
+    )
+    if run is None:
+        status = FAILING if pending else WARNING
+        return Finding(
+            "scheduler",
+            status,
+            (
+                "no sweep has been recorded: is `cme scheduler` running (systemd: "
+                f"cme-scheduler.service)?{late}"
+            ),
+        )
+    swept = run.on_date or run.finished_at.date()
+    missed = _weekdays_between(swept, inputs.on)
+    when = (
+        f"last sweep up to {swept.isoformat()}, finished "
+        f"{run.finished_at.isoformat(sep=' ', timespec='seconds')}"
+    )
+    if missed == 0:
+        return Finding("scheduler", OK, f"{when}; no weekday missed{late}")
+    status = WARNING if missed <= 2 else FAILING
+    return Finding(
+        "scheduler",
+        status,
+        (f"{when}: {missed} weekday(s) since without a sweep — is `cme scheduler` running?{late}"),
+    )
+
+
+def _weekdays_between(first: dt.date, last: dt.date) -> int:
+    """Weekdays strictly after `first` and strictly before `last`."""
+    days = (last - first).days - 1
+    if days <= 0:
+        return 0
+    return sum(1 for n in range(1, days + 1) if (first + dt.timedelta(n)).weekday() < 5)
+
+
+def check_stuck_timers(conn: Connection, inputs: DoctorInputs) -> Finding:
+    """No due timer was left pending by the last sweep (its step could not be taken, usually
+    because the deadline it arms falls past the calendar).
+    """
+    run = last_run(conn, SWEEP)
+    if run is None or run.on_date is None:
+        return Finding("timers", OK, "no sweep recorded yet: nothing has been left behind")
+    rows = conn.execute(
+        select(
+            timer_table.c.key, timer_table.c.case_id, timer_table.c.due_date, timer_table.c.calendar
+        )
+        .where(and_(timer_table.c.status == "pending", timer_table.c.due_date <= run.on_date))
+        .order_by(timer_table.c.due_date, timer_table.c.id)
+    ).all()
+    if not rows:
+        return Finding(
+            "timers",
+            OK,
+            (f"every timer due by {run.on_date.isoformat()} (the last sweep) was dealt with"),
+        )
+    blocked: dict[str, str] = run.detail.get("blocked") or {}
+    details = tuple(
+        f"{r.case_id} timer {r.key} due {_day(r.due_date)} (calendar {r.calendar})"
+        + (f": {blocked[r.key]}" if r.key in blocked else "")
+        for r in rows[:20]
+    )
+    why = next(iter(blocked.values()), None)
+    return Finding(
+        "timers",
+        FAILING,
+        (
+            f"{len(rows)} timer(s) due by {run.on_date.isoformat()} are still pending after "
+            "the last "
+            "sweep: the calendar cannot place the step they take"
+            + (f" ({why})" if why else "")
+            + "; those cases are not moving"
+        ),
+        details,
+    )
+
+
+def check_outbox(conn: Connection, inputs: DoctorInputs) -> Finding:
+    """No outbox item is dead (failing) or waiting more than two days (warning)."""
+    dead = conn.execute(
+        select(outbox_table.c.id, outbox_table.c.case_id, outbox_table.c.last_error)
+        .where(outbox_table.c.status == "dead")
+        .order_by(outbox_table.c.id)
+    ).all()
+    cutoff = inputs.on - dt.timedelta(days=STUCK_OUTBOX_DAYS)
+    stuck = conn.execute(
+        select(
+            outbox_table.c.id,
+            outbox_table.c.case_id,
+            outbox_table.c.created_on,
+            outbox_table.c.last_error,
+        )
+        .where(
+            and_(
+                outbox_table.c.status.in_(["pending", "failed"]), outbox_table.c.created_on < cutoff
+            )
+        )
+        .order_by(outbox_table.c.id)
+    ).all()
+    if dead:
+        return Finding(
+            "outbox",
+            FAILING,
+            (
+                f"{len(dead)} outbox item(s) dead (no more retries): letters or emails that "
+                "did not "
+                "go; see `cme outbox list --status dead`, fix the cause, then `cme outbox retry`"
+            ),
+            tuple(f"#{r.id} {r.case_id}: {r.last_error}" for r in dead[:20]),
+        )
+    if stuck:
+        return Finding(
+            "outbox",
+            WARNING,
+            (
+                f"{len(stuck)} outbox item(s) waiting since before {cutoff.isoformat()}: is "
+                "`cme outbox send` running?"
+            ),
+            tuple(
+                f"#{r.id} {r.case_id} since {_day(r.created_on)}"
+                + (f": {r.last_error}" if r.last_error else "")
+                for r in stuck[:20]
+            ),
+        )
+    return Finding(
+        "outbox", OK, f"nothing dead, nothing waiting more than {STUCK_OUTBOX_DAYS} days"
+    )
+
+
+def check_checkpoint(conn: Connection, inputs: DoctorInputs) -> Finding:
+    """A checkpoint was signed within three days (warning after, failing after six), or none
+    is needed yet (no events).
+    """
+    run = last_run(conn, CHECKPOINT)
+    setup = (
+        ""
+        if inputs.checkpoint_signing
+        else (" (no keys.checkpoint_signing_key_file in cme.toml: the scheduler cannot sign one)")
+    )
+    if run is None:
+        events = conn.execute(select(func.count()).select_from(event_table)).scalar_one()
+        if not events:
+            return Finding(
+                "checkpoint",
+                OK if inputs.checkpoint_signing else WARNING,
+                "no checkpoint yet, and no events to sign" + setup,
+            )
+        return Finding(
+            "checkpoint",
+            FAILING,
+            (
+                f"no checkpoint has ever been signed over {events} event(s): nothing would show a "
+                f"fully re-hashed history{setup}"
+            ),
+        )
+    age = inputs.now - run.finished_at
+    days = age.total_seconds() / 86400
+    said = (
+        f"last checkpoint signed {run.finished_at.isoformat(sep=' ', timespec='seconds')} "
+        f"({days:.1f} days ago, key {run.detail.get('key_id')}, {run.detail.get('file')})"
+    )
+    if days > 2 * CHECKPOINT_WARN_DAYS:
+        return Finding("checkpoint", FAILING, said + setup)
+    if days > CHECKPOINT_WARN_DAYS:
+        return Finding("checkpoint", WARNING, said + setup)
+    return Finding("checkpoint", OK, said)
+
+
+def check_processes(conn: Connection, inputs: DoctorInputs) -> Finding:
+    """Each process file's version, where published, was published from that very text."""
+    stored = {
+        (r.process_id, int(r.version)): r.content_hash
+        for r in conn.execute(
+            select(
+                process_version_table.c.process_id,
+                process_version_table.c.version,
+                process_version_table.c.content_hash,
+            )
+        )
+    }
+    differ: list[str] = []
+    unpublished: list[str] = []
+    files = list(inputs.process_files())
+    for f in files:
+        published = stored.get((f.process_id, f.version))
+        if published is None:
+            unpublished.append(f"{f.process_id} v{f.version}")
+        elif published != f.content_hash:
+            differ.append(
+                f"{f.path}: {f.process_id} version {f.version} differs from the text published "
+                f"under that version ({published[:12]} vs {f.content_hash[:12]}): raise its "
+                "`version` and publish it, or restore the file"
+            )
+    if differ:
+        return Finding(
+            "processes",
+            FAILING,
+            (
+                f"{len(differ)} process file(s) differ from their published version: no case can "
+                "be opened on them"
+            ),
+            tuple(differ),
+        )
+    note = (
+        f"; not yet published (published when first used): {', '.join(unpublished)}"
+        if unpublished
+        else ""
+    )
+    return Finding(
+        "processes",
+        OK,
+        (f"{len(files) - len(unpublished)} published process version(s) match their files{note}"),
+    )
+
+
+def _day(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.date) else str(value)[:10]
+
+
+_CHECKS: list[tuple[str, Callable[[Connection, DoctorInputs], Finding]]] = [
+    ("calendars", check_calendars),
+    ("master key", check_master_key),
+    ("schema", check_schema),
+    ("scheduler", check_sweep),
+    ("timers", check_stuck_timers),
+    ("outbox", check_outbox),
+    ("checkpoint", check_checkpoint),
+    ("processes", check_processes),
+]
+
+
+__all__ = [
+    "FAILING",
+    "OK",
+    "WARNING",
+    "DoctorInputs",
+    "DoctorReport",
+    "Finding",
+    "MasterKeyInUse",
+    "PublishedFile",
+    "run_checks",
+]
