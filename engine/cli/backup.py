@@ -14,11 +14,11 @@ from engine.cli.common import db_option, handle_errors, json_option, print_json
 
 
 @click.command("backup")
-@click.argument("dest", type=click.Path(path_type=Path))
+@click.argument("dest", type=click.Path())
 @db_option
 @json_option
 @handle_errors
-def backup(dest: Path, db_url: str | None, as_json: bool) -> None:
+def backup(dest: str, db_url: str | None, as_json: bool) -> None:
     """Copy the SQLite database, with what its write-ahead log holds, to a new file DEST.
 
     DEST may be a folder: the backup is then named cme-<UTC time>.db inside it. Uses SQLite's

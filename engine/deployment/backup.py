@@ -95,11 +95,15 @@ def sqlite_path(url: str) -> Path:
     return Path(parsed.database)
 
 
-def destination(dest: Path, at: dt.datetime) -> Path:
+def destination(dest: str | Path, at: dt.datetime) -> Path:
     """The file to write: `dest` itself, or `cme-<UTC time>.db` inside it when it is a folder.
 
-    Refuses a file that exists (a backup never overwrites one) and a folder that does not.
+    Refuses a file that exists (a backup never overwrites one) and a folder that does not
+    (`dest` written with a trailing `/` names a folder).
     """
+    if isinstance(dest, str) and dest.endswith(("/", os.sep)) and not Path(dest).is_dir():
+        raise BackupError(f"no folder {dest} to write the backup in")
+    dest = Path(dest)
     if dest.is_dir():
         dest = dest / f"cme-{at.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}.db"
     if dest.exists() or dest.is_symlink():
@@ -112,7 +116,7 @@ def destination(dest: Path, at: dt.datetime) -> Path:
     return dest
 
 
-def take_backup(url: str, dest: Path, *, at: dt.datetime) -> BackupResult:
+def take_backup(url: str, dest: str | Path, *, at: dt.datetime) -> BackupResult:
     """Copy the SQLite database at `url` (WAL included) to a new file at `dest`, mode 0600.
 
     `at` names the file when `dest` is a folder. The copy is checked (`PRAGMA quick_check`)

@@ -200,6 +200,17 @@ def test_an_sqlite_file_of_another_program_is_not_a_cme_backup(tmp_path: Path) -
     assert not (tmp_path / "b.db").exists()
 
 
+def test_a_folder_that_is_not_there_is_refused(live: tuple[Path, str], tmp_path: Path) -> None:
+    _, url = live
+    code, _, err = run("admin", "backup", f"{tmp_path}/backups/", "--db", url)
+    assert code == 1
+    assert f"no folder {tmp_path}/backups/" in err
+    assert not (tmp_path / "backups").exists()
+    code, _, err = run("admin", "backup", f"{tmp_path}/none/b.db", "--db", url)
+    assert code == 1
+    assert f"no folder {tmp_path}/none" in err
+
+
 def test_backing_up_a_missing_database_creates_nothing(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "cme.db"
     code, _, err = run("admin", "backup", str(tmp_path / "b.db"), "--db", f"sqlite:///{missing}")
