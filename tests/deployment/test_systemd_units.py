@@ -41,8 +41,8 @@ def test_each_service_runs_as_cme_with_the_configuration_and_hardening(path: Pat
     service = unit(path)["Service"]
     assert service["User"] == "cme"
     assert service["Group"] == "cme"
-    assert service["Environment"] in {"CME_CONFIG=/etc/cme/cme.toml", "PYTHONUNBUFFERED=1"}
-    assert "Environment=CME_CONFIG=/etc/cme/cme.toml" in path.read_text().splitlines()
+    assert service["Environment"] in {"CME_CONFIG=/srv/cme/cme.toml", "PYTHONUNBUFFERED=1"}
+    assert "Environment=CME_CONFIG=/srv/cme/cme.toml" in path.read_text().splitlines()
     for setting, value in {
         "NoNewPrivileges": "yes",
         "ProtectSystem": "strict",
@@ -53,6 +53,8 @@ def test_each_service_runs_as_cme_with_the_configuration_and_hardening(path: Pat
     }.items():
         assert service.get(setting) == value, setting
     assert "/srv/cme" in service["ReadWritePaths"].split()
+    # The service cannot change the configuration pinning the checkpoint key, nor the keys.
+    assert service["ReadOnlyPaths"].split() == ["/srv/cme/cme.toml", "-/srv/cme/keys"]
 
 
 def test_the_scheduler_restarts_on_failure() -> None:
