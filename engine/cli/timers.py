@@ -120,5 +120,14 @@ def run_cmd(at_time: dt.time, timezone: str, today: dt.date | None, no_catch_up:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     settings = ScheduleSettings(at=at_time, timezone=timezone, batch_size=batch_size,
                                 today=today, catch_up=not no_catch_up)
-    job = SweepJob(wiring.service(db_url), settings, clock=wiring.now)
+    from engine.deployment.config import deployment_config
+    from engine.deployment.daily import scheduler_hooks, start_up_checks
+
+    service = wiring.service(db_url)
+    config = deployment_config(db_url=db_url)
+    # After each sweep: the day's signed checkpoint, then the health checks, logged.
+    hooks = scheduler_hooks(service.store, config, db_url=db_url)
+    job = SweepJob(service, settings, clock=wiring.now, after=hooks)
+    if no_catch_up:  # else the start-up sweep runs the checks after it
+        start_up_checks(service.store, config, db_url=db_url, on=job.today(), now=wiring.now())
     sys.exit(run(job))
