@@ -17,9 +17,15 @@ from engine.errors import CommandRefused, InputError
 from engine.protection.crypto import (
     MASTER_KEY_ENV,
     MASTER_KEY_FILE_ENV,
+    CaseKeys,
     MasterKey,
     dev_key,
+    master_key_ids,
 )
+from engine.store.database import Store
+
+DEV_KEY_NAME = "master.key"
+"""A development key's file name, in the SQLite database's folder."""
 
 
 class MasterKeyMissing(CommandRefused):
@@ -136,10 +142,46 @@ def find_master_key(
     return MasterKeyChoice(key, f"{dev_path} (development key)", created)
 
 
+def dev_key_beside(store: Store) -> Path | None:
+    """Where a development key lives for this store: beside its SQLite file (None: PostgreSQL
+    or an in-memory database, which get none).
+    """
+    database = store.engine.url.database if store.is_sqlite else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).parent / DEV_KEY_NAME
+
+
+def keys_for_store(
+    store: Store,
+    env: Mapping[str, str] | None = None,
+    *,
+    key_file: Path | None = None,
+    previous: Collection[Path] = (),
+) -> tuple[CaseKeys, Path | None]:
+    """Case keys for `store`: its master key found as `find_master_key` says (a development key
+    beside its SQLite file), `previous` master key files accepted for reading; and the path of a
+    development key if one was just made.
+    """
+
+    def expected() -> list[str]:
+        with store.read() as conn:
+            return master_key_ids(conn)
+
+    choice = find_master_key(
+        env, key_file=key_file, dev_path=dev_key_beside(store), expected=expected
+    )
+    older = [read_master_key_file(path, what="keys.previous_master_key_files") for path in previous]
+    return CaseKeys(choice.key, previous=older, source=choice.source), choice.created
+
+
 __all__ = [
+    "DEV_KEY_NAME",
     "MasterKeyChoice",
     "MasterKeyMissing",
+    "dev_key_beside",
     "find_master_key",
+    "keys_for_store",
     "read_master_key_file",
     "write_master_key_file",
 ]

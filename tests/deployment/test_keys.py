@@ -23,7 +23,9 @@ from engine.protection.access import Actor
 from engine.protection.crypto import CaseKeys, MasterKey, MasterKeyMismatch, master_key_ids
 from engine.protection.masterkeys import (
     MasterKeyMissing,
+    dev_key_beside,
     find_master_key,
+    keys_for_store,
     read_master_key_file,
     write_master_key_file,
 )
@@ -346,3 +348,18 @@ def _worker(url: str, old: MasterKey, new: MasterKey, kill_at: str) -> Any:
         timeout=120,
         check=False,
     )
+
+
+def test_the_development_key_lives_beside_the_sqlite_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    store = open_store(f"sqlite:///{tmp_path / 'data' / 'cme.db'}")
+    assert dev_key_beside(store) == tmp_path / "data" / "master.key"
+    keys, made = keys_for_store(store, {})
+    assert made == tmp_path / "data" / "master.key"
+    assert keys.master == read_master_key_file(made)
+    assert not (tmp_path / ".cme").exists(), "never in the working directory"
+    assert dev_key_beside(open_store("sqlite:///:memory:")) is None
+    assert dev_key_beside(open_store("sqlite:///rel.db")) == Path("master.key")
