@@ -16,7 +16,7 @@ import click
 
 from engine.cli.common import DATE, db_option, handle_errors, json_option, print_json
 from engine.time.calendar import SchoolCalendar
-from engine.time.calendars import DEFAULT_CALENDAR, load_calendar_or_file
+from engine.time.calendars import LONDON_CALENDAR, load_calendar_or_file
 from engine.time.school_age import compulsory_school_age
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,7 +56,7 @@ def calendar_option(func: F) -> F:
         "--calendar",
         "calendar_name",
         envvar="CME_CALENDAR",
-        default=DEFAULT_CALENDAR,
+        default=LONDON_CALENDAR,
         show_default=True,
         help="A shipped calendar's name, or the path of a calendar YAML file.",
     )(func)
@@ -193,6 +193,41 @@ def list_(as_json: bool) -> None:
         return
     for row in rows:
         click.echo(f"{row['name']}  version {row['version']}  {', '.join(row['school_years'])}")
+
+
+@calendar.command("new")
+@click.argument("year")
+@click.option("--into", "into", type=click.Path(dir_okay=False), default=None,
+              help="A calendar file to add the year to; a file that does not exist yet is "
+                   "made, named after the file. Without it the year is printed.")
+@handle_errors
+def new(year: str, into: str | None) -> None:
+    """Scaffold school YEAR: England's bank holidays listed, the term dates to fill in.
+
+    The year's bank holidays are written as comments for the reader (the engine takes them from
+    the `holidays` package). Every term date is left as YYYY-MM-DD, and the file is refused
+    (by `show`, `reload` and case opening) until each is replaced with the published date.
+
+    Example: cme calendar new 2027-28 --into my-la.yaml
+    """
+    from pathlib import Path
+
+    from engine.time.scaffold import add_year, new_calendar_text, year_block
+
+    if into is None:
+        click.echo(year_block(year), nl=False)
+        return
+    path = Path(into)
+    if path.exists():
+        text = add_year(path.read_text(encoding="utf-8"), year, into)
+    else:
+        text = new_calendar_text(path.stem, year)
+    path.write_text(text, encoding="utf-8")
+    click.echo(
+        f"Wrote school year {year} to {into}: fill in every YYYY-MM-DD with the published "
+        f"term dates, raise `version` if the calendar is in use, then check it with "
+        f"`cme calendar show --calendar {into} --year {year}`"
+    )
 
 
 @calendar.command("reload")

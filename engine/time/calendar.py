@@ -245,9 +245,10 @@ class SchoolCalendar:
         """The error for a question needing school year `year`, which the calendar lacks."""
         return CalendarError(
             f"{what}, which calendar {self.name} (version {self.version}) does not cover; it "
-            f"covers {', '.join(self._years)}. To add {year}, add a `{year}:` entry under "
-            f"`years:` in {self.path} with that year's published term dates, half terms and "
-            f"INSET days, and raise `version`"
+            f"covers {', '.join(self._years)}. To add {year}, run `cme calendar new {year}` "
+            f"(it writes the year with England's bank holidays listed and the term dates to "
+            f"fill in), or add a `{year}:` entry under `years:` in {self.path} with that "
+            f"year's published term dates, half terms and INSET days, and raise `version`"
         )
 
     def _after_run(self, run: _Run, what: str) -> CalendarError:

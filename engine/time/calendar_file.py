@@ -24,6 +24,10 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _YEAR_KEY = re.compile(r"^(\d{4})-(\d{2})$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
+# What `cme calendar new` writes where a term date is still to be filled in; the loader refuses a
+# file holding it, naming the school year and every date left to fill.
+PLACEHOLDER = "YYYY-MM-DD"
+
 
 # --- the YAML format ---------------------------------------------------------------------------
 
@@ -34,6 +38,8 @@ def _plain_date(value: object) -> object:
         raise PydanticCustomError("calendar_date", "write a date without a time, as YYYY-MM-DD")
     if isinstance(value, dt.date):
         return value
+    if value == PLACEHOLDER:
+        raise PydanticCustomError("calendar_placeholder", "not filled in")
     if isinstance(value, str) and _ISO_DATE.match(value):
         try:
             return dt.date.fromisoformat(value)
@@ -305,6 +311,48 @@ def _check_year(doc: Document, key: str, raw_year: object) -> list[Issue]:
     return issues
 
 
+def _unfilled(doc: Document) -> list[Issue]:
+    """One issue per school year whose term dates still hold `cme calendar new`'s placeholder."""
+    years = doc.data.get("years")
+    if not isinstance(years, dict):
+        return []
+    issues: list[Issue] = []
+    for key, raw_year in years.items():
+        terms = raw_year.get("terms") if isinstance(raw_year, dict) else None
+        if not isinstance(terms, list):
+            continue
+        blanks: list[str] = []
+        first: tuple[str | int, ...] | None = None
+        for i, term in enumerate(terms):
+            if not isinstance(term, dict):
+                continue
+            label = str(term.get("name", f"term {i + 1}"))
+            parts: list[tuple[tuple[str | int, ...], str, object]] = [
+                ((i, field), f"{label} {field}", term.get(field))
+                for field in ("first_day", "last_day")
+            ]
+            half = term.get("half_term")
+            if isinstance(half, dict):
+                parts += [
+                    ((i, "half_term", field), f"{label} half_term {field}", half.get(field))
+                    for field in ("first_day", "last_day")
+                ]
+            for where, words, value in parts:
+                if value == PLACEHOLDER:
+                    blanks.append(words)
+                    first = first or where
+        if blanks and first is not None:
+            issues.append(
+                doc.issue(
+                    ("years", key, "terms", *first),
+                    f"term dates for {key} are not filled in: {', '.join(blanks)}; replace each "
+                    f"{PLACEHOLDER} with the date the LA published, then check the file with "
+                    f"`cme calendar show --calendar FILE --year {key}`",
+                )
+            )
+    return issues
+
+
 def parse_calendar(
     text: str, path: str, *, expected_name: str | None = None
 ) -> CalendarDefinition:
@@ -318,12 +366,13 @@ def parse_calendar(
                 )
             ]
         )
-    issues: list[Issue] = []
+    issues: list[Issue] = _unfilled(doc)
     definition: CalendarDefinition | None = None
     try:
         definition = CalendarDefinition.model_validate(doc.data)
     except ValidationError as exc:
-        issues.extend(pydantic_issues(doc, exc.errors()))
+        errors = [e for e in exc.errors() if e["type"] != "calendar_placeholder"]
+        issues.extend(pydantic_issues(doc, errors))
     years = doc.data.get("years")
     if isinstance(years, dict):
         for key, raw_year in years.items():
@@ -343,6 +392,7 @@ def parse_calendar(
 
 
 __all__ = [
+    "PLACEHOLDER",
     "BreakDefinition",
     "CalendarDefinition",
     "ClosureDefinition",

@@ -16,6 +16,11 @@ from engine.time.calendar import SchoolCalendar
 from engine.time.calendar_file import parse_calendar
 
 DEFAULT_CALENDAR = "london-2024-25"
+# The shipped calendar covering the most school years (2023-24 to 2026-27): what `cme calendar`
+# answers on unless told otherwise, and the one a deployment's new cases should use
+# (`[calendars] default` in cme.toml). DEFAULT_CALENDAR stays the engine's fallback for now, as
+# cases and tests are pinned to it (see processes/calendars/README.md).
+LONDON_CALENDAR = "london"
 _PACKAGE = "processes"
 _FOLDER = "calendars"
 
@@ -78,6 +83,7 @@ def load_calendar_or_file(spec: str) -> SchoolCalendar:
 
 __all__ = [
     "DEFAULT_CALENDAR",
+    "LONDON_CALENDAR",
     "available_calendars",
     "load_calendar",
     "load_calendar_file",

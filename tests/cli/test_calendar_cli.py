@@ -33,7 +33,7 @@ def test_school_day_json() -> None:
     assert json.loads(result.stdout) == {
         "date": "2024-12-02",
         "explanation": "Day 26 = 2 Dec 2024: 26th school day from 21 Oct 2024, skipping half "
-        "term 28 Oct – 1 Nov, calendar london-2024-25 version 1",
+        "term 28 Oct – 1 Nov, calendar london version 1",
     }
 
 
@@ -91,7 +91,7 @@ def test_show_json() -> None:
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["year"] == "2024-25"
-    assert summary["calendar"] == "london-2024-25"
+    assert summary["calendar"] == "london"
     assert summary["terms"][0]["first_day"] == "2024-09-02"
     assert summary["bank_holidays_in_term"] == [{"date": "2025-05-05", "name": "May Day"}]
 
@@ -121,9 +121,10 @@ def test_list() -> None:
 
 
 def test_date_outside_the_calendar_exits_non_zero_naming_the_year() -> None:
-    result = run("school-day", "--from", "2025-10-21", "--day", "3")
+    result = run("school-day", "--from", "2027-10-21", "--day", "3")
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: 21 Oct 2025 is in school year 2025-26")
+    assert result.stderr.startswith("error: 21 Oct 2027 is in school year 2027-28")
+    assert "run `cme calendar new 2027-28`" in result.stderr
     assert "Traceback" not in result.output
 
 
@@ -144,9 +145,9 @@ def test_invalid_calendar_file_shows_every_issue_with_its_place() -> None:
 
 
 def test_unknown_year_in_show() -> None:
-    result = run("show", "--year", "2025-26")
+    result = run("show", "--year", "2027-28")
     assert result.exit_code == 1
-    assert "no school year '2025-26'" in result.stderr
+    assert "no school year '2027-28'" in result.stderr
 
 
 @pytest.mark.parametrize(
