@@ -186,7 +186,8 @@ def test_the_guide_marks_the_sqlite_set_up_and_backup_commands() -> None:
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=False,
-    reason="until case commands read cme.toml (database, master key, default calendar): issue 17, wiring after COMMANDS_DONE",
+    reason="until case commands read cme.toml (database, master key, default calendar): "
+    "issue 17, the CLI's wiring after COMMANDS_DONE",
 )
 def test_following_the_guide_from_an_empty_folder(tmp_path: Path) -> None:
     blocks = guide_blocks(GUIDE.read_text())
