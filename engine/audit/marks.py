@@ -11,8 +11,8 @@ import datetime as dt
 
 from engine.audit.access import authorise, record_access
 from engine.audit.verify import VerifyReport
-from engine.errors import InputError
-from engine.protection.access import ActorLike, RoleTable
+from engine.errors import AccessDenied, InputError
+from engine.protection.access import ActorLike, Permission, RoleTable, shipped_role_table
 from engine.store.database import Store
 from engine.store.integrity import Mark, add_mark, clear_marks, open_marks
 
@@ -44,10 +44,27 @@ def clear(
 ) -> list[Mark]:
     """An auditor clears a case's integrity marks, saying why; recorded in the access log.
 
-    The marks cleared are returned. The case takes new events again; what was found stays in
-    the marks table with who cleared it, when and why.
+    Only a role that audits and does not change cases may (the officers whose work the history
+    holds are not the ones to wave it through). The marks cleared are returned. The case takes
+    new events again; what was found stays in the marks table with who cleared it, when, why.
     """
     authorise(actor, "clear an integrity mark", table=roles)
+    table = roles or shipped_role_table()
+    if table.allows(actor.role, Permission.change_case):
+        # The people whose work the broken history holds are not the ones to wave it through.
+        raise AccessDenied(
+            f"{actor.name} ({actor.role}) may not clear an integrity mark: only a role that "
+            "audits (read_audit) and does not change cases may, e.g. auditor",
+            actor=actor.name,
+            role=actor.role,
+            permission="read_audit without change_case",
+            allowed=[
+                r
+                for r in table.roles
+                if table.allows(r, Permission.read_audit)
+                and not table.allows(r, Permission.change_case)
+            ],
+        )
     if not reason.strip():
         raise InputError("say why the mark is cleared (--reason): it is kept with the mark")
     with store.engine.begin() as conn:
