@@ -49,8 +49,8 @@ def year_block(year: str) -> str:
         f"    #   {day.isoformat()} {WEEKDAYS[day.weekday()][:3]}  {name}"
         for day, name in holidays.items()
     ]
-    lines.append(f"    # Replace every {PLACEHOLDER} with the published date; the file is refused")
-    lines.append("    # until all are filled in.")
+    lines.append("    # Replace each placeholder date below with the published one; the file is")
+    lines.append("    # refused until all are filled in.")
     lines.append("    terms:")
     for term in _TERMS:
         lines += [
