@@ -19,7 +19,17 @@ from sqlalchemy.engine import Connection
 from engine.audit.access import authorise, record_access
 from engine.audit.chain import EVENT_COLUMNS, Break, checked_rows
 from engine.audit.verify import row_differences
-from engine.cases.projection import CaseEvent, CaseState, EventKind, apply
+from engine.cases.events import (
+    CheckRecorded,
+    Escalation,
+    FactChanged,
+    Migration,
+    Opened,
+    StepTaken,
+    TimerFired,
+    TimerLapsed,
+)
+from engine.cases.projection import CaseEvent, CaseState, apply
 from engine.cases.service import Actor, CaseService
 from engine.errors import CalendarError, CaseNotFound, CMEError, InputError
 from engine.language.definition import ProcessDefinition
@@ -282,41 +292,48 @@ def _date(value: Any) -> dt.date:
 
 def _recorded(ev: CaseEvent) -> dict[str, Any]:
     """The check, facts, step or migration an event recorded (personal text left out)."""
-    data = ev.payload.get("data", {})
-    if ev.kind == EventKind.check_recorded:
-        outcome = data.get("outcome")
-        if outcome is None and ev.payload.get("personal"):
+    body = ev.body
+    if isinstance(body, CheckRecorded):
+        outcome = body.outcome
+        if outcome is None and body.personal:
             outcome = "(kept, sealed, with the personal data)"
-        return {"check": data["check"], "outcome": outcome}
-    if ev.kind == EventKind.fact_changed:
-        return {"facts": data.get("facts", {}), "previous": data.get("previous")}
-    if ev.kind == EventKind.migration:
-        keys: tuple[str, ...] = ("from_version", "to_version", "from_state", "to_state", "mapping")
-    else:
-        keys = ("trigger", "timer", "to_role", "because", "from_state", "to_state")
-    return {k: data[k] for k in keys if k in data}
+        return {"check": body.check, "outcome": outcome}
+    if isinstance(body, FactChanged):
+        return {"facts": body.facts or {}, "previous": body.previous}
+    if isinstance(body, Migration):
+        moved = {} if body.to_state is None else {"from_state": body.from_state,
+                                                  "to_state": body.to_state}
+        return {"from_version": body.from_version, "to_version": body.to_version, **moved,
+                "mapping": body.mapping}
+    if isinstance(body, TimerFired):
+        return {"trigger": body.trigger, "timer": body.timer, "from_state": body.from_state,
+                "to_state": body.to_state}
+    if isinstance(body, StepTaken):
+        return {"trigger": body.trigger, "from_state": body.from_state, "to_state": body.to_state}
+    if isinstance(body, Escalation):
+        return {"timer": body.timer, "to_role": body.to_role}
+    if isinstance(body, TimerLapsed):
+        return {"timer": body.timer, "because": body.because}
+    return {}
 
 
 def _summary(ev: CaseEvent) -> str:
-    data = ev.payload.get("data", {})
-    if ev.kind == EventKind.opened:
-        return f"opened in {data.get('state')}"
-    if ev.kind == EventKind.migration:
-        moved = f", {data['from_state']} → {data['to_state']}" if "to_state" in data else ""
-        versions = f"version {data.get('from_version')} to {data.get('to_version')}"
-        return f"migrated from {versions}{moved}"
-    if "to_state" in data:
-        return f"{data.get('trigger')}: {data.get('from_state')} → {data['to_state']}"
-    if ev.kind == EventKind.check_recorded:
-        return f"check {data.get('check')} recorded"
-    if ev.kind == EventKind.fact_changed:
-        return "fact " + ", ".join(f"{k} = {v}" for k, v in data.get("facts", {}).items())
-    if ev.kind == EventKind.escalation:
-        return f"escalated to {data.get('to_role')}: {data.get('message')}"
-    if ev.kind == EventKind.timer_lapsed:
-        return f"timer {data.get('timer')} lapsed: {'; '.join(data.get('because', []))}"
-    if "trigger" in data:
-        return f"{data['trigger']} (stays in its state)"
+    body = ev.body
+    if isinstance(body, Opened):
+        return f"opened in {body.state}"
+    if isinstance(body, Migration):
+        moved = "" if body.to_state is None else f", {body.from_state} → {body.to_state}"
+        return f"migrated from version {body.from_version} to {body.to_version}{moved}"
+    if isinstance(body, StepTaken):  # an interrupt too: it names its own stage as `to_state`
+        return f"{body.trigger}: {body.from_state} → {body.to_state}"
+    if isinstance(body, CheckRecorded):
+        return f"check {body.check} recorded"
+    if isinstance(body, FactChanged):
+        return "fact " + ", ".join(f"{k} = {v}" for k, v in (body.facts or {}).items())
+    if isinstance(body, Escalation):
+        return f"escalated to {body.to_role}: {body.message}"
+    if isinstance(body, TimerLapsed):
+        return f"timer {body.timer} lapsed: {'; '.join(body.because)}"
     return str(ev.kind).replace("_", " ")
 
 

@@ -7,8 +7,7 @@ from typing import Any
 
 from sqlalchemy import and_, select
 
-from engine.cases.projection import EventKind
-from engine.cases.reading import event_from_row
+from engine.cases.events import Escalation, EventKind, event_from_row
 from engine.cases.service import CaseService
 from engine.protection.access import ActorLike, Permission, require
 from engine.reports.as_of import cases_as_of
@@ -48,10 +47,11 @@ def escalations_report(
     for row in events:
         ev = event_from_row(row)
         case = cases.get(ev.case_id)
-        data = ev.payload.get("data", {})
+        raised = ev.body
+        assert isinstance(raised, Escalation)  # the query selects escalations only
         rows.append({
             "on": ev.effective_date, "case_id": ev.case_id, "process": ev.process_id,
-            "to_role": data.get("to_role"), "message": data.get("message"),
+            "to_role": raised.to_role, "message": raised.message,
             "still_open": bool(case and case.overdue and not case.terminal),
             "assigned_officer": case.assigned_officer if case else None,
         })

@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import and_, insert, select
 
+from engine.cases.events import StepTaken, event_from_row
 from engine.cases.projection import CaseState, EventKind
-from engine.cases.reading import event_from_row
 from engine.cases.service import CaseService
 from engine.protection.access import ActorLike, log_read
 from engine.reports.as_of import in_chunks
@@ -37,7 +37,10 @@ def events_between(
             ).all()
             for row in rows:
                 ev = event_from_row(row)
-                if trigger is not None and ev.payload.get("data", {}).get("trigger") != trigger:
+                step = ev.body
+                if trigger is not None and not (
+                    isinstance(step, StepTaken) and step.trigger == trigger
+                ):
                     continue
                 out.setdefault(ev.case_id, ev.effective_date)
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 
 from engine.cases.events import EventKind, check_body, event_from_row
 from engine.cases.projection import CaseState, replay
-from engine.cli import cli
+from engine.cli import cli, wiring
 
 RELEASE = Path(__file__).parents[1] / "fixtures" / "releases" / "0.1.0"
 CASE = "CME-000007"
@@ -25,7 +26,15 @@ Row = dict[str, Any]
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Env:
+def env(tmp_path: Path) -> Iterator[Env]:
+    # The CLI keeps the master key for the process; this database has its own, so read it
+    # afresh here and let the tests after these read the suite's key again.
+    wiring.keys.cache_clear()
+    yield _copy(tmp_path)
+    wiring.keys.cache_clear()
+
+
+def _copy(tmp_path: Path) -> Env:
     # A copy: the fixture is what 0.1.0 wrote, and stays so.
     shutil.copy2(RELEASE / "demo.db", tmp_path / "demo.db")
     shutil.copy2(RELEASE / "master.key", tmp_path / "master.key")
