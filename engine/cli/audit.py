@@ -257,19 +257,21 @@ def keygen(out: str) -> None:
 
 
 @audit.command()
-@click.option("--key", "key_path", envvar=KEY_ENV, required=True,
+@click.option("--key", "key_path", envvar=KEY_ENV, default=None,
               type=click.Path(dir_okay=False),
-              help=f"The Ed25519 private key file (or {KEY_ENV}).")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="Where to write the checkpoint; keep a copy outside the database.")
+              help=f"The Ed25519 private key file (or {KEY_ENV}; default: "
+                   "keys.checkpoint_signing_key_file in cme.toml).")
+@click.option("--out", "out", default=None, type=click.Path(dir_okay=False),
+              help="Where to write the checkpoint (default: the deployment's checkpoints "
+                   "folder); keep a copy outside the database.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=DEFAULT_JOBS, show_default=True,
               help="Processes verifying ranges of cases in parallel before signing.")
 @db_option
 @actor_options
 @json_option
 @handle_errors
-def checkpoint(key_path: str, out: str, jobs: int, db_url: str | None, actor: str | None,
-               role: str, as_json: bool) -> None:
+def checkpoint(key_path: str | None, out: str | None, jobs: int, db_url: str | None,
+               actor: str | None, role: str, as_json: bool) -> None:
     """Verify the whole log, then write a signed checkpoint of every case's chain head.
 
     \b
@@ -282,11 +284,27 @@ def checkpoint(key_path: str, out: str, jobs: int, db_url: str | None, actor: st
     who = wiring.actor(actor, role)
     svc = wiring.service(db_url)
     authorise(who, "checkpoint", table=svc.roles)
-    from engine.audit.checkpoint import record_signed
+    from engine.audit.checkpoint import checkpoint_name, record_signed
+    from engine.deployment.checkpoints import checkpoint_folder
+    from engine.deployment.config import deployment_config
+    from engine.errors import InputError
 
-    key = load_private_key(key_path)
+    config = deployment_config(db_url=db_url)
+    key_file = key_path or config.keys.checkpoint_signing_key_file
+    if key_file is None:
+        raise InputError(
+            f"which key signs the checkpoint? Give --key FILE, set {KEY_ENV}, or set "
+            "keys.checkpoint_signing_key_file in cme.toml"
+        )
+    key = load_private_key(key_file)
     store = svc.store
     at = wiring.now()
+    if out is None:
+        folder = checkpoint_folder(db_url, config)
+        if folder is None:
+            raise InputError("where should the checkpoint go? Give --out FILE")
+        folder.mkdir(parents=True, exist_ok=True)
+        out = str(folder / checkpoint_name(at))
     signed, report = make_checkpoint(store, key, at=at, jobs=jobs)
     Path(out).write_text(signed.to_json(), encoding="utf-8")
     record_signed(store, signed, Path(out), started_at=at)
