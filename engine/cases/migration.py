@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from engine.cases.catalog import compile_text
+from engine.cases.events import Migration, Opened, StepTaken
 from engine.cases.projection import CaseEvent, CaseState, EventKind, apply
 from engine.cases.service import Actor, CaseService, CommandResult
 from engine.errors import CalendarError, CMEError, InputError, UnknownProcess, suggest
@@ -129,15 +130,16 @@ def preview_case(
     """What `service.migrate` would record and arm for this case, computed without writing."""
     definition = to.definition
     data = migration_data(case, definition, to_state, mapped=mapped)
+    body = Migration(**data)
     event = CaseEvent(
         case_id=case.id, seq=case.seq + 1, effective_date=on,
         recorded_at=dt.datetime.combine(on, dt.time(), dt.UTC), actor="", role="",
-        kind=EventKind.migration, payload={"data": data}, process_id=definition.id,
+        kind=EventKind.migration, payload=body.payload(), process_id=definition.id,
         process_version=definition.version, rule=None, prev_hash=case.head_hash,
     )
     after = apply(case, event)
     calendar = service.calendar_for(after)
-    settled = [] if "to_state" in data else _settled(service, case)
+    settled = [] if body.to_state is not None else _settled(service, case)
     planned = [
         p for p in plan_state_timers(definition, after, calendar=calendar)
         if p.timer_id not in settled
@@ -164,7 +166,11 @@ def _settled(service: CaseService, case: CaseState) -> list[str]:
     """Timers of the case's current stay in its state that already fired or lapsed."""
     entered = 1
     for ev in reversed(service.events(case.id)):
-        if ev.kind == EventKind.opened or "to_state" in ev.payload.get("data", {}):
+        body = ev.body
+        # Every step counts as an entry, an interrupt too (as before events were typed).
+        if isinstance(body, Opened | StepTaken) or (
+            isinstance(body, Migration) and body.to_state is not None
+        ):
             entered = ev.seq
             break
     with service.store.read() as conn:
