@@ -47,20 +47,29 @@ def doctor(on: dt.date | None, config_path: str | None, db_url: str | None, as_j
     from zoneinfo import ZoneInfo
 
     from engine.cli import wiring
-    from engine.deployment.config import database_url, deployment_config
+    from engine.deployment.config import (
+        DEFAULT_SQLITE,
+        database_url,
+        deployment_config,
+        sqlite_file,
+    )
     from engine.deployment.daily import doctor_inputs
-    from engine.deployment.doctor import run_checks
+    from engine.deployment.doctor import no_database, run_checks
     from engine.store.database import open_store
 
     config = deployment_config(config_path, db_url=db_url)
     url = database_url(db_url, config)
     now = wiring.now()
     day = on or now.astimezone(ZoneInfo(config.scheduler.timezone)).date()
-    store = open_store(url, upgrade=False)
-    try:
-        report = run_checks(doctor_inputs(store, config, db_url=url, on=day, now=now))
-    finally:
-        store.dispose()
+    file = sqlite_file(url or f"sqlite:///{DEFAULT_SQLITE}")
+    if file is not None and not file.exists():
+        report = no_database(day, str(file))  # and make none: opening SQLite would
+    else:
+        store = open_store(url, upgrade=False)
+        try:
+            report = run_checks(doctor_inputs(store, config, db_url=url, on=day, now=now))
+        finally:
+            store.dispose()
     if as_json:
         print_json(report.as_dict())
     else:

@@ -67,6 +67,8 @@ def master_key_in_use(
     store: Store, config: DeploymentConfig, *, db_url: str | None
 ) -> MasterKeyInUse:
     """The master key a command would use, found as commands find it but never made."""
+    from sqlalchemy.exc import DBAPIError
+
     from engine.protection.crypto import master_key_ids
     from engine.protection.masterkeys import find_master_key, read_master_key_file
 
@@ -84,8 +86,8 @@ def master_key_in_use(
             dev_path=dev if dev is not None and dev.exists() else None,
             expected=expected,
         )
-    except CMEError as exc:
-        return MasterKeyInUse(None, str(exc))
+    except (CMEError, DBAPIError) as exc:
+        return MasterKeyInUse(None, str(getattr(exc, "orig", None) or exc))
     previous: list[str] = []
     for path in config.keys.previous_master_key_files:
         try:

@@ -130,15 +130,37 @@ class DoctorInputs:
 
 
 def run_checks(inputs: DoctorInputs) -> DoctorReport:
-    """Every check, in a fixed order; a check that cannot run is itself failing."""
+    """Every check, in a fixed order, each on its own connection; a check that cannot run (a
+    missing table, an unreadable file) is itself failing, and the others still run.
+    """
+    from sqlalchemy.exc import DBAPIError
+
     report = DoctorReport(on=inputs.on)
-    with inputs.store.read() as conn:
-        for name, check in _CHECKS:
-            try:
+    for name, check in _CHECKS:
+        try:
+            with inputs.store.read() as conn:
                 report.findings.append(check(conn, inputs))
-            except CMEError as exc:
-                report.findings.append(Finding(name, FAILING, f"could not be checked: {exc}"))
+        except (CMEError, DBAPIError) as exc:
+            why = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            report.findings.append(Finding(name, FAILING, f"could not be checked: {why}"))
     return report
+
+
+def no_database(on: dt.date, where: str) -> DoctorReport:
+    """The report for a deployment whose database is not there."""
+    return DoctorReport(
+        on=on,
+        findings=[
+            Finding(
+                "database",
+                FAILING,
+                (
+                    f"no database at {where}: check --db, CME_DATABASE_URL or database.url in "
+                    "cme.toml, or make a deployment with `cme init DIR`"
+                ),
+            )
+        ],
+    )
 
 
 # --- the checks ----------------------------------------------------------------------------------
@@ -565,5 +587,6 @@ __all__ = [
     "Finding",
     "MasterKeyInUse",
     "PublishedFile",
+    "no_database",
     "run_checks",
 ]

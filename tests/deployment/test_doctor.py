@@ -358,3 +358,20 @@ def test_cme_doctor_exits_with_the_worst_status_and_names_what_is_wrong(tmp_path
     assert text_run.exit_code == 2
     assert "FAILING  calendars:" in text_run.stdout
     assert text_run.stdout.rstrip().endswith("check(s) need attention)")
+
+
+def test_cme_doctor_on_a_missing_database_fails_and_makes_none(tmp_path: Path) -> None:
+    env = {"CME_DATABASE_URL": f"sqlite:///{tmp_path / 'nowhere' / 'cme.db'}", "CME_CONFIG": None}
+    result = CliRunner().invoke(cli, ["doctor", "--on", "2026-12-03"], env=env)
+    assert result.exit_code == 2
+    assert "FAILING  database: no database at" in result.stdout
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_check_that_cannot_run_is_failing_and_the_others_still_run(svc: CaseService) -> None:
+    sql(svc.store, text("DROP TABLE run_log"))
+    report = run_checks(inputs(svc.store))
+    by_check = {f.check: f for f in report.findings}
+    assert by_check["scheduler"].status == FAILING
+    assert "could not be checked: no such table: run_log" in by_check["scheduler"].message
+    assert by_check["outbox"].status == OK
