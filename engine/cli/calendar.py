@@ -62,6 +62,26 @@ def calendar_option(func: F) -> F:
     )(func)
 
 
+def school_option(func: F) -> F:
+    """Add `--school NAME|URN`: lay that school's own closure days over the calendar."""
+    return click.option(
+        "--school",
+        default=None,
+        help="A school (name, URN or overlay key) whose own INSET and closure days to add, "
+        "as its school-run processes count them.",
+    )(func)
+
+
+def _calendar(calendar_name: str, school: str | None = None) -> SchoolCalendar:
+    """The calendar asked for, with the school's overlay laid over it when --school names one."""
+    cal = load_calendar_or_file(calendar_name)
+    if school is None:
+        return cal
+    from engine.time.school_calendars import load_school_calendar
+
+    return load_school_calendar(school, cal)
+
+
 def pause_option(func: F) -> F:
     """Add `--pause FROM:TO` (repeatable): school days in it do not count."""
     return click.option(
@@ -87,6 +107,7 @@ def calendar() -> None:
 
 @calendar.command("school-day")
 @calendar_option
+@school_option
 @click.option("--from", "start", type=DATE, required=True, help="Day 1 (or the day before it).")
 @click.option("--day", "n", type=click.IntRange(min=1), required=True, help="N, counting from 1.")
 @pause_option
@@ -94,6 +115,7 @@ def calendar() -> None:
 @handle_errors
 def school_day(
     calendar_name: str,
+    school: str | None,
     start: dt.date,
     n: int,
     pauses: tuple[tuple[dt.date, dt.date], ...],
@@ -103,7 +125,7 @@ def school_day(
 
     Example: cme calendar school-day --from 2024-10-21 --day 26
     """
-    cal = load_calendar_or_file(calendar_name)
+    cal = _calendar(calendar_name, school)
     result = cal.school_day_n(start, n, skip=pauses)
     explanation = cal.explain(start, n, skip=pauses)
     if as_json:
@@ -115,6 +137,7 @@ def school_day(
 
 @calendar.command("count")
 @calendar_option
+@school_option
 @click.option("--from", "start", type=DATE, required=True, help="First day (inclusive).")
 @click.option("--to", "end", type=DATE, required=True, help="Last day (inclusive).")
 @pause_option
@@ -122,6 +145,7 @@ def school_day(
 @handle_errors
 def count(
     calendar_name: str,
+    school: str | None,
     start: dt.date,
     end: dt.date,
     pauses: tuple[tuple[dt.date, dt.date], ...],
@@ -131,7 +155,7 @@ def count(
 
     Example: cme calendar count --from 2024-09-02 --to 2024-12-20
     """
-    cal = load_calendar_or_file(calendar_name)
+    cal = _calendar(calendar_name, school)
     days = cal.count(start, end, skip=pauses)
     if as_json:
         print_json({"school_days": days})
@@ -158,15 +182,16 @@ def school_age(dob: dt.date, as_json: bool) -> None:
 
 @calendar.command("show")
 @calendar_option
+@school_option
 @click.option("--year", required=True, help="School year, written like 2024-25.")
 @json_option
 @handle_errors
-def show(calendar_name: str, year: str, as_json: bool) -> None:
+def show(calendar_name: str, school: str | None, year: str, as_json: bool) -> None:
     """Terms, half terms, holidays, INSET and closure days and bank holidays for a school year.
 
     Example: cme calendar show --year 2024-25
     """
-    cal = load_calendar_or_file(calendar_name)
+    cal = _calendar(calendar_name, school)
     summary = cal.year_summary(year)
     if as_json:
         print_json(summary)

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
+from engine.errors import CalendarError
 from engine.language.definition import ClockUnit, ProcessDefinition, TimerDefinition
 from engine.time.calendar import SchoolCalendar
 from engine.time.words import day_words
@@ -80,6 +81,22 @@ def due_date(
         )
     due = calendar.school_day_n(start, timer.day, skip=skip)
     return due, calendar.explain(start, timer.day, skip=skip)
+
+
+def refuse_unplaceable(
+    definition: ProcessDefinition, state: str, *, start: dt.date, calendar: SchoolCalendar
+) -> None:
+    """Raise CalendarError, before anything is written, if a timer of `state` counted from
+    `start` falls where `calendar` has no school year; the error names the step, the missing
+    school year and `cme calendar new YEAR`.
+    """
+    for timer in definition.states[state].timers:
+        try:
+            due_date(timer, unit=definition.clock.unit, start=start, calendar=calendar, skip=[])
+        except CalendarError as exc:
+            raise CalendarError(
+                f"{definition.id}: step {timer.id!r} (in {state}) cannot be placed: {exc}"
+            ) from None
 
 
 def plan_state_timers(
