@@ -16,8 +16,9 @@ from tests.scenarios.test_removal_grounds import GROUNDS
 D = dt.date
 # Monday 1 July 2024, Monday 8 July (confirmations) and Friday 19 July 2024, the last day of the
 # 2023-24 summer term at Osmani Primary School, Tower Hamlets.
-JULY = Timeline(proposed=D(2024, 7, 1), confirmed=D(2024, 7, 8), removed=D(2024, 7, 19),
-                calendar="london")
+JULY = Timeline(
+    proposed=D(2024, 7, 1), confirmed=D(2024, 7, 8), removed=D(2024, 7, 19), calendar="london"
+)
 
 
 def test_a_2006_ground_opens_on_1_july_2024_and_is_removed(sqlite_service) -> None:
@@ -30,5 +31,11 @@ def test_a_2006_ground_opens_on_1_july_2024_and_is_removed(sqlite_service) -> No
 
 def test_the_pinned_2024_25_calendar_cannot_open_it(sqlite_service) -> None:
     with pytest.raises(CalendarError, match=r"school year 2023-24.*cme calendar new 2023-24"):
-        Walk.open(sqlite_service, notification(JULY.proposed), on=JULY.proposed, actor=SCHOOL,
-                  process="removal_grounds", calendar="london-2024-25")
+        Walk.open(
+            sqlite_service,
+            notification(JULY.proposed),
+            on=JULY.proposed,
+            actor=SCHOOL,
+            process="removal_grounds",
+            calendar="london-2024-25",
+        )
