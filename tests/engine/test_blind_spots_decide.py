@@ -16,7 +16,7 @@ from engine.cases import decide
 from engine.cases.decide import POLICY, SCHEDULER_ACTOR, Command, Situation
 from engine.cases.events import EventKind, StepTaken
 from engine.cases.projection import CaseState
-from engine.errors import BackdatingRefused, CaseClosed, RoleNotPermitted
+from engine.errors import BackdatingRefused, CaseClosed, Refusal, RoleNotPermitted
 from engine.language.loader import load_process_text
 from engine.language.machine import CompiledProcess
 from engine.language.registry import ProcessRegistry
@@ -160,3 +160,57 @@ def test_the_policy_table_and_drafts_cannot_be_changed_in_place(
                           (situation(untraceable), "on")):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(frozen, field, None)
+
+
+# --- a reminder timer: its condition judged on the checks recorded by its due date ---------------
+
+REMINDER = {"key": "CME-000001:1:phone_contact_outstanding", "state": "establishing_contact",
+            "timer_id": "phone_contact_outstanding", "explanation": "Day 3 = 23 Oct 2024"}
+
+
+def _reminder(process: CompiledProcess, checks: dict[str, dict[str, str]]) -> decide.TimerOutcome:
+    tdef = next(t for t in process.definition.states["establishing_contact"].timers
+                if t.id == "phone_contact_outstanding")
+    due = situation(process, on=dt.date(2024, 10, 23), actor=SCHEDULER_ACTOR, checks=checks)
+    return decide.fire_timer(due, REMINDER, tdef)
+
+
+@pytest.mark.parametrize(("recorded_on", "status"), [
+    (None, "fired"),              # not recorded: the reminder escalates
+    ("2024-10-22", "lapsed"),     # recorded before the due date
+    ("2024-10-23", "lapsed"),     # recorded on the due date itself
+    ("2024-10-24", "fired"),      # recorded the day after: a late sweep still escalates
+])
+def test_a_reminder_is_judged_on_the_checks_recorded_by_its_due_date(
+    untraceable: CompiledProcess, recorded_on: str | None, status: str
+) -> None:
+    checks = {} if recorded_on is None else {"contact_attempted_by_phone": {"on": recorded_on}}
+    outcome = _reminder(untraceable, checks)
+    assert outcome.status == status
+    assert outcome.draft is not None
+    # Neither an escalation nor a lapse changes the stage, so neither re-arms the timers.
+    assert outcome.draft.touch_timers is False
+    if status == "fired":
+        assert outcome.draft.kind is EventKind.escalation
+        assert [a.to for a in outcome.draft.actions] == ["cme_officer"]
+    else:
+        assert outcome.draft.kind is EventKind.timer_lapsed
+
+
+def test_an_unknown_name_is_named_after_the_role_refusal_and_before_the_rest(
+    untraceable: CompiledProcess
+) -> None:
+    stranger = situation(untraceable, actor=Actor("x", "janitor"), on=OPENED,
+                         last_effective=OPENED + dt.timedelta(days=1))
+    for call in (lambda: decide.record_check(stranger, "mash_chek", "x"),
+                 lambda: decide.set_fact(stranger, "crime_suspect", "true")):
+        with pytest.raises(Refusal) as info:
+            call()
+        kinds = [type(r).__name__ for r in info.value.reasons]
+        assert kinds[0] == "RoleNotPermitted"
+        assert kinds[1] in ("UnknownCheck", "UnknownFact")
+        assert kinds[2] == "BackdatingRefused"
+    known_role = situation(untraceable, on=OPENED, last_effective=OPENED + dt.timedelta(days=1))
+    with pytest.raises(Refusal) as info:
+        decide.record_check(known_role, "mash_chek", "x")
+    assert [type(r).__name__ for r in info.value.reasons] == ["UnknownCheck", "BackdatingRefused"]
