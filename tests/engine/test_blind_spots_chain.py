@@ -68,6 +68,8 @@ def test_iso_day_of_every_stored_form(stored: object) -> None:
     "2024-10-21 09:30:15.250000",           # SQLAlchemy's SQLite text, already UTC
     "2024-10-21T09:30:15.250000",           # ISO text
     "2024-10-21 09:30:15.25",               # short fraction: parsed, not sliced
+    "2024-10-21 09:30:15.25000",            # 25 characters: not the SQLite fast path
+    "2024-10-21 09:30:15.250000Z",          # 27 characters, a zone letter: parsed
     "2024-10-21T10:30:15.250000+01:00",     # with a zone: converted to UTC
     dt.datetime(2024, 10, 21, 9, 30, 15, 250000),
     dt.datetime(2024, 10, 21, 11, 30, 15, 250000, tzinfo=dt.timezone(dt.timedelta(hours=2))),
