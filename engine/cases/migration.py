@@ -227,7 +227,7 @@ def parse_mapping(items: Iterable[str]) -> dict[str, str]:
             raise InputError(f"--map {item!r} is not OLD=NEW (e.g. --map tracing_continues="
                              "closure_decision)")
         if old.strip() in mapping:
-            raise InputError(f"--map gives state {old.strip()!r} twice")
+            raise InputError(f"--map gives stage {old.strip()!r} twice")
         mapping[old.strip()] = new.strip()
     return mapping
 
@@ -267,13 +267,13 @@ def plan_migration(
     source = find_version(service, process_id, from_version).definition
     for old, new in mapping.items():
         if old not in source.states:
-            raise InputError(f"--map {old}={new}: version {from_version} has no state {old!r}"
-                             + suggest(old, source.states, what="states"))
+            raise InputError(f"--map {old}={new}: version {from_version} has no stage {old!r}"
+                             + suggest(old, source.states, what="stages"))
         if new not in definition.states:
-            raise InputError(f"--map {old}={new}: version {definition.version} has no state "
-                             f"{new!r}" + suggest(new, definition.states, what="states"))
+            raise InputError(f"--map {old}={new}: version {definition.version} has no stage "
+                             f"{new!r}" + suggest(new, definition.states, what="stages"))
         if definition.states[new].terminal:
-            raise InputError(f"--map {old}={new}: {new} is a closing state; a migration moves "
+            raise InputError(f"--map {old}={new}: {new} is a closing stage; a migration moves "
                              "running cases, so close a case with its own step instead")
     if on < definition.effective_from:
         raise InputError(f"version {definition.version} is in force from "

@@ -273,7 +273,7 @@ def test_impact_and_migrate_through_the_command_line(
     code, _, err = cme(db, "process", "migrate", "tracing", "--from", "1", "--to", "2", *files,
                        "--on", "2024-11-04", "--map", "on_hold=nowhere")
     assert code == 1
-    assert "version 2 has no state 'nowhere'" in err
+    assert "version 2 has no stage 'nowhere'" in err
     code, out, _ = cme(db, "process", "migrate", "tracing", "--from", "1", "--to", "2", *files,
                        "--on", "2024-11-04", "--map", "on_hold=checks", "--json")
     assert code == 0

@@ -260,11 +260,11 @@ def test_bad_migration_requests_are_refused_before_anything_is_written(
                                 "actor": OWNER, **kw}
         return plan_migration(svc, "tracing", **args)
 
-    with pytest.raises(InputError, match="version 1 has no state 'on_hodl'.*on_hold"):
+    with pytest.raises(InputError, match="version 1 has no stage 'on_hodl'.*on_hold"):
         plan(mapping={"on_hodl": "checks"})
-    with pytest.raises(InputError, match="version 2 has no state 'chekcs'.*checks"):
+    with pytest.raises(InputError, match="version 2 has no stage 'chekcs'.*checks"):
         plan(mapping={"on_hold": "chekcs"})
-    with pytest.raises(InputError, match="closing state"):
+    with pytest.raises(InputError, match="closing stage"):
         plan(mapping={"on_hold": "closed"})
     with pytest.raises(InputError, match="in force from 2024-11-01"):
         plan(on=D(2024, 10, 31))
