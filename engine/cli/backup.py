@@ -101,6 +101,7 @@ def _print(report: object) -> None:
         f"  events {report.events}; the last recorded at {last}"
         + (f" (effective {report.last_effective_date})" if report.last_effective_date else "")
     )
+    echo(f"  ledger of case openings {report.ledger_entries} entries")
     echo(f"  timers pending {report.timers_pending}")
     echo(
         "  process versions "

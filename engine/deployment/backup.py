@@ -27,6 +27,7 @@ from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from engine.errors import InputError, IntegrityFailure
 
@@ -95,9 +96,14 @@ def sqlite_path(url: str) -> Path:
     return Path(parsed.database)
 
 
-def destination(dest: str | Path, at: dt.datetime) -> Path:
-    """The file to write: `dest` itself, or `cme-<UTC time>.db` inside it when it is a folder.
+MAX_SAME_SECOND = 100
+"""Backups into one folder within the same second get -2, -3 … after the time, up to this."""
 
+
+def destination(dest: str | Path, at: dt.datetime) -> tuple[Path, list[Path]]:
+    """Where to write: `dest` itself, or `cme-<UTC time>.db` inside it when it is a folder.
+
+    Returns the file and, for a folder, the names to try in turn should it be taken meanwhile.
     Refuses a file that exists (a backup never overwrites one) and a folder that does not
     (`dest` written with a trailing `/` names a folder).
     """
@@ -105,7 +111,13 @@ def destination(dest: str | Path, at: dt.datetime) -> Path:
         raise BackupError(f"no folder {dest} to write the backup in")
     dest = Path(dest)
     if dest.is_dir():
-        dest = dest / f"cme-{at.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}.db"
+        stem = f"cme-{at.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"
+        names = [dest / f"{stem}.db"]
+        names += [dest / f"{stem}-{n}.db" for n in range(2, MAX_SAME_SECOND + 1)]
+        free = [p for p in names if not (p.exists() or p.is_symlink())]
+        if not free:
+            raise BackupError(f"{MAX_SAME_SECOND} backups named {stem} already in {dest}")
+        return free[0], free[1:]
     if dest.exists() or dest.is_symlink():
         raise BackupError(
             f"{dest} already exists; a backup never overwrites a file: name a new "
@@ -113,7 +125,7 @@ def destination(dest: str | Path, at: dt.datetime) -> Path:
         )
     if not dest.parent.is_dir():
         raise BackupError(f"no folder {dest.parent} to write the backup in")
-    return dest
+    return dest, []
 
 
 def take_backup(url: str, dest: str | Path, *, at: dt.datetime) -> BackupResult:
@@ -126,7 +138,7 @@ def take_backup(url: str, dest: str | Path, *, at: dt.datetime) -> BackupResult:
     if not source.is_file():
         raise BackupError(f"no database at {source}: check --db or CME_DATABASE_URL")
     _check_header(source)
-    target = destination(dest, at)
+    target, others = destination(dest, at)
     partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
     # Created 0600 before SQLite writes a byte: the backup holds sealed personal data and the
     # hashes of every history, and its journal files take the same mode.
@@ -134,12 +146,7 @@ def take_backup(url: str, dest: str | Path, *, at: dt.datetime) -> BackupResult:
     try:
         cases, events = _copy(source, partial)
         _fsync(partial)
-        try:
-            os.link(partial, target)  # fails if the name was taken meanwhile: never overwrite
-        except FileExistsError:
-            raise BackupError(
-                f"{target} already exists; a backup never overwrites a file"
-            ) from None
+        target = _link(partial, [target, *others])
     finally:
         partial.unlink(missing_ok=True)
     _fsync(target.parent)
@@ -148,10 +155,21 @@ def take_backup(url: str, dest: str | Path, *, at: dt.datetime) -> BackupResult:
     )
 
 
+def _link(partial: Path, names: list[Path]) -> Path:
+    # link() fails if the name was taken meanwhile (by another backup): never overwrite.
+    for name in names:
+        try:
+            os.link(partial, name)
+        except FileExistsError:
+            continue
+        return name
+    raise BackupError(f"{names[0]} already exists; a backup never overwrites a file")
+
+
 def _copy(source: Path, partial: Path) -> tuple[int, int]:
     # mode=rw: never create a database where none is (a typo would back up an empty file).
     try:
-        src = sqlite3.connect(f"file:{source}?mode=rw", uri=True)
+        src = sqlite3.connect(_uri(source, "rw"), uri=True)
     except sqlite3.Error as exc:
         raise BackupError(f"cannot open {source}: {exc}") from None
     with closing(src):
@@ -169,6 +187,11 @@ def _copy(source: Path, partial: Path) -> tuple[int, int]:
             cases = dst.execute("SELECT count(*) FROM cme_case").fetchone()[0]
             events = dst.execute("SELECT count(*) FROM case_event").fetchone()[0]
     return int(cases), int(events)
+
+
+def _uri(path: Path, mode: str) -> str:
+    # Quoted: a '?' or '#' in a folder name would otherwise end the path.
+    return f"file:{quote(str(path.absolute()))}?mode={mode}"
 
 
 def _check_header(path: Path) -> None:
@@ -232,6 +255,8 @@ class BackupReport:
     cases: int = 0
     cases_by_state: list[dict[str, Any]] = field(default_factory=list)
     events: int = 0
+    ledger_entries: int = 0
+    """Entries in the chained ledger of case openings (one per case ever opened)."""
     last_recorded_at: str | None = None
     last_effective_date: str | None = None
     timers_pending: int = 0
@@ -264,7 +289,7 @@ def check_backup(path: Path, *, jobs: int = 1) -> BackupReport:
         raise BackupError(f"no file {path}")
     _check_header(path)
     with _private_copy(path) as copy:
-        with closing(sqlite3.connect(f"file:{copy}?mode=rw", uri=True)) as conn:
+        with closing(sqlite3.connect(_uri(copy, "rw"), uri=True)) as conn:
             _require_cme(conn, path)
             _quick_check(conn, path)
         return _report(path, copy, jobs)
@@ -305,6 +330,7 @@ def _report(path: Path, copy: Path, jobs: int) -> BackupReport:
         verified = verify_store(store, jobs=jobs)
     finally:
         store.dispose()
+    report.ledger_entries = verified.ledger_entries
     report.problems = [str(p) for p in verified.problems]
     report.problem_count = verified.problem_count
     if report.schema_steps > report.schema_steps_known:

@@ -3,9 +3,12 @@ overwrites, and a damaged or foreign file is refused in words, without a traceba
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
@@ -122,6 +125,7 @@ def test_backup_check_verifies_and_reports_what_the_backup_holds(
     assert report["calendars"]
     assert report["calendars"][0]["name"]
     assert [k["case_keys"] for k in report["master_keys"]] == [6]
+    assert "ledger_entries" in report
     assert backup.read_bytes() == before, "checking a backup changes nothing in it"
     assert sorted(p.name for p in tmp_path.glob("cme-*")) == [backup.name]
 
@@ -129,6 +133,23 @@ def test_backup_check_verifies_and_reports_what_the_backup_holds(
     assert code == 0
     assert "verified: every history of the 6 cases is intact" in out
     assert "master keys needed" in out
+
+
+def test_backups_into_a_folder_in_the_same_second_get_new_names(
+    live: tuple[Path, str], tmp_path: Path
+) -> None:
+    from engine.deployment.backup import take_backup
+
+    _, url = live
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    at = dt.datetime(2026, 12, 3, 2, 15, tzinfo=dt.UTC)
+    names = [take_backup(url, folder, at=at).path.name for _ in range(3)]
+    assert names == [
+        "cme-20261203T021500Z.db",
+        "cme-20261203T021500Z-2.db",
+        "cme-20261203T021500Z-3.db",
+    ]
 
 
 def test_backup_never_overwrites(live: tuple[Path, str], tmp_path: Path) -> None:
@@ -230,3 +251,38 @@ def test_postgresql_is_backed_up_with_pg_dump(tmp_path: Path) -> None:
     assert "pg_restore" in err
     assert "secret" not in err, "the password is never printed"
     assert not (tmp_path / "b.db").exists()
+
+
+def test_backups_taken_while_cases_are_being_opened_each_verify(tmp_path: Path) -> None:
+    folder = tmp_path / "odd ?#name"
+    folder.mkdir()
+    url = f"sqlite:///{folder / 'cme.db'}"
+    assert run("case", "open", "--form", FORM, "--on", "2024-10-21", "--db", url)[0] == 0
+    cme = Path(sys.executable).parent / "cme"
+    writer = subprocess.Popen(
+        [
+            "bash",
+            "-c",
+            f'for i in 1 2 3 4; do "{cme}" case open --form "{FORM}" '
+            f'--on 2024-10-22 --db "{url}" >/dev/null || exit 1; done',
+        ],
+    )
+    counts: list[int] = []
+
+    def backup_and_check() -> None:
+        code, out, err = run("admin", "backup", str(tmp_path), "--db", url, "--json")
+        assert code == 0, err
+        code, out, err = run("admin", "backup-check", json.loads(out)["path"], "--json")
+        assert code == 0, err
+        counts.append(json.loads(out)["cases"])
+
+    try:
+        while writer.poll() is None:
+            backup_and_check()
+    finally:
+        writer.wait(timeout=600)
+    assert writer.returncode == 0
+    backup_and_check()
+    assert counts == sorted(counts), "each backup holds at least what the one before held"
+    assert counts[0] >= 2
+    assert counts[-1] == 10
