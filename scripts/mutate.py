@@ -136,10 +136,13 @@ def _kinds(node: ast.AST, bool_returns: set[int]) -> Iterator[tuple[str, str]]:
     """(kind, label) of every mutation this node admits."""
     if isinstance(node, ast.Compare):
         for i, op in enumerate(node.ops):
-            before = _SYMBOL[type(op)]
+            # One comparison of a chain, as written: `a <= b` -> `a < b`.
+            left = ast.unparse(node.left if i == 0 else node.comparators[i - 1])
+            right = ast.unparse(node.comparators[i])
+            was = f"`{left} {_SYMBOL[type(op)]} {right}` -> `{left}"
             if type(op) in _BOUNDARY:
-                yield f"boundary:{i}", f"`{before}` -> `{_SYMBOL[_BOUNDARY[type(op)]]}`"
-            yield f"negate:{i}", f"`{before}` -> `{_SYMBOL[_NEGATED[type(op)]]}`"
+                yield f"boundary:{i}", f"{was} {_SYMBOL[_BOUNDARY[type(op)]]} {right}`"
+            yield f"negate:{i}", f"{was} {_SYMBOL[_NEGATED[type(op)]]} {right}`"
     elif isinstance(node, ast.Constant) and type(node.value) is int:
         yield "plus1", f"{node.value} -> {node.value + 1}"
         yield "minus1", f"{node.value} -> {node.value - 1}"
