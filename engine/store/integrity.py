@@ -79,28 +79,52 @@ def backfill_ledger(conn: Connection) -> int:
     """Enter every case not yet in the ledger, in the order of their first events; how many.
 
     Run by the schema step that adds the ledger: a case deleted before then cannot be detected.
+    The entries are chained here and written in bulk (a national database has millions).
     """
     known = {r[0] for r in conn.execute(select(case_ledger_table.c.case_id))}
+    tail = conn.execute(
+        select(case_ledger_table.c.seq, case_ledger_table.c.hash)
+        .order_by(case_ledger_table.c.seq.desc())
+        .limit(1)
+    ).first()
+    seq, prev = (0, LEDGER_GENESIS) if tail is None else (int(tail[0]), str(tail[1]))
     rows = conn.execute(
         text(
             "SELECT case_id, hash, recorded_at FROM case_event WHERE seq = 1 "
             "ORDER BY recorded_at, case_id"
         )
-    ).all()
+    )
+    batch: list[dict[str, Any]] = []
     added = 0
     for case_id, first_hash, recorded_at in rows:
         if case_id in known:
             continue
-        at = (
-            recorded_at
-            if isinstance(recorded_at, dt.datetime)
-            else (dt.datetime.fromisoformat(str(recorded_at)))
+        seq += 1
+        digest = ledger_hash(seq, case_id, first_hash, prev)
+        batch.append(
+            {
+                "seq": seq,
+                "case_id": case_id,
+                "first_hash": first_hash,
+                "recorded_at": _aware(recorded_at),
+                "source": "upgrade",
+                "prev_hash": prev,
+                "hash": digest,
+            }
         )
-        if at.tzinfo is None:  # SQLite keeps UTC without an offset
-            at = at.replace(tzinfo=dt.UTC)
-        append_opening(conn, case_id, first_hash, at=at, source="upgrade")
+        prev = digest
         added += 1
+        if len(batch) >= 5000:
+            conn.execute(insert(case_ledger_table), batch)
+            batch = []
+    if batch:
+        conn.execute(insert(case_ledger_table), batch)
     return added
+
+
+def _aware(value: Any) -> dt.datetime:
+    at = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)  # SQLite: UTC, no offset
 
 
 # --- integrity marks ---------------------------------------------------------------------------
