@@ -53,7 +53,8 @@ def find_version(service: CaseService, process_id: str, version: int) -> Compile
         known = sorted(set(service.registry.versions(process_id)) | set(stored))
         raise UnknownProcess(
             f"process {process_id!r} has no version {version} in processes/ or in the database; "
-            f"known versions: {', '.join(map(str, known)) or 'none'}"
+            f"known versions: {', '.join(map(str, known)) or 'none'}",
+            process=process_id, version=version,
         )
     return compile_text(text, stored_path(process_id, version))
 

@@ -159,7 +159,8 @@ class CaseReader:
             return self._unstored(case)
         raise UnknownProcess(
             f"case {case.id} is pinned to {case.process_id} version {case.process_version}, "
-            "which this database does not hold; was the case written by another tool?"
+            "which this database does not hold; was the case written by another tool?",
+            process=case.process_id, version=case.process_version,
         )
 
     def calendar_for(self, case: CaseState) -> SchoolCalendar:

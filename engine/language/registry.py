@@ -45,7 +45,8 @@ class ProcessRegistry:
         versions = self.versions(process_id)
         if not versions:
             raise UnknownProcess(
-                f"no process {process_id!r}" + suggest(process_id, self.ids(), what="processes")
+                f"no process {process_id!r}" + suggest(process_id, self.ids(), what="processes"),
+                process=process_id,
             )
         if version is None:
             version = versions[-1]
@@ -53,7 +54,8 @@ class ProcessRegistry:
         if compiled is None:
             raise UnknownProcess(
                 f"process {process_id!r} has no version {version}; known versions: "
-                + ", ".join(str(v) for v in versions)
+                + ", ".join(str(v) for v in versions),
+                process=process_id, version=version,
             )
         return compiled
 
@@ -68,7 +70,8 @@ class ProcessRegistry:
             raise UnknownProcess(
                 f"no version of process {process_id!r} is in force on {on.isoformat()}; the "
                 f"earliest, version {first.definition.version}, applies to cases opened from "
-                f"{_applies_from(first).isoformat()}"
+                f"{_applies_from(first).isoformat()}",
+                process=process_id,
             )
         return max(applying, key=lambda c: c.definition.version)
 
