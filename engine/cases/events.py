@@ -329,21 +329,25 @@ def _adapter(cls: type[EventBody]) -> Any:
     from pydantic import ConfigDict, TypeAdapter
 
     if cls not in _ADAPTERS:
-        # Stdlib dataclasses take their pydantic config from this attribute.
-        cls.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+        # Stdlib dataclasses and TypedDicts take their pydantic config from this attribute.
+        # Strict, so nothing is coerced: what is validated is exactly what will be written.
+        for nested in (Action, DeadlineMove, Sealed):
+            setattr(nested, "__pydantic_config__", ConfigDict(extra="forbid"))  # noqa: B010
+        cls.__pydantic_config__ = ConfigDict(  # type: ignore[attr-defined]
+            extra="forbid", strict=True, revalidate_instances="always"
+        )
         _ADAPTERS[cls] = TypeAdapter(cls)
     return _ADAPTERS[cls]
 
 
 def check_body(kind: EventKind, payload: Mapping[str, Any]) -> EventBody:
-    """Validate a payload against its kind's model (types, required and unknown keys) with
-    pydantic; raises `pydantic.ValidationError`. For writers and tests, not the read path.
+    """The model of a payload, validated in full with pydantic (keys, and types without any
+    coercion); raises TypeError or `pydantic.ValidationError`. For writers and tests.
     """
     current = upgraded(payload)
-    validated: EventBody = _adapter(BODIES[kind]).validate_python(
-        {**(current.get("data") or {}), "personal": current.get("personal")}
-    )
-    return validated
+    body = BODIES[kind](**(current.get("data") or {}), personal=current.get("personal"))
+    _adapter(type(body)).validate_python(body)
+    return body  # the writer's own values (strict validation changed none of them)
 
 
 # -- the stored event ----------------------------------------------------------------------

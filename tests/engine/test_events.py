@@ -115,10 +115,19 @@ def test_an_unknown_or_missing_key_is_refused_on_read() -> None:
 
 
 def test_pydantic_checks_types_where_events_are_written() -> None:
-    with pytest.raises(pydantic.ValidationError):
-        check_body(EventKind.legal_hold, {"data": {"hold": "maybe", "reason": "x"}})
-    with pytest.raises(pydantic.ValidationError):
+    for hold in ("maybe", "true", 1):  # strict: nothing is coerced into what is written
+        with pytest.raises(pydantic.ValidationError):
+            check_body(EventKind.legal_hold, {"data": {"hold": hold, "reason": "x"}})
+    with pytest.raises(TypeError, match="text"):
         check_body(EventKind.note, {"data": {"text": "x"}})
+    action = {"kind": "letter", "to": "parent_carer", "wording": "Write", "sent": True}
+    with pytest.raises(pydantic.ValidationError, match="sent"):
+        check_body(EventKind.trigger, {"data": {"trigger": "t", "from_state": "a",
+                                                "to_state": "b", "actions": [action]}})
+    with pytest.raises(pydantic.ValidationError, match="pets"):
+        check_body(EventKind.note, {"data": {}, "personal": {"last_note": "x", "pets": 1}})
+    child = {"child": {"full_name": "Ana", "upn": "A123"}, "last_note": "rang"}
+    assert check_body(EventKind.note, {"data": {}, "personal": child}).personal == child
     ok = check_body(EventKind.legal_hold, {"v": FORMAT, "data": {"hold": True, "reason": "x"}})
     assert ok.data() == {"hold": True, "reason": "x"}
 
