@@ -26,7 +26,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "import": ("engine.cli.imports", "import_", "Import forms, roll returns and extracts."),
     "outbox": ("engine.cli.outbox", "outbox", "Letters and emails waiting to go, and retries."),
     "demo": ("engine.cli.demo", "demo", "A term of realistic cases run through the processes."),
-    "admin": ("engine.cli.admin", "admin", "Roles, retention, legal hold and master keys."),
+    "admin": ("engine.cli.admin", "admin", "Roles, retention, legal hold, keys, backups."),
     "init": ("engine.cli.init", "init", "Make a new deployment: config, keys, database."),
     "doctor": ("engine.cli.doctor", "doctor", "Health checks; exit 0/1/2 for monitoring."),
 }

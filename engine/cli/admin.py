@@ -38,7 +38,7 @@ def _rules_option(func: Any) -> Any:
     "backup-check": ("engine.cli.backup", "backup_check", "Verify a backup; say what it holds."),
 })
 def admin() -> None:
-    """Roles, retention and legal hold (for the records manager).
+    """Roles, retention and legal hold (records manager); master keys and backups (operator).
 
     Example: cme admin retention list --role records_manager
     """
