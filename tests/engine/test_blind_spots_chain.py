@@ -165,3 +165,9 @@ def test_the_first_break_is_kept_when_later_ones_follow() -> None:
     found = checked_rows([sqlite_row(e) for e in events])[1]
     assert found is not None
     assert found.seq == 2
+
+
+def test_a_break_is_a_value() -> None:
+    found = Break(3, "event 3 missing")
+    assert found == Break(3, "event 3 missing")
+    assert {found: "kept"}[Break(3, "event 3 missing")] == "kept"  # hashable: frozen
