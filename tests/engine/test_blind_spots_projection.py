@@ -118,3 +118,11 @@ def test_the_officer_through_the_commands(service: CaseService) -> None:
     assert service.get(given).assigned_officer == "kai"
     assert replay(service.events(given)).assigned_officer == "kai"
     assert case_summary(service, given, on=D(2024, 10, 25))["assigned_officer"] == "kai"
+
+
+def test_a_newly_opened_case_is_neither_overdue_nor_held_nor_closed() -> None:
+    (opened,) = _events({"assigned_officer": "sona"}, [])
+    case = apply(None, opened)
+    assert (case.overdue, case.legal_hold, case.terminal, case.closed_on) == (
+        False, False, False, None)
+    assert (case.checks, case.pauses, case.personal) == ({}, [], {})
