@@ -84,15 +84,27 @@ def due_date(
 
 
 def refuse_unplaceable(
-    definition: ProcessDefinition, state: str, *, start: dt.date, calendar: SchoolCalendar
+    definition: ProcessDefinition,
+    state: str,
+    *,
+    start: dt.date,
+    calendar: SchoolCalendar,
+    opened_on: dt.date | None = None,
+    skip: list[tuple[dt.date, dt.date]] | None = None,
 ) -> None:
-    """Raise CalendarError, before anything is written, if a timer of `state` counted from
-    `start` falls where `calendar` has no school year; the error names the step, the missing
-    school year and `cme calendar new YEAR`.
+    """Raise CalendarError, before anything is written, if a timer of `state` falls where
+    `calendar` has no school year; the error names the step, the year and `cme calendar new`.
+
+    `start` is the day the case enters `state`; timers counted from the case count from
+    `opened_on` (default `start`, as on opening) leaving out the paused days in `skip`.
     """
     for timer in definition.states[state].timers:
+        if timer.counted_from == "case":
+            begin, paused = opened_on or start, skip or []
+        else:
+            begin, paused = start, []
         try:
-            due_date(timer, unit=definition.clock.unit, start=start, calendar=calendar, skip=[])
+            due_date(timer, unit=definition.clock.unit, start=begin, calendar=calendar, skip=paused)
         except CalendarError as exc:
             raise CalendarError(
                 f"{definition.id}: step {timer.id!r} (in {state}) cannot be placed: {exc}"

@@ -173,3 +173,25 @@ def test_cli_school_option() -> None:
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("2025-10-06\n")
+
+
+def test_refuse_unplaceable_counts_case_timers_from_the_opening(london: SchoolCalendar) -> None:
+    appendix7 = process("untraceable_cme")
+    # Entering further_checks on Thursday 22 Jul 2027 for a case opened Monday 7 Jun 2027: its
+    # Day 25/26 timers count from the opening, and fall by 16 Jul, inside 2026-27.
+    refuse_unplaceable(
+        appendix7,
+        "further_checks",
+        start=date(2027, 7, 22),
+        opened_on=date(2027, 6, 7),
+        calendar=london,
+    )
+    # Opened on Monday 5 Jul 2027 they would run past 27 Jul into 2027-28.
+    with pytest.raises(CalendarError, match=r"step '.*' \(in further_checks\).*2027-28"):
+        refuse_unplaceable(
+            appendix7,
+            "further_checks",
+            start=date(2027, 7, 22),
+            opened_on=date(2027, 7, 5),
+            calendar=london,
+        )
