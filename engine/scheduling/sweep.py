@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.cases.projection import CaseState, as_date
 from engine.cases.service import ONE_ROW_WRITES, CaseService
 from engine.errors import CMEError, ConcurrentUpdate, InputError
+from engine.store.integrity import marked_among, marked_message
 from engine.store.tables import case_table, timer_table
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,8 @@ def sweep(
                                  skip=result.blocked)
                 if claimed:
                     writer = _WriteBehind(conn)
-                    done = _fire_batch(service, cast(Connection, writer), claimed, at=at)
+                    done = _fire_batch(service, cast(Connection, writer), claimed, at=at,
+                                       blocked=result.blocked)
                     writer.flush()
         except ConcurrentUpdate as exc:
             # The batch was rolled back whole; its timers are still pending. Claim afresh.
@@ -266,9 +268,15 @@ def _claim(
 
 
 def _fire_batch(
-    service: CaseService, conn: Connection, claimed: list[dict[str, Any]], *, at: dt.datetime
+    service: CaseService, conn: Connection, claimed: list[dict[str, Any]], *, at: dt.datetime,
+    blocked: dict[str, str],
 ) -> list[Firing]:
-    """Fire the claimed timers in order inside the caller's transaction; what became of each."""
+    """Fire the claimed timers in order inside the caller's transaction; what became of each.
+
+    A timer of a case whose history failed verification (an integrity mark no auditor has
+    cleared yet) is not fired: it is added to `blocked`, stays pending and fires once the mark
+    is cleared.
+    """
     done: list[Firing] = []
     moved: set[str] = set()
     # Every case of the batch, read at once: the batch holds their locks (SQLite's write lock,
@@ -278,8 +286,12 @@ def _fire_batch(
         row.id: CaseState.from_row(row)
         for row in conn.execute(_SELECT_CASES, {"ids": ids})
     }
+    marked = marked_among(conn, ids)  # read before any write is queued: nothing to send first
     for timer in claimed:
         case_id = timer["case_id"]
+        if case_id in marked:
+            blocked[timer["key"]] = marked_message(marked[case_id])
+            continue
         if case_id in moved:
             # An earlier timer in this batch moved the case on, which cancelled or re-armed its
             # timers; whatever is still pending is claimed afresh by the next batch.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,6 +155,21 @@ def open_marks(conn: Connection, case_id: str | None = None) -> list[Mark]:
     return [Mark(*row) for row in conn.execute(query)]
 
 
+def marked_among(conn: Connection, case_ids: Collection[str]) -> dict[str, Mark]:
+    """The first open mark of each of these cases that has one (a sweep batch's cases)."""
+    if not case_ids:
+        return {}
+    t = integrity_mark_table
+    out: dict[str, Mark] = {}
+    for row in conn.execute(
+        select(t.c.case_id, t.c.seq, t.c.problem, t.c.found_at, t.c.found_by)
+        .where(and_(t.c.cleared_at.is_(None), t.c.case_id.in_(sorted(case_ids))))
+        .order_by(t.c.id)
+    ):
+        out.setdefault(row[0], Mark(*row))
+    return out
+
+
 def refuse_if_marked(conn: Connection, case_id: str) -> None:
     """IntegrityFailure if the case's history failed verification and no auditor has cleared it."""
     marks = open_marks(conn, case_id)
@@ -229,6 +245,7 @@ __all__ = [
     "backfill_ledger",
     "clear_marks",
     "ledger_hash",
+    "marked_among",
     "marked_message",
     "open_marks",
     "refuse_if_marked",

@@ -218,3 +218,33 @@ def test_the_previous_release_is_entered_in_the_ledger_at_upgrade_and_a_deletion
         assert problem.case_id == "CME-000007"
     finally:
         store.dispose()
+
+
+def test_the_sweep_leaves_a_marked_cases_timers_pending_until_the_mark_is_cleared(
+    service: CaseService,
+) -> None:
+    from engine.scheduling.sweep import sweep
+    from engine.store.integrity import add_mark
+    from tests.engine.test_timers import OPENED, form
+
+    (marked,) = service.open_case(form(OPENED), on=OPENED, at=RECORDED_AT, actor=OFFICER)
+    (other,) = service.open_case(form(OPENED, "Ben Cole"), on=OPENED, at=RECORDED_AT, actor=OFFICER)
+    with service.store.engine.begin() as conn:
+        add_mark(
+            conn,
+            marked,
+            2,
+            "its content does not match its hash",
+            at=RECORDED_AT,
+            by="olu (auditor)",
+        )
+    until = dt.date(2024, 10, 25)
+    first = sweep(service, until=until, at=RECORDED_AT, keep_firings=True)
+    assert {f.case_id for f in first.firings} == {other}
+    assert first.blocked
+    assert all(f"case {marked} takes no new changes" in why for why in first.blocked.values())
+    assert f"cme audit clear {marked}" in next(iter(first.blocked.values()))
+    clear(service.store, marked, actor=AUDITOR, reason="examined: a test mark", at=LATER)
+    second = sweep(service, until=until, at=RECORDED_AT, keep_firings=True)
+    assert {f.case_id for f in second.firings} == {marked}
+    assert len(second.firings) == len(first.firings)
