@@ -310,24 +310,33 @@ def _private_copy(path: Path) -> Iterator[Path]:
 
 
 def _report(path: Path, copy: Path, jobs: int) -> BackupReport:
-    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
 
     from engine.audit.verify import verify_store
+    from engine.errors import CMEError
     from engine.store.database import open_store
     from engine.store.schema import SCHEMA_STEPS
 
-    store = open_store(f"sqlite:///{copy}", upgrade=False)
+    report = BackupReport(
+        path=str(path),
+        sha256=_sha256(path),
+        schema_steps=_schema_step(copy),
+        schema_steps_known=len(SCHEMA_STEPS),
+    )
+    older = report.schema_steps < report.schema_steps_known
+    try:
+        # An older backup is checked as a restore would see it: upgraded, on the private copy
+        # (the backup itself is never written). A newer one is read as it is.
+        store = open_store(f"sqlite:///{copy}", upgrade=older)
+    except CMEError as exc:
+        raise BackupError(f"{path}: its schema could not be upgraded on a copy: {exc}") from None
     try:
         with store.read() as conn:
-            steps = conn.execute(text("SELECT count(*) FROM schema_version")).scalar_one()
-            report = BackupReport(
-                path=str(path),
-                sha256=_sha256(path),
-                schema_steps=int(steps),
-                schema_steps_known=len(SCHEMA_STEPS),
-            )
             _summarise(conn, report)
         verified = verify_store(store, jobs=jobs)
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip()
+        raise BackupError(f"{path} cannot be read as a cme database: {detail}") from None
     finally:
         store.dispose()
     report.ledger_entries = verified.ledger_entries
@@ -336,14 +345,24 @@ def _report(path: Path, copy: Path, jobs: int) -> BackupReport:
     if report.schema_steps > report.schema_steps_known:
         report.notes.append(
             f"made by a newer cme (schema step {report.schema_steps}; this cme knows "
-            f"{report.schema_steps_known}): restore it with that version"
+            f"{report.schema_steps_known}): restore and check it with that version"
         )
-    elif report.schema_steps < report.schema_steps_known:
+    elif older:
         report.notes.append(
             f"made by an older cme (schema step {report.schema_steps} of "
-            f"{report.schema_steps_known}): restored, it is upgraded when cme first opens it"
+            f"{report.schema_steps_known}): checked as upgraded, on a private copy, as a restore "
+            "is upgraded when cme first opens it"
         )
     return report
+
+
+def _schema_step(copy: Path) -> int:
+    with closing(sqlite3.connect(_uri(copy, "ro"), uri=True)) as conn:
+        try:
+            step = conn.execute("SELECT max(step) FROM schema_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise BackupError(f"cannot read its schema version: {exc}") from None
+    return int(step or 0)
 
 
 def _summarise(conn: Any, report: BackupReport) -> None:

@@ -286,3 +286,27 @@ def test_backups_taken_while_cases_are_being_opened_each_verify(tmp_path: Path) 
     assert counts == sorted(counts), "each backup holds at least what the one before held"
     assert counts[0] >= 2
     assert counts[-1] == 10
+
+
+def test_a_backup_from_an_older_release_is_checked_as_upgraded_and_left_unchanged() -> None:
+    release = Path(__file__).parents[1] / "fixtures" / "releases" / "0.1.0" / "demo.db"
+    before = release.read_bytes()
+    code, out, err = run("admin", "backup-check", str(release), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["cases"] == 59
+    assert report["schema_steps"] < report["schema_steps_known"]
+    assert "made by an older cme" in report["notes"][0]
+    assert release.read_bytes() == before
+
+
+def test_a_backup_from_a_newer_release_is_read_as_it_is(
+    live: tuple[Path, str], tmp_path: Path
+) -> None:
+    _, url = live
+    assert run("admin", "backup", str(tmp_path / "b.db"), "--db", url)[0] == 0
+    with sqlite3.connect(tmp_path / "b.db") as conn:
+        conn.execute("INSERT INTO schema_version (step, name) VALUES (99, 'from the future')")
+    code, out, err = run("admin", "backup-check", str(tmp_path / "b.db"))
+    assert code == 0, err
+    assert "note: made by a newer cme (schema step 99" in out
