@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -84,6 +85,24 @@ def england_bank_holidays(first_year: int, last_year: int) -> dict[dt.date, str]
 
     found = holidays.country_holidays("GB", subdiv="ENG", years=range(first_year, last_year + 1))
     return {day: str(name) for day, name in sorted(found.items())}
+
+
+@functools.lru_cache(maxsize=64)
+def _shipped_covering(year: str, besides: str) -> tuple[str, ...]:
+    """Shipped calendars other than `besides` that cover school year `year` (for advice only)."""
+    from engine.errors import DefinitionError
+    from engine.time.calendars import available_calendars, load_calendar
+
+    found = []
+    for name in available_calendars():
+        if name == besides:
+            continue
+        try:
+            if year in load_calendar(name).school_years():
+                found.append(name)
+        except (CalendarError, DefinitionError):
+            continue  # a shipped file being edited gives no advice
+    return tuple(found)
 
 
 class SchoolCalendar:
@@ -243,9 +262,16 @@ class SchoolCalendar:
 
     def _missing(self, year: str, what: str) -> CalendarError:
         """The error for a question needing school year `year`, which the calendar lacks."""
+        others = _shipped_covering(year, self.name)
+        hint = (
+            f" Shipped calendar {others[0]} covers {year}: use `--calendar {others[0]}` (or "
+            f'`[calendars] default = "{others[0]}"` in cme.toml) for new cases.'
+            if others
+            else ""
+        )
         return CalendarError(
             f"{what}, which calendar {self.name} (version {self.version}) does not cover; it "
-            f"covers {', '.join(self._years)}. To add {year}, run `cme calendar new {year}` "
+            f"covers {', '.join(self._years)}.{hint} To add {year}, run `cme calendar new {year}` "
             f"(it writes the year with England's bank holidays listed and the term dates to "
             f"fill in), or add a `{year}:` entry under `years:` in {self.path} with that "
             f"year's published term dates, half terms and INSET days, and raise `version`"

@@ -130,3 +130,11 @@ def test_beyond_the_last_year_names_the_year_and_the_command(london: SchoolCalen
     assert "run `cme calendar new 2027-28`" in message
     with pytest.raises(CalendarError, match=r"school year 2022-23.*cme calendar new 2022-23"):
         london.is_school_day(date(2023, 8, 31))
+
+
+def test_the_pinned_calendar_points_to_the_shipped_one_covering_the_year() -> None:
+    with pytest.raises(CalendarError) as err:
+        load_calendar("london-2024-25").is_school_day(date(2026, 12, 3))
+    message = str(err.value)
+    assert "Shipped calendar london covers 2026-27: use `--calendar london`" in message
+    assert "run `cme calendar new 2026-27`" in message
