@@ -360,3 +360,14 @@ years:
     # 31 Aug 2024, the end of the calendar, is a Saturday.
     assert _breaks(only, "2023-24")[-1] == ("summer holiday", D(2024, 7, 24), D(2024, 8, 30))
     assert "into 2024-25" in _one_past(only.school_day_n, D(2024, 7, 23), 2)
+
+
+def test_a_pause_inside_another_and_a_third_overlapping_the_second() -> None:
+    inside = [(D(2024, 9, 30), D(2024, 10, 31)), (D(2024, 10, 7), D(2024, 10, 10))]
+    assert LONDON.count(D(2024, 9, 30), D(2024, 11, 8), skip=inside) == 5  # 4–8 Nov
+    assert LONDON.school_day_n(D(2024, 9, 30), 1, skip=inside) == D(2024, 11, 4)
+    three = [(D(2024, 9, 2), D(2024, 9, 6)), (D(2024, 9, 16), D(2024, 9, 20)),
+             (D(2024, 9, 18), D(2024, 9, 27))]
+    assert LONDON.count(D(2024, 9, 2), D(2024, 10, 4), skip=three) == 10  # 9–13 Sep, 30 Sep–4 Oct
+    assert LONDON.school_day_n(D(2024, 9, 2), 6, skip=three) == D(2024, 9, 30)
+    assert LONDON.school_day_n(D(2024, 9, 2), 11, skip=three) == D(2024, 10, 7)

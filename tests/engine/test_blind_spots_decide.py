@@ -16,7 +16,7 @@ from engine.cases import decide
 from engine.cases.decide import POLICY, SCHEDULER_ACTOR, Command, Situation
 from engine.cases.events import EventKind, StepTaken
 from engine.cases.projection import CaseState
-from engine.errors import BackdatingRefused, CaseClosed, Refusal, RoleNotPermitted
+from engine.errors import BackdatingRefused, CaseClosed, GuardFailed, Refusal, RoleNotPermitted
 from engine.language.loader import load_process_text
 from engine.language.machine import CompiledProcess
 from engine.language.registry import ProcessRegistry
@@ -214,3 +214,38 @@ def test_an_unknown_name_is_named_after_the_role_refusal_and_before_the_rest(
     with pytest.raises(Refusal) as info:
         decide.record_check(known_role, "mash_chek", "x")
     assert [type(r).__name__ for r in info.value.reasons] == ["UnknownCheck", "BackdatingRefused"]
+
+
+def test_an_unknown_fact_comes_before_a_backdated_date(untraceable: CompiledProcess) -> None:
+    late = situation(untraceable, on=OPENED, last_effective=OPENED + dt.timedelta(days=1))
+    with pytest.raises(Refusal) as info:
+        decide.set_fact(late, "crime_suspect", "true")
+    assert [type(r).__name__ for r in info.value.reasons] == ["UnknownFact", "BackdatingRefused"]
+
+
+def test_personal_data_is_opened_only_for_a_step_that_reads_a_personal_fact(
+    untraceable: CompiledProcess
+) -> None:
+    opened: list[str] = []
+
+    def reveal(case: CaseState) -> CaseState:
+        opened.append(case.id)
+        return replace(case, personal={"facts": {"safeguarding_concern": "seen hurt"}})
+
+    sit = replace(situation(untraceable, on=OPENED + dt.timedelta(days=1)), reveal=reveal)
+    decide.take_step(sit, decide.step_of(untraceable.definition, "contact_established"))
+    assert opened == []  # reads no fact at all
+    draft = decide.take_step(sit, decide.step_of(untraceable.definition, "refer_to_mash"))
+    assert opened == ["CME-000001"]  # needs safeguarding_concern, a personal fact
+    assert draft.body.data()["stays"] is True
+
+
+def test_a_step_missing_its_facts_says_so_once_without_judging_guards_on_them(
+    untraceable: CompiledProcess
+) -> None:
+    sit = situation(untraceable, state="supporting_to_school_place",
+                    on=OPENED + dt.timedelta(days=1))
+    with pytest.raises(GuardFailed) as info:  # one reason, raised as itself
+        decide.take_step(sit, decide.step_of(untraceable.definition, "refer_to_placement_panel"))
+    assert info.value.unset == ["placement_route", "age_phase", "no_vacancy_in_camden_schools",
+                                "medical_needs"]

@@ -140,6 +140,12 @@ def test_a_case_opened_with_its_clock_stopped_nests_and_then_restarts() -> None:
     case = h.move("waiting", D(2024, 11, 6), stops_clock=True)
     assert case.pauses[-1] == ["2024-11-06", None]
     assert len(case.pauses) == 2
+    # Nested inside the second pause: still two pauses, the second still open.
+    case = h.move("waiting_more", D(2024, 11, 8), stops_clock=True)
+    assert case.pauses == [["2024-10-21", "2024-10-25"], ["2024-11-06", None]]
+    case = h.move("tracing", D(2024, 11, 12))
+    assert case.pauses[-1] == ["2024-11-06", "2024-11-12"]
+    assert case_day(case, D(2024, 11, 12)) == 6  # 21, 25 Oct; 4, 5, 6 Nov; 12 Nov
 
 
 def test_a_pause_entered_and_left_on_one_day_skips_nothing() -> None:
