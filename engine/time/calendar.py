@@ -89,18 +89,16 @@ def england_bank_holidays(first_year: int, last_year: int) -> dict[dt.date, str]
 
 @functools.lru_cache(maxsize=64)
 def _shipped_covering(year: str, besides: str) -> tuple[str, ...]:
-    """Shipped calendars other than `besides` that cover school year `year` (for advice only)."""
+    """Shipped calendars other than `besides` that list school year `year` (for advice only)."""
     from engine.errors import DefinitionError
-    from engine.time.calendars import available_calendars, load_calendar
+    from engine.time.calendars import available_calendars, shipped_years
 
     found = []
     for name in available_calendars():
-        if name == besides:
-            continue
         try:
-            if year in load_calendar(name).school_years():
+            if name != besides and year in shipped_years(name):
                 found.append(name)
-        except (CalendarError, DefinitionError):
+        except DefinitionError:
             continue  # a shipped file being edited gives no advice
     return tuple(found)
 

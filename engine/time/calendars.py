@@ -63,6 +63,18 @@ def load_calendar(name: str) -> SchoolCalendar:
     return calendar
 
 
+def shipped_years(name: str) -> list[str]:
+    """The school years shipped calendar `name` lists, read without building it (no bank
+    holidays, no validation): for advice in error messages, which must stay cheap.
+    """
+    from engine.language.yamlsafe import load_yaml
+
+    text = _calendar_dir().joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    data = load_yaml(text, name).data
+    years = data.get("years") if isinstance(data, dict) else None
+    return [str(key) for key in years] if isinstance(years, dict) else []
+
+
 def load_calendar_file(path: str | Path) -> SchoolCalendar:
     """A calendar read from a YAML file anywhere (not cached: the file may be being edited)."""
     where = str(path)
@@ -88,4 +100,5 @@ __all__ = [
     "load_calendar",
     "load_calendar_file",
     "load_calendar_or_file",
+    "shipped_years",
 ]

@@ -98,7 +98,10 @@ def refuse_unplaceable(
     `start` is the day the case enters `state`; timers counted from the case count from
     `opened_on` (default `start`, as on opening) leaving out the paused days in `skip`.
     """
+    stops_clock = definition.states[state].stops_clock
     for timer in definition.states[state].timers:
+        if timer.counted_from == "case" and stops_clock:
+            continue  # never armed: the case clock stands still here (see plan_state_timers)
         if timer.counted_from == "case":
             begin, paused = opened_on or start, skip or []
         else:
