@@ -249,3 +249,33 @@ def test_a_step_missing_its_facts_says_so_once_without_judging_guards_on_them(
         decide.take_step(sit, decide.step_of(untraceable.definition, "refer_to_placement_panel"))
     assert info.value.unset == ["placement_route", "age_phase", "no_vacancy_in_camden_schools",
                                 "medical_needs"]
+
+
+def test_guards_on_recorded_facts_are_judged_while_another_fact_is_missing(
+    untraceable: CompiledProcess
+) -> None:
+    step = decide.step_of(untraceable.definition, "refer_to_placement_panel")
+    usual_route = situation(untraceable, state="supporting_to_school_place",
+                            on=OPENED + dt.timedelta(days=1),
+                            facts={"placement_route": "in_year_admissions",
+                                   "age_phase": "primary", "medical_needs": False})
+    with pytest.raises(Refusal) as info:  # the vacancy fact is missing AND the route is wrong
+        decide.take_step(usual_route, step)
+    missing, wrong = info.value.reasons
+    assert isinstance(missing, GuardFailed)
+    assert isinstance(wrong, GuardFailed)
+    assert missing.unset == ["no_vacancy_in_camden_schools"]
+    assert wrong.failed[0].startswith("the child is unable to be placed through the usual")
+    # A guard reading the missing fact is not judged on a missing value.
+    fap = situation(untraceable, state="supporting_to_school_place",
+                    on=OPENED + dt.timedelta(days=1),
+                    facts={"placement_route": "fair_access_panel", "medical_needs": False,
+                           "no_vacancy_in_camden_schools": True})
+    with pytest.raises(GuardFailed) as single:
+        decide.take_step(fap, step)
+    assert single.value.unset == ["age_phase"]
+    police = situation(untraceable, on=OPENED + dt.timedelta(days=1))
+    with pytest.raises(GuardFailed) as once:  # not also "no reason to suspect a crime"
+        decide.take_step(police, decide.step_of(untraceable.definition, "involve_police"))
+    assert (once.value.unset, once.value.failed) == (["crime_suspected"],
+                                                      ["crime_suspected recorded"])
