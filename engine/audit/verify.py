@@ -118,10 +118,6 @@ class VerifyReport:
             self.problems.append(problem)
 
 
-REQUIRE_LISTED = False
-"""Whether a case missing from the ledger of case openings is a problem. False until the unit of
-work enters every case it opens (issue 17), so cases opened before then are not reported."""
-
 Span = tuple[str | None, str | None]
 """Case ids from the first (inclusive) to the second (exclusive); None is unbounded."""
 
@@ -369,7 +365,7 @@ def _verify_case(
     if broken is not None:
         report.add(Problem(case_id, broken.seq, broken.what))
         return
-    if listed is None and REQUIRE_LISTED:
+    if listed is None:
         report.add(Problem(case_id, None, (
             "is not in the ledger of case openings: it was not opened by cme, or its entry was "
             "removed"

@@ -24,6 +24,7 @@ from engine.cases.projection import CaseState, apply
 from engine.cases.reading import SELECT_CASE
 from engine.errors import CaseNotFound, ConcurrentUpdate
 from engine.protection.access import Actor, Permission, require
+from engine.store.integrity import append_opening, refuse_if_marked
 from engine.store.tables import case_table, counter_table, event_table, outbox_table, timer_table
 from engine.time.deadlines import plan_state_timers
 
@@ -140,6 +141,9 @@ class UnitOfWork:
         case = CaseState.from_row(row)
         if expected_seq is not None and case.seq != expected_seq:
             raise ConcurrentUpdate(case_id=case_id, expected_seq=expected_seq, found_seq=case.seq)
+        # A case whose history failed verification takes nothing new until an auditor has
+        # seen it (engine/store/integrity.py; the sweep skips its timers the same way).
+        refuse_if_marked(self.conn, case_id)
         return case
 
     def load(self, case_id: str) -> CaseState:
@@ -198,6 +202,8 @@ class UnitOfWork:
         case = apply(None, ev)
         self.conn.execute(_INSERT_CASE, case.as_row())
         self.conn.execute(_INSERT_EVENT, event_to_row(ev))
+        # In the ledger of case openings, with the case: deleting it later leaves this behind.
+        append_opening(self.conn, number, ev.hash, at=at)
         self.arm_timers(definition, case, cal)
         self.queue_actions(case, ev, draft.actions)
         return case

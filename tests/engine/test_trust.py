@@ -21,7 +21,7 @@ from engine.deployment.config import DeploymentConfig, KeySettings
 from engine.errors import AccessDenied, InputError
 from engine.language.registry import ProcessRegistry
 from engine.store.database import open_store
-from engine.store.integrity import backfill_ledger, ledger_hash, open_marks
+from engine.store.integrity import ledger_hash, open_marks
 from engine.store.runs import CHECKPOINT, last_run
 from tests.conftest import RECORDED_AT
 from tests.engine.test_audit import AUDITOR, five_events, sql
@@ -39,10 +39,11 @@ def svc(db_url: str, registry: ProcessRegistry) -> Iterator[CaseService]:
 
 
 def ledgered(service: CaseService, count: int = 3) -> list[str]:
-    """`count` cases of five events, each in the ledger of case openings."""
+    """`count` cases of five events; opening each entered it in the ledger of case openings."""
     ids = five_events(service, count)
-    with service.store.engine.begin() as conn:
-        backfill_ledger(conn)  # enters only cases not already there
+    with service.store.read() as conn:
+        listed = conn.execute(text("SELECT case_id, source FROM case_ledger ORDER BY seq")).all()
+    assert [tuple(r) for r in listed][-count:] == [(i, "opened") for i in ids]
     return ids
 
 
@@ -248,3 +249,23 @@ def test_the_sweep_leaves_a_marked_cases_timers_pending_until_the_mark_is_cleare
     second = sweep(service, until=until, at=RECORDED_AT, keep_firings=True)
     assert {f.case_id for f in second.firings} == {marked}
     assert len(second.firings) == len(first.firings)
+
+
+def test_a_marked_case_takes_no_change_until_an_auditor_clears_it(svc: CaseService) -> None:
+    from engine.errors import IntegrityFailure
+
+    a, b = ledgered(svc, 2)
+    sql(svc, "UPDATE case_event SET actor = 'x' WHERE case_id = :c AND seq = 2", c=a)
+    mark_problems(svc.store, verify_store(svc.store), at=LATER, by="olu (auditor)")
+    sql(svc, "UPDATE case_event SET actor = 'sona' WHERE case_id = :c AND seq = 2", c=a)
+    with pytest.raises(IntegrityFailure) as refused:
+        svc.add_note(a, "rang the school", on=dt.date(2024, 10, 23), at=LATER, actor=OFFICER)
+    message = str(refused.value)
+    assert f"case {a} takes no new changes" in message
+    assert "event 2: its content does not match its hash" in message
+    assert f"cme audit clear {a} --reason TEXT --role auditor" in message
+    assert [e.seq for e in svc.events(a)] == [1, 2, 3, 4, 5]  # nothing was written
+    svc.add_note(b, "rang the school", on=dt.date(2024, 10, 23), at=LATER, actor=OFFICER)
+    clear(svc.store, a, actor=AUDITOR, reason="restored event 2 from the backup", at=LATER)
+    svc.add_note(a, "rang the school", on=dt.date(2024, 10, 23), at=LATER, actor=OFFICER)
+    assert verify_store(svc.store).ok
