@@ -23,7 +23,8 @@ from engine.cases.projection import CaseState
 from engine.errors import CaseNotFound, UnknownProcess
 from engine.language.outline import ProcessOutline
 from engine.protection.access import RoleTable, shipped_role_table
-from engine.protection.crypto import CaseKeys, master_key_from_environment
+from engine.protection.crypto import CaseKeys
+from engine.protection.masterkeys import keys_for_store
 from engine.store.database import Store
 from engine.store.tables import case_table, event_table
 from engine.time.calendar import SchoolCalendar
@@ -105,7 +106,7 @@ class CaseReader:
         # The batch or command this thread is running (see unit_of_work.Transactions).
         self.current = Current()
         # Who may do what (processes/roles.yaml unless given) and the keys personal data is
-        # sealed with (master key from the environment, on first need, unless given).
+        # sealed with (the master key found for this store, on first need, unless given).
         self.roles: RoleTable = roles or shipped_role_table()
         self._keys = keys
 
@@ -113,7 +114,8 @@ class CaseReader:
     def keys(self) -> CaseKeys:
         """The per-case keys personal data is sealed with."""
         if self._keys is None:
-            self._keys = CaseKeys(master_key_from_environment()[0])
+            # Beside the store's SQLite file, and never made for a database holding cases.
+            self._keys = keys_for_store(self.store)[0]
         return self._keys
 
     def revealed(self, case: CaseState, *, conn: Connection | None = None) -> CaseState:

@@ -71,12 +71,18 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="The deployment's cme.toml (default: CME_CONFIG, beside the database, ./).")
 @click.version_option(package_name="cme-engine")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
     """Children Missing Education case-work engine.
 
-    Example: cme process validate && cme demo
+    Example: cme --config /srv/cme/cme.toml case list
     """
+    if config_path is not None:
+        # engine.cli.wiring.CONFIG_META; the meta dict is shared with every sub-command.
+        ctx.meta["cme.config"] = config_path
 
 
 GC_FIRST_GENERATION = 20_000

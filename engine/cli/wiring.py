@@ -9,14 +9,20 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from engine.cases.reading import CaseReader
     from engine.cases.service import CaseService
+    from engine.deployment.config import DeploymentConfig
     from engine.language.registry import ProcessRegistry
     from engine.protection.access import Actor, RoleTable
     from engine.protection.crypto import CaseKeys
+
+
+CONFIG_META = "cme.config"
+"""Where `cme --config PATH` leaves the path, in the click context's shared `meta`."""
 
 
 @functools.cache
@@ -27,8 +33,32 @@ def registry() -> ProcessRegistry:
     return ProcessRegistry.from_package()
 
 
+def config(db_url: str | None = None) -> DeploymentConfig:
+    """The deployment's configuration: `cme --config PATH`, else CME_CONFIG, else a cme.toml
+    beside the SQLite database named by `db_url`/CME_DATABASE_URL, else ./cme.toml; with none,
+    the development defaults.
+    """
+    import click
+
+    from engine.deployment.config import deployment_config
+
+    ctx = click.get_current_context(silent=True)
+    given = None if ctx is None else ctx.meta.get(CONFIG_META)
+    return deployment_config(given, db_url=db_url)
+
+
+def database(db_url: str | None) -> str | None:
+    """The database a command opens: --db/CME_DATABASE_URL, else the configuration's, else None
+    (the development database).
+    """
+    from engine.deployment.config import database_url
+
+    return database_url(db_url or os.environ.get("CME_DATABASE_URL") or None, config(db_url))
+
+
 def service(db_url: str | None) -> CaseService:
-    """A case service over the database at `db_url` (default: SQLite in .cme/).
+    """A case service over the database at `db_url` (default: the configuration's, else SQLite
+    in .cme/).
 
     The shipped processes are loaded only when a command needs them (opening a case): showing
     or advancing one uses the version stored with it.
@@ -36,7 +66,8 @@ def service(db_url: str | None) -> CaseService:
     from engine.cases.service import CaseService
     from engine.store.database import open_store
 
-    return CaseService(open_store(db_url), registry, roles=roles(), keys=keys())
+    store = open_store(database(db_url))
+    return CaseService(store, registry, roles=roles(), keys=keys(store.url, _source(db_url)))
 
 
 def reader(db_url: str | None) -> CaseReader:
@@ -46,7 +77,8 @@ def reader(db_url: str | None) -> CaseReader:
     from engine.cases.reading import CaseReader
     from engine.store.database import open_store
 
-    return CaseReader(open_store(db_url), roles=roles(), keys=keys())
+    store = open_store(database(db_url))
+    return CaseReader(store, roles=roles(), keys=keys(store.url, _source(db_url)))
 
 
 def now() -> dt.datetime:
@@ -70,19 +102,34 @@ def roles() -> RoleTable:
     return load_role_table(os.environ.get("CME_ROLES_FILE") or None)
 
 
+def _source(db_url: str | None) -> Path | None:
+    return config(db_url).source
+
+
 @functools.cache
-def keys() -> CaseKeys:
-    """Case keys under the master key (CME_MASTER_KEY / CME_MASTER_KEY_FILE / a dev key)."""
+def keys(url: str | None = None, source: Path | None = None) -> CaseKeys:
+    """Case keys for the database at `url` under the master key: CME_MASTER_KEY,
+    CME_MASTER_KEY_FILE, the configuration's (`source`) keys.master_key_file, else a
+    development key beside the SQLite database (never for a database already holding cases).
+    """
     import click
 
-    from engine.protection.crypto import CaseKeys, master_key_from_environment
+    from engine.deployment.config import DeploymentConfig, load_config
+    from engine.deployment.keys import case_keys
+    from engine.store.database import open_store
 
-    master, created = master_key_from_environment()
+    deployment = DeploymentConfig() if source is None else load_config(source)
+    store = open_store(url, upgrade=False)
+    try:
+        made, created = case_keys(deployment, store=store)
+    finally:
+        store.dispose()
     if created is not None:
         click.echo(
-            f"note: made a development master key at {created}; keep it with the database "
-            "(without it personal data cannot be read). For real data set "
-            "CME_MASTER_KEY_FILE to a key kept outside the data folder and its backups.",
+            f"note: made a development master key at {created}, beside the database; keep it "
+            "with the database (without it personal data cannot be read). For real data make "
+            "one with `cme admin key new PATH` and name it in cme.toml (keys.master_key_file) "
+            "or CME_MASTER_KEY_FILE, kept outside the data folder and its backups.",
             err=True,
         )
-    return CaseKeys(master)
+    return made

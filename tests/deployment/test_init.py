@@ -143,3 +143,51 @@ def test_init_json_report(tmp_path: Path) -> None:
     assert report["database_url"] == f"sqlite:///{tmp_path}/d/cme.db"
     assert {"process": "untraceable_cme", "version": 1} in report["published"]
     assert "smtp.host" in report["missing"]
+
+
+def test_commands_find_the_deployment_by_config_environment_or_beside_the_database(
+    tmp_path: Path,
+) -> None:
+    assert cme("init", "d", cwd=tmp_path).returncode == 0
+    folder = tmp_path / "d"
+    master = read_master_key_file(folder / "keys" / "master.key")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    by_option = cme(
+        "--config",
+        str(folder / "cme.toml"),
+        "case",
+        "open",
+        "--form",
+        FORM,
+        "--on",
+        "2024-10-21",
+        cwd=elsewhere,
+    )
+    assert by_option.returncode == 0, by_option.stderr
+    by_environment = cme(
+        "case", "show", "CME-000001", "--json", cwd=elsewhere, CME_CONFIG=str(folder / "cme.toml")
+    )
+    assert by_environment.returncode == 0, by_environment.stderr
+    beside = cme(
+        "case",
+        "show",
+        "CME-000002",
+        "--json",
+        "--db",
+        f"sqlite:///{folder / 'cme.db'}",
+        cwd=elsewhere,
+    )
+    assert beside.returncode == 0, beside.stderr
+    in_folder = cme("case", "list", "--json", cwd=folder)
+    assert in_folder.returncode == 0, in_folder.stderr
+    assert {c["id"] for c in json.loads(in_folder.stdout)} >= {"CME-000001", "CME-000002"}
+    store = open_store(f"sqlite:///{folder / 'cme.db'}")
+    with store.read() as conn:
+        ids = {r[0] for r in conn.execute(select(case_key_table.c.master_key_id))}
+    store.dispose()
+    assert ids == {master.id}
+    assert not list(elsewhere.rglob("*")), "nothing made where cme ran"
+    bad = cme("--config", str(tmp_path / "missing.toml"), "case", "list", cwd=elsewhere)
+    assert bad.returncode != 0
+    assert "--config names" in bad.stderr
