@@ -32,6 +32,8 @@ from engine.protection.crypto import CaseKeys
 from engine.store.database import Store
 from engine.time.calendar import SchoolCalendar
 from engine.time.calendars import DEFAULT_CALENDAR
+from engine.time.deadlines import refuse_unplaceable
+from engine.time.school_calendars import case_calendar
 
 if TYPE_CHECKING:
     # Guards (CEL), machines (transitions) and the loader are imported when a command first
@@ -226,19 +228,26 @@ class CaseService:
         role = decide.role_refusal(definition, actor, POLICY[Command.open].doing or "")
         if role is not None:
             raise role
-        cal = self.calendars(calendar or definition.clock.calendar or DEFAULT_CALENDAR)
-        cal.is_school_day(on)  # a date outside the calendar is refused before anything is written
+        base = self.calendars(calendar or definition.clock.calendar or DEFAULT_CALENDAR)
+        base.is_school_day(on)  # a date outside the calendar is refused before anything is written
+        # A process the school runs counts the child's school's days (its INSET days overlaid).
+        cals = [case_calendar(definition, base, child.school) for child in form.children]
+        for cal in {c.name: c for c in cals}.values():
+            cal.is_school_day(on)
+            # A first step the calendar cannot place is refused now, naming the missing year.
+            refuse_unplaceable(definition, definition.initial, start=on, calendar=cal)
         # Every child's facts are typed before anything is written, so a bad one writes nothing.
         form_facts = [self._form_facts(definition, form, child, on=on) for child in form.children]
         initial = definition.states[definition.initial]
         ids: list[str] = []
         with self.work.begin() as uow:
             uow.publish(compiled, at)
-            uow.publish_calendar(cal, at)
+            for cal in {c.name: c for c in cals}.values():
+                uow.publish_calendar(cal, at)
             numbers = uow.next_case_numbers(len(form.children))
             group = numbers[0] if len(numbers) > 1 else None
-            for number, child, (facts, personal_facts) in zip(
-                numbers, form.children, form_facts, strict=True
+            for number, child, (facts, personal_facts), cal in zip(
+                numbers, form.children, form_facts, cals, strict=True
             ):
                 personal = personal_data(form, child)
                 if personal_facts:
