@@ -279,3 +279,14 @@ def test_guards_on_recorded_facts_are_judged_while_another_fact_is_missing(
         decide.take_step(police, decide.step_of(untraceable.definition, "involve_police"))
     assert (once.value.unset, once.value.failed) == (["crime_suspected"],
                                                       ["crime_suspected recorded"])
+
+
+def test_an_unknown_name_comes_first_on_a_closed_case_too(untraceable: CompiledProcess) -> None:
+    closed = situation(untraceable, state="placed", terminal=True, closed_on=OPENED, on=OPENED,
+                       last_effective=OPENED + dt.timedelta(days=1))
+    for call, unknown in ((lambda: decide.set_fact(closed, "crime_suspect", "true"), "UnknownFact"),
+                          (lambda: decide.record_check(closed, "mash_chek", "x"), "UnknownCheck")):
+        with pytest.raises(Refusal) as info:
+            call()
+        assert [type(r).__name__ for r in info.value.reasons] == [
+            unknown, "CaseClosed", "BackdatingRefused"]
