@@ -106,8 +106,8 @@ def send_cmd(on: dt.date, smtp_host: str | None, smtp_port: int | None, smtp_use
     from engine.effects.outbox import OutboxSender
 
     settings = SmtpSettings.from_environment(
-        host=smtp_host, port=smtp_port, username=smtp_user, password=smtp_password,
-        security=security, sender=sender,
+        wiring.smtp_environment(db_url), host=smtp_host, port=smtp_port, username=smtp_user,
+        password=smtp_password, security=security, sender=sender,
     )
     sender_ = OutboxSender(
         service=wiring.service(db_url), notifier=SmtpNotifier(settings),

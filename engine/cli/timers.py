@@ -79,10 +79,12 @@ def scheduler() -> None:
 
 
 @scheduler.command("run")
-@click.option("--at", "at_time", type=ClockTime(), default="07:00", show_default=True,
-              envvar="CME_SWEEP_AT", help="Time of the weekday sweep (or CME_SWEEP_AT).")
-@click.option("--timezone", default="Europe/London", show_default=True,
-              help="Time zone of --at and of 'today'.")
+@click.option("--at", "at_time", type=ClockTime(), default=None, envvar="CME_SWEEP_AT",
+              help="Time of the weekday sweep (or CME_SWEEP_AT; default: scheduler.at in "
+                   "cme.toml, else 07:00).")
+@click.option("--timezone", default=None,
+              help="Time zone of --at and of 'today' (default: scheduler.timezone in cme.toml, "
+                   "else Europe/London).")
 @click.option("--today", type=DATE, default=None,
               help="Treat this date as today in every sweep (rehearsals and tests).")
 @click.option("--no-catch-up", is_flag=True, help="Do not sweep at start-up.")
@@ -90,8 +92,8 @@ def scheduler() -> None:
               help="Timers fired per transaction.")
 @db_option
 @handle_errors
-def run_cmd(at_time: dt.time, timezone: str, today: dt.date | None, no_catch_up: bool,
-            batch_size: int, db_url: str | None) -> None:
+def run_cmd(at_time: dt.time | None, timezone: str | None, today: dt.date | None,
+            no_catch_up: bool, batch_size: int, db_url: str | None) -> None:
     """Sweep Monday to Friday at --at, and once now; stops cleanly on SIGTERM or Ctrl-C.
 
     Every weekday is swept, school day or not: most deadlines fall on school days, but calendar
@@ -106,6 +108,9 @@ def run_cmd(at_time: dt.time, timezone: str, today: dt.date | None, no_catch_up:
     from engine.errors import InputError
     from engine.scheduling.scheduler import ScheduleSettings, SweepJob, run
 
+    configured = wiring.config(db_url).scheduler
+    at_time = configured.at if at_time is None else at_time
+    timezone = configured.timezone if timezone is None else timezone
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -120,11 +125,10 @@ def run_cmd(at_time: dt.time, timezone: str, today: dt.date | None, no_catch_up:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     settings = ScheduleSettings(at=at_time, timezone=timezone, batch_size=batch_size,
                                 today=today, catch_up=not no_catch_up)
-    from engine.deployment.config import deployment_config
     from engine.deployment.daily import scheduler_hooks, start_up_checks
 
     service = wiring.service(db_url)
-    config = deployment_config(db_url=db_url)
+    config = wiring.config(db_url)  # `cme --config`, CME_CONFIG, beside the database, ./
     # After each sweep: the day's signed checkpoint, then the health checks, logged.
     hooks = scheduler_hooks(service.store, config, db_url=db_url)
     job = SweepJob(service, settings, clock=wiring.now, after=hooks)

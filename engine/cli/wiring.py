@@ -56,6 +56,22 @@ def database(db_url: str | None) -> str | None:
     return database_url(db_url or os.environ.get("CME_DATABASE_URL") or None, config(db_url))
 
 
+def smtp_environment(db_url: str | None) -> dict[str, str]:
+    """CME_SMTP_* settings for the mail adapter: the environment's, else the configuration's
+    [smtp] (its password read from `password_file`).
+    """
+    smtp = config(db_url).smtp
+    configured = {
+        "CME_SMTP_HOST": smtp.host,
+        "CME_SMTP_PORT": str(smtp.port) if smtp.host else None,
+        "CME_SMTP_USER": smtp.username,
+        "CME_SMTP_PASSWORD": smtp.password(),
+        "CME_SMTP_SECURITY": "starttls" if smtp.starttls else None,
+        "CME_SMTP_FROM": smtp.sender,
+    }
+    return {**{k: v for k, v in configured.items() if v is not None}, **os.environ}
+
+
 def service(db_url: str | None) -> CaseService:
     """A case service over the database at `db_url` (default: the configuration's, else SQLite
     in .cme/).

@@ -234,3 +234,36 @@ def test_an_unreadable_or_non_utf8_file_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b'[local_authority]\nname = "\xff"\n')
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_config(path)
+
+
+def test_the_cli_takes_smtp_settings_from_the_configuration_under_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.cli import wiring
+
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "smtp.password").write_text("s3cret\n", encoding="utf-8")
+    monkeypatch.setenv(CONFIG_ENV, str(_write(tmp_path, FULL)))
+    for name in (
+        "CME_SMTP_HOST",
+        "CME_SMTP_PORT",
+        "CME_SMTP_FROM",
+        "CME_SMTP_USER",
+        "CME_SMTP_PASSWORD",
+        "CME_SMTP_SECURITY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    env = wiring.smtp_environment(None)
+    assert (env["CME_SMTP_HOST"], env["CME_SMTP_PORT"], env["CME_SMTP_FROM"]) == (
+        "smtp.example.gov.uk",
+        "587",
+        "cme@example.gov.uk",
+    )
+    assert (env["CME_SMTP_USER"], env["CME_SMTP_PASSWORD"], env["CME_SMTP_SECURITY"]) == (
+        "cme",
+        "s3cret",
+        "starttls",
+    )
+    monkeypatch.setenv("CME_SMTP_HOST", "relay.internal")
+    assert wiring.smtp_environment(None)["CME_SMTP_HOST"] == "relay.internal"
+    assert wiring.config(None).scheduler.at == dt.time(6, 30)
