@@ -371,3 +371,6 @@ def test_a_pause_inside_another_and_a_third_overlapping_the_second() -> None:
     assert LONDON.count(D(2024, 9, 2), D(2024, 10, 4), skip=three) == 10  # 9–13 Sep, 30 Sep–4 Oct
     assert LONDON.school_day_n(D(2024, 9, 2), 6, skip=three) == D(2024, 9, 30)
     assert LONDON.school_day_n(D(2024, 9, 2), 11, skip=three) == D(2024, 10, 7)
+    within = [(D(2024, 9, 2), D(2024, 9, 6)), (D(2024, 9, 16), D(2024, 9, 27)),
+              (D(2024, 9, 18), D(2024, 9, 20))]  # the third inside the second
+    assert LONDON.count(D(2024, 9, 2), D(2024, 10, 4), skip=within) == 10
