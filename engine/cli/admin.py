@@ -256,7 +256,8 @@ def key_rotate(new_key: str, old_keys: tuple[str, ...], batch_size: int,
     from engine.protection.rotation import rotate_master_key
     from engine.store.database import open_store
 
-    config = deployment_config(config_path, db_url=db_url)
+    config = deployment_config(config_path, db_url=db_url) if config_path else \
+        wiring.config(db_url)
     url = database_url(db_url, config)
     store = open_store(url)
     keys, _ = case_keys(config, db_url=url, store=store)

@@ -92,3 +92,63 @@ def test_key_rotate_moves_every_case_key_to_the_new_key(
     assert json.loads(out) == {"from": [old.id], "to": new.id, "rewrapped": 2, "batches": 1}
     with store.read() as conn:
         assert {r.master_key_id for r in conn.execute(select(case_key_table))} == {new.id}
+
+
+def test_half_way_through_a_rotation_the_configured_keys_read_every_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The documented order: the new key in use, the old one listed as previous; then rotate.
+    from engine.protection.rotation import rotate_master_key
+
+    url = f"sqlite:///{tmp_path / 'cme.db'}"
+    for name in ("old", "new"):
+        assert run("admin", "key", "new", str(tmp_path / f"{name}.key"))[0] == 0
+    old, new = (read_master_key_file(tmp_path / f"{n}.key") for n in ("old", "new"))
+    store = open_store(url)
+    form = parse_form(load_yaml(Path(FORM).read_text(encoding="utf-8"), FORM).data)
+    ids = CaseService(store, ProcessRegistry.from_package(), keys=CaseKeys(old)).open_case(
+        form, on=dt.date(2024, 10, 21), at=RECORDED_AT, actor=Actor("sona", "cme_officer")
+    )
+    with pytest.raises(RuntimeError):
+        rotate_master_key(
+            store,
+            old=[old],
+            new=new,
+            actor=Actor("rita", "records_manager"),
+            at=RECORDED_AT,
+            batch_size=1,
+            after_batch=_interrupt,
+        )
+    (tmp_path / "cme.toml").write_text(
+        '[keys]\nmaster_key_file = "new.key"\nprevious_master_key_files = ["old.key"]\n',
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("CME_MASTER_KEY", raising=False)
+    from engine.cli import wiring
+
+    wiring.keys.cache_clear()
+    try:
+        for case_id in ids:
+            code, out, err = run("case", "show", case_id, "--json", "--db", url, "--actor", "sona")
+            assert code == 0, err
+            assert json.loads(out)["id"] == case_id
+        code, out, err = run(
+            "admin",
+            "key",
+            "rotate",
+            "--new-key",
+            str(tmp_path / "new.key"),
+            "--db",
+            url,
+            "--role",
+            "records_manager",
+            "--json",
+        )
+        assert code == 0, err
+        assert json.loads(out)["rewrapped"] == len(ids) - 1
+    finally:
+        wiring.keys.cache_clear()
+
+
+def _interrupt(batch: int) -> None:
+    raise RuntimeError(f"stopped after batch {batch}")
