@@ -54,12 +54,15 @@ def tick(until: dt.date, batch_size: int, db_url: str | None, as_json: bool) -> 
     Example: cme tick --until 2024-12-02
     """
     from engine.cli import wiring
+    from engine.scheduling.scheduler import record_sweep
     from engine.scheduling.sweep import sweep
 
     at = wiring.now()
     _refuse_future(until, at, "--until")
-    result = sweep(wiring.service(db_url), until=until, at=at, batch_size=batch_size,
-                   keep_firings=True)
+    service = wiring.service(db_url)
+    result = sweep(service, until=until, at=at, batch_size=batch_size, keep_firings=True)
+    # In the run log too, so `cme doctor` sees a deployment swept by cron as swept.
+    record_sweep(service, result, label="cme tick", started=at, finished=wiring.now())
     if as_json:
         print_json(result.as_dict())
         return

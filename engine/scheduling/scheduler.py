@@ -99,10 +99,7 @@ class SweepJob:
                      f.due_date.isoformat(), f.outcome)
         log.info("%s done: %s", label, result.summary())
         finished = self.clock()
-        with self.service.store.engine.begin() as conn:
-            record_run(conn, SWEEP, started_at=started, finished_at=finished, on_date=until,
-                       detail={"label": label, "counts": result.counts,
-                               "blocked": result.blocked, "stopped_early": result.stopped_early})
+        record_sweep(self.service, result, label=label, started=started, finished=finished)
         self.runs += 1
         if not self.stopping.is_set():
             for hook in self.after:
@@ -111,6 +108,17 @@ class SweepJob:
                 except Exception:  # a failing hook must not stop tomorrow's sweep
                     log.exception("%s: after-sweep step failed", label)
         return result
+
+
+def record_sweep(
+    service: CaseService, result: SweepResult, *, label: str, started: dt.datetime,
+    finished: dt.datetime,
+) -> None:
+    """Record a sweep in the run log: the day it swept up to, what it did, what it could not."""
+    with service.store.engine.begin() as conn:
+        record_run(conn, SWEEP, started_at=started, finished_at=finished, on_date=result.until,
+                   detail={"label": label, "counts": result.counts, "blocked": result.blocked,
+                           "stopped_early": result.stopped_early})
 
 
 def build_scheduler(job: SweepJob) -> Any:
@@ -158,4 +166,4 @@ def run(job: SweepJob, *, install_signals: bool = True) -> int:
     return 0
 
 
-__all__ = ["ScheduleSettings", "SweepJob", "build_scheduler", "run", "utc_now"]
+__all__ = ["ScheduleSettings", "SweepJob", "build_scheduler", "record_sweep", "run", "utc_now"]

@@ -375,3 +375,12 @@ def test_a_check_that_cannot_run_is_failing_and_the_others_still_run(svc: CaseSe
     assert by_check["scheduler"].status == FAILING
     assert "could not be checked: no such table: run_log" in by_check["scheduler"].message
     assert by_check["outbox"].status == OK
+
+
+def test_a_sweep_by_hand_is_recorded_as_a_sweep(svc: CaseService, case_id: str) -> None:
+    env = {"CME_DATABASE_URL": svc.store.url, "CME_CONFIG": None}
+    result = CliRunner().invoke(cli, ["tick", "--until", "2024-10-18"], env=env)
+    assert result.exit_code == 0, result.output
+    found = check(svc.store, check_sweep, on=MONDAY)
+    assert found.status == OK
+    assert "last sweep up to 2024-10-18" in found.message
