@@ -75,13 +75,13 @@ def backup_check(file: Path, jobs: int, as_json: bool) -> None:
 
 
 def _database(db_url: str | None) -> str:
-    """The database to back up: --db, else CME_DATABASE_URL, else the configuration's (cme.toml,
-    found as every command finds it), else the development one; never created here.
+    """The database to back up: --db, else CME_DATABASE_URL, else the configuration's (`cme
+    --config`, CME_CONFIG, …), else the development one; never created here.
     """
-    from engine.deployment.config import DEFAULT_SQLITE, database_url, deployment_config
+    from engine.cli import wiring
+    from engine.deployment.config import DEFAULT_SQLITE
 
-    url = database_url(db_url, deployment_config(db_url=db_url))
-    return url or f"sqlite:///{DEFAULT_SQLITE}"
+    return wiring.database(db_url) or f"sqlite:///{DEFAULT_SQLITE}"
 
 
 def _print(report: object) -> None:

@@ -310,3 +310,17 @@ def test_a_backup_from_a_newer_release_is_read_as_it_is(
     code, out, err = run("admin", "backup-check", str(tmp_path / "b.db"))
     assert code == 0, err
     assert "note: made by a newer cme (schema step 99" in out
+
+
+def test_backup_takes_the_database_the_configuration_names(
+    live: tuple[Path, str], tmp_path: Path
+) -> None:
+    path, _ = live
+    config = tmp_path / "elsewhere" / "cme.toml"
+    config.parent.mkdir()
+    config.write_text(f'[database]\nurl = "sqlite:///{path}"\n')
+    code, out, err = run(
+        "--config", str(config), "admin", "backup", str(tmp_path / "b.db"), "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["cases"] == 6
