@@ -286,10 +286,9 @@ def checkpoint(key_path: str | None, out: str | None, jobs: int, db_url: str | N
     authorise(who, "checkpoint", table=svc.roles)
     from engine.audit.checkpoint import checkpoint_name, record_signed
     from engine.deployment.checkpoints import checkpoint_folder
-    from engine.deployment.config import deployment_config
     from engine.errors import InputError
 
-    config = deployment_config(db_url=db_url)
+    config = wiring.config(db_url)
     key_file = key_path or config.keys.checkpoint_signing_key_file
     if key_file is None:
         raise InputError(
@@ -300,7 +299,7 @@ def checkpoint(key_path: str | None, out: str | None, jobs: int, db_url: str | N
     store = svc.store
     at = wiring.now()
     if out is None:
-        folder = checkpoint_folder(db_url, config)
+        folder = checkpoint_folder(wiring.database(db_url), config)
         if folder is None:
             raise InputError("where should the checkpoint go? Give --out FILE")
         folder.mkdir(parents=True, exist_ok=True)
@@ -393,11 +392,12 @@ def _checkpoint_file(given: str | None, db_url: str | None) -> Path | None:
     in the deployment's checkpoints folder, else None.
     """
     from engine.audit.checkpoint import latest_checkpoint
+    from engine.cli import wiring
     from engine.deployment.checkpoints import checkpoint_folder
 
     if given is not None:
         return latest_checkpoint(given)
-    folder = checkpoint_folder(db_url)
+    folder = checkpoint_folder(wiring.database(db_url), wiring.config(db_url))
     if folder is None or not any(folder.glob("checkpoint-*.json")):
         return None
     return latest_checkpoint(folder)
@@ -405,12 +405,12 @@ def _checkpoint_file(given: str | None, db_url: str | None) -> Path | None:
 
 def _trusted_key(given: str | None, db_url: str | None) -> str:
     """The public key a checkpoint must be signed with: --public-key, else the pinned one."""
-    from engine.deployment.config import deployment_config
+    from engine.cli import wiring
     from engine.errors import InputError
 
     if given is not None:
         return _read_text(given)
-    pinned = deployment_config(db_url=db_url).keys.checkpoint_public_key
+    pinned = wiring.config(db_url).keys.checkpoint_public_key
     if pinned is None:
         raise InputError(
             "no public key is pinned to check the checkpoint's signature against: set "

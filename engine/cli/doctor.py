@@ -23,17 +23,10 @@ _MARK = {"ok": "ok     ", "warning": "WARNING", "failing": "FAILING"}
     default=None,
     help="The day to check (YYYY-MM-DD; default: today in the scheduler's time zone).",
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="The deployment's cme.toml (default: CME_CONFIG, beside the database, ./).",
-)
 @db_option
 @json_option
 @handle_errors
-def doctor(on: dt.date | None, config_path: str | None, db_url: str | None, as_json: bool) -> None:
+def doctor(on: dt.date | None, db_url: str | None, as_json: bool) -> None:
     """Check the deployment is healthy: exit 0 ok, 1 warning, 2 failing (for monitoring).
 
     Checks that the calendars cover the day (failing) and the 60 school days after it
@@ -47,18 +40,13 @@ def doctor(on: dt.date | None, config_path: str | None, db_url: str | None, as_j
     from zoneinfo import ZoneInfo
 
     from engine.cli import wiring
-    from engine.deployment.config import (
-        DEFAULT_SQLITE,
-        database_url,
-        deployment_config,
-        sqlite_file,
-    )
+    from engine.deployment.config import DEFAULT_SQLITE, sqlite_file
     from engine.deployment.daily import doctor_inputs
     from engine.deployment.doctor import no_database, run_checks
     from engine.store.database import open_store
 
-    config = deployment_config(config_path, db_url=db_url)
-    url = database_url(db_url, config)
+    config = wiring.config(db_url)  # `cme --config`, CME_CONFIG, beside the database, ./
+    url = wiring.database(db_url)
     now = wiring.now()
     day = on or now.astimezone(ZoneInfo(config.scheduler.timezone)).date()
     file = sqlite_file(url or f"sqlite:///{DEFAULT_SQLITE}")

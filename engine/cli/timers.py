@@ -133,8 +133,9 @@ def run_cmd(at_time: dt.time | None, timezone: str | None, today: dt.date | None
     service = wiring.service(db_url)
     config = wiring.config(db_url)  # `cme --config`, CME_CONFIG, beside the database, ./
     # After each sweep: the day's signed checkpoint, then the health checks, logged.
-    hooks = scheduler_hooks(service.store, config, db_url=db_url)
+    hooks = scheduler_hooks(service.store, config, db_url=wiring.database(db_url))
     job = SweepJob(service, settings, clock=wiring.now, after=hooks)
     if no_catch_up:  # else the start-up sweep runs the checks after it
-        start_up_checks(service.store, config, db_url=db_url, on=job.today(), now=wiring.now())
+        start_up_checks(service.store, config, db_url=wiring.database(db_url), on=job.today(),
+                        now=wiring.now())
     sys.exit(run(job))
