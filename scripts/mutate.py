@@ -22,6 +22,7 @@ import copy
 import fnmatch
 import os
 import random
+import resource
 import shlex
 import shutil
 import signal
@@ -228,13 +229,23 @@ def _replace(tree: ast.AST, old: ast.AST, new: ast.AST) -> None:
                 return
 
 
+MEMORY_CAP = 4 << 30
+"""Address space a mutant's test run may take: a mutant that loops while allocating (one took
+23 GB of this 24 GB machine in one run) fails with MemoryError instead of swapping the host."""
+
+
+def _cap_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+
 def _run(tree: Path, tests: list[str], timeout: float, extra: str = "") -> str:
     """'killed', 'survived' or 'timeout' for the tests run in `tree`."""
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
            *shlex.split(extra), *tests]
     proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+                            stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=_cap_memory)
     try:
         return "survived" if proc.wait(timeout=timeout) == 0 else "killed"
     except subprocess.TimeoutExpired:
