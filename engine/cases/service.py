@@ -32,7 +32,7 @@ from engine.protection.crypto import CaseKeys
 from engine.store.database import Store
 from engine.time.calendar import SchoolCalendar
 from engine.time.calendars import DEFAULT_CALENDAR
-from engine.time.deadlines import refuse_unplaceable
+from engine.time.deadlines import refuse_unplaceable_case
 from engine.time.school_calendars import case_calendar
 
 if TYPE_CHECKING:
@@ -235,7 +235,7 @@ class CaseService:
         for cal in {c.name: c for c in cals}.values():
             cal.is_school_day(on)
             # A first step the calendar cannot place is refused now, naming the missing year.
-            refuse_unplaceable(definition, definition.initial, start=on, calendar=cal)
+            refuse_unplaceable_case(definition, opened_on=on, calendar=cal)
         # Every child's facts are typed before anything is written, so a bad one writes nothing.
         form_facts = [self._form_facts(definition, form, child, on=on) for child in form.children]
         initial = definition.states[definition.initial]

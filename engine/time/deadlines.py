@@ -114,6 +114,39 @@ def refuse_unplaceable(
             ) from None
 
 
+def refuse_unplaceable_case(
+    definition: ProcessDefinition, *, opened_on: dt.date, calendar: SchoolCalendar
+) -> None:
+    """Raise CalendarError if a case of `definition` opened on `opened_on` has a deadline
+    `calendar` cannot place: its first stage's timers, or the furthest Day N counted from the
+    opening in any stage (those dates are fixed at opening, whichever way the case goes).
+    """
+    refuse_unplaceable(definition, definition.initial, start=opened_on, calendar=calendar)
+    furthest: tuple[int, str, str] | None = None
+    for name, state in definition.states.items():
+        if state.stops_clock:
+            continue
+        for timer in state.timers:
+            unit = timer.unit or definition.clock.unit
+            if (
+                timer.counted_from == "case"
+                and timer.day is not None
+                and unit == ClockUnit.school_days
+                and (furthest is None or timer.day > furthest[0])
+            ):
+                furthest = (timer.day, timer.id, name)
+    if furthest is None:
+        return
+    day, timer_id, state_name = furthest
+    try:
+        calendar.school_day_n(opened_on, day)
+    except CalendarError as exc:
+        raise CalendarError(
+            f"{definition.id}: step {timer_id!r} (in {state_name}, Day {day} of the case) "
+            f"cannot be placed: {exc}"
+        ) from None
+
+
 def plan_state_timers(
     definition: ProcessDefinition,
     case: CaseClock,
