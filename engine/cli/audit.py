@@ -408,9 +408,19 @@ def _trusted_key(given: str | None, db_url: str | None) -> str:
     from engine.cli import wiring
     from engine.errors import InputError
 
-    if given is not None:
-        return _read_text(given)
     pinned = wiring.config(db_url).keys.checkpoint_public_key
+    if given is not None:
+        named = _read_text(given)
+        if pinned is not None and named != pinned:
+            from engine.audit.checkpoint import key_id
+
+            # Else anyone could "verify" their own re-signed checkpoint by naming their key.
+            raise InputError(
+                f"--public-key {given} is key {key_id(named)}, but cme.toml pins "
+                f"{key_id(pinned)} (keys.checkpoint_public_key): only the pinned key is "
+                "trusted; leave --public-key out, or change the pin"
+            )
+        return named
     if pinned is None:
         raise InputError(
             "no public key is pinned to check the checkpoint's signature against: set "
