@@ -203,21 +203,34 @@ def show(calendar_name: str, school: str | None, year: str, as_json: bool) -> No
 @json_option
 @handle_errors
 def list_(as_json: bool) -> None:
-    """The shipped calendars, with their versions and school years.
+    """The shipped calendars, with their versions and school years, then the school overlays.
 
     Example: cme calendar list
     """
     from engine.time.calendars import available_calendars, load_calendar
+    from engine.time.school_calendars import (
+        available_school_calendars,
+        load_school_calendar,
+        school_overlay,
+    )
 
     rows: list[dict[str, Any]] = []
     for name in available_calendars():
         cal = load_calendar(name)
         rows.append({"name": name, "version": cal.version, "school_years": cal.school_years()})
+    for key in available_school_calendars():
+        overlay = school_overlay(key)
+        cal = load_school_calendar(key, load_calendar(overlay.base))
+        rows.append({"name": cal.name, "version": cal.version, "school_years": cal.school_years(),
+                     "school": overlay.school, "base": overlay.base})
     if as_json:
         print_json(rows)
         return
     for row in rows:
-        click.echo(f"{row['name']}  version {row['version']}  {', '.join(row['school_years'])}")
+        school = f"  ({row['school']} over {row['base']})" if "school" in row else ""
+        click.echo(
+            f"{row['name']}  version {row['version']}  {', '.join(row['school_years'])}{school}"
+        )
 
 
 @calendar.command("new")

@@ -184,6 +184,17 @@ def find_school_calendar(school: str) -> str | None:
     return None
 
 
+def _read(key: str) -> tuple[str, str]:
+    """(text, path) of the shipped overlay `key`."""
+    path = f"{_PACKAGE}/{_FOLDER}/{key}.yaml"
+    return _folder().joinpath(f"{key}.yaml").read_text(encoding="utf-8"), path
+
+
+def school_overlay(key: str) -> SchoolOverlayDefinition:
+    """The shipped overlay `key`, validated (not yet laid over its base)."""
+    return parse_school_overlay(*_read(key))[1]
+
+
 def load_school_calendar(school: str | None, base: SchoolCalendar) -> SchoolCalendar:
     """The calendar a school-run process uses for `school`: its overlay over `base` when one is
     shipped for it, else `base` itself (a school with no overlay keeps the LA's calendar).
@@ -193,9 +204,8 @@ def load_school_calendar(school: str | None, base: SchoolCalendar) -> SchoolCale
     key = find_school_calendar(school)
     if key is None:
         return base
-    path = f"{_PACKAGE}/{_FOLDER}/{key}.yaml"
-    text = _folder().joinpath(f"{key}.yaml").read_text(encoding="utf-8")
-    doc, overlay = parse_school_overlay(text, path)
+    text, path = _read(key)
+    overlay = parse_school_overlay(text, path)[1]
     if overlay.base != base.name:
         raise CalendarError(
             f"school {overlay.school!r} follows calendar {overlay.base!r} ({path}), not "
@@ -223,6 +233,7 @@ def case_calendar(
 __all__ = [
     "case_calendar",
     "runs_at_school",
+    "school_overlay",
     "SchoolOverlayDefinition",
     "SchoolYearClosures",
     "available_school_calendars",

@@ -195,3 +195,11 @@ def test_refuse_unplaceable_counts_case_timers_from_the_opening(london: SchoolCa
             opened_on=date(2027, 7, 5),
             calendar=london,
         )
+
+
+def test_cli_list_names_the_overlays_with_their_base() -> None:
+    result = CliRunner().invoke(cli, ["calendar", "list"])
+    assert result.exit_code == 0, result.output
+    years = "2023-24, 2024-25, 2025-26, 2026-27"
+    line = f"london.{KEY}  version 1001  {years}  ({LIVINGSTONE} over london)"
+    assert line in result.stdout.splitlines()
