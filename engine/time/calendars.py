@@ -48,6 +48,11 @@ def load_calendar(name: str) -> SchoolCalendar:
     if cached is not None:
         return cached
     known = available_calendars()
+    if name not in known and "." in name:
+        overlaid = _school_calendar(name, known)
+        if overlaid is not None:
+            _CACHE[name] = overlaid
+            return overlaid
     if name not in known:
         close = close_matches(name, known, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -73,6 +78,22 @@ def shipped_years(name: str) -> list[str]:
     data = load_yaml(text, name).data
     years = data.get("years") if isinstance(data, dict) else None
     return [str(key) for key in years] if isinstance(years, dict) else []
+
+
+def _school_calendar(name: str, known: list[str]) -> SchoolCalendar | None:
+    """Calendar `<base>.<school key>`: a shipped school overlay over shipped `base`, or None."""
+    from engine.time.school_calendars import (
+        available_school_calendars,
+        load_school_calendar,
+        school_overlay,
+    )
+
+    base, _, key = name.partition(".")
+    if base not in known or key not in available_school_calendars():
+        return None
+    if school_overlay(key).base != base:
+        return None
+    return load_school_calendar(key, load_calendar(base))
 
 
 def load_calendar_file(path: str | Path) -> SchoolCalendar:

@@ -203,3 +203,16 @@ def test_cli_list_names_the_overlays_with_their_base() -> None:
     years = "2023-24, 2024-25, 2025-26, 2026-27"
     line = f"london.{KEY}  version 1001  {years}  ({LIVINGSTONE} over london)"
     assert line in result.stdout.splitlines()
+
+
+def test_an_overlaid_calendar_is_loaded_by_its_name(london: SchoolCalendar) -> None:
+    # So a case pinned to it reads and reloads it as a shipped calendar (`cme calendar reload
+    # london.<key>` after the overlay or its base changes).
+    cal = load_calendar(f"london.{KEY}")
+    assert cal is load_calendar(f"london.{KEY}")
+    assert cal.content_hash == load_school_calendar(LIVINGSTONE, london).content_hash
+    with pytest.raises(CalendarError, match="no calendar named 'london-2024-25.nowhere'"):
+        load_calendar("london-2024-25.nowhere")
+    # The overlay's base is london, so it is not found under another calendar's name.
+    with pytest.raises(CalendarError, match="no calendar named"):
+        load_calendar(f"london-2024-25.{KEY}")
