@@ -59,7 +59,8 @@ def form_cmd(example: bool) -> None:
               help="The notification form, YAML or JSON.")
 @_on_option
 @click.option("--process", default="untraceable_cme", show_default=True)
-@click.option("--calendar", default=None, help="Calendar the case's clock uses.")
+@click.option("--calendar", default=None,
+              help="Calendar the case's clock uses (default: [calendars] default in cme.toml).")
 @db_option
 @actor_options
 @json_option
@@ -99,7 +100,8 @@ def open_cmd(form_path: str, on: dt.date, process: str, calendar: str | None,
     form = parse_form(data, source=str(path))
     svc = wiring.service(db_url)
     ids = svc.open_case(form, on=on, at=wiring.now(), actor=wiring.actor(actor, role),
-                        process=process, calendar=calendar)
+                        process=process,
+                        calendar=calendar or wiring.config(db_url).calendars.default)
     if as_json:
         print_json({"case_ids": ids})
     else:

@@ -199,7 +199,7 @@ checkpoint_public_key = "{public_key}"
 
 [calendars]
 # The school calendar new cases use (a shipped one, or one in `folder`); unset: the default.
-# default = "london-2026-27"
+# default = "london"
 # A folder of your own calendar files (`cme calendar new 2027-28` scaffolds one).
 # folder = "calendars"
 

@@ -191,3 +191,18 @@ def test_commands_find_the_deployment_by_config_environment_or_beside_the_databa
     bad = cme("--config", str(tmp_path / "missing.toml"), "case", "list", cwd=elsewhere)
     assert bad.returncode != 0
     assert "--config names" in bad.stderr
+
+
+def test_a_new_case_takes_the_calendar_the_configuration_names(tmp_path: Path) -> None:
+    assert cme("init", "d", cwd=tmp_path).returncode == 0
+    config = tmp_path / "d" / "cme.toml"
+    text = config.read_text(encoding="utf-8")
+    assert '# default = "london"' in text
+    config.write_text(text.replace('# default = "london"', 'default = "london"'), encoding="utf-8")
+    opened = cme(
+        "case", "open", "--form", FORM, "--on", "2026-12-03", cwd=tmp_path, CME_CONFIG=str(config)
+    )
+    assert opened.returncode == 0, opened.stderr
+    shown = cme("case", "show", "CME-000001", "--json", cwd=tmp_path, CME_CONFIG=str(config))
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["calendar"] == "london"
