@@ -207,7 +207,10 @@ def _version_service(db_url: str | None, files: tuple[str, ...]) -> Any:
     registry = ProcessRegistry(c.loaded for c in wiring.registry())
     for path in files:
         registry.add(load_process_file(path))
-    return CaseService(open_store(db_url), registry)
+    # The deployment's database and master key (cme --config / CME_CONFIG / beside the database).
+    store = open_store(wiring.database(db_url))
+    return CaseService(store, registry,
+                       keys=wiring.keys(store.url, wiring.config(db_url).source))
 
 
 def _definition_version(name: str, version: int, files: tuple[str, ...],

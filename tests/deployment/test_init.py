@@ -206,3 +206,20 @@ def test_a_new_case_takes_the_calendar_the_configuration_names(tmp_path: Path) -
     shown = cme("case", "show", "CME-000001", "--json", cwd=tmp_path, CME_CONFIG=str(config))
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["calendar"] == "london"
+
+
+def test_publishing_goes_to_the_configured_database(tmp_path: Path) -> None:
+    assert cme("init", "d", cwd=tmp_path).returncode == 0
+    (tmp_path / "work").mkdir()
+    again = cme(
+        "process",
+        "publish",
+        "untraceable_cme",
+        "--version",
+        "1",
+        cwd=tmp_path / "work",
+        CME_CONFIG=str(tmp_path / "d" / "cme.toml"),
+    )
+    assert again.returncode == 0, again.stderr
+    assert "already stored, unchanged: untraceable_cme version 1" in again.stdout
+    assert not list((tmp_path / "work").iterdir()), "no development database where cme ran"
