@@ -3,12 +3,15 @@ rotation that survives SIGKILL at any point."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
+import sqlite3
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +154,9 @@ def _write(folder: Path, text: str) -> Path:
 # -- rotation -----------------------------------------------------------------------------------
 
 
-def _deployment(url: str, registry: Any, example_form: Any, old: MasterKey) -> dict[str, Any]:
+def _deployment(
+    url: str, registry: Any, example_form: Any, old: MasterKey, synthetic: int = SYNTHETIC
+) -> dict[str, Any]:
     """Real cases and synthetic case keys under `old`; what each sealed part must open to."""
     store = open_store(url)
     keys = CaseKeys(old)
@@ -159,7 +164,7 @@ def _deployment(url: str, registry: Any, example_form: Any, old: MasterKey) -> d
     real = service.open_case(example_form, on=OPENED, at=RECORDED_AT, actor=OFFICER)
     sealed = {}
     with store.engine.begin() as conn:
-        for i in range(SYNTHETIC):
+        for i in range(synthetic):
             sealed[f"SYN-{i:03d}"] = keys.seal(conn, f"SYN-{i:03d}", 1, {"n": i}, at=RECORDED_AT)
     with store.read() as conn:
         data_keys = {
@@ -293,7 +298,7 @@ def test_the_rotate_command_killed_from_outside_completes_when_run_again(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'cme.db'}"
     old, new = MasterKey.generate(), MasterKey.generate()
-    expected = _deployment(url, registry, example_form, old)
+    expected = _deployment(url, registry, example_form, old, synthetic=300)
     write_master_key_file(tmp_path / "old.key", old)
     write_master_key_file(tmp_path / "new.key", new)
     env = {**os.environ, "CME_MASTER_KEY_FILE": str(tmp_path / "old.key")}
@@ -316,18 +321,34 @@ def test_the_rotate_command_killed_from_outside_completes_when_run_again(
         "--role",
         "records_manager",
     ]
-    for delay in (0.5, 1.0, 1.5):
+    total = len(expected["data_keys"])
+    killed_part_way = 0
+    for _ in range(3):
         proc = subprocess.Popen(
             args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-        try:
-            proc.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
+        # Kill it once it has committed some batches but not all of them.
+        while proc.poll() is None:
+            done = _under(tmp_path / "cme.db", new)
+            if 0 < done < total:
+                proc.send_signal(signal.SIGKILL)
+                killed_part_way += 1
+                break
+            time.sleep(0.005)
         proc.communicate()
+    assert killed_part_way >= 1, "the rotation was never caught part-way"
+    assert 0 < _under(tmp_path / "cme.db", new) < total
     final = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert final.returncode == 0, final.stderr
     _assert_all_under(url, registry, new, expected)
+
+
+def _under(path: Path, key: MasterKey) -> int:
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
+        (count,) = db.execute(
+            "SELECT count(*) FROM case_key WHERE master_key_id = ?", (key.id,)
+        ).fetchone()
+    return int(count)
 
 
 def _worker(url: str, old: MasterKey, new: MasterKey, kill_at: str) -> Any:
