@@ -1,4 +1,5 @@
-"""The composition root: builds the store, registry and service the commands use.
+"""The composition root: reads the deployment's configuration (`cme.toml`) and builds the
+store, master key, registry and service the commands use.
 
 Only the CLI (and the scheduler) call this; the engine below never reads the environment's
 clock or picks its own adapters.
