@@ -41,12 +41,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.cases.notification import parse_form  # noqa: E402
-from engine.cases.service import Actor, CaseService  # noqa: E402
-from engine.language.registry import ProcessRegistry  # noqa: E402
-from engine.scheduling.sweep import sweep  # noqa: E402
-from engine.store.database import open_store  # noqa: E402
-from engine.time.calendars import load_calendar  # noqa: E402
+from engine.cases.notification import parse_form
+from engine.cases.service import Actor, CaseService
+from engine.language.registry import ProcessRegistry
+from engine.scheduling.sweep import sweep
+from engine.store.database import open_store
+from engine.time.calendars import load_calendar
 
 PROCESS = "untraceable_cme"
 YEAR_FIRST = dt.date(2024, 9, 2)

@@ -33,7 +33,7 @@ def _pg_available() -> str | None:
             PG_ADMIN_URL.replace("postgresql+psycopg", "postgresql"), connect_timeout=2
         ):
             return None
-    except Exception as exc:  # any failure means: no server to test against
+    except Exception as exc:  # noqa: BLE001 (any failure means: no server to test against)
         return f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(exc).__name__})"
 
 

@@ -41,7 +41,7 @@ def test_pre_commit_runs_the_checks_of_scripts_test() -> None:
     hooks = {_normalise(str(hook["entry"])) for hook in pre_commit_hooks()}
     checks = scripts_test_checks()
     assert {".venv/bin/mypy", ".venv/bin/ruff check engine adapters tests benchmarks"} <= checks
-    assert PENDING_IN_SCRIPTS_TEST <= hooks
+    assert hooks >= PENDING_IN_SCRIPTS_TEST
     assert hooks - PENDING_IN_SCRIPTS_TEST == checks - PENDING_IN_SCRIPTS_TEST
 
 

@@ -224,7 +224,7 @@ def rebuild(
         before = case
         try:
             case = apply(case, ev)
-        except Exception as exc:  # an altered payload can break the fold in any way
+        except Exception as exc:  # noqa: BLE001 (an altered payload can break the fold in any way)
             broken = broken or Break(ev.seq, f"cannot be replayed ({type(exc).__name__}: {exc})")
             break
         if ev.process_version not in definitions:

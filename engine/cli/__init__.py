@@ -45,10 +45,10 @@ class LazyGroup(click.Group):
         super().__init__(*args, **kwargs)
         self.lazy = _COMMANDS if lazy is None else lazy
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: ARG002 (click's signature)
         return sorted({*self.commands, *self.lazy})
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: ARG002 (click's signature)
         if cmd_name in self.commands:
             return self.commands[cmd_name]
         spec = self.lazy.get(cmd_name)

@@ -94,7 +94,7 @@ def replay(case_id: str, as_of: dt.date | None, db_url: str | None, actor: str |
 @actor_options
 @json_option
 @handle_errors
-def verify(case_id: str | None, all_cases: bool, checkpoint_path: str | None,
+def verify(case_id: str | None, all_cases: bool, checkpoint_path: str | None,  # noqa: C901 (the command's options, each mapped to one verify setting)
            public_key: str | None, jobs: int, db_url: str | None, actor: str | None, role: str,
            as_json: bool) -> None:
     """Check every event's hash chain and that replay equals each stored case row.

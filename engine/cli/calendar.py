@@ -31,7 +31,7 @@ class DateRange(click.ParamType[Range, Any]):
     name = "from:to"
 
     def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None  # noqa: ARG002 (click's signature)
     ) -> Range:
         """Parse FROM:TO into a (first, last) pair of dates."""
         if isinstance(value, tuple):

@@ -24,7 +24,7 @@ class ISODate(click.ParamType):  # type: ignore[type-arg]
 
     name = "date"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:  # noqa: ARG002 (click's signature)
         if isinstance(value, dt.date):
             return value
         if value == "today":

@@ -282,7 +282,7 @@ def _emit(text: str, output: str | None) -> None:
     click.echo(f"wrote {output}", err=True)
 
 
-def _print_summary(loaded: LoadedProcess) -> None:
+def _print_summary(loaded: LoadedProcess) -> None:  # noqa: C901 (one line per part of a process summary)
     from rich.console import Console
 
     from engine.language.diagram import timer_when

@@ -17,7 +17,7 @@ class ClockTime(click.ParamType):  # type: ignore[type-arg]
 
     name = "HH:MM"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:  # noqa: ARG002 (click's signature)
         if isinstance(value, dt.time):
             return value
         try:

@@ -213,7 +213,7 @@ def check_master_key(conn: Connection, inputs: DoctorInputs) -> Finding:
     )
 
 
-def check_schema(conn: Connection, inputs: DoctorInputs) -> Finding:
+def check_schema(conn: Connection, inputs: DoctorInputs) -> Finding:  # noqa: ARG001 (one signature for every check)
     """The database has had exactly the schema steps this cme knows."""
     try:
         done = sorted(r[0] for r in conn.execute(text("SELECT step FROM schema_version")))
@@ -302,7 +302,7 @@ def _weekdays_between(first: dt.date, last: dt.date) -> int:
     return sum(1 for n in range(1, days + 1) if (first + dt.timedelta(n)).weekday() < 5)
 
 
-def check_stuck_timers(conn: Connection, inputs: DoctorInputs) -> Finding:
+def check_stuck_timers(conn: Connection, inputs: DoctorInputs) -> Finding:  # noqa: ARG001 (one signature for every check)
     """No due timer was left pending by the last sweep (its step could not be taken, usually
     because the deadline it arms falls past the calendar).
     """

@@ -166,7 +166,7 @@ class CompiledCondition:
             env[name] = value
         try:
             result = self._program.execute(env)
-        except Exception as exc:  # a CEL runtime error is a failed condition, never a crash
+        except Exception as exc:  # noqa: BLE001 (a CEL runtime error is a failed condition)
             return f"could not be evaluated: {first_sentence(str(exc))}"
         if result is True:
             return None

@@ -214,7 +214,7 @@ def expand_paths(paths: Iterable[ProcessPath]) -> list[ProcessPath]:
     return files
 
 
-def _key_marks(text: str) -> dict[PathKey, tuple[int, int]]:
+def _key_marks(text: str) -> dict[PathKey, tuple[int, int]]:  # noqa: C901 (one branch per YAML node kind)
     """Line and column of every mapping key.
 
     Runs only after `load_yaml` accepted the text, so aliases and depth are known to be small.
@@ -268,10 +268,9 @@ def _data_path(data: Any, loc: Sequence[Any]) -> PathKey:
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        ):
             path.append(part)
             node = node[part]
     return tuple(path)

@@ -104,7 +104,7 @@ class _Builder:
             Issue(self.path, node.start_mark.line + 1, node.start_mark.column + 1, message)
         )
 
-    def build(self, node: yaml.Node, loc: PathKey, depth: int) -> Any:
+    def build(self, node: yaml.Node, loc: PathKey, depth: int) -> Any:  # noqa: C901 (one branch per YAML node kind and tag)
         self.nodes += 1
         if id(node) in self.seen:
             self.aliases += 1
@@ -213,14 +213,14 @@ def _load_fast(text: str, path: str, loader: type[yaml.CSafeLoader]) -> Document
         return None
     try:
         node = yaml.compose(text, Loader=loader)
-    except Exception:  # any failure at all: the pure-Python parser reads it and reports it
+    except Exception:  # noqa: BLE001 (any failure: the pure-Python parser reads and reports it)
         return None
     if node is None:
         return None
     builder = _Builder(path, libyaml=True)
     try:
         data = builder.build(node, (), 0)
-    except Exception:  # `_Abort`, or anything the pure-Python reading should meet itself
+    except Exception:  # noqa: BLE001 (`_Abort`, or anything the Python reading meets itself)
         return None
     if builder.issues or builder.doubtful:
         return None
@@ -267,10 +267,9 @@ def pydantic_issues(doc: Document, errors: Iterable[Any]) -> list[Issue]:
         data_loc: list[str | int] = []
         node: Any = doc.data
         for part in loc:
-            if isinstance(node, dict) and part in node:
-                data_loc.append(part)
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            if (isinstance(node, dict) and part in node) or (
+                isinstance(node, list) and isinstance(part, int) and part < len(node)
+            ):
                 data_loc.append(part)
                 node = node[part]
         message = err["msg"]

@@ -60,10 +60,10 @@ class ActorLike(Protocol):
     """Anything with a name and a role (an `Actor`)."""
 
     @property
-    def name(self) -> str: ...  # noqa: D102
+    def name(self) -> str: ...
 
     @property
-    def role(self) -> str: ...  # noqa: D102
+    def role(self) -> str: ...
 
 
 class _Strict(BaseModel):

@@ -84,9 +84,9 @@ def _replay_until(conn: Any, case_ids: Sequence[str], on: dt.date) -> dict[str, 
 
 
 def timers_as_of(
-    service: CaseService, cases: Sequence[CaseState], on: dt.date
+    service: CaseService, cases: Sequence[CaseState]
 ) -> dict[str, list[TimerAsOf]]:
-    """The timers pending on each case as it stood on `on`, earliest first."""
+    """The timers pending on each case as it stands (e.g. from `cases_as_of`), earliest first."""
     by_id = {c.id: c for c in cases}
     out: dict[str, list[TimerAsOf]] = {c.id: [] for c in cases}
     with service.store.read() as conn:

@@ -342,9 +342,9 @@ def _fill(text: str, values: Mapping[str, Any]) -> str:
 
 def _at(data: Any, loc: tuple[str | int, ...]) -> Any:
     for part in loc:
-        if isinstance(data, dict) and part in data:
+        if isinstance(data, list) and isinstance(part, int) and part < len(data):  # noqa: SIM114 (list and dict take different keys)
             data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+        elif isinstance(data, dict) and part in data:
             data = data[part]
         else:
             return None

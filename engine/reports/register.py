@@ -52,7 +52,7 @@ def register_report(
     require(actor, Permission.read_case, table=service.roles)
     cases = cases_as_of(service, on, processes=processes)
     log_reads(service, actor, [c.id for c in cases], action=f"report register on {on}", at=at)
-    timers = timers_as_of(service, cases, on)
+    timers = timers_as_of(service, cases)
     rows = [_register_row(service, case, on, timers[case.id]) for case in cases]
     return Report(
         name="register", title="CME register", on=on, columns=REGISTER_COLUMNS, rows=rows,

@@ -42,7 +42,7 @@ def returns_report(
     received = events_between(
         service, [c.id for c in cases], since, on, kind=EventKind.trigger, trigger="submit_return"
     )
-    timers = timers_as_of(service, [c for c in cases if c.state == "return_due"], on)
+    timers = timers_as_of(service, [c for c in cases if c.state == "return_due"])
     escalated = events_between(
         service, [c.id for c in cases], dt.date.min, on, kind=EventKind.escalation
     )

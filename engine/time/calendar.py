@@ -138,7 +138,7 @@ class SchoolCalendar:
         }
         self._build()
 
-    def _build(self) -> None:
+    def _build(self) -> None:  # noqa: C901 (terms, breaks, closures and bank holidays folded in one pass over the year)
         """Precompute school days, covered runs of years and the named non-school spans."""
         days: list[int] = []
         spans: list[_Span] = []

@@ -174,7 +174,7 @@ def _valid(model: type[_Strict], raw: object) -> Any:
         return None
 
 
-def _check_year(doc: Document, key: str, raw_year: object) -> list[Issue]:
+def _check_year(doc: Document, key: str, raw_year: object) -> list[Issue]:  # noqa: C901 (each rule of a school year's dates, reported together at their lines)
     """Issues with one school year that its types cannot express: order, overlap, placement."""
     issues: list[Issue] = []
     yloc: tuple[str | int, ...] = ("years", key)

@@ -32,13 +32,13 @@ class Inbox:
         self.messages: list[tuple[str, list[str], Message]] = []
         self.refuse = refuse
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
             return "550 5.1.1 mailbox unavailable"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
                               email.message_from_bytes(envelope.content)))
         return "250 Message accepted for delivery"

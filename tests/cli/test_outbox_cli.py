@@ -26,7 +26,7 @@ class Inbox:
     def __init__(self) -> None:
         self.subjects: list[str] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         text = envelope.content.decode()
         self.subjects.append(next(line for line in text.splitlines()
                                   if line.startswith("Subject:")))

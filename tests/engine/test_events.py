@@ -166,7 +166,7 @@ def three_formats(monkeypatch: pytest.MonkeyPatch) -> list[Mapping[str, Any]]:
 def test_reading_runs_every_upgrade_from_the_stored_format(
     three_formats: list[Mapping[str, Any]],
 ) -> None:
-    assert event_formats.READ_AS_IS == {3}
+    assert {3} == event_formats.READ_AS_IS
     stored = {"v": 2, "data": {"text": "rang the school"}}
     kept = json.dumps(stored)
     ev = note_event(stored)
