@@ -228,10 +228,6 @@ def test_the_guide_marks_the_sqlite_set_up_and_backup_commands() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="until a new case takes the calendar cme.toml names ([calendars] default; issue 17)",
-)
 def test_following_the_guide_from_an_empty_folder(tmp_path: Path) -> None:
     blocks = guide_blocks(GUIDE.read_text())
     setup = [b for b in blocks if BACKUPS_HEADING not in b.heading]
