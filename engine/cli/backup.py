@@ -7,10 +7,14 @@ Thin over `engine.deployment.backup`. Registered as sub-commands of `cme admin`
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from engine.cli.common import db_option, handle_errors, json_option, print_json
+
+if TYPE_CHECKING:
+    from engine.deployment.backup import BackupReport
 
 
 @click.command("backup")
@@ -84,10 +88,7 @@ def _database(db_url: str | None) -> str:
     return wiring.database(db_url) or f"sqlite:///{DEFAULT_SQLITE}"
 
 
-def _print(report: object) -> None:
-    from engine.deployment.backup import BackupReport
-
-    assert isinstance(report, BackupReport)
+def _print(report: BackupReport) -> None:
     echo = click.echo
     echo(f"backup {report.path}")
     echo(f"  sha256 {report.sha256}")

@@ -8,9 +8,10 @@ to a temporary file, made a single self-contained file (no WAL), then linked int
 backup is never half-written and never overwrites another.
 
 `check_backup` works on a private copy of a backup (the file itself is never opened for writing),
-upgrades nothing, verifies every case's hash chain and projection (`engine.audit.verify`) and says
-what the backup holds. PostgreSQL is backed up with its own tools (`pg_dump`): `take_backup`
-refuses it, saying how.
+verifies every case's hash chain, projection and the ledger of case openings (`engine.audit.verify`)
+and says what the backup holds. A backup made by an older cme is checked as a restore would see
+it: upgraded, on the copy only. PostgreSQL is backed up with its own tools (`pg_dump`):
+`take_backup` refuses it, saying how.
 """
 
 from __future__ import annotations
@@ -443,6 +444,7 @@ __all__ = [
     "UsePgDump",
     "check_backup",
     "destination",
+    "require_verified",
     "sqlite_path",
     "take_backup",
 ]
