@@ -68,18 +68,24 @@ def replay_benchmark(workdir: Path, rounds: int) -> None:
     officer, auditor = Actor("bench", "cme_officer"), Actor("olu", "auditor")
     day = dt.date(2024, 10, 21)
     (case_id,) = svc.open_case(notification(day), on=day, at=AT, actor=officer)
-    checks = ["core_information_checked", "opened_on_cme_register",
-              "contact_attempted_by_phone", "contact_attempted_by_email"]
+    checks = [
+        "core_information_checked",
+        "opened_on_cme_register",
+        "contact_attempted_by_phone",
+        "contact_attempted_by_email",
+    ]
     n = 1
     while n < 200:
         if n % 3 == 0:
             svc.add_note(case_id, f"note {n}", on=day, at=AT, actor=officer)
         elif n % 3 == 1:
-            svc.record_check(case_id, checks[n % 4], on=day, at=AT, actor=officer,
-                             outcome=f"attempt {n}")
+            svc.record_check(
+                case_id, checks[n % 4], on=day, at=AT, actor=officer, outcome=f"attempt {n}"
+            )
         else:
-            svc.set_fact(case_id, "date_of_last_contact", day.isoformat(), on=day, at=AT,
-                         actor=officer)
+            svc.set_fact(
+                case_id, "date_of_last_contact", day.isoformat(), on=day, at=AT, actor=officer
+            )
         n += 1
     assert svc.get(case_id).seq == 200
     replay_case(svc, case_id, actor=auditor, at=AT)  # warm: compiles the definition once
@@ -100,15 +106,19 @@ def replay_benchmark(workdir: Path, rounds: int) -> None:
         started = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
         rows = conn.execute(
-            "SELECT seq, payload, prev_hash, hash FROM case_event WHERE case_id = ? "
-            "ORDER BY seq", (case_id,)).fetchall()
+            "SELECT seq, payload, prev_hash, hash FROM case_event WHERE case_id = ? ORDER BY seq",
+            (case_id,),
+        ).fetchall()
         conn.execute("SELECT * FROM cme_case WHERE id = ?", (case_id,)).fetchone()
         prev = "0" * 64
         for _seq, payload, _prev, _digest in rows:
             json.loads(payload)
             prev = hashlib.sha256((prev + payload).encode()).hexdigest()
-        conn.execute("INSERT INTO access_log (case_id, actor, role, action, at) "
-                     "VALUES (?, 'olu', 'auditor', 'replay', ?)", (case_id, str(AT)))
+        conn.execute(
+            "INSERT INTO access_log (case_id, actor, role, action, at) "
+            "VALUES (?, 'olu', 'auditor', 'replay', ?)",
+            (case_id, str(AT)),
+        )
         conn.execute("COMMIT")
         base_ms.append((time.perf_counter() - started) * 1000)
         assert len(rows) == 200
@@ -116,15 +126,19 @@ def replay_benchmark(workdir: Path, rounds: int) -> None:
     print(f"replay of one 200-event case ({rounds} rounds, SQLite, WAL, synchronous=FULL):")
     _line("engine.audit.replay_case", engine_ms)
     _line("hand-written sqlite3", base_ms)
-    print(f"  ratio engine/baseline (median): "
-          f"{statistics.median(engine_ms) / statistics.median(base_ms):.1f}x; target < 20 ms")
+    print(
+        f"  ratio engine/baseline (median): "
+        f"{statistics.median(engine_ms) / statistics.median(base_ms):.1f}x; target < 20 ms"
+    )
 
 
 def _line(label: str, ms: list[float]) -> None:
     ordered = sorted(ms)
     p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
-    print(f"  {label:28s} median {statistics.median(ms):6.2f} ms   p95 {p95:6.2f} ms   "
-          f"min {ordered[0]:6.2f} ms")
+    print(
+        f"  {label:28s} median {statistics.median(ms):6.2f} ms   p95 {p95:6.2f} ms   "
+        f"min {ordered[0]:6.2f} ms"
+    )
 
 
 # --- 2. verify --all over N cases ---------------------------------------------------------------
@@ -138,12 +152,19 @@ def templates() -> tuple[list[Any], list[Any]]:
         data = json.loads((HISTORIES / f"{name}.json").read_text())
         return [
             CaseEvent(
-                case_id=e["case_id"], seq=e["seq"],
+                case_id=e["case_id"],
+                seq=e["seq"],
                 effective_date=dt.date.fromisoformat(e["effective_date"]),
                 recorded_at=dt.datetime.fromisoformat(e["recorded_at"]).replace(tzinfo=dt.UTC),
-                actor=e["actor"], role=e["role"], kind=EventKind(e["kind"]),
-                payload=e["payload"], process_id=e["process_id"],
-                process_version=e["process_version"], rule=e["rule"], prev_hash="", hash="",
+                actor=e["actor"],
+                role=e["role"],
+                kind=EventKind(e["kind"]),
+                payload=e["payload"],
+                process_id=e["process_id"],
+                process_version=e["process_version"],
+                rule=e["rule"],
+                prev_hash="",
+                hash="",
             )
             for e in data["events"]
         ]
@@ -173,7 +194,9 @@ def build(path: Path, cases: int, seed: int) -> tuple[int, float]:
         assert columns is not None
         conn.executemany(
             f"INSERT INTO cme_case ({', '.join(columns)}) VALUES "
-            f"({', '.join('?' for _ in columns)})", cases_batch)
+            f"({', '.join('?' for _ in columns)})",
+            cases_batch,
+        )
         conn.execute("COMMIT")
         events_batch.clear()
         cases_batch.clear()
@@ -186,26 +209,41 @@ def build(path: Path, cases: int, seed: int) -> tuple[int, float]:
         for template in history:
             ev = replace(template, case_id=case_id, prev_hash=prev).sealed()
             state = apply(state, ev)
-            events_batch.append((
-                case_id, ev.seq, ev.effective_date.isoformat(),
-                ev.recorded_at.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f"), ev.actor,
-                ev.role, str(ev.kind), canonical_json(ev.payload), ev.process_id,
-                ev.process_version, ev.rule, ev.prev_hash, ev.hash,
-            ))
+            events_batch.append(
+                (
+                    case_id,
+                    ev.seq,
+                    ev.effective_date.isoformat(),
+                    ev.recorded_at.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f"),
+                    ev.actor,
+                    ev.role,
+                    str(ev.kind),
+                    canonical_json(ev.payload),
+                    ev.process_id,
+                    ev.process_version,
+                    ev.rule,
+                    ev.prev_hash,
+                    ev.hash,
+                )
+            )
             prev = ev.hash
         events += len(history)
         assert state is not None
         row = state.as_row()
         columns = columns or list(row)
-        cases_batch.append(tuple(
-            v.isoformat() if isinstance(v, dt.date) else v for v in row.values()))
+        cases_batch.append(
+            tuple(v.isoformat() if isinstance(v, dt.date) else v for v in row.values())
+        )
         if len(cases_batch) >= 5000:
             flush()
     if cases_batch:
         flush()
-    conn.execute("INSERT OR IGNORE INTO process_version (process_id, version, content_hash, "
-                 "effective_from, yaml_text, loaded_at) VALUES "
-                 "('untraceable_cme', 1, 'bench', '2023-04-01', '', ?)", (str(AT),))
+    conn.execute(
+        "INSERT OR IGNORE INTO process_version (process_id, version, content_hash, "
+        "effective_from, yaml_text, loaded_at) VALUES "
+        "('untraceable_cme', 1, 'bench', '2023-04-01', '', ?)",
+        (str(AT),),
+    )
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     # Each case in the ledger of case openings, as opening it through the engine would have.
@@ -229,8 +267,10 @@ def verify_benchmark(path: Path, cases: int, seed: int) -> None:
             path.unlink()
     if not path.exists():
         events, seconds = build(path, cases, seed)
-        print(f"built {path}: {cases:,} cases, {events:,} events in {seconds:.0f} s "
-              f"({path.stat().st_size / 1e9:.2f} GB)")
+        print(
+            f"built {path}: {cases:,} cases, {events:,} events in {seconds:.0f} s "
+            f"({path.stat().st_size / 1e9:.2f} GB)"
+        )
     with sqlite3.connect(path) as conn:
         events = conn.execute("SELECT count(*) FROM case_event").fetchone()[0]
     _cold_read(path)  # the same warm page cache for both runs
@@ -254,8 +294,10 @@ def verify_benchmark(path: Path, cases: int, seed: int) -> None:
     assert hashed == events
 
     print(f"verify --all over {cases:,} cases / {events:,} events (SQLite):")
-    print(f"  hand-written sqlite3 read+hash {baseline:7.1f} s wall {events / baseline:9,.0f} "
-          f"events/s   ({baseline_cpu:.1f} s CPU: {events / baseline_cpu:,.0f} events/s)")
+    print(
+        f"  hand-written sqlite3 read+hash {baseline:7.1f} s wall {events / baseline:9,.0f} "
+        f"events/s   ({baseline_cpu:.1f} s CPU: {events / baseline_cpu:,.0f} events/s)"
+    )
     store = open_store(f"sqlite:///{path}")
     for jobs in (1, 2):
         started, cpu = time.perf_counter(), time.process_time()
@@ -266,15 +308,20 @@ def verify_benchmark(path: Path, cases: int, seed: int) -> None:
         assert report.cases == cases
         label = f"engine.audit.verify_store jobs={jobs}"
         # With workers, CPU time is theirs, not this process's: only wall time is shown.
-        cpu_text = (f"   ({engine_cpu:.1f} s CPU: {events / engine_cpu:,.0f} events/s)"
-                    if jobs == 1 else "")
+        cpu_text = (
+            f"   ({engine_cpu:.1f} s CPU: {events / engine_cpu:,.0f} events/s)" if jobs == 1 else ""
+        )
         print(f"  {label:30s} {engine:7.1f} s wall {events / engine:9,.0f} events/s{cpu_text}")
-        print(f"    ratio to the baseline: {engine / baseline:.2f}x wall"
-              + (f", {engine_cpu / baseline_cpu:.2f}x CPU" if jobs == 1 else ""))
+        print(
+            f"    ratio to the baseline: {engine / baseline:.2f}x wall"
+            + (f", {engine_cpu / baseline_cpu:.2f}x CPU" if jobs == 1 else "")
+        )
     store.dispose()
     print("  target: >= 50,000 events/s; engine = every chain + replay of every case row")
-    print(f"  load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
-          "(other work on the machine slows the wall-clock figures)")
+    print(
+        f"  load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
+        "(other work on the machine slows the wall-clock figures)"
+    )
 
 
 def _cold_read(path: Path) -> None:
@@ -287,8 +334,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=150_000)
     parser.add_argument("--rounds", type=int, default=50, help="replay rounds")
-    parser.add_argument("--db", type=Path, default=None,
-                        help="where to keep the verify database (reused if it has --cases)")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="where to keep the verify database (reused if it has --cases)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-verify", action="store_true")
     args = parser.parse_args()

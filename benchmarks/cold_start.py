@@ -51,8 +51,9 @@ def heavy_modules(args: list[str], env: dict[str, str]) -> list[str]:
         f"r = CliRunner().invoke(cli, {args!r})\nassert r.exit_code == 0, r.output\n"
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         cwd=ROOT, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT, check=True
+    )
     found: list[str] = json.loads(out.stdout.strip().splitlines()[-1].replace("'", '"'))
     return found
 
@@ -61,33 +62,73 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--keep", type=Path, default=None,
-                        help="Folder for the database (built once, reused next time).")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="Folder for the database (built once, reused next time).",
+    )
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="cme-cold-"))
     work.mkdir(parents=True, exist_ok=True)
     db = work / f"cases-{args.cases}.db"
-    env = {**os.environ, "CME_MASTER_KEY": MASTER_KEY, "CME_ACTOR": "bench-officer",
-           "CME_ROLE": "cme_officer", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        **os.environ,
+        "CME_MASTER_KEY": MASTER_KEY,
+        "CME_ACTOR": "bench-officer",
+        "CME_ROLE": "cme_officer",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     env.pop("CME_DATABASE_URL", None)
     try:
         if not db.exists():
             started = time.perf_counter()
-            subprocess.run([sys.executable, str(ROOT / "benchmarks" / "commands.py"), "--child",
-                            "build", "--db", str(db), "--count", str(args.cases)],
-                           env=env, check=True, capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(ROOT / "benchmarks" / "commands.py"),
+                    "--child",
+                    "build",
+                    "--db",
+                    str(db),
+                    "--count",
+                    str(args.cases),
+                ],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
             print(f"built {args.cases:,} cases in {time.perf_counter() - started:.1f} s")
         url = f"sqlite:///{db}"
         case_id = f"CME-{args.cases // 2:06d}"
         commands = {
             "python -c 'import sqlmodel'": [sys.executable, "-c", "import sqlmodel"],
-            f"cme case show {case_id} --json": [CME, "case", "show", case_id, "--json",
-                                                "--db", url, "--on", "2024-10-22"],
+            f"cme case show {case_id} --json": [
+                CME,
+                "case",
+                "show",
+                case_id,
+                "--json",
+                "--db",
+                url,
+                "--on",
+                "2024-10-22",
+            ],
             # The same command through click alone, without the entry point's collector
             # settings (engine/cli/__init__.py main): what the imports and the work cost.
             "  same, default GC settings": [
-                sys.executable, "-c", "from engine.cli import cli; cli.main(prog_name='cme')",
-                "case", "show", case_id, "--json", "--db", url, "--on", "2024-10-22"],
+                sys.executable,
+                "-c",
+                "from engine.cli import cli; cli.main(prog_name='cme')",
+                "case",
+                "show",
+                case_id,
+                "--json",
+                "--db",
+                url,
+                "--on",
+                "2024-10-22",
+            ],
             "cme --help": [CME, "--help"],
             "cme process show untraceable_cme": [CME, "process", "show", "untraceable_cme"],
             "cme calendar show --year 2024-25": [CME, "calendar", "show", "--year", "2024-25"],
@@ -98,28 +139,42 @@ def main() -> None:
         for _ in range(args.runs):
             for name, argv in commands.items():
                 runs[name].append(timed(argv, env))
-        print(f"{args.cases:,}-case SQLite database; {args.runs} runs each, taking turns; "
-              f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
-              f"{os.getloadavg()[0]:.1f}\n")
+        print(
+            f"{args.cases:,}-case SQLite database; {args.runs} runs each, taking turns; "
+            f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+            f"{os.getloadavg()[0]:.1f}\n"
+        )
         print(f"{'seconds':45} {'wall min':>9} {'median':>7} {'CPU min':>8} {'median':>7}")
         for name, times in runs.items():
             walls, cpus = [w for w, _ in times], [c for _, c in times]
-            print(f"{name:45} {min(walls):9.3f} {statistics.median(walls):7.3f} "
-                  f"{min(cpus):8.3f} {statistics.median(cpus):7.3f}")
+            print(
+                f"{name:45} {min(walls):9.3f} {statistics.median(walls):7.3f} "
+                f"{min(cpus):8.3f} {statistics.median(cpus):7.3f}"
+            )
         base = runs["python -c 'import sqlmodel'"]
-        for title, key in (("cme case show", f"cme case show {case_id} --json"),
-                           ("the same with default GC settings", "  same, default GC settings")):
+        for title, key in (
+            ("cme case show", f"cme case show {case_id} --json"),
+            ("the same with default GC settings", "  same, default GC settings"),
+        ):
             print(f"\n{title} / import sqlmodel (target: at most 1.3x):")
             for label, pick in (("wall", 0), ("CPU", 1)):
                 b, s = [t[pick] for t in base], [t[pick] for t in runs[key]]
-                print(f"  {label:4} {statistics.median(s) / statistics.median(b):.2f}x by median, "
-                      f"{min(s) / min(b):.2f}x by minimum")
+                print(
+                    f"  {label:4} {statistics.median(s) / statistics.median(b):.2f}x by median, "
+                    f"{min(s) / min(b):.2f}x by minimum"
+                )
         print()
-        for cli_args in (["--help"], ["process", "show", "untraceable_cme"],
-                         ["calendar", "show", "--year", "2024-25"], ["case", "--help"]):
+        for cli_args in (
+            ["--help"],
+            ["process", "show", "untraceable_cme"],
+            ["calendar", "show", "--year", "2024-25"],
+            ["case", "--help"],
+        ):
             found = heavy_modules(cli_args, env)
-            print(f"cme {' '.join(cli_args):38} imports {', '.join(found) or 'none of'} "
-                  f"{'' if found else '(' + ', '.join(HEAVY) + ')'}")
+            print(
+                f"cme {' '.join(cli_args):38} imports {', '.join(found) or 'none of'} "
+                f"{'' if found else '(' + ', '.join(HEAVY) + ')'}"
+            )
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -87,10 +87,14 @@ def build(path: Path, count: int) -> float:
     (template_id,) = service.open_case(form, on=OPENED_ON, at=AT, actor=Actor(*OFFICER))
     with store.read() as conn:
         (template,) = service.events(template_id, conn=conn)
-        timers = [dict(r._mapping) for r in conn.execute(
-            select(timer_table).where(timer_table.c.case_id == template_id))]
-        outbox = [dict(r._mapping) for r in conn.execute(
-            select(outbox_table).where(outbox_table.c.case_id == template_id))]
+        timers = [
+            dict(r._mapping)
+            for r in conn.execute(select(timer_table).where(timer_table.c.case_id == template_id))
+        ]
+        outbox = [
+            dict(r._mapping)
+            for r in conn.execute(select(outbox_table).where(outbox_table.c.case_id == template_id))
+        ]
     child = form.children[0]
     batch = 2_000
     for first in range(2, count + 1, batch):
@@ -99,27 +103,41 @@ def build(path: Path, count: int) -> float:
         with service.batch() as conn:
             for n in numbers:
                 cid = case_id(n)
-                personal = personal_data(form, child.model_copy(
-                    update={"full_name": f"Child {n:06d}"}))
+                personal = personal_data(
+                    form, child.model_copy(update={"full_name": f"Child {n:06d}"})
+                )
                 payload = {
                     "data": template.payload["data"],
                     "personal": service.keys.seal(conn, cid, 1, personal, at=AT),
                 }
                 ev = CaseEvent(
-                    case_id=cid, seq=1, effective_date=OPENED_ON, recorded_at=AT,
-                    actor=template.actor, role=template.role, kind=template.kind,
-                    payload=payload, process_id=template.process_id,
-                    process_version=template.process_version, rule=template.rule,
+                    case_id=cid,
+                    seq=1,
+                    effective_date=OPENED_ON,
+                    recorded_at=AT,
+                    actor=template.actor,
+                    role=template.role,
+                    kind=template.kind,
+                    payload=payload,
+                    process_id=template.process_id,
+                    process_version=template.process_version,
+                    rule=template.rule,
                     prev_hash=GENESIS_HASH,
                 ).sealed()
                 cases.append(apply(None, ev).as_row())
                 events.append(event_to_row(ev))
                 for t in timers:
-                    timer_rows.append({**{k: v for k, v in t.items() if k != "id"},
-                                       "case_id": cid, "key": f"{cid}:1:{t['timer_id']}"})
+                    timer_rows.append(
+                        {
+                            **{k: v for k, v in t.items() if k != "id"},
+                            "case_id": cid,
+                            "key": f"{cid}:1:{t['timer_id']}",
+                        }
+                    )
                 for o in outbox:
-                    outbox_rows.append({**{k: v for k, v in o.items() if k != "id"},
-                                        "case_id": cid})
+                    outbox_rows.append(
+                        {**{k: v for k, v in o.items() if k != "id"}, "case_id": cid}
+                    )
             conn.execute(insert(case_table), cases)
             conn.execute(insert(event_table), events)
             if timer_rows:
@@ -152,13 +170,24 @@ class Service:
     def command(self, n: int, kind: str) -> None:
         cid, service, actor = case_id(n), self.service, self.actor
         if kind == "check":
-            service.record_check(cid, "contact_attempted_by_phone", on=ACT_ON, at=AT,
-                                 actor=actor, outcome="no answer; voicemail left")
+            service.record_check(
+                cid,
+                "contact_attempted_by_phone",
+                on=ACT_ON,
+                at=AT,
+                actor=actor,
+                outcome="no answer; voicemail left",
+            )
         elif kind == "fact":
             service.set_fact(cid, "crime_suspected", "false", on=ACT_ON, at=AT, actor=actor)
         elif kind == "note":
-            service.add_note(cid, "Neighbour says the family may have moved to Leeds",
-                             on=ACT_ON, at=AT, actor=actor)
+            service.add_note(
+                cid,
+                "Neighbour says the family may have moved to Leeds",
+                on=ACT_ON,
+                at=AT,
+                actor=actor,
+            )
         else:
             service.fire(cid, "contact_established", on=ACT_ON, at=AT, actor=actor)
 
@@ -180,12 +209,17 @@ class Baseline:
 
         self.case_cols, self.event_cols = columns("cme_case"), columns("case_event")
         self.timer_cols, self.outbox_cols = columns("timer"), columns("outbox")
-        self.update_case = (f"UPDATE cme_case SET {', '.join(f'{c} = ?' for c in self.case_cols)}"
-                            " WHERE id = ? AND seq = ?")
+        self.update_case = (
+            f"UPDATE cme_case SET {', '.join(f'{c} = ?' for c in self.case_cols)}"
+            " WHERE id = ? AND seq = ?"
+        )
         self.inserts = {
             table: f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-            for table, cols in (("case_event", self.event_cols), ("timer", self.timer_cols),
-                                ("outbox", self.outbox_cols))
+            for table, cols in (
+                ("case_event", self.event_cols),
+                ("timer", self.timer_cols),
+                ("outbox", self.outbox_cols),
+            )
         }
 
     def rows_for(self, n: int, *, expected: int | None = None) -> tuple[Any, ...]:
@@ -193,21 +227,38 @@ class Baseline:
         cid, src = case_id(n), self.src
         case = src.execute("SELECT * FROM cme_case WHERE id = ?", (cid,)).fetchone()
         seq = case["seq"]
-        event = src.execute("SELECT * FROM case_event WHERE case_id = ? AND seq = ?",
-                            (cid, seq)).fetchone()
-        timers = src.execute("SELECT * FROM timer WHERE case_id = ? AND armed_seq = ?",
-                             (cid, seq)).fetchall()
-        cancelled = src.execute("SELECT count(*) FROM timer WHERE case_id = ? AND "
-                                "closed_seq = ?", (cid, seq)).fetchone()[0]
-        outbox = src.execute("SELECT * FROM outbox WHERE case_id = ? AND event_seq = ?",
-                             (cid, seq)).fetchall()
-        return (cid, seq - 1 if expected is None else expected,
-                [case[c] for c in self.case_cols], [event[c] for c in self.event_cols],
-                [[t[c] for c in self.timer_cols] for t in timers], cancelled,
-                [[o[c] for c in self.outbox_cols] for o in outbox])
+        event = src.execute(
+            "SELECT * FROM case_event WHERE case_id = ? AND seq = ?", (cid, seq)
+        ).fetchone()
+        timers = src.execute(
+            "SELECT * FROM timer WHERE case_id = ? AND armed_seq = ?", (cid, seq)
+        ).fetchall()
+        cancelled = src.execute(
+            "SELECT count(*) FROM timer WHERE case_id = ? AND closed_seq = ?", (cid, seq)
+        ).fetchone()[0]
+        outbox = src.execute(
+            "SELECT * FROM outbox WHERE case_id = ? AND event_seq = ?", (cid, seq)
+        ).fetchall()
+        return (
+            cid,
+            seq - 1 if expected is None else expected,
+            [case[c] for c in self.case_cols],
+            [event[c] for c in self.event_cols],
+            [[t[c] for c in self.timer_cols] for t in timers],
+            cancelled,
+            [[o[c] for c in self.outbox_cols] for o in outbox],
+        )
 
-    def write(self, cid: str, seq: int, case: list[Any], event: list[Any], timers: list[Any],
-              cancelled: int, outbox: list[Any]) -> None:
+    def write(
+        self,
+        cid: str,
+        seq: int,
+        case: list[Any],
+        event: list[Any],
+        timers: list[Any],
+        cancelled: int,
+        outbox: list[Any],
+    ) -> None:
         con = self.con
         con.execute("BEGIN IMMEDIATE")
         con.execute("SELECT * FROM cme_case WHERE id = ?", (cid,)).fetchone()
@@ -216,8 +267,11 @@ class Baseline:
         if con.execute(self.update_case, [*case, cid, seq]).rowcount != 1:
             raise RuntimeError(f"{cid} was not at event {seq}")
         if cancelled:
-            con.execute("UPDATE timer SET status = 'cancelled', closed_seq = ? "
-                        "WHERE case_id = ? AND status = 'pending'", (seq + 1, cid))
+            con.execute(
+                "UPDATE timer SET status = 'cancelled', closed_seq = ? "
+                "WHERE case_id = ? AND status = 'pending'",
+                (seq + 1, cid),
+            )
         for t in timers:
             con.execute(self.inserts["timer"], t)
         for o in outbox:
@@ -256,9 +310,16 @@ def run(service_db: Path, baseline_db: Path, count: int, chunk: int) -> dict[str
         totals["baseline"] += baseline_wall
         totals["baseline_cpu"] += time.process_time() - cpu
         chunks.append((service_wall / len(numbers), baseline_wall / len(numbers)))
-    return {"count": count, "chunk": chunk, **totals, "per_kind": per_kind,
-            "chunks_ms": [(s * 1000, b * 1000) for s, b in chunks],
-            "rss_start_mb": rss_start, "rss_ready_mb": rss_ready, "rss_peak_mb": _rss_mb()}
+    return {
+        "count": count,
+        "chunk": chunk,
+        **totals,
+        "per_kind": per_kind,
+        "chunks_ms": [(s * 1000, b * 1000) for s, b in chunks],
+        "rss_start_mb": rss_start,
+        "rss_ready_mb": rss_ready,
+        "rss_peak_mb": _rss_mb(),
+    }
 
 
 def _rss_mb() -> float:
@@ -281,8 +342,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000])
     parser.add_argument("--rounds", type=int, default=1, help="Repeat each size; medians shown.")
     parser.add_argument("--keep", type=Path, default=None, help="Build databases here and keep.")
-    parser.add_argument("--chunk", type=int, default=500,
-                        help="Commands the service and the baseline take in turn.")
+    parser.add_argument(
+        "--chunk", type=int, default=500, help="Commands the service and the baseline take in turn."
+    )
     parser.add_argument("--child", choices=["run", "build"], default=None)
     parser.add_argument("--db", type=Path)
     parser.add_argument("--baseline-db", type=Path)
@@ -311,8 +373,20 @@ def main() -> None:
                 a, b = work / f"service-{size}.db", work / f"baseline-{size}.db"
                 for target in (a, b):
                     shutil.copyfile(template, target)
-                results.append(_child("--child", "run", "--db", str(a), "--baseline-db", str(b),
-                                      "--count", str(size), "--chunk", str(args.chunk)))
+                results.append(
+                    _child(
+                        "--child",
+                        "run",
+                        "--db",
+                        str(a),
+                        "--baseline-db",
+                        str(b),
+                        "--count",
+                        str(size),
+                        "--chunk",
+                        str(args.chunk),
+                    )
+                )
             rows.append((size, results))
             _report(size, results)
     finally:
@@ -324,8 +398,10 @@ def main() -> None:
         ms_last = statistics.median(r["service"] / r["count"] for r in last) * 1000
         cpu_first = statistics.median(r["service_cpu"] / r["count"] for r in first) * 1000
         cpu_last = statistics.median(r["service_cpu"] / r["count"] for r in last) * 1000
-        print(f"per-command cost: {ms_first:.3f} ms at {small:,} cases, {ms_last:.3f} ms at "
-              f"{large:,} cases (wall; CPU {cpu_first:.3f} ms and {cpu_last:.3f} ms)")
+        print(
+            f"per-command cost: {ms_first:.3f} ms at {small:,} cases, {ms_last:.3f} ms at "
+            f"{large:,} cases (wall; CPU {cpu_first:.3f} ms and {cpu_last:.3f} ms)"
+        )
 
 
 def _report(size: int, results: list[dict[str, Any]]) -> None:
@@ -338,24 +414,37 @@ def _report(size: int, results: list[dict[str, Any]]) -> None:
     )
     svc_cpu = statistics.median(1000 * r["service_cpu"] / r["count"] for r in results)
     base_cpu = statistics.median(1000 * r["baseline_cpu"] / r["count"] for r in results)
-    print(f"{size:,} cases, each handled once in turn; service and baseline take turns, "
-          f"{last['chunk']} commands at a time ({len(results)} round(s)):")
-    print(f"  service   {svc_rate:8.0f} commands/s  ({1000 / svc_rate:.3f} ms each; by kind, ms: "
-          f"{per_kind})")
-    print(f"  baseline  {base_rate:8.0f} commands/s  ({1000 / base_rate:.3f} ms each, "
-          "hand-written SQL writing the same rows)")
-    print(f"  service / baseline cost: {base_rate / svc_rate:.2f}x overall; per turn median "
-          f"{statistics.median(chunk_ratios):.2f}x (range {min(chunk_ratios):.2f}-"
-          f"{max(chunk_ratios):.2f})")
-    print(f"  CPU per command (excluding waits for fsync): service {svc_cpu:.3f} ms, "
-          f"baseline {base_cpu:.3f} ms")
-    print(f"  process RSS: {last['rss_ready_mb']:.0f} MB after warm-up, peak "
-          f"{last['rss_peak_mb']:.0f} MB")
+    print(
+        f"{size:,} cases, each handled once in turn; service and baseline take turns, "
+        f"{last['chunk']} commands at a time ({len(results)} round(s)):"
+    )
+    print(
+        f"  service   {svc_rate:8.0f} commands/s  ({1000 / svc_rate:.3f} ms each; by kind, ms: "
+        f"{per_kind})"
+    )
+    print(
+        f"  baseline  {base_rate:8.0f} commands/s  ({1000 / base_rate:.3f} ms each, "
+        "hand-written SQL writing the same rows)"
+    )
+    print(
+        f"  service / baseline cost: {base_rate / svc_rate:.2f}x overall; per turn median "
+        f"{statistics.median(chunk_ratios):.2f}x (range {min(chunk_ratios):.2f}-"
+        f"{max(chunk_ratios):.2f})"
+    )
+    print(
+        f"  CPU per command (excluding waits for fsync): service {svc_cpu:.3f} ms, "
+        f"baseline {base_cpu:.3f} ms"
+    )
+    print(
+        f"  process RSS: {last['rss_ready_mb']:.0f} MB after warm-up, peak "
+        f"{last['rss_peak_mb']:.0f} MB"
+    )
     tenth = max(len(last["chunks_ms"]) // 10, 1)
-    tenths = [statistics.mean(s for s, _ in last["chunks_ms"][i:i + tenth])
-              for i in range(0, len(last["chunks_ms"]), tenth)]
-    print(f"  service ms per command by part of the run: {', '.join(f'{t:.3f}' for t in tenths)}"
-          "\n")
+    tenths = [
+        statistics.mean(s for s, _ in last["chunks_ms"][i : i + tenth])
+        for i in range(0, len(last["chunks_ms"]), tenth)
+    ]
+    print(f"  service ms per command by part of the run: {', '.join(f'{t:.3f}' for t in tenths)}\n")
 
 
 if __name__ == "__main__":

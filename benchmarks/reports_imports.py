@@ -38,12 +38,30 @@ AT = dt.datetime(2025, 9, 1, 9, 0, tzinfo=dt.UTC)
 def write_csv(path: Path, n: int) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["child_name", "date_of_birth", "marked_by", "marked_on", "parent_carer",
-                    "address", "postcode"])
+        w.writerow(
+            [
+                "child_name",
+                "date_of_birth",
+                "marked_by",
+                "marked_on",
+                "parent_carer",
+                "address",
+                "postcode",
+            ]
+        )
         for i in range(n):
             dob = dt.date(2010 + i % 8, 1 + i % 12, 1 + i % 28)
-            w.writerow([f"Child {i}", dob.isoformat(), "Early Help", "2024-10-30",
-                        f"Parent {i}", f"{i} Example Street, London", "NW1 0AA"])
+            w.writerow(
+                [
+                    f"Child {i}",
+                    dob.isoformat(),
+                    "Early Help",
+                    "2024-10-30",
+                    f"Parent {i}",
+                    f"{i} Example Street, London",
+                    "NW1 0AA",
+                ]
+            )
 
 
 def run_import(db: Path, csv_path: Path) -> float:
@@ -54,8 +72,9 @@ def run_import(db: Path, csv_path: Path) -> float:
 
     service = CaseService(open_store(f"sqlite:///{db}"), ProcessRegistry.from_package())
     t0 = time.perf_counter()
-    result = import_out_of_school(service, csv_path, on=ON, at=AT, actor=Actor("sona",
-                                                                              "cme_officer"))
+    result = import_out_of_school(
+        service, csv_path, on=ON, at=AT, actor=Actor("sona", "cme_officer")
+    )
     elapsed = time.perf_counter() - t0
     assert len(result.written) > 0
     service.store.dispose()
@@ -66,8 +85,11 @@ def baseline_import(source: Path, target: Path) -> float:
     """Insert the rows the import wrote, copied from `source`, into an empty copy `target`."""
     src = sqlite3.connect(source)
     tables = ["case_key", "cme_case", "case_event", "timer", "import_ledger", "case_counter"]
-    tables = [t for t in tables if src.execute(
-        "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (t,)).fetchone()]
+    tables = [
+        t
+        for t in tables
+        if src.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (t,)).fetchone()
+    ]
     data = {t: src.execute(f"SELECT * FROM {t}").fetchall() for t in tables}
     cols = {t: [r[1] for r in src.execute(f"PRAGMA table_info({t})")] for t in tables}
     src.close()
@@ -101,9 +123,11 @@ def run_reports(db: Path) -> dict[str, float]:
     actor = Actor("sona", "cme_officer")
     rules = load_rag_for(registry)
     out = {}
-    for name, fn in (("register", lambda: register_report(service, on=ON, actor=actor, at=AT)),
-                     ("rag", lambda: rag_report(service, on=ON, rules=rules, actor=actor, at=AT)),
-                     ("mash", lambda: mash_report(service, on=ON, actor=actor, at=AT))):
+    for name, fn in (
+        ("register", lambda: register_report(service, on=ON, actor=actor, at=AT)),
+        ("rag", lambda: rag_report(service, on=ON, rules=rules, actor=actor, at=AT)),
+        ("mash", lambda: mash_report(service, on=ON, actor=actor, at=AT)),
+    ):
         t0 = time.perf_counter()
         rows = fn().rows
         out[name] = time.perf_counter() - t0
@@ -117,15 +141,28 @@ def baseline_report(db: Path) -> float:
     t0 = time.perf_counter()
     cases = conn.execute(
         "SELECT id, state, opened_on, assigned_officer, facts, checks, personal FROM cme_case "
-        "WHERE terminal = 0 AND opened_on <= ? ORDER BY id", (ON.isoformat(),)).fetchall()
+        "WHERE terminal = 0 AND opened_on <= ? ORDER BY id",
+        (ON.isoformat(),),
+    ).fetchall()
     timers = {}
     for case_id, due, trig, role in conn.execute(
-            "SELECT case_id, due_date, trigger, escalate_role FROM timer WHERE status='pending' "
-            "ORDER BY due_date, id"):
+        "SELECT case_id, due_date, trigger, escalate_role FROM timer WHERE status='pending' "
+        "ORDER BY due_date, id"
+    ):
         timers.setdefault(case_id, (due, trig or role))
-    rows = [{"case_id": c[0], "state": c[1], "opened_on": c[2], "officer": c[3],
-             "facts": json.loads(c[4]), "checks": json.loads(c[5]), "personal": json.loads(c[6]),
-             "next_due": timers.get(c[0])} for c in cases]
+    rows = [
+        {
+            "case_id": c[0],
+            "state": c[1],
+            "opened_on": c[2],
+            "officer": c[3],
+            "facts": json.loads(c[4]),
+            "checks": json.loads(c[5]),
+            "personal": json.loads(c[6]),
+            "next_due": timers.get(c[0]),
+        }
+        for c in cases
+    ]
     elapsed = time.perf_counter() - t0
     conn.close()
     assert rows
@@ -153,16 +190,24 @@ def main() -> None:
             reports = run_reports(db)
             t_report_base = baseline_report(db)
             print(f"N = {n} children (SQLite, WAL, synchronous=FULL)")
-            print(f"  import out-of-school, one transaction: {t_import:8.2f} s "
-                  f"({n / t_import:8.0f} rows/s, {1000 * t_import / n:6.2f} ms/row)")
-            print(f"  baseline SQL inserting the same rows : {t_base:8.2f} s "
-                  f"({n / t_base:8.0f} rows/s)  -> engine/baseline {t_import / t_base:6.1f}x")
+            print(
+                f"  import out-of-school, one transaction: {t_import:8.2f} s "
+                f"({n / t_import:8.0f} rows/s, {1000 * t_import / n:6.2f} ms/row)"
+            )
+            print(
+                f"  baseline SQL inserting the same rows : {t_base:8.2f} s "
+                f"({n / t_base:8.0f} rows/s)  -> engine/baseline {t_import / t_base:6.1f}x"
+            )
             for name in ("register", "rag", "mash"):
                 t = reports[name]
-                print(f"  report {name:<8} ({int(reports[name + '_rows'])} rows): {t:8.2f} s "
-                      f"({1000 * t / n:6.2f} ms/case)")
-            print(f"  baseline SQL reading the same rows   : {t_report_base:8.2f} s "
-                  f"-> register/baseline {reports['register'] / t_report_base:6.1f}x")
+                print(
+                    f"  report {name:<8} ({int(reports[name + '_rows'])} rows): {t:8.2f} s "
+                    f"({1000 * t / n:6.2f} ms/case)"
+                )
+            print(
+                f"  baseline SQL reading the same rows   : {t_report_base:8.2f} s "
+                f"-> register/baseline {reports['register'] / t_report_base:6.1f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -81,8 +81,11 @@ def service_notes(path: Path, cases: int, notes: int, *, sealed: bool) -> float:
     from engine.store.database import open_store
 
     keys: Any = CaseKeys(master_key_from_environment()[0])
-    service = CaseService(open_store(f"sqlite:///{path}"), ProcessRegistry.from_package(),
-                          keys=keys if sealed else _Clear(keys))
+    service = CaseService(
+        open_store(f"sqlite:///{path}"),
+        ProcessRegistry.from_package(),
+        keys=keys if sealed else _Clear(keys),
+    )
     actor = Actor("bench", "cme_officer")
     service.add_note("CME-000001", "warm-up", on=ON, at=AT, actor=actor)
     started = time.perf_counter()
@@ -109,33 +112,63 @@ def baseline_notes(path: Path, cases: int, notes: int) -> float:
         case_id = f"CME-{n % cases + 1:06d}"
         conn.execute("BEGIN IMMEDIATE")
         row = conn.execute("SELECT * FROM cme_case WHERE id = ?", (case_id,)).fetchone()
-        key = conn.execute("SELECT key_id, wrapped FROM case_key WHERE case_id = ?",
-                           (case_id,)).fetchone()
-        data_key = master.unwrap(key["wrapped"],
-                                 aad=f"cme-case-key|{case_id}|{key['key_id']}".encode())
+        key = conn.execute(
+            "SELECT key_id, wrapped FROM case_key WHERE case_id = ?", (case_id,)
+        ).fetchone()
+        data_key = master.unwrap(
+            key["wrapped"], aad=f"cme-case-key|{case_id}|{key['key_id']}".encode()
+        )
         case = CaseState.from_row(dict(row))
         seq = case.seq + 1
         nonce = os.urandom(12)
-        blob = base64.b64encode(nonce + AESGCM(data_key).encrypt(
-            nonce, canonical_json({"last_note": NOTE}).encode(),
-            f"cme-personal|{case_id}|{seq}|{key['key_id']}".encode())).decode()
-        ev = CaseEvent(case_id=case_id, seq=seq, effective_date=ON, recorded_at=AT,
-                       actor="bench", role="cme_officer", kind=EventKind.note,
-                       payload={"data": {}, "personal": {"enc": blob, "key": key["key_id"]}},
-                       process_id=case.process_id, process_version=case.process_version,
-                       rule=None, prev_hash=case.head_hash).sealed()
+        blob = base64.b64encode(
+            nonce
+            + AESGCM(data_key).encrypt(
+                nonce,
+                canonical_json({"last_note": NOTE}).encode(),
+                f"cme-personal|{case_id}|{seq}|{key['key_id']}".encode(),
+            )
+        ).decode()
+        ev = CaseEvent(
+            case_id=case_id,
+            seq=seq,
+            effective_date=ON,
+            recorded_at=AT,
+            actor="bench",
+            role="cme_officer",
+            kind=EventKind.note,
+            payload={"data": {}, "personal": {"enc": blob, "key": key["key_id"]}},
+            process_id=case.process_id,
+            process_version=case.process_version,
+            rule=None,
+            prev_hash=case.head_hash,
+        ).sealed()
         new = apply(case, ev).as_row()
         conn.execute(
             "INSERT INTO case_event (case_id, seq, effective_date, recorded_at, actor, role, "
             "kind, payload, process_id, process_version, rule, prev_hash, hash) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (case_id, seq, ON.isoformat(), AT.isoformat(), "bench", "cme_officer", "note",
-             canonical_json(ev.payload), case.process_id, case.process_version, None,
-             ev.prev_hash, ev.hash))
+            (
+                case_id,
+                seq,
+                ON.isoformat(),
+                AT.isoformat(),
+                "bench",
+                "cme_officer",
+                "note",
+                canonical_json(ev.payload),
+                case.process_id,
+                case.process_version,
+                None,
+                ev.prev_hash,
+                ev.hash,
+            ),
+        )
         done = conn.execute(
             "UPDATE cme_case SET seq = ?, head_hash = ?, last_effective = ?, personal = ? "
             "WHERE id = ? AND seq = ?",
-            (seq, ev.hash, ON.isoformat(), new["personal"], case_id, case.seq)).rowcount
+            (seq, ev.hash, ON.isoformat(), new["personal"], case_id, case.seq),
+        ).rowcount
         assert done == 1
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - started
@@ -178,17 +211,21 @@ def main() -> None:
         for copy in copies.values():
             shutil.copy(base, copy)
         figures = {
-            "service, sealed": service_notes(copies["sealed"], args.cases, args.notes,
-                                             sealed=True),
-            "service, in clear": service_notes(copies["clear"], args.cases, args.notes,
-                                               sealed=False),
+            "service, sealed": service_notes(copies["sealed"], args.cases, args.notes, sealed=True),
+            "service, in clear": service_notes(
+                copies["clear"], args.cases, args.notes, sealed=False
+            ),
             "hand-written SQL, sealed": baseline_notes(copies["sql"], args.cases, args.notes),
         }
-        print(f"{args.notes} notes over {args.cases} cases, one durable transaction each "
-              "(SQLite WAL, synchronous=FULL)")
+        print(
+            f"{args.notes} notes over {args.cases} cases, one durable transaction each "
+            "(SQLite WAL, synchronous=FULL)"
+        )
         for name, seconds in figures.items():
-            print(f"  {name:26} {seconds * 1000 / args.notes:7.3f} ms/note "
-                  f"({args.notes / seconds:7.0f} notes/s)")
+            print(
+                f"  {name:26} {seconds * 1000 / args.notes:7.3f} ms/note "
+                f"({args.notes / seconds:7.0f} notes/s)"
+            )
         for parts, seconds in reveal_times(copies["reveal"]).items():
             print(f"  revealed(), {parts:2} sealed parts  {seconds * 1e6:7.0f} µs")
         print(json.dumps({k: round(v * 1000 / args.notes, 3) for k, v in figures.items()}))

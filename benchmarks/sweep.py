@@ -74,12 +74,14 @@ def morning(day: dt.date) -> dt.datetime:
 
 
 def form_for(day: dt.date, n: int) -> Any:
-    return parse_form({
-        "date": day.isoformat(),
-        "notifier": {"name": "Attendance Lead", "school_or_service": "A School"},
-        "parent_carer": {"names": f"Parent {n}", "contact_numbers": ["07700 900123"]},
-        "children": [{"full_name": f"Child {n}", "date_of_birth": "2014-05-06"}],
-    })
+    return parse_form(
+        {
+            "date": day.isoformat(),
+            "notifier": {"name": "Attendance Lead", "school_or_service": "A School"},
+            "parent_carer": {"names": f"Parent {n}", "contact_numbers": ["07700 900123"]},
+            "children": [{"full_name": f"Child {n}", "date_of_birth": "2014-05-06"}],
+        }
+    )
 
 
 def load(url: str, cases: int) -> float:
@@ -92,8 +94,9 @@ def load(url: str, cases: int) -> float:
         with service.batch():
             for _ in range(min(500, cases - done)):
                 day = openings[done * len(openings) // cases]
-                service.open_case(form_for(day, done), on=day, at=morning(day), actor=OFFICER,
-                                  process=PROCESS)
+                service.open_case(
+                    form_for(day, done), on=day, at=morning(day), actor=OFFICER, process=PROCESS
+                )
                 done += 1
         if done % 10000 == 0 or done == cases:
             rate = done / (time.perf_counter() - start)
@@ -111,8 +114,9 @@ def engine_year(url: str, batch: int, label: str = "engine") -> tuple[int, float
         total += sweep(service, until=day, at=morning(day), batch_size=batch).total
     seconds = time.perf_counter() - start
     service.store.dispose()
-    print(f"  {label}: {total:,} firings in {seconds:,.1f} s = {total / seconds:,.0f}/s",
-          flush=True)
+    print(
+        f"  {label}: {total:,} firings in {seconds:,.1f} s = {total / seconds:,.0f}/s", flush=True
+    )
     return total, seconds
 
 
@@ -149,32 +153,47 @@ class Plan:
             t.id: [*t.actions, *d.states[t.dest].on_enter] for t in d.triggers if t.dest
         }
 
-    def arm(self, case_id: str, seq: int, state: str, opened: dt.date,
-            entered: dt.date) -> list[tuple[Any, ...]]:
+    def arm(
+        self, case_id: str, seq: int, state: str, opened: dt.date, entered: dt.date
+    ) -> list[tuple[Any, ...]]:
         rows = []
         for t in self.timers[state]:
             if t.weeks is not None:
                 due = opened + dt.timedelta(weeks=t.weeks)
             else:
                 due = max(self.calendar.school_day_n(opened, t.day), entered)
-            rows.append((
-                f"{case_id}:{seq}:{t.id}", case_id, t.id, state,
-                "fire" if t.fire else "escalate", t.fire,
-                t.escalate.to_role if t.escalate else None, due.isoformat(), "pending",
-                f"Day {t.day} = {due.isoformat()}", "london-2024-25", 1, seq,
-            ))
+            rows.append(
+                (
+                    f"{case_id}:{seq}:{t.id}",
+                    case_id,
+                    t.id,
+                    state,
+                    "fire" if t.fire else "escalate",
+                    t.fire,
+                    t.escalate.to_role if t.escalate else None,
+                    due.isoformat(),
+                    "pending",
+                    f"Day {t.day} = {due.isoformat()}",
+                    "london-2024-25",
+                    1,
+                    seq,
+                )
+            )
         return rows
 
 
 def _claim_sql(style: str) -> str:
     p = "?" if style == "qmark" else "%s"
-    return (f"SELECT id, key, case_id, timer_id, state, action, trigger, escalate_role, due_date "
-            f"FROM timer WHERE status = 'pending' AND due_date <= {p} "
-            f"ORDER BY due_date, id LIMIT {p}")
+    return (
+        f"SELECT id, key, case_id, timer_id, state, action, trigger, escalate_role, due_date "
+        f"FROM timer WHERE status = 'pending' AND due_date <= {p} "
+        f"ORDER BY due_date, id LIMIT {p}"
+    )
 
 
-def baseline_year(conn: Any, style: str, batch: int, plan: Plan, *,
-                  per_firing_commit: bool = False) -> tuple[int, float]:
+def baseline_year(
+    conn: Any, style: str, batch: int, plan: Plan, *, per_firing_commit: bool = False
+) -> tuple[int, float]:
     """The same firings as the engine, written with raw DBAPI statements; (firings, seconds)."""
     p = "?" if style == "qmark" else "%s"
     sqlite = style == "qmark"
@@ -185,15 +204,22 @@ def baseline_year(conn: Any, style: str, batch: int, plan: Plan, *,
         "payload, process_id, process_version, rule, prev_hash, hash) "
         f"VALUES ({', '.join([p] * 13)})"
     )
-    upd_case = (f"UPDATE cme_case SET seq = {p}, head_hash = {p}, last_effective = {p}, "
-                f"overdue = {p} WHERE id = {p} AND seq = {p}")
-    upd_case_state = (f"UPDATE cme_case SET seq = {p}, head_hash = {p}, last_effective = {p}, "
-                      f"overdue = {p}, state = {p}, state_entered_on = {p} "
-                      f"WHERE id = {p} AND seq = {p}")
-    mark = (f"UPDATE timer SET status = 'fired', closed_seq = {p} "
-            f"WHERE id = {p} AND status = 'pending'")
-    cancel = (f"UPDATE timer SET status = 'cancelled', closed_seq = {p} "
-              f"WHERE case_id = {p} AND status = 'pending'")
+    upd_case = (
+        f"UPDATE cme_case SET seq = {p}, head_hash = {p}, last_effective = {p}, "
+        f"overdue = {p} WHERE id = {p} AND seq = {p}"
+    )
+    upd_case_state = (
+        f"UPDATE cme_case SET seq = {p}, head_hash = {p}, last_effective = {p}, "
+        f"overdue = {p}, state = {p}, state_entered_on = {p} "
+        f"WHERE id = {p} AND seq = {p}"
+    )
+    mark = (
+        f"UPDATE timer SET status = 'fired', closed_seq = {p} WHERE id = {p} AND status = 'pending'"
+    )
+    cancel = (
+        f"UPDATE timer SET status = 'cancelled', closed_seq = {p} "
+        f"WHERE case_id = {p} AND status = 'pending'"
+    )
     ins_timer = (
         "INSERT INTO timer (key, case_id, timer_id, state, action, trigger, escalate_role, "
         "due_date, status, explanation, calendar, calendar_version, armed_seq) "
@@ -211,48 +237,95 @@ def baseline_year(conn: Any, style: str, batch: int, plan: Plan, *,
         rec = recorded.replace(tzinfo=None).isoformat(sep=" ") if sqlite else recorded
         while True:
             cur.execute("BEGIN IMMEDIATE" if sqlite else "BEGIN")
-            cur.execute(claim + ("" if sqlite else " FOR UPDATE SKIP LOCKED"),
-                        (day.isoformat() if sqlite else day, batch))
+            cur.execute(
+                claim + ("" if sqlite else " FOR UPDATE SKIP LOCKED"),
+                (day.isoformat() if sqlite else day, batch),
+            )
             timers = cur.fetchall()
-            for n, (tid, key, case_id, timer_id, state, action, trigger, role, due) in \
-                    enumerate(timers):
+            for n, (tid, key, case_id, timer_id, state, action, trigger, role, due) in enumerate(
+                timers
+            ):
                 cur.execute(get_case, (case_id,))
                 seq, head, case_state, opened = cur.fetchone()
                 due_s = due if isinstance(due, str) else due.isoformat()
-                payload = {"data": {"timer": timer_id, "key": key, "to_role": role,
-                                    "trigger": trigger, "from_state": state}}
+                payload = {
+                    "data": {
+                        "timer": timer_id,
+                        "key": key,
+                        "to_role": role,
+                        "trigger": trigger,
+                        "from_state": state,
+                    }
+                }
                 text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
                 digest = hashlib.sha256((head + case_id + str(seq + 1) + due_s + text).encode())
                 new_hash = digest.hexdigest()
                 kind = "timer_fired" if action == "fire" else "escalation"
-                cur.execute(ins_event, (case_id, seq + 1, due_s if sqlite else due, rec,
-                                        "scheduler", "scheduler", kind, text, PROCESS, 1,
-                                        f"timer {timer_id}", head, new_hash))
+                cur.execute(
+                    ins_event,
+                    (
+                        case_id,
+                        seq + 1,
+                        due_s if sqlite else due,
+                        rec,
+                        "scheduler",
+                        "scheduler",
+                        kind,
+                        text,
+                        PROCESS,
+                        1,
+                        f"timer {timer_id}",
+                        head,
+                        new_hash,
+                    ),
+                )
                 if action == "fire":
                     dest = plan.step_to[trigger]
-                    cur.execute(upd_case_state, (seq + 1, new_hash, due_s if sqlite else due,
-                                                 False, dest, due_s if sqlite else due,
-                                                 case_id, seq))
+                    cur.execute(
+                        upd_case_state,
+                        (
+                            seq + 1,
+                            new_hash,
+                            due_s if sqlite else due,
+                            False,
+                            dest,
+                            due_s if sqlite else due,
+                            case_id,
+                            seq,
+                        ),
+                    )
                     cur.execute(mark, (seq + 1, tid))
                     cur.execute(cancel, (seq + 1, case_id))
-                    opened_d = opened if isinstance(opened, dt.date) else \
-                        dt.date.fromisoformat(opened)
-                    rows = plan.arm(case_id, seq + 1, dest, opened_d,
-                                    dt.date.fromisoformat(due_s))
+                    opened_d = (
+                        opened if isinstance(opened, dt.date) else dt.date.fromisoformat(opened)
+                    )
+                    rows = plan.arm(case_id, seq + 1, dest, opened_d, dt.date.fromisoformat(due_s))
                     if rows:
                         cur.executemany(ins_timer, rows)
                     actions = plan.step_actions[trigger]
                 else:
-                    cur.execute(upd_case, (seq + 1, new_hash, due_s if sqlite else due, True,
-                                           case_id, seq))
+                    cur.execute(
+                        upd_case, (seq + 1, new_hash, due_s if sqlite else due, True, case_id, seq)
+                    )
                     cur.execute(mark, (seq + 1, tid))
                     actions = [None]
                 for i, a in enumerate(actions):
-                    cur.execute(ins_outbox, (
-                        case_id, seq + 1, i, a.kind if a else "notify", a.to if a else role,
-                        a.template if a else "escalation", "email", "wording", "pending", 0,
-                        due_s if sqlite else due,
-                    ))
+                    cur.execute(
+                        ins_outbox,
+                        (
+                            case_id,
+                            seq + 1,
+                            i,
+                            a.kind if a else "notify",
+                            a.to if a else role,
+                            a.template if a else "escalation",
+                            "email",
+                            "wording",
+                            "pending",
+                            0,
+                            due_s if sqlite else due,
+                        ),
+                    )
                 total += 1
                 if per_firing_commit and n + 1 < len(timers):
                     cur.execute("COMMIT")
@@ -346,18 +419,23 @@ def run_pg(cases: int, batch: int, plan: Plan) -> None:
             try:
                 total, seconds = pg_engine(pg_url(name), batch, sweepers)
                 twice, keyed = pg_twice(name)
-                print(f"  engine, {sweepers} sweeper(s): {total:,} firings in {seconds:,.1f} s "
-                      f"= {total / seconds:,.0f}/s; events with a timer key {keyed:,}; "
-                      f"keys fired twice: {twice}", flush=True)
+                print(
+                    f"  engine, {sweepers} sweeper(s): {total:,} firings in {seconds:,.1f} s "
+                    f"= {total / seconds:,.0f}/s; events with a timer key {keyed:,}; "
+                    f"keys fired twice: {twice}",
+                    flush=True,
+                )
             finally:
                 pg_drop(name)
         name = pg_create(template)
         try:
-            with psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}",
-                                 autocommit=True) as conn:
+            with psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", autocommit=True) as conn:
                 total, seconds = baseline_year(conn, "format", batch, plan)
-            print(f"  hand-written SQL, 1 sweeper: {total:,} firings in {seconds:,.1f} s = "
-                  f"{total / seconds:,.0f}/s", flush=True)
+            print(
+                f"  hand-written SQL, 1 sweeper: {total:,} firings in {seconds:,.1f} s = "
+                f"{total / seconds:,.0f}/s",
+                flush=True,
+            )
         finally:
             pg_drop(name)
     finally:
@@ -372,8 +450,11 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=150_000)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
-    parser.add_argument("--per-firing", action="store_true",
-                        help="also run the baseline with a transaction per firing")
+    parser.add_argument(
+        "--per-firing",
+        action="store_true",
+        help="also run the baseline with a transaction per firing",
+    )
     parser.add_argument("--dir", default=None, help="where the SQLite files go (default: tmp)")
     args = parser.parse_args()
     plan = Plan()
@@ -383,8 +464,10 @@ def main() -> None:
     folder = Path(args.dir or tempfile.mkdtemp(prefix="cme-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     loaded = folder / "loaded.db"
-    print(f"SQLite (WAL, synchronous=FULL), {args.cases:,} cases, batches of {args.batch}, "
-          f"files in {folder}")
+    print(
+        f"SQLite (WAL, synchronous=FULL), {args.cases:,} cases, batches of {args.batch}, "
+        f"files in {folder}"
+    )
     seconds = load(f"sqlite:///{loaded}", args.cases)
     print(f"  load: {seconds:,.1f} s")
     with sqlite3.connect(loaded) as conn:
@@ -392,24 +475,33 @@ def main() -> None:
         pending = conn.execute("SELECT count(*) FROM timer WHERE status='pending'").fetchone()[0]
     print(f"  pending timers after load: {pending:,}")
     empty = empty_sweep_ms(f"sqlite:///{loaded}", YEAR_FIRST)
-    print(f"  sweep of a day with nothing due (2 Sep 2024, {args.cases:,} cases, "
-          f"{pending:,} pending timers): {empty:.1f} ms")
+    print(
+        f"  sweep of a day with nothing due (2 Sep 2024, {args.cases:,} cases, "
+        f"{pending:,} pending timers): {empty:.1f} ms"
+    )
     for name in ("engine.db", "baseline.db", "per-firing.db"):
         shutil.copy(loaded, folder / name)
     total, seconds = engine_year(f"sqlite:///{folder / 'engine.db'}", args.batch)
     base_total, base_seconds = sqlite_baseline(folder / "baseline.db", args.batch, plan)
-    print(f"  hand-written SQL: {base_total:,} firings in {base_seconds:,.1f} s = "
-          f"{base_total / base_seconds:,.0f}/s")
+    print(
+        f"  hand-written SQL: {base_total:,} firings in {base_seconds:,.1f} s = "
+        f"{base_total / base_seconds:,.0f}/s"
+    )
     ratio = (seconds / total) / (base_seconds / base_total)
-    print(f"  engine cost per firing = {ratio:.1f} x hand-written SQL "
-          f"(target: at most 6 x; at least 3,000 firings/s)")
+    print(
+        f"  engine cost per firing = {ratio:.1f} x hand-written SQL "
+        f"(target: at most 6 x; at least 3,000 firings/s)"
+    )
     if args.per_firing:
-        pf_total, pf_seconds = sqlite_baseline(folder / "per-firing.db", args.batch, plan,
-                                               per_firing_commit=True)
+        pf_total, pf_seconds = sqlite_baseline(
+            folder / "per-firing.db", args.batch, plan, per_firing_commit=True
+        )
         print(f"  hand-written SQL, a transaction per firing: {pf_total / pf_seconds:,.0f}/s")
     end = YEAR_LAST
-    print(f"  sweep of a day with nothing due after the year ({end:%d %b %Y}): "
-          f"{empty_sweep_ms('sqlite:///' + str(folder / 'engine.db'), end):.1f} ms")
+    print(
+        f"  sweep of a day with nothing due after the year ({end:%d %b %Y}): "
+        f"{empty_sweep_ms('sqlite:///' + str(folder / 'engine.db'), end):.1f} ms"
+    )
     if base_total != total:
         print(f"  NOTE: the baseline fired {base_total:,} timers, the engine {total:,}")
     if not args.dir:

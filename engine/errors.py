@@ -57,8 +57,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
     if isinstance(value, Issue):
-        return {"path": value.path, "line": value.line, "column": value.column,
-                "message": value.message}
+        return {
+            "path": value.path,
+            "line": value.line,
+            "column": value.column,
+            "message": value.message,
+        }
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, set | frozenset):
@@ -82,8 +86,11 @@ class CMEError(Exception):
 
     def details(self) -> dict[str, Any]:
         """The facts of the error (its public attributes), as JSON-ready data."""
-        return {k: _plain(v) for k, v in vars(self).items()
-                if not k.startswith("_") and k not in {"args"}}
+        return {
+            k: _plain(v)
+            for k, v in vars(self).items()
+            if not k.startswith("_") and k not in {"args"}
+        }
 
     def to_json(self) -> dict[str, Any]:
         """`{"error": code, "message": ..., <attributes>}` for scripts (`--json`)."""
@@ -129,8 +136,9 @@ class UnknownProcess(CMEError):
 
     code = "unknown_process"
 
-    def __init__(self, message: str, *, process: str | None = None,
-                 version: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, process: str | None = None, version: int | None = None
+    ) -> None:
         self.process = process
         self.version = version
         super().__init__(message)
@@ -148,16 +156,23 @@ class UnknownName(CommandRefused):
     code = "unknown_name"
     kind: ClassVar[str] = "name"
 
-    def __init__(self, message: str | None = None, *, name: str = "",
-                 known: Collection[str] = (), process: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        name: str = "",
+        known: Collection[str] = (),
+        process: str | None = None,
+    ) -> None:
         self.kind = type(self).kind  # type: ignore[misc]  # the instance carries it to JSON
         self.name = name
         self.process = process
         self.suggestions = close_matches(name, known)
         self.known = sorted(known)
         if message is None:
-            message = (f"{process or 'this process'} has no {self.kind} {name!r}"
-                       + suggest(name, known, what=f"{self.kind}s"))
+            message = f"{process or 'this process'} has no {self.kind} {name!r}" + suggest(
+                name, known, what=f"{self.kind}s"
+            )
         super().__init__(message)
 
 
@@ -194,17 +209,26 @@ class TransitionNotAllowed(CommandRefused):
 
     code = "step_not_allowed"
 
-    def __init__(self, message: str | None = None, *, case_id: str | None = None,
-                 step: str | None = None, stage: str | None = None,
-                 stage_title: str | None = None, allowed: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        case_id: str | None = None,
+        step: str | None = None,
+        stage: str | None = None,
+        stage_title: str | None = None,
+        allowed: Collection[str] = (),
+    ) -> None:
         self.case_id = case_id
         self.step = step
         self.stage = stage
         self.allowed = list(allowed)
         if message is None:
             title = f" ({stage_title})" if stage_title else ""
-            message = (f"{step} cannot be taken from {stage}{title}; from here: "
-                       f"{', '.join(self.allowed) or 'nothing'}")
+            message = (
+                f"{step} cannot be taken from {stage}{title}; from here: "
+                f"{', '.join(self.allowed) or 'nothing'}"
+            )
         super().__init__(message)
 
 
@@ -213,13 +237,13 @@ class CaseClosed(TransitionNotAllowed):
 
     code = "case_closed"
 
-    def __init__(self, case_id: str, *, stage: str, closed_on: dt.date | None,
-                 doing: str) -> None:
+    def __init__(self, case_id: str, *, stage: str, closed_on: dt.date | None, doing: str) -> None:
         self.closed_on = closed_on
         self.doing = doing
         super().__init__(
             f"case {case_id} is closed ({stage} on {closed_on}); cannot {doing}",
-            case_id=case_id, stage=stage,
+            case_id=case_id,
+            stage=stage,
         )
 
 
@@ -228,9 +252,16 @@ class RoleNotPermitted(CommandRefused):
 
     code = "role_not_permitted"
 
-    def __init__(self, *, role: str, allowed: Mapping[str, str], doing: str,
-                 process: str | None = None, step: str | None = None,
-                 step_title: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        role: str,
+        allowed: Mapping[str, str],
+        doing: str,
+        process: str | None = None,
+        step: str | None = None,
+        step_title: str | None = None,
+    ) -> None:
         self.role = role
         self.allowed = dict(allowed)
         self.doing = doing
@@ -240,11 +271,14 @@ class RoleNotPermitted(CommandRefused):
             message = f"{step} is not a step a timer may take"
         elif step is not None:
             titles = ", ".join(f"{t} ({r})" for r, t in self.allowed.items())
-            message = (f"{step} ({step_title}) may be taken only by {titles}; "
-                       f"you are acting as {role}")
+            message = (
+                f"{step} ({step_title}) may be taken only by {titles}; you are acting as {role}"
+            )
         else:
-            message = (f"role {role!r} may not {doing} in {process}; its roles are "
-                       f"{', '.join(self.allowed)}")
+            message = (
+                f"role {role!r} may not {doing} in {process}; its roles are "
+                f"{', '.join(self.allowed)}"
+            )
         super().__init__(message)
 
 
@@ -255,8 +289,14 @@ class GuardFailed(CommandRefused):
 
     code = "guard_failed"
 
-    def __init__(self, *, step: str, failed: list[str], facts: Mapping[str, object],
-                 unset: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        step: str,
+        failed: list[str],
+        facts: Mapping[str, object],
+        unset: Collection[str] = (),
+    ) -> None:
         self.step = step
         self.failed = failed
         self.facts = dict(facts)
@@ -265,9 +305,11 @@ class GuardFailed(CommandRefused):
             message = f"{step} needs these facts recorded first: {', '.join(self.unset)}"
         else:
             shown = ", ".join(f"{n} = {_show(v)}" for n, v in self.facts.items())
-            message = (f"{step} refused: "
-                       + "; ".join(f"condition not met: {says}" for says in failed)
-                       + (f" (facts: {shown})" if shown else ""))
+            message = (
+                f"{step} refused: "
+                + "; ".join(f"condition not met: {says}" for says in failed)
+                + (f" (facts: {shown})" if shown else "")
+            )
         super().__init__(message)
 
 
@@ -280,8 +322,10 @@ class MissingChecks(CommandRefused):
         self.step = step
         self.missing = list(missing)
         self.wording = dict(missing)
-        super().__init__(f"{step} needs these checks recorded first: "
-                         + "; ".join(f"{c} ({w})" for c, w in missing.items()))
+        super().__init__(
+            f"{step} needs these checks recorded first: "
+            + "; ".join(f"{c} ({w})" for c, w in missing.items())
+        )
 
 
 class BackdatingRefused(CommandRefused):
@@ -289,17 +333,25 @@ class BackdatingRefused(CommandRefused):
 
     code = "backdated"
 
-    def __init__(self, message: str | None = None, *, case_id: str | None = None,
-                 requested: dt.date | None = None, latest: dt.date | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        case_id: str | None = None,
+        requested: dt.date | None = None,
+        latest: dt.date | None = None,
+    ) -> None:
         self.case_id = case_id
         self.requested = requested
         self.latest = latest
         if message is None:
             assert requested is not None
             assert latest is not None
-            message = (f"case {case_id}'s latest event took effect on {latest.isoformat()}; "
-                       f"a step cannot take effect earlier ({requested.isoformat()}): "
-                       "history runs forwards")
+            message = (
+                f"case {case_id}'s latest event took effect on {latest.isoformat()}; "
+                f"a step cannot take effect earlier ({requested.isoformat()}): "
+                "history runs forwards"
+            )
         super().__init__(message)
 
 
@@ -316,8 +368,9 @@ class Refusal(CommandRefused):
 
     def __init__(self, reasons: list[CommandRefused]) -> None:
         self.reasons = reasons
-        super(CMEError, self).__init__(f"refused for {len(reasons)} reasons:\n"
-                                       + "\n".join(f"- {r}" for r in reasons))
+        super(CMEError, self).__init__(
+            f"refused for {len(reasons)} reasons:\n" + "\n".join(f"- {r}" for r in reasons)
+        )
 
     def __getattr__(self, name: str) -> Any:
         # Only called when the usual lookup fails: a reason's own attribute.
@@ -354,15 +407,23 @@ class ConcurrentUpdate(CMEError):
     code = "conflict"
     exit_code = 3
 
-    def __init__(self, message: str | None = None, *, case_id: str | None = None,
-                 expected_seq: int | None = None, found_seq: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        case_id: str | None = None,
+        expected_seq: int | None = None,
+        found_seq: int | None = None,
+    ) -> None:
         self.case_id = case_id
         self.expected_seq = expected_seq
         self.found_seq = found_seq
         if message is None:
-            message = (f"case {case_id} is at event {found_seq}, not {expected_seq} as you "
-                       "expected: someone else changed it; nothing was written — look at it "
-                       "again and retry")
+            message = (
+                f"case {case_id} is at event {found_seq}, not {expected_seq} as you "
+                "expected: someone else changed it; nothing was written — look at it "
+                "again and retry"
+            )
         super().__init__(message)
 
 
@@ -371,20 +432,31 @@ class VersionNotRaised(CMEError):
 
     code = "version_not_raised"
 
-    def __init__(self, message: str | None = None, *, kind: str = "process", name: str = "",
-                 version: int = 0, path: str = "") -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        kind: str = "process",
+        name: str = "",
+        version: int = 0,
+        path: str = "",
+    ) -> None:
         self.kind = kind
         self.name = name
         self.version = version
         self.path = path
         if message is None and kind == "calendar":
-            message = (f"{path} changed since calendar {name} version {version} was loaded, "
-                       f"but its version was not raised; set `version: {version + 1}` so every "
-                       "deadline says which dates it was computed on")
+            message = (
+                f"{path} changed since calendar {name} version {version} was loaded, "
+                f"but its version was not raised; set `version: {version + 1}` so every "
+                "deadline says which dates it was computed on"
+            )
         elif message is None:
-            message = (f"{path} changed since {name} version {version} was loaded, but its "
-                       f"version was not raised; set `version: {version + 1}` (and its "
-                       "effective_from) so running cases keep the rules they started under")
+            message = (
+                f"{path} changed since {name} version {version} was loaded, but its "
+                f"version was not raised; set `version: {version + 1}` (and its "
+                "effective_from) so running cases keep the rules they started under"
+            )
         super().__init__(message)
 
 
@@ -403,8 +475,15 @@ class AccessDenied(CMEError):
     code = "access_denied"
     exit_code = 5
 
-    def __init__(self, message: str, *, actor: str | None = None, role: str | None = None,
-                 permission: str | None = None, allowed: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        actor: str | None = None,
+        role: str | None = None,
+        permission: str | None = None,
+        allowed: Collection[str] = (),
+    ) -> None:
         self.actor = actor
         self.role = role
         self.permission = permission

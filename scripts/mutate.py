@@ -43,29 +43,56 @@ COPIED = ("engine", "tests", "processes", "adapters", "pyproject.toml")
 DEFAULT: dict[str, list[str]] = {
     "engine/time/school_age.py": ["test_school_age*.py"],
     "engine/cases/upn.py": ["test_upn.py", "test_blind_spots_upn.py"],
-    "engine/time/calendar.py": ["test_calendar.py", "test_deadlines.py",
-                                "test_blind_spots_calendar.py"],
+    "engine/time/calendar.py": [
+        "test_calendar.py",
+        "test_deadlines.py",
+        "test_blind_spots_calendar.py",
+    ],
     "engine/audit/chain.py": ["test_audit.py", "test_blind_spots_chain.py"],
-    "engine/cases/projection.py": ["test_projection.py", "test_blind_spots_pauses.py",
-                                   "test_blind_spots_projection.py"],
-    "engine/cases/decide.py": ["test_decide*.py", "test_blind_spots_decide.py",
-                               "test_service.py"],
+    "engine/cases/projection.py": [
+        "test_projection.py",
+        "test_blind_spots_pauses.py",
+        "test_blind_spots_projection.py",
+    ],
+    "engine/cases/decide.py": ["test_decide*.py", "test_blind_spots_decide.py", "test_service.py"],
 }
 DEFAULT_ONLY: dict[str, list[str]] = {
     "engine/time/calendar.py": ["SchoolCalendar.*", "_weekdays_within"],
 }
 
 _BOUNDARY: dict[type[ast.cmpop], type[ast.cmpop]] = {
-    ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
 }
 _NEGATED: dict[type[ast.cmpop], type[ast.cmpop]] = {
-    ast.Lt: ast.GtE, ast.LtE: ast.Gt, ast.Gt: ast.LtE, ast.GtE: ast.Lt, ast.Eq: ast.NotEq,
-    ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is,
+    ast.Lt: ast.GtE,
+    ast.LtE: ast.Gt,
+    ast.Gt: ast.LtE,
+    ast.GtE: ast.Lt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
 }
 _SYMBOL: dict[type[ast.AST], str] = {
-    ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
-    ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not", ast.Add: "+",
-    ast.Sub: "-", ast.And: "and", ast.Or: "or",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.In: "in",
+    ast.NotIn: "not in",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.And: "and",
+    ast.Or: "or",
 }
 
 
@@ -102,16 +129,23 @@ def _skipped(tree: ast.AST) -> set[int]:
     """Nodes never mutated: docstrings, annotations, asserts and `__all__`."""
     parts: list[ast.AST | None] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assert) or (isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)):
+        if isinstance(node, ast.Assert) or (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+        ):
             parts.append(node)
         if isinstance(node, ast.AnnAssign | ast.arg):
             parts.append(node.annotation)
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             parts.append(node.returns)
         body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(
-                body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             parts.append(body[0])
     return {id(n) for part in parts if part is not None for n in ast.walk(part)}
 
@@ -141,12 +175,15 @@ def _kinds(node: ast.AST, bool_returns: set[int]) -> Iterator[tuple[str, str]]:
         yield "minus1", f"{node.value} -> {node.value - 1}"
     elif isinstance(node, ast.Constant) and isinstance(node.value, bool):
         yield "flip", f"{node.value} -> {not node.value}"
-    elif isinstance(node, ast.BinOp) and type(node.op) in (ast.Add, ast.Sub) and not any(
-        isinstance(side, ast.JoinedStr) or (isinstance(side, ast.Constant)
-                                            and isinstance(side.value, str))
-        for side in (node.left, node.right)
+    elif (
+        isinstance(node, ast.BinOp)
+        and type(node.op) in (ast.Add, ast.Sub)
+        and not any(
+            isinstance(side, ast.JoinedStr)
+            or (isinstance(side, ast.Constant) and isinstance(side.value, str))
+            for side in (node.left, node.right)
+        )
     ):  # `+` on text only ever raises TypeError once swapped
-
         other = "-" if isinstance(node.op, ast.Add) else "+"
         yield "arith", f"`{_SYMBOL[type(node.op)]}` -> `{other}`"
     elif isinstance(node, ast.BoolOp):
@@ -158,8 +195,9 @@ def _kinds(node: ast.AST, bool_returns: set[int]) -> Iterator[tuple[str, str]]:
         yield "negreturn", "bool return negated"
 
 
-def _in_context(source: str, node: ast.Constant, parents: dict[int, ast.AST],
-                kind: str) -> str | None:
+def _in_context(
+    source: str, node: ast.Constant, parents: dict[int, ast.AST], kind: str
+) -> str | None:
     """'`runs[-1]` -> `runs[-2]`': an integer's change shown in its enclosing expression."""
     context = parents[id(node)]
     if isinstance(context, ast.UnaryOp):
@@ -204,8 +242,9 @@ def _apply(source: str, mutant: Mutant) -> str:
         table = _BOUNDARY if kind == "boundary" else _NEGATED
         node.ops[int(arg)] = table[type(node.ops[int(arg)])]()
     elif isinstance(node, ast.Constant) and isinstance(node.value, int):  # bools are ints
-        node.value = (not node.value) if kind == "flip" else node.value + (
-            1 if kind == "plus1" else -1)
+        node.value = (
+            (not node.value) if kind == "flip" else node.value + (1 if kind == "plus1" else -1)
+        )
     elif isinstance(node, ast.BinOp):
         node.op = ast.Sub() if isinstance(node.op, ast.Add) else ast.Add()
     elif isinstance(node, ast.BoolOp):
@@ -241,11 +280,26 @@ def _cap_memory() -> None:
 def _run(tree: Path, tests: list[str], timeout: float, extra: str = "") -> str:
     """'killed', 'survived' or 'timeout' for the tests run in `tree`."""
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-           *shlex.split(extra), *tests]
-    proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True,
-                            preexec_fn=_cap_memory)
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-x",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *shlex.split(extra),
+        *tests,
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=tree,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_cap_memory,
+    )
     try:
         return "survived" if proc.wait(timeout=timeout) == 0 else "killed"
     except subprocess.TimeoutExpired:
@@ -300,9 +354,11 @@ def run_module(path: str, tests: list[str], args: argparse.Namespace, tree: Path
         target.write_text(original, encoding="utf-8")
     judged = len(found) - counts["equivalent"]
     score = 100.0 * (counts["killed"] + counts["timeout"]) / judged if judged else 100.0
-    print(f"{path}: {len(found)} mutants, killed {counts['killed']}, timeout "
-          f"{counts['timeout']}, survived {counts['survived']}, equivalent "
-          f"{counts['equivalent']}: score {score:.1f}%  (tests: {' '.join(tests)})")
+    print(
+        f"{path}: {len(found)} mutants, killed {counts['killed']}, timeout "
+        f"{counts['timeout']}, survived {counts['survived']}, equivalent "
+        f"{counts['equivalent']}: score {score:.1f}%  (tests: {' '.join(tests)})"
+    )
     for m, reason in survivors:
         tag = f"EQUIVALENT ({reason})" if reason else "SURVIVED"
         print(f"  {tag}: {path}:{m.line} {m.function or '<module>'} | {describe(m)}")
@@ -321,23 +377,37 @@ def main() -> None:  # noqa: C901 (the script's options)
     parser.add_argument("modules", nargs="*", help="module paths, e.g. engine/cases/upn.py")
     parser.add_argument("--tests", nargs="+", default=[], help="test files or globs to run")
     parser.add_argument("--all", action="store_true", help="the default targets and tests")
-    parser.add_argument("--only", nargs="+", default=[], help="mutate only in these functions "
-                        "(globs on qualified names; default for the calendar: DEFAULT_ONLY)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=[],
+        help="mutate only in these functions "
+        "(globs on qualified names; default for the calendar: DEFAULT_ONLY)",
+    )
     parser.add_argument("--max", type=int, default=0, help="sample at most N mutants a module")
     parser.add_argument("--seed", type=int, default=18, help="seed for --max sampling")
-    parser.add_argument("--timeout", type=float, default=0.0,
-                        help="seconds per mutant (default: 3x the clean run + 10)")
-    parser.add_argument("--pytest", default="", metavar="ARGS",
-                        help="more pytest arguments, e.g. --pytest=\"-m 'not postgres'\"")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=0.0,
+        help="seconds per mutant (default: 3x the clean run + 10)",
+    )
+    parser.add_argument(
+        "--pytest",
+        default="",
+        metavar="ARGS",
+        help="more pytest arguments, e.g. --pytest=\"-m 'not postgres'\"",
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every mutant")
     args = parser.parse_args()
     if args.all:
         plan = {m: _expand(g, "tests/engine/") for m, g in DEFAULT.items() if (ROOT / m).exists()}
     elif args.modules:
-        plan = {m: _expand(args.tests) if args.tests else _expand(DEFAULT.get(m, []),
-                                                                    "tests/engine/")
-                for m in args.modules}
+        plan = {
+            m: _expand(args.tests) if args.tests else _expand(DEFAULT.get(m, []), "tests/engine/")
+            for m in args.modules
+        }
     else:
         parser.error("name the modules to mutate, or give --all")
     if args.list:
@@ -352,14 +422,19 @@ def main() -> None:  # noqa: C901 (the script's options)
         for name in COPIED:
             source = ROOT / name
             if source.is_dir():
-                shutil.copytree(source, tree / name,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                shutil.copytree(
+                    source, tree / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+                )
             else:
                 shutil.copy2(source, tree / name)
         probe = subprocess.run(
-            [sys.executable, "-c", "import engine; print(engine.__file__)"], cwd=tree,
-            env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True,
-            check=True)
+            [sys.executable, "-c", "import engine; print(engine.__file__)"],
+            cwd=tree,
+            env={**os.environ, "PYTHONPATH": str(tree)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         if not probe.stdout.startswith(str(tree)):
             sys.exit(f"the copy is not the code under test: engine is {probe.stdout.strip()}")
         for path, tests in plan.items():

@@ -18,7 +18,9 @@ if TYPE_CHECKING:  # the fixtures import lazily, so collecting a test loads only
     from engine.language.registry import ProcessRegistry
     from engine.store.database import Store
 
-PG_ADMIN_URL = os.environ.get("CME_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "CME_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 RECORDED_AT = dt.datetime(2025, 9, 1, 9, 0, tzinfo=dt.UTC)
 """A recorded time after every effective date the tests use (commands may not be in the future)."""
 # A fixed master key for the tests' case keys, so no test makes a development key in ./.cme/.

@@ -38,8 +38,14 @@ def record_enquiry(
 ) -> str:
     """Record one enquiry result as the case's check of that system; returns the check id."""
     check = SYSTEM_CHECKS[result.system]
-    service.record_check(result.case_id, check, on=result.on, at=at,
-                         actor=Actor(result.officer, role), outcome=result.outcome)
+    service.record_check(
+        result.case_id,
+        check,
+        on=result.on,
+        at=at,
+        actor=Actor(result.officer, role),
+        outcome=result.outcome,
+    )
     return check
 
 
@@ -64,8 +70,11 @@ class CsvEnquirySource:
                 assert on
                 assert outcome
                 assert officer
-                self._results.append(EnquiryResult(case_id=case_id, system=system, on=on,
-                                                   outcome=outcome, officer=officer))
+                self._results.append(
+                    EnquiryResult(
+                        case_id=case_id, system=system, on=on, outcome=outcome, officer=officer
+                    )
+                )
                 self.lines.append(row.line)
 
     def results(self) -> list[EnquiryResult]:
@@ -79,12 +88,20 @@ def import_enquiries(
     """Check every row, then record every result, or none."""
     source = CsvEnquirySource(path, today=at.date())
     rows = [
-        ImportRow(line=line, key=f"{r.case_id}|{r.system}|{r.on.isoformat()}",
-                  run=_runner(r, at, role))
+        ImportRow(
+            line=line, key=f"{r.case_id}|{r.system}|{r.on.isoformat()}", run=_runner(r, at, role)
+        )
         for line, r in zip(source.lines, source.results(), strict=True)
     ]
-    return run_import(service, kind=KIND, source=source.file.path,
-                      file_sha256=source.file.sha256, rows=rows, problems=source.problems, at=at)
+    return run_import(
+        service,
+        kind=KIND,
+        source=source.file.path,
+        file_sha256=source.file.sha256,
+        rows=rows,
+        problems=source.problems,
+        at=at,
+    )
 
 
 def _runner(result: EnquiryResult, at: dt.datetime, role: str) -> Callable[[CaseService], str]:

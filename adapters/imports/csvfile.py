@@ -94,14 +94,16 @@ def read_csv(  # noqa: C901 (one pass over the rows; each refusal is named at it
         problems.append(f"missing column{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
     for name in unknown:
         close = close_matches(name, known, n=1)
-        problems.append(f"unknown column {name!r}" + (f" (did you mean {close[0]!r}?)" if close
-                                                         else ""))
+        problems.append(
+            f"unknown column {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+        )
     duplicated = sorted({h for h in header if h and header.count(h) > 1})
     if duplicated:
         problems.append(f"column named twice: {', '.join(duplicated)}")
     if problems:
         raise InputError(
-            f"{path}: line 1 (the header): " + "; ".join(problems)
+            f"{path}: line 1 (the header): "
+            + "; ".join(problems)
             + f". Columns: {', '.join(required)} (required)"
             + (f", {', '.join(optional)} (optional)" if optional else "")
         )
@@ -112,14 +114,31 @@ def read_csv(  # noqa: C901 (one pass over the rows; each refusal is named at it
                 continue  # blank lines are not rows
             line = reader.line_num
             if len(values) != len(header):
-                rows.append(CsvRow(line, {"__error__": (
-                    f"has {len(values)} fields but the header has {len(header)}")}))
+                rows.append(
+                    CsvRow(
+                        line,
+                        {
+                            "__error__": (
+                                f"has {len(values)} fields but the header has {len(header)}"
+                            )
+                        },
+                    )
+                )
                 continue
             bad = [h for h, v in zip(header, values, strict=True) if CONTROL_CHARACTERS.search(v)]
             if bad:
-                rows.append(CsvRow(line, {"__error__": (
-                    f"{bad[0]} contains a control character (such as NUL); export the file "
-                    "again from its source")}))
+                rows.append(
+                    CsvRow(
+                        line,
+                        {
+                            "__error__": (
+                                f"{bad[0]} contains a control character (such as NUL); export the "
+                                "file "
+                                "again from its source"
+                            )
+                        },
+                    )
+                )
                 continue
             rows.append(CsvRow(line, {h: v.strip() for h, v in zip(header, values, strict=True)}))
     except csv.Error as exc:
@@ -156,8 +175,9 @@ class RowParser:
             return None
         return value
 
-    def date(self, column: str, *, required: bool = True, not_after: dt.date | None = None
-             ) -> dt.date | None:
+    def date(
+        self, column: str, *, required: bool = True, not_after: dt.date | None = None
+    ) -> dt.date | None:
         """A date written YYYY-MM-DD or DD/MM/YYYY."""
         value = self.text(column, required=required)
         if value is None:

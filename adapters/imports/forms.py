@@ -32,8 +32,10 @@ def read_form(path: str | Path) -> tuple[NotificationForm, str]:
         raise InputError(f"{path}: the file is empty")
     if str(path).lower().endswith(".json"):
         if len(text) > MAX_CHARS:
-            raise InputError(f"{path}: {len(text):,} characters is too long for a notification "
-                             "form; is this the right file?")
+            raise InputError(
+                f"{path}: {len(text):,} characters is too long for a notification "
+                "form; is this the right file?"
+            )
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -46,8 +48,13 @@ def read_form(path: str | Path) -> tuple[NotificationForm, str]:
 
 
 def import_forms(
-    service: CaseService, paths: Sequence[str | Path], *, on: dt.date, at: dt.datetime,
-    actor: Actor, process: str = "untraceable_cme",
+    service: CaseService,
+    paths: Sequence[str | Path],
+    *,
+    on: dt.date,
+    at: dt.datetime,
+    actor: Actor,
+    process: str = "untraceable_cme",
 ) -> ImportResult:
     """Open a case per child on each form, Day 1 being `on`; all forms or none."""
     problems: list[RowProblem] = []
@@ -62,10 +69,18 @@ def import_forms(
             continue
         digest.update(sha.encode())
         key = hashlib.sha256(canonical_json(form.model_dump(mode="json")).encode()).hexdigest()
-        rows.append(ImportRow(line=1, key=key, file=str(path), run=_opener(form, on, at, actor,
-                                                                            process)))
-    return run_import(service, kind=KIND, source="forms", file_sha256=digest.hexdigest(),
-                      rows=rows, problems=problems, at=at)
+        rows.append(
+            ImportRow(line=1, key=key, file=str(path), run=_opener(form, on, at, actor, process))
+        )
+    return run_import(
+        service,
+        kind=KIND,
+        source="forms",
+        file_sha256=digest.hexdigest(),
+        rows=rows,
+        problems=problems,
+        at=at,
+    )
 
 
 def _opener(

@@ -36,8 +36,7 @@ from engine.cases.service import Actor, CaseService
 
 KIND = "out_of_school"
 REQUIRED = ("child_name", "date_of_birth", "marked_by", "marked_on")
-OPTIONAL = ("gender", "upn", "parent_carer", "address", "postcode", "contact_number",
-            "last_school")
+OPTIONAL = ("gender", "upn", "parent_carer", "address", "postcode", "contact_number", "last_school")
 
 
 def import_out_of_school(
@@ -61,14 +60,28 @@ def import_out_of_school(
         assert marked_by
         assert marked_on
         v: dict[str, Any] = {
-            "name": name, "dob": dob, "upn": upn, "marked_by": marked_by,
-            "marked_on": marked_on, **{k: row.get(k) or None for k in OPTIONAL if k != "upn"},
+            "name": name,
+            "dob": dob,
+            "upn": upn,
+            "marked_by": marked_by,
+            "marked_on": marked_on,
+            **{k: row.get(k) or None for k in OPTIONAL if k != "upn"},
         }
         who = upn or f"{name.casefold()}|{dob.isoformat()}"
-        rows.append(ImportRow(line=row.line, key=f"{who}|{marked_on.isoformat()}",
-                              run=_runner(v, on, at, actor)))
-    return run_import(service, kind=KIND, source=csv_file.path, file_sha256=csv_file.sha256,
-                      rows=rows, problems=problems, at=at)
+        rows.append(
+            ImportRow(
+                line=row.line, key=f"{who}|{marked_on.isoformat()}", run=_runner(v, on, at, actor)
+            )
+        )
+    return run_import(
+        service,
+        kind=KIND,
+        source=csv_file.path,
+        file_sha256=csv_file.sha256,
+        rows=rows,
+        problems=problems,
+        at=at,
+    )
 
 
 def _runner(
@@ -80,13 +93,21 @@ def _runner(
             notifier=Notifier(name=v["marked_by"], school_or_service=v["marked_by"]),
             parent_carer=ParentCarer(
                 names=v["parent_carer"] or "not given on the Out of School report",
-                address=v["address"], postcode=v["postcode"],
+                address=v["address"],
+                postcode=v["postcode"],
                 contact_numbers=[v["contact_number"]] if v["contact_number"] else [],
             ),
-            children=[Child(full_name=v["name"], date_of_birth=v["dob"], upn=v["upn"],
-                            gender=v["gender"], previous_school=v["last_school"])],
+            children=[
+                Child(
+                    full_name=v["name"],
+                    date_of_birth=v["dob"],
+                    upn=v["upn"],
+                    gender=v["gender"],
+                    previous_school=v["last_school"],
+                )
+            ],
             explanation=f"Marked as CME by {v['marked_by']} on {v['marked_on'].isoformat()} "
-                        "(weekly Out of School report).",
+            "(weekly Out of School report).",
         )
         return ", ".join(service.open_case(form, on=on, at=at, actor=actor))
 

@@ -71,15 +71,29 @@ def import_roll_returns(
         assert name
         assert dob
         values: dict[str, Any] = {
-            "school": school, "change": change, "change_date": change_date, "name": name,
-            "dob": dob, "upn": upn, "nstp": nstp, "ground": ground, "received": received,
+            "school": school,
+            "change": change,
+            "change_date": change_date,
+            "name": name,
+            "dob": dob,
+            "upn": upn,
+            "nstp": nstp,
+            "ground": ground,
+            "received": received,
             "case_id": case_id,
         }
         who = upn or f"{name.casefold()}|{dob.isoformat()}"
         key = f"{school.casefold()}|{who}|{change}|{change_date.isoformat()}"
         rows.append(ImportRow(line=row.line, key=key, run=_runner(values, at, actor)))
-    return run_import(service, kind=KIND, source=csv_file.path, file_sha256=csv_file.sha256,
-                      rows=rows, problems=problems, at=at)
+    return run_import(
+        service,
+        kind=KIND,
+        source=csv_file.path,
+        file_sha256=csv_file.sha256,
+        rows=rows,
+        problems=problems,
+        at=at,
+    )
 
 
 def _runner(v: dict[str, Any], at: dt.datetime, actor: Actor) -> Callable[[CaseService], str]:
@@ -92,11 +106,18 @@ def _runner(v: dict[str, Any], at: dt.datetime, actor: Actor) -> Callable[[CaseS
                 date=v["change_date"],
                 notifier=Notifier(name=v["school"], school_or_service=v["school"]),
                 parent_carer=ParentCarer(names="not given on the roll return"),
-                children=[Child(full_name=v["name"], date_of_birth=v["dob"], upn=v["upn"],
-                                school=v["school"])],
+                children=[
+                    Child(
+                        full_name=v["name"],
+                        date_of_birth=v["dob"],
+                        upn=v["upn"],
+                        school=v["school"],
+                    )
+                ],
             )
-            (case_id,) = service.open_case(form, on=v["change_date"], at=at, actor=actor,
-                                           process="roll_returns")
+            (case_id,) = service.open_case(
+                form, on=v["change_date"], at=at, actor=actor, process="roll_returns"
+            )
             facts = {"roll_change": v["change"], "non_standard_transition_point": v["nstp"]}
             if v["ground"]:
                 facts["deletion_ground"] = v["ground"]

@@ -59,14 +59,26 @@ def import_s2s(
         assert last_school
         assert left
         v: dict[str, Any] = {
-            "name": f"{forename} {surname}", "dob": dob, "upn": upn,
-            "gender": row.get("gender") or None, "school": last_school, "left": left,
+            "name": f"{forename} {surname}",
+            "dob": dob,
+            "upn": upn,
+            "gender": row.get("gender") or None,
+            "school": last_school,
+            "left": left,
             "postcode": row.get("postcode") or None,
         }
-        rows.append(ImportRow(line=row.line, key=f"{upn}|{left.isoformat()}",
-                              run=_runner(v, on, at, actor)))
-    return run_import(service, kind=KIND, source=csv_file.path, file_sha256=csv_file.sha256,
-                      rows=rows, problems=problems, at=at)
+        rows.append(
+            ImportRow(line=row.line, key=f"{upn}|{left.isoformat()}", run=_runner(v, on, at, actor))
+        )
+    return run_import(
+        service,
+        kind=KIND,
+        source=csv_file.path,
+        file_sha256=csv_file.sha256,
+        rows=rows,
+        problems=problems,
+        at=at,
+    )
 
 
 def _runner(
@@ -76,12 +88,20 @@ def _runner(
         form = NotificationForm(
             date=on,
             notifier=Notifier(name=NOTIFIER, school_or_service=NOTIFIER),
-            parent_carer=ParentCarer(names="not known (S2S lost pupil record)",
-                                     postcode=v["postcode"]),
-            children=[Child(full_name=v["name"], date_of_birth=v["dob"], upn=v["upn"],
-                            gender=v["gender"], previous_school=v["school"])],
+            parent_carer=ParentCarer(
+                names="not known (S2S lost pupil record)", postcode=v["postcode"]
+            ),
+            children=[
+                Child(
+                    full_name=v["name"],
+                    date_of_birth=v["dob"],
+                    upn=v["upn"],
+                    gender=v["gender"],
+                    previous_school=v["school"],
+                )
+            ],
             explanation=f"S2S lost pupil: left {v['school']} on {v['left'].isoformat()} with no "
-                        "destination school known (CTF sent to the lost pupil database).",
+            "destination school known (CTF sent to the lost pupil database).",
             date_of_last_attendance=v["left"],
         )
         return ", ".join(service.open_case(form, on=on, at=at, actor=actor))

@@ -91,8 +91,9 @@ def render_text(env: jinja2.Environment, name: str, context: Mapping[str, Any]) 
     except jinja2.TemplateNotFound:
         raise InputError(f"no template {name!r}") from None
     except jinja2.UndefinedError as exc:
-        raise InputError(f"template {name!r} uses something the case does not have: {exc}") \
-            from None
+        raise InputError(
+            f"template {name!r} uses something the case does not have: {exc}"
+        ) from None
     except jinja2.TemplateError as exc:
         raise InputError(f"template {name!r} cannot be rendered: {exc}") from None
 

@@ -38,9 +38,7 @@ class TemplateComposer:
         text = render_text(self.env, template + SUFFIX, context)
         first, _, body = text.partition("\n")
         if not first.startswith("Subject:"):
-            raise InputError(
-                f"email template {template!r} must start with a 'Subject: …' line"
-            )
+            raise InputError(f"email template {template!r} must start with a 'Subject: …' line")
         subject = " ".join(first.removeprefix("Subject:").split())
         return subject, body.lstrip("\n")
 

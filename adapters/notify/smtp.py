@@ -61,9 +61,12 @@ class SmtpSettings:
             raise InputError(f"SMTP port must be a number, not {port!r}") from None
         sender = values.pop("sender") or "cme-engine@localhost"
         return cls(
-            host=str(values["host"]), port=port_number,
-            username=_text(values.get("username")), password=_text(values.get("password")),
-            security=security, sender=str(sender),
+            host=str(values["host"]),
+            port=port_number,
+            username=_text(values.get("username")),
+            password=_text(values.get("password")),
+            security=security,
+            sender=str(sender),
         )
 
 
@@ -114,8 +117,11 @@ class SmtpNotifier:
         email["X-CME-Case"] = message.case_id
         email.set_content(message.body)
         for filename, content in message.attachments:
-            maintype, subtype = ("application", "pdf") if filename.endswith(".pdf") else (
-                "application", "octet-stream")
+            maintype, subtype = (
+                ("application", "pdf")
+                if filename.endswith(".pdf")
+                else ("application", "octet-stream")
+            )
             email.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
         return email
 

@@ -77,8 +77,21 @@ def read_row(row: tuple[Any, ...], prev_hash: str) -> tuple[CaseEvent, str]:
 
 
 def _hash(row: tuple[Any, ...], day: str, instant: str, prev_hash: str) -> str:
-    (case_id, seq, _day, _at, actor, role, kind, payload, process_id, version, rule,
-     _prev, _hash) = row
+    (
+        case_id,
+        seq,
+        _day,
+        _at,
+        actor,
+        role,
+        kind,
+        payload,
+        process_id,
+        version,
+        rule,
+        _prev,
+        _hash,
+    ) = row
     text = (
         f'{{"actor":{_dump(actor)},"case_id":{_dump(case_id)},'
         f'"effective_date":"{day}","kind":{_dump(kind)},"payload":{payload},'
@@ -94,8 +107,21 @@ _days: dict[str, dt.date] = {}
 
 
 def _event(row: tuple[Any, ...], day: str, instant: str) -> CaseEvent:
-    (case_id, seq, _day, _at, actor, role, kind, payload, process_id, version, rule,
-     prev, digest) = row
+    (
+        case_id,
+        seq,
+        _day,
+        _at,
+        actor,
+        role,
+        kind,
+        payload,
+        process_id,
+        version,
+        rule,
+        prev,
+        digest,
+    ) = row
     effective = _days.get(day)
     if effective is None:  # effective dates repeat: a school year has under 400 of them
         effective = dt.date.fromisoformat(day)
@@ -105,11 +131,19 @@ def _event(row: tuple[Any, ...], day: str, instant: str) -> CaseEvent:
     # same event without thirteen frozen __setattr__ calls (verify builds millions of them).
     ev = object.__new__(CaseEvent)
     ev.__dict__.update(
-        case_id=case_id, seq=seq, effective_date=effective,
+        case_id=case_id,
+        seq=seq,
+        effective_date=effective,
         recorded_at=dt.datetime.fromisoformat(instant).replace(tzinfo=dt.UTC),
-        actor=actor, role=role,
-        kind=_KINDS.get(kind) or EventKind(kind), payload=json.loads(payload),
-        process_id=process_id, process_version=version, rule=rule, prev_hash=prev, hash=digest,
+        actor=actor,
+        role=role,
+        kind=_KINDS.get(kind) or EventKind(kind),
+        payload=json.loads(payload),
+        process_id=process_id,
+        process_version=version,
+        rule=rule,
+        prev_hash=prev,
+        hash=digest,
     )
     return ev
 

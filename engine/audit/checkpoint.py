@@ -163,8 +163,13 @@ def make_checkpoint(
         )
     heads = sorted(report.heads)
     body = Checkpoint(
-        created_at=at, case_count=len(heads), event_count=report.events,
-        root=merkle_root(heads), heads=heads, public_key=public_key_text(key), signature="",
+        created_at=at,
+        case_count=len(heads),
+        event_count=report.events,
+        root=merkle_root(heads),
+        heads=heads,
+        public_key=public_key_text(key),
+        signature="",
         ledger=_ledger_head(store),
     )
     signature = key.sign(canonical_json(body.body()).encode())
@@ -221,7 +226,11 @@ def check_signature(checkpoint: Checkpoint, *, trusted_key: str) -> None:
 
 
 def verify_against(
-    store: Store, checkpoint: Checkpoint, *, trusted_key: str, case_id: str | None = None,
+    store: Store,
+    checkpoint: Checkpoint,
+    *,
+    trusted_key: str,
+    case_id: str | None = None,
     jobs: int = 1,
 ) -> VerifyReport:
     """Check the checkpoint (signed by `trusted_key`), then the log: chains, projections, every
@@ -239,11 +248,17 @@ def verify_against(
                 select(case_ledger_table.c.hash).where(case_ledger_table.c.seq == number)
             ).scalar()
         if found != digest:
-            report.add(Problem("", None, (
-                f"entry {number}, the last when the checkpoint was signed, "
-                + ("is gone" if found is None else "differs from the one signed")
-                + ": the ledger was rewritten after the checkpoint"
-            )))
+            report.add(
+                Problem(
+                    "",
+                    None,
+                    (
+                        f"entry {number}, the last when the checkpoint was signed, "
+                        + ("is gone" if found is None else "differs from the one signed")
+                        + ": the ledger was rewritten after the checkpoint"
+                    ),
+                )
+            )
     return report
 
 
@@ -251,7 +266,8 @@ def _ledger_head(store: Store) -> tuple[int, str] | None:
     with store.read() as conn:
         row = conn.execute(
             select(case_ledger_table.c.seq, case_ledger_table.c.hash)
-            .order_by(case_ledger_table.c.seq.desc()).limit(1)
+            .order_by(case_ledger_table.c.seq.desc())
+            .limit(1)
         ).first()
     return None if row is None else (int(row[0]), str(row[1]))
 
@@ -293,6 +309,16 @@ def record_signed(store: Store, signed: Checkpoint, path: Path, *, started_at: d
     from engine.store.runs import CHECKPOINT, record_run
 
     with store.engine.begin() as conn:
-        record_run(conn, CHECKPOINT, started_at=started_at, finished_at=signed.created_at,
-                   detail={"file": str(path), "root": signed.root, "key_id": signed.key_id,
-                           "cases": signed.case_count, "events": signed.event_count})
+        record_run(
+            conn,
+            CHECKPOINT,
+            started_at=started_at,
+            finished_at=signed.created_at,
+            detail={
+                "file": str(path),
+                "root": signed.root,
+                "key_id": signed.key_id,
+                "cases": signed.case_count,
+                "events": signed.event_count,
+            },
+        )

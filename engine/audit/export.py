@@ -41,10 +41,14 @@ def export_bundle(
         process_id = events[0].process_id if events else row.process_id
         used = sorted({e.process_version for e in events})
         definitions = conn.execute(
-            select(process_version_table).where(and_(
-                process_version_table.c.process_id == process_id,
-                process_version_table.c.version.in_(used),
-            )).order_by(process_version_table.c.version)
+            select(process_version_table)
+            .where(
+                and_(
+                    process_version_table.c.process_id == process_id,
+                    process_version_table.c.version.in_(used),
+                )
+            )
+            .order_by(process_version_table.c.version)
         ).all()
     with service.store.engine.begin() as conn:
         record_access(conn, actor, case_id=case_id, action=f"export {fmt}", at=at)
@@ -59,13 +63,17 @@ def export_bundle(
         "process_id": process_id,
         "case": _jsonable(dict(row._mapping)) if row is not None else None,
         "events": [
-            {**_jsonable(e.content()), "prev_hash": e.prev_hash, "hash": e.hash}
-            for e in events
+            {**_jsonable(e.content()), "prev_hash": e.prev_hash, "hash": e.hash} for e in events
         ],
         "timeline": [_jsonable(t.as_dict()) for t in replay.timeline],
         "definitions": [
-            {"process_id": d.process_id, "version": d.version, "content_hash": d.content_hash,
-             "effective_from": d.effective_from, "yaml_text": d.yaml_text}
+            {
+                "process_id": d.process_id,
+                "version": d.version,
+                "content_hash": d.content_hash,
+                "effective_from": d.effective_from,
+                "yaml_text": d.yaml_text,
+            }
             for d in definitions
         ],
         "chain": {

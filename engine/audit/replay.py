@@ -93,8 +93,10 @@ class Replay:
         if self.chain is not None:
             out.append(f"event {self.chain.seq}: {self.chain.what}")
         if self.differences:
-            out.append("the stored case row differs from its replayed history: "
-                       + "; ".join(self.differences))
+            out.append(
+                "the stored case row differs from its replayed history: "
+                + "; ".join(self.differences)
+            )
         return out
 
 
@@ -117,9 +119,15 @@ class AsOf:
         row = self.case.as_row()
         row.pop("personal")
         return {
-            "case_id": self.case_id, "on": self.on, "state": self.case.state,
-            "state_title": self.state_title, "day": self.day, "events": self.events,
-            "case": row, "outstanding_checks": self.outstanding_checks, "timers": self.timers,
+            "case_id": self.case_id,
+            "on": self.on,
+            "state": self.case.state,
+            "state_title": self.state_title,
+            "day": self.day,
+            "events": self.events,
+            "case": row,
+            "outstanding_checks": self.outstanding_checks,
+            "timers": self.timers,
         }
 
 
@@ -144,7 +152,8 @@ def case_as_of(
     with service.store.read() as conn:
         events, _row, _broken = read_history(conn, case_id)
         timers = conn.execute(
-            select(timer_table).where(timer_table.c.case_id == case_id)
+            select(timer_table)
+            .where(timer_table.c.case_id == case_id)
             .order_by(timer_table.c.due_date, timer_table.c.id)
         ).all()
         counted = [e for e in events if e.effective_date <= on]
@@ -154,8 +163,7 @@ def case_as_of(
                 f"case {case_id} was opened on {opened}; it did not exist on {on.isoformat()}"
             )
     with service.store.engine.begin() as conn:
-        record_access(conn, actor, case_id=case_id, action=f"replay as of {on.isoformat()}",
-                      at=at)
+        record_access(conn, actor, case_id=case_id, action=f"replay as of {on.isoformat()}", at=at)
     case: CaseState | None = None
     for ev in counted:
         case = apply(case, ev)
@@ -163,7 +171,8 @@ def case_as_of(
     definition = _definition(service, case, case.process_id, case.process_version)
     seqs = {e.seq for e in counted}
     pending = [
-        t for t in timers
+        t
+        for t in timers
         if t.armed_seq in seqs and (t.closed_seq is None or t.closed_seq not in seqs)
     ]
     return AsOf(
@@ -174,15 +183,23 @@ def case_as_of(
         day=_day(service, case, on),
         events=len(counted),
         outstanding_checks=[
-            {"id": c.id, "wording": c.wording, "days": str(c.days) if c.days else None,
-             "required": c.required}
+            {
+                "id": c.id,
+                "wording": c.wording,
+                "days": str(c.days) if c.days else None,
+                "required": c.required,
+            }
             for c in (definition.states[case.state].checklist if definition else [])
             if c.id not in case.checks
         ],
         timers=[
-            {"timer": t.timer_id, "due_date": _date(t.due_date), "due": _date(t.due_date) <= on,
-             "action": t.trigger or f"escalate to {t.escalate_role}",
-             "explanation": t.explanation}
+            {
+                "timer": t.timer_id,
+                "due_date": _date(t.due_date),
+                "due": _date(t.due_date) <= on,
+                "action": t.trigger or f"escalate to {t.escalate_role}",
+                "explanation": t.explanation,
+            }
             for t in pending
         ],
     )
@@ -206,15 +223,20 @@ def read_history(conn: Connection, case_id: str) -> tuple[list[CaseEvent], Any, 
 def stored_hashes(conn: Connection, process_id: str) -> dict[int, str]:
     """Content hash of each stored version of a process."""
     rows = conn.execute(
-        select(process_version_table.c.version, process_version_table.c.content_hash)
-        .where(process_version_table.c.process_id == process_id)
+        select(process_version_table.c.version, process_version_table.c.content_hash).where(
+            process_version_table.c.process_id == process_id
+        )
     ).all()
     return {r.version: r.content_hash for r in rows}
 
 
 def rebuild(
-    service: CaseService, case_id: str, events: list[CaseEvent], row: Any,
-    versions: dict[int, str], broken: Break | None,
+    service: CaseService,
+    case_id: str,
+    events: list[CaseEvent],
+    row: Any,
+    versions: dict[int, str],
+    broken: Break | None,
 ) -> Replay:
     """Fold the events into the case, building the timeline, and compare with the stored row."""
     timeline: list[TimelineEntry] = []
@@ -232,24 +254,26 @@ def rebuild(
                 service, case, ev.process_id, ev.process_version
             )
         definition = definitions[ev.process_version]
-        timeline.append(TimelineEntry(
-            seq=ev.seq,
-            effective_date=ev.effective_date,
-            school_day=_day(service, before or case, ev.effective_date),
-            recorded_at=ev.recorded_at,
-            actor=ev.actor,
-            role=ev.role,
-            kind=str(ev.kind),
-            state_before=before.state if before is not None else None,
-            state_after=case.state,
-            summary=_summary(ev),
-            recorded=_recorded(ev),
-            rule=ev.rule,
-            source=definition.source.document if definition else None,
-            process_version=ev.process_version,
-            content_hash=versions.get(ev.process_version),
-            hash=ev.hash,
-        ))
+        timeline.append(
+            TimelineEntry(
+                seq=ev.seq,
+                effective_date=ev.effective_date,
+                school_day=_day(service, before or case, ev.effective_date),
+                recorded_at=ev.recorded_at,
+                actor=ev.actor,
+                role=ev.role,
+                kind=str(ev.kind),
+                state_before=before.state if before is not None else None,
+                state_after=case.state,
+                summary=_summary(ev),
+                recorded=_recorded(ev),
+                rule=ev.rule,
+                source=definition.source.document if definition else None,
+                process_version=ev.process_version,
+                content_hash=versions.get(ev.process_version),
+                hash=ev.hash,
+            )
+        )
     differences: list[str] = []
     if case is not None and row is not None:
         differences = row_differences(case, row._mapping)
@@ -280,8 +304,7 @@ def _definition(
 
 def _day(service: CaseService, case: CaseState, on: dt.date) -> int | None:
     try:
-        return service.calendar_for(case).day_number(case.opened_on, on,
-                                                     skip=case.paused_ranges())
+        return service.calendar_for(case).day_number(case.opened_on, on, skip=case.paused_ranges())
     except CalendarError:
         return None
 
@@ -301,13 +324,24 @@ def _recorded(ev: CaseEvent) -> dict[str, Any]:
     if isinstance(body, FactChanged):
         return {"facts": body.facts or {}, "previous": body.previous}
     if isinstance(body, Migration):
-        moved = {} if body.to_state is None else {"from_state": body.from_state,
-                                                  "to_state": body.to_state}
-        return {"from_version": body.from_version, "to_version": body.to_version, **moved,
-                "mapping": body.mapping}
+        moved = (
+            {}
+            if body.to_state is None
+            else {"from_state": body.from_state, "to_state": body.to_state}
+        )
+        return {
+            "from_version": body.from_version,
+            "to_version": body.to_version,
+            **moved,
+            "mapping": body.mapping,
+        }
     if isinstance(body, TimerFired):
-        return {"trigger": body.trigger, "timer": body.timer, "from_state": body.from_state,
-                "to_state": body.to_state}
+        return {
+            "trigger": body.trigger,
+            "timer": body.timer,
+            "from_state": body.from_state,
+            "to_state": body.to_state,
+        }
     if isinstance(body, StepTaken):
         return {"trigger": body.trigger, "from_state": body.from_state, "to_state": body.to_state}
     if isinstance(body, Escalation):

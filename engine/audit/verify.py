@@ -148,7 +148,10 @@ def verify_store(
 
 
 def _verify(  # noqa: C901 (the streamed pass over all chains: splitting it would read each row twice)
-    store: Store, case_id: str | None, span: Span, anchors: Mapping[str, Anchor] | None,
+    store: Store,
+    case_id: str | None,
+    span: Span,
+    anchors: Mapping[str, Anchor] | None,
     collect_heads: bool,
 ) -> VerifyReport:
     report = VerifyReport(signed=anchors is not None)
@@ -158,8 +161,9 @@ def _verify(  # noqa: C901 (the streamed pass over all chains: splitting it woul
     with store.read() as conn:
         events = _stream(conn, "case_event", EVENT_COLUMNS, "case_id", "seq", case_id, span)
         cases = _stream(conn, "cme_case", "*", "id", None, case_id, span)
-        ledger = _stream(conn, "case_ledger", "case_id, seq, first_hash", "case_id", None,
-                         case_id, span)
+        ledger = _stream(
+            conn, "case_ledger", "case_id, seq, first_hash", "case_id", None, case_id, span
+        )
         stored = next(cases, None)
         entry = next(ledger, None)
         for cid, rows in groupby(events, key=itemgetter(0)):
@@ -190,10 +194,17 @@ def _verify(  # noqa: C901 (the streamed pass over all chains: splitting it woul
         if cid in seen:
             continue  # its case row is there without events: reported as such
         seen.add(cid)
-        report.add(Problem(cid, None, (
-            f"was opened (entry {number} of the ledger of case openings) but its history, row "
-            "and all are gone: the whole case was deleted"
-        )))
+        report.add(
+            Problem(
+                cid,
+                None,
+                (
+                    f"was opened (entry {number} of the ledger of case openings) but its history, "
+                    "row "
+                    "and all are gone: the whole case was deleted"
+                ),
+            )
+        )
     for cid, (seq, _digest) in sorted(signed.items()):
         if cid not in seen and case_id in (None, cid) and _within(cid, span):
             report.add(Problem(cid, seq, "signed in the checkpoint, but its history is gone"))
@@ -203,21 +214,35 @@ def _verify(  # noqa: C901 (the streamed pass over all chains: splitting it woul
 def _verify_ledger_chain(conn: Connection, report: VerifyReport) -> None:
     """Check the ledger of case openings links up from its first entry to its last."""
     prev, expected = LEDGER_GENESIS, 1
-    rows = conn.execution_options(stream_results=True, yield_per=5000).execute(text(
-        "SELECT seq, case_id, first_hash, prev_hash, hash FROM case_ledger ORDER BY seq"
-    ))
+    rows = conn.execution_options(stream_results=True, yield_per=5000).execute(
+        text("SELECT seq, case_id, first_hash, prev_hash, hash FROM case_ledger ORDER BY seq")
+    )
     for seq, case_id, first_hash, prev_hash, digest in rows:
         if seq != expected:
-            report.add(Problem("", None, (
-                f"entry {expected} is missing (the ledger jumps from {expected - 1} to {seq}): "
-                "a case opening was removed from it"
-            )))
+            report.add(
+                Problem(
+                    "",
+                    None,
+                    (
+                        f"entry {expected} is missing (the ledger jumps from {expected - 1} to "
+                        f"{seq}): "
+                        "a case opening was removed from it"
+                    ),
+                )
+            )
             return
         if prev_hash != prev or ledger_hash(seq, case_id, first_hash, prev_hash) != digest:
-            report.add(Problem("", None, (
-                f"entry {seq} (case {case_id}) does not follow the entry before it or does not "
-                "match its hash: the ledger was altered"
-            )))
+            report.add(
+                Problem(
+                    "",
+                    None,
+                    (
+                        f"entry {seq} (case {case_id}) does not follow the entry before it or does "
+                        "not "
+                        "match its hash: the ledger was altered"
+                    ),
+                )
+            )
             return
         prev, expected = digest, seq + 1
 
@@ -236,12 +261,20 @@ def _in_parallel(
     spans: list[Span] = list(zip([None, *bounds], [*bounds, None], strict=True))
     # "spawn": a fresh interpreter per worker, never a fork of open connections.
     with ProcessPoolExecutor(len(spans), mp_context=get_context("spawn")) as pool:
-        parts = list(pool.map(
-            _verify_url, [store.url] * len(spans), spans,
-            [None if anchors is None else {k: v for k, v in anchors.items() if _within(k, span)}
-             for span in spans],
-            [collect_heads] * len(spans),
-        ))
+        parts = list(
+            pool.map(
+                _verify_url,
+                [store.url] * len(spans),
+                spans,
+                [
+                    None
+                    if anchors is None
+                    else {k: v for k, v in anchors.items() if _within(k, span)}
+                    for span in spans
+                ],
+                [collect_heads] * len(spans),
+            )
+        )
     report = VerifyReport(signed=anchors is not None)
     for part in parts:
         report.merge(part)
@@ -274,13 +307,19 @@ def _split(store: Store, jobs: int) -> list[str]:
                 text(f"SELECT id FROM cme_case ORDER BY id{collate} LIMIT 1 OFFSET :n"),
                 {"n": count * k // jobs},
             ).scalar_one()
-            for k in range(1, jobs) if count * k // jobs > 0
+            for k in range(1, jobs)
+            if count * k // jobs > 0
         ]
     return sorted(set(bounds))
 
 
 def _stream(
-    conn: Connection, table: str, columns: str, key: str, then: str | None, only: str | None,
+    conn: Connection,
+    table: str,
+    columns: str,
+    key: str,
+    then: str | None,
+    only: str | None,
     span: Span,
 ) -> Iterator[Any]:
     # Byte order ("C") on PostgreSQL so its order agrees with Python's string comparison,
@@ -354,10 +393,13 @@ def _verify_case(  # noqa: C901 (every check on one case's chain, in the order a
         if anchor is not None and seq == anchor[0]:
             report.anchors_checked += 1
             if ev.hash != anchor[1]:
-                broken = Break(seq, (
-                    "is not the event the checkpoint signed (its hash differs): the history up "
-                    "to it was changed and re-hashed after the checkpoint"
-                ))
+                broken = Break(
+                    seq,
+                    (
+                        "is not the event the checkpoint signed (its hash differs): the history up "
+                        "to it was changed and re-hashed after the checkpoint"
+                    ),
+                )
         prev, expected = ev.hash, seq + 1
     if collect_heads and last is not None:
         report.heads.append((case_id, last[1], last[12]))
@@ -366,23 +408,44 @@ def _verify_case(  # noqa: C901 (every check on one case's chain, in the order a
         report.add(Problem(case_id, broken.seq, broken.what))
         return
     if listed is None:
-        report.add(Problem(case_id, None, (
-            "is not in the ledger of case openings: it was not opened by cme, or its entry was "
-            "removed"
-        )))
+        report.add(
+            Problem(
+                case_id,
+                None,
+                (
+                    "is not in the ledger of case openings: it was not opened by cme, or its entry "
+                    "was "
+                    "removed"
+                ),
+            )
+        )
         return
     if listed is not None and first is not None and (first[1] != 1 or first[12] != listed[2]):
-        report.add(Problem(case_id, 1, (
-            f"is not the event the ledger of case openings recorded when the case was opened "
-            f"(entry {listed[1]}): the case was replaced"
-        )))
+        report.add(
+            Problem(
+                case_id,
+                1,
+                (
+                    "is not the event the ledger of case openings recorded when the case was "
+                    "opened "
+                    f"(entry {listed[1]}): the case was replaced"
+                ),
+            )
+        )
         return
     assert state is not None
     if anchor is not None and state.seq < anchor[0]:
-        report.add(Problem(case_id, state.seq + 1, (
-            f"missing: the checkpoint signed this case at event {anchor[0]}, but its history "
-            f"now ends at event {state.seq}"
-        )))
+        report.add(
+            Problem(
+                case_id,
+                state.seq + 1,
+                (
+                    f"missing: the checkpoint signed this case at event {anchor[0]}, but its "
+                    "history "
+                    f"now ends at event {state.seq}"
+                ),
+            )
+        )
         return
     if stored is None:
         report.add(Problem(case_id, None, "has events but no case row"))
@@ -393,17 +456,30 @@ def _verify_case(  # noqa: C901 (every check on one case's chain, in the order a
 def _compare_row(report: VerifyReport, state: CaseState, stored: Mapping[str, Any]) -> None:
     """Report where the stored case row differs from the row its history replays to."""
     if isinstance(stored["seq"], int) and stored["seq"] > state.seq:
-        report.add(Problem(state.id, state.seq + 1, (
-            f"missing: the case row's head is event {stored['seq']} but the history ends at "
-            f"event {state.seq} (events were deleted)"
-        )))
+        report.add(
+            Problem(
+                state.id,
+                state.seq + 1,
+                (
+                    f"missing: the case row's head is event {stored['seq']} but the history ends "
+                    "at "
+                    f"event {state.seq} (events were deleted)"
+                ),
+            )
+        )
         return
     differences = row_differences(state, stored)
     if differences:
-        report.add(Problem(state.id, None, (
-            "the stored case row differs from what its history replays to: "
-            + "; ".join(differences)
-        )))
+        report.add(
+            Problem(
+                state.id,
+                None,
+                (
+                    "the stored case row differs from what its history replays to: "
+                    + "; ".join(differences)
+                ),
+            )
+        )
 
 
 def row_differences(state: CaseState, stored: Mapping[str, Any]) -> list[str]:

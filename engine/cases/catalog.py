@@ -24,8 +24,16 @@ from engine.errors import UnknownProcess, VersionNotRaised
 from engine.store.tables import calendar_version_table, process_version_table, stored_path
 from engine.time.calendar import SchoolCalendar, bank_holidays_json
 
-__all__ = ["Catalog", "calendar_from_row", "compile_text", "definition_from_text",
-           "newest_calendar", "outline_from_row", "stored_outline", "stored_path"]
+__all__ = [
+    "Catalog",
+    "calendar_from_row",
+    "compile_text",
+    "definition_from_text",
+    "newest_calendar",
+    "outline_from_row",
+    "stored_outline",
+    "stored_path",
+]
 
 if TYPE_CHECKING:
     from engine.cases.projection import CaseState
@@ -37,17 +45,28 @@ if TYPE_CHECKING:
 # Statements built once: SQLAlchemy caches their compiled SQL, so a read only executes them.
 _SELECT_STORED_VERSION = select(
     process_version_table.c.content_hash, process_version_table.c.yaml_text
-).where(and_(process_version_table.c.process_id == bindparam("process_id"),
-             process_version_table.c.version == bindparam("version")))
-_SELECT_OUTLINE = select(
-    process_version_table.c.outline, process_version_table.c.yaml_text
-).where(and_(process_version_table.c.process_id == bindparam("process_id"),
-             process_version_table.c.version == bindparam("version")))
+).where(
+    and_(
+        process_version_table.c.process_id == bindparam("process_id"),
+        process_version_table.c.version == bindparam("version"),
+    )
+)
+_SELECT_OUTLINE = select(process_version_table.c.outline, process_version_table.c.yaml_text).where(
+    and_(
+        process_version_table.c.process_id == bindparam("process_id"),
+        process_version_table.c.version == bindparam("version"),
+    )
+)
 _SELECT_NEWEST_CALENDAR = (
-    select(calendar_version_table.c.version, calendar_version_table.c.content_hash,
-           calendar_version_table.c.yaml_text, calendar_version_table.c.bank_holidays)
+    select(
+        calendar_version_table.c.version,
+        calendar_version_table.c.content_hash,
+        calendar_version_table.c.yaml_text,
+        calendar_version_table.c.bank_holidays,
+    )
     .where(calendar_version_table.c.name == bindparam("name"))
-    .order_by(calendar_version_table.c.version.desc()).limit(1)
+    .order_by(calendar_version_table.c.version.desc())
+    .limit(1)
 )
 
 Reading = Callable[[Connection | None], AbstractContextManager[Connection]]
@@ -229,17 +248,25 @@ class Catalog:
         key = (d.id, d.version, compiled.content_hash)
         if key in self.published:
             return
-        row = conn.execute(_SELECT_STORED_VERSION, {"process_id": d.id, "version": d.version}
-                           ).first()
+        row = conn.execute(
+            _SELECT_STORED_VERSION, {"process_id": d.id, "version": d.version}
+        ).first()
         if row is None:
-            conn.execute(insert(process_version_table).values(
-                process_id=d.id, version=d.version, content_hash=compiled.content_hash,
-                effective_from=d.effective_from, yaml_text=compiled.loaded.text, loaded_at=at,
-                outline=d.outline().to_json(),
-            ))
+            conn.execute(
+                insert(process_version_table).values(
+                    process_id=d.id,
+                    version=d.version,
+                    content_hash=compiled.content_hash,
+                    effective_from=d.effective_from,
+                    yaml_text=compiled.loaded.text,
+                    loaded_at=at,
+                    outline=d.outline().to_json(),
+                )
+            )
         elif row[0] != compiled.content_hash:
-            raise VersionNotRaised(kind="process", name=d.id, version=d.version,
-                                   path=str(compiled.loaded.path))
+            raise VersionNotRaised(
+                kind="process", name=d.id, version=d.version, path=str(compiled.loaded.path)
+            )
         self.published.add(key)
 
     def publish_calendar(self, conn: Connection, cal: SchoolCalendar, at: dt.datetime) -> bool:
@@ -249,25 +276,36 @@ class Catalog:
         key = (cal.name, cal.version, cal.content_hash)
         if key in self.published:
             return False
-        same_version = and_(calendar_version_table.c.name == cal.name,
-                            calendar_version_table.c.version == cal.version)
+        same_version = and_(
+            calendar_version_table.c.name == cal.name,
+            calendar_version_table.c.version == cal.version,
+        )
         row = conn.execute(
-            select(calendar_version_table.c.content_hash,
-                   calendar_version_table.c.bank_holidays).where(same_version)
+            select(
+                calendar_version_table.c.content_hash, calendar_version_table.c.bank_holidays
+            ).where(same_version)
         ).first()
         holidays = bank_holidays_json(cal)
         if row is None:
-            conn.execute(insert(calendar_version_table).values(
-                name=cal.name, version=cal.version, content_hash=cal.content_hash,
-                yaml_text=cal.source_text, loaded_at=at, bank_holidays=holidays,
-            ))
+            conn.execute(
+                insert(calendar_version_table).values(
+                    name=cal.name,
+                    version=cal.version,
+                    content_hash=cal.content_hash,
+                    yaml_text=cal.source_text,
+                    loaded_at=at,
+                    bank_holidays=holidays,
+                )
+            )
         elif row[0] == cal.content_hash and row[1] is None:
             # Stored before bank holidays were pinned with the version: pin them now.
-            conn.execute(update(calendar_version_table).where(same_version)
-                         .values(bank_holidays=holidays))
+            conn.execute(
+                update(calendar_version_table).where(same_version).values(bank_holidays=holidays)
+            )
         elif row[0] != cal.content_hash:
-            raise VersionNotRaised(kind="calendar", name=cal.name, version=cal.version,
-                                   path=str(cal.path))
+            raise VersionNotRaised(
+                kind="calendar", name=cal.name, version=cal.version, path=str(cal.path)
+            )
         self.published.add(key)
         return row is None
 

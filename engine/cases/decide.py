@@ -198,11 +198,11 @@ def refusals(sit: Situation, command: Command, doing: str) -> list[CommandRefuse
             reasons.append(role)
     case = sit.case
     if not policy.closed and case.terminal:
-        reasons.append(CaseClosed(case.id, stage=case.state, closed_on=case.closed_on,
-                                  doing=doing))
+        reasons.append(CaseClosed(case.id, stage=case.state, closed_on=case.closed_on, doing=doing))
     if policy.forwards and sit.actor.role != SCHEDULER and sit.on < case.last_effective:
-        reasons.append(BackdatingRefused(case_id=case.id, requested=sit.on,
-                                         latest=case.last_effective))
+        reasons.append(
+            BackdatingRefused(case_id=case.id, requested=sit.on, latest=case.last_effective)
+        )
     return reasons
 
 
@@ -212,8 +212,12 @@ def role_refusal(
     """The refusal of an actor whose role is not one of the process's (the scheduler's is)."""
     if actor.role == SCHEDULER or actor.role in definition.roles:
         return None
-    return RoleNotPermitted(role=actor.role, doing=doing, process=definition.id,
-                            allowed={r: role.title for r, role in definition.roles.items()})
+    return RoleNotPermitted(
+        role=actor.role,
+        doing=doing,
+        process=definition.id,
+        allowed={r: role.title for r, role in definition.roles.items()},
+    )
 
 
 def refuse(reasons: list[CommandRefused]) -> None:
@@ -226,28 +230,32 @@ def step_of(definition: ProcessDefinition, step: str) -> TriggerDefinition:
     """The step (trigger) `step` of the process; UnknownStep if it has none."""
     trig = definition.trigger(step)
     if trig is None:
-        raise UnknownStep(name=step, known=[t.id for t in definition.triggers],
-                          process=definition.id)
+        raise UnknownStep(
+            name=step, known=[t.id for t in definition.triggers], process=definition.id
+        )
     return trig
 
 
 # -- facts and guard values ---------------------------------------------------------------------
 
 
-def facts_read(sit: Situation, names: Collection[str] | None = None,
-               case: CaseState | None = None) -> dict[str, Any]:
+def facts_read(
+    sit: Situation, names: Collection[str] | None = None, case: CaseState | None = None
+) -> dict[str, Any]:
     """Every fact conditions read; sealed personal facts are opened only if the process has any
     (and, when `names` lists every name the conditions read, only if one of them is personal).
     """
     case = case or sit.case
-    if not any(f.personal and (names is None or n in names)
-               for n, f in sit.definition.facts.items()):
+    if not any(
+        f.personal and (names is None or n in names) for n, f in sit.definition.facts.items()
+    ):
         return case.all_facts()
     return sit.reveal(case).all_facts()
 
 
-def guard_values(sit: Situation, facts: Mapping[str, Any],
-                 case: CaseState | None = None) -> dict[str, Any]:
+def guard_values(
+    sit: Situation, facts: Mapping[str, Any], case: CaseState | None = None
+) -> dict[str, Any]:
     """The values conditions read on `sit.on`: facts, checks done and the day counts."""
     from engine.language.expressions import guard_context
 
@@ -269,8 +277,12 @@ def guard_values(sit: Situation, facts: Mapping[str, Any],
 
 
 def take_step(
-    sit: Situation, trig: TriggerDefinition, *, command: Command = Command.step,
-    kind: EventKind = EventKind.trigger, extra: Mapping[str, Any] | None = None,
+    sit: Situation,
+    trig: TriggerDefinition,
+    *,
+    command: Command = Command.step,
+    kind: EventKind = EventKind.trigger,
+    extra: Mapping[str, Any] | None = None,
     personal: Personal | None = None,
 ) -> Draft:
     """The event a step appends, or every reason it may not be taken now: the roles of the
@@ -281,35 +293,51 @@ def take_step(
     if command is Command.step and (
         not trig.by_timer if sit.actor.role == SCHEDULER else sit.actor.role not in trig.roles
     ):
-        reasons.append(RoleNotPermitted(
-            role=sit.actor.role, doing=f"take step {trig.id}", process=definition.id,
-            step=trig.id, step_title=trig.title,
-            allowed={r: definition.roles[r].title for r in trig.roles if r in definition.roles},
-        ))
+        reasons.append(
+            RoleNotPermitted(
+                role=sit.actor.role,
+                doing=f"take step {trig.id}",
+                process=definition.id,
+                step=trig.id,
+                step_title=trig.title,
+                allowed={r: definition.roles[r].title for r in trig.roles if r in definition.roles},
+            )
+        )
     policy = refusals(sit, command, trig.id)
     reasons += [r for r in policy if not isinstance(r, BackdatingRefused)]
     if case.terminal:
         # Closed: no step can be taken, so what this one would need is beside the point.
         refuse(reasons + [r for r in policy if isinstance(r, BackdatingRefused)])
     if case.state not in definition.source_states(trig):
-        reasons.append(TransitionNotAllowed(
-            case_id=case.id, step=trig.id, stage=case.state,
-            stage_title=definition.states[case.state].title,
-            allowed=compiled.allowed_triggers(case.state),
-        ))
+        reasons.append(
+            TransitionNotAllowed(
+                case_id=case.id,
+                step=trig.id,
+                stage=case.state,
+                stage_title=definition.states[case.state].title,
+                allowed=compiled.allowed_triggers(case.state),
+            )
+        )
     reasons += [r for r in policy if isinstance(r, BackdatingRefused)]
     missing = [c for c in trig.requires_checks if c not in case.checks]
     if missing:
-        reasons.append(MissingChecks(step=trig.id,
-                                     missing={c: sit.checks[c].wording for c in missing}))
+        reasons.append(
+            MissingChecks(step=trig.id, missing={c: sit.checks[c].wording for c in missing})
+        )
     # Only the facts this step reads: sealed personal ones are opened only if it reads one.
     guards = compiled.guards(trig.id)
     read = {*trig.requires_facts, *(n for c in guards for n in c.names)}
     facts = facts_read(sit, read)
     unset = [f for f in trig.requires_facts if facts.get(f) is None]
     if unset:
-        reasons.append(GuardFailed(step=trig.id, failed=[f"{f} recorded" for f in unset],
-                                   facts={f: None for f in unset}, unset=unset))
+        reasons.append(
+            GuardFailed(
+                step=trig.id,
+                failed=[f"{f} recorded" for f in unset],
+                facts={f: None for f in unset},
+                unset=unset,
+            )
+        )
     # A guard reading a fact not recorded yet fails for that reason, said once above.
     judged = [c for c in guards if not unset or not set(c.names) & set(unset)]
     if judged:
@@ -317,10 +345,14 @@ def take_step(
         failing = [c for c in judged if not c.evaluate(context)]
         if failing:
             # Name the values each failing condition read: facts, and the day counts.
-            names = sorted({v for c in failing for v in c.names
-                            if v in _SHOWN_NAMES or v in facts})
-            reasons.append(GuardFailed(step=trig.id, failed=[c.says for c in failing],
-                                       facts={n: facts.get(n, context.get(n)) for n in names}))
+            names = sorted({v for c in failing for v in c.names if v in _SHOWN_NAMES or v in facts})
+            reasons.append(
+                GuardFailed(
+                    step=trig.id,
+                    failed=[c.says for c in failing],
+                    facts={n: facts.get(n, context.get(n)) for n in names},
+                )
+            )
     refuse(reasons)
     new_state = compiled.fire(_Model(case.state), trig.id)
     dest = definition.states[new_state]
@@ -330,9 +362,15 @@ def take_step(
     actions = (*trig.actions,) if trig.dest is None else (*trig.actions, *dest.on_enter)
     model = TimerFired if kind is EventKind.timer_fired else StepTaken
     body = model(
-        trigger=trig.id, from_state=case.state, to_state=new_state, terminal=dest.terminal,
-        stops_clock=dest.stops_clock, actions=actions_data(actions),
-        stays=True if trig.dest is None else None, personal=personal, **(extra or {}),
+        trigger=trig.id,
+        from_state=case.state,
+        to_state=new_state,
+        terminal=dest.terminal,
+        stops_clock=dest.stops_clock,
+        actions=actions_data(actions),
+        stays=True if trig.dest is None else None,
+        personal=personal,
+        **(extra or {}),
     )
     rule = f"{trig.id}: {trig.ref.section}"
     if trig.legal_basis:
@@ -349,8 +387,10 @@ class _Model:
 
 def actions_data(actions: Collection[ActionDefinition]) -> list[Action]:
     """Actions as the event records them."""
-    return [cast("Action", a.model_dump(mode="json", exclude_none=True, exclude={"source"}))
-            for a in actions]
+    return [
+        cast("Action", a.model_dump(mode="json", exclude_none=True, exclude={"source"}))
+        for a in actions
+    ]
 
 
 # -- checks, facts, notes, letters ------------------------------------------------------------
@@ -361,14 +401,19 @@ def record_check(sit: Situation, check_id: str, outcome: str) -> Draft:
     reasons = refusals(sit, Command.check, f"record check {check_id}")
     check = sit.checks.get(check_id)
     if check is None:
-        reasons.insert(1 if reasons and isinstance(reasons[0], RoleNotPermitted) else 0,
-                       UnknownCheck(name=check_id, known=sit.checks, process=sit.definition.id))
+        reasons.insert(
+            1 if reasons and isinstance(reasons[0], RoleNotPermitted) else 0,
+            UnknownCheck(name=check_id, known=sit.checks, process=sit.definition.id),
+        )
     refuse(reasons)
     assert check is not None
     return Draft(
         EventKind.check_recorded,
-        CheckRecorded(check=check_id, wording=check.wording,
-                      personal={"check_outcomes": {check_id: outcome.strip()}}),
+        CheckRecorded(
+            check=check_id,
+            wording=check.wording,
+            personal={"check_outcomes": {check_id: outcome.strip()}},
+        ),
         f"check {check_id}: {check.source.section if check.source else ''}".strip(),
     )
 
@@ -380,8 +425,10 @@ def set_fact(sit: Situation, name: str, value: Any) -> Draft:
     definition = sit.definition
     reasons = refusals(sit, Command.fact, f"set fact {name}")
     if name not in definition.facts:
-        reasons.insert(1 if reasons and isinstance(reasons[0], RoleNotPermitted) else 0,
-                       UnknownFact(name=name, known=definition.facts, process=definition.id))
+        reasons.insert(
+            1 if reasons and isinstance(reasons[0], RoleNotPermitted) else 0,
+            UnknownFact(name=name, known=definition.facts, process=definition.id),
+        )
     refuse(reasons)
     typed = coerce_fact(name, value, definition.facts, on=sit.on)
     fact = definition.facts[name]
@@ -389,11 +436,16 @@ def set_fact(sit: Situation, name: str, value: Any) -> Draft:
     if fact.personal:
         # Declared personal: the value (and the value it replaces) stay with the personal data,
         # which can be encrypted per case; the plain part names the fact.
-        return Draft(EventKind.fact_changed,
-                     FactChanged(personal_fact=name, personal={"facts": {name: typed}}),
-                     rule)
-    return Draft(EventKind.fact_changed,
-                 FactChanged(facts={name: typed}, previous=sit.case.facts.get(name)), rule)
+        return Draft(
+            EventKind.fact_changed,
+            FactChanged(personal_fact=name, personal={"facts": {name: typed}}),
+            rule,
+        )
+    return Draft(
+        EventKind.fact_changed,
+        FactChanged(facts={name: typed}, previous=sit.case.facts.get(name)),
+        rule,
+    )
 
 
 def add_note(sit: Situation, text: str) -> Draft:
@@ -402,18 +454,26 @@ def add_note(sit: Situation, text: str) -> Draft:
     return Draft(EventKind.note, Note(personal={"last_note": text.strip()}), None)
 
 
-def file_letter(sit: Situation, *, template: str, template_version: str, document_id: int,
-                outbox_id: int | None) -> Draft:
+def file_letter(
+    sit: Situation, *, template: str, template_version: str, document_id: int, outbox_id: int | None
+) -> Draft:
     """The event recording a letter rendered and filed, with its template version."""
     refuse(refusals(sit, Command.letter, "file a letter"))
-    return Draft(EventKind.letter_filed,
-                 LetterFiled(template=template, template_version=template_version,
-                             document_id=document_id, outbox_id=outbox_id),
-                 f"letter {template}")
+    return Draft(
+        EventKind.letter_filed,
+        LetterFiled(
+            template=template,
+            template_version=template_version,
+            document_id=document_id,
+            outbox_id=outbox_id,
+        ),
+        f"letter {template}",
+    )
 
 
-def records_event(sit: Situation, command: Command, kind: EventKind, data: dict[str, Any],
-                  rule: str | None) -> Draft:
+def records_event(
+    sit: Situation, command: Command, kind: EventKind, data: dict[str, Any], rule: str | None
+) -> Draft:
     """An event the engine or records management writes (admin, migration, system): the
     case's timers are left alone (a migration re-arms them as it writes).
     """
@@ -462,8 +522,9 @@ def fire_timer(
         trig = step_of(sit.definition, tdef.fire)
         extra = {"timer": tdef.id, "key": key, "explanation": timer["explanation"]}
         try:
-            draft = take_step(sit, trig, command=Command.timer_step, kind=EventKind.timer_fired,
-                              extra=extra)
+            draft = take_step(
+                sit, trig, command=Command.timer_step, kind=EventKind.timer_fired, extra=extra
+            )
         except Refusal as exc:
             # Refused: record why the step was not taken.
             return _lapsed(tdef, key, [str(r) for r in exc.reasons])
@@ -473,20 +534,39 @@ def fire_timer(
     from engine.language.definition import ActionDefinition
 
     assert tdef.escalate is not None
-    return TimerOutcome("fired", Draft(
-        EventKind.escalation,
-        Escalation(timer=tdef.id, key=key, to_role=tdef.escalate.to_role,
-                   message=tdef.escalate.message, explanation=timer["explanation"]),
-        f"escalation {tdef.id}: {tdef.ref.section}",
-        actions=(ActionDefinition(kind="notify", to=tdef.escalate.to_role,
-                                  wording=tdef.escalate.message, template="escalation",
-                                  channel="email"),),
-        touch_timers=False,
-    ))
+    return TimerOutcome(
+        "fired",
+        Draft(
+            EventKind.escalation,
+            Escalation(
+                timer=tdef.id,
+                key=key,
+                to_role=tdef.escalate.to_role,
+                message=tdef.escalate.message,
+                explanation=timer["explanation"],
+            ),
+            f"escalation {tdef.id}: {tdef.ref.section}",
+            actions=(
+                ActionDefinition(
+                    kind="notify",
+                    to=tdef.escalate.to_role,
+                    wording=tdef.escalate.message,
+                    template="escalation",
+                    channel="email",
+                ),
+            ),
+            touch_timers=False,
+        ),
+    )
 
 
 def _lapsed(tdef: TimerDefinition, key: str, because: list[str]) -> TimerOutcome:
-    return TimerOutcome("lapsed", Draft(
-        EventKind.timer_lapsed, TimerLapsed(timer=tdef.id, key=key, because=because),
-        f"timer {tdef.id}: {tdef.ref.section}", touch_timers=False,
-    ))
+    return TimerOutcome(
+        "lapsed",
+        Draft(
+            EventKind.timer_lapsed,
+            TimerLapsed(timer=tdef.id, key=key, because=because),
+            f"timer {tdef.id}: {tdef.ref.section}",
+            touch_timers=False,
+        ),
+    )

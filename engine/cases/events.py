@@ -125,7 +125,8 @@ class EventBody:
         """The payload's `data` dict, as writers have always written it."""
         omit = self.OMIT_IF_NONE
         return {
-            f.name: getattr(self, f.name) for f in data_fields(type(self))
+            f.name: getattr(self, f.name)
+            for f in data_fields(type(self))
             if not (f.name in omit and getattr(self, f.name) is None)
         }
 
@@ -305,8 +306,21 @@ class LegalHold(EventBody):
 
 BODIES: dict[EventKind, type[EventBody]] = {
     kind: cls
-    for cls in (Opened, StepTaken, TimerFired, CheckRecorded, FactChanged, Note, TimerLapsed,
-                Escalation, Migration, DeadlineMoved, Purge, LetterFiled, LegalHold)
+    for cls in (
+        Opened,
+        StepTaken,
+        TimerFired,
+        CheckRecorded,
+        FactChanged,
+        Note,
+        TimerLapsed,
+        Escalation,
+        Migration,
+        DeadlineMoved,
+        Purge,
+        LetterFiled,
+        LegalHold,
+    )
     for kind in cls.KINDS
 }
 """The model of each event kind's payload."""
@@ -452,11 +466,19 @@ def event_from_row(row: Any) -> CaseEvent:
     """An event as read back from its stored row (a mapping or SQLAlchemy Row)."""
     m = row._mapping if hasattr(row, "_mapping") else row
     return CaseEvent(
-        case_id=m["case_id"], seq=m["seq"], effective_date=as_date(m["effective_date"]),
-        recorded_at=m["recorded_at"], actor=m["actor"], role=m["role"],
-        kind=EventKind(m["kind"]), payload=json.loads(m["payload"]),
-        process_id=m["process_id"], process_version=m["process_version"], rule=m["rule"],
-        prev_hash=m["prev_hash"], hash=m["hash"],
+        case_id=m["case_id"],
+        seq=m["seq"],
+        effective_date=as_date(m["effective_date"]),
+        recorded_at=m["recorded_at"],
+        actor=m["actor"],
+        role=m["role"],
+        kind=EventKind(m["kind"]),
+        payload=json.loads(m["payload"]),
+        process_id=m["process_id"],
+        process_version=m["process_version"],
+        rule=m["rule"],
+        prev_hash=m["prev_hash"],
+        hash=m["hash"],
     )
 
 
@@ -465,18 +487,53 @@ def event_to_row(ev: CaseEvent) -> dict[str, Any]:
     recorded = ev.recorded_at
     recorded = recorded.replace(tzinfo=dt.UTC) if recorded.tzinfo is None else recorded
     return {
-        "case_id": ev.case_id, "seq": ev.seq, "effective_date": ev.effective_date,
-        "recorded_at": recorded, "actor": ev.actor, "role": ev.role, "kind": str(ev.kind),
-        "payload": canonical_json(ev.payload), "process_id": ev.process_id,
-        "process_version": ev.process_version, "rule": ev.rule, "prev_hash": ev.prev_hash,
+        "case_id": ev.case_id,
+        "seq": ev.seq,
+        "effective_date": ev.effective_date,
+        "recorded_at": recorded,
+        "actor": ev.actor,
+        "role": ev.role,
+        "kind": str(ev.kind),
+        "payload": canonical_json(ev.payload),
+        "process_id": ev.process_id,
+        "process_version": ev.process_version,
+        "rule": ev.rule,
+        "prev_hash": ev.prev_hash,
         "hash": ev.hash,
     }
 
 
 __all__ = [
-    "BODIES", "FORMAT", "GENESIS_HASH", "UPGRADES", "Action", "CaseEvent", "CheckRecorded",
-    "DeadlineMove", "DeadlineMoved", "Escalation", "EventBody", "EventKind", "FactChanged",
-    "LegalHold", "LetterFiled", "Migration", "Note", "Opened", "Personal", "Purge", "Sealed",
-    "StepTaken", "TimerFired", "TimerLapsed", "as_date", "body_of", "canonical_json",
-    "check_body", "event_from_row", "event_to_row", "is_sealed", "upgraded",
+    "BODIES",
+    "FORMAT",
+    "GENESIS_HASH",
+    "UPGRADES",
+    "Action",
+    "CaseEvent",
+    "CheckRecorded",
+    "DeadlineMove",
+    "DeadlineMoved",
+    "Escalation",
+    "EventBody",
+    "EventKind",
+    "FactChanged",
+    "LegalHold",
+    "LetterFiled",
+    "Migration",
+    "Note",
+    "Opened",
+    "Personal",
+    "Purge",
+    "Sealed",
+    "StepTaken",
+    "TimerFired",
+    "TimerLapsed",
+    "as_date",
+    "body_of",
+    "canonical_json",
+    "check_body",
+    "event_from_row",
+    "event_to_row",
+    "is_sealed",
+    "upgraded",
 ]

@@ -44,41 +44,59 @@ class Impact:
         """The impact in a policy owner's words."""
         total = sum(self.running.values())
         by = ", ".join(f"{n} on version {v}" for v, n in sorted(self.running.items()))
-        out = [f"{_n(total, 'open case')} of {self.process_id} "
-               f"{'is' if total == 1 else 'are'} on another version"
-               + (f" ({by})." if by else ".")]
-        stay = "open cases are expected to migrate to it" if self.migrate_open_cases else (
-            "open cases are not expected to migrate: unless migrated, each stays on the version "
-            "it opened under")
-        out.append(f"Version {self.version} applies to cases opened from {self.applies_from}; "
-                   f"{stay}.")
+        out = [
+            f"{_n(total, 'open case')} of {self.process_id} "
+            f"{'is' if total == 1 else 'are'} on another version" + (f" ({by})." if by else ".")
+        ]
+        stay = (
+            "open cases are expected to migrate to it"
+            if self.migrate_open_cases
+            else (
+                "open cases are not expected to migrate: unless migrated, each stays on the "
+                "version "
+                "it opened under"
+            )
+        )
+        out.append(
+            f"Version {self.version} applies to cases opened from {self.applies_from}; {stay}."
+        )
         if total == 0:
             return out
         gone = sum(len(ids) for ids in self.removed.values())
         if gone:
             states = ", ".join(f"{s} ({len(ids)})" for s, ids in sorted(self.removed.items()))
-            out.append(f"{_n(gone, 'open case')} {'is' if gone == 1 else 'are'} in states that "
-                       f"version {self.version} removes: {states}; give each a --map to migrate "
-                       "them, or they stay where they are.")
+            out.append(
+                f"{_n(gone, 'open case')} {'is' if gone == 1 else 'are'} in states that "
+                f"version {self.version} removes: {states}; give each a --map to migrate "
+                "them, or they stay where they are."
+            )
         else:
             out.append(f"No open case is in a state that version {self.version} removes.")
         out.append(self._deadline_sentence())
         if self.due_at_once:
-            out.append(f"{_n(self.due_at_once, 'deadline')} would already have passed on "
-                       f"{self.on.isoformat()} and fall due at once.")
+            out.append(
+                f"{_n(self.due_at_once, 'deadline')} would already have passed on "
+                f"{self.on.isoformat()} and fall due at once."
+            )
         if self.bad_facts:
             shown = "; ".join(f"{k} ({len(v)})" for k, v in sorted(self.bad_facts.items()))
             cases = len({c for ids in self.bad_facts.values() for c in ids})
-            out.append(f"{_n(cases, 'case')} {'holds' if cases == 1 else 'hold'} fact values "
-                       f"version {self.version} does not accept: {shown}.")
+            out.append(
+                f"{_n(cases, 'case')} {'holds' if cases == 1 else 'hold'} fact values "
+                f"version {self.version} does not accept: {shown}."
+            )
         if self.checklists:
             cases = sum(self.checklists.values())
-            out.append(f"{_n(cases, 'case')} {'is' if cases == 1 else 'are'} in states whose "
-                       f"checklist changes: {_counted(self.checklists)}.")
+            out.append(
+                f"{_n(cases, 'case')} {'is' if cases == 1 else 'are'} in states whose "
+                f"checklist changes: {_counted(self.checklists)}."
+            )
         if self.steps:
             cases = sum(self.steps.values())
-            out.append(f"{_n(cases, 'case')} {'has' if cases == 1 else 'have'} next steps whose "
-                       f"conditions, checks or roles change: {_counted(self.steps)}.")
+            out.append(
+                f"{_n(cases, 'case')} {'has' if cases == 1 else 'have'} next steps whose "
+                f"conditions, checks or roles change: {_counted(self.steps)}."
+            )
         return out
 
     def _deadline_sentence(self) -> str:
@@ -94,15 +112,18 @@ class Impact:
             later = [s for s in shifts if s > 0]
             detail = []
             if earlier:
-                detail.append(f"{len(earlier)} earlier, earliest by "
-                              f"{_n(max(earlier), 'school day')}")
+                detail.append(
+                    f"{len(earlier)} earlier, earliest by {_n(max(earlier), 'school day')}"
+                )
             if later:
                 detail.append(f"{len(later)} later, by up to {_n(max(later), 'school day')}")
             same = len(moved) - len(earlier) - len(later)
             if same:
                 detail.append(f"{same} to another date on the same school day count")
-            parts.append(f"{_n(len(moved), 'deadline')} {'moves' if len(moved) == 1 else 'move'}"
-                         + (f" ({'; '.join(detail)})" if detail else ""))
+            parts.append(
+                f"{_n(len(moved), 'deadline')} {'moves' if len(moved) == 1 else 'move'}"
+                + (f" ({'; '.join(detail)})" if detail else "")
+            )
         if added:
             parts.append(f"{_n(added, 'deadline')} {'is' if added == 1 else 'are'} added")
         if dropped:
@@ -119,13 +140,18 @@ def _counted(counter: Counter[str]) -> str:
 
 
 def impact(
-    service: CaseService, to: CompiledProcess, *, on: dt.date,
+    service: CaseService,
+    to: CompiledProcess,
+    *,
+    on: dt.date,
     mapping: Mapping[str, str] | None = None,
 ) -> Impact:
     """What version `to` would do to the running cases of its process if they moved to it."""
     definition = to.definition
     result = Impact(
-        process_id=definition.id, version=definition.version, on=on,
+        process_id=definition.id,
+        version=definition.version,
+        on=on,
         migrate_open_cases=definition.applies.migrate_open_cases,
         applies_from=definition.applies.cases_opened_from or definition.effective_from,
     )
@@ -164,7 +190,8 @@ def _checklist(definition: ProcessDefinition, state: str) -> list[Any]:
 def _steps(definition: ProcessDefinition, state: str) -> dict[str, Any]:
     return {
         t.id: t.model_dump(include={"dest", "roles", "guards", "requires_checks", "requires_facts"})
-        for t in definition.triggers if state in definition.source_states(t)
+        for t in definition.triggers
+        if state in definition.source_states(t)
     }
 
 

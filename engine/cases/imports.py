@@ -106,17 +106,27 @@ def run_import(
             try:
                 with conn.begin_nested():
                     what = row.run(service)
-                    conn.execute(insert(import_ledger_table).values(
-                        source=kind, row_key=row.key, file_sha256=file_sha256, line=row.line,
-                        result=what, imported_at=at,
-                    ))
+                    conn.execute(
+                        insert(import_ledger_table).values(
+                            source=kind,
+                            row_key=row.key,
+                            file_sha256=file_sha256,
+                            line=row.line,
+                            result=what,
+                            imported_at=at,
+                        )
+                    )
             except CMEError as exc:
                 found.append(RowProblem(row.line, _one_line(str(exc)), row.file))
                 continue
             except IntegrityError:
-                found.append(RowProblem(
-                    row.line, "imported by someone else at the same time; import again", row.file
-                ))
+                found.append(
+                    RowProblem(
+                        row.line,
+                        "imported by someone else at the same time; import again",
+                        row.file,
+                    )
+                )
                 continue
             result.written.append((row.line, what))
         if found:
@@ -128,13 +138,16 @@ def run_import(
 def _already_imported(conn: Connection, kind: str, keys: Sequence[str]) -> set[str]:
     out: set[str] = set()
     for i in range(0, len(keys), 500):
-        chunk = list(keys[i:i + 500])
+        chunk = list(keys[i : i + 500])
         out.update(
-            r[0] for r in conn.execute(
-                select(import_ledger_table.c.row_key).where(and_(
-                    import_ledger_table.c.source == kind,
-                    import_ledger_table.c.row_key.in_(chunk),
-                ))
+            r[0]
+            for r in conn.execute(
+                select(import_ledger_table.c.row_key).where(
+                    and_(
+                        import_ledger_table.c.source == kind,
+                        import_ledger_table.c.row_key.in_(chunk),
+                    )
+                )
             )
         )
     return out

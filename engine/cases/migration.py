@@ -40,26 +40,36 @@ def find_version(service: CaseService, process_id: str, version: int) -> Compile
         pass
     with service.store.read() as conn:
         text = conn.execute(
-            select(process_version_table.c.yaml_text).where(and_(
-                process_version_table.c.process_id == process_id,
-                process_version_table.c.version == version,
-            ))
+            select(process_version_table.c.yaml_text).where(
+                and_(
+                    process_version_table.c.process_id == process_id,
+                    process_version_table.c.version == version,
+                )
+            )
         ).scalar_one_or_none()
-        stored = sorted(conn.execute(
-            select(process_version_table.c.version)
-            .where(process_version_table.c.process_id == process_id)
-        ).scalars())
+        stored = sorted(
+            conn.execute(
+                select(process_version_table.c.version).where(
+                    process_version_table.c.process_id == process_id
+                )
+            ).scalars()
+        )
     if text is None:
         known = sorted(set(service.registry.versions(process_id)) | set(stored))
         raise UnknownProcess(
             f"process {process_id!r} has no version {version} in processes/ or in the database; "
             f"known versions: {', '.join(map(str, known)) or 'none'}",
-            process=process_id, version=version,
+            process=process_id,
+            version=version,
         )
     return compile_text(text, stored_path(process_id, version))
 
+
 def running_cases(
-    service: CaseService, process_id: str, *, version: int | None = None,
+    service: CaseService,
+    process_id: str,
+    *,
+    version: int | None = None,
     not_version: int | None = None,
 ) -> list[CaseState]:
     """Open cases of a process (on one version, or on any but one), by id."""
@@ -119,46 +129,73 @@ def migration_data(
     # The case enters a state anew only if it moves, or the clock starts or stops with it:
     # otherwise its stay, and the deadlines counted from it, go on.
     if to_state != case.state or dest.stops_clock != paused:
-        data.update(from_state=case.state, to_state=to_state, terminal=dest.terminal,
-                    stops_clock=dest.stops_clock)
+        data.update(
+            from_state=case.state,
+            to_state=to_state,
+            terminal=dest.terminal,
+            stops_clock=dest.stops_clock,
+        )
     return data
 
 
 def preview_case(
-    service: CaseService, case: CaseState, to: CompiledProcess, to_state: str, *, on: dt.date,
-    mapped: bool = True, pending: Mapping[str, dt.date] | None = None,
+    service: CaseService,
+    case: CaseState,
+    to: CompiledProcess,
+    to_state: str,
+    *,
+    on: dt.date,
+    mapped: bool = True,
+    pending: Mapping[str, dt.date] | None = None,
 ) -> CasePreview:
     """What `service.migrate` would record and arm for this case, computed without writing."""
     definition = to.definition
     data = migration_data(case, definition, to_state, mapped=mapped)
     body = Migration(**data)
     event = CaseEvent(
-        case_id=case.id, seq=case.seq + 1, effective_date=on,
-        recorded_at=dt.datetime.combine(on, dt.time(), dt.UTC), actor="", role="",
-        kind=EventKind.migration, payload=body.payload(), process_id=definition.id,
-        process_version=definition.version, rule=None, prev_hash=case.head_hash,
+        case_id=case.id,
+        seq=case.seq + 1,
+        effective_date=on,
+        recorded_at=dt.datetime.combine(on, dt.time(), dt.UTC),
+        actor="",
+        role="",
+        kind=EventKind.migration,
+        payload=body.payload(),
+        process_id=definition.id,
+        process_version=definition.version,
+        rule=None,
+        prev_hash=case.head_hash,
     )
     after = apply(case, event)
     calendar = service.calendar_for(after)
     settled = [] if body.to_state is not None else _settled(service, case)
     planned = [
-        p for p in plan_state_timers(definition, after, calendar=calendar)
+        p
+        for p in plan_state_timers(definition, after, calendar=calendar)
         if p.timer_id not in settled
     ]
     if pending is None:
         pending = _pending(service, case.id)
     return CasePreview(
-        case=case, to_state=to_state, data=data, after=after, planned=planned,
-        settled=settled, deadlines=_deadline_moves(case.id, pending, planned, calendar),
+        case=case,
+        to_state=to_state,
+        data=data,
+        after=after,
+        planned=planned,
+        settled=settled,
+        deadlines=_deadline_moves(case.id, pending, planned, calendar),
     )
 
 
 def _pending(service: CaseService, case_id: str) -> dict[str, dt.date]:
     with service.store.read() as conn:
         rows = conn.execute(
-            select(timer_table.c.timer_id, timer_table.c.due_date).where(and_(
-                timer_table.c.case_id == case_id, timer_table.c.status == "pending",
-            ))
+            select(timer_table.c.timer_id, timer_table.c.due_date).where(
+                and_(
+                    timer_table.c.case_id == case_id,
+                    timer_table.c.status == "pending",
+                )
+            )
         ).all()
     return {r.timer_id: _date(r.due_date) for r in rows}
 
@@ -175,18 +212,24 @@ def _settled(service: CaseService, case: CaseState) -> list[str]:
             entered = ev.seq
             break
     with service.store.read() as conn:
-        return sorted(conn.execute(
-            select(timer_table.c.timer_id).where(and_(
-                timer_table.c.case_id == case.id,
-                timer_table.c.state == case.state,
-                timer_table.c.armed_seq >= entered,
-                timer_table.c.status.in_(["fired", "lapsed"]),
-            ))
-        ).scalars())
+        return sorted(
+            conn.execute(
+                select(timer_table.c.timer_id).where(
+                    and_(
+                        timer_table.c.case_id == case.id,
+                        timer_table.c.state == case.state,
+                        timer_table.c.armed_seq >= entered,
+                        timer_table.c.status.in_(["fired", "lapsed"]),
+                    )
+                )
+            ).scalars()
+        )
 
 
 def _deadline_moves(
-    case_id: str, pending: Mapping[str, dt.date], planned: list[PlannedTimer],
+    case_id: str,
+    pending: Mapping[str, dt.date],
+    planned: list[PlannedTimer],
     calendar: SchoolCalendar,
 ) -> list[DeadlineMove]:
     new = {p.timer_id: p.due_date for p in planned}
@@ -225,8 +268,9 @@ def parse_mapping(items: Iterable[str]) -> dict[str, str]:
     for item in items:
         old, sep, new = item.partition("=")
         if not sep or not old.strip() or not new.strip():
-            raise InputError(f"--map {item!r} is not OLD=NEW (e.g. --map tracing_continues="
-                             "closure_decision)")
+            raise InputError(
+                f"--map {item!r} is not OLD=NEW (e.g. --map tracing_continues=closure_decision)"
+            )
         if old.strip() in mapping:
             raise InputError(f"--map gives stage {old.strip()!r} twice")
         mapping[old.strip()] = new.strip()
@@ -255,8 +299,14 @@ class MigrationResult:
 
 
 def plan_migration(
-    service: CaseService, process_id: str, *, from_version: int, to: CompiledProcess,
-    mapping: Mapping[str, str], on: dt.date, actor: Actor,
+    service: CaseService,
+    process_id: str,
+    *,
+    from_version: int,
+    to: CompiledProcess,
+    mapping: Mapping[str, str],
+    on: dt.date,
+    actor: Actor,
 ) -> MigrationPlan:
     """Check the request and preview every running case on `from_version`; writes nothing."""
     require(actor, Permission.load_process, table=service.roles, doing="migrate")
@@ -268,26 +318,35 @@ def plan_migration(
     source = find_version(service, process_id, from_version).definition
     for old, new in mapping.items():
         if old not in source.states:
-            raise InputError(f"--map {old}={new}: version {from_version} has no stage {old!r}"
-                             + suggest(old, source.states, what="stages"))
+            raise InputError(
+                f"--map {old}={new}: version {from_version} has no stage {old!r}"
+                + suggest(old, source.states, what="stages")
+            )
         if new not in definition.states:
-            raise InputError(f"--map {old}={new}: version {definition.version} has no stage "
-                             f"{new!r}" + suggest(new, definition.states, what="stages"))
+            raise InputError(
+                f"--map {old}={new}: version {definition.version} has no stage "
+                f"{new!r}" + suggest(new, definition.states, what="stages")
+            )
         if definition.states[new].terminal:
-            raise InputError(f"--map {old}={new}: {new} is a closing stage; a migration moves "
-                             "running cases, so close a case with its own step instead")
+            raise InputError(
+                f"--map {old}={new}: {new} is a closing stage; a migration moves "
+                "running cases, so close a case with its own step instead"
+            )
     if on < definition.effective_from:
-        raise InputError(f"version {definition.version} is in force from "
-                         f"{definition.effective_from.isoformat()}; a migration cannot take "
-                         f"effect earlier ({on.isoformat()})")
+        raise InputError(
+            f"version {definition.version} is in force from "
+            f"{definition.effective_from.isoformat()}; a migration cannot take "
+            f"effect earlier ({on.isoformat()})"
+        )
     plan = MigrationPlan(process_id, from_version, to, on)
     for case in running_cases(service, process_id, version=from_version):
         target = mapping.get(case.state, case.state)
         if target not in definition.states:
             plan.unmapped.append((case.id, case.state))
             continue
-        plan.moves.append(preview_case(service, case, to, target, on=on,
-                                       mapped=case.state in mapping))
+        plan.moves.append(
+            preview_case(service, case, to, target, on=on, mapped=case.state in mapping)
+        )
     return plan
 
 
@@ -300,14 +359,25 @@ def run_migration(
     service.publish(plan.to, at=at, actor=actor)
     result = MigrationResult()
     for move in plan.moves:
-        rule = (f"migration of {definition.id} from version {plan.from_version} to "
-                f"{definition.version}, state {move.data['mapping']}: "
-                f"{definition.source.section}")
+        rule = (
+            f"migration of {definition.id} from version {plan.from_version} to "
+            f"{definition.version}, state {move.data['mapping']}: "
+            f"{definition.source.section}"
+        )
         try:
-            result.migrated.append(service.migrate(
-                move.case.id, plan.to, data=move.data, on=plan.on, at=at, actor=actor,
-                expected_seq=move.case.seq, settled=move.settled, rule=rule,
-            ))
+            result.migrated.append(
+                service.migrate(
+                    move.case.id,
+                    plan.to,
+                    data=move.data,
+                    on=plan.on,
+                    at=at,
+                    actor=actor,
+                    expected_seq=move.case.seq,
+                    settled=move.settled,
+                    rule=rule,
+                )
+            )
         except CMEError as exc:
             result.failed.append((move.case.id, str(exc)))
     return result
@@ -324,10 +394,12 @@ def publish_version(
     definition = compiled.definition
     with service.store.read() as conn:
         before = conn.execute(
-            select(process_version_table.c.id).where(and_(
-                process_version_table.c.process_id == definition.id,
-                process_version_table.c.version == definition.version,
-            ))
+            select(process_version_table.c.id).where(
+                and_(
+                    process_version_table.c.process_id == definition.id,
+                    process_version_table.c.version == definition.version,
+                )
+            )
         ).first()
     service.publish(compiled, at=at, actor=actor)
     return before is None

@@ -172,8 +172,9 @@ def check_school_age(form: NotificationForm, *, on: dt.date) -> None:
                 f"not on {on.isoformat()}; CME applies only to children of compulsory school age"
             )
     if problems:
-        raise InputError("the notification names a child outside compulsory school age:\n"
-                         + "\n".join(problems))
+        raise InputError(
+            "the notification names a child outside compulsory school age:\n" + "\n".join(problems)
+        )
 
 
 def age_phase(dob: dt.date, on: dt.date) -> str:

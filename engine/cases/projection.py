@@ -174,7 +174,8 @@ def apply(case: CaseState | None, ev: CaseEvent) -> CaseState:  # noqa: C901 (on
     upd: dict[str, Any] = {
         "seq": ev.seq,
         "head_hash": ev.hash,
-        "last_effective": last if (last := case.last_effective) >= ev.effective_date
+        "last_effective": last
+        if (last := case.last_effective) >= ev.effective_date
         else ev.effective_date,  # not max(): a builtin call per event
     }
     if personal:
@@ -207,8 +208,9 @@ def apply(case: CaseState | None, ev: CaseEvent) -> CaseState:  # noqa: C901 (on
     elif isinstance(body, Migration):
         upd["process_version"] = body.to_version
         if body.to_state is not None:
-            upd.update(_enter_state(case, ev, body.to_state, bool(body.terminal),
-                                    bool(body.stops_clock)))
+            upd.update(
+                _enter_state(case, ev, body.to_state, bool(body.terminal), bool(body.stops_clock))
+            )
     elif isinstance(body, Purge):
         upd["personal"] = {}
     elif isinstance(body, LegalHold):
@@ -259,6 +261,14 @@ def replay(events: list[CaseEvent]) -> CaseState:
 
 
 __all__ = [
-    "GENESIS_HASH", "MERGED_PERSONAL", "CaseEvent", "CaseState", "EventKind", "apply", "as_date",
-    "canonical_json", "is_sealed", "replay",
+    "GENESIS_HASH",
+    "MERGED_PERSONAL",
+    "CaseEvent",
+    "CaseState",
+    "EventKind",
+    "apply",
+    "as_date",
+    "canonical_json",
+    "is_sealed",
+    "replay",
 ]

@@ -40,9 +40,14 @@ class RetentionCandidate:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return {"case_id": self.case_id, "process": self.process_id,
-                "closed_on": self.closed_on.isoformat(), "rule": self.rule,
-                "purge_after": self.purge_after.isoformat(), "legal_hold": self.legal_hold}
+        return {
+            "case_id": self.case_id,
+            "process": self.process_id,
+            "closed_on": self.closed_on.isoformat(),
+            "rule": self.rule,
+            "purge_after": self.purge_after.isoformat(),
+            "legal_hold": self.legal_hold,
+        }
 
 
 @dataclass
@@ -56,13 +61,20 @@ class RetentionReport:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return {"on": self.on.isoformat(), "dry_run": self.dry_run,
-                "purged": [c.as_dict() for c in self.purged],
-                "held": [c.as_dict() for c in self.held]}
+        return {
+            "on": self.on.isoformat(),
+            "dry_run": self.dry_run,
+            "purged": [c.as_dict() for c in self.purged],
+            "held": [c.as_dict() for c in self.held],
+        }
 
 
 def due_for_purge(
-    service: CaseService, policy: RetentionPolicy, *, on: dt.date, actor: Actor,
+    service: CaseService,
+    policy: RetentionPolicy,
+    *,
+    on: dt.date,
+    actor: Actor,
 ) -> list[RetentionCandidate]:
     """Closed, not yet purged cases whose rule's period has run out by `on` (held ones flagged).
 
@@ -78,10 +90,17 @@ def _candidates(
 ) -> list[RetentionCandidate]:
     purged = select(case_key_table.c.case_id).where(case_key_table.c.destroyed_at.is_not(None))
     rows = conn.execute(
-        select(case_table.c.id, case_table.c.process_id, case_table.c.closed_on,
-               case_table.c.legal_hold)
-        .where(case_table.c.terminal.is_(True), case_table.c.closed_on.is_not(None),
-               case_table.c.id.not_in(purged))
+        select(
+            case_table.c.id,
+            case_table.c.process_id,
+            case_table.c.closed_on,
+            case_table.c.legal_hold,
+        )
+        .where(
+            case_table.c.terminal.is_(True),
+            case_table.c.closed_on.is_not(None),
+            case_table.c.id.not_in(purged),
+        )
         .order_by(case_table.c.closed_on, case_table.c.id)
     ).all()
     out = []
@@ -92,14 +111,22 @@ def _candidates(
         closed = as_date(row.closed_on)
         last = purge_after(closed, rule.closed_more_than_years)
         if on > last:
-            out.append(RetentionCandidate(row.id, row.process_id, closed, rule.id, last,
-                                          bool(row.legal_hold)))
+            out.append(
+                RetentionCandidate(
+                    row.id, row.process_id, closed, rule.id, last, bool(row.legal_hold)
+                )
+            )
     return out
 
 
 def apply_retention(
-    service: CaseService, policy: RetentionPolicy, *, on: dt.date, at: dt.datetime,
-    actor: Actor, dry_run: bool = False,
+    service: CaseService,
+    policy: RetentionPolicy,
+    *,
+    on: dt.date,
+    at: dt.datetime,
+    actor: Actor,
+    dry_run: bool = False,
 ) -> RetentionReport:
     """Purge every due case not on legal hold, each in its own transaction; held ones are listed.
 
@@ -124,8 +151,13 @@ def apply_retention(
 
 
 def purge_case(
-    service: CaseService, case_id: str, rule: RetentionRuleDefinition, *, on: dt.date,
-    at: dt.datetime, actor: Actor,
+    service: CaseService,
+    case_id: str,
+    rule: RetentionRuleDefinition,
+    *,
+    on: dt.date,
+    at: dt.datetime,
+    actor: Actor,
 ) -> CommandResult:
     """Purge one case in one transaction: the purge event, the key destroyed, letters emptied.
 
@@ -136,39 +168,62 @@ def purge_case(
 
     def allowed(case: CaseState) -> None:
         if case.legal_hold:
-            raise LegalHoldRefused(f"case {case.id} is on legal hold; it is never purged while "
-                                   "held (`cme admin release` lifts the hold)")
+            raise LegalHoldRefused(
+                f"case {case.id} is on legal hold; it is never purged while "
+                "held (`cme admin release` lifts the hold)"
+            )
         if not case.terminal or case.closed_on is None:
-            raise InputError(f"case {case.id} is open ({case.state}); only closed cases are "
-                             "purged")
+            raise InputError(f"case {case.id} is open ({case.state}); only closed cases are purged")
         last = purge_after(case.closed_on, rule.closed_more_than_years)
         if on <= last:
-            raise InputError(f"case {case.id} closed on {case.closed_on.isoformat()}; under "
-                             f"{rule.id} it is kept until {last.isoformat()}")
+            raise InputError(
+                f"case {case.id} closed on {case.closed_on.isoformat()}; under "
+                f"{rule.id} it is kept until {last.isoformat()}"
+            )
 
     with service.batch() as conn:
         if service.keys.destroyed(conn, case_id):
             raise InputError(f"case {case_id}'s personal data was already purged")
         cleared = conn.execute(
-            update(document_table).where(document_table.c.case_id == case_id)
+            update(document_table)
+            .where(document_table.c.case_id == case_id)
             .values(content=b"", filename="[purged]")
         ).rowcount
         result = service.append_admin(
-            case_id, EventKind.purge, check=allowed, on=on, at=at, actor=actor,
-            data={"rule": rule.id, "reason": rule.says, "source": rule.source,
-                  "closed_more_than_years": rule.closed_more_than_years,
-                  "documents_emptied": cleared},
+            case_id,
+            EventKind.purge,
+            check=allowed,
+            on=on,
+            at=at,
+            actor=actor,
+            data={
+                "rule": rule.id,
+                "reason": rule.says,
+                "source": rule.source,
+                "closed_more_than_years": rule.closed_more_than_years,
+                "documents_emptied": cleared,
+            },
             rule=f"retention {rule.id}: {rule.source}",
         )
         # Checked again under the case's lock: two purges racing leave one purge event.
-        if not service.keys.destroy(conn, case_id, at=at, by=f"{actor.name} ({actor.role})",
-                                    reason=f"retention rule {rule.id}"):
+        if not service.keys.destroy(
+            conn,
+            case_id,
+            at=at,
+            by=f"{actor.name} ({actor.role})",
+            reason=f"retention rule {rule.id}",
+        ):
             raise InputError(f"case {case_id}'s personal data was already purged")
     return result
 
 
 def place_hold(
-    service: CaseService, case_id: str, *, reason: str, on: dt.date, at: dt.datetime,
+    service: CaseService,
+    case_id: str,
+    *,
+    reason: str,
+    on: dt.date,
+    at: dt.datetime,
     actor: Actor,
 ) -> CommandResult:
     """Put a case on legal hold (e.g. litigation, an inquiry): no purge will touch it."""
@@ -176,7 +231,12 @@ def place_hold(
 
 
 def release_hold(
-    service: CaseService, case_id: str, *, reason: str, on: dt.date, at: dt.datetime,
+    service: CaseService,
+    case_id: str,
+    *,
+    reason: str,
+    on: dt.date,
+    at: dt.datetime,
     actor: Actor,
 ) -> CommandResult:
     """Lift a legal hold; the case's retention rule applies again from then on."""
@@ -184,8 +244,14 @@ def release_hold(
 
 
 def _set_hold(
-    service: CaseService, case_id: str, hold: bool, *, reason: str, on: dt.date,
-    at: dt.datetime, actor: Actor,
+    service: CaseService,
+    case_id: str,
+    hold: bool,
+    *,
+    reason: str,
+    on: dt.date,
+    at: dt.datetime,
+    actor: Actor,
 ) -> CommandResult:
     require(actor, Permission.admin, table=service.roles)
     if not reason.strip():
@@ -199,10 +265,16 @@ def _set_hold(
 
     with service.batch() as conn:
         if hold and service.keys.destroyed(conn, case_id):
-            raise LegalHoldRefused(f"case {case_id}'s personal data was already purged; a hold "
-                                   "cannot bring it back")
+            raise LegalHoldRefused(
+                f"case {case_id}'s personal data was already purged; a hold cannot bring it back"
+            )
         return service.append_admin(
-            case_id, EventKind.legal_hold, check=allowed, on=on, at=at, actor=actor,
+            case_id,
+            EventKind.legal_hold,
+            check=allowed,
+            on=on,
+            at=at,
+            actor=actor,
             data={"hold": hold, "reason": reason.strip()},
             rule="legal hold placed" if hold else "legal hold released",
         )

@@ -33,7 +33,8 @@ from engine.time.calendars import load_calendar
 # Statements built once: SQLAlchemy caches their compiled SQL, so a read only executes them.
 SELECT_CASE = select(case_table).where(case_table.c.id == bindparam("case_id"))
 SELECT_EVENTS = (
-    select(event_table).where(event_table.c.case_id == bindparam("case_id"))
+    select(event_table)
+    .where(event_table.c.case_id == bindparam("case_id"))
     .order_by(event_table.c.seq)
 )
 
@@ -162,7 +163,8 @@ class CaseReader:
         raise UnknownProcess(
             f"case {case.id} is pinned to {case.process_id} version {case.process_version}, "
             "which this database does not hold; was the case written by another tool?",
-            process=case.process_id, version=case.process_version,
+            process=case.process_id,
+            version=case.process_version,
         )
 
     def calendar_for(self, case: CaseState) -> SchoolCalendar:
@@ -205,5 +207,12 @@ class CaseReader:
             yield c
 
 
-__all__ = ["SELECT_CASE", "SELECT_EVENTS", "CalendarSource", "CaseReader", "Current", "Reads",
-           "event_from_row"]
+__all__ = [
+    "SELECT_CASE",
+    "SELECT_EVENTS",
+    "CalendarSource",
+    "CaseReader",
+    "Current",
+    "Reads",
+    "event_from_row",
+]

@@ -61,8 +61,9 @@ class CaseService:
         roles: RoleTable | None = None,
         keys: CaseKeys | None = None,
     ) -> None:
-        self.reader = CaseReader(store, calendars=calendars, roles=roles, keys=keys,
-                                 unstored=self._unstored_outline)
+        self.reader = CaseReader(
+            store, calendars=calendars, roles=roles, keys=keys, unstored=self._unstored_outline
+        )
         # A registry factory is called on first need: reading a case never loads every process.
         self.catalog = Catalog(self.reader.reading, registry)
         self.work = Transactions(self.reader, self.catalog)
@@ -153,8 +154,9 @@ class CaseService:
         True if it was new. `actor` needs load_process; None is the engine itself.
         """
         if actor is not None:
-            require(actor, Permission.load_process, table=self.roles,
-                    doing="load a calendar version")
+            require(
+                actor, Permission.load_process, table=self.roles, doing="load a calendar version"
+            )
         with self.work.begin() as uow:
             stored = uow.publish_calendar(cal, at)
         self.reader.forget_calendars(cal.name)
@@ -172,8 +174,15 @@ class CaseService:
 
     @contextmanager
     def _command(
-        self, command: Command, case_id: str, *, actor: Actor, on: dt.date, at: dt.datetime,
-        expected_seq: int | None = None, to: CompiledProcess | None = None,
+        self,
+        command: Command,
+        case_id: str,
+        *,
+        actor: Actor,
+        on: dt.date,
+        at: dt.datetime,
+        expected_seq: int | None = None,
+        to: CompiledProcess | None = None,
         before: Callable[[], object] | None = None,
     ) -> Iterator[tuple[UnitOfWork, Situation]]:
         """Open a command on a case: the permission `POLICY` names (the scheduler needs none),
@@ -189,11 +198,23 @@ class CaseService:
             case = uow.load_for_update(case_id, expected_seq)
             yield uow, self._situation(uow, case, to or self.process_for(case), actor, on, at)
 
-    def _situation(self, uow: UnitOfWork, case: CaseState, compiled: CompiledProcess,
-                   actor: Actor, on: dt.date, at: dt.datetime) -> Situation:
+    def _situation(
+        self,
+        uow: UnitOfWork,
+        case: CaseState,
+        compiled: CompiledProcess,
+        actor: Actor,
+        on: dt.date,
+        at: dt.datetime,
+    ) -> Situation:
         return Situation(
-            case=case, compiled=compiled, actor=actor, on=on, at=at,
-            calendar=self.calendar_for(case), checks=self.checks_of(compiled.definition),
+            case=case,
+            compiled=compiled,
+            actor=actor,
+            on=on,
+            at=at,
+            calendar=self.calendar_for(case),
+            checks=self.checks_of(compiled.definition),
             reveal=lambda c: self.revealed(c, conn=uow.conn),
         )
 
@@ -217,8 +238,7 @@ class CaseService:
         """Open a case per child on the form (linked as siblings); Day 1 is `on`."""
         from engine.cases.notification import check_form_dates, check_school_age, personal_data
 
-        require(actor, POLICY[Command.open].permission or Permission.change_case,
-                table=self.roles)
+        require(actor, POLICY[Command.open].permission or Permission.change_case, table=self.roles)
         decide.not_future(on, at)
         check_form_dates(form, on=on)
         compiled = self.registry.in_force(process, on)
@@ -255,9 +275,12 @@ class CaseService:
                 draft = Draft(
                     EventKind.opened,
                     Opened(
-                        state=definition.initial, calendar=cal.name, sibling_group=group,
+                        state=definition.initial,
+                        calendar=cal.name,
+                        sibling_group=group,
                         siblings=[n for n in numbers if n != number],
-                        assigned_officer=assigned_officer or actor.name, facts=facts,
+                        assigned_officer=assigned_officer or actor.name,
+                        facts=facts,
                         stops_clock=initial.stops_clock,
                         actions=decide.actions_data(initial.on_enter),
                         personal=cast("Personal", personal),
@@ -284,11 +307,13 @@ class CaseService:
         """Take a step: roles, stage, dates, required checks and guards are all judged first,
         and every reason against it is given.
         """
-        with self._command(Command.step, case_id, actor=actor, on=on, at=at,
-                           expected_seq=expected_seq) as (uow, sit):
+        with self._command(
+            Command.step, case_id, actor=actor, on=on, at=at, expected_seq=expected_seq
+        ) as (uow, sit):
             trig = decide.step_of(sit.definition, trigger_id)
             personal: Personal | None = (
-                {"last_note": note.strip()} if note and note.strip() else None)
+                {"last_note": note.strip()} if note and note.strip() else None
+            )
             return self._write(uow, sit, decide.take_step(sit, trig, personal=personal))
 
     def record_check(
@@ -303,12 +328,21 @@ class CaseService:
         expected_seq: int | None = None,
     ) -> CommandResult:
         """Record that a check was made, when, and what it found."""
+
         def blank() -> object:
             return decide.require_text(
-                outcome, "say what the check found: --outcome is required and not blank")
+                outcome, "say what the check found: --outcome is required and not blank"
+            )
 
-        with self._command(Command.check, case_id, actor=actor, on=on, at=at,
-                           expected_seq=expected_seq, before=blank) as (uow, sit):
+        with self._command(
+            Command.check,
+            case_id,
+            actor=actor,
+            on=on,
+            at=at,
+            expected_seq=expected_seq,
+            before=blank,
+        ) as (uow, sit):
             return self._write(uow, sit, decide.record_check(sit, check_id, outcome))
 
     def set_fact(
@@ -323,8 +357,9 @@ class CaseService:
         expected_seq: int | None = None,
     ) -> CommandResult:
         """Record a fact about the case, typed as the process declares it."""
-        with self._command(Command.fact, case_id, actor=actor, on=on, at=at,
-                           expected_seq=expected_seq) as (uow, sit):
+        with self._command(
+            Command.fact, case_id, actor=actor, on=on, at=at, expected_seq=expected_seq
+        ) as (uow, sit):
             return self._write(uow, sit, decide.set_fact(sit, name, value))
 
     def add_note(
@@ -338,11 +373,19 @@ class CaseService:
         expected_seq: int | None = None,
     ) -> CommandResult:
         """Add a note to the case's history (kept with the personal data)."""
+
         def blank() -> object:
             return decide.require_text(text, "a note needs some text")
 
-        with self._command(Command.note, case_id, actor=actor, on=on, at=at,
-                           expected_seq=expected_seq, before=blank) as (uow, sit):
+        with self._command(
+            Command.note,
+            case_id,
+            actor=actor,
+            on=on,
+            at=at,
+            expected_seq=expected_seq,
+            before=blank,
+        ) as (uow, sit):
             return self._write(uow, sit, decide.add_note(sit, text))
 
     # -- the engine's own commands ---------------------------------------------------------
@@ -361,10 +404,17 @@ class CaseService:
     ) -> CommandResult:
         """Record on the case that a letter was rendered and filed, with its template version."""
         with self._command(Command.letter, case_id, actor=actor, on=on, at=at) as (uow, sit):
-            return self._write(uow, sit, decide.file_letter(
-                sit, template=template, template_version=template_version,
-                document_id=document_id, outbox_id=outbox_id,
-            ))
+            return self._write(
+                uow,
+                sit,
+                decide.file_letter(
+                    sit,
+                    template=template,
+                    template_version=template_version,
+                    document_id=document_id,
+                    outbox_id=outbox_id,
+                ),
+            )
 
     def append_admin(
         self,
@@ -384,8 +434,7 @@ class CaseService:
         with self._command(Command.admin, case_id, actor=actor, on=on, at=at) as (uow, sit):
             if check is not None:
                 check(sit.case)
-            return self._write(uow, sit,
-                               decide.records_event(sit, Command.admin, kind, data, rule))
+            return self._write(uow, sit, decide.records_event(sit, Command.admin, kind, data, rule))
 
     def migrate(
         self,
@@ -406,8 +455,9 @@ class CaseService:
         `data` is the event's data (`migration.migration_data`); timers in `settled` already
         fired or lapsed in this stay in the state and are not armed again.
         """
-        with self._command(Command.migrate, case_id, actor=actor, on=on, at=at,
-                           expected_seq=expected_seq, to=to) as (uow, sit):
+        with self._command(
+            Command.migrate, case_id, actor=actor, on=on, at=at, expected_seq=expected_seq, to=to
+        ) as (uow, sit):
             draft = decide.records_event(sit, Command.migrate, EventKind.migration, data, rule)
             uow.publish(to, at)
             result = self._write(uow, sit, draft)
@@ -428,13 +478,20 @@ class CaseService:
         """Append an event the engine records on its own account, such as `deadline_moved`
         after a calendar reload (who loaded it goes in `data`); the case's timers are untouched.
         """
-        with self._command(Command.system, case_id, actor=SCHEDULER_ACTOR, on=on,
-                           at=at) as (uow, sit):
-            return self._write(uow, sit,
-                               decide.records_event(sit, Command.system, kind, data, rule))
+        with self._command(Command.system, case_id, actor=SCHEDULER_ACTOR, on=on, at=at) as (
+            uow,
+            sit,
+        ):
+            return self._write(
+                uow, sit, decide.records_event(sit, Command.system, kind, data, rule)
+            )
 
     def fire_timer_in(
-        self, conn: Connection, timer: Mapping[str, Any], *, at: dt.datetime,
+        self,
+        conn: Connection,
+        timer: Mapping[str, Any],
+        *,
+        at: dt.datetime,
         cases: dict[str, CaseState] | None = None,
     ) -> str:
         """Fire one claimed pending timer inside the caller's transaction; returns its new status:
@@ -450,17 +507,24 @@ class CaseService:
             case = uow.load(timer["case_id"])
         compiled = self.process_for(case)
         states = compiled.definition.states
-        tdef = next(
-            (t for t in states[timer["state"]].timers if t.id == timer["timer_id"]), None,
-        ) if timer["state"] in states else None
-        sit = self._situation(uow, case, compiled, SCHEDULER_ACTOR, as_date(timer["due_date"]),
-                              at)
+        tdef = (
+            next(
+                (t for t in states[timer["state"]].timers if t.id == timer["timer_id"]),
+                None,
+            )
+            if timer["state"] in states
+            else None
+        )
+        sit = self._situation(uow, case, compiled, SCHEDULER_ACTOR, as_date(timer["due_date"]), at)
         outcome = decide.fire_timer(sit, timer, tdef)
         # The claim is guarded by status = 'pending': a timer another sweeper has already dealt
         # with is skipped before anything is written, so nothing fires twice.
         if outcome.draft is None:
-            return outcome.status if uow.settle_timer(timer["key"], outcome.status,
-                                                      case.seq) else "skipped"
+            return (
+                outcome.status
+                if uow.settle_timer(timer["key"], outcome.status, case.seq)
+                else "skipped"
+            )
         if not uow.settle_timer(timer["key"], outcome.status, case.seq + 1):
             return "skipped"
         result = self._write(uow, sit, outcome.draft)
@@ -494,5 +558,12 @@ class CaseService:
         return plain, personal
 
 
-__all__ = ["ONE_ROW_WRITES", "SCHEDULER", "SCHEDULER_ACTOR", "Actor", "CaseService",
-           "CommandResult", "event_to_row"]
+__all__ = [
+    "ONE_ROW_WRITES",
+    "SCHEDULER",
+    "SCHEDULER_ACTOR",
+    "Actor",
+    "CaseService",
+    "CommandResult",
+    "event_to_row",
+]

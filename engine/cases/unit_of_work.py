@@ -39,19 +39,24 @@ if TYPE_CHECKING:
 # Building `update(...).values(**row)` afresh per command cost more than the durable commit.
 _SELECT_CASE_FOR_UPDATE = SELECT_CASE.with_for_update()
 _UPDATE_CASE = update(case_table).where(
-    and_(case_table.c.id == bindparam("expected_id"),
-         case_table.c.seq == bindparam("expected_seq"))
+    and_(case_table.c.id == bindparam("expected_id"), case_table.c.seq == bindparam("expected_seq"))
 )
 _INSERT_CASE = insert(case_table)
 _INSERT_EVENT = insert(event_table)
 _INSERT_TIMER = insert(timer_table)
 _INSERT_OUTBOX = insert(outbox_table)
-_TIMER_CLAIM = update(timer_table).where(and_(
-    timer_table.c.key == bindparam("timer_key"), timer_table.c.status == "pending",
-))
-_CLOSE_CASE_TIMERS = update(timer_table).where(and_(
-    timer_table.c.case_id == bindparam("timer_case"), timer_table.c.status == "pending",
-))
+_TIMER_CLAIM = update(timer_table).where(
+    and_(
+        timer_table.c.key == bindparam("timer_key"),
+        timer_table.c.status == "pending",
+    )
+)
+_CLOSE_CASE_TIMERS = update(timer_table).where(
+    and_(
+        timer_table.c.case_id == bindparam("timer_case"),
+        timer_table.c.status == "pending",
+    )
+)
 ONE_ROW_WRITES = (_UPDATE_CASE, _INSERT_EVENT, _INSERT_TIMER, _INSERT_OUTBOX, _TIMER_CLAIM)
 """Prebuilt statements that write exactly one row per parameter set. A sweep batch may queue
 them and send each as one executemany before its next other statement
@@ -153,18 +158,28 @@ class UnitOfWork:
     # -- writing events -----------------------------------------------------------------------
 
     def append(
-        self, case: CaseState, definition: ProcessDefinition, draft: Draft, *, actor: Actor,
-        on: dt.date, at: dt.datetime,
+        self,
+        case: CaseState,
+        definition: ProcessDefinition,
+        draft: Draft,
+        *,
+        actor: Actor,
+        on: dt.date,
+        at: dt.datetime,
     ) -> CommandResult:
         """Seal and write the drafted event, update the case row if no one else has, re-arm
         timers on a change of stage (or a migration), and queue the draft's actions.
         """
         if actor.role != SCHEDULER:
             # The backstop: no event is written for a role that may not write it.
-            require(actor, WRITE_PERMISSION.get(draft.kind, Permission.change_case),
-                    table=self.reader.roles)
-        ev = self._event(case.id, case.seq + 1, case.head_hash, definition, draft,
-                         actor=actor, on=on, at=at)
+            require(
+                actor,
+                WRITE_PERMISSION.get(draft.kind, Permission.change_case),
+                table=self.reader.roles,
+            )
+        ev = self._event(
+            case.id, case.seq + 1, case.head_hash, definition, draft, actor=actor, on=on, at=at
+        )
         new = apply(case, ev)
         row = new.as_row()
         del row["id"]
@@ -175,25 +190,36 @@ class UnitOfWork:
             raise ConcurrentUpdate(
                 f"case {case.id} changed while you were working on it (it was at event "
                 f"{case.seq}); nothing was written — look at it again and retry",
-                case_id=case.id, expected_seq=case.seq,
+                case_id=case.id,
+                expected_seq=case.seq,
             )
         try:
             self.conn.execute(_INSERT_EVENT, event_to_row(ev))
         except IntegrityError:
             raise ConcurrentUpdate(
                 f"case {case.id} event {ev.seq} was written by someone else; nothing was written",
-                case_id=case.id, expected_seq=case.seq,
+                case_id=case.id,
+                expected_seq=case.seq,
             ) from None
         if (draft.touch_timers and new.state != case.state) or draft.kind == EventKind.migration:
-            self.conn.execute(_CLOSE_CASE_TIMERS, {"timer_case": case.id, "status": "cancelled",
-                                                   "closed_seq": new.seq})
+            self.conn.execute(
+                _CLOSE_CASE_TIMERS,
+                {"timer_case": case.id, "status": "cancelled", "closed_seq": new.seq},
+            )
             self.arm_timers(definition, new, self.reader.calendar_for(new))
         self.queue_actions(new, ev, draft.actions)
         return CommandResult(case=new, event=ev)
 
     def open(
-        self, number: str, definition: ProcessDefinition, cal: SchoolCalendar, draft: Draft, *,
-        actor: Actor, on: dt.date, at: dt.datetime,
+        self,
+        number: str,
+        definition: ProcessDefinition,
+        cal: SchoolCalendar,
+        draft: Draft,
+        *,
+        actor: Actor,
+        on: dt.date,
+        at: dt.datetime,
     ) -> CaseState:
         """Write a new case's first event and row, arm its first stage's timers, queue its
         letters.
@@ -209,8 +235,16 @@ class UnitOfWork:
         return case
 
     def _event(
-        self, case_id: str, seq: int, prev_hash: str, definition: ProcessDefinition,
-        draft: Draft, *, actor: Actor, on: dt.date, at: dt.datetime,
+        self,
+        case_id: str,
+        seq: int,
+        prev_hash: str,
+        definition: ProcessDefinition,
+        draft: Draft,
+        *,
+        actor: Actor,
+        on: dt.date,
+        at: dt.datetime,
     ) -> CaseEvent:
         body = draft.body
         if body.personal:
@@ -218,16 +252,26 @@ class UnitOfWork:
             sealed = self.reader.keys.seal(self.conn, case_id, seq, dict(body.personal), at=at)
             body = replace(body, personal=cast("Sealed", sealed))
         return CaseEvent(
-            case_id=case_id, seq=seq, effective_date=on, recorded_at=at, actor=actor.name,
-            role=actor.role, kind=draft.kind, payload=body.payload(), process_id=definition.id,
-            process_version=definition.version, rule=draft.rule, prev_hash=prev_hash,
+            case_id=case_id,
+            seq=seq,
+            effective_date=on,
+            recorded_at=at,
+            actor=actor.name,
+            role=actor.role,
+            kind=draft.kind,
+            payload=body.payload(),
+            process_id=definition.id,
+            process_version=definition.version,
+            rule=draft.rule,
+            prev_hash=prev_hash,
         ).sealed()
 
     def next_case_numbers(self, count: int) -> list[str]:
         """`count` new case numbers (CME-000001, …), never reused."""
         prefix = "CME"
         done = self.conn.execute(
-            update(counter_table).where(counter_table.c.prefix == prefix)
+            update(counter_table)
+            .where(counter_table.c.prefix == prefix)
             .values(last=counter_table.c.last + count)
         )
         if done.rowcount == 0:
@@ -247,8 +291,9 @@ class UnitOfWork:
 
     # -- timers and the outbox -----------------------------------------------------------------
 
-    def arm_timers(self, definition: ProcessDefinition, case: CaseState,
-                   cal: SchoolCalendar) -> None:
+    def arm_timers(
+        self, definition: ProcessDefinition, case: CaseState, cal: SchoolCalendar
+    ) -> None:
         """Arm the timers of the case's stage, due on the calendar's school days."""
         planned = plan_state_timers(definition, case, calendar=cal)
         if planned:
@@ -256,12 +301,20 @@ class UnitOfWork:
                 _INSERT_TIMER,
                 [
                     {
-                        "key": p.key, "case_id": case.id, "timer_id": p.timer_id,
-                        "state": p.state, "action": p.action, "trigger": p.trigger,
-                        "escalate_role": p.escalate_role, "due_date": p.due_date,
-                        "status": "pending", "explanation": p.explanation,
-                        "calendar": p.calendar, "calendar_version": p.calendar_version,
-                        "armed_seq": case.seq, "closed_seq": None,
+                        "key": p.key,
+                        "case_id": case.id,
+                        "timer_id": p.timer_id,
+                        "state": p.state,
+                        "action": p.action,
+                        "trigger": p.trigger,
+                        "escalate_role": p.escalate_role,
+                        "due_date": p.due_date,
+                        "status": "pending",
+                        "explanation": p.explanation,
+                        "calendar": p.calendar,
+                        "calendar_version": p.calendar_version,
+                        "armed_seq": case.seq,
+                        "closed_seq": None,
                     }
                     for p in planned
                 ],
@@ -271,22 +324,28 @@ class UnitOfWork:
         """Close a pending timer with `status` at event `seq`; False if it was no longer
         pending (another sweeper dealt with it), so nothing fires twice.
         """
-        done = self.conn.execute(_TIMER_CLAIM,
-                                 {"timer_key": key, "status": status, "closed_seq": seq})
+        done = self.conn.execute(
+            _TIMER_CLAIM, {"timer_key": key, "status": status, "closed_seq": seq}
+        )
         return bool(done.rowcount == 1)
 
     def cancel_armed(self, case_id: str, seq: int, timer_ids: Collection[str]) -> None:
         """Cancel the timers armed at event `seq` among `timer_ids` (already dealt with)."""
         self.conn.execute(
-            update(timer_table).where(and_(
-                timer_table.c.case_id == case_id,
-                timer_table.c.armed_seq == seq,
-                timer_table.c.timer_id.in_(list(timer_ids)),
-            )).values(status="cancelled", closed_seq=seq)
+            update(timer_table)
+            .where(
+                and_(
+                    timer_table.c.case_id == case_id,
+                    timer_table.c.armed_seq == seq,
+                    timer_table.c.timer_id.in_(list(timer_ids)),
+                )
+            )
+            .values(status="cancelled", closed_seq=seq)
         )
 
-    def queue_actions(self, case: CaseState, ev: CaseEvent,
-                      actions: Collection[ActionDefinition]) -> None:
+    def queue_actions(
+        self, case: CaseState, ev: CaseEvent, actions: Collection[ActionDefinition]
+    ) -> None:
         """Queue the event's letters and notifications in the outbox."""
         if not actions:
             return
@@ -294,9 +353,16 @@ class UnitOfWork:
             _INSERT_OUTBOX,
             [
                 {
-                    "case_id": case.id, "event_seq": ev.seq, "position": i, "kind": a.kind,
-                    "recipient": a.to, "template": a.template, "channel": a.channel,
-                    "wording": a.wording, "status": "pending", "attempts": 0,
+                    "case_id": case.id,
+                    "event_seq": ev.seq,
+                    "position": i,
+                    "kind": a.kind,
+                    "recipient": a.to,
+                    "template": a.template,
+                    "channel": a.channel,
+                    "wording": a.wording,
+                    "status": "pending",
+                    "attempts": 0,
                     "created_on": ev.effective_date,
                 }
                 for i, a in enumerate(actions)

@@ -47,21 +47,27 @@ def checklist(outline: ProcessOutline, case: CaseState) -> list[dict[str, Any]]:
     for check in outline.states[case.state].checklist:
         done = case.checks.get(check.id)
         outcome = case.check_outcome(check.id) if done else None
-        out.append({
-            "id": check.id,
-            "wording": check.wording,
-            "channel": check.channel,
-            "days": check.window,
-            "required": check.required,
-            "done": done is not None,
-            "on": done["on"] if done else None,
-            "outcome": outcome,
-        })
+        out.append(
+            {
+                "id": check.id,
+                "wording": check.wording,
+                "channel": check.channel,
+                "days": check.window,
+                "required": check.required,
+                "done": done is not None,
+                "on": done["on"] if done else None,
+                "outcome": outcome,
+            }
+        )
     return out
 
 
 def case_summary(
-    service: Reads, case_id: str, *, on: dt.date, actor: ActorLike | None = None,
+    service: Reads,
+    case_id: str,
+    *,
+    on: dt.date,
+    actor: ActorLike | None = None,
     at: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Everything `cme case show` prints about one case.
@@ -70,12 +76,19 @@ def case_summary(
     shown; without one, personal data is withheld.
     """
     if actor is not None:
-        authorise_read(service.store, actor, case_ids=[case_id], action="case show",
-                       at=_read_at(at), table=service.roles)
+        authorise_read(
+            service.store,
+            actor,
+            case_ids=[case_id],
+            action="case show",
+            at=_read_at(at),
+            table=service.roles,
+        )
     with service.store.read() as conn:
         case = service.get(case_id, conn=conn)
         timers = conn.execute(
-            select(timer_table).where(timer_table.c.case_id == case_id)
+            select(timer_table)
+            .where(timer_table.c.case_id == case_id)
             .order_by(timer_table.c.due_date, timer_table.c.id)
         ).all()
         events = service.events(case_id, conn=conn)
@@ -87,8 +100,7 @@ def case_summary(
     state = outline.states[case.state]
     return {
         "id": case.id,
-        "process": {"id": case.process_id, "version": case.process_version,
-                    "title": outline.title},
+        "process": {"id": case.process_id, "version": case.process_version, "title": outline.title},
         "state": case.state,
         "state_title": state.title,
         "state_description": state.description,
@@ -113,18 +125,28 @@ def case_summary(
             for step in ([] if case.terminal else outline.steps_from(case.state))
         ],
         "timers": [
-            {"timer": t.timer_id, "due_date": t.due_date, "status": t.status,
-             "action": t.trigger or f"escalate to {t.escalate_role}",
-             "explanation": t.explanation}
+            {
+                "timer": t.timer_id,
+                "due_date": t.due_date,
+                "status": t.status,
+                "action": t.trigger or f"escalate to {t.escalate_role}",
+                "explanation": t.explanation,
+            }
             for t in timers
         ],
         "clock_paused": [list(p) for p in case.pauses],
         "seq": case.seq,
         "head_hash": case.head_hash,
         "history": [
-            {"seq": e.seq, "effective_date": e.effective_date, "kind": str(e.kind),
-             "actor": e.actor, "role": e.role, "rule": e.rule,
-             "summary": event_summary(e.body, str(e.kind))}
+            {
+                "seq": e.seq,
+                "effective_date": e.effective_date,
+                "kind": str(e.kind),
+                "actor": e.actor,
+                "role": e.role,
+                "rule": e.rule,
+                "summary": event_summary(e.body, str(e.kind)),
+            }
             for e in events
         ],
     }
@@ -168,24 +190,40 @@ def _read_at(at: dt.datetime | None) -> dt.datetime:
 
 
 def _for_reader(
-    service: Reads, conn: Any, case: CaseState, events: list[Any], *,
+    service: Reads,
+    conn: Any,
+    case: CaseState,
+    events: list[Any],
+    *,
     reader: bool,
 ) -> tuple[CaseState, list[Any], str]:
     """The case and its events with personal data opened for a reader, else withheld; and
     which of `shown`, `withheld` or `purged` applies.
     """
     if not reader:
-        return (replace(case, personal={}),
-                [replace(e, payload={k: v for k, v in e.payload.items() if k != "personal"})
-                 for e in events], "withheld")
+        return (
+            replace(case, personal={}),
+            [
+                replace(e, payload={k: v for k, v in e.payload.items() if k != "personal"})
+                for e in events
+            ],
+            "withheld",
+        )
     if service.keys.destroyed(conn, case.id):
         child = {k: PURGED for k in ("full_name", "date_of_birth", "upn", "school")}
-        return (replace(case, personal={"child": child}),
-                [replace(e, payload={k: v for k, v in e.payload.items() if k != "personal"})
-                 for e in events], "purged")
+        return (
+            replace(case, personal={"child": child}),
+            [
+                replace(e, payload={k: v for k, v in e.payload.items() if k != "personal"})
+                for e in events
+            ],
+            "purged",
+        )
     opened = service.revealed(case, conn=conn)
-    events = [replace(e, payload=service.keys.reveal_payload(conn, e.case_id, e.seq, e.payload))
-              for e in events]
+    events = [
+        replace(e, payload=service.keys.reveal_payload(conn, e.case_id, e.seq, e.payload))
+        for e in events
+    ]
     return opened, events, "shown"
 
 
@@ -195,8 +233,13 @@ def _child(case: CaseState) -> dict[str, Any]:
 
 
 def list_cases(
-    service: Reads, *, state: str | None = None, overdue: bool = False,
-    include_closed: bool = False, actor: ActorLike | None = None, at: dt.datetime | None = None,
+    service: Reads,
+    *,
+    state: str | None = None,
+    overdue: bool = False,
+    include_closed: bool = False,
+    actor: ActorLike | None = None,
+    at: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Cases, optionally only in one state or only overdue; open cases unless asked.
 
@@ -213,24 +256,35 @@ def list_cases(
         query = query.where(case_table.c.terminal.is_(False))
     with service.store.read() as conn:
         rows = conn.execute(query.order_by(case_table.c.id)).all()
-        cases = [_for_reader(service, conn, CaseState.from_row(r), [],
-                             reader=actor is not None)[0] for r in rows]
+        cases = [
+            _for_reader(service, conn, CaseState.from_row(r), [], reader=actor is not None)[0]
+            for r in rows
+        ]
     if actor is not None:
         with service.store.engine.begin() as log:
             for case in cases:
                 log_read(log, actor, case_id=case.id, action="case list", at=_read_at(at))
     out = []
     for case in cases:
-        out.append({
-            "id": case.id, "process": case.process_id, "state": case.state,
-            "opened_on": case.opened_on, "overdue": case.overdue,
-            "assigned_officer": case.assigned_officer, "child": _child(case)["full_name"],
-        })
+        out.append(
+            {
+                "id": case.id,
+                "process": case.process_id,
+                "state": case.state,
+                "opened_on": case.opened_on,
+                "overdue": case.overdue,
+                "assigned_officer": case.assigned_officer,
+                "child": _child(case)["full_name"],
+            }
+        )
     return out
 
 
 def due_on(
-    service: Reads, *, on: dt.date, actor: ActorLike | None = None,
+    service: Reads,
+    *,
+    on: dt.date,
+    actor: ActorLike | None = None,
     at: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
     """What each officer must do on `on`: timers due by then, and checks whose window is open.
@@ -238,13 +292,19 @@ def due_on(
     Shows no personal data; a reader's (`actor`) right to read cases is checked and logged.
     """
     if actor is not None:
-        authorise_read(service.store, actor, case_ids=[None], action=f"due on {on}",
-                       at=_read_at(at), table=service.roles)
+        authorise_read(
+            service.store,
+            actor,
+            case_ids=[None],
+            action=f"due on {on}",
+            at=_read_at(at),
+            table=service.roles,
+        )
     with service.store.read() as conn:
         timers = conn.execute(
-            select(timer_table, case_table.c.assigned_officer).join(
-                case_table, case_table.c.id == timer_table.c.case_id
-            ).where(and_(timer_table.c.status == "pending", timer_table.c.due_date <= on))
+            select(timer_table, case_table.c.assigned_officer)
+            .join(case_table, case_table.c.id == timer_table.c.case_id)
+            .where(and_(timer_table.c.status == "pending", timer_table.c.due_date <= on))
             .order_by(timer_table.c.due_date, timer_table.c.case_id)
         ).all()
         open_cases = conn.execute(
@@ -252,12 +312,16 @@ def due_on(
         ).all()
     items: list[dict[str, Any]] = []
     for t in timers:
-        items.append({
-            "officer": t.assigned_officer, "case_id": t.case_id, "kind": "timer",
-            "due_date": t.due_date,
-            "what": t.trigger or f"escalate to {t.escalate_role}",
-            "why": t.explanation,
-        })
+        items.append(
+            {
+                "officer": t.assigned_officer,
+                "case_id": t.case_id,
+                "kind": "timer",
+                "due_date": t.due_date,
+                "what": t.trigger or f"escalate to {t.escalate_role}",
+                "why": t.explanation,
+            }
+        )
     for row in open_cases:
         case = CaseState.from_row(row)
         outline = service.outline_for(case)
@@ -270,18 +334,28 @@ def due_on(
             if check.first is not None and day < check.first:
                 continue
             late = check.last is not None and day > check.last
-            items.append({
-                "officer": case.assigned_officer, "case_id": case.id,
-                "kind": "overdue check" if late else "check", "due_date": on,
-                "what": f"{check.id}: {check.wording}",
-                "why": f"Day {day} of the case; window {check.window}" if check.window
-                else f"Day {day} of the case",
-            })
+            items.append(
+                {
+                    "officer": case.assigned_officer,
+                    "case_id": case.id,
+                    "kind": "overdue check" if late else "check",
+                    "due_date": on,
+                    "what": f"{check.id}: {check.wording}",
+                    "why": f"Day {day} of the case; window {check.window}"
+                    if check.window
+                    else f"Day {day} of the case",
+                }
+            )
         if case.overdue:
-            items.append({
-                "officer": case.assigned_officer, "case_id": case.id, "kind": "escalated",
-                "due_date": on, "what": "case escalated: act on it",
-                "why": "an escalation was raised and the case has not moved since",
-            })
+            items.append(
+                {
+                    "officer": case.assigned_officer,
+                    "case_id": case.id,
+                    "kind": "escalated",
+                    "due_date": on,
+                    "what": "case escalated: act on it",
+                    "why": "an escalation was raised and the case has not moved since",
+                }
+            )
     items.sort(key=lambda i: (str(i["officer"]), i["due_date"], i["case_id"]))
     return items

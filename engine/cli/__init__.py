@@ -61,8 +61,12 @@ class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         limit = formatter.width - 6 - max(map(len, self.list_commands(ctx)))
         rows = [
-            (name, (self.commands.get(name) or click.Command(name, help=self.lazy[name][2]))
-             .get_short_help_str(limit))
+            (
+                name,
+                (
+                    self.commands.get(name) or click.Command(name, help=self.lazy[name][2])
+                ).get_short_help_str(limit),
+            )
             for name in self.list_commands(ctx)
             if name in self.lazy or not self.commands[name].hidden
         ]
@@ -71,8 +75,13 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="The deployment's cme.toml (default: CME_CONFIG, beside the database, ./).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The deployment's cme.toml (default: CME_CONFIG, beside the database, ./).",
+)
 @click.version_option(package_name="cme-engine")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:

@@ -19,24 +19,38 @@ from engine.cli.common import DATE, actor_options, db_option, handle_errors, jso
 
 def _on_option(func: Any) -> Any:
     return click.option(
-        "--on", "on", type=DATE, default="today", show_default=True,
+        "--on",
+        "on",
+        type=DATE,
+        default="today",
+        show_default=True,
         help="The date it takes effect (YYYY-MM-DD).",
     )(func)
 
 
 def _rules_option(func: Any) -> Any:
     return click.option(
-        "--rules", "rules_path", type=click.Path(dir_okay=False), default=None,
+        "--rules",
+        "rules_path",
+        type=click.Path(dir_okay=False),
+        default=None,
         envvar="CME_RETENTION_FILE",
         help="Retention rules file (default: the shipped processes/retention.yaml).",
     )(func)
 
 
 # Backups (engine/cli/backup.py) are imported only when named, as top-level commands are.
-@click.group(cls=LazyGroup, lazy={
-    "backup": ("engine.cli.backup", "backup", "Back up the SQLite database (WAL included)."),
-    "backup-check": ("engine.cli.backup", "backup_check", "Verify a backup; say what it holds."),
-})
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "backup": ("engine.cli.backup", "backup", "Back up the SQLite database (WAL included)."),
+        "backup-check": (
+            "engine.cli.backup",
+            "backup_check",
+            "Verify a backup; say what it holds.",
+        ),
+    },
+)
 def admin() -> None:
     """Roles, retention and legal hold (records manager); master keys and backups (operator).
 
@@ -85,8 +99,14 @@ def retention() -> None:
 @actor_options
 @json_option
 @handle_errors
-def retention_list(on: dt.date, rules_path: str | None, db_url: str | None, actor: str | None,
-                   role: str, as_json: bool) -> None:
+def retention_list(
+    on: dt.date,
+    rules_path: str | None,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """Closed cases whose retention period has run out on --on (held cases marked).
 
     Shows case numbers and dates only, never personal data.
@@ -108,8 +128,10 @@ def retention_list(on: dt.date, rules_path: str | None, db_url: str | None, acto
         return
     for c in due:
         held = "  ON LEGAL HOLD: will not be purged" if c.legal_hold else ""
-        click.echo(f"{c.case_id}  {c.process_id}  closed {c.closed_on.isoformat()}  "
-                   f"kept until {c.purge_after.isoformat()} ({c.rule}){held}")
+        click.echo(
+            f"{c.case_id}  {c.process_id}  closed {c.closed_on.isoformat()}  "
+            f"kept until {c.purge_after.isoformat()} ({c.rule}){held}"
+        )
 
 
 @retention.command("apply")
@@ -120,8 +142,15 @@ def retention_list(on: dt.date, rules_path: str | None, db_url: str | None, acto
 @actor_options
 @json_option
 @handle_errors
-def retention_apply(on: dt.date, dry_run: bool, rules_path: str | None, db_url: str | None,
-                    actor: str | None, role: str, as_json: bool) -> None:
+def retention_apply(
+    on: dt.date,
+    dry_run: bool,
+    rules_path: str | None,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """Purge the personal data of every due case not on legal hold (an audited purge).
 
     Each purge records a `purge` event (who, when, which rule) and destroys the case's key: the
@@ -135,8 +164,9 @@ def retention_apply(on: dt.date, dry_run: bool, rules_path: str | None, db_url: 
 
     svc = wiring.service(db_url)
     policy = _policy(load_retention(rules_path), svc)
-    report = apply_retention(svc, policy, on=on, at=wiring.now(),
-                             actor=wiring.actor(actor, role), dry_run=dry_run)
+    report = apply_retention(
+        svc, policy, on=on, at=wiring.now(), actor=wiring.actor(actor, role), dry_run=dry_run
+    )
     if as_json:
         print_json(report.as_dict())
         return
@@ -145,8 +175,10 @@ def retention_apply(on: dt.date, dry_run: bool, rules_path: str | None, db_url: 
         click.echo(f"{verb} {c.case_id} (closed {c.closed_on.isoformat()}, rule {c.rule})")
     for c in report.held:
         click.echo(f"kept {c.case_id}: on legal hold")
-    click.echo(f"{len(report.purged)} {verb}, {len(report.held)} on legal hold"
-               + (" (dry run: nothing changed)" if dry_run else ""))
+    click.echo(
+        f"{len(report.purged)} {verb}, {len(report.held)} on legal hold"
+        + (" (dry run: nothing changed)" if dry_run else "")
+    )
 
 
 @admin.command("hold")
@@ -157,8 +189,15 @@ def retention_apply(on: dt.date, dry_run: bool, rules_path: str | None, db_url: 
 @actor_options
 @json_option
 @handle_errors
-def hold_cmd(case_id: str, reason: str, on: dt.date, db_url: str | None, actor: str | None,
-             role: str, as_json: bool) -> None:
+def hold_cmd(
+    case_id: str,
+    reason: str,
+    on: dt.date,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """Put a case on legal hold: no retention purge will touch it until it is released.
 
     Example: cme admin hold CME-000001 --reason "subject access request" --role records_manager
@@ -166,8 +205,14 @@ def hold_cmd(case_id: str, reason: str, on: dt.date, db_url: str | None, actor: 
     from engine.cases.purge import place_hold
     from engine.cli import wiring
 
-    result = place_hold(wiring.service(db_url), case_id, reason=reason, on=on, at=wiring.now(),
-                        actor=wiring.actor(actor, role))
+    result = place_hold(
+        wiring.service(db_url),
+        case_id,
+        reason=reason,
+        on=on,
+        at=wiring.now(),
+        actor=wiring.actor(actor, role),
+    )
     _report(result, "on legal hold", as_json)
 
 
@@ -179,8 +224,15 @@ def hold_cmd(case_id: str, reason: str, on: dt.date, db_url: str | None, actor: 
 @actor_options
 @json_option
 @handle_errors
-def release_cmd(case_id: str, reason: str, on: dt.date, db_url: str | None, actor: str | None,
-                role: str, as_json: bool) -> None:
+def release_cmd(
+    case_id: str,
+    reason: str,
+    on: dt.date,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """Release a legal hold; the case's retention rule applies again.
 
     Example: cme admin release CME-000001 --reason "request closed" --role records_manager
@@ -188,8 +240,14 @@ def release_cmd(case_id: str, reason: str, on: dt.date, db_url: str | None, acto
     from engine.cases.purge import release_hold
     from engine.cli import wiring
 
-    result = release_hold(wiring.service(db_url), case_id, reason=reason, on=on,
-                          at=wiring.now(), actor=wiring.actor(actor, role))
+    result = release_hold(
+        wiring.service(db_url),
+        case_id,
+        reason=reason,
+        on=on,
+        at=wiring.now(),
+        actor=wiring.actor(actor, role),
+    )
     _report(result, "released from legal hold", as_json)
 
 
@@ -223,21 +281,48 @@ def key_new(path: str) -> None:
 
 
 @key.command("rotate")
-@click.option("--new-key", "new_key", required=True, type=click.Path(dir_okay=False),
-              help="The new master key file (made with `cme admin key new`).")
-@click.option("--old-key", "old_keys", multiple=True, type=click.Path(dir_okay=False),
-              help="Another master key some case keys may still be wrapped by; repeat.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True,
-              help="Case keys re-wrapped per transaction.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="The deployment's cme.toml (default: CME_CONFIG, beside the database, ./).")
+@click.option(
+    "--new-key",
+    "new_key",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The new master key file (made with `cme admin key new`).",
+)
+@click.option(
+    "--old-key",
+    "old_keys",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Another master key some case keys may still be wrapped by; repeat.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Case keys re-wrapped per transaction.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The deployment's cme.toml (default: CME_CONFIG, beside the database, ./).",
+)
 @db_option
 @actor_options
 @json_option
 @handle_errors
-def key_rotate(new_key: str, old_keys: tuple[str, ...], batch_size: int,
-               config_path: str | None, db_url: str | None, actor: str | None, role: str,
-               as_json: bool) -> None:
+def key_rotate(
+    new_key: str,
+    old_keys: tuple[str, ...],
+    batch_size: int,
+    config_path: str | None,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """Re-wrap every case key under the master key in --new-key; audited, resumable.
 
     The key in use now (and any previous keys in cme.toml, or given with --old-key) opens each
@@ -256,24 +341,36 @@ def key_rotate(new_key: str, old_keys: tuple[str, ...], batch_size: int,
     from engine.protection.rotation import rotate_master_key
     from engine.store.database import open_store
 
-    config = deployment_config(config_path, db_url=db_url) if config_path else \
-        wiring.config(db_url)
+    config = deployment_config(config_path, db_url=db_url) if config_path else wiring.config(db_url)
     url = database_url(db_url, config)
     store = open_store(url)
     keys, _ = case_keys(config, db_url=url, store=store)
     new = read_master_key_file(Path(new_key), what="--new-key")
-    old = [*keys.ring.values(), *(read_master_key_file(Path(p), what="--old-key")
-                                  for p in old_keys)]
-    report = rotate_master_key(store, old=old, new=new, actor=wiring.actor(actor, role),
-                               at=wiring.now(), roles=wiring.roles(), batch_size=batch_size)
+    old = [
+        *keys.ring.values(),
+        *(read_master_key_file(Path(p), what="--old-key") for p in old_keys),
+    ]
+    report = rotate_master_key(
+        store,
+        old=old,
+        new=new,
+        actor=wiring.actor(actor, role),
+        at=wiring.now(),
+        roles=wiring.roles(),
+        batch_size=batch_size,
+    )
     if as_json:
         print_json(report.as_dict())
         return
-    click.echo(f"re-wrapped {report.rewrapped} case keys from "
-               f"{', '.join(report.from_ids) or '(none left)'} to {report.to_id} in "
-               f"{report.batches} batches")
-    click.echo(f"now set keys.master_key_file (or CME_MASTER_KEY_FILE) to {new_key}; keep the "
-               "old key until backups made under it have aged out")
+    click.echo(
+        f"re-wrapped {report.rewrapped} case keys from "
+        f"{', '.join(report.from_ids) or '(none left)'} to {report.to_id} in "
+        f"{report.batches} batches"
+    )
+    click.echo(
+        f"now set keys.master_key_file (or CME_MASTER_KEY_FILE) to {new_key}; keep the "
+        "old key until backups made under it have aged out"
+    )
 
 
 def _policy(policy: Any, svc: Any) -> Any:
@@ -289,8 +386,17 @@ def _policy(policy: Any, svc: Any) -> Any:
 def _report(result: Any, what: str, as_json: bool) -> None:
     case = result.case
     if as_json:
-        print_json({"case_id": case.id, "legal_hold": case.legal_hold, "seq": case.seq,
-                    "event": {"seq": result.event.seq, "kind": str(result.event.kind),
-                              "hash": result.event.hash}})
+        print_json(
+            {
+                "case_id": case.id,
+                "legal_hold": case.legal_hold,
+                "seq": case.seq,
+                "event": {
+                    "seq": result.event.seq,
+                    "kind": str(result.event.kind),
+                    "hash": result.event.hash,
+                },
+            }
+        )
     else:
         click.echo(f"{case.id}: {what} (event {case.seq})")

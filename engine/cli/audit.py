@@ -34,14 +34,25 @@ def audit() -> None:
 
 @audit.command()
 @click.argument("case_id")
-@click.option("--as-of", "as_of", type=DATE, default=None,
-              help="Show the case as it stood at the end of this day (YYYY-MM-DD).")
+@click.option(
+    "--as-of",
+    "as_of",
+    type=DATE,
+    default=None,
+    help="Show the case as it stood at the end of this day (YYYY-MM-DD).",
+)
 @db_option
 @actor_options
 @json_option
 @handle_errors
-def replay(case_id: str, as_of: dt.date | None, db_url: str | None, actor: str | None,
-           role: str, as_json: bool) -> None:
+def replay(
+    case_id: str,
+    as_of: dt.date | None,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """Rebuild a case from its events and print its timeline; exit 4 if it does not match.
 
     Each event: effective date, school day, recorded time, who and in which role, the state
@@ -66,12 +77,16 @@ def replay(case_id: str, as_of: dt.date | None, db_url: str | None, actor: str |
         return
     result = replay_case(svc, case_id, actor=who, at=wiring.now())
     if as_json:
-        print_json({
-            "case_id": result.case_id, "process_id": result.process_id, "ok": result.ok,
-            "problems": result.problems(),
-            "timeline": [t.as_dict() for t in result.timeline],
-            "replayed": _row(result.replayed.as_row()) if result.replayed else None,
-        })
+        print_json(
+            {
+                "case_id": result.case_id,
+                "process_id": result.process_id,
+                "ok": result.ok,
+                "problems": result.problems(),
+                "timeline": [t.as_dict() for t in result.timeline],
+                "replayed": _row(result.replayed.as_row()) if result.replayed else None,
+            }
+        )
     else:
         _print_timeline(result)
     if not result.ok:
@@ -81,22 +96,45 @@ def replay(case_id: str, as_of: dt.date | None, db_url: str | None, actor: str |
 @audit.command()
 @click.option("--case", "case_id", default=None, help="Verify one case.")
 @click.option("--all", "all_cases", is_flag=True, help="Verify every case.")
-@click.option("--checkpoint", "checkpoint_path", type=click.Path(), default=None,
-              help="Also prove nothing recorded before this signed checkpoint was changed (a "
-                   "file, or a folder: its newest). Default: the deployment's checkpoints "
-                   "folder, if it holds one.")
-@click.option("--public-key", "public_key", type=click.Path(dir_okay=False), default=None,
-              help="Trust only checkpoints signed with this key (a .pub file from keygen). "
-                   "Default: keys.checkpoint_public_key pinned in cme.toml.")
-@click.option("--jobs", type=click.IntRange(1, 64), default=DEFAULT_JOBS, show_default=True,
-              help="Processes verifying ranges of cases in parallel (with --all).")
+@click.option(
+    "--checkpoint",
+    "checkpoint_path",
+    type=click.Path(),
+    default=None,
+    help="Also prove nothing recorded before this signed checkpoint was changed (a "
+    "file, or a folder: its newest). Default: the deployment's checkpoints "
+    "folder, if it holds one.",
+)
+@click.option(
+    "--public-key",
+    "public_key",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Trust only checkpoints signed with this key (a .pub file from keygen). "
+    "Default: keys.checkpoint_public_key pinned in cme.toml.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=DEFAULT_JOBS,
+    show_default=True,
+    help="Processes verifying ranges of cases in parallel (with --all).",
+)
 @db_option
 @actor_options
 @json_option
 @handle_errors
-def verify(case_id: str | None, all_cases: bool, checkpoint_path: str | None,  # noqa: C901 (the command's options, each mapped to one verify setting)
-           public_key: str | None, jobs: int, db_url: str | None, actor: str | None, role: str,
-           as_json: bool) -> None:
+def verify(  # noqa: C901 (the command's options, each mapped to one verify setting)
+    case_id: str | None,
+    all_cases: bool,
+    checkpoint_path: str | None,
+    public_key: str | None,
+    jobs: int,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """Check every event's hash chain and that replay equals each stored case row.
 
     Also checks the ledger of case openings (a whole case deleted is caught) and, against the
@@ -126,8 +164,7 @@ def verify(case_id: str | None, all_cases: bool, checkpoint_path: str | None,  #
     started = time.perf_counter()
     if checkpoint is not None:
         assert trusted is not None
-        report = verify_against(store, checkpoint, case_id=case_id, trusted_key=trusted,
-                                jobs=jobs)
+        report = verify_against(store, checkpoint, case_id=case_id, trusted_key=trusted, jobs=jobs)
     else:
         report = verify_store(store, case_id=case_id, jobs=jobs)
     seconds = time.perf_counter() - started
@@ -141,49 +178,73 @@ def verify(case_id: str | None, all_cases: bool, checkpoint_path: str | None,  #
     marked = mark_problems(store, report, at=at, by=f"{who.name} ({who.role})")
     rate = report.events / seconds if seconds > 0 else 0.0
     if as_json:
-        print_json({
-            "ok": report.ok, "cases": report.cases, "events": report.events,
-            "ledger_entries": report.ledger_entries,
-            "seconds": round(seconds, 3), "events_per_second": round(rate),
-            "problem_count": report.problem_count,
-            "problems": [{"case_id": p.case_id or None, "seq": p.seq, "what": p.what}
-                         for p in report.problems],
-            "marked": marked,
-            "checkpoint": None if checkpoint is None else {
-                "file": str(found), "created_at": checkpoint.created_at,
-                "key_id": checkpoint.key_id, "root": checkpoint.root,
-                "heads_checked": report.anchors_checked,
-                "events_after": report.unsigned_events,
-                "cases_after": report.unsigned_cases,
-                "oldest_after": report.unsigned_since},
-        })
+        print_json(
+            {
+                "ok": report.ok,
+                "cases": report.cases,
+                "events": report.events,
+                "ledger_entries": report.ledger_entries,
+                "seconds": round(seconds, 3),
+                "events_per_second": round(rate),
+                "problem_count": report.problem_count,
+                "problems": [
+                    {"case_id": p.case_id or None, "seq": p.seq, "what": p.what}
+                    for p in report.problems
+                ],
+                "marked": marked,
+                "checkpoint": None
+                if checkpoint is None
+                else {
+                    "file": str(found),
+                    "created_at": checkpoint.created_at,
+                    "key_id": checkpoint.key_id,
+                    "root": checkpoint.root,
+                    "heads_checked": report.anchors_checked,
+                    "events_after": report.unsigned_events,
+                    "cases_after": report.unsigned_cases,
+                    "oldest_after": report.unsigned_since,
+                },
+            }
+        )
     else:
         if checkpoint is not None:
-            click.echo(f"checkpoint {found} of {checkpoint.created_at.isoformat()} signed by "
-                       f"the pinned key {checkpoint.key_id}: signature good; "
-                       f"{report.anchors_checked} of {len(checkpoint.heads)} signed heads "
-                       "checked")
-        click.echo(f"{report.cases} case(s), {report.events} event(s) in {seconds:.2f} s "
-                   f"({rate:,.0f} events/s)")
+            click.echo(
+                f"checkpoint {found} of {checkpoint.created_at.isoformat()} signed by "
+                f"the pinned key {checkpoint.key_id}: signature good; "
+                f"{report.anchors_checked} of {len(checkpoint.heads)} signed heads "
+                "checked"
+            )
+        click.echo(
+            f"{report.cases} case(s), {report.events} event(s) in {seconds:.2f} s "
+            f"({rate:,.0f} events/s)"
+        )
         if checkpoint is not None:
             click.echo(_after_line(report))
         else:
-            click.echo("no checkpoint: no event is covered by a signature (sign one with "
-                       "`cme audit checkpoint`)")
+            click.echo(
+                "no checkpoint: no event is covered by a signature (sign one with "
+                "`cme audit checkpoint`)"
+            )
         if report.ok:
-            click.echo("verified: every hash chain holds, replay reproduces every case row and "
-                       "every case opened is still there")
+            click.echo(
+                "verified: every hash chain holds, replay reproduces every case row and "
+                "every case opened is still there"
+            )
         else:
             first = report.problems[0]
-            click.echo(f"INTEGRITY FAILURE: {report.problem_count} problem(s); first: {first}",
-                       err=True)
+            click.echo(
+                f"INTEGRITY FAILURE: {report.problem_count} problem(s); first: {first}", err=True
+            )
             for problem in report.problems[1:20]:
                 click.echo(f"  {problem}", err=True)
             if marked:
-                click.echo(f"marked {len(marked)} case(s) ({', '.join(marked[:10])}"
-                           f"{', …' if len(marked) > 10 else ''}): they take no new changes "
-                           "until an auditor clears them with `cme audit clear CASE --reason "
-                           "TEXT`", err=True)
+                click.echo(
+                    f"marked {len(marked)} case(s) ({', '.join(marked[:10])}"
+                    f"{', …' if len(marked) > 10 else ''}): they take no new changes "
+                    "until an auditor clears them with `cme audit clear CASE --reason "
+                    "TEXT`",
+                    err=True,
+                )
     if not report.ok:
         sys.exit(INTEGRITY_EXIT)
 
@@ -195,8 +256,9 @@ def verify(case_id: str | None, all_cases: bool, checkpoint_path: str | None,  #
 @actor_options
 @json_option
 @handle_errors
-def clear(case_id: str, reason: str, db_url: str | None, actor: str | None, role: str,
-          as_json: bool) -> None:
+def clear(
+    case_id: str, reason: str, db_url: str | None, actor: str | None, role: str, as_json: bool
+) -> None:
     """Clear the integrity mark verify put on a case, so it takes changes again; audited.
 
     Run it once the broken history has been examined (`cme audit replay CASE`). What verify
@@ -212,11 +274,18 @@ def clear(case_id: str, reason: str, db_url: str | None, actor: str | None, role
 
     who = wiring.actor(actor, role)
     svc = wiring.service(db_url)
-    marks = clear_mark(svc.store, case_id, actor=who, reason=reason, at=wiring.now(),
-                       roles=svc.roles)
+    marks = clear_mark(
+        svc.store, case_id, actor=who, reason=reason, at=wiring.now(), roles=svc.roles
+    )
     if as_json:
-        print_json({"case_id": case_id, "cleared": [
-            {"seq": m.seq, "problem": m.problem, "found_at": m.found_at} for m in marks]})
+        print_json(
+            {
+                "case_id": case_id,
+                "cleared": [
+                    {"seq": m.seq, "problem": m.problem, "found_at": m.found_at} for m in marks
+                ],
+            }
+        )
         return
     for m in marks:
         click.echo(f"cleared: {m.problem}" + (f" (event {m.seq})" if m.seq else ""))
@@ -224,8 +293,13 @@ def clear(case_id: str, reason: str, db_url: str | None, actor: str | None, role
 
 
 @audit.command()
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="Where to write the private key (keep it off the database server).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the private key (keep it off the database server).",
+)
 @handle_errors
 def keygen(out: str) -> None:
     """Create an Ed25519 signing key for checkpoints (and OUT.pub with its public key).
@@ -257,21 +331,43 @@ def keygen(out: str) -> None:
 
 
 @audit.command()
-@click.option("--key", "key_path", envvar=KEY_ENV, default=None,
-              type=click.Path(dir_okay=False),
-              help=f"The Ed25519 private key file (or {KEY_ENV}; default: "
-                   "keys.checkpoint_signing_key_file in cme.toml).")
-@click.option("--out", "out", default=None, type=click.Path(dir_okay=False),
-              help="Where to write the checkpoint (default: the deployment's checkpoints "
-                   "folder); keep a copy outside the database.")
-@click.option("--jobs", type=click.IntRange(1, 64), default=DEFAULT_JOBS, show_default=True,
-              help="Processes verifying ranges of cases in parallel before signing.")
+@click.option(
+    "--key",
+    "key_path",
+    envvar=KEY_ENV,
+    default=None,
+    type=click.Path(dir_okay=False),
+    help=f"The Ed25519 private key file (or {KEY_ENV}; default: "
+    "keys.checkpoint_signing_key_file in cme.toml).",
+)
+@click.option(
+    "--out",
+    "out",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Where to write the checkpoint (default: the deployment's checkpoints "
+    "folder); keep a copy outside the database.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=DEFAULT_JOBS,
+    show_default=True,
+    help="Processes verifying ranges of cases in parallel before signing.",
+)
 @db_option
 @actor_options
 @json_option
 @handle_errors
-def checkpoint(key_path: str | None, out: str | None, jobs: int, db_url: str | None,
-               actor: str | None, role: str, as_json: bool) -> None:
+def checkpoint(
+    key_path: str | None,
+    out: str | None,
+    jobs: int,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """Verify the whole log, then write a signed checkpoint of every case's chain head.
 
     \b
@@ -310,24 +406,46 @@ def checkpoint(key_path: str | None, out: str | None, jobs: int, db_url: str | N
     with store.engine.begin() as conn:
         record_access(conn, who, case_id=None, action="checkpoint", at=at)
     if as_json:
-        print_json({"file": out, "created_at": signed.created_at, "cases": signed.case_count,
-                    "events": signed.event_count, "root": signed.root, "key_id": signed.key_id})
+        print_json(
+            {
+                "file": out,
+                "created_at": signed.created_at,
+                "cases": signed.case_count,
+                "events": signed.event_count,
+                "root": signed.root,
+                "key_id": signed.key_id,
+            }
+        )
     else:
-        click.echo(f"wrote {out}: {signed.case_count} case(s), {signed.event_count} event(s), "
-                   f"Merkle root {signed.root}, key {signed.key_id}")
+        click.echo(
+            f"wrote {out}: {signed.case_count} case(s), {signed.event_count} event(s), "
+            f"Merkle root {signed.root}, key {signed.key_id}"
+        )
 
 
 @audit.command()
 @click.argument("case_id")
-@click.option("--format", "fmt", type=click.Choice(["json", "html"]), default="json",
-              show_default=True, help="A JSON bundle, or one self-contained HTML page.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-              help="Write to this file (default: standard output).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "html"]),
+    default="json",
+    show_default=True,
+    help="A JSON bundle, or one self-contained HTML page.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write to this file (default: standard output).",
+)
 @db_option
 @actor_options
 @handle_errors
-def export(case_id: str, fmt: str, output: str | None, db_url: str | None, actor: str | None,
-           role: str) -> None:
+def export(
+    case_id: str, fmt: str, output: str | None, db_url: str | None, actor: str | None, role: str
+) -> None:
     """A case's whole history for an auditor, with the definitions it ran under and its hashes.
 
     The bundle holds the child's personal data: keep it as securely as the case record.
@@ -340,15 +458,19 @@ def export(case_id: str, fmt: str, output: str | None, db_url: str | None, actor
     from engine.audit.export import bundle_json
     from engine.cli import wiring
 
-    bundle = export_bundle(wiring.service(db_url), case_id, actor=wiring.actor(actor, role),
-                           at=wiring.now(), fmt=fmt)
+    bundle = export_bundle(
+        wiring.service(db_url), case_id, actor=wiring.actor(actor, role), at=wiring.now(), fmt=fmt
+    )
     text = render_html(bundle) if fmt == "html" else bundle_json(bundle)
     if output is None:
         click.echo(text, nl=False)
     else:
         Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output} ({len(bundle['events'])} events, final hash "
-                   f"{bundle['chain']['final_hash']}); it holds personal data", err=True)
+        click.echo(
+            f"wrote {output} ({len(bundle['events'])} events, final hash "
+            f"{bundle['chain']['final_hash']}); it holds personal data",
+            err=True,
+        )
     if not bundle["chain"]["verified"]:
         click.echo("INTEGRITY FAILURE: " + "; ".join(bundle["chain"]["problems"]), err=True)
         sys.exit(INTEGRITY_EXIT)
@@ -360,8 +482,9 @@ def export(case_id: str, fmt: str, output: str | None, db_url: str | None, actor
 @actor_options
 @json_option
 @handle_errors
-def access_log(case_id: str | None, db_url: str | None, actor: str | None, role: str,
-               as_json: bool) -> None:
+def access_log(
+    case_id: str | None, db_url: str | None, actor: str | None, role: str, as_json: bool
+) -> None:
     """Who read which case, when, and how.
 
     \b
@@ -378,8 +501,10 @@ def access_log(case_id: str | None, db_url: str | None, actor: str | None, role:
         print_json(rows)
         return
     for r in rows:
-        click.echo(f"{_at(r['at'])}  {r['case_id'] or '(all cases)'}  {r['actor']} "
-                   f"({r['role']})  {r['action']}")
+        click.echo(
+            f"{_at(r['at'])}  {r['case_id'] or '(all cases)'}  {r['actor']} "
+            f"({r['role']})  {r['action']}"
+        )
     if not rows:
         click.echo("no reads recorded" + (f" for {case_id}" if case_id else ""))
 
@@ -433,10 +558,15 @@ def _trusted_key(given: str | None, db_url: str | None) -> str:
 def _after_line(report: Any) -> str:
     if not report.unsigned_events:
         return "every event is covered by the checkpoint"
-    since = f", the oldest recorded at {report.unsigned_since[:19]} UTC" if (
-        report.unsigned_since) else ""
-    return (f"{report.unsigned_events} event(s) in {report.unsigned_cases} case(s) recorded after "
-            f"the checkpoint, not yet covered by a signature{since}")
+    since = (
+        f", the oldest recorded at {report.unsigned_since[:19]} UTC"
+        if (report.unsigned_since)
+        else ""
+    )
+    return (
+        f"{report.unsigned_events} event(s) in {report.unsigned_cases} case(s) recorded after "
+        f"the checkpoint, not yet covered by a signature{since}"
+    )
 
 
 def _read_text(path: str) -> str:
@@ -476,8 +606,10 @@ def _print_timeline(result: Any) -> None:
             click.echo(f"    rule: {t.rule}")
         if t.source:
             click.echo(f"    source: {t.source}")
-        click.echo(f"    definition: {result.process_id} version {t.process_version}, sha256 "
-                   f"{(t.content_hash or 'not stored')[:16]}; event hash {t.hash[:16]}")
+        click.echo(
+            f"    definition: {result.process_id} version {t.process_version}, sha256 "
+            f"{(t.content_hash or 'not stored')[:16]}; event hash {t.hash[:16]}"
+        )
     click.echo("")
     if result.ok:
         last = result.timeline[-1].hash if result.timeline else ""
@@ -488,18 +620,27 @@ def _print_timeline(result: Any) -> None:
 
 
 def _print_as_of(view: Any) -> None:
-    click.echo(f"{view.case_id} at the end of {view.on.isoformat()}: {view.case.state} "
-               f"({view.state_title})" + (f", Day {view.day}" if view.day is not None else "")
-               + f"; {view.events} event(s) by then; process version "
-               f"{view.case.process_version}" + ("; closed" if view.case.terminal else ""))
+    click.echo(
+        f"{view.case_id} at the end of {view.on.isoformat()}: {view.case.state} "
+        f"({view.state_title})"
+        + (f", Day {view.day}" if view.day is not None else "")
+        + f"; {view.events} event(s) by then; process version "
+        f"{view.case.process_version}" + ("; closed" if view.case.terminal else "")
+    )
     if view.outstanding_checks:
         click.echo("Outstanding checks:")
         for c in view.outstanding_checks:
-            click.echo(f"  {c['id']}" + (f" ({c['days']})" if c["days"] else "")
-                       + f": {c['wording']}" + ("" if c["required"] else " (optional)"))
+            click.echo(
+                f"  {c['id']}"
+                + (f" ({c['days']})" if c["days"] else "")
+                + f": {c['wording']}"
+                + ("" if c["required"] else " (optional)")
+            )
     if view.timers:
         click.echo("Timers:")
         for t in view.timers:
             state = "DUE" if t["due"] else "pending"
-            click.echo(f"  {t['due_date'].isoformat()} {state}: {t['timer']}: {t['action']} "
-                       f"({t['explanation']})")
+            click.echo(
+                f"  {t['due_date'].isoformat()} {state}: {t['timer']}: {t['action']} "
+                f"({t['explanation']})"
+            )

@@ -31,7 +31,10 @@ class DateRange(click.ParamType[Range, Any]):
     name = "from:to"
 
     def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None  # noqa: ARG002 (click's signature)
+        self,
+        value: Any,
+        param: click.Parameter | None,
+        ctx: click.Context | None,  # noqa: ARG002 (click's signature)
     ) -> Range:
         """Parse FROM:TO into a (first, last) pair of dates."""
         if isinstance(value, tuple):
@@ -221,8 +224,15 @@ def list_(as_json: bool) -> None:
     for key in available_school_calendars():
         overlay = school_overlay(key)
         cal = load_school_calendar(key, load_calendar(overlay.base))
-        rows.append({"name": cal.name, "version": cal.version, "school_years": cal.school_years(),
-                     "school": overlay.school, "base": overlay.base})
+        rows.append(
+            {
+                "name": cal.name,
+                "version": cal.version,
+                "school_years": cal.school_years(),
+                "school": overlay.school,
+                "base": overlay.base,
+            }
+        )
     if as_json:
         print_json(rows)
         return
@@ -235,9 +245,14 @@ def list_(as_json: bool) -> None:
 
 @calendar.command("new")
 @click.argument("year")
-@click.option("--into", "into", type=click.Path(dir_okay=False), default=None,
-              help="A calendar file to add the year to; a file that does not exist yet is "
-                   "made, named after the file. Without it the year is printed.")
+@click.option(
+    "--into",
+    "into",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A calendar file to add the year to; a file that does not exist yet is "
+    "made, named after the file. Without it the year is printed.",
+)
 @handle_errors
 def new(year: str, into: str | None) -> None:
     """Scaffold school YEAR: England's bank holidays listed, the term dates to fill in.
@@ -271,16 +286,34 @@ def new(year: str, into: str | None) -> None:
 @calendar.command("reload")
 @click.argument("name_or_path")
 @click.option("--dry-run", is_flag=True, help="List the deadlines that would move; change nothing.")
-@click.option("--on", "on", type=DATE, default="today", show_default=True,
-              help="Effective date of the deadline_moved events.")
+@click.option(
+    "--on",
+    "on",
+    type=DATE,
+    default="today",
+    show_default=True,
+    help="Effective date of the deadline_moved events.",
+)
 @db_option
 @click.option("--actor", envvar="CME_ACTOR", default=None, help="Who you are (or CME_ACTOR).")
-@click.option("--role", envvar="CME_ROLE", default="policy_owner", show_default=True,
-              help="Your role (or CME_ROLE); loading a calendar needs load_process.")
+@click.option(
+    "--role",
+    envvar="CME_ROLE",
+    default="policy_owner",
+    show_default=True,
+    help="Your role (or CME_ROLE); loading a calendar needs load_process.",
+)
 @json_option
 @handle_errors
-def reload(name_or_path: str, dry_run: bool, on: dt.date, db_url: str | None,
-           actor: str | None, role: str, as_json: bool) -> None:
+def reload(
+    name_or_path: str,
+    dry_run: bool,
+    on: dt.date,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """Load a new version of a calendar and move every pending deadline measured on it.
 
     Compares with the version in force in the database, recomputes each pending timer on the
@@ -298,8 +331,9 @@ def reload(name_or_path: str, dry_run: bool, on: dt.date, db_url: str | None,
     if dry_run:
         result = plan_calendar_reload(service, cal)
     else:
-        result = apply_calendar_reload(service, cal, on=on, at=wiring.now(),
-                                       actor=wiring.actor(actor, role))
+        result = apply_calendar_reload(
+            service, cal, on=on, at=wiring.now(), actor=wiring.actor(actor, role)
+        )
     if as_json:
         print_json({**result.as_dict(), "dry_run": dry_run})
         return
@@ -314,11 +348,13 @@ def reload(name_or_path: str, dry_run: bool, on: dt.date, db_url: str | None,
         for column in ("case", "timer", "was due", "now due", "how it is computed now"):
             table.add_column(column)
         for m in result.moves:
-            table.add_row(m.case_id, m.timer_id, m.old_due.isoformat(), m.new_due.isoformat(),
-                          m.explanation)
+            table.add_row(
+                m.case_id, m.timer_id, m.old_due.isoformat(), m.new_due.isoformat(), m.explanation
+            )
         console.print(table)
-    console.print(result.summary() + ("; dry run, nothing written" if dry_run else ""),
-                  soft_wrap=True)
+    console.print(
+        result.summary() + ("; dry run, nothing written" if dry_run else ""), soft_wrap=True
+    )
 
 
 def _print_summary(cal: SchoolCalendar, summary: dict[str, Any]) -> None:

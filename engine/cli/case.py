@@ -21,14 +21,20 @@ from engine.cli.common import (
 
 def _on_option(func: Any) -> Any:
     return click.option(
-        "--on", "on", type=DATE, default="today", show_default=True,
+        "--on",
+        "on",
+        type=DATE,
+        default="today",
+        show_default=True,
         help="The date it takes effect (YYYY-MM-DD).",
     )(func)
 
 
 def _expect_option(func: Any) -> Any:
     return click.option(
-        "--expect-seq", type=int, default=None,
+        "--expect-seq",
+        type=int,
+        default=None,
         help="Refuse if the case is no longer at this event number (someone else changed it).",
     )(func)
 
@@ -55,18 +61,34 @@ def form_cmd(example: bool) -> None:
 
 
 @case.command("open")
-@click.option("--form", "form_path", required=True, type=click.Path(dir_okay=False),
-              help="The notification form, YAML or JSON.")
+@click.option(
+    "--form",
+    "form_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The notification form, YAML or JSON.",
+)
 @_on_option
 @click.option("--process", default="untraceable_cme", show_default=True)
-@click.option("--calendar", default=None,
-              help="Calendar the case's clock uses (default: [calendars] default in cme.toml).")
+@click.option(
+    "--calendar",
+    default=None,
+    help="Calendar the case's clock uses (default: [calendars] default in cme.toml).",
+)
 @db_option
 @actor_options
 @json_option
 @handle_errors
-def open_cmd(form_path: str, on: dt.date, process: str, calendar: str | None,
-             db_url: str | None, actor: str | None, role: str, as_json: bool) -> None:
+def open_cmd(
+    form_path: str,
+    on: dt.date,
+    process: str,
+    calendar: str | None,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """Open a case per child named on a notification form; Day 1 is --on.
 
     Example: cme case open --form notification.yaml --on 2024-10-21 --json
@@ -85,8 +107,10 @@ def open_cmd(form_path: str, on: dt.date, process: str, calendar: str | None,
         from engine.language.yamlsafe import MAX_CHARS
 
         if len(text) > MAX_CHARS:
-            raise InputError(f"{path}: {len(text):,} characters is too long for a notification "
-                             "form; is this the right file?")
+            raise InputError(
+                f"{path}: {len(text):,} characters is too long for a notification "
+                "form; is this the right file?"
+            )
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -99,9 +123,14 @@ def open_cmd(form_path: str, on: dt.date, process: str, calendar: str | None,
         data = load_yaml(text, str(path)).data
     form = parse_form(data, source=str(path))
     svc = wiring.service(db_url)
-    ids = svc.open_case(form, on=on, at=wiring.now(), actor=wiring.actor(actor, role),
-                        process=process,
-                        calendar=calendar or wiring.config(db_url).calendars.default)
+    ids = svc.open_case(
+        form,
+        on=on,
+        at=wiring.now(),
+        actor=wiring.actor(actor, role),
+        process=process,
+        calendar=calendar or wiring.config(db_url).calendars.default,
+    )
     if as_json:
         print_json({"case_ids": ids})
     else:
@@ -116,8 +145,9 @@ def open_cmd(form_path: str, on: dt.date, process: str, calendar: str | None,
 @actor_options
 @json_option
 @handle_errors
-def show_cmd(case_id: str, on: dt.date, db_url: str | None, actor: str | None, role: str,
-             as_json: bool) -> None:
+def show_cmd(
+    case_id: str, on: dt.date, db_url: str | None, actor: str | None, role: str, as_json: bool
+) -> None:
     """Where a case stands: state, Day N, checklist, next deadlines and history.
 
     Example: cme case show CME-000001
@@ -125,8 +155,9 @@ def show_cmd(case_id: str, on: dt.date, db_url: str | None, actor: str | None, r
     from engine.cases.views import case_summary
     from engine.cli import wiring
 
-    summary = case_summary(wiring.reader(db_url), case_id, on=on,
-                           actor=wiring.actor(actor, role), at=wiring.now())
+    summary = case_summary(
+        wiring.reader(db_url), case_id, on=on, actor=wiring.actor(actor, role), at=wiring.now()
+    )
     if as_json:
         print_json(summary)
         return
@@ -139,21 +170,30 @@ def _print_summary(s: dict[str, Any]) -> None:
 
     con = Console()
     child = s["child"]
-    con.print(f"[bold]{s['id']}[/bold]  {child.get('full_name') or ''}  "
-              f"(born {child.get('date_of_birth')}, UPN {child.get('upn') or '—'})")
-    con.print(f"{s['process']['title']} v{s['process']['version']} · state [bold]"
-              f"{s['state']}[/bold] — {s['state_title']}")
+    con.print(
+        f"[bold]{s['id']}[/bold]  {child.get('full_name') or ''}  "
+        f"(born {child.get('date_of_birth')}, UPN {child.get('upn') or '—'})"
+    )
+    con.print(
+        f"{s['process']['title']} v{s['process']['version']} · state [bold]"
+        f"{s['state']}[/bold] — {s['state_title']}"
+    )
     day = f"Day {s['day']}" if s["day"] is not None else "day unknown (outside calendar)"
-    con.print(f"Opened {s['opened_on']} · {day} on {s['on']} · officer "
-              f"{s['assigned_officer']}" + (" · [red]OVERDUE[/red]" if s["overdue"] else ""))
+    con.print(
+        f"Opened {s['opened_on']} · {day} on {s['on']} · officer "
+        f"{s['assigned_officer']}" + (" · [red]OVERDUE[/red]" if s["overdue"] else "")
+    )
     if s["checklist"]:
         t = Table(title="Checklist")
         for col in ("check", "window", "done", "outcome"):
             t.add_column(col)
         for c in s["checklist"]:
-            t.add_row(f"{c['id']}: {c['wording']}", c["days"] or "",
-                      c["on"] or ("[red]outstanding[/red]" if c["required"] else "optional"),
-                      c["outcome"] or "")
+            t.add_row(
+                f"{c['id']}: {c['wording']}",
+                c["days"] or "",
+                c["on"] or ("[red]outstanding[/red]" if c["required"] else "optional"),
+                c["outcome"] or "",
+            )
         con.print(t)
     pending = [t for t in s["timers"] if t["status"] == "pending"]
     if pending:
@@ -164,14 +204,21 @@ def _print_summary(s: dict[str, Any]) -> None:
             t.add_row(str(tm["due_date"]), tm["action"], tm["explanation"])
         con.print(t)
     if s["next_steps"]:
-        con.print("Steps from here: " + ", ".join(
-            f"{n['trigger']} ({'/'.join(n['roles'])})" for n in s["next_steps"]))
+        con.print(
+            "Steps from here: "
+            + ", ".join(f"{n['trigger']} ({'/'.join(n['roles'])})" for n in s["next_steps"])
+        )
     t = Table(title="History")
     for col in ("#", "effective", "by", "what", "rule"):
         t.add_column(col)
     for e in s["history"]:
-        t.add_row(str(e["seq"]), str(e["effective_date"]), f"{e['actor']} ({e['role']})",
-                  e["summary"], e["rule"] or "")
+        t.add_row(
+            str(e["seq"]),
+            str(e["effective_date"]),
+            f"{e['actor']} ({e['role']})",
+            e["summary"],
+            e["rule"] or "",
+        )
     con.print(t)
 
 
@@ -183,8 +230,15 @@ def _print_summary(s: dict[str, Any]) -> None:
 @actor_options
 @json_option
 @handle_errors
-def list_cmd(state: str | None, overdue: bool, include_closed: bool, db_url: str | None,
-             actor: str | None, role: str, as_json: bool) -> None:
+def list_cmd(
+    state: str | None,
+    overdue: bool,
+    include_closed: bool,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """List open cases.
 
     Example: cme case list --overdue
@@ -192,9 +246,14 @@ def list_cmd(state: str | None, overdue: bool, include_closed: bool, db_url: str
     from engine.cases.views import list_cases
     from engine.cli import wiring
 
-    rows = list_cases(wiring.reader(db_url), state=state, overdue=overdue,
-                      include_closed=include_closed, actor=wiring.actor(actor, role),
-                      at=wiring.now())
+    rows = list_cases(
+        wiring.reader(db_url),
+        state=state,
+        overdue=overdue,
+        include_closed=include_closed,
+        actor=wiring.actor(actor, role),
+        at=wiring.now(),
+    )
     if as_json:
         print_json(rows)
         return
@@ -205,17 +264,34 @@ def list_cmd(state: str | None, overdue: bool, include_closed: bool, db_url: str
     for col in ("case", "child", "process", "state", "opened", "officer", "overdue"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["id"], r["child"] or "", r["process"], r["state"], str(r["opened_on"]),
-                  r["assigned_officer"] or "", "yes" if r["overdue"] else "")
+        t.add_row(
+            r["id"],
+            r["child"] or "",
+            r["process"],
+            r["state"],
+            str(r["opened_on"]),
+            r["assigned_officer"] or "",
+            "yes" if r["overdue"] else "",
+        )
     Console().print(t)
 
 
 def _report(result: Any, as_json: bool) -> None:
     case = result.case
     if as_json:
-        print_json({"case_id": case.id, "state": case.state, "seq": case.seq,
-                    "event": {"seq": result.event.seq, "kind": str(result.event.kind),
-                              "rule": result.event.rule, "hash": result.event.hash}})
+        print_json(
+            {
+                "case_id": case.id,
+                "state": case.state,
+                "seq": case.seq,
+                "event": {
+                    "seq": result.event.seq,
+                    "kind": str(result.event.kind),
+                    "rule": result.event.rule,
+                    "hash": result.event.hash,
+                },
+            }
+        )
     else:
         click.echo(f"{case.id}: {case.state} (event {case.seq})")
 
@@ -230,8 +306,17 @@ def _report(result: Any, as_json: bool) -> None:
 @actor_options
 @json_option
 @handle_errors
-def fire_cmd(case_id: str, trigger: str, on: dt.date, note: str | None, expect_seq: int | None,
-             db_url: str | None, actor: str | None, role: str, as_json: bool) -> None:
+def fire_cmd(
+    case_id: str,
+    trigger: str,
+    on: dt.date,
+    note: str | None,
+    expect_seq: int | None,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """Take a step (roles, guards and required checks are enforced).
 
     Example: cme case fire CME-000001 contact_established --on 2024-10-22
@@ -239,8 +324,15 @@ def fire_cmd(case_id: str, trigger: str, on: dt.date, note: str | None, expect_s
     from engine.cli import wiring
 
     svc = wiring.service(db_url)
-    result = svc.fire(case_id, trigger, on=on, at=wiring.now(), actor=wiring.actor(actor, role),
-                      expected_seq=expect_seq, note=note)
+    result = svc.fire(
+        case_id,
+        trigger,
+        on=on,
+        at=wiring.now(),
+        actor=wiring.actor(actor, role),
+        expected_seq=expect_seq,
+        note=note,
+    )
     _report(result, as_json)
 
 
@@ -254,8 +346,17 @@ def fire_cmd(case_id: str, trigger: str, on: dt.date, note: str | None, expect_s
 @actor_options
 @json_option
 @handle_errors
-def check_cmd(case_id: str, check: str, on: dt.date, outcome: str, expect_seq: int | None,
-              db_url: str | None, actor: str | None, role: str, as_json: bool) -> None:
+def check_cmd(
+    case_id: str,
+    check: str,
+    on: dt.date,
+    outcome: str,
+    expect_seq: int | None,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """Record a check: when it was made and what it found.
 
     Example: cme case check CME-000001 mash_check --on 2024-10-28 --outcome "not known"
@@ -263,9 +364,15 @@ def check_cmd(case_id: str, check: str, on: dt.date, outcome: str, expect_seq: i
     from engine.cli import wiring
 
     svc = wiring.service(db_url)
-    result = svc.record_check(case_id, check, on=on, at=wiring.now(),
-                              actor=wiring.actor(actor, role), outcome=outcome,
-                              expected_seq=expect_seq)
+    result = svc.record_check(
+        case_id,
+        check,
+        on=on,
+        at=wiring.now(),
+        actor=wiring.actor(actor, role),
+        outcome=outcome,
+        expected_seq=expect_seq,
+    )
     _report(result, as_json)
 
 
@@ -279,8 +386,17 @@ def check_cmd(case_id: str, check: str, on: dt.date, outcome: str, expect_seq: i
 @actor_options
 @json_option
 @handle_errors
-def fact_cmd(case_id: str, name: str, value: str, on: dt.date, expect_seq: int | None,
-             db_url: str | None, actor: str | None, role: str, as_json: bool) -> None:
+def fact_cmd(
+    case_id: str,
+    name: str,
+    value: str,
+    on: dt.date,
+    expect_seq: int | None,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """Record a fact about the case (typed as the process declares it).
 
     Example: cme case fact CME-000001 crime_suspected false --on 2024-10-23
@@ -288,8 +404,15 @@ def fact_cmd(case_id: str, name: str, value: str, on: dt.date, expect_seq: int |
     from engine.cli import wiring
 
     svc = wiring.service(db_url)
-    result = svc.set_fact(case_id, name, value, on=on, at=wiring.now(),
-                          actor=wiring.actor(actor, role), expected_seq=expect_seq)
+    result = svc.set_fact(
+        case_id,
+        name,
+        value,
+        on=on,
+        at=wiring.now(),
+        actor=wiring.actor(actor, role),
+        expected_seq=expect_seq,
+    )
     _report(result, as_json)
 
 
@@ -302,8 +425,16 @@ def fact_cmd(case_id: str, name: str, value: str, on: dt.date, expect_seq: int |
 @actor_options
 @json_option
 @handle_errors
-def note_cmd(case_id: str, text: str, on: dt.date, expect_seq: int | None, db_url: str | None,
-             actor: str | None, role: str, as_json: bool) -> None:
+def note_cmd(
+    case_id: str,
+    text: str,
+    on: dt.date,
+    expect_seq: int | None,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """Add a note to the case's history.
 
     Example: cme case note CME-000001 "Neighbour says family moved to Leeds" --on 2024-10-30
@@ -311,8 +442,14 @@ def note_cmd(case_id: str, text: str, on: dt.date, expect_seq: int | None, db_ur
     from engine.cli import wiring
 
     svc = wiring.service(db_url)
-    result = svc.add_note(case_id, text, on=on, at=wiring.now(),
-                          actor=wiring.actor(actor, role), expected_seq=expect_seq)
+    result = svc.add_note(
+        case_id,
+        text,
+        on=on,
+        at=wiring.now(),
+        actor=wiring.actor(actor, role),
+        expected_seq=expect_seq,
+    )
     _report(result, as_json)
 
 
@@ -323,8 +460,14 @@ def note_cmd(case_id: str, text: str, on: dt.date, expect_seq: int | None, db_ur
 @actor_options
 @json_option
 @handle_errors
-def due(on: dt.date, officer: str | None, db_url: str | None, actor: str | None, role: str,
-        as_json: bool) -> None:
+def due(
+    on: dt.date,
+    officer: str | None,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """What each officer must do on a date: deadlines reached and checks in their window.
 
     Example: cme due --on 2024-11-04
@@ -332,8 +475,7 @@ def due(on: dt.date, officer: str | None, db_url: str | None, actor: str | None,
     from engine.cases.views import due_on
     from engine.cli import wiring
 
-    items = due_on(wiring.reader(db_url), on=on, actor=wiring.actor(actor, role),
-                   at=wiring.now())
+    items = due_on(wiring.reader(db_url), on=on, actor=wiring.actor(actor, role), at=wiring.now())
     if officer:
         items = [i for i in items if i["officer"] == officer]
     if as_json:
@@ -346,6 +488,7 @@ def due(on: dt.date, officer: str | None, db_url: str | None, actor: str | None,
     for col in ("officer", "case", "kind", "due", "what", "why"):
         t.add_column(col)
     for i in items:
-        t.add_row(str(i["officer"]), i["case_id"], i["kind"], str(i["due_date"]), i["what"],
-                  i["why"])
+        t.add_row(
+            str(i["officer"]), i["case_id"], i["kind"], str(i["due_date"]), i["what"], i["why"]
+        )
     Console().print(t)

@@ -57,7 +57,10 @@ def db_option(func: F) -> F:
 def actor_options(func: F) -> F:
     """Add `--actor` and `--role`, read from CME_ACTOR / CME_ROLE when not given."""
     func = click.option(
-        "--role", envvar="CME_ROLE", default="cme_officer", show_default=True,
+        "--role",
+        envvar="CME_ROLE",
+        default="cme_officer",
+        show_default=True,
         help="Your role (or CME_ROLE).",
     )(func)
     return click.option(
@@ -102,8 +105,9 @@ def handle_errors(func: F) -> F:
 def report_error(exc: CMEError, *, as_json: bool) -> None:
     """Print an engine error on stderr: as JSON for scripts, else as text."""
     if as_json:
-        click.echo(json.dumps(exc.to_json(), indent=2, sort_keys=True, default=default_json),
-                   err=True)
+        click.echo(
+            json.dumps(exc.to_json(), indent=2, sort_keys=True, default=default_json), err=True
+        )
     elif isinstance(exc, DefinitionError):
         click.echo(str(exc), err=True)
     else:

@@ -23,12 +23,27 @@ DEFAULT_DB = Path(".cme") / "demo.db"
 
 @click.command("demo")
 @click.option("--fresh", is_flag=True, help="Delete the demo database first and start again.")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False), default=str(DEFAULT_DB),
-              show_default=True, help="SQLite file for the demo (created).")
-@click.option("--seed", type=int, default=2024, show_default=True,
-              help="Random seed: the same seed gives the same term.")
-@click.option("--case", "show_case", default=None,
-              help="Case whose history is printed at the end (default: one closed on Day 26).")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False),
+    default=str(DEFAULT_DB),
+    show_default=True,
+    help="SQLite file for the demo (created).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=2024,
+    show_default=True,
+    help="Random seed: the same seed gives the same term.",
+)
+@click.option(
+    "--case",
+    "show_case",
+    default=None,
+    help="Case whose history is printed at the end (default: one closed on Day 26).",
+)
 @handle_errors
 def demo(fresh: bool, db_path: str, seed: int, show_case: str | None) -> None:
     """Run a term of realistic, invented CME cases through the shipped processes.
@@ -63,7 +78,8 @@ def demo(fresh: bool, db_path: str, seed: int, show_case: str | None) -> None:
     _print_history(sim, console, show_case)
     console.print(
         f"\nLook further: cme case show CASE --on {TERM_LAST.isoformat()} --db {url}   ·   "
-        f"cme due --on {TERM_LAST.isoformat()} --db {url}", soft_wrap=True,
+        f"cme due --on {TERM_LAST.isoformat()} --db {url}",
+        soft_wrap=True,
     )
 
 
@@ -77,19 +93,28 @@ def _run(sim: Simulation, console: Any) -> None:
         f"{school_days[0]:%a %d %b %Y} to {school_days[-1]:%a %d %b %Y} "
         f"({len(school_days)} school days), calendar {sim.calendar.name} "
         f"version {sim.calendar.version}, process {sim.definition.id} "
-        f"version {sim.definition.version}", soft_wrap=True,
+        f"version {sim.definition.version}",
+        soft_wrap=True,
     )
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[status]}"))
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+    )
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("term", total=len(school_days), status="")
 
         def advance(day: dt.date) -> None:
             tally = sim.tally
             progress.update(
-                task, advance=1, description=f"{day:%a %d %b}",
-                status=(f"{tally.opened} cases, {tally.steps} steps, "
-                        f"{tally.fired} by timer, {tally.escalated} escalated"),
+                task,
+                advance=1,
+                description=f"{day:%a %d %b}",
+                status=(
+                    f"{tally.opened} cases, {tally.steps} steps, "
+                    f"{tally.fired} by timer, {tally.escalated} escalated"
+                ),
             )
 
         sim.run(advance)
@@ -119,8 +144,7 @@ def _print_register(sim: Simulation, console: Any) -> None:
         soft_wrap=True,
     )
     overdue = sorted(row["id"] for row in rows if row["overdue"])
-    console.print(f"Escalated and not yet moved on: {', '.join(overdue) or 'none'}",
-                  soft_wrap=True)
+    console.print(f"Escalated and not yet moved on: {', '.join(overdue) or 'none'}", soft_wrap=True)
     console.print("\nThe register, as `cme report register` prints it:", soft_wrap=True)
     _table(register_report(sim.service, on=TERM_LAST, actor=sim.officers[0], at=_evening()))
 
@@ -133,8 +157,9 @@ def _print_history(sim: Simulation, console: Any, case_id: str | None) -> None:
 
     case_id = case_id or sim.history_case()
     console.print(f"\nThe history of {case_id}, as `cme case show` prints it:")
-    _print_summary(case_summary(sim.service, case_id, on=TERM_LAST, actor=sim.officers[0],
-                                at=_evening()))
+    _print_summary(
+        case_summary(sim.service, case_id, on=TERM_LAST, actor=sim.officers[0], at=_evening())
+    )
 
 
 def _evening() -> dt.datetime:

@@ -30,15 +30,28 @@ def import_() -> None:
 
 @import_.command("form")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--on", "on", type=DATE, default="today", show_default=True,
-              help="Day 1 of the cases: the day the notifications were received.")
+@click.option(
+    "--on",
+    "on",
+    type=DATE,
+    default="today",
+    show_default=True,
+    help="Day 1 of the cases: the day the notifications were received.",
+)
 @click.option("--process", default="untraceable_cme", show_default=True)
 @db_option
 @actor_options
 @json_option
 @handle_errors
-def form_cmd(files: tuple[str, ...], on: dt.date, process: str, db_url: str | None,
-             actor: str | None, role: str, as_json: bool) -> None:
+def form_cmd(
+    files: tuple[str, ...],
+    on: dt.date,
+    process: str,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """Open cases from CME notification forms (YAML or JSON), all files or none.
 
     Example: cme import form notifications/*.yaml --on 2024-11-04
@@ -46,8 +59,14 @@ def form_cmd(files: tuple[str, ...], on: dt.date, process: str, db_url: str | No
     from adapters.imports.forms import import_forms
     from engine.cli import wiring
 
-    result = import_forms(wiring.service(db_url), list(files), on=on, at=wiring.now(),
-                          actor=wiring.actor(actor, role), process=process)
+    result = import_forms(
+        wiring.service(db_url),
+        list(files),
+        on=on,
+        at=wiring.now(),
+        actor=wiring.actor(actor, role),
+        process=process,
+    )
     _report(result, as_json)
 
 
@@ -57,8 +76,9 @@ def form_cmd(files: tuple[str, ...], on: dt.date, process: str, db_url: str | No
 @actor_options
 @json_option
 @handle_errors
-def roll_return_cmd(file: str, db_url: str | None, actor: str | None, role: str,
-                    as_json: bool) -> None:
+def roll_return_cmd(
+    file: str, db_url: str | None, actor: str | None, role: str, as_json: bool
+) -> None:
     """Statutory on/off roll returns (Appendix 2) from CSV.
 
     Columns: school, change (addition/deletion), change_date, child_name, date_of_birth;
@@ -70,21 +90,24 @@ def roll_return_cmd(file: str, db_url: str | None, actor: str | None, role: str,
     from adapters.imports.roll_returns import import_roll_returns
     from engine.cli import wiring
 
-    result = import_roll_returns(wiring.service(db_url), file, at=wiring.now(),
-                                 actor=wiring.actor(actor, role))
+    result = import_roll_returns(
+        wiring.service(db_url), file, at=wiring.now(), actor=wiring.actor(actor, role)
+    )
     _report(result, as_json)
 
 
 @import_.command("s2s")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--on", "on", type=DATE, default="today", show_default=True,
-              help="Day 1 of the cases opened.")
+@click.option(
+    "--on", "on", type=DATE, default="today", show_default=True, help="Day 1 of the cases opened."
+)
 @db_option
 @actor_options
 @json_option
 @handle_errors
-def s2s_cmd(file: str, on: dt.date, db_url: str | None, actor: str | None, role: str,
-            as_json: bool) -> None:
+def s2s_cmd(
+    file: str, on: dt.date, db_url: str | None, actor: str | None, role: str, as_json: bool
+) -> None:
     """The DfE S2S lost pupil extract (section 9) from CSV: a CME case per pupil.
 
     Columns: upn, surname, forename, date_of_birth, last_school, date_left; optional: gender,
@@ -95,21 +118,24 @@ def s2s_cmd(file: str, on: dt.date, db_url: str | None, actor: str | None, role:
     from adapters.imports.s2s import import_s2s
     from engine.cli import wiring
 
-    result = import_s2s(wiring.service(db_url), file, on=on, at=wiring.now(),
-                        actor=wiring.actor(actor, role))
+    result = import_s2s(
+        wiring.service(db_url), file, on=on, at=wiring.now(), actor=wiring.actor(actor, role)
+    )
     _report(result, as_json)
 
 
 @import_.command("out-of-school")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--on", "on", type=DATE, default="today", show_default=True,
-              help="Day 1 of the cases opened.")
+@click.option(
+    "--on", "on", type=DATE, default="today", show_default=True, help="Day 1 of the cases opened."
+)
 @db_option
 @actor_options
 @json_option
 @handle_errors
-def out_of_school_cmd(file: str, on: dt.date, db_url: str | None, actor: str | None, role: str,
-                      as_json: bool) -> None:
+def out_of_school_cmd(
+    file: str, on: dt.date, db_url: str | None, actor: str | None, role: str, as_json: bool
+) -> None:
     """The weekly Out of School report from the in-house database (section 5) from CSV.
 
     Columns: child_name, date_of_birth, marked_by, marked_on; optional: gender, upn,
@@ -120,8 +146,9 @@ def out_of_school_cmd(file: str, on: dt.date, db_url: str | None, actor: str | N
     from adapters.imports.out_of_school import import_out_of_school
     from engine.cli import wiring
 
-    result = import_out_of_school(wiring.service(db_url), file, on=on, at=wiring.now(),
-                                  actor=wiring.actor(actor, role))
+    result = import_out_of_school(
+        wiring.service(db_url), file, on=on, at=wiring.now(), actor=wiring.actor(actor, role)
+    )
     _report(result, as_json)
 
 
@@ -131,8 +158,7 @@ def out_of_school_cmd(file: str, on: dt.date, db_url: str | None, actor: str | N
 @actor_options
 @json_option
 @handle_errors
-def enquiry_cmd(file: str, db_url: str | None, actor: str | None, role: str,
-                as_json: bool) -> None:
+def enquiry_cmd(file: str, db_url: str | None, actor: str | None, role: str, as_json: bool) -> None:
     """Batch enquiry results (section 8) from CSV, recorded as each case's check.
 
     Columns: case_id, system (mash, resident_index, housing, council_tax, yos, nhs_spine,
@@ -152,17 +178,23 @@ def _report(result: ImportResult, as_json: bool) -> None:
     from engine.cli.common import print_json
 
     if as_json:
-        print_json({
-            "source": result.source, "sha256": result.file_sha256,
-            "written": [{"line": line, "result": what} for line, what in result.written],
-            "already_imported": result.already_imported,
-        })
+        print_json(
+            {
+                "source": result.source,
+                "sha256": result.file_sha256,
+                "written": [{"line": line, "result": what} for line, what in result.written],
+                "already_imported": result.already_imported,
+            }
+        )
         return
     for line, what in result.written:
         click.echo(f"line {line}: {what}")
     click.echo(
         f"{result.source}: {len(result.written)} imported, "
         f"{len(result.already_imported)} already imported before"
-        + (f" (lines {', '.join(str(n) for n in result.already_imported)})"
-           if result.already_imported else "")
+        + (
+            f" (lines {', '.join(str(n) for n in result.already_imported)})"
+            if result.already_imported
+            else ""
+        )
     )

@@ -25,15 +25,25 @@ def outbox() -> None:
 
 
 @outbox.command("list")
-@click.option("--status", "statuses", multiple=True,
-              help="Only rows with this status (pending, failed, sent, dead); repeatable.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    help="Only rows with this status (pending, failed, sent, dead); repeatable.",
+)
 @click.option("--case", "case_id", default=None, help="Only this case's rows.")
 @db_option
 @actor_options
 @json_option
 @handle_errors
-def list_cmd(statuses: tuple[str, ...], case_id: str | None, db_url: str | None,
-             actor: str | None, role: str, as_json: bool) -> None:
+def list_cmd(
+    statuses: tuple[str, ...],
+    case_id: str | None,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """The outbox: what each row is, its status, attempts and last error.
 
     Example: cme outbox list --status failed --status dead
@@ -59,38 +69,81 @@ def list_cmd(statuses: tuple[str, ...], case_id: str | None, db_url: str | None,
     for col in ("id", "case", "kind", "to", "template", "status", "attempts", "last error"):
         t.add_column(col)
     for r in rows:
-        t.add_row(*(Text(str(v)) for v in (r.id, r.case_id, r.kind, r.recipient,
-                                           r.template or "", r.status, r.attempts,
-                                           r.last_error or "")))
+        t.add_row(
+            *(
+                Text(str(v))
+                for v in (
+                    r.id,
+                    r.case_id,
+                    r.kind,
+                    r.recipient,
+                    r.template or "",
+                    r.status,
+                    r.attempts,
+                    r.last_error or "",
+                )
+            )
+        )
     Console().print(t)
 
 
 @outbox.command("send")
-@click.option("--on", "on", type=DATE, default="today", show_default=True,
-              help="The date letters are dated and filed.")
+@click.option(
+    "--on",
+    "on",
+    type=DATE,
+    default="today",
+    show_default=True,
+    help="The date letters are dated and filed.",
+)
 @click.option("--smtp-host", default=None, help="SMTP server (or CME_SMTP_HOST; localhost).")
 @click.option("--smtp-port", type=int, default=None, help="Port (or CME_SMTP_PORT; 25, 465 ssl).")
 @click.option("--smtp-user", default=None, help="Log in as (or CME_SMTP_USER).")
 @click.option("--smtp-password", default=None, help="Password (or CME_SMTP_PASSWORD).")
-@click.option("--starttls", "security", flag_value="starttls", default=None,
-              help="Upgrade the connection with STARTTLS.")
+@click.option(
+    "--starttls",
+    "security",
+    flag_value="starttls",
+    default=None,
+    help="Upgrade the connection with STARTTLS.",
+)
 @click.option("--ssl", "security", flag_value="ssl", help="Connect over TLS (SMTPS).")
 @click.option("--from", "sender", default=None, help="From address (or CME_SMTP_FROM).")
-@click.option("--recipients", type=click.Path(dir_okay=False), default=None,
-              help="Email directory (default: the shipped processes/recipients.yaml).")
-@click.option("--templates", type=click.Path(file_okay=False), default=None,
-              help="A folder of letter templates to use instead of the shipped ones.")
+@click.option(
+    "--recipients",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Email directory (default: the shipped processes/recipients.yaml).",
+)
+@click.option(
+    "--templates",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="A folder of letter templates to use instead of the shipped ones.",
+)
 @click.option("--max-attempts", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Send at most this many.")
 @db_option
 @actor_options
 @json_option
 @handle_errors
-def send_cmd(on: dt.date, smtp_host: str | None, smtp_port: int | None, smtp_user: str | None,
-             smtp_password: str | None, security: str | None, sender: str | None,
-             recipients: str | None, templates: str | None, max_attempts: int,
-             limit: int | None, db_url: str | None, actor: str | None, role: str,
-             as_json: bool) -> None:
+def send_cmd(
+    on: dt.date,
+    smtp_host: str | None,
+    smtp_port: int | None,
+    smtp_user: str | None,
+    smtp_password: str | None,
+    security: str | None,
+    sender: str | None,
+    recipients: str | None,
+    templates: str | None,
+    max_attempts: int,
+    limit: int | None,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """File every pending letter and send every pending email; keep failures for retry.
 
     Example: cme outbox send --smtp-host 127.0.0.1 --smtp-port 2525
@@ -106,27 +159,42 @@ def send_cmd(on: dt.date, smtp_host: str | None, smtp_port: int | None, smtp_use
     from engine.effects.outbox import OutboxSender
 
     settings = SmtpSettings.from_environment(
-        wiring.smtp_environment(db_url), host=smtp_host, port=smtp_port, username=smtp_user,
-        password=smtp_password, security=security, sender=sender,
+        wiring.smtp_environment(db_url),
+        host=smtp_host,
+        port=smtp_port,
+        username=smtp_user,
+        password=smtp_password,
+        security=security,
+        sender=sender,
     )
     sender_ = OutboxSender(
-        service=wiring.service(db_url), notifier=SmtpNotifier(settings),
+        service=wiring.service(db_url),
+        notifier=SmtpNotifier(settings),
         renderer=PdfLetterRenderer(Path(templates) if templates else None),
-        composer=TemplateComposer(), directory=load_recipients(recipients),
-        actor=wiring.actor(actor, role), max_attempts=max_attempts,
+        composer=TemplateComposer(),
+        directory=load_recipients(recipients),
+        actor=wiring.actor(actor, role),
+        max_attempts=max_attempts,
     )
     summary = sender_.send_pending(on=on, at=wiring.now(), limit=limit)
     if as_json:
-        print_json({"sent": summary.sent, "documents": summary.documents,
-                    "failed": [{"id": i, "error": e} for i, e in summary.failed],
-                    "dead": [{"id": i, "error": e} for i, e in summary.dead]})
+        print_json(
+            {
+                "sent": summary.sent,
+                "documents": summary.documents,
+                "failed": [{"id": i, "error": e} for i, e in summary.failed],
+                "dead": [{"id": i, "error": e} for i, e in summary.dead],
+            }
+        )
     else:
         for i, error in summary.failed:
             click.echo(f"row {i} failed (will be retried): {error}", err=True)
         for i, error in summary.dead:
             click.echo(f"row {i} dead after {max_attempts} attempts: {error}", err=True)
-        click.echo(f"sent {len(summary.sent)} ({len(summary.documents)} letters filed), "
-                   f"failed {len(summary.failed)}, dead {len(summary.dead)}")
+        click.echo(
+            f"sent {len(summary.sent)} ({len(summary.documents)} letters filed), "
+            f"failed {len(summary.failed)}, dead {len(summary.dead)}"
+        )
     if summary.failed or summary.dead:
         raise SystemExit(2)
 
@@ -153,13 +221,19 @@ def retry_cmd(ids: tuple[int, ...], db_url: str | None, actor: str | None, role:
 
 @outbox.command("document")
 @click.argument("document_id", type=int)
-@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True,
-              help="Where to write the document.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Where to write the document.",
+)
 @db_option
 @actor_options
 @handle_errors
-def document_cmd(document_id: int, output: str, db_url: str | None, actor: str | None,
-                 role: str) -> None:
+def document_cmd(
+    document_id: int, output: str, db_url: str | None, actor: str | None, role: str
+) -> None:
     """Write a filed letter (PDF) to a file, e.g. to print it.
 
     Example: cme outbox document 3 -o letter.pdf
@@ -169,8 +243,11 @@ def document_cmd(document_id: int, output: str, db_url: str | None, actor: str |
     from engine.cli import wiring
     from engine.effects.outbox import document_of
 
-    doc = document_of(wiring.service(db_url), document_id, actor=wiring.actor(actor, role),
-                      at=wiring.now())
+    doc = document_of(
+        wiring.service(db_url), document_id, actor=wiring.actor(actor, role), at=wiring.now()
+    )
     Path(output).write_bytes(doc["content"])
-    click.echo(f"{doc['filename']} ({doc['template']}, template version "
-               f"{doc['template_version'][:12]}) written to {output}")
+    click.echo(
+        f"{doc['filename']} ({doc['template']}, template version "
+        f"{doc['template_version'][:12]}) written to {output}"
+    )

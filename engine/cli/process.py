@@ -35,14 +35,26 @@ if TYPE_CHECKING:
 # Comparing, publishing and migrating versions live in engine/cli/versions.py (they need the
 # database); listed here so `cme process --help` names them without importing that module.
 _VERSION_COMMANDS = {
-    "diff": ("engine.cli.versions", "diff", "What changed between two versions: states, days, "
-             "checks, timers, guards, roles, facts."),
-    "impact": ("engine.cli.versions", "impact", "What a version would do to running cases, in "
-               "plain words, before it is published."),
-    "publish": ("engine.cli.versions", "publish", "Store a process version in the database, so "
-                "cases can run under it and be replayed."),
-    "migrate": ("engine.cli.versions", "migrate", "Move running cases to another version with "
-                "an explicit state mapping."),
+    "diff": (
+        "engine.cli.versions",
+        "diff",
+        "What changed between two versions: states, days, checks, timers, guards, roles, facts.",
+    ),
+    "impact": (
+        "engine.cli.versions",
+        "impact",
+        "What a version would do to running cases, in plain words, before it is published.",
+    ),
+    "publish": (
+        "engine.cli.versions",
+        "publish",
+        "Store a process version in the database, so cases can run under it and be replayed.",
+    ),
+    "migrate": (
+        "engine.cli.versions",
+        "migrate",
+        "Move running cases to another version with an explicit state mapping.",
+    ),
 }
 
 

@@ -28,18 +28,40 @@ def _common(default_format: str = "table") -> Callable[[F], F]:
         func = handle_errors(func)
         func = actor_options(func)
         func = db_option(func)
-        func = click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-                            help="Write to this file (needed for xlsx); default: terminal.")(func)
-        func = click.option("--format", "fmt", type=click.Choice(FORMATS), default=default_format,
-                            show_default=True, help="How to write the report.")(func)
-        return click.option("--on", "on", type=DATE, default="today", show_default=True,
-                            help="The date the report is for (YYYY-MM-DD).")(func)
+        func = click.option(
+            "--output",
+            "-o",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Write to this file (needed for xlsx); default: terminal.",
+        )(func)
+        func = click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(FORMATS),
+            default=default_format,
+            show_default=True,
+            help="How to write the report.",
+        )(func)
+        return click.option(
+            "--on",
+            "on",
+            type=DATE,
+            default="today",
+            show_default=True,
+            help="The date the report is for (YYYY-MM-DD).",
+        )(func)
+
     return wrap
 
 
 def _since_option(func: Any) -> Any:
-    return click.option("--since", type=DATE, default=None,
-                        help="Start of the period (default: 6 days before --on, a week).")(func)
+    return click.option(
+        "--since",
+        type=DATE,
+        default=None,
+        help="Start of the period (default: 6 days before --on, a week).",
+    )(func)
 
 
 @click.group()
@@ -52,8 +74,9 @@ def report() -> None:
 
 @report.command("register")
 @_common()
-def register_cmd(on: dt.date, fmt: str, output: str | None, db_url: str | None,
-                 actor: str | None, role: str) -> None:
+def register_cmd(
+    on: dt.date, fmt: str, output: str | None, db_url: str | None, actor: str | None, role: str
+) -> None:
     """The CME register: every open case with child, stage, school day and what is outstanding.
 
     Example: cme report register --on 2024-11-04
@@ -61,16 +84,32 @@ def register_cmd(on: dt.date, fmt: str, output: str | None, db_url: str | None,
     from engine.cli import wiring
     from engine.reports.register import register_report
 
-    _emit(register_report(wiring.service(db_url), on=on, actor=wiring.actor(actor, role),
-                          at=wiring.now()), fmt, output)
+    _emit(
+        register_report(
+            wiring.service(db_url), on=on, actor=wiring.actor(actor, role), at=wiring.now()
+        ),
+        fmt,
+        output,
+    )
 
 
 @report.command("rag")
-@click.option("--rules", type=click.Path(dir_okay=False), default=None,
-              help="RAG rules file (default: the shipped processes/rag.yaml).")
+@click.option(
+    "--rules",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="RAG rules file (default: the shipped processes/rag.yaml).",
+)
 @_common()
-def rag_cmd(rules: str | None, on: dt.date, fmt: str, output: str | None, db_url: str | None,
-            actor: str | None, role: str) -> None:
+def rag_cmd(
+    rules: str | None,
+    on: dt.date,
+    fmt: str,
+    output: str | None,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+) -> None:
     """The live RAG report: each open case's colour and why, from the RAG rules.
 
     Example: cme report rag --rules my-rag.yaml --on 2024-11-04
@@ -80,14 +119,24 @@ def rag_cmd(rules: str | None, on: dt.date, fmt: str, output: str | None, db_url
     from engine.reports.rag_report import rag_report
 
     loaded = load_rag_for(wiring.registry(), rules)
-    _emit(rag_report(wiring.service(db_url), on=on, rules=loaded,
-                     actor=wiring.actor(actor, role), at=wiring.now()), fmt, output)
+    _emit(
+        rag_report(
+            wiring.service(db_url),
+            on=on,
+            rules=loaded,
+            actor=wiring.actor(actor, role),
+            at=wiring.now(),
+        ),
+        fmt,
+        output,
+    )
 
 
 @report.command("mash")
 @_common(default_format="csv")
-def mash_cmd(on: dt.date, fmt: str, output: str | None, db_url: str | None,
-             actor: str | None, role: str) -> None:
+def mash_cmd(
+    on: dt.date, fmt: str, output: str | None, db_url: str | None, actor: str | None, role: str
+) -> None:
     """The weekly CSV for MASH to cross-check: only the fields MASH needs to match a child.
 
     Example: cme report mash --on 2024-11-08 -o mash-2024-11-08.csv
@@ -95,15 +144,27 @@ def mash_cmd(on: dt.date, fmt: str, output: str | None, db_url: str | None,
     from engine.cli import wiring
     from engine.reports.mash import mash_report
 
-    _emit(mash_report(wiring.service(db_url), on=on, actor=wiring.actor(actor, role),
-                      at=wiring.now()), fmt, output)
+    _emit(
+        mash_report(
+            wiring.service(db_url), on=on, actor=wiring.actor(actor, role), at=wiring.now()
+        ),
+        fmt,
+        output,
+    )
 
 
 @report.command("returns")
 @_since_option
 @_common()
-def returns_cmd(since: dt.date | None, on: dt.date, fmt: str, output: str | None,
-                db_url: str | None, actor: str | None, role: str) -> None:
+def returns_cmd(
+    since: dt.date | None,
+    on: dt.date,
+    fmt: str,
+    output: str | None,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+) -> None:
     """Statutory on/off roll returns received in the period and overdue on --on (Appendix 2).
 
     Example: cme report returns --since 2024-11-04 --on 2024-11-08
@@ -111,15 +172,31 @@ def returns_cmd(since: dt.date | None, on: dt.date, fmt: str, output: str | None
     from engine.cli import wiring
     from engine.reports.returns import returns_report
 
-    _emit(returns_report(wiring.service(db_url), on=on, since=_since(since, on),
-                         actor=wiring.actor(actor, role), at=wiring.now()), fmt, output)
+    _emit(
+        returns_report(
+            wiring.service(db_url),
+            on=on,
+            since=_since(since, on),
+            actor=wiring.actor(actor, role),
+            at=wiring.now(),
+        ),
+        fmt,
+        output,
+    )
 
 
 @report.command("escalations")
 @_since_option
 @_common()
-def escalations_cmd(since: dt.date | None, on: dt.date, fmt: str, output: str | None,
-                    db_url: str | None, actor: str | None, role: str) -> None:
+def escalations_cmd(
+    since: dt.date | None,
+    on: dt.date,
+    fmt: str,
+    output: str | None,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+) -> None:
     """Escalations raised in the period, and whether each is still not acted on.
 
     Example: cme report escalations --since 2024-11-04 --on 2024-11-08 --format json
@@ -127,8 +204,17 @@ def escalations_cmd(since: dt.date | None, on: dt.date, fmt: str, output: str | 
     from engine.cli import wiring
     from engine.reports.escalations import escalations_report
 
-    _emit(escalations_report(wiring.service(db_url), on=on, since=_since(since, on),
-                             actor=wiring.actor(actor, role), at=wiring.now()), fmt, output)
+    _emit(
+        escalations_report(
+            wiring.service(db_url),
+            on=on,
+            since=_since(since, on),
+            actor=wiring.actor(actor, role),
+            at=wiring.now(),
+        ),
+        fmt,
+        output,
+    )
 
 
 def _since(since: dt.date | None, on: dt.date) -> dt.date:
@@ -150,8 +236,9 @@ def _emit(rep: Report, fmt: str, output: str | None) -> None:
 
     if fmt == "table":
         if output:
-            raise InputError("a table is for the terminal; use --format csv, json or xlsx with "
-                             "--output")
+            raise InputError(
+                "a table is for the terminal; use --format csv, json or xlsx with --output"
+            )
         _table(rep)
         return
     if fmt == "xlsx":
@@ -160,8 +247,14 @@ def _emit(rep: Report, fmt: str, output: str | None) -> None:
         _write(Path(output), xlsx_bytes(rep))
         click.echo(f"wrote {len(rep.rows)} rows to {output}", err=True)
         return
-    text = csv_text(rep) if fmt == "csv" else json.dumps(
-        rep.as_json(), indent=2, sort_keys=True, default=default_json, ensure_ascii=False) + "\n"
+    text = (
+        csv_text(rep)
+        if fmt == "csv"
+        else json.dumps(
+            rep.as_json(), indent=2, sort_keys=True, default=default_json, ensure_ascii=False
+        )
+        + "\n"
+    )
     if output:
         _write(Path(output), text.encode("utf-8"))
         click.echo(f"wrote {len(rep.rows)} rows to {output}", err=True)

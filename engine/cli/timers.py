@@ -38,10 +38,20 @@ def _refuse_future(until: dt.date, now: dt.datetime, what: str) -> None:
 
 
 @click.command("tick")
-@click.option("--until", type=DATE, default="today", show_default=True,
-              help="Fire every timer due on or before this date (YYYY-MM-DD).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Timers fired per transaction.")
+@click.option(
+    "--until",
+    type=DATE,
+    default="today",
+    show_default=True,
+    help="Fire every timer due on or before this date (YYYY-MM-DD).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Timers fired per transaction.",
+)
 @db_option
 @json_option
 @handle_errors
@@ -68,8 +78,9 @@ def tick(until: dt.date, batch_size: int, db_url: str | None, as_json: bool) -> 
         return
     # One plain line per timer (due date, case, outcome, timer → step): easy to read and grep.
     for f in result.firings:
-        click.echo(f"{f.due_date.isoformat()}  {f.case_id}  {f.outcome:<9}  {f.timer_id} → "
-                   f"{f.action}")
+        click.echo(
+            f"{f.due_date.isoformat()}  {f.case_id}  {f.outcome:<9}  {f.timer_id} → {f.action}"
+        )
     click.echo(result.summary())
 
 
@@ -82,21 +93,45 @@ def scheduler() -> None:
 
 
 @scheduler.command("run")
-@click.option("--at", "at_time", type=ClockTime(), default=None, envvar="CME_SWEEP_AT",
-              help="Time of the weekday sweep (or CME_SWEEP_AT; default: scheduler.at in "
-                   "cme.toml, else 07:00).")
-@click.option("--timezone", default=None,
-              help="Time zone of --at and of 'today' (default: scheduler.timezone in cme.toml, "
-                   "else Europe/London).")
-@click.option("--today", type=DATE, default=None,
-              help="Treat this date as today in every sweep (rehearsals and tests).")
+@click.option(
+    "--at",
+    "at_time",
+    type=ClockTime(),
+    default=None,
+    envvar="CME_SWEEP_AT",
+    help="Time of the weekday sweep (or CME_SWEEP_AT; default: scheduler.at in "
+    "cme.toml, else 07:00).",
+)
+@click.option(
+    "--timezone",
+    default=None,
+    help="Time zone of --at and of 'today' (default: scheduler.timezone in cme.toml, "
+    "else Europe/London).",
+)
+@click.option(
+    "--today",
+    type=DATE,
+    default=None,
+    help="Treat this date as today in every sweep (rehearsals and tests).",
+)
 @click.option("--no-catch-up", is_flag=True, help="Do not sweep at start-up.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Timers fired per transaction.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Timers fired per transaction.",
+)
 @db_option
 @handle_errors
-def run_cmd(at_time: dt.time | None, timezone: str | None, today: dt.date | None,
-            no_catch_up: bool, batch_size: int, db_url: str | None) -> None:
+def run_cmd(
+    at_time: dt.time | None,
+    timezone: str | None,
+    today: dt.date | None,
+    no_catch_up: bool,
+    batch_size: int,
+    db_url: str | None,
+) -> None:
     """Sweep Monday to Friday at --at, and once now; stops cleanly on SIGTERM or Ctrl-C.
 
     Every weekday is swept, school day or not: most deadlines fall on school days, but calendar
@@ -121,13 +156,15 @@ def run_cmd(at_time: dt.time | None, timezone: str | None, today: dt.date | None
     if today is not None:
         _refuse_future(today, wiring.now(), "--today")
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr,
+        level=logging.INFO,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # APScheduler's own INFO lines ("Added job", "Running job") drown out what was fired.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    settings = ScheduleSettings(at=at_time, timezone=timezone, batch_size=batch_size,
-                                today=today, catch_up=not no_catch_up)
+    settings = ScheduleSettings(
+        at=at_time, timezone=timezone, batch_size=batch_size, today=today, catch_up=not no_catch_up
+    )
     from engine.deployment.daily import scheduler_hooks, start_up_checks
 
     service = wiring.service(db_url)
@@ -136,6 +173,7 @@ def run_cmd(at_time: dt.time | None, timezone: str | None, today: dt.date | None
     hooks = scheduler_hooks(service.store, config, db_url=wiring.database(db_url))
     job = SweepJob(service, settings, clock=wiring.now, after=hooks)
     if no_catch_up:  # else the start-up sweep runs the checks after it
-        start_up_checks(service.store, config, db_url=wiring.database(db_url), on=job.today(),
-                        now=wiring.now())
+        start_up_checks(
+            service.store, config, db_url=wiring.database(db_url), on=job.today(), now=wiring.now()
+        )
     sys.exit(run(job))

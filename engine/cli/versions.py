@@ -21,7 +21,10 @@ from engine.language.loader import load_process_file
 
 def _file_option(func: Any) -> Any:
     return click.option(
-        "--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+        "--file",
+        "files",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False),
         help="A process file holding a version (e.g. the edited one, not yet shipped).",
     )(func)
 
@@ -31,12 +34,18 @@ def _file_option(func: Any) -> Any:
 @click.argument("old", type=int)
 @click.argument("new", type=int)
 @_file_option
-@click.option("--db", "db_url", envvar="CME_DATABASE_URL", default=None,
-              help="Also look for versions stored in this database.")
+@click.option(
+    "--db",
+    "db_url",
+    envvar="CME_DATABASE_URL",
+    default=None,
+    help="Also look for versions stored in this database.",
+)
 @json_option
 @handle_errors
-def diff(name: str, old: int, new: int, files: tuple[str, ...], db_url: str | None,
-         as_json: bool) -> None:
+def diff(
+    name: str, old: int, new: int, files: tuple[str, ...], db_url: str | None, as_json: bool
+) -> None:
     """What changed between two versions: states, days, checks, timers, guards, roles, facts.
 
     Versions are looked for in --file, then processes/, then the database.
@@ -51,9 +60,14 @@ def diff(name: str, old: int, new: int, files: tuple[str, ...], db_url: str | No
     after = _definition_version(name, new, files, db_url)
     changes = diff_definitions(before, after)
     if as_json:
-        print_json({"process": name, "from": old, "to": new,
-                    "changes": [{"area": c.area, "where": c.where, "what": c.what}
-                                for c in changes]})
+        print_json(
+            {
+                "process": name,
+                "from": old,
+                "to": new,
+                "changes": [{"area": c.area, "where": c.where, "what": c.what} for c in changes],
+            }
+        )
         return
     click.echo(f"{name}: version {old} → version {new}: {_count(len(changes), 'change')}")
     for area in AREAS:
@@ -68,15 +82,32 @@ def diff(name: str, old: int, new: int, files: tuple[str, ...], db_url: str | No
 @click.argument("name")
 @click.argument("version", type=int)
 @_file_option
-@click.option("--map", "maps", multiple=True, metavar="OLD=NEW",
-              help="Preview with this state mapping (as `migrate` would use it).")
-@click.option("--on", "on", default="today", show_default=True,
-              help="The date the version would take effect for running cases (YYYY-MM-DD).")
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="OLD=NEW",
+    help="Preview with this state mapping (as `migrate` would use it).",
+)
+@click.option(
+    "--on",
+    "on",
+    default="today",
+    show_default=True,
+    help="The date the version would take effect for running cases (YYYY-MM-DD).",
+)
 @db_option
 @json_option
 @handle_errors
-def impact(name: str, version: int, files: tuple[str, ...], maps: tuple[str, ...], on: str,
-           db_url: str | None, as_json: bool) -> None:
+def impact(
+    name: str,
+    version: int,
+    files: tuple[str, ...],
+    maps: tuple[str, ...],
+    on: str,
+    db_url: str | None,
+    as_json: bool,
+) -> None:
     """What a version would do to running cases, in plain words, before it is published.
 
     Counts open cases in states the version removes, deadlines that move (in school days),
@@ -91,18 +122,28 @@ def impact(name: str, version: int, files: tuple[str, ...], maps: tuple[str, ...
     from engine.cli.common import DATE
 
     svc = _version_service(db_url, files)
-    result = impact(svc, find_version(svc, name, version), on=DATE.convert(on, None, None),
-                    mapping=parse_mapping(maps))
+    result = impact(
+        svc,
+        find_version(svc, name, version),
+        on=DATE.convert(on, None, None),
+        mapping=parse_mapping(maps),
+    )
     if as_json:
-        print_json({
-            "process": name, "version": version, "on": result.on,
-            "running": {str(v): n for v, n in result.running.items()},
-            "removed_states": result.removed,
-            "deadlines": [d.__dict__ for d in result.deadlines],
-            "due_at_once": result.due_at_once, "bad_facts": result.bad_facts,
-            "checklists": dict(result.checklists), "steps": dict(result.steps),
-            "summary": result.sentences(),
-        })
+        print_json(
+            {
+                "process": name,
+                "version": version,
+                "on": result.on,
+                "running": {str(v): n for v, n in result.running.items()},
+                "removed_states": result.removed,
+                "deadlines": [d.__dict__ for d in result.deadlines],
+                "due_at_once": result.due_at_once,
+                "bad_facts": result.bad_facts,
+                "checklists": dict(result.checklists),
+                "steps": dict(result.steps),
+                "summary": result.sentences(),
+            }
+        )
         return
     for sentence in result.sentences():
         click.echo(sentence)
@@ -110,16 +151,32 @@ def impact(name: str, version: int, files: tuple[str, ...], maps: tuple[str, ...
 
 @click.command()
 @click.argument("name")
-@click.option("--version", "version", type=int, default=None,
-              help="Version (default: the latest in processes/ or --file).")
+@click.option(
+    "--version",
+    "version",
+    type=int,
+    default=None,
+    help="Version (default: the latest in processes/ or --file).",
+)
 @_file_option
 @db_option
 @click.option("--actor", envvar="CME_ACTOR", default=None, help="Who you are (or CME_ACTOR).")
-@click.option("--role", envvar="CME_ROLE", default="policy_owner", show_default=True,
-              help="Your role (or CME_ROLE).")
+@click.option(
+    "--role",
+    envvar="CME_ROLE",
+    default="policy_owner",
+    show_default=True,
+    help="Your role (or CME_ROLE).",
+)
 @handle_errors
-def publish(name: str, version: int | None, files: tuple[str, ...], db_url: str | None,
-            actor: str | None, role: str) -> None:
+def publish(
+    name: str,
+    version: int | None,
+    files: tuple[str, ...],
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+) -> None:
     """Store a process version in the database, so cases can run under it and be replayed.
 
     Refuses a changed file whose version number was not raised.
@@ -135,31 +192,58 @@ def publish(name: str, version: int | None, files: tuple[str, ...], db_url: str 
     compiled = svc.registry.get(name, version)
     new = publish_version(svc, compiled, at=wiring.now(), actor=wiring.actor(actor, role))
     d = compiled.definition
-    click.echo(f"{'stored' if new else 'already stored, unchanged:'} {d.id} version "
-               f"{d.version} (sha256 {compiled.content_hash[:12]}, in force from "
-               f"{d.effective_from})")
+    click.echo(
+        f"{'stored' if new else 'already stored, unchanged:'} {d.id} version "
+        f"{d.version} (sha256 {compiled.content_hash[:12]}, in force from "
+        f"{d.effective_from})"
+    )
 
 
 @click.command()
 @click.argument("name")
 @click.option("--from", "from_version", type=int, required=True, help="Version cases run on.")
 @click.option("--to", "to_version", type=int, required=True, help="Version to move them to.")
-@click.option("--map", "maps", multiple=True, metavar="OLD=NEW",
-              help="Move cases in state OLD to state NEW (repeat; states with the same name "
-                   "map to themselves).")
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="OLD=NEW",
+    help="Move cases in state OLD to state NEW (repeat; states with the same name "
+    "map to themselves).",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would happen; write nothing.")
-@click.option("--on", "on", default="today", show_default=True,
-              help="The date the migration takes effect (YYYY-MM-DD).")
+@click.option(
+    "--on",
+    "on",
+    default="today",
+    show_default=True,
+    help="The date the migration takes effect (YYYY-MM-DD).",
+)
 @_file_option
 @db_option
 @click.option("--actor", envvar="CME_ACTOR", default=None, help="Who you are (or CME_ACTOR).")
-@click.option("--role", envvar="CME_ROLE", default="policy_owner", show_default=True,
-              help="Your role (or CME_ROLE).")
+@click.option(
+    "--role",
+    envvar="CME_ROLE",
+    default="policy_owner",
+    show_default=True,
+    help="Your role (or CME_ROLE).",
+)
 @json_option
 @handle_errors
-def migrate(name: str, from_version: int, to_version: int, maps: tuple[str, ...], dry_run: bool,
-            on: str, files: tuple[str, ...], db_url: str | None, actor: str | None, role: str,
-            as_json: bool) -> None:
+def migrate(
+    name: str,
+    from_version: int,
+    to_version: int,
+    maps: tuple[str, ...],
+    dry_run: bool,
+    on: str,
+    files: tuple[str, ...],
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
     """Move running cases to another version with an explicit state mapping.
 
     Each case gets a migration event and its timers are recomputed under the new rules. Cases
@@ -177,20 +261,38 @@ def migrate(name: str, from_version: int, to_version: int, maps: tuple[str, ...]
     svc = _version_service(db_url, files)
     who = wiring.actor(actor, role)
     day = DATE.convert(on, None, None)
-    plan = plan_migration(svc, name, from_version=from_version,
-                          to=find_version(svc, name, to_version), mapping=parse_mapping(maps),
-                          on=day, actor=who)
+    plan = plan_migration(
+        svc,
+        name,
+        from_version=from_version,
+        to=find_version(svc, name, to_version),
+        mapping=parse_mapping(maps),
+        on=day,
+        actor=who,
+    )
     result = None if dry_run else run_migration(svc, plan, at=wiring.now(), actor=who)
     if as_json:
-        print_json({
-            "dry_run": dry_run, "process": name, "from": from_version, "to": to_version,
-            "on": day,
-            "moves": [{"case_id": m.case.id, "from_state": m.case.state, "to_state": m.to_state,
-                       "deadlines": [d.__dict__ for d in m.deadlines]} for m in plan.moves],
-            "left_alone": [{"case_id": c, "state": s} for c, s in plan.unmapped],
-            "migrated": [r.case.id for r in result.migrated] if result else [],
-            "failed": [{"case_id": c, "error": e} for c, e in result.failed] if result else [],
-        })
+        print_json(
+            {
+                "dry_run": dry_run,
+                "process": name,
+                "from": from_version,
+                "to": to_version,
+                "on": day,
+                "moves": [
+                    {
+                        "case_id": m.case.id,
+                        "from_state": m.case.state,
+                        "to_state": m.to_state,
+                        "deadlines": [d.__dict__ for d in m.deadlines],
+                    }
+                    for m in plan.moves
+                ],
+                "left_alone": [{"case_id": c, "state": s} for c, s in plan.unmapped],
+                "migrated": [r.case.id for r in result.migrated] if result else [],
+                "failed": [{"case_id": c, "error": e} for c, e in result.failed] if result else [],
+            }
+        )
     else:
         _print_migration(plan, result, dry_run=dry_run)
     if result is not None and result.failed:
@@ -209,12 +311,10 @@ def _version_service(db_url: str | None, files: tuple[str, ...]) -> Any:
         registry.add(load_process_file(path))
     # The deployment's database and master key (cme --config / CME_CONFIG / beside the database).
     store = open_store(wiring.database(db_url))
-    return CaseService(store, registry,
-                       keys=wiring.keys(store.url, wiring.config(db_url).source))
+    return CaseService(store, registry, keys=wiring.keys(store.url, wiring.config(db_url).source))
 
 
-def _definition_version(name: str, version: int, files: tuple[str, ...],
-                        db_url: str | None) -> Any:
+def _definition_version(name: str, version: int, files: tuple[str, ...], db_url: str | None) -> Any:
     """A version's definition from --file, processes/ or (if there is one) the database."""
     for path in files:
         loaded = load_process_file(path)
@@ -234,8 +334,10 @@ def _definition_version(name: str, version: int, files: tuple[str, ...],
 
 def _print_migration(plan: Any, result: Any, *, dry_run: bool) -> None:
     d = plan.to.definition
-    click.echo(f"{d.id}: version {plan.from_version} → {d.version}, taking effect "
-               f"{plan.on.isoformat()}" + (" (dry run: nothing written)" if dry_run else ""))
+    click.echo(
+        f"{d.id}: version {plan.from_version} → {d.version}, taking effect "
+        f"{plan.on.isoformat()}" + (" (dry run: nothing written)" if dry_run else "")
+    )
     for move in plan.moves:
         how = "same name" if move.case.state == move.to_state else "mapped"
         line = f"  {move.case.id}: {move.case.state} → {move.to_state} ({how})"
@@ -248,12 +350,16 @@ def _print_migration(plan: Any, result: Any, *, dry_run: bool) -> None:
     if plan.unmapped:
         click.echo(f"Left alone, no mapping for their state ({len(plan.unmapped)}):")
         for case_id, state in plan.unmapped:
-            click.echo(f"  {case_id}: {state} (version {d.version} has no such state; "
-                       f"add --map {state}=NEW)")
+            click.echo(
+                f"  {case_id}: {state} (version {d.version} has no such state; "
+                f"add --map {state}=NEW)"
+            )
     if dry_run or result is None:
         click.echo(f"{_count(len(plan.moves), 'case')} would move.")
         return
-    click.echo(f"migrated {_count(len(result.migrated), 'case')}: one migration event each, "
-               f"timers recomputed under version {d.version}")
+    click.echo(
+        f"migrated {_count(len(result.migrated), 'case')}: one migration event each, "
+        f"timers recomputed under version {d.version}"
+    )
     for case_id, error in result.failed:
         click.echo(f"  not migrated: {case_id}: {error}", err=True)

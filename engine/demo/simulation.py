@@ -33,25 +33,83 @@ TERM_LAST = dt.date(2024, 12, 20)
 PROCESS = "untraceable_cme"
 
 _FIRST_NAMES = [
-    "Amara", "Bilal", "Chloe", "Dawit", "Elif", "Femi", "Grace", "Hamza", "Ines", "Jayden",
-    "Kacper", "Layla", "Mohammed", "Nia", "Oskar", "Priya", "Rafael", "Sofia", "Tariq", "Uma",
-    "Victor", "Wiktoria", "Yusuf", "Zara", "Aaliyah", "Bogdan", "Ciara", "Deniz", "Eva", "Kofi",
+    "Amara",
+    "Bilal",
+    "Chloe",
+    "Dawit",
+    "Elif",
+    "Femi",
+    "Grace",
+    "Hamza",
+    "Ines",
+    "Jayden",
+    "Kacper",
+    "Layla",
+    "Mohammed",
+    "Nia",
+    "Oskar",
+    "Priya",
+    "Rafael",
+    "Sofia",
+    "Tariq",
+    "Uma",
+    "Victor",
+    "Wiktoria",
+    "Yusuf",
+    "Zara",
+    "Aaliyah",
+    "Bogdan",
+    "Ciara",
+    "Deniz",
+    "Eva",
+    "Kofi",
 ]
 _SURNAMES = [
-    "Ahmed", "Kowalski", "Okafor", "Silva", "Yilmaz", "Mensah", "Novak", "Haile", "Begum",
-    "O'Connor", "Popescu", "Rahman", "Santos", "Tesfaye", "Murphy", "Nowak", "Osei", "Costa",
-    "Demir", "Kaur", "Ali", "Reid", "Ivanova", "Hussain",
+    "Ahmed",
+    "Kowalski",
+    "Okafor",
+    "Silva",
+    "Yilmaz",
+    "Mensah",
+    "Novak",
+    "Haile",
+    "Begum",
+    "O'Connor",
+    "Popescu",
+    "Rahman",
+    "Santos",
+    "Tesfaye",
+    "Murphy",
+    "Nowak",
+    "Osei",
+    "Costa",
+    "Demir",
+    "Kaur",
+    "Ali",
+    "Reid",
+    "Ivanova",
+    "Hussain",
 ]
 _PRIMARIES = [
-    "Castlehaven Primary School", "Chalcot Green Primary School", "Elm Village Primary School",
-    "Brecknock Hill Primary School", "Agar Row Primary School",
+    "Castlehaven Primary School",
+    "Chalcot Green Primary School",
+    "Elm Village Primary School",
+    "Brecknock Hill Primary School",
+    "Agar Row Primary School",
 ]
 _SECONDARIES = [
-    "Regent's Row Academy", "Belsize Vale School", "Kentish Mews Secondary School",
+    "Regent's Row Academy",
+    "Belsize Vale School",
+    "Kentish Mews Secondary School",
 ]
 _STREETS = [
-    "Example Street", "Sample Road", "Fictional Grove", "Invented Way", "Placeholder Mews",
-    "Demo Terrace", "Specimen Place",
+    "Example Street",
+    "Sample Road",
+    "Fictional Grove",
+    "Invented Way",
+    "Placeholder Mews",
+    "Demo Terrace",
+    "Specimen Place",
 ]
 _POSTCODES = ["NW1", "NW3", "NW5", "NW6", "WC1", "N6", "N19"]
 _LANGUAGES = ["Portuguese", "Polish", "Turkish", "Bengali", "Somali", "Romanian", "Tigrinya"]
@@ -128,12 +186,19 @@ class Simulation:
         self.sen = Actor("sen.team", "sen_service")
         compiled = self.service.registry.in_force(PROCESS, TERM_FIRST)
         self.definition = compiled.definition
-        self.calendar = self.service.calendars(
-            self.definition.clock.calendar or "london-2024-25"
-        )
+        self.calendar = self.service.calendars(self.definition.clock.calendar or "london-2024-25")
         self.plans: dict[str, Plan] = {}
-        self._stories = ["closed", "mash", "moved", "panel_slow", "neglected", "left",
-                         "kept_open", "neglected", "closed"]
+        self._stories = [
+            "closed",
+            "mash",
+            "moved",
+            "panel_slow",
+            "neglected",
+            "left",
+            "kept_open",
+            "neglected",
+            "closed",
+        ]
         self.tally = Tally()
         self.arrivals = self._notifications()
 
@@ -141,10 +206,7 @@ class Simulation:
 
     def school_days(self) -> list[dt.date]:
         """The school days of the term, first to last."""
-        days = [
-            TERM_FIRST + dt.timedelta(days=i)
-            for i in range((TERM_LAST - TERM_FIRST).days + 1)
-        ]
+        days = [TERM_FIRST + dt.timedelta(days=i) for i in range((TERM_LAST - TERM_FIRST).days + 1)]
         return [d for d in days if self.calendar.is_school_day(d)]
 
     def run(self, on_day: Callable[[dt.date], None] | None = None) -> None:
@@ -180,12 +242,13 @@ class Simulation:
         from engine.cases.notification import parse_form
 
         rng = self.rng
-        days = [
-            TERM_FIRST + dt.timedelta(days=i) for i in range((TERM_LAST - TERM_FIRST).days + 1)
-        ]
+        days = [TERM_FIRST + dt.timedelta(days=i) for i in range((TERM_LAST - TERM_FIRST).days + 1)]
         early = [d for d in days if self.calendar.is_school_day(d) and d <= dt.date(2024, 11, 8)]
-        late = [d for d in days if self.calendar.is_school_day(d)
-                and dt.date(2024, 11, 11) <= d <= dt.date(2024, 12, 6)]
+        late = [
+            d
+            for d in days
+            if self.calendar.is_school_day(d) and dt.date(2024, 11, 11) <= d <= dt.date(2024, 12, 6)
+        ]
         arrivals = sorted(rng.sample(early[1:], 32) + rng.sample(late, 8))
         forms: dict[dt.date, list[Any]] = {}
         ehc_left = 3
@@ -229,9 +292,9 @@ class Simulation:
                     "names": f"{rng.choice(_FIRST_NAMES)} {surname}",
                     "relationship": rng.choice(["Mother", "Father", "Aunt", "Grandmother"]),
                     "address": f"Flat {rng.randint(1, 40)}, {rng.randint(1, 120)} "
-                               f"{rng.choice(_STREETS)}, London",
+                    f"{rng.choice(_STREETS)}, London",
                     "postcode": f"{rng.choice(_POSTCODES)} 0{rng.choice('ABDEFG')}"
-                                f"{rng.choice('ABDEFG')}",
+                    f"{rng.choice('ABDEFG')}",
                     "contact_numbers": [f"07700 900{rng.randint(100, 999)}"],
                     "email": f"{surname.lower().replace(chr(39), '')}{i}@example.com",
                     "translator_required": translator,
@@ -253,8 +316,11 @@ class Simulation:
 
     def history_case(self) -> str:
         """A case worth showing in full: one closed untraceable on Day 26 if there is one."""
-        closed = [c for c, p in self.plans.items()
-                  if p.fate == "closed" and self.service.get(c).state == "closed_untraceable"]
+        closed = [
+            c
+            for c, p in self.plans.items()
+            if p.fate == "closed" and self.service.get(c).state == "closed_untraceable"
+        ]
         return closed[0] if closed else next(iter(self.plans))
 
     # -- what happens to each case ----------------------------------------------------------
@@ -266,8 +332,13 @@ class Simulation:
         ehc = bool(case.facts.get("ehc_plan"))
         late = opened > dt.date(2024, 11, 8)  # Day 26 would fall after the end of term
         if ehc:
-            return Plan("sen", contact_day=rng.randint(2, 8), route="sen",
-                        refer_after=rng.randint(2, 6), place_after=rng.randint(20, 40))
+            return Plan(
+                "sen",
+                contact_day=rng.randint(2, 8),
+                route="sen",
+                refer_after=rng.randint(2, 6),
+                place_after=rng.randint(20, 40),
+            )
         roll = rng.random()
         if late:
             fate = "contact" if roll < 0.5 else "tracing"
@@ -275,30 +346,43 @@ class Simulation:
             # Every story the demo promises happens at least once, early enough to finish.
             fate = self._stories.pop(0)
         else:
-            fate = rng.choices(["contact", "panel", "closed", "neglected"],
-                               weights=[7, 4, 7, 3])[0]
+            fate = rng.choices(["contact", "panel", "closed", "neglected"], weights=[7, 4, 7, 3])[0]
         if fate == "contact":
-            return Plan("contact", contact_day=rng.randint(2, 10), route="in_year_admissions",
-                        place_after=rng.randint(10, 35), check_delay=rng.randint(0, 3))
+            return Plan(
+                "contact",
+                contact_day=rng.randint(2, 10),
+                route="in_year_admissions",
+                place_after=rng.randint(10, 35),
+                check_delay=rng.randint(0, 3),
+            )
         if fate in ("panel", "panel_slow"):
             # A slow panel places the child after the 8-week target, which escalates.
-            return Plan("panel", contact_day=rng.randint(3, 10), route="panel",
-                        refer_after=rng.randint(3, 10),
-                        place_after=rng.randint(70, 90) if fate == "panel_slow"
-                        else rng.randint(15, 30),
-                        check_delay=rng.randint(0, 3))
+            return Plan(
+                "panel",
+                contact_day=rng.randint(3, 10),
+                route="panel",
+                refer_after=rng.randint(3, 10),
+                place_after=rng.randint(70, 90) if fate == "panel_slow" else rng.randint(15, 30),
+                check_delay=rng.randint(0, 3),
+            )
         if fate in ("closed", "kept_open", "tracing"):
             return Plan(fate, check_delay=rng.randint(0, 4))
         if fate == "neglected":
             checks = [c.id for c in self._all_checks() if c.required]
-            return Plan("neglected", skip_checks=set(rng.sample(checks, k=3)),
-                        check_delay=rng.randint(2, 6))
+            return Plan(
+                "neglected", skip_checks=set(rng.sample(checks, k=3)), check_delay=rng.randint(2, 6)
+            )
         if fate == "moved":
             return Plan("moved", move_day=rng.randint(6, 12), confirm_after=rng.randint(7, 20))
         if fate == "left":
             return Plan("left", left_day=rng.randint(8, 14))
-        return Plan("mash", mash_day=rng.randint(5, 9), contact_day=rng.randint(12, 18),
-                    route="in_year_admissions", place_after=rng.randint(10, 20))
+        return Plan(
+            "mash",
+            mash_day=rng.randint(5, 9),
+            contact_day=rng.randint(12, 18),
+            route="in_year_admissions",
+            place_after=rng.randint(10, 20),
+        )
 
     def _all_checks(self) -> list[Any]:
         return [c for s in self.definition.states.values() for c in s.checklist]
@@ -313,16 +397,20 @@ class Simulation:
             n = day_of_case(self.service, case, day)
             if n is None or n < 1:
                 continue
-            officer = next(o for o in self.officers if o.name == case.assigned_officer) \
-                if case.assigned_officer in {o.name for o in self.officers} else self.officers[0]
+            officer = (
+                next(o for o in self.officers if o.name == case.assigned_officer)
+                if case.assigned_officer in {o.name for o in self.officers}
+                else self.officers[0]
+            )
             Act(self, case_id, plan, day, n, officer).run()
 
 
 class Act:
     """One case on one school day: the officer (and the manager) do what its plan says."""
 
-    def __init__(self, sim: Simulation, case_id: str, plan: Plan, day: dt.date, n: int,
-                 officer: Any) -> None:
+    def __init__(
+        self, sim: Simulation, case_id: str, plan: Plan, day: dt.date, n: int, officer: Any
+    ) -> None:
         self.sim = sim
         self.svc = sim.service
         self.case_id = case_id
@@ -342,13 +430,15 @@ class Act:
         return self.svc.get(self.case_id).state
 
     def fire(self, trigger: str, actor: Any = None) -> None:
-        self.svc.fire(self.case_id, trigger, on=self.day, at=self._at(),
-                      actor=actor or self.officer)
+        self.svc.fire(
+            self.case_id, trigger, on=self.day, at=self._at(), actor=actor or self.officer
+        )
         self.sim.tally.steps += 1
 
     def fact(self, name: str, value: Any, actor: Any = None) -> None:
-        self.svc.set_fact(self.case_id, name, value, on=self.day, at=self._at(),
-                          actor=actor or self.officer)
+        self.svc.set_fact(
+            self.case_id, name, value, on=self.day, at=self._at(), actor=actor or self.officer
+        )
 
     def run(self) -> None:
         """Act on the case as its state and plan say."""
@@ -367,9 +457,11 @@ class Act:
     def _tracing(self, state: str) -> None:
         plan, n = self.plan, self.n
         if plan.left_day and n >= plan.left_day:
-            self.fact("left_the_country_evidence",
-                      "Aunt reports the family flew to Lisbon on a one-way ticket; school had a "
-                      "text from the mother saying they will not return.")
+            self.fact(
+                "left_the_country_evidence",
+                "Aunt reports the family flew to Lisbon on a one-way ticket; school had a "
+                "text from the mother saying they will not return.",
+            )
             self.fire(_step(self.sim.definition, state, needs_fact="left_the_country_evidence"))
             return
         if plan.move_day and n >= plan.move_day:
@@ -378,9 +470,11 @@ class Act:
             plan.contacted_on = self.day
             return
         if plan.mash_day and n >= plan.mash_day and "mash" not in plan.done:
-            self.fact("safeguarding_concern",
-                      "Neighbour reports hearing a child crying late at night and an adult "
-                      "shouting; the family has not been seen since.")
+            self.fact(
+                "safeguarding_concern",
+                "Neighbour reports hearing a child crying late at night and an adult "
+                "shouting; the family has not been seen since.",
+            )
             self.fire(_step(self.sim.definition, state, needs_fact="safeguarding_concern"))
             plan.done.add("mash")
         if plan.contact_day and n >= plan.contact_day:
@@ -405,8 +499,14 @@ class Act:
                 self.plan.skip_checks.add(check.id)
                 continue
             outcome = _OUTCOMES.get(check.channel or "", "checked: no trace of the family")
-            self.svc.record_check(self.case_id, check.id, on=self.day, at=self._at(),
-                                  actor=self.officer, outcome=outcome)
+            self.svc.record_check(
+                self.case_id,
+                check.id,
+                on=self.day,
+                at=self._at(),
+                actor=self.officer,
+                outcome=outcome,
+            )
             self.sim.tally.steps += 1
 
     def _decide(self, state: str) -> None:
@@ -418,9 +518,12 @@ class Act:
             if trig and all(c in case.checks for c in trig.requires_checks):
                 self.fire(trig.id, self.sim.manager)
         elif self.plan.fate == "kept_open":
-            self.fact("reason_case_kept_open",
-                      "Housing has a possible new tenancy for the mother in Haringey; awaiting "
-                      "their reply before closing.", self.sim.manager)
+            self.fact(
+                "reason_case_kept_open",
+                "Housing has a possible new tenancy for the mother in Haringey; awaiting "
+                "their reply before closing.",
+                self.sim.manager,
+            )
             self.fire(_step(definition, state, to="tracing_continues"), self.sim.manager)
 
     def _supporting(self) -> None:
@@ -436,8 +539,9 @@ class Act:
             self.fact("placement_route", route)
             self.fact("no_vacancy_in_camden_schools", True)
             self.fact("medical_needs", False)
-            self.fire(_step(definition, "supporting_to_school_place",
-                            to="referred_to_placement_panel"))
+            self.fire(
+                _step(definition, "supporting_to_school_place", to="referred_to_placement_panel")
+            )
             plan.referred_on = self.day
         elif plan.route == "in_year_admissions" and since.days >= plan.place_after:
             self.fact("placement_route", "in_year_admissions")
@@ -457,29 +561,37 @@ class Act:
     def _with_sen(self) -> None:
         since = self.day - (self.plan.referred_on or self.day)
         if since.days >= self.plan.place_after:
-            self.fact("placement_provision", "Swiss Cottage School (specialist provision)",
-                      self.sim.sen)
-            self.fire(_step(self.sim.definition, "sen_service_leading", to="placed"),
-                      self.sim.sen)
+            self.fact(
+                "placement_provision", "Swiss Cottage School (specialist provision)", self.sim.sen
+            )
+            self.fire(_step(self.sim.definition, "sen_service_leading", to="placed"), self.sim.sen)
 
     def _awaiting_la(self) -> None:
         since = self.day - (self.plan.contacted_on or self.day)
         if since.days >= self.plan.confirm_after:
-            self.fire(_step(self.sim.definition, "awaiting_destination_la_confirmation",
-                            to="transferred_to_destination_la"))
+            self.fire(
+                _step(
+                    self.sim.definition,
+                    "awaiting_destination_la_confirmation",
+                    to="transferred_to_destination_la",
+                )
+            )
 
 
 def _upn(rng: random.Random) -> str:
     """An invented UPN with a correct check letter: Camden's LA number 202, a made-up school."""
     from engine.cases.upn import check_letter
 
-    body = f"202{rng.randint(2000, 2099):04d}{rng.choice(['13', '15', '17', '19'])}" \
-           f"{rng.randint(0, 999):03d}"
+    body = (
+        f"202{rng.randint(2000, 2099):04d}{rng.choice(['13', '15', '17', '19'])}"
+        f"{rng.randint(0, 999):03d}"
+    )
     return check_letter(body) + body
 
 
-def _step(definition: Any, source: str, *, to: str | None = None,
-          needs_fact: str | None = None) -> str:
+def _step(
+    definition: Any, source: str, *, to: str | None = None, needs_fact: str | None = None
+) -> str:
     """The step a person takes from `source` to `to` (or the one needing fact `needs_fact`)."""
     from engine.errors import UnknownTrigger
 

@@ -123,12 +123,14 @@ class OutboxSender:
             self._send_one(outbox_id, on=on, at=at, summary=summary)
         return summary
 
-    def _send_one(self, outbox_id: int, *, on: dt.date, at: dt.datetime,
-                  summary: SendSummary) -> None:
+    def _send_one(
+        self, outbox_id: int, *, on: dt.date, at: dt.datetime, summary: SendSummary
+    ) -> None:
         store = self.service.store
         with self.service.batch() as conn:
-            query = select(outbox_table).where(and_(
-                outbox_table.c.id == outbox_id, outbox_table.c.status.in_(_SENDABLE)))
+            query = select(outbox_table).where(
+                and_(outbox_table.c.id == outbox_id, outbox_table.c.status.in_(_SENDABLE))
+            )
             if not store.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
             row = conn.execute(query).first()
@@ -151,15 +153,17 @@ class OutboxSender:
                 self._mark_failed(conn, item, f"{type(exc).__name__}: {exc}", summary)
                 return
             conn.execute(
-                update(outbox_table).where(outbox_table.c.id == item.id)
+                update(outbox_table)
+                .where(outbox_table.c.id == item.id)
                 .values(status="sent", attempts=item.attempts + 1, last_error=None, sent_at=at)
             )
         summary.sent.append(item.id)
         if document is not None:
             summary.documents.append(document)
 
-    def _deliver(self, conn: Any, item: OutboxItem, case: CaseState, *, on: dt.date,
-                 at: dt.datetime) -> int | None:
+    def _deliver(
+        self, conn: Any, item: OutboxItem, case: CaseState, *, on: dt.date, at: dt.datetime
+    ) -> int | None:
         """Produce the letter and/or message of one row; returns the filed document's id."""
         context = message_context(self.service, case, item, on=on)
         document_id = None
@@ -175,35 +179,53 @@ class OutboxSender:
         subject, body = self.composer.compose(template, context)
         addresses = self.directory.addresses(item.recipient, context)
         message = OutgoingMessage(
-            outbox_id=item.id, case_id=item.case_id, recipient=", ".join(addresses),
-            subject=subject, body=body,
+            outbox_id=item.id,
+            case_id=item.case_id,
+            recipient=", ".join(addresses),
+            subject=subject,
+            body=body,
             attachments=[(letter.filename, letter.content)] if letter else [],
         )
         self.notifier.send(message)
         return document_id
 
-    def _file(self, conn: Any, item: OutboxItem, letter: RenderedLetter, *, on: dt.date,
-              at: dt.datetime) -> int:
-        document_id = int(conn.execute(
-            insert(document_table).values(
-                case_id=item.case_id, outbox_id=item.id, template=letter.template,
-                template_version=letter.template_version, filename=letter.filename,
-                media_type=letter.media_type, content=letter.content,
-                sha256=hashlib.sha256(letter.content).hexdigest(), created_on=on, created_at=at,
-            )
-        ).inserted_primary_key[0])
+    def _file(
+        self, conn: Any, item: OutboxItem, letter: RenderedLetter, *, on: dt.date, at: dt.datetime
+    ) -> int:
+        document_id = int(
+            conn.execute(
+                insert(document_table).values(
+                    case_id=item.case_id,
+                    outbox_id=item.id,
+                    template=letter.template,
+                    template_version=letter.template_version,
+                    filename=letter.filename,
+                    media_type=letter.media_type,
+                    content=letter.content,
+                    sha256=hashlib.sha256(letter.content).hexdigest(),
+                    created_on=on,
+                    created_at=at,
+                )
+            ).inserted_primary_key[0]
+        )
         self.service.file_letter(
-            item.case_id, template=letter.template, template_version=letter.template_version,
-            document_id=document_id, outbox_id=item.id, on=on, at=at, actor=self.actor,
+            item.case_id,
+            template=letter.template,
+            template_version=letter.template_version,
+            document_id=document_id,
+            outbox_id=item.id,
+            on=on,
+            at=at,
+            actor=self.actor,
         )
         return document_id
 
-    def _mark_failed(self, conn: Any, item: OutboxItem, error: str,
-                     summary: SendSummary) -> None:
+    def _mark_failed(self, conn: Any, item: OutboxItem, error: str, summary: SendSummary) -> None:
         attempts = item.attempts + 1
         status = "dead" if attempts >= self.max_attempts else "failed"
         conn.execute(
-            update(outbox_table).where(outbox_table.c.id == item.id)
+            update(outbox_table)
+            .where(outbox_table.c.id == item.id)
             .values(status=status, attempts=attempts, last_error=error[:2000])
         )
         (summary.dead if status == "dead" else summary.failed).append((item.id, error))
@@ -261,7 +283,8 @@ def retry(service: CaseService, ids: Sequence[int] | None = None) -> list[int]:
                 )
         if changed:
             conn.execute(
-                update(outbox_table).where(outbox_table.c.id.in_(changed))
+                update(outbox_table)
+                .where(outbox_table.c.id.in_(changed))
                 .values(status="pending", attempts=0)
             )
     return changed
@@ -276,23 +299,45 @@ def message_context(
     facts = {**case.facts, **(personal.get("facts") or {})}
     return {
         "case": {
-            "id": case.id, "process": case.process_id, "process_title": definition.title,
-            "state": case.state, "state_title": definition.states[case.state].title,
-            "opened_on": case.opened_on, "assigned_officer": case.assigned_officer,
+            "id": case.id,
+            "process": case.process_id,
+            "process_title": definition.title,
+            "state": case.state,
+            "state_title": definition.states[case.state].title,
+            "opened_on": case.opened_on,
+            "assigned_officer": case.assigned_officer,
             "closed_on": case.closed_on,
         },
-        "child": _with_defaults(personal.get("child"), (
-            "full_name", "date_of_birth", "gender", "upn", "school", "previous_school", "ground")),
-        "parent_carer": _with_defaults(personal.get("parent_carer"), (
-            "names", "relationship", "address", "postcode", "contact_numbers", "email",
-            "translator_required", "language")),
-        "notifier": _with_defaults(personal.get("notifier"), (
-            "name", "position", "school_or_service", "address", "contact_number", "email")),
+        "child": _with_defaults(
+            personal.get("child"),
+            ("full_name", "date_of_birth", "gender", "upn", "school", "previous_school", "ground"),
+        ),
+        "parent_carer": _with_defaults(
+            personal.get("parent_carer"),
+            (
+                "names",
+                "relationship",
+                "address",
+                "postcode",
+                "contact_numbers",
+                "email",
+                "translator_required",
+                "language",
+            ),
+        ),
+        "notifier": _with_defaults(
+            personal.get("notifier"),
+            ("name", "position", "school_or_service", "address", "contact_number", "email"),
+        ),
         "facts": facts,
         "checks": dict(case.checks),
         "action": {
-            "id": item.id, "kind": item.kind, "recipient": item.recipient,
-            "template": item.template, "channel": item.channel, "wording": item.wording,
+            "id": item.id,
+            "kind": item.kind,
+            "recipient": item.recipient,
+            "template": item.template,
+            "channel": item.channel,
+            "wording": item.wording,
             "requested_on": item.created_on,
         },
         "on": on,
@@ -311,9 +356,7 @@ def document_of(
     """A filed document with its content (the reader's read of its case is logged)."""
     require(actor, Permission.read_case, table=service.roles)
     with service.store.read() as conn:
-        row = conn.execute(
-            select(document_table).where(document_table.c.id == document_id)
-        ).first()
+        row = conn.execute(select(document_table).where(document_table.c.id == document_id)).first()
     if row is None:
         raise InputError(f"no document {document_id}")
     with service.store.engine.begin() as conn:

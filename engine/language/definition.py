@@ -373,15 +373,23 @@ class ProcessDefinition(Strict):
     def outline(self) -> ProcessOutline:
         """The parts a person reads about a case, stored with the version for fast reading."""
         return ProcessOutline(
-            id=self.id, version=self.version, title=self.title,
+            id=self.id,
+            version=self.version,
+            title=self.title,
             states={
                 sid: StateOutline(
-                    id=sid, title=st.title, description=st.description, terminal=st.terminal,
+                    id=sid,
+                    title=st.title,
+                    description=st.description,
+                    terminal=st.terminal,
                     checklist=tuple(
                         CheckOutline(
-                            id=c.id, wording=c.wording, channel=c.channel,
+                            id=c.id,
+                            wording=c.wording,
+                            channel=c.channel,
                             first=c.days.first if c.days else None,
-                            last=c.days.last if c.days else None, required=c.required,
+                            last=c.days.last if c.days else None,
+                            required=c.required,
                         )
                         for c in st.checklist
                     ),
@@ -389,8 +397,12 @@ class ProcessDefinition(Strict):
                 for sid, st in self.states.items()
             },
             steps=tuple(
-                StepOutline(id=t.id, title=t.title, roles=tuple(t.roles),
-                            sources=tuple(self.source_states(t)))
+                StepOutline(
+                    id=t.id,
+                    title=t.title,
+                    roles=tuple(t.roles),
+                    sources=tuple(self.source_states(t)),
+                )
                 for t in self.triggers
             ),
         )

@@ -13,8 +13,19 @@ from typing import Any
 
 from engine.language.definition import ProcessDefinition
 
-AREAS = ("applies", "states", "days", "checks", "timers", "guards", "triggers", "roles", "facts",
-         "actions", "wording")
+AREAS = (
+    "applies",
+    "states",
+    "days",
+    "checks",
+    "timers",
+    "guards",
+    "triggers",
+    "roles",
+    "facts",
+    "actions",
+    "wording",
+)
 """The groups a diff is shown in, in order."""
 
 
@@ -126,7 +137,8 @@ def _describe(path: Path, old: Any, new: Any) -> Change:
         gained = [x for x in new if x not in old]
         lost = [x for x in old if x not in new]
         parts = ([f"+ {', '.join(map(str, gained))}"] if gained else []) + (
-            [f"- {', '.join(map(str, lost))}"] if lost else [])
+            [f"- {', '.join(map(str, lost))}"] if lost else []
+        )
         text = f"{label}: {'; '.join(parts) or 'reordered'}"
     else:
         text = f"{label}: {_show(old)} → {_show(new)}"

@@ -21,9 +21,7 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _INT_RANGE = range(-(2**63), 2**63)  # what a guard (CEL int) can hold
 
 
-def coerce_fact(
-    name: str, raw: Any, facts: dict[str, FactDefinition], *, on: dt.date
-) -> Any:
+def coerce_fact(name: str, raw: Any, facts: dict[str, FactDefinition], *, on: dt.date) -> Any:
     """The value of fact `name` from `raw`, typed as declared; refuses what the fact forbids.
 
     Date values are stored as ISO text so the stored row and the hash see one spelling.
@@ -38,10 +36,10 @@ def coerce_fact(
         and value is not None
         and dt.date.fromisoformat(value) < on
     ):
-            raise BackdatingRefused(
-                f"{name} {value} is earlier than {on.isoformat()}, the day it is recorded: "
-                f"the policy forbids backdating it ({fact.description})"
-            )
+        raise BackdatingRefused(
+            f"{name} {value} is earlier than {on.isoformat()}, the day it is recorded: "
+            f"the policy forbids backdating it ({fact.description})"
+        )
     return value
 
 

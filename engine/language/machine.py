@@ -66,14 +66,16 @@ class CompiledProcess:
         """
         event = self.machine.events.get(trigger_id)
         if event is None:
-            raise UnknownStep(name=trigger_id, known=self.machine.events,
-                              process=self.definition.id)
+            raise UnknownStep(
+                name=trigger_id, known=self.machine.events, process=self.definition.id
+            )
         state = getattr(model, "state", None)
         if state not in self._allowed:
             raise TransitionNotAllowed(
                 f"{trigger_id} cannot be taken: {state!r} is not a stage of process "
                 f"{self.definition.id!r} version {self.definition.version}",
-                step=trigger_id, stage=str(state),
+                step=trigger_id,
+                stage=str(state),
             )
         try:
             event.trigger(model)
@@ -81,7 +83,9 @@ class CompiledProcess:
             raise TransitionNotAllowed(
                 f"{trigger_id} cannot be taken from stage {state!r}; from here: "
                 f"{', '.join(self._allowed[state]) or 'nothing (the case has ended)'}",
-                step=trigger_id, stage=state, allowed=self._allowed[state],
+                step=trigger_id,
+                stage=state,
+                allowed=self._allowed[state],
             ) from None
         new_state: str = model.state
         return new_state
@@ -103,8 +107,9 @@ class CompiledProcess:
         try:
             return self.loaded.trigger_guards[trigger_id]
         except KeyError:
-            raise UnknownStep(name=trigger_id, known=self.loaded.trigger_guards,
-                              process=self.definition.id) from None
+            raise UnknownStep(
+                name=trigger_id, known=self.loaded.trigger_guards, process=self.definition.id
+            ) from None
 
     def check_guards(
         self, trigger_id: str, context: Mapping[str, object]
@@ -117,8 +122,9 @@ class CompiledProcess:
         try:
             return self.loaded.timer_conditions[timer_id]
         except KeyError:
-            raise UnknownTimer(name=timer_id, known=self.loaded.timer_conditions,
-                               process=self.definition.id) from None
+            raise UnknownTimer(
+                name=timer_id, known=self.loaded.timer_conditions, process=self.definition.id
+            ) from None
 
     def check_timer(self, timer_id: str, context: Mapping[str, object]) -> list[CompiledCondition]:
         """The timer's `when` conditions that do not hold in `context`; [] if all do."""

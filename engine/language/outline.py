@@ -75,17 +75,29 @@ class ProcessOutline:
 
     def to_json(self) -> str:
         """The outline as stored: compact JSON tagged with its format."""
-        return json.dumps({
-            "format": OUTLINE_FORMAT, "id": self.id, "version": self.version,
-            "title": self.title,
-            "states": {
-                sid: [s.title, s.description, s.terminal,
-                      [[c.id, c.wording, c.channel, c.first, c.last, c.required]
-                       for c in s.checklist]]
-                for sid, s in self.states.items()
+        return json.dumps(
+            {
+                "format": OUTLINE_FORMAT,
+                "id": self.id,
+                "version": self.version,
+                "title": self.title,
+                "states": {
+                    sid: [
+                        s.title,
+                        s.description,
+                        s.terminal,
+                        [
+                            [c.id, c.wording, c.channel, c.first, c.last, c.required]
+                            for c in s.checklist
+                        ],
+                    ]
+                    for sid, s in self.states.items()
+                },
+                "steps": [[t.id, t.title, list(t.roles), list(t.sources)] for t in self.steps],
             },
-            "steps": [[t.id, t.title, list(t.roles), list(t.sources)] for t in self.steps],
-        }, ensure_ascii=False, separators=(",", ":"))
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
 
     @classmethod
     def from_json(cls, text: str) -> ProcessOutline | None:
@@ -97,16 +109,23 @@ class ProcessOutline:
             if not isinstance(data, dict) or data.get("format") != OUTLINE_FORMAT:
                 return None
             return cls(
-                id=data["id"], version=data["version"], title=data["title"],
+                id=data["id"],
+                version=data["version"],
+                title=data["title"],
                 states={
                     sid: StateOutline(
-                        id=sid, title=title, description=description, terminal=terminal,
+                        id=sid,
+                        title=title,
+                        description=description,
+                        terminal=terminal,
                         checklist=tuple(CheckOutline(*c) for c in checks),
                     )
                     for sid, (title, description, terminal, checks) in data["states"].items()
                 },
-                steps=tuple(StepOutline(i, title, tuple(roles), tuple(sources))
-                            for i, title, roles, sources in data["steps"]),
+                steps=tuple(
+                    StepOutline(i, title, tuple(roles), tuple(sources))
+                    for i, title, roles, sources in data["steps"]
+                ),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None

@@ -55,7 +55,8 @@ class ProcessRegistry:
             raise UnknownProcess(
                 f"process {process_id!r} has no version {version}; known versions: "
                 + ", ".join(str(v) for v in versions),
-                process=process_id, version=version,
+                process=process_id,
+                version=version,
             )
         return compiled
 

@@ -91,11 +91,16 @@ class _Builder:
     def _doubt_flow(self, node: yaml.CollectionNode) -> None:
         # Inside [...] and {...} the parsers differ: PyYAML ends a plain scalar at `?` (and then
         # refuses the `?`), libyaml does not; and they place an empty value one column apart.
-        items = node.value if isinstance(node, yaml.SequenceNode) else [
-            n for pair in node.value for n in pair]
+        items = (
+            node.value
+            if isinstance(node, yaml.SequenceNode)
+            else [n for pair in node.value for n in pair]
+        )
         for item in items:
-            if isinstance(item, yaml.ScalarNode) and not item.style and (
-                not item.value or "?" in item.value
+            if (
+                isinstance(item, yaml.ScalarNode)
+                and not item.style
+                and (not item.value or "?" in item.value)
             ):
                 self.doubtful = True
 
@@ -116,8 +121,9 @@ class _Builder:
                 f"{MAX_ALIASES} alias uses): possible alias bomb; write the values out instead",
             )
         if self.nodes > MAX_NODES:
-            raise _Abort(node, f"document too large: over {MAX_NODES} values; is this the "
-                               "right file?")
+            raise _Abort(
+                node, f"document too large: over {MAX_NODES} values; is this the right file?"
+            )
         if depth > MAX_DEPTH:
             raise _Abort(node, f"nested deeper than {MAX_DEPTH} levels; flatten the structure")
         self.marks[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -157,8 +163,11 @@ class _Builder:
             return None
         except IndexError:
             # PyYAML's integer builder indexes into the text: an empty `!!int` fails there.
-            self._fail(node, f"empty value tagged {node.tag.rsplit(':', 1)[-1]!r}: write a value "
-                             "or drop the tag")
+            self._fail(
+                node,
+                f"empty value tagged {node.tag.rsplit(':', 1)[-1]!r}: write a value "
+                "or drop the tag",
+            )
             return None
         except (ValueError, OverflowError) as exc:
             # PyYAML builds a date like 2024-02-30 with datetime.date, which raises ValueError.
@@ -182,11 +191,18 @@ def load_yaml(text: str, path: str) -> Document:
     pure-Python parser, which finds and words every problem exactly as it always has.
     """
     if len(text) > MAX_CHARS:
-        raise DefinitionError([Issue(
-            path, 1, 1,
-            f"the file is {len(text):,} characters long, over the {MAX_CHARS:,} read as YAML: "
-            "refused unread; is this the right file?",
-        )])
+        raise DefinitionError(
+            [
+                Issue(
+                    path,
+                    1,
+                    1,
+                    f"the file is {len(text):,} characters long, over the {MAX_CHARS:,} read as "
+                    "YAML: "
+                    "refused unread; is this the right file?",
+                )
+            ]
+        )
     if _FastLoader is not None:
         doc = _load_fast(text, path, _FastLoader)
         if doc is not None:

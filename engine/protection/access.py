@@ -119,15 +119,21 @@ class RoleTable:
                 f"{actor.name} is acting as {actor.role!r}, which is not a role in {self.source}"
                 + suggest(actor.role, self.roles, what="roles")
                 + "; nothing was done",
-                actor=actor.name, role=actor.role, permission=str(permission),
+                actor=actor.name,
+                role=actor.role,
+                permission=str(permission),
             )
         if permission not in entry.permissions:
-            who = [r for r, e in self.roles.items()
-                   if permission in e.permissions and not e.internal]
+            who = [
+                r for r, e in self.roles.items() if permission in e.permissions and not e.internal
+            ]
             raise AccessDenied(
                 f"{actor.name} ({entry.title}, {actor.role}) may not {what}; roles that may: "
                 f"{', '.join(who) or 'none'}. Nothing was done",
-                actor=actor.name, role=actor.role, permission=str(permission), allowed=who,
+                actor=actor.name,
+                role=actor.role,
+                permission=str(permission),
+                allowed=who,
             )
 
     def refuse_internal(self, role: str) -> None:
@@ -143,7 +149,8 @@ class RoleTable:
     def missing_process_roles(self, process_roles: Iterable[tuple[str, str]]) -> list[str]:
         """Process roles (process id, role id) that the table lacks or cannot change cases."""
         return [
-            f"{pid}: {role}" for pid, role in process_roles
+            f"{pid}: {role}"
+            for pid, role in process_roles
             if not self.allows(role, Permission.change_case)
         ]
 
@@ -180,7 +187,10 @@ def shipped_role_table() -> RoleTable:
 
 
 def require(
-    actor: ActorLike, permission: Permission, *, table: RoleTable | None = None,
+    actor: ActorLike,
+    permission: Permission,
+    *,
+    table: RoleTable | None = None,
     doing: str | None = None,
 ) -> None:
     """The one access check: refuse (AccessDenied) unless the actor's role has `permission`."""
@@ -191,14 +201,25 @@ def log_read(
     conn: Connection, actor: ActorLike, *, case_id: str | None, action: str, at: dt.datetime
 ) -> None:
     """Record, inside the caller's transaction, that `actor` read a case (or many: case_id None)."""
-    conn.execute(insert(access_log_table).values(
-        case_id=case_id, actor=actor.name, role=actor.role, action=action, at=at,
-    ))
+    conn.execute(
+        insert(access_log_table).values(
+            case_id=case_id,
+            actor=actor.name,
+            role=actor.role,
+            action=action,
+            at=at,
+        )
+    )
 
 
 def authorise_read(
-    store: Store, actor: ActorLike, *, case_ids: Iterable[str | None], action: str,
-    at: dt.datetime, permission: Permission = Permission.read_case,
+    store: Store,
+    actor: ActorLike,
+    *,
+    case_ids: Iterable[str | None],
+    action: str,
+    at: dt.datetime,
+    permission: Permission = Permission.read_case,
     table: RoleTable | None = None,
 ) -> None:
     """Check a read is allowed, then log it (one row per case) before any data is returned."""

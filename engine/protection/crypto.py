@@ -68,7 +68,8 @@ _KEY_CACHE = 4096  # unwrapped case keys kept per process (a few hundred kB at m
 # than the encryption does).
 _SELECT_KEY = select(case_key_table).where(case_key_table.c.case_id == bindparam("case_id"))
 _SELECT_DESTROYED = select(case_key_table.c.destroyed_at).where(
-    case_key_table.c.case_id == bindparam("case_id"))
+    case_key_table.c.case_id == bindparam("case_id")
+)
 
 
 class PersonalDataPurged(CommandRefused):
@@ -137,7 +138,9 @@ class MasterKey:
 
 
 def master_key_from_environment(
-    env: Mapping[str, str] | None = None, *, dev_path: Path = DEV_MASTER_KEY_PATH,
+    env: Mapping[str, str] | None = None,
+    *,
+    dev_path: Path = DEV_MASTER_KEY_PATH,
 ) -> tuple[MasterKey, Path | None]:
     """The master key from CME_MASTER_KEY or CME_MASTER_KEY_FILE, else a development key file.
 
@@ -180,8 +183,9 @@ def dev_key(path: Path) -> tuple[MasterKey, Path | None]:
         tmp.unlink(missing_ok=True)
     if created is None:
         return MasterKey.from_text(path.read_text(encoding="ascii"), source=str(path)), None
-    log.warning("made a development master key at %s; set %s for real data", path,
-                MASTER_KEY_FILE_ENV)
+    log.warning(
+        "made a development master key at %s; set %s for real data", path, MASTER_KEY_FILE_ENV
+    )
     return key, created
 
 
@@ -196,7 +200,8 @@ def rewrap(old: MasterKey, new: MasterKey, *, case_id: str, key_id: str, wrapped
 def master_key_ids(conn: Connection) -> list[str]:
     """The master keys the database's live case keys are wrapped by (ids, sorted)."""
     rows = conn.execute(
-        select(case_key_table.c.master_key_id).distinct()
+        select(case_key_table.c.master_key_id)
+        .distinct()
         .where(case_key_table.c.wrapped.is_not(None))
     )
     return sorted(row[0] for row in rows)
@@ -210,7 +215,11 @@ class CaseKeys:
     """
 
     def __init__(
-        self, master: MasterKey, *, previous: Iterable[MasterKey] = (), source: str = "",
+        self,
+        master: MasterKey,
+        *,
+        previous: Iterable[MasterKey] = (),
+        source: str = "",
     ) -> None:
         self.master = master
         self.source = source
@@ -223,7 +232,12 @@ class CaseKeys:
     # -- writing -----------------------------------------------------------------------------
 
     def seal(
-        self, conn: Connection, case_id: str, seq: int, personal: Mapping[str, Any], *,
+        self,
+        conn: Connection,
+        case_id: str,
+        seq: int,
+        personal: Mapping[str, Any],
+        *,
         at: dt.datetime,
     ) -> dict[str, str]:
         """Encrypt event `seq`'s personal part with the case's key (made on first use)."""
@@ -232,7 +246,13 @@ class CaseKeys:
         return {"enc": _seal_bytes(data_key, plain, _aad(case_id, seq, key_id)), "key": key_id}
 
     def destroy(
-        self, conn: Connection, case_id: str, *, at: dt.datetime, by: str, reason: str,
+        self,
+        conn: Connection,
+        case_id: str,
+        *,
+        at: dt.datetime,
+        by: str,
+        reason: str,
     ) -> bool:
         """Destroy the case's key inside the caller's transaction; False if it had none left.
 
@@ -243,15 +263,24 @@ class CaseKeys:
             conn.exec_driver_sql("PRAGMA secure_delete=ON")
         row = conn.execute(_SELECT_KEY, {"case_id": case_id}).first()
         if row is None:
-            conn.execute(insert(case_key_table).values(
-                case_id=case_id, key_id="none", wrapped=None, master_key_id=self.master.id,
-                created_at=at, destroyed_at=at, destroyed_by=by, destroyed_reason=reason,
-            ))
+            conn.execute(
+                insert(case_key_table).values(
+                    case_id=case_id,
+                    key_id="none",
+                    wrapped=None,
+                    master_key_id=self.master.id,
+                    created_at=at,
+                    destroyed_at=at,
+                    destroyed_by=by,
+                    destroyed_reason=reason,
+                )
+            )
             return False
         if row.wrapped is None:
             return False
         conn.execute(
-            update(case_key_table).where(case_key_table.c.case_id == case_id)
+            update(case_key_table)
+            .where(case_key_table.c.case_id == case_id)
             .values(wrapped=None, destroyed_at=at, destroyed_by=by, destroyed_reason=reason)
         )
         self._unwrapped.pop((case_id, row.wrapped), None)
@@ -284,9 +313,7 @@ class CaseKeys:
         if not isinstance(payload, dict) or not is_sealed(payload.get("personal")):
             return payload
         keys = self._keys_for_reading(conn, case_id)
-        personal = PURGED if keys is None else self._open(
-            case_id, seq, payload["personal"], keys
-        )
+        personal = PURGED if keys is None else self._open(case_id, seq, payload["personal"], keys)
         return {**payload, "personal": personal}
 
     def destroyed(self, conn: Connection, case_id: str) -> bool:
@@ -304,11 +331,15 @@ class CaseKeys:
             self._vouch(conn)
             key_id = secrets.token_hex(8)
             data_key = AESGCM.generate_key(bit_length=256)
-            conn.execute(insert(case_key_table).values(
-                case_id=case_id, key_id=key_id,
-                wrapped=self.master.wrap(data_key, aad=_key_aad(case_id, key_id)),
-                master_key_id=self.master.id, created_at=at,
-            ))
+            conn.execute(
+                insert(case_key_table).values(
+                    case_id=case_id,
+                    key_id=key_id,
+                    wrapped=self.master.wrap(data_key, aad=_key_aad(case_id, key_id)),
+                    master_key_id=self.master.id,
+                    created_at=at,
+                )
+            )
             return key_id, data_key
         if row.wrapped is None:
             raise PersonalDataPurged(
@@ -326,15 +357,18 @@ class CaseKeys:
             return
         live = case_key_table.c.wrapped.is_not(None)
         known = case_key_table.c.master_key_id.in_(list(self.ring))
-        if conn.execute(select(true()).where(live, known).limit(1)).first() is None and \
-                conn.execute(select(true()).where(live).limit(1)).first() is not None:
+        if (
+            conn.execute(select(true()).where(live, known).limit(1)).first() is None
+            and conn.execute(select(true()).where(live).limit(1)).first() is not None
+        ):
             expected = master_key_ids(conn)
             raise MasterKeyMismatch(
                 f"the master key in use ({self.master.id}{self._from()}) wraps none of this "
                 f"database's case keys, which are wrapped by {' and '.join(expected)}; nothing "
                 f"was written. Set {MASTER_KEY_FILE_ENV} (or keys.master_key_file) to the key "
                 "this database was created with",
-                expected=expected, in_use=self.master.id,
+                expected=expected,
+                in_use=self.master.id,
             )
         self._vouched.add(where)
 

@@ -76,8 +76,9 @@ class RetentionPolicy:
         Where two rules cover one process the longer keeps the data: the safe side when a purge
         cannot be undone.
         """
-        rules = [r for r in self.definition.rules if r.processes is None
-                 or process_id in r.processes]
+        rules = [
+            r for r in self.definition.rules if r.processes is None or process_id in r.processes
+        ]
         return max(rules, key=lambda r: r.closed_more_than_years, default=None)
 
     def check_processes(self, known: Iterable[str]) -> list[Issue]:
@@ -87,11 +88,15 @@ class RetentionPolicy:
         for i, rule in enumerate(self.definition.rules):
             for j, pid in enumerate(rule.processes or []):
                 if pid not in known:
-                    issues.append(Issue(
-                        self.source, 1, 1,
-                        f"rules.{i}.processes.{j}: no process {pid!r}"
-                        + suggest(pid, known, what="processes"),
-                    ))
+                    issues.append(
+                        Issue(
+                            self.source,
+                            1,
+                            1,
+                            f"rules.{i}.processes.{j}: no process {pid!r}"
+                            + suggest(pid, known, what="processes"),
+                        )
+                    )
         return issues
 
 
@@ -117,8 +122,9 @@ def load_retention(path: str | os.PathLike[str] | None = None) -> RetentionPolic
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DefinitionError([Issue(label, 1, 1, f"cannot read the retention rules: {exc}")]) \
-            from None
+        raise DefinitionError(
+            [Issue(label, 1, 1, f"cannot read the retention rules: {exc}")]
+        ) from None
     return parse_retention(text, label)
 
 

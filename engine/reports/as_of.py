@@ -83,27 +83,29 @@ def _replay_until(conn: Any, case_ids: Sequence[str], on: dt.date) -> dict[str, 
     return out
 
 
-def timers_as_of(
-    service: CaseService, cases: Sequence[CaseState]
-) -> dict[str, list[TimerAsOf]]:
+def timers_as_of(service: CaseService, cases: Sequence[CaseState]) -> dict[str, list[TimerAsOf]]:
     """The timers pending on each case as it stands (e.g. from `cases_as_of`), earliest first."""
     by_id = {c.id: c for c in cases}
     out: dict[str, list[TimerAsOf]] = {c.id: [] for c in cases}
     with service.store.read() as conn:
         for chunk in in_chunks(list(by_id)):
             rows = conn.execute(
-                select(timer_table).where(timer_table.c.case_id.in_(chunk))
+                select(timer_table)
+                .where(timer_table.c.case_id.in_(chunk))
                 .order_by(timer_table.c.due_date, timer_table.c.id)
             ).all()
             for t in rows:
                 seq = by_id[t.case_id].seq
                 # Pending as of the case's event `seq`: armed by then and not yet closed.
                 if t.armed_seq <= seq and (t.closed_seq is None or t.closed_seq > seq):
-                    out[t.case_id].append(TimerAsOf(
-                        case_id=t.case_id, due_date=as_date(t.due_date),
-                        what=t.trigger or f"escalate to {t.escalate_role}",
-                        explanation=t.explanation,
-                    ))
+                    out[t.case_id].append(
+                        TimerAsOf(
+                            case_id=t.case_id,
+                            due_date=as_date(t.due_date),
+                            what=t.trigger or f"escalate to {t.escalate_role}",
+                            explanation=t.explanation,
+                        )
+                    )
     return out
 
 
@@ -111,7 +113,7 @@ def in_chunks(items: Sequence[str] | Iterable[str]) -> Iterator[list[str]]:
     """`items` in lists short enough for one `IN (...)` query."""
     items = list(items)
     for i in range(0, len(items), _CHUNK):
-        yield items[i:i + _CHUNK]
+        yield items[i : i + _CHUNK]
 
 
 __all__ = ["TimerAsOf", "cases_as_of", "in_chunks", "timers_as_of"]

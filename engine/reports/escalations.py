@@ -39,25 +39,39 @@ def escalations_report(
     rows: list[dict[str, Any]] = []
     with service.store.read() as conn:
         events = conn.execute(
-            select(event_table).where(and_(
-                event_table.c.kind == str(EventKind.escalation),
-                event_table.c.effective_date >= since, event_table.c.effective_date <= on,
-            )).order_by(event_table.c.effective_date, event_table.c.case_id, event_table.c.seq)
+            select(event_table)
+            .where(
+                and_(
+                    event_table.c.kind == str(EventKind.escalation),
+                    event_table.c.effective_date >= since,
+                    event_table.c.effective_date <= on,
+                )
+            )
+            .order_by(event_table.c.effective_date, event_table.c.case_id, event_table.c.seq)
         ).all()
     for row in events:
         ev = event_from_row(row)
         case = cases.get(ev.case_id)
         raised = ev.body
         assert isinstance(raised, Escalation)  # the query selects escalations only
-        rows.append({
-            "on": ev.effective_date, "case_id": ev.case_id, "process": ev.process_id,
-            "to_role": raised.to_role, "message": raised.message,
-            "still_open": bool(case and case.overdue and not case.terminal),
-            "assigned_officer": case.assigned_officer if case else None,
-        })
+        rows.append(
+            {
+                "on": ev.effective_date,
+                "case_id": ev.case_id,
+                "process": ev.process_id,
+                "to_role": raised.to_role,
+                "message": raised.message,
+                "still_open": bool(case and case.overdue and not case.terminal),
+                "assigned_officer": case.assigned_officer if case else None,
+            }
+        )
     return Report(
-        name="escalations", title="Escalations raised", on=on, columns=ESCALATION_COLUMNS,
-        rows=rows, notes=[f"raised {since.isoformat()} to {on.isoformat()}: {len(rows)}"],
+        name="escalations",
+        title="Escalations raised",
+        on=on,
+        columns=ESCALATION_COLUMNS,
+        rows=rows,
+        notes=[f"raised {since.isoformat()} to {on.isoformat()}: {len(rows)}"],
     )
 
 

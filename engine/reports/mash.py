@@ -32,7 +32,11 @@ contact numbers, emails, notes, facts or reasons."""
 
 
 def mash_report(
-    service: CaseService, *, on: dt.date, actor: ActorLike, at: dt.datetime,
+    service: CaseService,
+    *,
+    on: dt.date,
+    actor: ActorLike,
+    at: dt.datetime,
     processes: Collection[str] = REGISTER_PROCESSES,
 ) -> Report:
     """The weekly report uploaded for MASH to cross-check (section 13): identifying fields only."""
@@ -43,20 +47,26 @@ def mash_report(
     for case in cases:
         child = case.personal.get("child") or {}
         carer = case.personal.get("parent_carer") or {}
-        rows.append({
-            "case_id": case.id,
-            "full_name": child.get("full_name"),
-            "date_of_birth": maybe_date(child.get("date_of_birth")),
-            "gender": child.get("gender"),
-            "upn": child.get("upn"),
-            "parent_carer": carer.get("names"),
-            "address": carer.get("address"),
-            "postcode": carer.get("postcode"),
-            "school": child.get("school") or child.get("previous_school"),
-            "cme_since": case.opened_on,
-        })
+        rows.append(
+            {
+                "case_id": case.id,
+                "full_name": child.get("full_name"),
+                "date_of_birth": maybe_date(child.get("date_of_birth")),
+                "gender": child.get("gender"),
+                "upn": child.get("upn"),
+                "parent_carer": carer.get("names"),
+                "address": carer.get("address"),
+                "postcode": carer.get("postcode"),
+                "school": child.get("school") or child.get("previous_school"),
+                "cme_since": case.opened_on,
+            }
+        )
     return Report(
-        name="mash", title="Weekly CME report for MASH", on=on, columns=MASH_COLUMNS, rows=rows,
+        name="mash",
+        title="Weekly CME report for MASH",
+        on=on,
+        columns=MASH_COLUMNS,
+        rows=rows,
         notes=[f"children missing education on {on.isoformat()}: {len(rows)}"],
     )
 

@@ -175,9 +175,14 @@ class LoadedRag:
         values.update(measures)
         values.update(self.definition.thresholds)
         context = guard_context(
-            facts=values, fact_defs=self.fact_defs, checks_done=checks_done,
-            all_checks=self.checks, case_day=case_day, state_day=state_day,
-            effective_date=on, opened_on=opened_on,
+            facts=values,
+            fact_defs=self.fact_defs,
+            checks_done=checks_done,
+            all_checks=self.checks,
+            case_day=case_day,
+            state_day=state_day,
+            effective_date=on,
+            opened_on=opened_on,
         )
         shown = {**measures, **self.definition.thresholds}
         met = [
@@ -280,9 +285,7 @@ def load_rag(
             ) from None
         except OSError as exc:
             raise DefinitionError([Issue(label, 1, 1, f"cannot read: {exc.strerror}")]) from None
-    return load_rag_text(
-        text, label, process_facts=process_facts, process_checks=process_checks
-    )
+    return load_rag_text(text, label, process_facts=process_facts, process_checks=process_checks)
 
 
 def load_rag_for(registry: Iterable[Any], path: str | Path | None = None) -> LoadedRag:
@@ -310,24 +313,30 @@ def _rule_names(
     names: dict[str, FactDefinition] = dict(facts)
     for name, fact in definition.extra_facts.items():
         if name in facts:
-            issues.append(doc.issue(
-                ("extra_facts", name),
-                f"{name!r} is already a fact of a rated process; remove it from extra_facts",
-            ))
+            issues.append(
+                doc.issue(
+                    ("extra_facts", name),
+                    f"{name!r} is already a fact of a rated process; remove it from extra_facts",
+                )
+            )
         names[name] = fact
     for name, fact in MEASURES.items():
         if name in names:
-            issues.append(doc.issue(
-                ("processes",),
-                f"fact {name!r} has the name of a measure the report computes; rename the fact",
-            ))
+            issues.append(
+                doc.issue(
+                    ("processes",),
+                    f"fact {name!r} has the name of a measure the report computes; rename the fact",
+                )
+            )
         names[name] = fact
     for name in definition.thresholds:
         if name in names or name in RESERVED_NAMES:
-            issues.append(doc.issue(
-                ("thresholds", name),
-                f"threshold {name!r} has the name of a fact or measure; choose another name",
-            ))
+            issues.append(
+                doc.issue(
+                    ("thresholds", name),
+                    f"threshold {name!r} has the name of a fact or measure; choose another name",
+                )
+            )
             continue
         names[name] = FactDefinition(type=FactType.int, description=f"threshold {name}")
     return names

@@ -54,25 +54,35 @@ def rag_report(
             "notification_text": _notification_text(case),
         }
         rating = rules.rate(
-            facts=facts, measures=measures, checks_done=case.checks.keys(),
+            facts=facts,
+            measures=measures,
+            checks_done=case.checks.keys(),
             case_day=day_of_case(service, case, on) or 0,
-            state_day=_state_day(service, case, on), on=on, opened_on=case.opened_on,
+            state_day=_state_day(service, case, on),
+            on=on,
+            opened_on=case.opened_on,
         )
-        rows.append({
-            "case_id": case.id,
-            "colour": str(rating.colour),
-            "child": child.get("full_name"),
-            "phase": age_phase(dob, on) if dob else None,
-            "state": outline.states[case.state].title,
-            "weeks_out": days_out // 7,
-            "reasons": [f"{r.colour}: {r.because}" for r in rating.reasons],
-            "assigned_officer": case.assigned_officer,
-        })
+        rows.append(
+            {
+                "case_id": case.id,
+                "colour": str(rating.colour),
+                "child": child.get("full_name"),
+                "phase": age_phase(dob, on) if dob else None,
+                "state": outline.states[case.state].title,
+                "weeks_out": days_out // 7,
+                "reasons": [f"{r.colour}: {r.because}" for r in rating.reasons],
+                "assigned_officer": case.assigned_officer,
+            }
+        )
     order = {"red": 0, "amber": 1, "green": 2}
     rows.sort(key=lambda r: (order.get(r["colour"], 3), -r["weeks_out"], r["case_id"]))
     counts = {c: sum(1 for r in rows if r["colour"] == c) for c in order}
     return Report(
-        name="rag", title="Live RAG report", on=on, columns=RAG_COLUMNS, rows=rows,
+        name="rag",
+        title="Live RAG report",
+        on=on,
+        columns=RAG_COLUMNS,
+        rows=rows,
         notes=[
             f"rules: {rules.path} version {rules.definition.version} "
             f"(sha256 {rules.content_hash[:12]})",

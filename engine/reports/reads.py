@@ -22,18 +22,29 @@ from engine.store.tables import access_log_table, event_table
 
 
 def events_between(
-    service: CaseService, case_ids: Sequence[str], since: dt.date, on: dt.date, *,
-    kind: EventKind, trigger: str | None = None,
+    service: CaseService,
+    case_ids: Sequence[str],
+    since: dt.date,
+    on: dt.date,
+    *,
+    kind: EventKind,
+    trigger: str | None = None,
 ) -> dict[str, dt.date]:
     """The first effective date of a matching event in [since, on], by case."""
     out: dict[str, dt.date] = {}
     with service.store.read() as conn:
         for chunk in in_chunks(case_ids):
             rows = conn.execute(
-                select(event_table).where(and_(
-                    event_table.c.case_id.in_(chunk), event_table.c.kind == str(kind),
-                    event_table.c.effective_date >= since, event_table.c.effective_date <= on,
-                )).order_by(event_table.c.seq)
+                select(event_table)
+                .where(
+                    and_(
+                        event_table.c.case_id.in_(chunk),
+                        event_table.c.kind == str(kind),
+                        event_table.c.effective_date >= since,
+                        event_table.c.effective_date <= on,
+                    )
+                )
+                .order_by(event_table.c.seq)
             ).all()
             for row in rows:
                 ev = event_from_row(row)
@@ -47,7 +58,11 @@ def events_between(
 
 
 def log_reads(
-    service: CaseService, actor: ActorLike, case_ids: Sequence[str | None], *, action: str,
+    service: CaseService,
+    actor: ActorLike,
+    case_ids: Sequence[str | None],
+    *,
+    action: str,
     at: dt.datetime,
 ) -> None:
     """Record that `actor` read each of `case_ids` (None: no one case) for a report."""
@@ -59,10 +74,13 @@ def log_reads(
         return
     # One statement for the whole report: a register of thousands of cases logs as many reads.
     with service.store.engine.begin() as conn:
-        conn.execute(insert(access_log_table), [
-            {"case_id": c, "actor": actor.name, "role": actor.role, "action": action, "at": at}
-            for c in case_ids
-        ])
+        conn.execute(
+            insert(access_log_table),
+            [
+                {"case_id": c, "actor": actor.name, "role": actor.role, "action": action, "at": at}
+                for c in case_ids
+            ],
+        )
 
 
 def case_facts(case: CaseState) -> dict[str, Any]:
@@ -90,5 +108,9 @@ def maybe_date(value: Any) -> dt.date | None:
 
 
 __all__ = [
-    "case_facts", "days_out_of_education", "events_between", "log_reads", "maybe_date",
+    "case_facts",
+    "days_out_of_education",
+    "events_between",
+    "log_reads",
+    "maybe_date",
 ]

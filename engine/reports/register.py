@@ -42,7 +42,11 @@ REGISTER_COLUMNS = (
 
 
 def register_report(
-    service: CaseService, *, on: dt.date, actor: ActorLike, at: dt.datetime,
+    service: CaseService,
+    *,
+    on: dt.date,
+    actor: ActorLike,
+    at: dt.datetime,
     processes: Collection[str] = REGISTER_PROCESSES,
 ) -> Report:
     """The CME register (sections 4.4 and 6): every open case on `on` with its core information.
@@ -55,7 +59,11 @@ def register_report(
     timers = timers_as_of(service, cases)
     rows = [_register_row(service, case, on, timers[case.id]) for case in cases]
     return Report(
-        name="register", title="CME register", on=on, columns=REGISTER_COLUMNS, rows=rows,
+        name="register",
+        title="CME register",
+        on=on,
+        columns=REGISTER_COLUMNS,
+        rows=rows,
         notes=[f"open cases of {', '.join(sorted(processes))} as of {on.isoformat()}: {len(rows)}"],
     )
 
@@ -70,8 +78,10 @@ def _register_row(
     day = day_of_case(service, case, on)
     days_out = days_out_of_education(case, facts, on)
     outstanding = [
-        c.id for c in outline.states[case.state].checklist
-        if c.required and c.id not in case.checks
+        c.id
+        for c in outline.states[case.state].checklist
+        if c.required
+        and c.id not in case.checks
         and (c.first is None or day is None or day >= c.first)
     ]
     nxt = timers[0] if timers else None

@@ -63,23 +63,33 @@ def returns_report(
         child = case.personal.get("child") or {}
         notifier = case.personal.get("notifier") or {}
         facts = case_facts(case)
-        rows.append({
-            "case_id": case.id, "status": status,
-            "school": notifier.get("school_or_service") or child.get("school"),
-            "child": child.get("full_name"), "upn": child.get("upn"),
-            "roll_change": facts.get("roll_change"), "change_date": case.opened_on,
-            "received_on": received_on, "overdue_since": overdue_since,
-            "deletion_ground": facts.get("deletion_ground"),
-        })
+        rows.append(
+            {
+                "case_id": case.id,
+                "status": status,
+                "school": notifier.get("school_or_service") or child.get("school"),
+                "child": child.get("full_name"),
+                "upn": child.get("upn"),
+                "roll_change": facts.get("roll_change"),
+                "change_date": case.opened_on,
+                "received_on": received_on,
+                "overdue_since": overdue_since,
+                "deletion_ground": facts.get("deletion_ground"),
+            }
+        )
     rows.sort(key=lambda r: (r["status"] != "overdue", r["case_id"]))
-    log_reads(service, actor, [r["case_id"] for r in rows], action=f"report returns on {on}",
-               at=at)
+    log_reads(service, actor, [r["case_id"] for r in rows], action=f"report returns on {on}", at=at)
     n_over = sum(1 for r in rows if r["status"] == "overdue")
     return Report(
-        name="returns", title="Statutory on/off roll returns", on=on, columns=RETURNS_COLUMNS,
+        name="returns",
+        title="Statutory on/off roll returns",
+        on=on,
+        columns=RETURNS_COLUMNS,
         rows=rows,
-        notes=[f"received {since.isoformat()} to {on.isoformat()}: {len(rows) - n_over}; "
-               f"overdue on {on.isoformat()}: {n_over}"],
+        notes=[
+            f"received {since.isoformat()} to {on.isoformat()}: {len(rows) - n_over}; "
+            f"overdue on {on.isoformat()}: {n_over}"
+        ],
     )
 
 

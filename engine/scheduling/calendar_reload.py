@@ -28,6 +28,7 @@ from engine.time.words import day_words
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class DeadlineMove:
     """A pending timer whose due date changes under a new calendar version, and why."""
@@ -114,15 +115,17 @@ def plan_calendar_reload(service: CaseService, cal: SchoolCalendar) -> CalendarR
     before = previous or _shipped(cal.name, except_hash=cal.content_hash)
     changed = _changed_days(before, cal) if before is not None else []
     reload = CalendarReload(
-        calendar=cal, previous=previous,
+        calendar=cal,
+        previous=previous,
         new_version=previous is None or previous.version != cal.version,
         changes=_describe_changes(changed),
     )
     problems: list[str] = []
     for case_id, timers in _pending_on(service, cal).items():
         try:
-            moves, same = _reproject_case(service, service.get(case_id), timers, cal, before,
-                                          changed)
+            moves, same = _reproject_case(
+                service, service.get(case_id), timers, cal, before, changed
+            )
         except CalendarError as exc:
             problems.append(f"{case_id}: {exc}")
             continue
@@ -175,19 +178,27 @@ def apply_calendar_reload(
                         raise ConcurrentUpdate(f"timer {values['timer_key']} changed meanwhile")
                 if moves:
                     service.append_system(
-                        case_id, EventKind.deadline_moved, on=on, at=at,
+                        case_id,
+                        EventKind.deadline_moved,
+                        on=on,
+                        at=at,
                         rule=f"calendar {cal.name} version {cal.version} loaded: deadlines "
-                             "re-projected",
+                        "re-projected",
                         data={
                             "calendar": cal.name,
                             "from_version": reload.previous.version if reload.previous else None,
                             "to_version": cal.version,
-                            "loaded_by": actor.name, "loaded_by_role": actor.role,
+                            "loaded_by": actor.name,
+                            "loaded_by_role": actor.role,
                             "reason": moves[0].reason,
                             "moved": [
-                                {"timer": m.timer_id, "key": m.key,
-                                 "from": m.old_due.isoformat(), "to": m.new_due.isoformat(),
-                                 "explanation": m.explanation}
+                                {
+                                    "timer": m.timer_id,
+                                    "key": m.key,
+                                    "from": m.old_due.isoformat(),
+                                    "to": m.new_due.isoformat(),
+                                    "explanation": m.explanation,
+                                }
                                 for m in moves
                             ],
                         },
@@ -202,9 +213,8 @@ def apply_calendar_reload(
     return reload
 
 
-_RESTAMP = (
-    update(timer_table)
-    .where(and_(timer_table.c.key == bindparam("timer_key"), timer_table.c.status == "pending"))
+_RESTAMP = update(timer_table).where(
+    and_(timer_table.c.key == bindparam("timer_key"), timer_table.c.status == "pending")
 )
 
 
@@ -213,8 +223,12 @@ def _restamp_rows(
 ) -> list[dict[str, Any]]:
     """The timer-row updates of one case: new dates for moves, the new version for all."""
     rows: list[dict[str, Any]] = [
-        {"timer_key": m.key, "due_date": m.new_due, "explanation": m.explanation,
-         "calendar_version": cal.version}
+        {
+            "timer_key": m.key,
+            "due_date": m.new_due,
+            "explanation": m.explanation,
+            "calendar_version": cal.version,
+        }
         for m in moves
     ]
     rows += [
@@ -249,11 +263,17 @@ def _reproject_case(
             continue
         lo, hi = case.opened_on, max(old_due, new.due_date)
         days = [(d, school) for d, school in changed if lo <= d <= hi]
-        moves.append(DeadlineMove(
-            case_id=case.id, key=row["key"], timer_id=row["timer_id"], old_due=old_due,
-            new_due=new.due_date, explanation=new.explanation,
-            reason=_reason(cal, before, days),
-        ))
+        moves.append(
+            DeadlineMove(
+                case_id=case.id,
+                key=row["key"],
+                timer_id=row["timer_id"],
+                old_due=old_due,
+                new_due=new.due_date,
+                explanation=new.explanation,
+                reason=_reason(cal, before, days),
+            )
+        )
     return moves, same
 
 
@@ -307,14 +327,20 @@ def _shipped(name: str, *, except_hash: str) -> SchoolCalendar | None:
 
 
 def _pending_on(
-    service: CaseService, cal: SchoolCalendar, *, case_id: str | None = None,
+    service: CaseService,
+    cal: SchoolCalendar,
+    *,
+    case_id: str | None = None,
     conn: Connection | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Pending timers measured on `cal`'s calendar at another version, by case."""
-    query = select(timer_table).where(and_(
-        timer_table.c.status == "pending", timer_table.c.calendar == cal.name,
-        timer_table.c.calendar_version != cal.version,
-    ))
+    query = select(timer_table).where(
+        and_(
+            timer_table.c.status == "pending",
+            timer_table.c.calendar == cal.name,
+            timer_table.c.calendar_version != cal.version,
+        )
+    )
     if case_id is not None:
         query = query.where(timer_table.c.case_id == case_id)
     query = query.order_by(timer_table.c.case_id, timer_table.c.due_date, timer_table.c.id)

@@ -33,7 +33,9 @@ LONDON = "Europe/London"
 # A missed run needs no replay of its own (the next sweep fires everything still due), so runs
 # missed while the process was busy or asleep coalesce into one, within a generous grace time.
 _JOB_OPTIONS: dict[str, Any] = {
-    "coalesce": True, "max_instances": 1, "misfire_grace_time": 6 * 3600,
+    "coalesce": True,
+    "max_instances": 1,
+    "misfire_grace_time": 6 * 3600,
 }
 
 
@@ -91,12 +93,22 @@ class SweepJob:
         log.info("%s: firing timers due on or before %s", label, until.isoformat())
         started = self.clock()
         result = sweep(
-            self.service, until=until, at=started, batch_size=self.settings.batch_size,
-            stop=self.stopping.is_set, keep_firings=True,
+            self.service,
+            until=until,
+            at=started,
+            batch_size=self.settings.batch_size,
+            stop=self.stopping.is_set,
+            keep_firings=True,
         )
         for f in result.firings:
-            log.info("%s %s %s (due %s): %s", f.case_id, f.timer_id, f.action,
-                     f.due_date.isoformat(), f.outcome)
+            log.info(
+                "%s %s %s (due %s): %s",
+                f.case_id,
+                f.timer_id,
+                f.action,
+                f.due_date.isoformat(),
+                f.outcome,
+            )
         log.info("%s done: %s", label, result.summary())
         finished = self.clock()
         record_sweep(self.service, result, label=label, started=started, finished=finished)
@@ -111,14 +123,28 @@ class SweepJob:
 
 
 def record_sweep(
-    service: CaseService, result: SweepResult, *, label: str, started: dt.datetime,
+    service: CaseService,
+    result: SweepResult,
+    *,
+    label: str,
+    started: dt.datetime,
     finished: dt.datetime,
 ) -> None:
     """Record a sweep in the run log: the day it swept up to, what it did, what it could not."""
     with service.store.engine.begin() as conn:
-        record_run(conn, SWEEP, started_at=started, finished_at=finished, on_date=result.until,
-                   detail={"label": label, "counts": result.counts, "blocked": result.blocked,
-                           "stopped_early": result.stopped_early})
+        record_run(
+            conn,
+            SWEEP,
+            started_at=started,
+            finished_at=finished,
+            on_date=result.until,
+            detail={
+                "label": label,
+                "counts": result.counts,
+                "blocked": result.blocked,
+                "stopped_early": result.stopped_early,
+            },
+        )
 
 
 def build_scheduler(job: SweepJob) -> Any:
@@ -130,15 +156,24 @@ def build_scheduler(job: SweepJob) -> Any:
     zone = ZoneInfo(settings.timezone)
     scheduler = BlockingScheduler(timezone=zone)
     scheduler.add_job(
-        job, CronTrigger(day_of_week="mon-fri", hour=settings.at.hour,
-                         minute=settings.at.minute, timezone=zone),
-        id="weekday_sweep", name="weekday sweep", kwargs={"label": "weekday sweep"},
+        job,
+        CronTrigger(
+            day_of_week="mon-fri", hour=settings.at.hour, minute=settings.at.minute, timezone=zone
+        ),
+        id="weekday_sweep",
+        name="weekday sweep",
+        kwargs={"label": "weekday sweep"},
         **_JOB_OPTIONS,
     )
     if settings.catch_up:
         scheduler.add_job(
-            job, "date", run_date=job.clock().astimezone(zone), id="catch_up",
-            name="start-up catch-up", kwargs={"label": "start-up catch-up"}, **_JOB_OPTIONS,
+            job,
+            "date",
+            run_date=job.clock().astimezone(zone),
+            id="catch_up",
+            name="start-up catch-up",
+            kwargs={"label": "start-up catch-up"},
+            **_JOB_OPTIONS,
         )
     return scheduler
 
@@ -158,7 +193,8 @@ def run(job: SweepJob, *, install_signals: bool = True) -> int:
         signal.signal(signal.SIGINT, stop)
     log.info(
         "scheduler started: sweeps Monday to Friday at %s %s%s",
-        job.settings.at.strftime("%H:%M"), job.settings.timezone,
+        job.settings.at.strftime("%H:%M"),
+        job.settings.timezone,
         f"; today is pinned to {job.settings.today.isoformat()}" if job.settings.today else "",
     )
     scheduler.start()

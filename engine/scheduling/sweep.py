@@ -98,7 +98,8 @@ class SweepResult:
         parts = ", ".join(f"{n} {k}" for k, n in self.counts.items() if n)
         span = (
             f"due {self.first_due.isoformat()} to {self.last_due.isoformat()}"
-            if self.first_due and self.last_due else ""
+            if self.first_due and self.last_due
+            else ""
         )
         more = "; stopped early, more are due" if self.stopped_early else ""
         if self.blocked:
@@ -174,12 +175,14 @@ def sweep(  # noqa: C901 (claim, fire and retry in one transaction loop; the cra
         claimed: list[dict[str, Any]] = []
         try:
             with service.batch() as conn:
-                claimed = _claim(conn, until=until, limit=limit, is_sqlite=store.is_sqlite,
-                                 skip=result.blocked)
+                claimed = _claim(
+                    conn, until=until, limit=limit, is_sqlite=store.is_sqlite, skip=result.blocked
+                )
                 if claimed:
                     writer = _WriteBehind(conn)
-                    done = _fire_batch(service, cast(Connection, writer), claimed, at=at,
-                                       blocked=result.blocked)
+                    done = _fire_batch(
+                        service, cast(Connection, writer), claimed, at=at, blocked=result.blocked
+                    )
                     writer.flush()
         except ConcurrentUpdate as exc:
             # The batch was rolled back whole; its timers are still pending. Claim afresh.
@@ -226,7 +229,11 @@ def sweep(  # noqa: C901 (claim, fire and retry in one transaction loop; the cra
 
 
 def _claim(
-    conn: Connection, *, until: dt.date, limit: int, is_sqlite: bool,
+    conn: Connection,
+    *,
+    until: dt.date,
+    limit: int,
+    is_sqlite: bool,
     skip: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Pending timers due by `until`, oldest first; on PostgreSQL their cases' rows locked.
@@ -249,9 +256,8 @@ def _claim(
     if not is_sqlite:
         # SQLite's BEGIN IMMEDIATE (engine/store/database.py) already serialises writers, so it
         # needs no lock.
-        query = (
-            query.join(case_table, case_table.c.id == timer_table.c.case_id)
-            .with_for_update(skip_locked=True, of=case_table)
+        query = query.join(case_table, case_table.c.id == timer_table.c.case_id).with_for_update(
+            skip_locked=True, of=case_table
         )
         ids = [row.id for row in conn.execute(query)]
         if not ids:
@@ -268,7 +274,11 @@ def _claim(
 
 
 def _fire_batch(
-    service: CaseService, conn: Connection, claimed: list[dict[str, Any]], *, at: dt.datetime,
+    service: CaseService,
+    conn: Connection,
+    claimed: list[dict[str, Any]],
+    *,
+    at: dt.datetime,
     blocked: dict[str, str],
 ) -> list[Firing]:
     """Fire the claimed timers in order inside the caller's transaction; what became of each.
@@ -282,10 +292,7 @@ def _fire_batch(
     # Every case of the batch, read at once: the batch holds their locks (SQLite's write lock,
     # or the rows claimed FOR UPDATE), and fire_timer_in keeps this current as it appends.
     ids = sorted({t["case_id"] for t in claimed})
-    cases = {
-        row.id: CaseState.from_row(row)
-        for row in conn.execute(_SELECT_CASES, {"ids": ids})
-    }
+    cases = {row.id: CaseState.from_row(row) for row in conn.execute(_SELECT_CASES, {"ids": ids})}
     marked = marked_among(conn, ids)  # read before any write is queued: nothing to send first
     for timer in claimed:
         case_id = timer["case_id"]
@@ -302,11 +309,16 @@ def _fire_batch(
         outcome = "escalated" if status == "fired" and timer["action"] == "escalate" else status
         if status == "fired" and timer["action"] == "fire":
             moved.add(case_id)
-        done.append(Firing(
-            case_id=case_id, timer_id=timer["timer_id"], key=timer["key"],
-            due_date=as_date(timer["due_date"]),
-            action=timer["trigger"] or f"escalate to {timer['escalate_role']}", outcome=outcome,
-        ))
+        done.append(
+            Firing(
+                case_id=case_id,
+                timer_id=timer["timer_id"],
+                key=timer["key"],
+                due_date=as_date(timer["due_date"]),
+                action=timer["trigger"] or f"escalate to {timer['escalate_role']}",
+                outcome=outcome,
+            )
+        )
     return done
 
 
@@ -334,7 +346,8 @@ class _WriteBehind:
         # An executemany's row count is the sum over its parameter sets only where the driver
         # says so; elsewhere updates are sent one by one, as the service would.
         self._queueable = {
-            id(s) for s in ONE_ROW_WRITES
+            id(s)
+            for s in ONE_ROW_WRITES
             if isinstance(s, Insert) or conn.dialect.supports_sane_multi_rowcount
         }
         self._queue: dict[int, tuple[Any, tuple[str, ...], list[Mapping[str, Any]]]] = {}
@@ -380,16 +393,26 @@ class _WriteBehind:
 
 def _count_due(service: CaseService, until: dt.date) -> int:
     with service.store.read() as conn:
-        return int(conn.execute(select(func.count()).select_from(timer_table).where(and_(
-            timer_table.c.status == "pending", timer_table.c.due_date <= until
-        ))).scalar_one())
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(timer_table)
+                .where(and_(timer_table.c.status == "pending", timer_table.c.due_date <= until))
+            ).scalar_one()
+        )
 
 
 def _any_due(service: CaseService, until: dt.date) -> bool:
     with service.store.read() as conn:
-        return bool(conn.execute(select(exists().where(and_(
-            timer_table.c.status == "pending", timer_table.c.due_date <= until
-        )))).scalar())
+        return bool(
+            conn.execute(
+                select(
+                    exists().where(
+                        and_(timer_table.c.status == "pending", timer_table.c.due_date <= until)
+                    )
+                )
+            ).scalar()
+        )
 
 
 __all__ = ["Firing", "SweepResult", "sweep"]

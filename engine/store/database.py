@@ -105,5 +105,4 @@ def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
     return store
 
 
-
 __all__ = ["DEFAULT_SQLITE_PATH", "Store", "database_url", "open_store"]

@@ -54,9 +54,7 @@ def _create_case_keys_and_legal_hold(conn: Connection) -> None:
 def _index_timers_by_case(conn: Connection) -> None:
     # Cancelling a case's pending timers (`case_id = ? AND status = 'pending'`) must not scan
     # every pending timer, which SQLite's planner did through ix_timer_due (status, due_date).
-    conn.execute(text(
-        "CREATE INDEX IF NOT EXISTS ix_timer_case_status ON timer (case_id, status)"
-    ))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_timer_case_status ON timer (case_id, status)"))
 
 
 def _add_calendar_bank_holidays(conn: Connection) -> None:
@@ -64,23 +62,27 @@ def _add_calendar_bank_holidays(conn: Connection) -> None:
     from engine.errors import CMEError
     from engine.time.calendar import SchoolCalendar, bank_holidays_json
 
-    rows = conn.execute(text(
-        "SELECT id, name, version, yaml_text FROM calendar_version WHERE bank_holidays IS NULL"
-    )).all()
+    rows = conn.execute(
+        text(
+            "SELECT id, name, version, yaml_text FROM calendar_version WHERE bank_holidays IS NULL"
+        )
+    ).all()
     for row in rows:
         try:
             cal = SchoolCalendar.from_yaml(row.yaml_text, stored_path(row.name, row.version))
         except CMEError:
             continue  # left to be pinned when the version is next published
-        conn.execute(text("UPDATE calendar_version SET bank_holidays = :b WHERE id = :i"),
-                     {"b": bank_holidays_json(cal), "i": row.id})
+        conn.execute(
+            text("UPDATE calendar_version SET bank_holidays = :b WHERE id = :i"),
+            {"b": bank_holidays_json(cal), "i": row.id},
+        )
 
 
 def _add_process_outlines(conn: Connection) -> None:
     _add_column(conn, "process_version", "outline", "TEXT")
-    rows = conn.execute(text(
-        "SELECT id, process_id, version, yaml_text FROM process_version WHERE outline IS NULL"
-    )).all()
+    rows = conn.execute(
+        text("SELECT id, process_id, version, yaml_text FROM process_version WHERE outline IS NULL")
+    ).all()
     if not rows:
         return  # a new database: nothing to outline, and no need to load the loader
     from engine.errors import CMEError
@@ -91,8 +93,10 @@ def _add_process_outlines(conn: Connection) -> None:
             loaded = load_process_text(row.yaml_text, stored_path(row.process_id, row.version))
         except CMEError:
             continue  # read from its text instead (engine/cases/reading.py), as before this step
-        conn.execute(text("UPDATE process_version SET outline = :o WHERE id = :i"),
-                     {"o": loaded.definition.outline().to_json(), "i": row.id})
+        conn.execute(
+            text("UPDATE process_version SET outline = :o WHERE id = :i"),
+            {"o": loaded.definition.outline().to_json(), "i": row.id},
+        )
 
 
 def _add_case_ledger(conn: Connection) -> None:
@@ -115,7 +119,6 @@ SCHEMA_STEPS: list[tuple[str, Callable[[Connection], None]]] = [
     ("an outline stored with each process version", _add_process_outlines),
     ("ledger of case openings; integrity marks; run log", _add_case_ledger),
 ]
-
 
 
 def upgrade_schema(store: Store) -> list[str]:
@@ -154,13 +157,10 @@ def _schema_steps_done(store: Store) -> int | None:
 
     try:
         with store.read() as conn:
-            count, last = conn.execute(
-                text("SELECT count(*), max(step) FROM schema_version")
-            ).one()
+            count, last = conn.execute(text("SELECT count(*), max(step) FROM schema_version")).one()
     except DBAPIError:
         return None  # no schema_version table yet (or no database): upgrade_schema decides
     return int(count) if count == last else None
-
 
 
 __all__ = ["SCHEMA_STEPS", "upgrade_schema"]

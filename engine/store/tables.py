@@ -141,9 +141,14 @@ def stored_path(name: str, version: int) -> str:
 
 calendar_version_table = Table(
     # A school calendar as loaded, so deadlines can say which calendar version they used.
-    "calendar_version", _metadata,
-    _id(), _text("name", index=True), _int("version"), _text("content_hash"),
-    _text("yaml_text"), _when("loaded_at"),
+    "calendar_version",
+    _metadata,
+    _id(),
+    _text("name", index=True),
+    _int("version"),
+    _text("content_hash"),
+    _text("yaml_text"),
+    _when("loaded_at"),
     # England's bank holidays the calendar was built with, as JSON {date: name}: pinned with the
     # version, so reading a case needs no `holidays` package (slow to import) and a package
     # update never moves a deadline silently.
@@ -153,91 +158,145 @@ calendar_version_table = Table(
 
 outbox_table = Table(
     # A letter, email or referral the engine asked an adapter to send; kept until it is sent.
-    "outbox", _metadata,
-    _id(), _text("case_id", index=True), _int("event_seq"), _int("position"), _text("kind"),
-    _text("recipient"), _text("template", null=True), _text("channel", null=True),
-    _text("wording"), Column("status", AutoString, nullable=False, default="pending", index=True),
-    _int("attempts", default=0), _text("last_error", null=True),
-    Column("created_on", Date, nullable=False), _when("sent_at", null=True),
+    "outbox",
+    _metadata,
+    _id(),
+    _text("case_id", index=True),
+    _int("event_seq"),
+    _int("position"),
+    _text("kind"),
+    _text("recipient"),
+    _text("template", null=True),
+    _text("channel", null=True),
+    _text("wording"),
+    Column("status", AutoString, nullable=False, default="pending", index=True),
+    _int("attempts", default=0),
+    _text("last_error", null=True),
+    Column("created_on", Date, nullable=False),
+    _when("sent_at", null=True),
     UniqueConstraint("case_id", "event_seq", "position"),
 )
 
 access_log_table = Table(
     # Who read which case, when, and how: reading a child's record is itself recorded.
-    "access_log", _metadata,
-    _id(), _text("case_id", null=True, index=True), _text("actor"), _text("role"),
-    _text("action"), _when("at"),
+    "access_log",
+    _metadata,
+    _id(),
+    _text("case_id", null=True, index=True),
+    _text("actor"),
+    _text("role"),
+    _text("action"),
+    _when("at"),
 )
 
 document_table = Table(
     # A printable document (a letter) produced for a case and filed with it; template_version
     # is the sha256 of the template text it was rendered from.
-    "document", _metadata,
-    _id(), _text("case_id", index=True), Column("outbox_id", Integer, index=True),
-    _text("template"), _text("template_version"), _text("filename"), _text("media_type"),
-    Column("content", LargeBinary, nullable=False), _text("sha256"),
-    Column("created_on", Date, nullable=False), _when("created_at"),
+    "document",
+    _metadata,
+    _id(),
+    _text("case_id", index=True),
+    Column("outbox_id", Integer, index=True),
+    _text("template"),
+    _text("template_version"),
+    _text("filename"),
+    _text("media_type"),
+    Column("content", LargeBinary, nullable=False),
+    _text("sha256"),
+    Column("created_on", Date, nullable=False),
+    _when("created_at"),
 )
 
 import_ledger_table = Table(
     # One imported row, by source and row key, so importing it again creates nothing; `result`
     # is what the row did (the case ids it opened, the check it recorded).
-    "import_ledger", _metadata,
-    _id(), _text("source"), _text("row_key"), _text("file_sha256"), _int("line"),
-    _text("result"), _when("imported_at"),
+    "import_ledger",
+    _metadata,
+    _id(),
+    _text("source"),
+    _text("row_key"),
+    _text("file_sha256"),
+    _int("line"),
+    _text("result"),
+    _when("imported_at"),
     UniqueConstraint("source", "row_key", name="uq_import_source_row"),
 )
 
 counter_table = Table(
     # Hands out case numbers; one row per prefix.
-    "case_counter", _metadata,
-    Column("prefix", AutoString, primary_key=True), _int("last", default=0),
+    "case_counter",
+    _metadata,
+    Column("prefix", AutoString, primary_key=True),
+    _int("last", default=0),
 )
 
 case_key_table = Table(
     # A case's data key, wrapped by the master key (kept outside the database;
     # engine/protection/crypto.py).
     # A purge overwrites `wrapped` and keeps the row as a tombstone saying who destroyed it, why.
-    "case_key", _metadata,
-    Column("case_id", AutoString, primary_key=True), _text("key_id"),
-    _text("wrapped", null=True), _text("master_key_id"), _when("created_at"),
-    _when("destroyed_at", null=True), _text("destroyed_by", null=True),
+    "case_key",
+    _metadata,
+    Column("case_id", AutoString, primary_key=True),
+    _text("key_id"),
+    _text("wrapped", null=True),
+    _text("master_key_id"),
+    _when("created_at"),
+    _when("destroyed_at", null=True),
+    _text("destroyed_by", null=True),
     _text("destroyed_reason", null=True),
 )
 
 schema_version_table = Table(
     # Which schema upgrade steps have been applied.
-    "schema_version", _metadata,
-    Column("step", Integer, primary_key=True), _text("name"),
+    "schema_version",
+    _metadata,
+    Column("step", Integer, primary_key=True),
+    _text("name"),
 )
 
 case_ledger_table = Table(
     # Every case opening, in order, hash-chained (engine/store/integrity.py): deleting a whole
     # case (events, row, timers, key) leaves its entry behind, and deleting the entry too breaks
     # the chain. `source` is "opened" (written with the case) or "upgrade" (backfilled).
-    "case_ledger", _metadata,
+    "case_ledger",
+    _metadata,
     Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("case_id", AutoString, nullable=False, unique=True), _text("first_hash"),
-    _when("recorded_at"), _text("source"), _text("prev_hash"), _text("hash"),
+    Column("case_id", AutoString, nullable=False, unique=True),
+    _text("first_hash"),
+    _when("recorded_at"),
+    _text("source"),
+    _text("prev_hash"),
+    _text("hash"),
 )
 
 integrity_mark_table = Table(
     # A case whose history failed verification: it takes no new event until an auditor clears
     # the mark (`cme audit clear`), which records who and why.
-    "integrity_mark", _metadata,
-    _id(), _text("case_id", index=True), Column("seq", Integer, nullable=True),
-    _text("problem"), _when("found_at"), _text("found_by"), _when("cleared_at", null=True),
-    _text("cleared_by", null=True), _text("cleared_reason", null=True),
+    "integrity_mark",
+    _metadata,
+    _id(),
+    _text("case_id", index=True),
+    Column("seq", Integer, nullable=True),
+    _text("problem"),
+    _when("found_at"),
+    _text("found_by"),
+    _when("cleared_at", null=True),
+    _text("cleared_by", null=True),
+    _text("cleared_reason", null=True),
 )
 
 run_log_table = Table(
     # What the scheduler and the auditors' tools did, when: sweeps and signed checkpoints, so
     # `cme doctor` can tell how far behind they are. `detail` is JSON.
-    "run_log", _metadata,
-    _id(), _text("kind", index=True), _when("started_at"), _when("finished_at"),
-    Column("on_date", Date, nullable=True), _text("detail"),
+    "run_log",
+    _metadata,
+    _id(),
+    _text("kind", index=True),
+    _when("started_at"),
+    _when("finished_at"),
+    Column("on_date", Date, nullable=True),
+    _text("detail"),
 )
-
 
 
 case_table = CaseRow.__table__  # type: ignore[attr-defined]

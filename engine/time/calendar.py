@@ -462,7 +462,9 @@ def bank_holidays_json(cal: SchoolCalendar) -> str:
     """The bank holidays `cal` was built with, as the JSON pinned with its stored version."""
     return json.dumps(
         {day.isoformat(): name for day, name in cal.bank_holidays.items()},
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
 
 

@@ -139,7 +139,6 @@ class CalendarDefinition(_Strict):
     """School years keyed like 2024-25; each runs 1 September – 31 August."""
 
 
-
 def school_year_of(day: dt.date) -> str:
     """The school year (1 Sep – 31 Aug) containing `day`, written like `2024-25`."""
     start = day.year if day.month >= 9 else day.year - 1
@@ -155,7 +154,6 @@ def year_span(key: str) -> tuple[dt.date, dt.date] | None:
     if int(match.group(2)) != (start + 1) % 100:
         return None
     return dt.date(start, 9, 1), dt.date(start + 1, 8, 31)
-
 
 
 # --- validation beyond the types ---------------------------------------------------------------
@@ -353,9 +351,7 @@ def _unfilled(doc: Document) -> list[Issue]:
     return issues
 
 
-def parse_calendar(
-    text: str, path: str, *, expected_name: str | None = None
-) -> CalendarDefinition:
+def parse_calendar(text: str, path: str, *, expected_name: str | None = None) -> CalendarDefinition:
     """Validate calendar text; raise one `DefinitionError` carrying every issue found."""
     doc = load_yaml(text, path)
     if not isinstance(doc.data, dict):

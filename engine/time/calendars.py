@@ -114,6 +114,7 @@ def load_calendar_or_file(spec: str) -> SchoolCalendar:
         return load_calendar_file(spec)
     return load_calendar(spec)
 
+
 __all__ = [
     "DEFAULT_CALENDAR",
     "LONDON_CALENDAR",

@@ -25,18 +25,23 @@ class CaseClock(Protocol):
     @property
     def id(self) -> str:
         """The case number."""
+
     @property
     def seq(self) -> int:
         """The case's last event number."""
+
     @property
     def state(self) -> str:
         """The stage the case is in."""
+
     @property
     def opened_on(self) -> dt.date:
         """Day 1 of the case clock."""
+
     @property
     def state_entered_on(self) -> dt.date:
         """When the case entered its stage."""
+
     def paused_ranges(self) -> list[tuple[dt.date, dt.date]]:
         """Days the case clock stood still, as inclusive ranges."""
         ...

@@ -27,8 +27,10 @@ ON = dt.date(2024, 11, 4)
 
 def _counts(service) -> tuple[int, int]:
     with service.store.read() as conn:
-        return (conn.execute(select(func.count()).select_from(case_table)).scalar_one(),
-                conn.execute(select(func.count()).select_from(event_table)).scalar_one())
+        return (
+            conn.execute(select(func.count()).select_from(case_table)).scalar_one(),
+            conn.execute(select(func.count()).select_from(event_table)).scalar_one(),
+        )
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -86,7 +88,8 @@ def test_a_row_the_service_refuses_rolls_back_the_rows_before_it(service, tmp_pa
     with pytest.raises(ImportRejected) as err:
         import_roll_returns(service, path, at=RECORDED_AT, actor=OFFICER)
     assert [(p.line, p.message) for p in err.value.problems] == [
-        (3, "no case with id 'CME-009999'; `cme case list` shows the open cases")]
+        (3, "no case with id 'CME-009999'; `cme case list` shows the open cases")
+    ]
     assert _counts(service) == (0, 0)
     # Nothing of the failed import is in the ledger: the corrected file imports in full.
     lines[2] = lines[2].removesuffix("CME-009999")  # a blank case_id: open a new case
@@ -94,15 +97,24 @@ def test_a_row_the_service_refuses_rolls_back_the_rows_before_it(service, tmp_pa
     assert len(import_roll_returns(service, path, at=RECORDED_AT, actor=OFFICER).written) == 3
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "the file is empty"),
-    (b"school,change\n", "missing columns: change_date, child_name, date_of_birth"),
-    (b"school,change,change_date,child_name,date_of_birth,recieved_on\n",
-     "unknown column 'recieved_on' (did you mean 'received_on'?)"),
-    (b"school,change,change_date,child_name,date_of_birth\n", "header row but no rows"),
-    ("school,change,change_date,child_name,date_of_birth\nÉcole,addition,2024-11-01,A,2015-01-01\n"
-     .encode("latin-1"), "not UTF-8 text (byte 0xc9 at line 2)"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"school,change\n", "missing columns: change_date, child_name, date_of_birth"),
+        (
+            b"school,change,change_date,child_name,date_of_birth,recieved_on\n",
+            "unknown column 'recieved_on' (did you mean 'received_on'?)",
+        ),
+        (b"school,change,change_date,child_name,date_of_birth\n", "header row but no rows"),
+        (
+            "school,change,change_date,child_name,date_of_birth\nÉcole,addition,2024-11-01,A,2015-01-01\n".encode(
+                "latin-1"
+            ),
+            "not UTF-8 text (byte 0xc9 at line 2)",
+        ),
+    ],
+)
 def test_file_level_problems_are_clear(service, tmp_path, content, message) -> None:
     path = tmp_path / "returns.csv"
     path.write_bytes(content)
@@ -118,8 +130,9 @@ G80120000101A,Nowak,Jan,2012-05-30,M,Acland Burghley (2024001),2024-10-18,
 
 
 def test_s2s_lost_pupils_open_cme_cases(service, tmp_path) -> None:
-    result = import_s2s(service, _write(tmp_path, "s2s.csv", S2S), on=ON, at=RECORDED_AT,
-                        actor=OFFICER)
+    result = import_s2s(
+        service, _write(tmp_path, "s2s.csv", S2S), on=ON, at=RECORDED_AT, actor=OFFICER
+    )
     ana = service.revealed(service.get(result.written[0][1]))
     assert ana.process_id == "untraceable_cme"
     assert ana.opened_on == ON
@@ -131,19 +144,26 @@ def test_s2s_lost_pupils_open_cme_cases(service, tmp_path) -> None:
 def test_s2s_child_outside_school_age_rejects_the_file(service, tmp_path) -> None:
     text = S2S.replace("2012-05-30", "2007-05-30")
     with pytest.raises(ImportRejected, match=r"line 3: born 2007-05-30: of compulsory school age"):
-        import_s2s(service, _write(tmp_path, "s2s.csv", text), on=ON, at=RECORDED_AT,
-                   actor=OFFICER)
+        import_s2s(service, _write(tmp_path, "s2s.csv", text), on=ON, at=RECORDED_AT, actor=OFFICER)
     assert _counts(service) == (0, 0)
 
 
 def test_next_weeks_out_of_school_report_opens_only_new_children(service, tmp_path) -> None:
-    week1 = ("child_name,date_of_birth,marked_by,marked_on,parent_carer,postcode\n"
-             "Ana Silva,2015-03-14,Early Help,2024-10-30,Maria Silva,NW1 0AA\n")
+    week1 = (
+        "child_name,date_of_birth,marked_by,marked_on,parent_carer,postcode\n"
+        "Ana Silva,2015-03-14,Early Help,2024-10-30,Maria Silva,NW1 0AA\n"
+    )
     week2 = week1 + "Tom Reid,2011-09-09,Housing,2024-11-06,Jo Reid,NW5 1AB\n"
-    first = import_out_of_school(service, _write(tmp_path, "w1.csv", week1), on=ON,
-                                 at=RECORDED_AT, actor=OFFICER)
-    second = import_out_of_school(service, _write(tmp_path, "w2.csv", week2),
-                                  on=dt.date(2024, 11, 11), at=RECORDED_AT, actor=OFFICER)
+    first = import_out_of_school(
+        service, _write(tmp_path, "w1.csv", week1), on=ON, at=RECORDED_AT, actor=OFFICER
+    )
+    second = import_out_of_school(
+        service,
+        _write(tmp_path, "w2.csv", week2),
+        on=dt.date(2024, 11, 11),
+        at=RECORDED_AT,
+        actor=OFFICER,
+    )
     assert len(first.written) == 1
     assert second.already_imported == [2]
     assert [line for line, _ in second.written] == [3]
@@ -152,16 +172,20 @@ def test_next_weeks_out_of_school_report_opens_only_new_children(service, tmp_pa
     assert _counts(service)[0] == 2
 
 
-def test_enquiry_results_are_recorded_as_the_cases_checks(service, example_form,
-                                                          tmp_path) -> None:
-    (ana, tiago) = service.open_case(example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT,
-                                     actor=OFFICER)
-    text = ("case_id,system,checked_on,outcome,officer\n"
-            f"{ana},mash,2024-10-28,not known to MASH,sona\n"
-            f"{tiago},nhs_spine,2024-10-29,registered with a GP in Leeds,sona\n")
+def test_enquiry_results_are_recorded_as_the_cases_checks(service, example_form, tmp_path) -> None:
+    (ana, tiago) = service.open_case(
+        example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT, actor=OFFICER
+    )
+    text = (
+        "case_id,system,checked_on,outcome,officer\n"
+        f"{ana},mash,2024-10-28,not known to MASH,sona\n"
+        f"{tiago},nhs_spine,2024-10-29,registered with a GP in Leeds,sona\n"
+    )
     result = import_enquiries(service, _write(tmp_path, "enq.csv", text), at=RECORDED_AT)
-    assert [what for _, what in result.written] == [f"{ana}: mash_check",
-                                                    f"{tiago}: nhs_spine_check"]
+    assert [what for _, what in result.written] == [
+        f"{ana}: mash_check",
+        f"{tiago}: nhs_spine_check",
+    ]
     assert service.get(ana).checks["mash_check"]["on"] == "2024-10-28"
     assert service.events(tiago)[-1].actor == "sona"
     bad = text + "CME-009999,giap,2024-10-29,no record,sona\n" + f"{ana},census,2024-10-29,x,y\n"
@@ -171,8 +195,9 @@ def test_enquiry_results_are_recorded_as_the_cases_checks(service, example_form,
     assert [p.line for p in err.value.problems] == [5]  # a parse problem stops before any write
     assert "system must be one of mash, resident_index" in err.value.problems[0].message
     with pytest.raises(ImportRejected, match="line 4: no case with id 'CME-009999'"):
-        import_enquiries(service, _write(tmp_path, "enq3.csv", "\n".join(bad.splitlines()[:4])),
-                         at=RECORDED_AT)
+        import_enquiries(
+            service, _write(tmp_path, "enq3.csv", "\n".join(bad.splitlines()[:4])), at=RECORDED_AT
+        )
     assert _counts(service) == before
 
 

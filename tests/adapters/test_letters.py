@@ -22,23 +22,37 @@ LETTERS = ("first_formal_cme_letter", "second_formal_cme_letter", "untraceable_c
 
 
 def _item(template: str, kind: str = "letter") -> OutboxItem:
-    return OutboxItem(id=1, case_id="x", event_seq=2, kind=kind, recipient="parent_carer",
-                      template=template, channel="first_class_post", wording="Send the letter.",
-                      status="pending", attempts=0, last_error=None, created_on=OPENED,
-                      sent_at=None)
+    return OutboxItem(
+        id=1,
+        case_id="x",
+        event_seq=2,
+        kind=kind,
+        recipient="parent_carer",
+        template=template,
+        channel="first_class_post",
+        wording="Send the letter.",
+        status="pending",
+        attempts=0,
+        last_error=None,
+        created_on=OPENED,
+        sent_at=None,
+    )
 
 
 @pytest.fixture
 def context(service, example_form):
     """The message context of the example's first child, on Day 5."""
     (case_id, _) = service.open_case(example_form, on=OPENED, at=RECORDED_AT, actor=OFFICER)
-    service.set_fact(case_id, "destination_la", "Islington", on=OPENED, at=RECORDED_AT,
-                     actor=OFFICER)
-    service.record_check(case_id, "mash_check", on=OPENED, at=RECORDED_AT, actor=OFFICER,
-                         outcome="not known to MASH")
+    service.set_fact(
+        case_id, "destination_la", "Islington", on=OPENED, at=RECORDED_AT, actor=OFFICER
+    )
+    service.record_check(
+        case_id, "mash_check", on=OPENED, at=RECORDED_AT, actor=OFFICER, outcome="not known to MASH"
+    )
     case = service.revealed(service.get(case_id))
-    return message_context(service, case, _item("first_formal_cme_letter"),
-                           on=dt.date(2024, 10, 25))
+    return message_context(
+        service, case, _item("first_formal_cme_letter"), on=dt.date(2024, 10, 25)
+    )
 
 
 @pytest.mark.parametrize("template", LETTERS)
@@ -64,13 +78,22 @@ def test_the_template_version_changes_with_the_template_or_its_letterhead(tmp_pa
     folder = tmp_path / "templates"
     shutil.copytree(Path(str(files("adapters.letters").joinpath("templates"))), folder)
     shipped = PdfLetterRenderer().render
-    context = {"child": {"full_name": "A", "date_of_birth": "2015-01-01", "school": None,
-                         "previous_school": None},
-               "parent_carer": {"names": "B", "address": None, "postcode": None},
-               "case": {"id": "CME-1", "opened_on": OPENED}, "on": OPENED}
+    context = {
+        "child": {
+            "full_name": "A",
+            "date_of_birth": "2015-01-01",
+            "school": None,
+            "previous_school": None,
+        },
+        "parent_carer": {"names": "B", "address": None, "postcode": None},
+        "case": {"id": "CME-1", "opened_on": OPENED},
+        "on": OPENED,
+    }
     before = shipped("first_formal_cme_letter", context).template_version
-    assert PdfLetterRenderer(folder).render("first_formal_cme_letter",
-                                            context).template_version == before
+    assert (
+        PdfLetterRenderer(folder).render("first_formal_cme_letter", context).template_version
+        == before
+    )
     base = folder / "_letter_base.txt.j2"
     base.write_text(base.read_text().replace("5 Pancras Square", "5 Pancras Sq"))
     after = PdfLetterRenderer(folder).render("first_formal_cme_letter", context)

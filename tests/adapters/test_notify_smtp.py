@@ -39,8 +39,13 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
-                              email.message_from_bytes(envelope.content)))
+        self.messages.append(
+            (
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                email.message_from_bytes(envelope.content),
+            )
+        )
         return "250 Message accepted for delivery"
 
 
@@ -65,9 +70,14 @@ def inbox(smtp_port: int) -> Iterator[Inbox]:
 
 
 def _message(recipient: str = "mash@camden.example") -> OutgoingMessage:
-    return OutgoingMessage(outbox_id=7, case_id="CME-000001", recipient=recipient,
-                           subject="Safeguarding referral", body="Refer with immediate effect.\n",
-                           attachments=[("letter.pdf", b"%PDF-1.4 test")])
+    return OutgoingMessage(
+        outbox_id=7,
+        case_id="CME-000001",
+        recipient=recipient,
+        subject="Safeguarding referral",
+        body="Refer with immediate effect.\n",
+        attachments=[("letter.pdf", b"%PDF-1.4 test")],
+    )
 
 
 def test_a_message_reaches_the_server(inbox: Inbox, smtp_port: int) -> None:
@@ -101,8 +111,13 @@ def test_a_server_that_is_down_is_a_failed_delivery() -> None:
 
 
 def test_settings_from_the_environment_and_options() -> None:
-    env = {"CME_SMTP_HOST": "mail.camden.example", "CME_SMTP_SECURITY": "ssl",
-           "CME_SMTP_USER": "cme", "CME_SMTP_PASSWORD": "s3cret", "CME_SMTP_FROM": "a@b.example"}
+    env = {
+        "CME_SMTP_HOST": "mail.camden.example",
+        "CME_SMTP_SECURITY": "ssl",
+        "CME_SMTP_USER": "cme",
+        "CME_SMTP_PASSWORD": "s3cret",
+        "CME_SMTP_FROM": "a@b.example",
+    }
     settings = SmtpSettings.from_environment(env)
     assert (settings.host, settings.port, settings.security) == ("mail.camden.example", 465, "ssl")
     assert (settings.username, settings.password) == ("cme", "s3cret")
@@ -112,20 +127,33 @@ def test_settings_from_the_environment_and_options() -> None:
 
 
 def test_an_escalation_email_fails_while_the_server_is_down_then_is_retried(
-        service, example_form, smtp_port: int) -> None:
+    service, example_form, smtp_port: int
+) -> None:
     form = example_form.model_copy(update={"children": [example_form.children[0]]})
     (case_id,) = service.open_case(form, on=OPENED, at=RECORDED_AT, actor=OFFICER)
     service.fire(case_id, "contact_established", on=OPENED, at=RECORDED_AT, actor=OFFICER)
-    service.set_fact(case_id, "safeguarding_concern", "neighbour heard shouting", on=OPENED,
-                     at=RECORDED_AT, actor=OFFICER)
+    service.set_fact(
+        case_id,
+        "safeguarding_concern",
+        "neighbour heard shouting",
+        on=OPENED,
+        at=RECORDED_AT,
+        actor=OFFICER,
+    )
     service.fire(case_id, "refer_to_mash", on=OPENED, at=RECORDED_AT, actor=OFFICER)
 
     def sender() -> OutboxSender:
-        settings = SmtpSettings(host="127.0.0.1", port=smtp_port, sender="cme@camden.example",
-                                timeout=2)
-        return OutboxSender(service=service, notifier=SmtpNotifier(settings),
-                            renderer=PdfLetterRenderer(), composer=TemplateComposer(),
-                            directory=load_recipients(), actor=OFFICER)
+        settings = SmtpSettings(
+            host="127.0.0.1", port=smtp_port, sender="cme@camden.example", timeout=2
+        )
+        return OutboxSender(
+            service=service,
+            notifier=SmtpNotifier(settings),
+            renderer=PdfLetterRenderer(),
+            composer=TemplateComposer(),
+            directory=load_recipients(),
+            actor=OFFICER,
+        )
 
     down = sender().send_pending(on=OPENED, at=RECORDED_AT)
     assert down.sent == []

@@ -10,8 +10,11 @@ from engine.errors import DefinitionError
 
 
 def _context(**facts):
-    return {"case": {"id": "CME-000001", "assigned_officer": "sona"},
-            "notifier": {"email": "attendance@school.example"}, "facts": facts}
+    return {
+        "case": {"id": "CME-000001", "assigned_officer": "sona"},
+        "notifier": {"email": "attendance@school.example"},
+        "facts": facts,
+    }
 
 
 def test_shipped_directory_resolves_roles_parties_and_the_case() -> None:
@@ -20,16 +23,23 @@ def test_shipped_directory_resolves_roles_parties_and_the_case() -> None:
     assert book.addresses("cme_officer", _context()) == ["sona.ruparell@camden.example"]
     assert book.addresses("notifier", _context()) == ["attendance@school.example"]
     assert book.addresses("destination_la", _context(destination_la="islington")) == [
-        "cme@islington.example"]
+        "cme@islington.example"
+    ]
 
 
-@pytest.mark.parametrize(("recipient", "context", "message"), [
-    ("destination_la", _context(destination_la="Atlantis"),
-     "no CME Officer address for the local authority 'Atlantis'"),
-    ("destination_la", _context(), "records no destination_la"),
-    ("connexions", _context(), "no email address for 'connexions'"),
-    ("notifier", {"notifier": {"email": None}}, "the case has no email address for notifier"),
-])
+@pytest.mark.parametrize(
+    ("recipient", "context", "message"),
+    [
+        (
+            "destination_la",
+            _context(destination_la="Atlantis"),
+            "no CME Officer address for the local authority 'Atlantis'",
+        ),
+        ("destination_la", _context(), "records no destination_la"),
+        ("connexions", _context(), "no email address for 'connexions'"),
+        ("notifier", {"notifier": {"email": None}}, "the case has no email address for notifier"),
+    ],
+)
 def test_unknown_recipients_fail_the_delivery_with_a_reason(recipient, context, message) -> None:
     with pytest.raises(DeliveryFailed, match=message):
         load_recipients().addresses(recipient, context)

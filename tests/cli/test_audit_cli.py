@@ -44,16 +44,27 @@ def open_cases(db: Path, registry: ProcessRegistry, count: int = 2) -> list[str]
     svc = CaseService(store, registry)
     ids = []
     for _ in range(count):
-        (case_id,) = svc.open_case(notification(MONDAY), on=MONDAY, at=RECORDED_AT,
-                                   actor=OFFICER)
-        svc.record_check(case_id, "core_information_checked", on=MONDAY, at=RECORDED_AT,
-                         actor=OFFICER, outcome="checked")
-        svc.record_check(case_id, "opened_on_cme_register", on=MONDAY, at=RECORDED_AT,
-                         actor=OFFICER, outcome="done")
-        svc.set_fact(case_id, "crime_suspected", False, on=MONDAY, at=RECORDED_AT,
-                     actor=OFFICER)
-        svc.fire(case_id, "contact_established", on=dt.date(2024, 10, 22), at=RECORDED_AT,
-                 actor=OFFICER)
+        (case_id,) = svc.open_case(notification(MONDAY), on=MONDAY, at=RECORDED_AT, actor=OFFICER)
+        svc.record_check(
+            case_id,
+            "core_information_checked",
+            on=MONDAY,
+            at=RECORDED_AT,
+            actor=OFFICER,
+            outcome="checked",
+        )
+        svc.record_check(
+            case_id,
+            "opened_on_cme_register",
+            on=MONDAY,
+            at=RECORDED_AT,
+            actor=OFFICER,
+            outcome="done",
+        )
+        svc.set_fact(case_id, "crime_suspected", False, on=MONDAY, at=RECORDED_AT, actor=OFFICER)
+        svc.fire(
+            case_id, "contact_established", on=dt.date(2024, 10, 22), at=RECORDED_AT, actor=OFFICER
+        )
         ids.append(case_id)
     store.dispose()
     return ids
@@ -64,8 +75,9 @@ def raw(db: Path, statement: str, *params: Any) -> None:
         conn.execute(statement, params)
 
 
-@pytest.mark.parametrize("command", ["replay", "verify", "keygen", "checkpoint", "export",
-                                     "access-log"])
+@pytest.mark.parametrize(
+    "command", ["replay", "verify", "keygen", "checkpoint", "export", "access-log"]
+)
 def test_each_audit_help_ends_with_an_example(db: Path, command: str) -> None:
     code, out, _ = cme(db, "audit", command, "--help")
     assert code == 0
@@ -162,8 +174,9 @@ def test_checkpoint_catches_a_full_rehash(
     assert code == 1
     assert "never overwritten" in err
     signed = tmp_path / "checkpoint.json"
-    code, out, _ = cme(db, "audit", "checkpoint", "--key", str(key), "--out", str(signed),
-                       *AS_AUDITOR)
+    code, out, _ = cme(
+        db, "audit", "checkpoint", "--key", str(key), "--out", str(signed), *AS_AUDITOR
+    )
     assert code == 0
     assert "2 case(s), 10 event(s)" in out
     # A full re-hash of case a, as an attacker with the database would do it.
@@ -174,19 +187,45 @@ def test_checkpoint_catches_a_full_rehash(
     store.dispose()
     code, _, _ = cme(db, "audit", "verify", "--all", *AS_AUDITOR)
     assert code == 0  # the chain alone cannot tell
-    code, out, err = cme(db, "audit", "verify", "--all", "--checkpoint", str(signed),
-                         "--public-key", f"{key}.pub", *AS_AUDITOR)
+    code, out, err = cme(
+        db,
+        "audit",
+        "verify",
+        "--all",
+        "--checkpoint",
+        str(signed),
+        "--public-key",
+        f"{key}.pub",
+        *AS_AUDITOR,
+    )
     assert code == 4
     assert "signature good; 2 of 2 signed heads checked" in out
     assert f"first: case {a} event 5: is not the event the checkpoint signed" in err
     other = tmp_path / "other.key"
     cme(db, "audit", "keygen", "--out", str(other))
-    code, _, err = cme(db, "audit", "verify", "--all", "--checkpoint", str(signed),
-                       "--public-key", f"{other}.pub", *AS_AUDITOR)
+    code, _, err = cme(
+        db,
+        "audit",
+        "verify",
+        "--all",
+        "--checkpoint",
+        str(signed),
+        "--public-key",
+        f"{other}.pub",
+        *AS_AUDITOR,
+    )
     assert code == 4
     assert "not the pinned key" in err
-    code, _, err = cme(db, "audit", "checkpoint", "--key", str(tmp_path / "none.key"),
-                       "--out", str(tmp_path / "x.json"), *AS_AUDITOR)
+    code, _, err = cme(
+        db,
+        "audit",
+        "checkpoint",
+        "--key",
+        str(tmp_path / "none.key"),
+        "--out",
+        str(tmp_path / "x.json"),
+        *AS_AUDITOR,
+    )
     assert code == 1
     assert "cannot read the signing key" in err
 
@@ -203,8 +242,9 @@ def test_export_writes_a_bundle_an_auditor_can_check(
     assert bundle["chain"]["events"] == 5
     assert bundle["definitions"][0]["yaml_text"].startswith("# yaml-language-server")
     page = tmp_path / "case.html"
-    code, _, err = cme(db, "audit", "export", case_id, "--format", "html", "-o", str(page),
-                       *AS_AUDITOR)
+    code, _, err = cme(
+        db, "audit", "export", case_id, "--format", "html", "-o", str(page), *AS_AUDITOR
+    )
     assert code == 0
     assert "holds personal data" in err
     html = page.read_text()
@@ -216,8 +256,9 @@ def test_export_writes_a_bundle_an_auditor_can_check(
 
 
 def test_diff_shows_what_changed(db: Path) -> None:
-    code, out, _ = cme(db, "process", "diff", "tracing", "1", "2", "--file", str(V1),
-                       "--file", str(V2))
+    code, out, _ = cme(
+        db, "process", "diff", "tracing", "1", "2", "--file", str(V1), "--file", str(V2)
+    )
     assert code == 0
     assert out.startswith("tracing: version 1 → version 2: 13 changes")
     assert "states:\n  state on_hold: removed (On hold)" in out
@@ -236,10 +277,15 @@ def test_diff_shows_what_changed(db: Path) -> None:
 def tracing_cases(db: Path, registry: ProcessRegistry) -> list[str]:
     """Three tracing cases on version 1: one in contact, one in checks, one on hold."""
     store = open_store(f"sqlite:///{db}")
-    svc = CaseService(store, ProcessRegistry([*(c.loaded for c in registry),
-                                              load_process_file(V1)]))
-    ids = [svc.open_case(notification(MONDAY), on=MONDAY, at=RECORDED_AT, actor=OFFICER,
-                         process="tracing")[0] for _ in range(3)]
+    svc = CaseService(
+        store, ProcessRegistry([*(c.loaded for c in registry), load_process_file(V1)])
+    )
+    ids = [
+        svc.open_case(
+            notification(MONDAY), on=MONDAY, at=RECORDED_AT, actor=OFFICER, process="tracing"
+        )[0]
+        for _ in range(3)
+    ]
     tuesday = dt.date(2024, 10, 22)
     svc.fire(ids[1], "start_checks", on=tuesday, at=RECORDED_AT, actor=OFFICER)
     svc.fire(ids[2], "hold", on=tuesday, at=RECORDED_AT, actor=OFFICER)
@@ -248,9 +294,7 @@ def tracing_cases(db: Path, registry: ProcessRegistry) -> list[str]:
     return ids
 
 
-def test_impact_and_migrate_through_the_command_line(
-    db: Path, registry: ProcessRegistry
-) -> None:
+def test_impact_and_migrate_through_the_command_line(db: Path, registry: ProcessRegistry) -> None:
     a, b, c = tracing_cases(db, registry)
     files = ("--file", str(V1), "--file", str(V2))
     code, out, _ = cme(db, "process", "impact", "tracing", "2", *files, "--on", "2024-11-04")
@@ -258,24 +302,78 @@ def test_impact_and_migrate_through_the_command_line(
     assert "3 open cases of tracing are on another version (3 on version 1)." in out
     assert "1 open case is in states that version 2 removes: on_hold (1)" in out
     assert "1 earlier, earliest by 3 school days" in out
-    code, out, _ = cme(db, "process", "migrate", "tracing", "--from", "1", "--to", "2", *files,
-                       "--on", "2024-11-04", "--dry-run")
+    code, out, _ = cme(
+        db,
+        "process",
+        "migrate",
+        "tracing",
+        "--from",
+        "1",
+        "--to",
+        "2",
+        *files,
+        "--on",
+        "2024-11-04",
+        "--dry-run",
+    )
     assert code == 0
     assert "(dry run: nothing written)" in out
-    assert f"  {a}: contact → contact (same name); deadlines: start_checks 2024-10-25 → " \
-           "2024-11-04 (+1 school days)" in out
+    assert (
+        f"  {a}: contact → contact (same name); deadlines: start_checks 2024-10-25 → "
+        "2024-11-04 (+1 school days)" in out
+    )
     assert f"  {c}: on_hold (version 2 has no such state; add --map on_hold=NEW)" in out
     assert "2 cases would move." in out
-    code, _, err = cme(db, "process", "migrate", "tracing", "--from", "1", "--to", "2", *files,
-                       "--on", "2024-11-04", "--role", "cme_officer")
+    code, _, err = cme(
+        db,
+        "process",
+        "migrate",
+        "tracing",
+        "--from",
+        "1",
+        "--to",
+        "2",
+        *files,
+        "--on",
+        "2024-11-04",
+        "--role",
+        "cme_officer",
+    )
     assert code == 5
     assert "may not migrate" in err
-    code, _, err = cme(db, "process", "migrate", "tracing", "--from", "1", "--to", "2", *files,
-                       "--on", "2024-11-04", "--map", "on_hold=nowhere")
+    code, _, err = cme(
+        db,
+        "process",
+        "migrate",
+        "tracing",
+        "--from",
+        "1",
+        "--to",
+        "2",
+        *files,
+        "--on",
+        "2024-11-04",
+        "--map",
+        "on_hold=nowhere",
+    )
     assert code == 1
     assert "version 2 has no stage 'nowhere'" in err
-    code, out, _ = cme(db, "process", "migrate", "tracing", "--from", "1", "--to", "2", *files,
-                       "--on", "2024-11-04", "--map", "on_hold=checks", "--json")
+    code, out, _ = cme(
+        db,
+        "process",
+        "migrate",
+        "tracing",
+        "--from",
+        "1",
+        "--to",
+        "2",
+        *files,
+        "--on",
+        "2024-11-04",
+        "--map",
+        "on_hold=checks",
+        "--json",
+    )
     assert code == 0
     done = json.loads(out)
     assert done["migrated"] == [a, b, c]

@@ -54,15 +54,23 @@ def example_form(tmp_path: Path, name: str = "form.yaml", **child: Any) -> Path:
 
 
 def show(db: str, case_id: str, *extra: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(ok("case", "show", case_id, "--json", "--db", db,
-                                         *extra))
+    data: dict[str, Any] = json.loads(ok("case", "show", case_id, "--json", "--db", db, *extra))
     return data
 
 
 @pytest.fixture
 def opened(tmp_path: Path, db: str) -> str:
-    out = ok("case", "open", "--form", str(example_form(tmp_path)), "--on", "2024-10-21",
-             "--db", db, "--json")
+    out = ok(
+        "case",
+        "open",
+        "--form",
+        str(example_form(tmp_path)),
+        "--on",
+        "2024-10-21",
+        "--db",
+        db,
+        "--json",
+    )
     case_ids: list[str] = json.loads(out)["case_ids"]
     return case_ids[0]
 
@@ -84,10 +92,21 @@ def test_the_blank_form_is_commented_yaml_and_the_example_is_valid() -> None:
 
 def test_open_prints_the_new_ids_one_per_sibling(tmp_path: Path, db: str) -> None:
     form = example_form(tmp_path)
-    assert ok("case", "open", "--form", str(form), "--on", "2024-10-21",
-              "--db", db) == "CME-000001\nCME-000002\n"
-    out = ok("case", "open", "--form", str(example_form(tmp_path, "f.json")),
-             "--on", "2024-10-21", "--db", db, "--json")
+    assert (
+        ok("case", "open", "--form", str(form), "--on", "2024-10-21", "--db", db)
+        == "CME-000001\nCME-000002\n"
+    )
+    out = ok(
+        "case",
+        "open",
+        "--form",
+        str(example_form(tmp_path, "f.json")),
+        "--on",
+        "2024-10-21",
+        "--db",
+        db,
+        "--json",
+    )
     assert json.loads(out) == {"case_ids": ["CME-000003", "CME-000004"]}
 
 
@@ -98,8 +117,16 @@ def test_show_as_json_and_as_tables(db: str, opened: str) -> None:
     assert {c["id"] for c in s["checklist"]} >= {"core_information_checked"}
     assert s["history"][0]["summary"] == "opened in establishing_contact"
     text = ok("case", "show", opened, "--on", "2024-11-04", "--db", db, env={"COLUMNS": "200"})
-    for words in ("CME-000001", "Ana Silva", "Day 6 on 2024-11-04", "Checklist",
-                  "outstanding", "Next deadlines", "History", "opened in establishing_contact"):
+    for words in (
+        "CME-000001",
+        "Ana Silva",
+        "Day 6 on 2024-11-04",
+        "Checklist",
+        "outstanding",
+        "Next deadlines",
+        "History",
+        "opened in establishing_contact",
+    ):
         assert words in text, words
 
 
@@ -112,32 +139,83 @@ def test_list_and_filter(db: str, opened: str) -> None:
 
 
 def test_an_officer_advances_a_case(db: str, opened: str) -> None:
-    out = ok("case", "check", opened, "contact_attempted_by_phone", "--on", "2024-10-22",
-             "--outcome", "no answer", "--db", db)
+    out = ok(
+        "case",
+        "check",
+        opened,
+        "contact_attempted_by_phone",
+        "--on",
+        "2024-10-22",
+        "--outcome",
+        "no answer",
+        "--db",
+        db,
+    )
     assert out == f"{opened}: establishing_contact (event 2)\n"
     ok("case", "fact", opened, "crime_suspected", "false", "--on", "2024-10-22", "--db", db)
     ok("case", "note", opened, "Neighbour says they moved", "--on", "2024-10-22", "--db", db)
-    out = json.loads(ok("case", "fire", opened, "contact_established", "--on", "2024-10-23",
-                        "--note", "mother called back", "--db", db, "--json"))
+    out = json.loads(
+        ok(
+            "case",
+            "fire",
+            opened,
+            "contact_established",
+            "--on",
+            "2024-10-23",
+            "--note",
+            "mother called back",
+            "--db",
+            db,
+            "--json",
+        )
+    )
     assert (out["state"], out["seq"], out["event"]["kind"]) == (
-        "supporting_to_school_place", 5, "trigger")
+        "supporting_to_school_place",
+        5,
+        "trigger",
+    )
     assert len(out["event"]["hash"]) == 64
     s = show(db, opened, "--on", "2024-10-23")
     assert [h["summary"] for h in s["history"][1:]] == [
-        "check contact_attempted_by_phone: no answer", "crime_suspected = False",
+        "check contact_attempted_by_phone: no answer",
+        "crime_suspected = False",
         "note: Neighbour says they moved",
-        "contact_established: establishing_contact → supporting_to_school_place"]
+        "contact_established: establishing_contact → supporting_to_school_place",
+    ]
     assert {h["actor"] for h in s["history"]} == {"sona"}
 
 
 def test_the_actor_and_role_come_from_the_environment_or_flags(db: str, opened: str) -> None:
-    ok("case", "note", opened, "from env", "--on", "2024-10-22", "--db", db,
-       env={"CME_ACTOR": "kai", "CME_ROLE": "line_manager"})
-    ok("case", "note", opened, "from flags", "--on", "2024-10-22", "--db", db,
-       "--actor", "priya", "--role", "cme_officer")
+    ok(
+        "case",
+        "note",
+        opened,
+        "from env",
+        "--on",
+        "2024-10-22",
+        "--db",
+        db,
+        env={"CME_ACTOR": "kai", "CME_ROLE": "line_manager"},
+    )
+    ok(
+        "case",
+        "note",
+        opened,
+        "from flags",
+        "--on",
+        "2024-10-22",
+        "--db",
+        db,
+        "--actor",
+        "priya",
+        "--role",
+        "cme_officer",
+    )
     history = show(db, opened)["history"]
     assert [(h["actor"], h["role"]) for h in history[1:]] == [
-        ("kai", "line_manager"), ("priya", "cme_officer")]
+        ("kai", "line_manager"),
+        ("priya", "cme_officer"),
+    ]
 
 
 def test_due_lists_what_each_officer_must_do(db: str, opened: str) -> None:
@@ -159,32 +237,81 @@ def seq_of(db: str, case_id: str) -> int:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (("case", "fire", "CME-999999", "contact_established", "--on", "2024-10-22"), 1,
-         "error: no case with id 'CME-999999'; `cme case list` shows the open cases"),
-        (("case", "fire", "CME-000001", "contact_establised", "--on", "2024-10-22"), 1,
-         "has no step 'contact_establised'; did you mean 'contact_established'"),
-        (("case", "fire", "CME-000001", "close_untraceable", "--on", "2024-10-22",
-          "--role", "line_manager"), 1,
-         "close_untraceable cannot be taken from establishing_contact"),
-        (("case", "fire", "CME-000001", "contact_established", "--on", "2024-10-22",
-          "--role", "line_manager"), 1,
-         "may be taken only by School Inclusion and Children Missing Education Officer "
-         "(cme_officer); you are acting as line_manager"),
-        (("case", "fire", "CME-000001", "start_reasonable_checks", "--on", "2024-10-22"), 1,
-         "condition not met: the Day 1–3 window for establishing contact has passed "
-         "(facts: case_day = 2)"),
-        (("case", "fire", "CME-000001", "moved_to_another_la", "--on", "2024-10-22"), 1,
-         "needs these facts recorded first: destination_la"),
-        (("case", "fact", "CME-000001", "crime_suspected", "maybe", "--on", "2024-10-22"), 1,
-         "crime_suspected is yes/no: write true or false, not 'maybe'"),
-        (("case", "check", "CME-000001", "mash_check", "--on", "2024-13-01",
-          "--outcome", "x"), 2, "'2024-13-01' is not a date; write it as YYYY-MM-DD"),
-        (("case", "note", "CME-000001", "late", "--on", "2024-10-20"), 1,
-         "a step cannot take effect earlier (2024-10-20): history runs forwards"),
-        (("case", "note", "CME-000001", "x", "--on", "2024-10-22", "--role", "janitor"), 5,
-         "janitor"),
-        (("case", "note", "CME-000001", "x", "--on", "2024-10-22", "--expect-seq", "7"), 3,
-         "is at event 1, not 7 as you expected"),
+        (
+            ("case", "fire", "CME-999999", "contact_established", "--on", "2024-10-22"),
+            1,
+            "error: no case with id 'CME-999999'; `cme case list` shows the open cases",
+        ),
+        (
+            ("case", "fire", "CME-000001", "contact_establised", "--on", "2024-10-22"),
+            1,
+            "has no step 'contact_establised'; did you mean 'contact_established'",
+        ),
+        (
+            (
+                "case",
+                "fire",
+                "CME-000001",
+                "close_untraceable",
+                "--on",
+                "2024-10-22",
+                "--role",
+                "line_manager",
+            ),
+            1,
+            "close_untraceable cannot be taken from establishing_contact",
+        ),
+        (
+            (
+                "case",
+                "fire",
+                "CME-000001",
+                "contact_established",
+                "--on",
+                "2024-10-22",
+                "--role",
+                "line_manager",
+            ),
+            1,
+            "may be taken only by School Inclusion and Children Missing Education Officer "
+            "(cme_officer); you are acting as line_manager",
+        ),
+        (
+            ("case", "fire", "CME-000001", "start_reasonable_checks", "--on", "2024-10-22"),
+            1,
+            "condition not met: the Day 1–3 window for establishing contact has passed "
+            "(facts: case_day = 2)",
+        ),
+        (
+            ("case", "fire", "CME-000001", "moved_to_another_la", "--on", "2024-10-22"),
+            1,
+            "needs these facts recorded first: destination_la",
+        ),
+        (
+            ("case", "fact", "CME-000001", "crime_suspected", "maybe", "--on", "2024-10-22"),
+            1,
+            "crime_suspected is yes/no: write true or false, not 'maybe'",
+        ),
+        (
+            ("case", "check", "CME-000001", "mash_check", "--on", "2024-13-01", "--outcome", "x"),
+            2,
+            "'2024-13-01' is not a date; write it as YYYY-MM-DD",
+        ),
+        (
+            ("case", "note", "CME-000001", "late", "--on", "2024-10-20"),
+            1,
+            "a step cannot take effect earlier (2024-10-20): history runs forwards",
+        ),
+        (
+            ("case", "note", "CME-000001", "x", "--on", "2024-10-22", "--role", "janitor"),
+            5,
+            "janitor",
+        ),
+        (
+            ("case", "note", "CME-000001", "x", "--on", "2024-10-22", "--expect-seq", "7"),
+            3,
+            "is at event 1, not 7 as you expected",
+        ),
     ],
 )
 def test_refusals(db: str, opened: str, args: tuple[str, ...], code: int, message: str) -> None:
@@ -194,14 +321,28 @@ def test_refusals(db: str, opened: str, args: tuple[str, ...], code: int, messag
 
 
 def test_missing_required_checks_at_closure(db: str, opened: str) -> None:
-    for trigger, on in (("start_reasonable_checks", "2024-10-24"),
-                        ("start_further_checks", "2024-11-18"),  # Day 16
-                        ("start_closure_decision", "2024-12-02")):  # Day 26
+    for trigger, on in (
+        ("start_reasonable_checks", "2024-10-24"),
+        ("start_further_checks", "2024-11-18"),  # Day 16
+        ("start_closure_decision", "2024-12-02"),
+    ):  # Day 26
         ok("case", "fire", opened, trigger, "--on", on, "--db", db)
-    output = refused(1, "case", "fire", opened, "close_untraceable", "--on", "2024-12-02",
-                     "--role", "line_manager", "--db", db)
+    output = refused(
+        1,
+        "case",
+        "fire",
+        opened,
+        "close_untraceable",
+        "--on",
+        "2024-12-02",
+        "--role",
+        "line_manager",
+        "--db",
+        db,
+    )
     assert "close_untraceable needs these checks recorded first: core_information_checked" in (
-        output)
+        output
+    )
     assert seq_of(db, opened) == 4
 
 
@@ -213,10 +354,20 @@ def test_missing_required_checks_at_closure(db: str, opened: str) -> None:
         ({"date_of_birth": "2015-02-30"}, "children.0.date_of_birth"),
     ],
 )
-def test_a_bad_form_opens_nothing(tmp_path: Path, db: str, child: dict[str, Any],
-                                  message: str) -> None:
-    output = refused(1, "case", "open", "--form", str(example_form(tmp_path, **child)),
-                     "--on", "2024-10-21", "--db", db)
+def test_a_bad_form_opens_nothing(
+    tmp_path: Path, db: str, child: dict[str, Any], message: str
+) -> None:
+    output = refused(
+        1,
+        "case",
+        "open",
+        "--form",
+        str(example_form(tmp_path, **child)),
+        "--on",
+        "2024-10-21",
+        "--db",
+        db,
+    )
     assert message in output
     assert json.loads(ok("case", "list", "--json", "--all", "--db", db)) == []
 
@@ -225,9 +376,11 @@ def test_an_unreadable_form_says_where(tmp_path: Path, db: str) -> None:
     broken = tmp_path / "form.json"
     broken.write_text('{"form": "cme_notification",\n "date": }')
     assert f"{broken}:2:10: not valid JSON" in refused(
-        1, "case", "open", "--form", str(broken), "--on", "2024-10-21", "--db", db)
-    assert "cannot read" in refused(1, "case", "open", "--form", str(tmp_path / "none.yaml"),
-                                    "--on", "2024-10-21", "--db", db)
+        1, "case", "open", "--form", str(broken), "--on", "2024-10-21", "--db", db
+    )
+    assert "cannot read" in refused(
+        1, "case", "open", "--form", str(tmp_path / "none.yaml"), "--on", "2024-10-21", "--db", db
+    )
 
 
 def test_a_database_that_is_not_there(tmp_path: Path) -> None:
@@ -238,8 +391,9 @@ def test_a_database_that_is_not_there(tmp_path: Path) -> None:
 # -- reading a database made elsewhere, and staying light -------------------------------------
 
 
-def test_show_works_from_another_working_directory(tmp_path: Path, db: str, opened: str,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_show_works_from_another_working_directory(
+    tmp_path: Path, db: str, opened: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -257,8 +411,9 @@ def test_help_and_light_commands_do_not_import_the_database_layer() -> None:
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'sqlmodel', "
         "'cel', 'transitions'}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -278,8 +433,9 @@ def test_reading_a_case_builds_no_definition_guards_or_machine(opened: str, db: 
         "'cel', 'transitions', "
         "'holidays'))))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
@@ -294,8 +450,9 @@ def test_the_entry_point_spares_start_up_objects_from_the_collector() -> None:
         "    assert done.code == 0\n"
         "print(json.dumps([gc.get_threshold()[0], GC_FIRST_GENERATION, gc.get_freeze_count()]))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     threshold, expected, frozen = json.loads(out.stdout.strip().splitlines()[-1])
     assert threshold == expected > 700
     assert frozen > 10_000

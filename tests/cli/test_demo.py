@@ -37,16 +37,26 @@ def test_the_demo_runs_a_term_and_prints_the_register_and_a_history(tmp_path: Pa
         kinds = Counter(conn.execute(select(event_table.c.kind)).scalars())
         steps = Counter(
             conn.execute(select(event_table.c.payload).where(event_table.c.kind == "trigger"))
-            .scalars().all()
+            .scalars()
+            .all()
         )
         ids = list(conn.execute(select(case_table.c.id)).scalars())
         timers = conn.execute(select(timer_table.c.status, timer_table.c.due_date)).all()
     triggers = " ".join(steps)
-    for state in ("placed", "closed_untraceable", "closure_decision",
-                  "transferred_to_destination_la", "left_the_country"):
+    for state in (
+        "placed",
+        "closed_untraceable",
+        "closure_decision",
+        "transferred_to_destination_la",
+        "left_the_country",
+    ):
         assert states[state] >= 1, f"no case ended in {state}: {states}"
-    for step in ("refer_to_mash", "refer_to_placement_panel", "refer_to_sen_service",
-                 "keep_case_open"):
+    for step in (
+        "refer_to_mash",
+        "refer_to_placement_panel",
+        "refer_to_sen_service",
+        "keep_case_open",
+    ):
         assert f'"trigger":"{step}"' in triggers, f"no case took {step}"
     assert kinds["escalation"] > 0
     assert kinds["timer_fired"] > 0

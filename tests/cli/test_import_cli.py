@@ -42,8 +42,9 @@ def test_forms_import_then_import_again(sqlite_url: str) -> None:
     assert cases(sqlite_url) == 2
 
 
-def test_a_roll_return_file_with_a_bad_row_is_refused_whole(sqlite_url: str,
-                                                            tmp_path: Path) -> None:
+def test_a_roll_return_file_with_a_bad_row_is_refused_whole(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     path = tmp_path / "returns.csv"
     path.write_text(
         "school,change,change_date,child_name,date_of_birth,received_on\n"
@@ -72,8 +73,11 @@ def test_a_missing_column_and_a_wrong_encoding_are_named(sqlite_url: str, tmp_pa
     code, _, err = run(sqlite_url, "import", "s2s", str(path), "--on", "2024-11-04")
     assert code == 1
     assert "line 1 (the header): missing column: date_left" in err
-    path.write_bytes("child_name,date_of_birth,marked_by,marked_on\nZoë,2015-01-01,YOS,2024-11-01\n"
-                     .encode("cp1252"))
+    path.write_bytes(
+        "child_name,date_of_birth,marked_by,marked_on\nZoë,2015-01-01,YOS,2024-11-01\n".encode(
+            "cp1252"
+        )
+    )
     code, _, err = run(sqlite_url, "import", "out-of-school", str(path), "--on", "2024-11-04")
     assert code == 1
     assert "not UTF-8 text (byte 0xeb at line 2)" in err
@@ -83,9 +87,12 @@ def test_a_missing_column_and_a_wrong_encoding_are_named(sqlite_url: str, tmp_pa
 def test_enquiry_results_for_unknown_cases_are_refused(sqlite_url: str, tmp_path: Path) -> None:
     assert run(sqlite_url, "case", "open", "--form", FORM, "--on", "2024-10-21")[0] == 0
     path = tmp_path / "enquiries.csv"
-    path.write_text("case_id,system,checked_on,outcome,officer\n"
-                    "CME-000001,housing,2024-10-28,not a council tenant,sona\n"
-                    "CME-000099,giap,2024-10-28,no record,sona\n", encoding="utf-8")
+    path.write_text(
+        "case_id,system,checked_on,outcome,officer\n"
+        "CME-000001,housing,2024-10-28,not a council tenant,sona\n"
+        "CME-000099,giap,2024-10-28,no record,sona\n",
+        encoding="utf-8",
+    )
     code, _, err = run(sqlite_url, "import", "enquiry", str(path))
     assert code == 1
     assert "line 3: no case with id 'CME-000099'" in err

@@ -55,8 +55,9 @@ def test_without_json_the_error_is_text(db: str) -> None:
 
 
 def test_an_unknown_step_names_its_suggestions(db: str, opened: str) -> None:
-    data = json_error(1, "case", "fire", opened, "contact_establised", "--on", "2024-10-22",
-                      "--db", db)
+    data = json_error(
+        1, "case", "fire", opened, "contact_establised", "--on", "2024-10-22", "--db", db
+    )
     assert data["error"] == "unknown_name"
     assert (data["kind"], data["name"]) == ("step", "contact_establised")
     assert data["suggestions"][0] == "contact_established"
@@ -64,22 +65,47 @@ def test_an_unknown_step_names_its_suggestions(db: str, opened: str) -> None:
 
 
 def test_a_step_from_the_wrong_stage_lists_the_steps_allowed(db: str, opened: str) -> None:
-    data = json_error(1, "case", "fire", opened, "close_untraceable", "--on", "2024-10-22",
-                      "--role", "line_manager", "--db", db)
+    data = json_error(
+        1,
+        "case",
+        "fire",
+        opened,
+        "close_untraceable",
+        "--on",
+        "2024-10-22",
+        "--role",
+        "line_manager",
+        "--db",
+        db,
+    )
     # Refused for several reasons: each is listed with its own code and facts.
     assert data["error"] == "refused"
     reasons = {r["error"]: r for r in data["reasons"]}
     assert set(reasons) == {"step_not_allowed", "missing_checks", "guard_failed"}
     stage = reasons["step_not_allowed"]
     assert (stage["case_id"], stage["step"], stage["stage"]) == (
-        opened, "close_untraceable", "establishing_contact")
+        opened,
+        "close_untraceable",
+        "establishing_contact",
+    )
     assert "contact_established" in stage["allowed"]
     assert "giap_check" in reasons["missing_checks"]["missing"]
 
 
 def test_a_role_not_permitted_names_the_roles_that_are(db: str, opened: str) -> None:
-    data = json_error(1, "case", "fire", opened, "contact_established", "--on", "2024-10-22",
-                      "--role", "line_manager", "--db", db)
+    data = json_error(
+        1,
+        "case",
+        "fire",
+        opened,
+        "contact_established",
+        "--on",
+        "2024-10-22",
+        "--role",
+        "line_manager",
+        "--db",
+        db,
+    )
     assert data["error"] == "role_not_permitted"
     assert (data["role"], data["step"]) == ("line_manager", "contact_established")
     assert list(data["allowed"]) == ["cme_officer"]
@@ -92,21 +118,24 @@ def test_a_backdated_command_carries_both_dates(db: str, opened: str) -> None:
 
 
 def test_a_guard_names_the_facts_it_read(db: str, opened: str) -> None:
-    data = json_error(1, "case", "fire", opened, "moved_to_another_la", "--on", "2024-10-22",
-                      "--db", db)
+    data = json_error(
+        1, "case", "fire", opened, "moved_to_another_la", "--on", "2024-10-22", "--db", db
+    )
     assert data["error"] == "guard_failed"
     assert data["unset"] == ["destination_la"]
 
 
 def test_a_stale_expected_sequence_is_a_conflict(db: str, opened: str) -> None:
-    data = json_error(3, "case", "note", opened, "x", "--on", "2024-10-22", "--expect-seq", "7",
-                      "--db", db)
+    data = json_error(
+        3, "case", "note", opened, "x", "--on", "2024-10-22", "--expect-seq", "7", "--db", db
+    )
     assert data["error"] == "conflict"
     assert (data["expected_seq"], data["found_seq"]) == (7, 1)
 
 
 def test_access_denied_names_the_role_and_the_permission(db: str, opened: str) -> None:
-    data = json_error(5, "case", "note", opened, "x", "--on", "2024-10-22", "--role", "janitor",
-                      "--db", db)
+    data = json_error(
+        5, "case", "note", opened, "x", "--on", "2024-10-22", "--role", "janitor", "--db", db
+    )
     assert data["error"] == "access_denied"
     assert (data["role"], data["permission"]) == ("janitor", "change_case")

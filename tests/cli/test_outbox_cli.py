@@ -28,23 +28,33 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):
         text = envelope.content.decode()
-        self.subjects.append(next(line for line in text.splitlines()
-                                  if line.startswith("Subject:")))
+        self.subjects.append(
+            next(line for line in text.splitlines() if line.startswith("Subject:"))
+        )
         return "250 OK"
 
 
-def test_send_files_letters_keeps_failed_emails_and_retries(sqlite_url: str,
-                                                            tmp_path: Path) -> None:
+def test_send_files_letters_keeps_failed_emails_and_retries(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     db = sqlite_url
     assert run(db, "case", "open", "--form", FORM, "--on", "2024-10-21")[0] == 0
-    assert run(db, "case", "fire", "CME-000001", "start_reasonable_checks",
-               "--on", "2024-10-24")[0] == 0
-    assert run(db, "case", "fire", "CME-000001", "contact_established",
-               "--on", "2024-10-25")[0] == 0
-    assert run(db, "case", "fact", "CME-000001", "destination_la", "Islington",
-               "--on", "2024-10-25")[0] == 0
-    assert run(db, "case", "fire", "CME-000001", "moved_to_another_la",
-               "--on", "2024-10-25")[0] == 0
+    assert (
+        run(db, "case", "fire", "CME-000001", "start_reasonable_checks", "--on", "2024-10-24")[0]
+        == 0
+    )
+    assert (
+        run(db, "case", "fire", "CME-000001", "contact_established", "--on", "2024-10-25")[0] == 0
+    )
+    assert (
+        run(db, "case", "fact", "CME-000001", "destination_la", "Islington", "--on", "2024-10-25")[
+            0
+        ]
+        == 0
+    )
+    assert (
+        run(db, "case", "fire", "CME-000001", "moved_to_another_la", "--on", "2024-10-25")[0] == 0
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -68,8 +78,7 @@ def test_send_files_letters_keeps_failed_emails_and_retries(sqlite_url: str,
         controller.stop()
     assert code == 0
     assert "sent 1 (0 letters filed), failed 0, dead 0" in out
-    assert inbox.subjects == [
-        "Subject: CME notification from Camden: Ana Silva, born 2015-03-14"]
+    assert inbox.subjects == ["Subject: CME notification from Camden: Ana Silva, born 2015-03-14"]
 
     pdf = tmp_path / "letter.pdf"
     code, out, _ = run(db, "outbox", "document", "1", "-o", str(pdf))

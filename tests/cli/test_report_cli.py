@@ -19,7 +19,8 @@ FORM = str(files("processes").joinpath("forms", "notification_example.yaml"))
 def run(db: str, *args: str, role: str = "cme_officer") -> tuple[int, str, str]:
     # A wide terminal, so a table's cells are not folded across lines.
     result = CliRunner(env={"COLUMNS": "200"}).invoke(
-        cli, [*args, "--db", db, "--role", role, "--actor", "sona"])
+        cli, [*args, "--db", db, "--role", role, "--actor", "sona"]
+    )
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.stdout, result.stderr
@@ -60,27 +61,45 @@ def test_rag_with_an_edited_rules_file(db: str, tmp_path: Path) -> None:
     assert {r["colour"] for r in json.loads(out)["rows"]} == {"red"}
     text = files("processes").joinpath("rag.yaml").read_text(encoding="utf-8")
     rules = tmp_path / "rag.yaml"
-    rules.write_text(text.replace("reintegration_target_weeks: 8",
-                                  "reintegration_target_weeks: 10"), encoding="utf-8")
-    code, out, _ = run(db, "report", "rag", "--on", "2024-11-08", "--rules", str(rules),
-                       "--format", "json")
+    rules.write_text(
+        text.replace("reintegration_target_weeks: 8", "reintegration_target_weeks: 10"),
+        encoding="utf-8",
+    )
+    code, out, _ = run(
+        db, "report", "rag", "--on", "2024-11-08", "--rules", str(rules), "--format", "json"
+    )
     assert code == 0
     rows = json.loads(out)["rows"]
     assert {r["colour"] for r in rows} == {"amber"}
     assert rows[0]["reasons"] == [
-        "amber: out of education 8 weeks — half-way to the 10-week target"]
+        "amber: out of education 8 weeks — half-way to the 10-week target"
+    ]
 
 
-@pytest.mark.parametrize(("old", "new", "message"), [
-    ("when: looked_after\n", "when: looked_afterr\n",
-     ":51:11: unknown name 'looked_afterr' in guard `looked_afterr`; did you mean 'looked_after'"),
-    ("colour: amber\n    when: ehc_plan", "colour: blue\n    when: ehc_plan",
-     ":64:13: rules.5.colour: Input should be 'red', 'amber' or 'green'"),
-    ("reintegration_target_weeks: 8", "reintegration_target_weeks: eight",
-     ":31:31: thresholds.reintegration_target_weeks: Input should be a valid integer"),
-])
-def test_a_bad_rules_file_is_placed_and_refused(db: str, tmp_path: Path, old: str, new: str,
-                                                message: str) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "when: looked_after\n",
+            "when: looked_afterr\n",
+            ":51:11: unknown name 'looked_afterr' in guard `looked_afterr`; did you mean "
+            "'looked_after'",
+        ),
+        (
+            "colour: amber\n    when: ehc_plan",
+            "colour: blue\n    when: ehc_plan",
+            ":64:13: rules.5.colour: Input should be 'red', 'amber' or 'green'",
+        ),
+        (
+            "reintegration_target_weeks: 8",
+            "reintegration_target_weeks: eight",
+            ":31:31: thresholds.reintegration_target_weeks: Input should be a valid integer",
+        ),
+    ],
+)
+def test_a_bad_rules_file_is_placed_and_refused(
+    db: str, tmp_path: Path, old: str, new: str, message: str
+) -> None:
     text = files("processes").joinpath("rag.yaml").read_text(encoding="utf-8")
     assert old in text
     rules = tmp_path / "rag.yaml"

@@ -30,7 +30,8 @@ def one_case(sqlite_url: str, registry: ProcessRegistry) -> str:
     """A database with one case opened on Monday 21 Oct 2024."""
     store = open_store(sqlite_url)
     CaseService(store, registry).open_case(
-        form(OPENED), on=OPENED, at=RECORDED_AT, actor=Actor("sona", "cme_officer"))
+        form(OPENED), on=OPENED, at=RECORDED_AT, actor=Actor("sona", "cme_officer")
+    )
     store.dispose()
     return sqlite_url
 
@@ -49,7 +50,8 @@ def test_tick_prints_each_timer_fired_and_a_summary_then_fires_nothing_twice(one
     assert "start_reasonable_checks" in result.output
     assert "escalate to cme_officer" in result.output
     assert result.output.strip().splitlines()[-1] == (
-        "5 due timers (1 fired, 4 escalated), due 2024-10-22 to 2024-10-25, in 1 batch")
+        "5 due timers (1 fired, 4 escalated), due 2024-10-22 to 2024-10-25, in 1 batch"
+    )
     again = run("tick", "--until", "2024-10-25", "--db", one_case)
     assert again.exit_code == 0
     assert again.output.strip() == "nothing due on or before 2024-10-25"
@@ -81,11 +83,14 @@ def test_tick_refuses_a_malformed_date_with_usage_help(one_case) -> None:
     assert "write it as YYYY-MM-DD" in result.output
 
 
-@pytest.mark.parametrize(("args", "code", "says"), [
-    (["--at", "25:00"], 2, "'25:00' is not a time of day; write it as HH:MM"),
-    (["--timezone", "Mars/Olympus"], 1, "unknown time zone 'Mars/Olympus'"),
-    (["--today", "2999-01-01"], 1, "--today 2999-01-01 is after today"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["--at", "25:00"], 2, "'25:00' is not a time of day; write it as HH:MM"),
+        (["--timezone", "Mars/Olympus"], 1, "unknown time zone 'Mars/Olympus'"),
+        (["--today", "2999-01-01"], 1, "--today 2999-01-01 is after today"),
+    ],
+)
 def test_scheduler_run_refuses_bad_settings_before_starting(sqlite_url, args, code, says) -> None:
     result = run("scheduler", "run", "--db", sqlite_url, *args)
     assert result.exit_code == code
@@ -101,7 +106,8 @@ def test_scheduler_help_ends_with_an_example() -> None:
 def _edited(tmp_path: Path, version: int, closure: str = "2024-11-05") -> str:
     text = load_calendar("london-2024-25").source_text
     text = text.replace("version: 1\n", f"version: {version}\n", 1).replace(
-        "    closures: []", f"    closures:\n      - date: {closure}\n        note: polling day")
+        "    closures: []", f"    closures:\n      - date: {closure}\n        note: polling day"
+    )
     path = tmp_path / f"london-v{version}-{closure}.yaml"
     path.write_text(text, encoding="utf-8")
     return str(path)
@@ -113,24 +119,39 @@ def in_reasonable_checks(one_case: str) -> str:
     return one_case
 
 
-def test_calendar_reload_dry_run_lists_moves_and_writes_nothing(in_reasonable_checks,
-                                                                 tmp_path) -> None:
+def test_calendar_reload_dry_run_lists_moves_and_writes_nothing(
+    in_reasonable_checks, tmp_path
+) -> None:
     url = in_reasonable_checks
     result = run("calendar", "reload", _edited(tmp_path, 2), "--dry-run", "--db", url)
     assert result.exit_code == 0, result.output
     assert "Changed: no longer school days: 5 Nov 2024" in result.output
     assert "2024-11-18" in result.output
     assert "2024-11-19" in result.output
-    assert result.output.strip().splitlines()[-1].endswith(
-        "8 deadline(s) move on 1 case(s), 0 keep their date; dry run, nothing written")
+    assert (
+        result.output.strip()
+        .splitlines()[-1]
+        .endswith("8 deadline(s) move on 1 case(s), 0 keep their date; dry run, nothing written")
+    )
     assert events(url) == 1 + 5
 
 
-def test_calendar_reload_moves_deadlines_and_refuses_an_unraised_version(in_reasonable_checks,
-                                                                         tmp_path) -> None:
+def test_calendar_reload_moves_deadlines_and_refuses_an_unraised_version(
+    in_reasonable_checks, tmp_path
+) -> None:
     url = in_reasonable_checks
-    result = run("calendar", "reload", _edited(tmp_path, 2), "--db", url, "--on", "2024-10-28",
-                 "--actor", "pat", "--json")
+    result = run(
+        "calendar",
+        "reload",
+        _edited(tmp_path, 2),
+        "--db",
+        url,
+        "--on",
+        "2024-10-28",
+        "--actor",
+        "pat",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert (data["previous_version"], data["version"], len(data["moves"])) == (1, 2, 8)

@@ -90,7 +90,8 @@ def test_a_role_table_with_a_typo_fails_with_its_place(tmp_path) -> None:
 def test_a_custom_table_is_honoured_over_the_shipped_one() -> None:
     table = parse_role_table(
         "kind: roles\nversion: 1\nroles:\n  clerk:\n    title: Clerk\n"
-        "    permissions: [read_case]\n", "custom.yaml",
+        "    permissions: [read_case]\n",
+        "custom.yaml",
     )
     require(Actor("c", "clerk"), P.read_case, table=table)
     with pytest.raises(AccessDenied, match="not a role in custom.yaml"):

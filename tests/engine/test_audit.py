@@ -80,15 +80,19 @@ def five_events(service: CaseService, count: int = 3) -> list[str]:
     (no timer is swept, so nothing else is appended)."""
     ids = []
     for n in range(count):
-        (case_id,) = service.open_case(notification(MONDAY), on=MONDAY, at=RECORDED_AT,
-                                       actor=OFFICER)
+        (case_id,) = service.open_case(
+            notification(MONDAY), on=MONDAY, at=RECORDED_AT, actor=OFFICER
+        )
         for check in ("core_information_checked", "opened_on_cme_register"):
-            service.record_check(case_id, check, on=MONDAY, at=RECORDED_AT, actor=OFFICER,
-                                 outcome=f"done {n}")
-        service.set_fact(case_id, "crime_suspected", False, on=D(2024, 10, 22), at=RECORDED_AT,
-                         actor=OFFICER)
-        result = service.fire(case_id, "contact_established", on=D(2024, 10, 22),
-                              at=RECORDED_AT, actor=OFFICER)
+            service.record_check(
+                case_id, check, on=MONDAY, at=RECORDED_AT, actor=OFFICER, outcome=f"done {n}"
+            )
+        service.set_fact(
+            case_id, "crime_suspected", False, on=D(2024, 10, 22), at=RECORDED_AT, actor=OFFICER
+        )
+        result = service.fire(
+            case_id, "contact_established", on=D(2024, 10, 22), at=RECORDED_AT, actor=OFFICER
+        )
         assert result.case.seq == 5
         ids.append(case_id)
     return ids
@@ -108,7 +112,7 @@ def problems(service: CaseService, **kwargs: Any) -> dict[str, tuple[int | None,
 
 _text = st.text(alphabet=string.printable + "éß—“”€😀\u2028", max_size=30)
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | _text,
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | _text,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
     max_leaves=8,
 )
@@ -116,24 +120,62 @@ _json = st.recursive(
 
 @settings(max_examples=200, deadline=None)
 @given(
-    case_id=_text, seq=st.integers(1, 10**6), day=st.dates(D(2000, 1, 1), D(2100, 1, 1)),
-    at=st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2100, 1, 1)), actor=_text, role=_text,
-    kind=st.sampled_from(list(EventKind)), payload=st.dictionaries(_text, _json, max_size=4),
-    version=st.integers(1, 99), rule=st.none() | _text,
+    case_id=_text,
+    seq=st.integers(1, 10**6),
+    day=st.dates(D(2000, 1, 1), D(2100, 1, 1)),
+    at=st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2100, 1, 1)),
+    actor=_text,
+    role=_text,
+    kind=st.sampled_from(list(EventKind)),
+    payload=st.dictionaries(_text, _json, max_size=4),
+    version=st.integers(1, 99),
+    rule=st.none() | _text,
 )
 def test_row_hash_equals_the_event_hash_for_any_event(
-    case_id: str, seq: int, day: dt.date, at: dt.datetime, actor: str, role: str,
-    kind: EventKind, payload: dict[str, Any], version: int, rule: str | None,
+    case_id: str,
+    seq: int,
+    day: dt.date,
+    at: dt.datetime,
+    actor: str,
+    role: str,
+    kind: EventKind,
+    payload: dict[str, Any],
+    version: int,
+    rule: str | None,
 ) -> None:
     """The streamed verifier hashes the stored columns directly; it must agree with
     `CaseEvent.compute_hash` on every event, both as SQLite stores it and as PostgreSQL does."""
-    ev = CaseEvent(case_id, seq, day, at.replace(tzinfo=dt.UTC), actor, role, kind, payload,
-                   "p", version, rule, "ab" * 32).sealed()
+    ev = CaseEvent(
+        case_id,
+        seq,
+        day,
+        at.replace(tzinfo=dt.UTC),
+        actor,
+        role,
+        kind,
+        payload,
+        "p",
+        version,
+        rule,
+        "ab" * 32,
+    ).sealed()
     from engine.cases.projection import canonical_json
 
-    sqlite_row = (case_id, seq, day.isoformat(), at.strftime("%Y-%m-%d %H:%M:%S.%f"), actor,
-                  role, str(kind), canonical_json(payload), "p", version, rule, ev.prev_hash,
-                  ev.hash)
+    sqlite_row = (
+        case_id,
+        seq,
+        day.isoformat(),
+        at.strftime("%Y-%m-%d %H:%M:%S.%f"),
+        actor,
+        role,
+        str(kind),
+        canonical_json(payload),
+        "p",
+        version,
+        rule,
+        ev.prev_hash,
+        ev.hash,
+    )
     postgres_row = (case_id, seq, day, at, *sqlite_row[4:])
     assert row_hash(sqlite_row, ev.prev_hash) == ev.hash
     assert row_hash(postgres_row, ev.prev_hash) == ev.hash
@@ -157,8 +199,12 @@ def test_tampering_deleting_and_swapping_are_each_named(svc: CaseService) -> Non
     last event deleted, two events swapped, and a case row edited; each case's first broken
     event is named."""
     a, b, c, d, e = five_events(svc, 5)
-    sql(svc, "UPDATE case_event SET payload = replace(payload, 'core_information', 'core_info') "
-             "WHERE case_id = :c AND seq = 2", c=a)
+    sql(
+        svc,
+        "UPDATE case_event SET payload = replace(payload, 'core_information', 'core_info') "
+        "WHERE case_id = :c AND seq = 2",
+        c=a,
+    )
     sql(svc, "DELETE FROM case_event WHERE case_id = :c AND seq = 3", c=b)
     sql(svc, "DELETE FROM case_event WHERE case_id = :c AND seq = 5", c=c)
     sql(svc, "UPDATE case_event SET seq = -1 WHERE case_id = :c AND seq = 3", c=d)
@@ -180,8 +226,7 @@ def test_tampering_deleting_and_swapping_are_each_named(svc: CaseService) -> Non
 
 def test_a_changed_prev_hash_or_lost_case_row_is_named(svc: CaseService) -> None:
     a, b = five_events(svc, 2)
-    sql(svc, "UPDATE case_event SET prev_hash = :h WHERE case_id = :c AND seq = 4",
-        h="f" * 64, c=a)
+    sql(svc, "UPDATE case_event SET prev_hash = :h WHERE case_id = :c AND seq = 4", h="f" * 64, c=a)
     sql(svc, "DELETE FROM cme_case WHERE id = :c", c=b)
     found = problems(svc)
     assert found[a][0] == 4
@@ -203,8 +248,11 @@ def test_verifying_in_parallel_finds_what_one_pass_finds(
     one = verify_store(lite.store, anchors=checkpoint.anchors(), collect_heads=True)
     monkeypatch.setattr(engine.audit.verify, "PARALLEL_FROM", 2)  # 4 cases, 2 workers
     two = verify_store(lite.store, anchors=checkpoint.anchors(), collect_heads=True, jobs=2)
-    assert (two.cases, two.events, two.anchors_checked) == (one.cases, one.events,
-                                                                  one.anchors_checked)
+    assert (two.cases, two.events, two.anchors_checked) == (
+        one.cases,
+        one.events,
+        one.anchors_checked,
+    )
     assert (one.cases, one.events, one.anchors_checked) == (4, 20, 3)
     assert two.heads == one.heads
     assert two.problems == one.problems
@@ -233,8 +281,11 @@ def rehash(service: CaseService, case_id: str, change: dict[str, Any], seq: int)
     sealed: list[CaseEvent] = []
     prev = GENESIS_HASH
     for ev in events:
-        payload = {**ev.payload, "data": {**ev.payload["data"], **change}} if ev.seq == seq \
+        payload = (
+            {**ev.payload, "data": {**ev.payload["data"], **change}}
+            if ev.seq == seq
             else ev.payload
+        )
         new = replace(ev, payload=payload, prev_hash=prev).sealed()
         sealed.append(new)
         prev = new.hash
@@ -242,9 +293,11 @@ def rehash(service: CaseService, case_id: str, change: dict[str, Any], seq: int)
 
     with service.store.engine.begin() as conn:
         for ev in sealed:
-            conn.execute(update(event_table).where(
-                (event_table.c.case_id == case_id) & (event_table.c.seq == ev.seq)
-            ).values(payload=canonical_json(ev.payload), prev_hash=ev.prev_hash, hash=ev.hash))
+            conn.execute(
+                update(event_table)
+                .where((event_table.c.case_id == case_id) & (event_table.c.seq == ev.seq))
+                .values(payload=canonical_json(ev.payload), prev_hash=ev.prev_hash, hash=ev.hash)
+            )
         row = replay(sealed).as_row()
         del row["id"]
         conn.execute(update(case_table).where(case_table.c.id == case_id).values(**row))
@@ -294,8 +347,10 @@ def test_a_deleted_case_and_a_truncated_history_fail_against_the_checkpoint(
     # The deleted case is named by the ledger of case openings even without the checkpoint;
     # the truncated history only against it.
     assert {p.case_id for p in verify_store(svc.store).problems} == {a}
-    found = {p.case_id: p for p in verify_against(
-        svc.store, checkpoint, trusted_key=public_key_text(key)).problems}
+    found = {
+        p.case_id: p
+        for p in verify_against(svc.store, checkpoint, trusted_key=public_key_text(key)).problems
+    }
     assert set(found) == {a, b}
     assert "the whole case was deleted" in found[a].what
     assert found[b].seq == 5
@@ -384,14 +439,17 @@ def walk_every_process(service: CaseService) -> None:
     placed.fire("refer_to_sen_service", on=DAY[4])  # the clock stops
     placed.facts({"placement_provision": "special school"}, on=DAY[12])
     placed.fire("placed_by_sen_service", on=DAY[12])
-    returns = Walk.open(service, notification(MONDAY), on=MONDAY, actor=SCHOOL,
-                        process="roll_returns")
-    returns.facts({"roll_change": "addition", "non_standard_transition_point": True},
-                  on=MONDAY, actor=SCHOOL)
+    returns = Walk.open(
+        service, notification(MONDAY), on=MONDAY, actor=SCHOOL, process="roll_returns"
+    )
+    returns.facts(
+        {"roll_change": "addition", "non_standard_transition_point": True}, on=MONDAY, actor=SCHOOL
+    )
     returns.sweep(D(2024, 10, 28))  # Day 8: the overdue return is escalated
     returns.fire("submit_return", on=D(2024, 10, 28), actor=SCHOOL)
-    checks = Walk.open(service, notification(MONDAY), on=MONDAY, actor=SCHOOL,
-                       process="school_checks")
+    checks = Walk.open(
+        service, notification(MONDAY), on=MONDAY, actor=SCHOOL, process="school_checks"
+    )
     checks.check("first_day_call_text", on=MONDAY, actor=SCHOOL)
     checks.check("pas_notified", on=D(2024, 10, 23), actor=PAS)
     checks.fire("pupil_returned_to_school", on=D(2024, 11, 4), actor=SCHOOL)
@@ -402,7 +460,11 @@ def test_replay_equals_the_stored_case_for_every_scenario_case(lite: CaseService
     with lite.store.engine.connect() as conn:
         rows = conn.execute(select(case_table.c.id, case_table.c.process_id)).all()
     assert {r.process_id for r in rows} == {
-        "untraceable_cme", "removal_grounds", "roll_returns", "school_checks"}
+        "untraceable_cme",
+        "removal_grounds",
+        "roll_returns",
+        "school_checks",
+    }
     report = verify_store(lite.store)
     assert report.ok, report.problems[:3]
     assert report.cases == len(rows) >= 34
@@ -415,11 +477,17 @@ def test_replay_equals_the_stored_case_for_every_scenario_case(lite: CaseService
         assert result.replayed.as_row() == stored.as_row()
         assert [t.seq for t in result.timeline] == list(range(1, stored.seq + 1))
         assert result.timeline[-1].state_after == stored.state
-        assert all(t.content_hash == result.versions[t.process_version]
-                   for t in result.timeline)
+        assert all(t.content_hash == result.versions[t.process_version] for t in result.timeline)
         kinds |= {t.kind for t in result.timeline}
-    assert {"opened", "trigger", "check_recorded", "fact_changed", "timer_fired",
-            "timer_lapsed", "escalation"} <= kinds
+    assert {
+        "opened",
+        "trigger",
+        "check_recorded",
+        "fact_changed",
+        "timer_fired",
+        "timer_lapsed",
+        "escalation",
+    } <= kinds
 
 
 def test_timeline_says_who_when_which_day_which_rule_and_which_version(
@@ -434,7 +502,11 @@ def test_timeline_says_who_when_which_day_which_rule_and_which_version(
     assert result.ok
     first, check = result.timeline[:2]
     assert (first.kind, first.school_day, first.state_before, first.state_after) == (
-        "opened", 1, None, "establishing_contact")
+        "opened",
+        1,
+        None,
+        "establishing_contact",
+    )
     assert (first.actor, first.role, first.recorded_at) == ("sona", "cme_officer", RECORDED_AT)
     assert first.source
     assert "Camden" in first.source
@@ -461,10 +533,14 @@ def test_replay_reports_a_stored_row_that_differs_as_an_integrity_failure(
     result = replay_case(lite, a, actor=AUDITOR, at=RECORDED_AT)
     assert not result.ok
     assert result.problems() == [
-        "the stored case row differs from its replayed history: overdue is 1, replay gives 0"]
+        "the stored case row differs from its replayed history: overdue is 1, replay gives 0"
+    ]
     sql(lite, "UPDATE case_event SET actor = 'someone else' WHERE case_id = :c AND seq = 3", c=a)
-    assert replay_case(lite, a, actor=AUDITOR, at=RECORDED_AT).problems()[0].startswith(
-        "event 3: its content does not match its hash")
+    assert (
+        replay_case(lite, a, actor=AUDITOR, at=RECORDED_AT)
+        .problems()[0]
+        .startswith("event 3: its content does not match its hash")
+    )
 
 
 # --- as of a day --------------------------------------------------------------------------------
@@ -474,18 +550,33 @@ def test_as_of_gives_the_state_on_the_day_before_and_after_each_transition(
     svc: CaseService,
 ) -> None:
     walk = Walk.open(svc, notification(MONDAY), on=MONDAY)
-    walk.check("core_information_checked", "opened_on_cme_register", "contact_attempted_by_phone",
-               "contact_attempted_by_email", on=MONDAY)
+    walk.check(
+        "core_information_checked",
+        "opened_on_cme_register",
+        "contact_attempted_by_phone",
+        "contact_attempted_by_email",
+        on=MONDAY,
+    )
     walk.sweep(D(2024, 10, 25))  # Day 5 (Friday): start_reasonable_checks fires
     walk.fire("contact_established", on=D(2024, 11, 5))
-    walk.facts({"placement_route": "in_year_admissions", "placement_provision": "Gospel Oak",
-                "age_phase": "primary"}, on=D(2024, 11, 7))
+    walk.facts(
+        {
+            "placement_route": "in_year_admissions",
+            "placement_provision": "Gospel Oak",
+            "age_phase": "primary",
+        },
+        on=D(2024, 11, 7),
+    )
     walk.fire("child_placed", on=D(2024, 11, 7))
     moves = [(e.effective_date, e.payload["data"]) for e in walk.events()]
-    transitions = [(day, data["from_state"], data["to_state"])
-                   for day, data in moves if "to_state" in data]
+    transitions = [
+        (day, data["from_state"], data["to_state"]) for day, data in moves if "to_state" in data
+    ]
     assert [t[2] for t in transitions] == [
-        "reasonable_checks", "supporting_to_school_place", "placed"]
+        "reasonable_checks",
+        "supporting_to_school_place",
+        "placed",
+    ]
 
     def state_on(day: dt.date) -> str:
         return case_as_of(svc, walk.case_id, day, actor=AUDITOR, at=RECORDED_AT).case.state
@@ -505,7 +596,10 @@ def test_as_of_lists_outstanding_checks_and_the_timers_pending_then(svc: CaseSer
     day1 = case_as_of(svc, walk.case_id, MONDAY, actor=AUDITOR, at=RECORDED_AT)
     assert (day1.case.state, day1.day, day1.events) == ("establishing_contact", 1, 2)
     assert [c["id"] for c in day1.outstanding_checks] == [
-        "opened_on_cme_register", "contact_attempted_by_phone", "contact_attempted_by_email"]
+        "opened_on_cme_register",
+        "contact_attempted_by_phone",
+        "contact_attempted_by_email",
+    ]
     assert [(t["timer"], t["due_date"], t["due"]) for t in day1.timers] == [
         ("core_information_outstanding", D(2024, 10, 22), False),
         ("register_entry_outstanding", D(2024, 10, 22), False),
@@ -534,8 +628,10 @@ def test_every_audit_read_is_recorded_and_a_role_without_audit_rights_is_refused
     export_bundle(svc, a, actor=AUDITOR, at=RECORDED_AT + dt.timedelta(minutes=2), fmt="html")
     entries = access_entries(svc.store, case_id=a)
     assert [(e["actor"], e["role"], e["action"]) for e in entries] == [
-        ("olu", "auditor", "replay"), ("olu", "auditor", "replay as of 2024-10-21"),
-        ("olu", "auditor", "export html")]
+        ("olu", "auditor", "replay"),
+        ("olu", "auditor", "replay as of 2024-10-21"),
+        ("olu", "auditor", "export html"),
+    ]
     assert entries[0]["case_id"] == a
     with pytest.raises(AccessDenied, match="may not replay"):
         replay_case(svc, a, actor=SCHOOL, at=RECORDED_AT)
@@ -552,14 +648,19 @@ def test_export_carries_the_definitions_text_and_the_final_hash(svc: CaseService
     (a,) = five_events(svc, 1)
     bundle = export_bundle(svc, a, actor=AUDITOR, at=RECORDED_AT)
     events = svc.events(a)
-    assert bundle["chain"] == {"events": 5, "final_hash": events[-1].hash, "verified": True,
-                               "problems": []}
+    assert bundle["chain"] == {
+        "events": 5,
+        "final_hash": events[-1].hash,
+        "verified": True,
+        "problems": [],
+    }
     (definition,) = bundle["definitions"]
     assert (definition["process_id"], definition["version"]) == ("untraceable_cme", 1)
     import hashlib
 
-    assert hashlib.sha256(definition["yaml_text"].encode()).hexdigest() == \
-        definition["content_hash"]
+    assert (
+        hashlib.sha256(definition["yaml_text"].encode()).hexdigest() == definition["content_hash"]
+    )
     # An auditor can re-check every hash from the bundle alone, as `how_to_verify` says.
     from engine.cases.projection import canonical_json
 
@@ -594,11 +695,19 @@ HISTORIES = sorted((Path(__file__).parents[1] / "fixtures" / "histories").glob("
 def golden_events(data: dict[str, Any]) -> list[CaseEvent]:
     return [
         CaseEvent(
-            case_id=e["case_id"], seq=e["seq"], effective_date=D.fromisoformat(e["effective_date"]),
+            case_id=e["case_id"],
+            seq=e["seq"],
+            effective_date=D.fromisoformat(e["effective_date"]),
             recorded_at=dt.datetime.fromisoformat(e["recorded_at"]).replace(tzinfo=dt.UTC),
-            actor=e["actor"], role=e["role"], kind=EventKind(e["kind"]), payload=e["payload"],
-            process_id=e["process_id"], process_version=e["process_version"], rule=e["rule"],
-            prev_hash=e["prev_hash"], hash=e["hash"],
+            actor=e["actor"],
+            role=e["role"],
+            kind=EventKind(e["kind"]),
+            payload=e["payload"],
+            process_id=e["process_id"],
+            process_version=e["process_version"],
+            rule=e["rule"],
+            prev_hash=e["prev_hash"],
+            hash=e["hash"],
         )
         for e in data["events"]
     ]

@@ -41,8 +41,9 @@ def test_the_last_school_day_is_day_195_and_day_196_is_a_clear_error() -> None:
     assert LONDON.school_day_n(D(2024, 9, 2), 195) == D(2025, 7, 22)
     assert LONDON.day_number(D(2024, 9, 2), D(2025, 7, 22)) == 195
     message = _one_past(LONDON.school_day_n, D(2024, 9, 2), 196)
-    assert "Day 196 from 2 Sep 2024 runs past the end of school year 2024-25 into 2025-26" \
-        in message
+    assert (
+        "Day 196 from 2 Sep 2024 runs past the end of school year 2024-25 into 2025-26" in message
+    )
     assert "does not cover; it covers 2024-25" in message
     assert "add a `2025-26:` entry under `years:`" in message
     assert "raise `version`" in message
@@ -110,8 +111,7 @@ def test_one_past_the_first_year_before_a_gap_is_not_counted_into_the_later_year
 def _school_days_between(cal: SchoolCalendar, first: dt.date, last: dt.date) -> int:
     """School days counted one date at a time (an oracle independent of the precomputed counts)."""
     return sum(
-        cal.is_school_day(first + dt.timedelta(days=i))
-        for i in range((last - first).days + 1)
+        cal.is_school_day(first + dt.timedelta(days=i)) for i in range((last - first).days + 1)
     )
 
 
@@ -151,7 +151,9 @@ def test_second_year_summary_has_only_its_own_holidays_and_breaks() -> None:
     first = TWO_YEARS.year_summary("2024-25")
     # The first year's summer holiday runs to the Friday before the second year's first term.
     assert first["breaks"][-1] == {
-        "name": "summer holiday", "first_day": D(2025, 7, 23), "last_day": D(2025, 8, 29),
+        "name": "summer holiday",
+        "first_day": D(2025, 7, 23),
+        "last_day": D(2025, 8, 29),
     }
     assert first["bank_holidays_in_term"] == [{"date": D(2025, 5, 5), "name": "May Day"}]
 
@@ -171,7 +173,8 @@ def test_the_year_counts_add_up_to_the_whole_calendar() -> None:
 # --- years after a gap, a year starting after 1 September, and bank holidays at the edges -------
 
 THREE_YEARS = SchoolCalendar.from_yaml(
-    (FIXTURES / "gap-years.yaml").read_text(encoding="utf-8") + """\
+    (FIXTURES / "gap-years.yaml").read_text(encoding="utf-8")
+    + """\
   2027-28:
     terms:
       - {name: autumn, first_day: 2027-09-06, last_day: 2027-12-17}
@@ -203,7 +206,10 @@ def test_after_a_gap_two_consecutive_years_count_across_their_summer() -> None:
 def test_the_year_after_a_gap_opens_with_its_own_break_and_the_next_continues_the_summer() -> None:
     # After the gap, 1 Sep 2026 (a Tuesday before the first term) is its own break.
     assert _breaks(THREE_YEARS, "2026-27")[0] == (
-        "before the autumn term", D(2026, 9, 1), D(2026, 9, 1))
+        "before the autumn term",
+        D(2026, 9, 1),
+        D(2026, 9, 1),
+    )
     assert _breaks(THREE_YEARS, "2026-27")[-1] == ("summer holiday", D(2027, 7, 22), D(2027, 8, 31))
     # Back to back, the summer holiday runs on to the next year's first term.
     assert _breaks(THREE_YEARS, "2027-28")[0] == ("summer holiday", D(2027, 9, 1), D(2027, 9, 3))
@@ -248,20 +254,27 @@ def test_repr_names_the_version_and_content() -> None:
 
 SPAN = st.dates(min_value=D(2024, 9, 1), max_value=D(2025, 8, 31))
 PAUSE = st.tuples(SPAN, st.integers(min_value=0, max_value=30)).map(
-    lambda p: (p[0], p[0] + dt.timedelta(days=p[1])))
+    lambda p: (p[0], p[0] + dt.timedelta(days=p[1]))
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(start=SPAN, n=st.integers(min_value=1, max_value=60),
-       pauses=st.lists(PAUSE, min_size=2, max_size=4))
+@given(
+    start=SPAN,
+    n=st.integers(min_value=1, max_value=60),
+    pauses=st.lists(PAUSE, min_size=2, max_size=4),
+)
 def test_several_pauses_skip_exactly_the_paused_school_days(
     start: dt.date, n: int, pauses: list[tuple[dt.date, dt.date]]
 ) -> None:
     def counted(day: dt.date) -> bool:
         return LONDON.is_school_day(day) and not any(a <= day <= b for a, b in pauses)
 
-    days = [d for i in range((D(2025, 8, 31) - start).days + 1)
-            if counted(d := start + dt.timedelta(days=i))]
+    days = [
+        d
+        for i in range((D(2025, 8, 31) - start).days + 1)
+        if counted(d := start + dt.timedelta(days=i))
+    ]
     if n <= len(days):
         assert LONDON.school_day_n(start, n, skip=pauses) == days[n - 1]
         assert LONDON.count(start, days[n - 1], skip=pauses) == n
@@ -272,7 +285,8 @@ def test_several_pauses_skip_exactly_the_paused_school_days(
 
 # --- breaks that start or end on the edge of a weekend, and explanations at their edges ---------
 
-EDGES = SchoolCalendar.from_yaml("""\
+EDGES = SchoolCalendar.from_yaml(
+    """\
 name: test-edges
 version: 1
 description: Made up for tests.
@@ -288,7 +302,9 @@ years:
       - {name: autumn, first_day: 2025-09-01, last_day: 2025-12-19}
       - {name: spring, first_day: 2026-01-05, last_day: 2026-03-27}
       - {name: summer, first_day: 2026-04-13, last_day: 2026-08-31}
-""", "edges.yaml")
+""",
+    "edges.yaml",
+)
 """Made up: 1 Sep 2024 is a Sunday before a Wednesday start; terms ending on a Thursday; a
 summer term running to Monday 31 Aug 2026, the late summer bank holiday."""
 
@@ -309,13 +325,16 @@ def test_breaks_are_trimmed_to_weekdays_at_both_ends() -> None:
 def test_a_bank_holiday_on_the_last_day_of_a_year_in_term_is_listed() -> None:
     summary = EDGES.year_summary("2025-26")
     assert summary["bank_holidays_in_term"][-1] == {
-        "date": D(2026, 8, 31), "name": "Late Summer Bank Holiday"}
+        "date": D(2026, 8, 31),
+        "name": "Late Summer Bank Holiday",
+    }
     assert not EDGES.is_school_day(D(2026, 8, 31))
     assert summary["school_days"] == 238
 
 
 def test_the_first_year_after_a_gap_with_a_one_term_year_before_it_gets_its_lead_in() -> None:
-    one = SchoolCalendar.from_yaml("""\
+    one = SchoolCalendar.from_yaml(
+        """\
 name: test-one-term
 version: 1
 description: Made up for tests.
@@ -328,7 +347,9 @@ years:
     terms:
       - {name: autumn, first_day: 2026-09-03, last_day: 2026-12-18}
       - {name: spring, first_day: 2027-01-04, last_day: 2027-03-26}
-""", "one-term.yaml")
+""",
+        "one-term.yaml",
+    )
     assert _breaks(one, "2026-27")[0] == ("before the autumn term", D(2026, 9, 1), D(2026, 9, 2))
 
 
@@ -345,7 +366,8 @@ def test_explain_names_the_break_a_start_date_falls_in_and_a_one_day_pause() -> 
 
 
 def test_a_last_year_ending_on_a_saturday_ends_its_summer_holiday_on_the_friday() -> None:
-    only = SchoolCalendar.from_yaml("""\
+    only = SchoolCalendar.from_yaml(
+        """\
 name: test-2023-24
 version: 1
 description: Made up for tests.
@@ -356,7 +378,9 @@ years:
       - {name: autumn, first_day: 2023-09-04, last_day: 2023-12-20}
       - {name: spring, first_day: 2024-01-04, last_day: 2024-03-28}
       - {name: summer, first_day: 2024-04-15, last_day: 2024-07-23}
-""", "2023-24.yaml")
+""",
+        "2023-24.yaml",
+    )
     # 31 Aug 2024, the end of the calendar, is a Saturday.
     assert _breaks(only, "2023-24")[-1] == ("summer holiday", D(2024, 7, 24), D(2024, 8, 30))
     assert "into 2024-25" in _one_past(only.school_day_n, D(2024, 7, 23), 2)
@@ -366,11 +390,17 @@ def test_a_pause_inside_another_and_a_third_overlapping_the_second() -> None:
     inside = [(D(2024, 9, 30), D(2024, 10, 31)), (D(2024, 10, 7), D(2024, 10, 10))]
     assert LONDON.count(D(2024, 9, 30), D(2024, 11, 8), skip=inside) == 5  # 4–8 Nov
     assert LONDON.school_day_n(D(2024, 9, 30), 1, skip=inside) == D(2024, 11, 4)
-    three = [(D(2024, 9, 2), D(2024, 9, 6)), (D(2024, 9, 16), D(2024, 9, 20)),
-             (D(2024, 9, 18), D(2024, 9, 27))]
+    three = [
+        (D(2024, 9, 2), D(2024, 9, 6)),
+        (D(2024, 9, 16), D(2024, 9, 20)),
+        (D(2024, 9, 18), D(2024, 9, 27)),
+    ]
     assert LONDON.count(D(2024, 9, 2), D(2024, 10, 4), skip=three) == 10  # 9–13 Sep, 30 Sep–4 Oct
     assert LONDON.school_day_n(D(2024, 9, 2), 6, skip=three) == D(2024, 9, 30)
     assert LONDON.school_day_n(D(2024, 9, 2), 11, skip=three) == D(2024, 10, 7)
-    within = [(D(2024, 9, 2), D(2024, 9, 6)), (D(2024, 9, 16), D(2024, 9, 27)),
-              (D(2024, 9, 18), D(2024, 9, 20))]  # the third inside the second
+    within = [
+        (D(2024, 9, 2), D(2024, 9, 6)),
+        (D(2024, 9, 16), D(2024, 9, 27)),
+        (D(2024, 9, 18), D(2024, 9, 20)),
+    ]  # the third inside the second
     assert LONDON.count(D(2024, 9, 2), D(2024, 10, 4), skip=within) == 10

@@ -36,44 +36,74 @@ def history(n: int) -> list[CaseEvent]:
     for seq in range(1, n + 1):
         kind = EventKind.opened if seq == 1 else EventKind.note
         data: dict[str, Any] = {"state": "s", "calendar": "c"} if seq == 1 else {}
-        out.append(CaseEvent(
-            case_id="CME-000001", seq=seq, effective_date=dt.date(2024, 10, 20 + seq),
-            recorded_at=AT, actor="sona", role="cme_officer", kind=kind,
-            payload={"data": data}, process_id="p", process_version=1, rule=None,
-            prev_hash=out[-1].hash if out else GENESIS_HASH,
-        ).sealed())
+        out.append(
+            CaseEvent(
+                case_id="CME-000001",
+                seq=seq,
+                effective_date=dt.date(2024, 10, 20 + seq),
+                recorded_at=AT,
+                actor="sona",
+                role="cme_officer",
+                kind=kind,
+                payload={"data": data},
+                process_id="p",
+                process_version=1,
+                rule=None,
+                prev_hash=out[-1].hash if out else GENESIS_HASH,
+            ).sealed()
+        )
     return out
 
 
 def sqlite_row(ev: CaseEvent, *, payload: str | None = None) -> tuple[Any, ...]:
     """The event as SQLite stores it (dates and times as text)."""
-    return (ev.case_id, ev.seq, ev.effective_date.isoformat(),
-            ev.recorded_at.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f"), ev.actor,
-            ev.role, str(ev.kind), canonical_json(ev.payload) if payload is None else payload,
-            ev.process_id, ev.process_version, ev.rule, ev.prev_hash, ev.hash)
+    return (
+        ev.case_id,
+        ev.seq,
+        ev.effective_date.isoformat(),
+        ev.recorded_at.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f"),
+        ev.actor,
+        ev.role,
+        str(ev.kind),
+        canonical_json(ev.payload) if payload is None else payload,
+        ev.process_id,
+        ev.process_version,
+        ev.rule,
+        ev.prev_hash,
+        ev.hash,
+    )
 
 
 # --- dates and times as each database returns them ------------------------------------------
 
 
-@pytest.mark.parametrize("stored", [
-    "2024-10-21", "2024-10-21 00:00:00", "2024-10-21T00:00:00.000000",
-    dt.date(2024, 10, 21), dt.datetime(2024, 10, 21, 23, 59),
-])
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "2024-10-21",
+        "2024-10-21 00:00:00",
+        "2024-10-21T00:00:00.000000",
+        dt.date(2024, 10, 21),
+        dt.datetime(2024, 10, 21, 23, 59),
+    ],
+)
 def test_iso_day_of_every_stored_form(stored: object) -> None:
     assert iso_day(stored) == "2024-10-21"
 
 
-@pytest.mark.parametrize("stored", [
-    "2024-10-21 09:30:15.250000",           # SQLAlchemy's SQLite text, already UTC
-    "2024-10-21T09:30:15.250000",           # ISO text
-    "2024-10-21 09:30:15.25",               # short fraction: parsed, not sliced
-    "2024-10-21 09:30:15.25000",            # 25 characters: not the SQLite fast path
-    "2024-10-21 09:30:15.250000Z",          # 27 characters, a zone letter: parsed
-    "2024-10-21T10:30:15.250000+01:00",     # with a zone: converted to UTC
-    dt.datetime(2024, 10, 21, 9, 30, 15, 250000),
-    dt.datetime(2024, 10, 21, 11, 30, 15, 250000, tzinfo=dt.timezone(dt.timedelta(hours=2))),
-])
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "2024-10-21 09:30:15.250000",  # SQLAlchemy's SQLite text, already UTC
+        "2024-10-21T09:30:15.250000",  # ISO text
+        "2024-10-21 09:30:15.25",  # short fraction: parsed, not sliced
+        "2024-10-21 09:30:15.25000",  # 25 characters: not the SQLite fast path
+        "2024-10-21 09:30:15.250000Z",  # 27 characters, a zone letter: parsed
+        "2024-10-21T10:30:15.250000+01:00",  # with a zone: converted to UTC
+        dt.datetime(2024, 10, 21, 9, 30, 15, 250000),
+        dt.datetime(2024, 10, 21, 11, 30, 15, 250000, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+    ],
+)
 def test_iso_instant_of_every_stored_form(stored: object) -> None:
     assert iso_instant(stored) == "2024-10-21T09:30:15.250000"
 
@@ -105,8 +135,7 @@ def test_an_intact_chain_has_no_break() -> None:
 def test_one_missing_event_is_named() -> None:
     events = history(5)
     del events[2]
-    assert chain_break(events) == Break(
-        3, "event 3 missing: the history jumps from 2 to 4")
+    assert chain_break(events) == Break(3, "event 3 missing: the history jumps from 2 to 4")
     assert checked_rows([sqlite_row(e) for e in events])[1] == chain_break(events)
 
 
@@ -119,16 +148,16 @@ def test_several_missing_events_are_named_as_a_range() -> None:
 
 def test_a_repeated_event_is_named() -> None:
     events = history(3)
-    assert chain_break([*events, events[2]]) == Break(
-        3, "event 3 appears twice or out of order")
+    assert chain_break([*events, events[2]]) == Break(3, "event 3 appears twice or out of order")
 
 
 def test_an_altered_event_is_named() -> None:
     events = history(4)
     events[1] = replace(events[1], actor="mallory")
     found = chain_break(events)
-    assert found == Break(2, "its content does not match its hash: it was altered after it was "
-                             "recorded")
+    assert found == Break(
+        2, "its content does not match its hash: it was altered after it was recorded"
+    )
 
 
 def test_swapped_events_are_named_as_swapped() -> None:
@@ -136,8 +165,7 @@ def test_swapped_events_are_named_as_swapped() -> None:
     # Event 3's content stored as event 2: its hash matches seq 3's, not 2's.
     moved = replace(events[2], seq=2)
     found = event_break(moved, expected=2, prev=events[0].hash)
-    assert found == Break(2, "holds what was recorded as event 3: events were swapped or "
-                             "reordered")
+    assert found == Break(2, "holds what was recorded as event 3: events were swapped or reordered")
 
 
 def test_a_wrong_prev_hash_is_named() -> None:

@@ -29,10 +29,16 @@ OFFICER = Actor("sona", "cme_officer")
 
 # The policy as the service promises it (README, `cme` help): which commands a closed case may
 # take, and which must not be dated before the case's latest event.
-MAY_TAKE_WHEN_CLOSED = {Command.open, Command.note, Command.letter, Command.admin,
-                        Command.system}
-NOT_BEFORE_THE_LATEST_EVENT = {Command.step, Command.check, Command.fact, Command.note,
-                               Command.letter, Command.admin, Command.migrate}
+MAY_TAKE_WHEN_CLOSED = {Command.open, Command.note, Command.letter, Command.admin, Command.system}
+NOT_BEFORE_THE_LATEST_EVENT = {
+    Command.step,
+    Command.check,
+    Command.fact,
+    Command.note,
+    Command.letter,
+    Command.admin,
+    Command.migrate,
+}
 
 
 @pytest.fixture(scope="module")
@@ -40,17 +46,35 @@ def untraceable() -> CompiledProcess:
     return ProcessRegistry.from_package().in_force("untraceable_cme", OPENED)
 
 
-def situation(process: CompiledProcess, *, on: dt.date = OPENED, actor: Actor = OFFICER,
-              **changes: Any) -> Situation:
-    case = replace(CaseState(
-        id="CME-000001", process_id=process.definition.id,
-        process_version=process.definition.version, state=process.definition.initial,
-        terminal=False, calendar=DEFAULT_CALENDAR, opened_on=OPENED, state_entered_on=OPENED,
-        last_effective=OPENED, closed_on=None, seq=1, head_hash="0" * 64,
-    ), **changes)
-    return Situation(case=case, compiled=process, actor=actor, on=on, at=AT,
-                     calendar=load_calendar(DEFAULT_CALENDAR),
-                     checks=process.definition.checks())
+def situation(
+    process: CompiledProcess, *, on: dt.date = OPENED, actor: Actor = OFFICER, **changes: Any
+) -> Situation:
+    case = replace(
+        CaseState(
+            id="CME-000001",
+            process_id=process.definition.id,
+            process_version=process.definition.version,
+            state=process.definition.initial,
+            terminal=False,
+            calendar=DEFAULT_CALENDAR,
+            opened_on=OPENED,
+            state_entered_on=OPENED,
+            last_effective=OPENED,
+            closed_on=None,
+            seq=1,
+            head_hash="0" * 64,
+        ),
+        **changes,
+    )
+    return Situation(
+        case=case,
+        compiled=process,
+        actor=actor,
+        on=on,
+        at=AT,
+        calendar=load_calendar(DEFAULT_CALENDAR),
+        checks=process.definition.checks(),
+    )
 
 
 @pytest.mark.parametrize("command", list(Command))
@@ -68,21 +92,27 @@ def test_each_command_on_a_closed_case_and_backdated(
 
 
 def test_a_legal_hold_may_be_placed_on_a_closed_case_but_not_backdated(
-    untraceable: CompiledProcess
+    untraceable: CompiledProcess,
 ) -> None:
-    closed = situation(untraceable, state="placed", terminal=True, closed_on=OPENED,
-                       last_effective=OPENED + dt.timedelta(days=2),
-                       on=OPENED + dt.timedelta(days=3))
+    closed = situation(
+        untraceable,
+        state="placed",
+        terminal=True,
+        closed_on=OPENED,
+        last_effective=OPENED + dt.timedelta(days=2),
+        on=OPENED + dt.timedelta(days=3),
+    )
     hold = {"hold": True, "reason": "court order"}
     draft = decide.records_event(closed, Command.admin, EventKind.legal_hold, hold, "hold")
     assert (draft.kind, draft.touch_timers) == (EventKind.legal_hold, False)
     with pytest.raises(BackdatingRefused):
-        decide.records_event(replace(closed, on=OPENED), Command.admin, EventKind.legal_hold,
-                             hold, "hold")
+        decide.records_event(
+            replace(closed, on=OPENED), Command.admin, EventKind.legal_hold, hold, "hold"
+        )
 
 
 def test_the_scheduler_may_take_by_hand_only_the_steps_timers_take(
-    untraceable: CompiledProcess
+    untraceable: CompiledProcess,
 ) -> None:
     definition = untraceable.definition
     due = situation(untraceable, on=dt.date(2024, 10, 25), actor=SCHEDULER_ACTOR)
@@ -90,8 +120,10 @@ def test_the_scheduler_may_take_by_hand_only_the_steps_timers_take(
     assert isinstance(draft.body, StepTaken)
     assert draft.body.to_state == "reasonable_checks"
     with pytest.raises(RoleNotPermitted) as info:
-        decide.take_step(situation(untraceable, on=dt.date(2024, 10, 22), actor=SCHEDULER_ACTOR),
-                         decide.step_of(definition, "contact_established"))
+        decide.take_step(
+            situation(untraceable, on=dt.date(2024, 10, 22), actor=SCHEDULER_ACTOR),
+            decide.step_of(definition, "contact_established"),
+        )
     assert info.value.role == "scheduler"
 
 
@@ -141,7 +173,8 @@ triggers:
 
 def test_a_step_into_a_stage_queues_its_letters_and_an_interrupt_does_not() -> None:
     process = ProcessRegistry([load_process_text(ON_ENTER, "entering.yaml")]).in_force(
-        "entering", OPENED)
+        "entering", OPENED
+    )
     sit = situation(process)
     moved = decide.take_step(sit, decide.step_of(process.definition, "retrace"))
     assert [a.wording for a in moved.actions] == ["Retracing", "Tracing (again)"]
@@ -153,34 +186,47 @@ def test_a_step_into_a_stage_queues_its_letters_and_an_interrupt_does_not() -> N
 
 
 def test_the_policy_table_and_drafts_cannot_be_changed_in_place(
-    untraceable: CompiledProcess
+    untraceable: CompiledProcess,
 ) -> None:
     draft = decide.add_note(situation(untraceable), "called")
-    for frozen, field in ((POLICY[Command.note], "closed"), (draft, "rule"),
-                          (situation(untraceable), "on")):
+    for frozen, field in (
+        (POLICY[Command.note], "closed"),
+        (draft, "rule"),
+        (situation(untraceable), "on"),
+    ):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(frozen, field, None)
 
 
 # --- a reminder timer: its condition judged on the checks recorded by its due date ---------------
 
-REMINDER = {"key": "CME-000001:1:phone_contact_outstanding", "state": "establishing_contact",
-            "timer_id": "phone_contact_outstanding", "explanation": "Day 3 = 23 Oct 2024"}
+REMINDER = {
+    "key": "CME-000001:1:phone_contact_outstanding",
+    "state": "establishing_contact",
+    "timer_id": "phone_contact_outstanding",
+    "explanation": "Day 3 = 23 Oct 2024",
+}
 
 
 def _reminder(process: CompiledProcess, checks: dict[str, dict[str, str]]) -> decide.TimerOutcome:
-    tdef = next(t for t in process.definition.states["establishing_contact"].timers
-                if t.id == "phone_contact_outstanding")
+    tdef = next(
+        t
+        for t in process.definition.states["establishing_contact"].timers
+        if t.id == "phone_contact_outstanding"
+    )
     due = situation(process, on=dt.date(2024, 10, 23), actor=SCHEDULER_ACTOR, checks=checks)
     return decide.fire_timer(due, REMINDER, tdef)
 
 
-@pytest.mark.parametrize(("recorded_on", "status"), [
-    (None, "fired"),              # not recorded: the reminder escalates
-    ("2024-10-22", "lapsed"),     # recorded before the due date
-    ("2024-10-23", "lapsed"),     # recorded on the due date itself
-    ("2024-10-24", "fired"),      # recorded the day after: a late sweep still escalates
-])
+@pytest.mark.parametrize(
+    ("recorded_on", "status"),
+    [
+        (None, "fired"),  # not recorded: the reminder escalates
+        ("2024-10-22", "lapsed"),  # recorded before the due date
+        ("2024-10-23", "lapsed"),  # recorded on the due date itself
+        ("2024-10-24", "fired"),  # recorded the day after: a late sweep still escalates
+    ],
+)
 def test_a_reminder_is_judged_on_the_checks_recorded_by_its_due_date(
     untraceable: CompiledProcess, recorded_on: str | None, status: str
 ) -> None:
@@ -198,12 +244,18 @@ def test_a_reminder_is_judged_on_the_checks_recorded_by_its_due_date(
 
 
 def test_an_unknown_name_is_named_after_the_role_refusal_and_before_the_rest(
-    untraceable: CompiledProcess
+    untraceable: CompiledProcess,
 ) -> None:
-    stranger = situation(untraceable, actor=Actor("x", "janitor"), on=OPENED,
-                         last_effective=OPENED + dt.timedelta(days=1))
-    for call in (lambda: decide.record_check(stranger, "mash_chek", "x"),
-                 lambda: decide.set_fact(stranger, "crime_suspect", "true")):
+    stranger = situation(
+        untraceable,
+        actor=Actor("x", "janitor"),
+        on=OPENED,
+        last_effective=OPENED + dt.timedelta(days=1),
+    )
+    for call in (
+        lambda: decide.record_check(stranger, "mash_chek", "x"),
+        lambda: decide.set_fact(stranger, "crime_suspect", "true"),
+    ):
         with pytest.raises(Refusal) as info:
             call()
         kinds = [type(r).__name__ for r in info.value.reasons]
@@ -224,7 +276,7 @@ def test_an_unknown_fact_comes_before_a_backdated_date(untraceable: CompiledProc
 
 
 def test_personal_data_is_opened_only_for_a_step_that_reads_a_personal_fact(
-    untraceable: CompiledProcess
+    untraceable: CompiledProcess,
 ) -> None:
     opened: list[str] = []
 
@@ -241,24 +293,35 @@ def test_personal_data_is_opened_only_for_a_step_that_reads_a_personal_fact(
 
 
 def test_a_step_missing_its_facts_says_so_once_without_judging_guards_on_them(
-    untraceable: CompiledProcess
+    untraceable: CompiledProcess,
 ) -> None:
-    sit = situation(untraceable, state="supporting_to_school_place",
-                    on=OPENED + dt.timedelta(days=1))
+    sit = situation(
+        untraceable, state="supporting_to_school_place", on=OPENED + dt.timedelta(days=1)
+    )
     with pytest.raises(GuardFailed) as info:  # one reason, raised as itself
         decide.take_step(sit, decide.step_of(untraceable.definition, "refer_to_placement_panel"))
-    assert info.value.unset == ["placement_route", "age_phase", "no_vacancy_in_camden_schools",
-                                "medical_needs"]
+    assert info.value.unset == [
+        "placement_route",
+        "age_phase",
+        "no_vacancy_in_camden_schools",
+        "medical_needs",
+    ]
 
 
 def test_guards_on_recorded_facts_are_judged_while_another_fact_is_missing(
-    untraceable: CompiledProcess
+    untraceable: CompiledProcess,
 ) -> None:
     step = decide.step_of(untraceable.definition, "refer_to_placement_panel")
-    usual_route = situation(untraceable, state="supporting_to_school_place",
-                            on=OPENED + dt.timedelta(days=1),
-                            facts={"placement_route": "in_year_admissions",
-                                   "age_phase": "primary", "medical_needs": False})
+    usual_route = situation(
+        untraceable,
+        state="supporting_to_school_place",
+        on=OPENED + dt.timedelta(days=1),
+        facts={
+            "placement_route": "in_year_admissions",
+            "age_phase": "primary",
+            "medical_needs": False,
+        },
+    )
     with pytest.raises(Refusal) as info:  # the vacancy fact is missing AND the route is wrong
         decide.take_step(usual_route, step)
     missing, wrong = info.value.reasons
@@ -267,26 +330,45 @@ def test_guards_on_recorded_facts_are_judged_while_another_fact_is_missing(
     assert missing.unset == ["no_vacancy_in_camden_schools"]
     assert wrong.failed[0].startswith("the child is unable to be placed through the usual")
     # A guard reading the missing fact is not judged on a missing value.
-    fap = situation(untraceable, state="supporting_to_school_place",
-                    on=OPENED + dt.timedelta(days=1),
-                    facts={"placement_route": "fair_access_panel", "medical_needs": False,
-                           "no_vacancy_in_camden_schools": True})
+    fap = situation(
+        untraceable,
+        state="supporting_to_school_place",
+        on=OPENED + dt.timedelta(days=1),
+        facts={
+            "placement_route": "fair_access_panel",
+            "medical_needs": False,
+            "no_vacancy_in_camden_schools": True,
+        },
+    )
     with pytest.raises(GuardFailed) as single:
         decide.take_step(fap, step)
     assert single.value.unset == ["age_phase"]
     police = situation(untraceable, on=OPENED + dt.timedelta(days=1))
     with pytest.raises(GuardFailed) as once:  # not also "no reason to suspect a crime"
         decide.take_step(police, decide.step_of(untraceable.definition, "involve_police"))
-    assert (once.value.unset, once.value.failed) == (["crime_suspected"],
-                                                      ["crime_suspected recorded"])
+    assert (once.value.unset, once.value.failed) == (
+        ["crime_suspected"],
+        ["crime_suspected recorded"],
+    )
 
 
 def test_an_unknown_name_comes_first_on_a_closed_case_too(untraceable: CompiledProcess) -> None:
-    closed = situation(untraceable, state="placed", terminal=True, closed_on=OPENED, on=OPENED,
-                       last_effective=OPENED + dt.timedelta(days=1))
-    for call, unknown in ((lambda: decide.set_fact(closed, "crime_suspect", "true"), "UnknownFact"),
-                          (lambda: decide.record_check(closed, "mash_chek", "x"), "UnknownCheck")):
+    closed = situation(
+        untraceable,
+        state="placed",
+        terminal=True,
+        closed_on=OPENED,
+        on=OPENED,
+        last_effective=OPENED + dt.timedelta(days=1),
+    )
+    for call, unknown in (
+        (lambda: decide.set_fact(closed, "crime_suspect", "true"), "UnknownFact"),
+        (lambda: decide.record_check(closed, "mash_chek", "x"), "UnknownCheck"),
+    ):
         with pytest.raises(Refusal) as info:
             call()
         assert [type(r).__name__ for r in info.value.reasons] == [
-            unknown, "CaseClosed", "BackdatingRefused"]
+            unknown,
+            "CaseClosed",
+            "BackdatingRefused",
+        ]

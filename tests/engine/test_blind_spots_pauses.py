@@ -48,17 +48,34 @@ class History:
     """Events of one case built by hand, applied one at a time."""
 
     def __init__(self, *, state: str = "tracing", stops_clock: bool = False) -> None:
-        self.events = [self._event(EventKind.opened, OPENED, {
-            "state": state, "calendar": CAL.name, "stops_clock": stops_clock,
-            "assigned_officer": "sona"})]
+        self.events = [
+            self._event(
+                EventKind.opened,
+                OPENED,
+                {
+                    "state": state,
+                    "calendar": CAL.name,
+                    "stops_clock": stops_clock,
+                    "assigned_officer": "sona",
+                },
+            )
+        ]
         self.case = apply(None, self.events[0])
 
     def _event(self, kind: EventKind, on: dt.date, data: dict[str, Any]) -> CaseEvent:
         events: list[CaseEvent] = getattr(self, "events", [])
         return CaseEvent(
-            case_id="CME-000001", seq=len(events) + 1, effective_date=on,
-            recorded_at=RECORDED_AT, actor="sona", role="cme_officer", kind=kind,
-            payload={"data": data}, process_id="paused_tracing", process_version=1, rule=None,
+            case_id="CME-000001",
+            seq=len(events) + 1,
+            effective_date=on,
+            recorded_at=RECORDED_AT,
+            actor="sona",
+            role="cme_officer",
+            kind=kind,
+            payload={"data": data},
+            process_id="paused_tracing",
+            process_version=1,
+            rule=None,
             prev_hash=events[-1].hash if events else GENESIS_HASH,
         ).sealed()
 
@@ -68,11 +85,22 @@ class History:
         self.case = apply(self.case, ev)
         return self.case
 
-    def move(self, to_state: str, on: dt.date, *, stops_clock: bool = False,
-             stays: bool = False, terminal: bool = False) -> CaseState:
-        data: dict[str, Any] = {"trigger": f"to_{to_state}", "from_state": self.case.state,
-                                "to_state": to_state, "terminal": terminal,
-                                "stops_clock": stops_clock}
+    def move(
+        self,
+        to_state: str,
+        on: dt.date,
+        *,
+        stops_clock: bool = False,
+        stays: bool = False,
+        terminal: bool = False,
+    ) -> CaseState:
+        data: dict[str, Any] = {
+            "trigger": f"to_{to_state}",
+            "from_state": self.case.state,
+            "to_state": to_state,
+            "terminal": terminal,
+            "stops_clock": stops_clock,
+        }
         if stays:
             data["stays"] = True
         return self._add(EventKind.trigger, on, data)
@@ -94,8 +122,10 @@ def test_a_second_pause_is_recorded_and_both_are_skipped() -> None:
     assert case_day(case, D(2024, 12, 20)) == 6  # the open pause holds the count
     case = h.move("tracing", D(2024, 11, 7))
     assert case.pauses == [["2024-10-22", "2024-10-24"], ["2024-11-05", "2024-11-07"]]
-    assert case.paused_ranges() == [(D(2024, 10, 23), D(2024, 10, 23)),
-                                    (D(2024, 11, 6), D(2024, 11, 6))]
+    assert case.paused_ranges() == [
+        (D(2024, 10, 23), D(2024, 10, 23)),
+        (D(2024, 11, 6), D(2024, 11, 6)),
+    ]
     assert case_day(case, D(2024, 11, 7)) == 7
     # Day 10 is 12 Nov: a lost second pause would make it 11 Nov, one left open never.
     assert CAL.school_day_n(OPENED, 10, skip=case.paused_ranges()) == D(2024, 11, 12)
@@ -232,10 +262,15 @@ def pausing(store) -> CaseService:
 def _day_10(svc: CaseService, case_id: str, on: dt.date) -> tuple[dt.date, int, list[Any]]:
     """The pending Day 10 timer's due date, the case day shown on `on`, and the pauses shown."""
     with svc.store.read() as conn:
-        (due,) = conn.execute(
-            select(timer_table.c.due_date).where(
-                timer_table.c.case_id == case_id, timer_table.c.status == "pending")
-        ).scalars().all()
+        (due,) = (
+            conn.execute(
+                select(timer_table.c.due_date).where(
+                    timer_table.c.case_id == case_id, timer_table.c.status == "pending"
+                )
+            )
+            .scalars()
+            .all()
+        )
     summary = case_summary(svc, case_id, on=on)
     return as_date(due), summary["day"], summary["clock_paused"]
 
@@ -245,26 +280,37 @@ def _fire(svc: CaseService, case_id: str, trigger: str, on: dt.date) -> None:
 
 
 def test_two_pauses_through_the_commands(pausing: CaseService) -> None:
-    (case_id,) = pausing.open_case(form(OPENED), on=OPENED, at=RECORDED_AT, actor=OFFICER,
-                                   process="paused_tracing")
+    (case_id,) = pausing.open_case(
+        form(OPENED), on=OPENED, at=RECORDED_AT, actor=OFFICER, process="paused_tracing"
+    )
     _fire(pausing, case_id, "wait_for_la", D(2024, 10, 22))
     _fire(pausing, case_id, "la_replied", D(2024, 10, 24))
     assert _day_10(pausing, case_id, D(2024, 10, 24)) == (
-        D(2024, 11, 11), 3, [["2024-10-22", "2024-10-24"]])
+        D(2024, 11, 11),
+        3,
+        [["2024-10-22", "2024-10-24"]],
+    )
     _fire(pausing, case_id, "wait_for_la", D(2024, 11, 5))
     _fire(pausing, case_id, "la_replied", D(2024, 11, 7))
     assert _day_10(pausing, case_id, D(2024, 11, 7)) == (
-        D(2024, 11, 12), 7, [["2024-10-22", "2024-10-24"], ["2024-11-05", "2024-11-07"]])
+        D(2024, 11, 12),
+        7,
+        [["2024-10-22", "2024-10-24"], ["2024-11-05", "2024-11-07"]],
+    )
     assert replay(pausing.events(case_id)) == pausing.get(case_id)
 
 
 def test_nested_pauses_through_the_commands(pausing: CaseService) -> None:
-    (case_id,) = pausing.open_case(form(OPENED), on=OPENED, at=RECORDED_AT, actor=OFFICER,
-                                   process="paused_tracing")
+    (case_id,) = pausing.open_case(
+        form(OPENED), on=OPENED, at=RECORDED_AT, actor=OFFICER, process="paused_tracing"
+    )
     _fire(pausing, case_id, "wait_for_la", D(2024, 10, 22))
     _fire(pausing, case_id, "wait_for_panel", D(2024, 11, 4))
     summary = case_summary(pausing, case_id, on=D(2024, 11, 5))
     assert (summary["day"], summary["clock_paused"]) == (2, [["2024-10-22", None]])
     _fire(pausing, case_id, "la_replied", D(2024, 11, 6))
     assert _day_10(pausing, case_id, D(2024, 11, 6)) == (
-        D(2024, 11, 15), 3, [["2024-10-22", "2024-11-06"]])
+        D(2024, 11, 15),
+        3,
+        [["2024-10-22", "2024-11-06"]],
+    )

@@ -35,31 +35,56 @@ OPENED = D(2024, 10, 21)
 LATER: list[tuple[EventKind, dict[str, Any]]] = [
     (EventKind.check_recorded, {"check": "mash_check", "wording": "MASH checked"}),
     (EventKind.fact_changed, {"facts": {"destination_la": "Barnet"}, "previous": None}),
-    (EventKind.trigger, {"trigger": "start_reasonable_checks", "from_state":
-                         "establishing_contact", "to_state": "reasonable_checks",
-                         "terminal": False, "stops_clock": False, "actions": []}),
-    (EventKind.escalation, {"timer": "t", "key": "CME-000001:4:t", "to_role": "line_manager",
-                            "message": "overdue"}),
+    (
+        EventKind.trigger,
+        {
+            "trigger": "start_reasonable_checks",
+            "from_state": "establishing_contact",
+            "to_state": "reasonable_checks",
+            "terminal": False,
+            "stops_clock": False,
+            "actions": [],
+        },
+    ),
+    (
+        EventKind.escalation,
+        {"timer": "t", "key": "CME-000001:4:t", "to_role": "line_manager", "message": "overdue"},
+    ),
     (EventKind.note, {}),
     (EventKind.timer_lapsed, {"timer": "t", "key": "CME-000001:4:t", "because": ["x"]}),
     (EventKind.legal_hold, {"hold": True, "reason": "court order"}),
-    (EventKind.migration, {"from_version": 1, "to_version": 2, "mapping": "same stages",
-                           "actions": []}),
+    (
+        EventKind.migration,
+        {"from_version": 1, "to_version": 2, "mapping": "same stages", "actions": []},
+    ),
 ]
 
 
-def _events(opening: dict[str, Any], later: list[tuple[EventKind, dict[str, Any]]]
-            ) -> list[CaseEvent]:
+def _events(
+    opening: dict[str, Any], later: list[tuple[EventKind, dict[str, Any]]]
+) -> list[CaseEvent]:
     out: list[CaseEvent] = []
-    steps = [(EventKind.opened, {"state": "establishing_contact", "calendar": CAL.name,
-                                 **opening}), *later]
+    steps = [
+        (EventKind.opened, {"state": "establishing_contact", "calendar": CAL.name, **opening}),
+        *later,
+    ]
     for seq, (kind, data) in enumerate(steps, start=1):
-        out.append(CaseEvent(
-            case_id="CME-000001", seq=seq, effective_date=OPENED + dt.timedelta(days=seq // 3),
-            recorded_at=RECORDED_AT, actor="sona", role="cme_officer", kind=kind,
-            payload={"data": data}, process_id="untraceable_cme", process_version=1,
-            rule=None, prev_hash=out[-1].hash if out else GENESIS_HASH,
-        ).sealed())
+        out.append(
+            CaseEvent(
+                case_id="CME-000001",
+                seq=seq,
+                effective_date=OPENED + dt.timedelta(days=seq // 3),
+                recorded_at=RECORDED_AT,
+                actor="sona",
+                role="cme_officer",
+                kind=kind,
+                payload={"data": data},
+                process_id="untraceable_cme",
+                process_version=1,
+                rule=None,
+                prev_hash=out[-1].hash if out else GENESIS_HASH,
+            ).sealed()
+        )
     return out
 
 
@@ -91,9 +116,14 @@ def test_a_case_opened_without_an_officer_has_none_until_one_is_assigned() -> No
 
 def test_a_reassignment_on_any_event_changes_the_officer_and_later_events_keep_it() -> None:
     step_and_reassign = dict(LATER[2][1], assigned_officer="kai")
-    later = [LATER[0], (EventKind.trigger, step_and_reassign), LATER[3],
-             (EventKind.fact_changed, {"facts": {"x": 1}, "previous": None,
-                                       "assigned_officer": "lee"}), LATER[4], LATER[6]]
+    later = [
+        LATER[0],
+        (EventKind.trigger, step_and_reassign),
+        LATER[3],
+        (EventKind.fact_changed, {"facts": {"x": 1}, "previous": None, "assigned_officer": "lee"}),
+        LATER[4],
+        LATER[6],
+    ]
     events = _events({"assigned_officer": "sona"}, later)
     assert _officers(events) == ["sona", "sona", "kai", "kai", "lee", "lee", "lee"]
     case = replay(events)
@@ -105,16 +135,26 @@ def test_a_reassignment_on_any_event_changes_the_officer_and_later_events_keep_i
 def test_the_officer_through_the_commands(service: CaseService) -> None:
     sona = Actor("sona", "cme_officer")
     (own,) = service.open_case(form(OPENED), on=OPENED, at=RECORDED_AT, actor=sona)
-    (given,) = service.open_case(form(OPENED, name="Ben Silva"), on=OPENED, at=RECORDED_AT,
-                                 actor=sona, assigned_officer="kai")
+    (given,) = service.open_case(
+        form(OPENED, name="Ben Silva"),
+        on=OPENED,
+        at=RECORDED_AT,
+        actor=sona,
+        assigned_officer="kai",
+    )
     assert service.get(own).assigned_officer == "sona"
     assert service.get(given).assigned_officer == "kai"
     # Another officer's steps on the case do not take it over.
-    service.record_check(given, "contact_attempted_by_phone", on=D(2024, 10, 22),
-                         at=RECORDED_AT, actor=sona, outcome="no answer")
+    service.record_check(
+        given,
+        "contact_attempted_by_phone",
+        on=D(2024, 10, 22),
+        at=RECORDED_AT,
+        actor=sona,
+        outcome="no answer",
+    )
     service.add_note(given, "called school", on=D(2024, 10, 22), at=RECORDED_AT, actor=sona)
-    service.fire(given, "start_reasonable_checks", on=D(2024, 10, 25), at=RECORDED_AT,
-                 actor=sona)
+    service.fire(given, "start_reasonable_checks", on=D(2024, 10, 25), at=RECORDED_AT, actor=sona)
     assert service.get(given).assigned_officer == "kai"
     assert replay(service.events(given)).assigned_officer == "kai"
     assert case_summary(service, given, on=D(2024, 10, 25))["assigned_officer"] == "kai"
@@ -124,5 +164,9 @@ def test_a_newly_opened_case_is_neither_overdue_nor_held_nor_closed() -> None:
     (opened,) = _events({"assigned_officer": "sona"}, [])
     case = apply(None, opened)
     assert (case.overdue, case.legal_hold, case.terminal, case.closed_on) == (
-        False, False, False, None)
+        False,
+        False,
+        False,
+        None,
+    )
     assert (case.checks, case.pauses, case.personal) == ({}, [], {})

@@ -41,12 +41,23 @@ def test_no_personal_detail_reaches_the_database_file_in_clear(
     store = open_store(sqlite_url)
     service = CaseService(store, registry)
     case_id = _open(service, example_form)
-    service.add_note(case_id, "Neighbour says the family moved to Leeds", on=OPENED,
-                     at=RECORDED_AT, actor=OFFICER)
+    service.add_note(
+        case_id,
+        "Neighbour says the family moved to Leeds",
+        on=OPENED,
+        at=RECORDED_AT,
+        actor=OFFICER,
+    )
     store.dispose()
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("cme.db*"))
-    for secret in (b"Ana Silva", b"Maria Silva", b"H801200001001", b"07700 900123",
-                   b"moved to Leeds", b"Example Street"):
+    for secret in (
+        b"Ana Silva",
+        b"Maria Silva",
+        b"H801200001001",
+        b"07700 900123",
+        b"moved to Leeds",
+        b"Example Street",
+    ):
         assert secret not in raw, secret
     service = CaseService(open_store(sqlite_url), registry)
     opened = service.revealed(service.get(case_id))
@@ -70,8 +81,14 @@ def test_events_hash_the_ciphertext_and_replay_keeps_it_sealed(service, example_
 def test_a_personal_fact_is_sealed_yet_guards_still_read_it(service, example_form) -> None:
     case_id = _open(service, example_form)
     on = dt.date(2024, 10, 23)
-    service.set_fact(case_id, "left_the_country_evidence", "Aunt says flights to Lisbon on 20 Oct",
-                     on=on, at=RECORDED_AT, actor=OFFICER)
+    service.set_fact(
+        case_id,
+        "left_the_country_evidence",
+        "Aunt says flights to Lisbon on 20 Oct",
+        on=on,
+        at=RECORDED_AT,
+        actor=OFFICER,
+    )
     assert "left_the_country_evidence" not in service.get(case_id).facts
     # requires_facts reads the sealed fact: the step is allowed.
     result = service.fire(case_id, "child_left_the_country", on=on, at=RECORDED_AT, actor=OFFICER)
@@ -89,8 +106,11 @@ def test_altered_ciphertext_is_an_integrity_failure(service, example_form) -> No
     raw[-1] ^= 1
     blob["enc"] = base64.b64encode(bytes(raw)).decode()
     with service.store.engine.begin() as conn:
-        conn.execute(update(case_table).where(case_table.c.id == case_id)
-                     .values(personal=json.dumps({"1": blob})))
+        conn.execute(
+            update(case_table)
+            .where(case_table.c.id == case_id)
+            .values(personal=json.dumps({"1": blob}))
+        )
     with pytest.raises(IntegrityFailure, match="does not decrypt: it was altered"):
         service.revealed(service.get(case_id))
 
@@ -101,8 +121,11 @@ def test_a_sealed_part_moved_to_another_event_does_not_open(service, example_for
     row = service.get(case_id)
     swapped = {"1": row.personal["2"], "2": row.personal["1"]}
     with service.store.engine.begin() as conn:
-        conn.execute(update(case_table).where(case_table.c.id == case_id)
-                     .values(personal=json.dumps(swapped)))
+        conn.execute(
+            update(case_table)
+            .where(case_table.c.id == case_id)
+            .values(personal=json.dumps(swapped))
+        )
     with pytest.raises(IntegrityFailure, match="moved from another event"):
         service.revealed(service.get(case_id))
 
@@ -111,8 +134,11 @@ def test_a_sealed_part_copied_to_another_case_does_not_open(service, example_for
     first, second = service.open_case(example_form, on=OPENED, at=RECORDED_AT, actor=OFFICER)
     stolen = service.get(first).personal["1"]
     with service.store.engine.begin() as conn:
-        conn.execute(update(case_table).where(case_table.c.id == second)
-                     .values(personal=json.dumps({"1": stolen})))
+        conn.execute(
+            update(case_table)
+            .where(case_table.c.id == second)
+            .values(personal=json.dumps({"1": stolen}))
+        )
     with pytest.raises(IntegrityFailure):
         service.revealed(service.get(second))
 

@@ -26,15 +26,17 @@ CAL = load_calendar("london-2024-25")
 def _timers(service: CaseService, case_id: str) -> list[dict[str, Any]]:
     with service.store.read() as conn:
         rows = conn.execute(
-            select(timer_table).where(timer_table.c.case_id == case_id)
+            select(timer_table)
+            .where(timer_table.c.case_id == case_id)
             .order_by(timer_table.c.due_date, timer_table.c.id)
         ).all()
     return [dict(r._mapping) for r in rows]
 
 
 def test_day_5_16_and_26_fall_on_school_days_across_the_half_term(service) -> None:
-    (case_id,) = service.open_case(form(D(2024, 10, 21)), on=D(2024, 10, 21), at=RECORDED_AT,
-                                   actor=OFFICER)
+    (case_id,) = service.open_case(
+        form(D(2024, 10, 21)), on=D(2024, 10, 21), at=RECORDED_AT, actor=OFFICER
+    )
     due = {t["timer_id"]: t["due_date"] for t in _timers(service, case_id)}
     assert due["reasonable_checks_start"] == D(2024, 10, 25)  # Day 5, the Friday before half term
     sweep(service, until=D(2024, 10, 25), at=RECORDED_AT)
@@ -58,16 +60,25 @@ def test_a_step_already_past_when_the_stage_is_entered_is_due_that_day(registry)
 
     definition = registry.get("untraceable_cme").definition
     case = CaseState(
-        id="CME-1", process_id="untraceable_cme", process_version=1, state="further_checks",
-        terminal=False, calendar="london-2024-25", opened_on=D(2024, 10, 21),
-        state_entered_on=D(2024, 12, 4), last_effective=D(2024, 12, 4), closed_on=None, seq=9,
+        id="CME-1",
+        process_id="untraceable_cme",
+        process_version=1,
+        state="further_checks",
+        terminal=False,
+        calendar="london-2024-25",
+        opened_on=D(2024, 10, 21),
+        state_entered_on=D(2024, 12, 4),
+        last_effective=D(2024, 12, 4),
+        closed_on=None,
+        seq=9,
         head_hash="0" * 64,
     )
     planned = {p.timer_id: p for p in plan_state_timers(definition, case, calendar=CAL)}
     day_26 = planned["closure_decision_due"]
     assert day_26.due_date == D(2024, 12, 4)  # Day 26 (2 Dec) had passed: due on entry, not before
-    assert day_26.explanation.endswith("already past when the case entered further_checks, "
-                                       "so due that day")
+    assert day_26.explanation.endswith(
+        "already past when the case entered further_checks, so due that day"
+    )
     assert day_26.key == "CME-1:9:closure_decision_due"
 
 
@@ -76,16 +87,27 @@ def test_case_days_do_not_count_while_the_clock_is_stopped(registry) -> None:
 
     definition = registry.get("untraceable_cme").definition
     case = CaseState(
-        id="CME-1", process_id="untraceable_cme", process_version=1, state="reasonable_checks",
-        terminal=False, calendar="london-2024-25", opened_on=D(2024, 10, 21),
-        state_entered_on=D(2024, 11, 6), last_effective=D(2024, 11, 6), closed_on=None, seq=5,
-        head_hash="0" * 64, pauses=[["2024-10-23", "2024-11-06"]],
+        id="CME-1",
+        process_id="untraceable_cme",
+        process_version=1,
+        state="reasonable_checks",
+        terminal=False,
+        calendar="london-2024-25",
+        opened_on=D(2024, 10, 21),
+        state_entered_on=D(2024, 11, 6),
+        last_effective=D(2024, 11, 6),
+        closed_on=None,
+        seq=5,
+        head_hash="0" * 64,
+        pauses=[["2024-10-23", "2024-11-06"]],
     )
     planned = {p.timer_id: p for p in plan_state_timers(definition, case, calendar=CAL)}
     # 24, 25 Oct and 4, 5 Nov are paused: Day 16 moves four school days, from 18 to 22 Nov.
     assert planned["further_checks_start"].due_date == D(2024, 11, 22)
-    assert "pause 24 Oct – 5 Nov (4 school days not counted)" in \
-        planned["further_checks_start"].explanation
+    assert (
+        "pause 24 Oct – 5 Nov (4 school days not counted)"
+        in planned["further_checks_start"].explanation
+    )
 
 
 PAUSING = """
@@ -138,8 +160,13 @@ def pausing_service(store) -> CaseService:
 
 def test_a_stop_the_clock_state_pauses_day_counts_and_the_pause_shows(pausing_service) -> None:
     svc = pausing_service
-    (case_id,) = svc.open_case(form(D(2024, 10, 21)), on=D(2024, 10, 21), at=RECORDED_AT,
-                               actor=OFFICER, process="paused_tracing")
+    (case_id,) = svc.open_case(
+        form(D(2024, 10, 21)),
+        on=D(2024, 10, 21),
+        at=RECORDED_AT,
+        actor=OFFICER,
+        process="paused_tracing",
+    )
     (review,) = _timers(svc, case_id)
     assert review["due_date"] == D(2024, 11, 8)  # Day 10 with no pause
     svc.fire(case_id, "wait_for_la", on=D(2024, 10, 23), at=RECORDED_AT, actor=OFFICER)
@@ -179,8 +206,9 @@ def edited(version: int, *, closure: str | None = "2024-11-05", text: str = SHIP
 
 
 def _in_reasonable_checks(service: CaseService) -> str:
-    (case_id,) = service.open_case(form(D(2024, 10, 21)), on=D(2024, 10, 21), at=RECORDED_AT,
-                                   actor=OFFICER)
+    (case_id,) = service.open_case(
+        form(D(2024, 10, 21)), on=D(2024, 10, 21), at=RECORDED_AT, actor=OFFICER
+    )
     sweep(service, until=D(2024, 10, 25), at=RECORDED_AT)  # Day 5: reasonable checks start
     return case_id
 
@@ -199,7 +227,8 @@ def test_a_dry_run_lists_the_moves_and_writes_nothing(service) -> None:
     assert moves["further_checks_start"] == (D(2024, 11, 18), D(2024, 11, 19))
     assert len(moves) == 8
     assert plan.moves[0].reason == (
-        "calendar london-2024-25 version 1 → version 2: no longer school days: 5 Nov 2024")
+        "calendar london-2024-25 version 1 → version 2: no longer school days: 5 Nov 2024"
+    )
     assert _timers(service, case_id) == before
     assert service.calendar_in_force("london-2024-25").version == 1
 
@@ -209,8 +238,9 @@ def test_a_reload_moves_pending_deadlines_and_journals_each_move(service) -> Non
     from engine.scheduling.calendar_reload import apply_calendar_reload
 
     case_id = _in_reasonable_checks(service)
-    done = apply_calendar_reload(service, edited(2), on=D(2024, 10, 28), at=RECORDED_AT,
-                                 actor=MANAGER)
+    done = apply_calendar_reload(
+        service, edited(2), on=D(2024, 10, 28), at=RECORDED_AT, actor=MANAGER
+    )
     assert (len(done.moves), done.restamped, done.skipped) == (8, 0, [])
     pending = {t["timer_id"]: t for t in _timers(service, case_id) if t["status"] == "pending"}
     day_16 = pending["further_checks_start"]
@@ -219,20 +249,33 @@ def test_a_reload_moves_pending_deadlines_and_journals_each_move(service) -> Non
     assert day_16["explanation"].endswith("calendar london-2024-25 version 2")
     moved = service.events(case_id)[-1]
     assert (moved.kind, moved.effective_date, moved.actor) == (
-        EventKind.deadline_moved, D(2024, 10, 28), "scheduler")
+        EventKind.deadline_moved,
+        D(2024, 10, 28),
+        "scheduler",
+    )
     data = moved.payload["data"]
     assert (data["from_version"], data["to_version"], data["loaded_by"]) == (1, 2, "pat")
     assert data["reason"].endswith("no longer school days: 5 Nov 2024")
-    assert {"timer": "further_checks_start", "key": day_16["key"], "from": "2024-11-18",
-            "to": "2024-11-19", "explanation": day_16["explanation"]} in data["moved"]
+    assert {
+        "timer": "further_checks_start",
+        "key": day_16["key"],
+        "from": "2024-11-18",
+        "to": "2024-11-19",
+        "explanation": day_16["explanation"],
+    } in data["moved"]
     assert replay(service.events(case_id)).as_row() == service.get(case_id).as_row()
     # Loading it again moves nothing; the sweep keeps the new dates; new cases use version 2.
-    assert apply_calendar_reload(service, edited(2), on=D(2024, 10, 28), at=RECORDED_AT,
-                                 actor=MANAGER).moves == []
+    assert (
+        apply_calendar_reload(
+            service, edited(2), on=D(2024, 10, 28), at=RECORDED_AT, actor=MANAGER
+        ).moves
+        == []
+    )
     fired = sweep(service, until=D(2024, 11, 18), at=RECORDED_AT, keep_firings=True)
     assert {(f.due_date, f.outcome) for f in fired.firings} == {(D(2024, 11, 18), "escalated")}
-    (other,) = service.open_case(form(D(2024, 11, 4)), on=D(2024, 11, 4), at=RECORDED_AT,
-                                 actor=OFFICER)
+    (other,) = service.open_case(
+        form(D(2024, 11, 4)), on=D(2024, 11, 4), at=RECORDED_AT, actor=OFFICER
+    )
     assert all(t["calendar_version"] == 2 for t in _timers(service, other))
 
 
@@ -245,8 +288,7 @@ def test_unraised_older_or_uncovering_calendars_are_refused_and_nothing_is_writt
     case_id = _in_reasonable_checks(service)
     before = _timers(service, case_id)
     with pytest.raises(VersionNotRaised, match="version was not raised; set `version: 2`"):
-        apply_calendar_reload(service, edited(1), on=D(2024, 10, 28), at=RECORDED_AT,
-                              actor=MANAGER)
+        apply_calendar_reload(service, edited(1), on=D(2024, 10, 28), at=RECORDED_AT, actor=MANAGER)
     next_year = (
         "name: london-2024-25\nversion: 3\ndescription: The wrong year\nsource: a test\n"
         "years:\n  2025-26:\n    terms:\n"
@@ -256,14 +298,17 @@ def test_unraised_older_or_uncovering_calendars_are_refused_and_nothing_is_writt
 
     uncovered = rf"(?s)deadlines of 1 case.*{case_id}: 21 Oct 2024 is in school year 2024-25"
     with pytest.raises(CalendarError, match=uncovered):
-        apply_calendar_reload(service, SchoolCalendar.from_yaml(next_year, "next.yaml"),
-                              on=D(2024, 10, 28), at=RECORDED_AT, actor=MANAGER)
+        apply_calendar_reload(
+            service,
+            SchoolCalendar.from_yaml(next_year, "next.yaml"),
+            on=D(2024, 10, 28),
+            at=RECORDED_AT,
+            actor=MANAGER,
+        )
     with pytest.raises(AccessDenied):
-        apply_calendar_reload(service, edited(2), on=D(2024, 10, 28), at=RECORDED_AT,
-                              actor=OFFICER)
+        apply_calendar_reload(service, edited(2), on=D(2024, 10, 28), at=RECORDED_AT, actor=OFFICER)
     assert _timers(service, case_id) == before
     assert service.calendar_in_force("london-2024-25").version == 1
     apply_calendar_reload(service, edited(3), on=D(2024, 10, 28), at=RECORDED_AT, actor=MANAGER)
     with pytest.raises(VersionNotRaised, match="version 3 is in force"):
-        apply_calendar_reload(service, edited(2), on=D(2024, 10, 28), at=RECORDED_AT,
-                              actor=MANAGER)
+        apply_calendar_reload(service, edited(2), on=D(2024, 10, 28), at=RECORDED_AT, actor=MANAGER)

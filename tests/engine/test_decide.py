@@ -43,19 +43,37 @@ def process() -> CompiledProcess:
 
 def case(**changes: Any) -> CaseState:
     """A case of untraceable_cme v1 opened on OPENED, as its row would read."""
-    return replace(CaseState(
-        id="CME-000001", process_id="untraceable_cme", process_version=1,
-        state="establishing_contact", terminal=False, calendar=DEFAULT_CALENDAR,
-        opened_on=OPENED, state_entered_on=OPENED, last_effective=OPENED, closed_on=None,
-        seq=1, head_hash="0" * 64,
-    ), **changes)
+    return replace(
+        CaseState(
+            id="CME-000001",
+            process_id="untraceable_cme",
+            process_version=1,
+            state="establishing_contact",
+            terminal=False,
+            calendar=DEFAULT_CALENDAR,
+            opened_on=OPENED,
+            state_entered_on=OPENED,
+            last_effective=OPENED,
+            closed_on=None,
+            seq=1,
+            head_hash="0" * 64,
+        ),
+        **changes,
+    )
 
 
-def situation(process: CompiledProcess, *, on: dt.date = OPENED, actor: Actor = OFFICER,
-              **changes: Any) -> Situation:
-    return Situation(case=case(**changes), compiled=process, actor=actor, on=on, at=AT,
-                     calendar=load_calendar(DEFAULT_CALENDAR),
-                     checks=process.definition.checks())
+def situation(
+    process: CompiledProcess, *, on: dt.date = OPENED, actor: Actor = OFFICER, **changes: Any
+) -> Situation:
+    return Situation(
+        case=case(**changes),
+        compiled=process,
+        actor=actor,
+        on=on,
+        at=AT,
+        calendar=load_calendar(DEFAULT_CALENDAR),
+        checks=process.definition.checks(),
+    )
 
 
 def test_a_step_that_may_be_taken_is_the_event_to_append(process: CompiledProcess) -> None:
@@ -63,8 +81,10 @@ def test_a_step_that_may_be_taken_is_the_event_to_append(process: CompiledProces
     draft = decide.take_step(sit, decide.step_of(process.definition, "contact_established"))
     assert draft.kind is EventKind.trigger
     assert isinstance(draft.body, StepTaken)
-    assert (draft.body.from_state, draft.body.to_state) == ("establishing_contact",
-                                                            "supporting_to_school_place")
+    assert (draft.body.from_state, draft.body.to_state) == (
+        "establishing_contact",
+        "supporting_to_school_place",
+    )
     assert draft.rule is not None
     assert draft.rule.startswith("contact_established: ")
 
@@ -75,8 +95,13 @@ def test_a_refusal_carries_every_reason(process: CompiledProcess) -> None:
     with pytest.raises(Refusal) as info:
         decide.take_step(sit, decide.step_of(process.definition, "close_untraceable"))
     kinds = [type(r) for r in info.value.reasons]
-    assert kinds == [RoleNotPermitted, TransitionNotAllowed, BackdatingRefused, MissingChecks,
-                     GuardFailed]
+    assert kinds == [
+        RoleNotPermitted,
+        TransitionNotAllowed,
+        BackdatingRefused,
+        MissingChecks,
+        GuardFailed,
+    ]
     err = info.value
     # A refusal is each of its reasons, and reads their facts.
     assert isinstance(err, MissingChecks)
@@ -84,7 +109,12 @@ def test_a_refusal_carries_every_reason(process: CompiledProcess) -> None:
     assert "giap_check" in err.missing
     assert err.failed == ["it is Day 26 or later (closure is decided on Day 26)"]
     assert [r["error"] for r in err.to_json()["reasons"]] == [
-        "role_not_permitted", "step_not_allowed", "backdated", "missing_checks", "guard_failed"]
+        "role_not_permitted",
+        "step_not_allowed",
+        "backdated",
+        "missing_checks",
+        "guard_failed",
+    ]
 
 
 def test_one_reason_is_raised_as_itself(process: CompiledProcess) -> None:
@@ -139,10 +169,17 @@ def test_a_role_outside_the_process_and_a_future_date(process: CompiledProcess) 
 
 def test_a_timer_whose_step_is_refused_lapses_saying_why(process: CompiledProcess) -> None:
     """The Day 3 timer fires `start_reasonable_checks`; due on Day 2 its guard fails."""
-    timer = {"key": "k", "state": "establishing_contact", "timer_id": "reasonable_checks_start",
-             "explanation": "Day 4"}
-    tdef = next(t for t in process.definition.states["establishing_contact"].timers
-                if t.id == "reasonable_checks_start")
+    timer = {
+        "key": "k",
+        "state": "establishing_contact",
+        "timer_id": "reasonable_checks_start",
+        "explanation": "Day 4",
+    }
+    tdef = next(
+        t
+        for t in process.definition.states["establishing_contact"].timers
+        if t.id == "reasonable_checks_start"
+    )
     early = situation(process, on=OPENED + dt.timedelta(days=1), actor=SCHEDULER_ACTOR)
     outcome = decide.fire_timer(early, timer, tdef)
     assert outcome.status == "lapsed"

@@ -52,9 +52,18 @@ def stored_payloads() -> Iterator[tuple[EventKind, dict[str, Any]]]:
 
 def note_event(payload: dict[str, Any]) -> CaseEvent:
     return CaseEvent(
-        case_id="CME-000001", seq=2, effective_date=AT.date(), recorded_at=AT, actor="sona",
-        role="cme_officer", kind=EventKind.note, payload=payload, process_id="untraceable_cme",
-        process_version=1, rule=None, prev_hash=GENESIS_HASH,
+        case_id="CME-000001",
+        seq=2,
+        effective_date=AT.date(),
+        recorded_at=AT,
+        actor="sona",
+        role="cme_officer",
+        kind=EventKind.note,
+        payload=payload,
+        process_id="untraceable_cme",
+        process_version=1,
+        rule=None,
+        prev_hash=GENESIS_HASH,
     ).sealed()
 
 
@@ -77,20 +86,28 @@ def test_every_stored_payload_is_format_1_and_its_model_writes_it_back_unchanged
 
 
 def test_a_stamped_payload_reads_as_the_unstamped_one() -> None:
-    payload = {"data": {"check": "mash_check", "wording": "Ask MASH"},
-               "personal": {"enc": "x", "key": "k"}}
+    payload = {
+        "data": {"check": "mash_check", "wording": "Ask MASH"},
+        "personal": {"enc": "x", "key": "k"},
+    }
     old = body_of(EventKind.check_recorded, payload)
     new = body_of(EventKind.check_recorded, {**payload, "v": FORMAT})
-    assert old == new == CheckRecorded(check="mash_check", wording="Ask MASH",
-                                       personal={"enc": "x", "key": "k"})
+    assert (
+        old
+        == new
+        == CheckRecorded(check="mash_check", wording="Ask MASH", personal={"enc": "x", "key": "k"})
+    )
 
 
 def test_models_write_what_the_writers_wrote() -> None:
     plain = FactChanged(facts={"ehc_plan": True}, previous=None)
     assert plain.data() == {"facts": {"ehc_plan": True}, "previous": None}
     sealed = FactChanged(personal_fact="safeguarding_concern", personal={"enc": "e", "key": "k"})
-    assert sealed.payload() == {"v": FORMAT, "data": {"personal_fact": "safeguarding_concern"},
-                                "personal": {"enc": "e", "key": "k"}}
+    assert sealed.payload() == {
+        "v": FORMAT,
+        "data": {"personal_fact": "safeguarding_concern"},
+        "personal": {"enc": "e", "key": "k"},
+    }
     step = StepTaken(trigger="refer", from_state="a", to_state="a", stays=True)
     assert step.data()["stays"] is True
     assert "stays" not in StepTaken(trigger="go", from_state="a", to_state="b").data()
@@ -122,8 +139,10 @@ def test_pydantic_checks_types_where_events_are_written() -> None:
         check_body(EventKind.note, {"data": {"text": "x"}})
     action = {"kind": "letter", "to": "parent_carer", "wording": "Write", "sent": True}
     with pytest.raises(pydantic.ValidationError, match="sent"):
-        check_body(EventKind.trigger, {"data": {"trigger": "t", "from_state": "a",
-                                                "to_state": "b", "actions": [action]}})
+        check_body(
+            EventKind.trigger,
+            {"data": {"trigger": "t", "from_state": "a", "to_state": "b", "actions": [action]}},
+        )
     with pytest.raises(pydantic.ValidationError, match="pets"):
         check_body(EventKind.note, {"data": {}, "personal": {"last_note": "x", "pets": 1}})
     child = {"child": {"full_name": "Ana", "upn": "A123"}, "last_note": "rang"}
@@ -183,10 +202,18 @@ def test_reading_runs_every_upgrade_from_the_stored_format(
 
 def replay_opened() -> Any:
     opened = CaseEvent(
-        case_id="CME-000001", seq=1, effective_date=AT.date(), recorded_at=AT, actor="sona",
-        role="cme_officer", kind=EventKind.opened,
+        case_id="CME-000001",
+        seq=1,
+        effective_date=AT.date(),
+        recorded_at=AT,
+        actor="sona",
+        role="cme_officer",
+        kind=EventKind.opened,
         payload={"data": Opened(state="establishing_contact", calendar="london-2024-25").data()},
-        process_id="untraceable_cme", process_version=1, rule=None, prev_hash=GENESIS_HASH,
+        process_id="untraceable_cme",
+        process_version=1,
+        rule=None,
+        prev_hash=GENESIS_HASH,
     ).sealed()
     return replay([opened])
 
@@ -195,19 +222,30 @@ def replay_opened() -> Any:
 
 
 def test_an_event_round_trips_through_its_row() -> None:
-    body = TimerFired(trigger="chase", from_state="a", to_state="b", timer="t", key="k",
-                      explanation="Day 10")
+    body = TimerFired(
+        trigger="chase", from_state="a", to_state="b", timer="t", key="k", explanation="Day 10"
+    )
     ev = CaseEvent(
-        case_id="CME-000001", seq=2, effective_date=AT.date(), recorded_at=AT, actor="scheduler",
-        role="scheduler", kind=EventKind.timer_fired, payload=body.payload(),
-        process_id="untraceable_cme", process_version=1, rule="r", prev_hash=GENESIS_HASH,
+        case_id="CME-000001",
+        seq=2,
+        effective_date=AT.date(),
+        recorded_at=AT,
+        actor="scheduler",
+        role="scheduler",
+        kind=EventKind.timer_fired,
+        payload=body.payload(),
+        process_id="untraceable_cme",
+        process_version=1,
+        rule="r",
+        prev_hash=GENESIS_HASH,
     ).sealed()
     row = event_to_row(ev)
-    assert row["payload"] == '{"data":{"actions":[],"explanation":"Day 10","from_state":"a",' \
-        '"key":"k","stops_clock":false,"terminal":false,"timer":"t","to_state":"b",' \
+    assert (
+        row["payload"] == '{"data":{"actions":[],"explanation":"Day 10","from_state":"a",'
+        '"key":"k","stops_clock":false,"terminal":false,"timer":"t","to_state":"b",'
         '"trigger":"chase"},"v":2}'
+    )
     back = event_from_row(row)
     assert back == ev
     assert back.body == body
     assert back.compute_hash() == ev.hash
-

@@ -18,10 +18,12 @@ FACTS = {
     "distance_miles": FactDefinition(type="float", description="d"),
     "destination_la": FactDefinition(type="string", description="d"),
     "date_of_last_contact": FactDefinition(type="date", description="d"),
-    "off_roll_date": FactDefinition(type="date", description="the off roll date",
-                                    not_backdated=True),
-    "placement_route": FactDefinition(type="enum", description="d",
-                                      values=["in_year_admissions", "fair_access_panel"]),
+    "off_roll_date": FactDefinition(
+        type="date", description="the off roll date", not_backdated=True
+    ),
+    "placement_route": FactDefinition(
+        type="enum", description="d", values=["in_year_admissions", "fair_access_panel"]
+    ),
 }
 ON = dt.date(2024, 10, 22)
 
@@ -29,9 +31,12 @@ ON = dt.date(2024, 10, 22)
 @pytest.mark.parametrize(
     ("name", "raw", "value"),
     [
-        ("crime_suspected", "true", True), ("crime_suspected", "No", False),
-        ("crime_suspected", " y ", True), ("crime_suspected", False, False),
-        ("days_absent", " 20 ", 20), ("days_absent", 3, 3),
+        ("crime_suspected", "true", True),
+        ("crime_suspected", "No", False),
+        ("crime_suspected", " y ", True),
+        ("crime_suspected", False, False),
+        ("days_absent", " 20 ", 20),
+        ("days_absent", 3, 3),
         ("distance_miles", "2.5", 2.5),
         ("destination_la", "Barnet", "Barnet"),
         ("date_of_last_contact", "2024-09-12", "2024-09-12"),
@@ -57,8 +62,7 @@ def test_values_are_typed_as_declared(name: str, raw: Any, value: Any) -> None:
         ("placement_route", "fair_access", "did you mean 'fair_access_panel'?"),
     ],
 )
-def test_a_value_of_the_wrong_kind_says_what_to_write(name: str, raw: Any,
-                                                      message: str) -> None:
+def test_a_value_of_the_wrong_kind_says_what_to_write(name: str, raw: Any, message: str) -> None:
     with pytest.raises(InputError) as info:
         coerce_fact(name, raw, FACTS, on=ON)
     assert message in str(info.value)

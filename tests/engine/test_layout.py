@@ -24,13 +24,23 @@ def test_the_audit_package_lists_what_it_loads_lazily() -> None:
 
 
 def test_importing_the_audit_access_map_loads_no_replay_verify_or_case_service() -> None:
-    heavy = ("engine.audit.replay", "engine.audit.verify", "engine.audit.export",
-             "engine.cases.service")
+    heavy = (
+        "engine.audit.replay",
+        "engine.audit.verify",
+        "engine.audit.export",
+        "engine.cases.service",
+    )
     assert _loaded_after("import engine.audit.access", heavy) == []
 
 
 def test_crypto_merges_sealed_parts_by_the_rule_the_projection_uses_for_plain_ones() -> None:
     assert crypto.MERGED_PERSONAL == projection.MERGED_PERSONAL
-    for part in ({"enc": "x", "key": "k"}, {"enc": "x"}, {"enc": "x", "key": "k", "more": 1},
-                 "text", None, {}):
+    for part in (
+        {"enc": "x", "key": "k"},
+        {"enc": "x"},
+        {"enc": "x", "key": "k", "more": 1},
+        "text",
+        None,
+        {},
+    ):
         assert crypto.is_sealed(part) == projection.is_sealed(part)

@@ -51,11 +51,27 @@ def test_the_shipped_example_is_a_valid_form_for_two_siblings() -> None:
 
 def test_the_blank_form_names_every_appendix_6_field() -> None:
     blank = files("processes").joinpath("forms", "notification_blank.yaml").read_text()
-    for field in ("notifier:", "parent_carer:", "postcode:", "language:", "translator_required:",
-                  "children:", "date_of_birth:", "upn:", "ethnicity:", "ground:", "ehc_plan:",
-                  "looked_after:", "social_care_early_help:", "camhs:", "yos:",
-                  "asylum_seeker:", "lead_professionals:", "date_of_last_attendance:",
-                  "date_of_last_contact:"):
+    for field in (
+        "notifier:",
+        "parent_carer:",
+        "postcode:",
+        "language:",
+        "translator_required:",
+        "children:",
+        "date_of_birth:",
+        "upn:",
+        "ethnicity:",
+        "ground:",
+        "ehc_plan:",
+        "looked_after:",
+        "social_care_early_help:",
+        "camhs:",
+        "yos:",
+        "asylum_seeker:",
+        "lead_professionals:",
+        "date_of_last_attendance:",
+        "date_of_last_contact:",
+    ):
         assert field in blank, field
 
 
@@ -106,8 +122,9 @@ def test_valid_upns_permanent_and_temporary_and_none() -> None:
         (dt.date(2007, 9, 23), dt.date(2024, 7, 1), False),
     ],
 )
-def test_compulsory_school_age_on_the_notification_date(dob: dt.date, on: dt.date,
-                                                        ok: bool) -> None:
+def test_compulsory_school_age_on_the_notification_date(
+    dob: dt.date, on: dt.date, ok: bool
+) -> None:
     form = with_child(date_of_birth=dob.isoformat())
     if ok:
         check_school_age(form, on=on)
@@ -131,8 +148,12 @@ def test_dates_that_cannot_be_right_for_the_day_it_arrived() -> None:
 
 @pytest.mark.parametrize(
     ("dob", "phase"),
-    [(dt.date(2013, 8, 31), "secondary"), (dt.date(2013, 9, 1), "primary"),
-     (dt.date(2019, 3, 14), "primary"), (dt.date(2010, 1, 1), "secondary")],
+    [
+        (dt.date(2013, 8, 31), "secondary"),
+        (dt.date(2013, 9, 1), "primary"),
+        (dt.date(2019, 3, 14), "primary"),
+        (dt.date(2010, 1, 1), "secondary"),
+    ],
 )
 def test_age_phase_by_age_on_31_august(dob: dt.date, phase: str) -> None:
     assert age_phase(dob, dt.date(2024, 10, 21)) == phase

@@ -32,9 +32,13 @@ class FakeRenderer:
     def render(self, template: str, context: dict[str, Any]) -> RenderedLetter:
         self.rendered.append((template, context))
         text = f"{template} for {context['child']['full_name']}".encode()
-        return RenderedLetter(template=template, template_version="v-" + template,
-                              filename=f"{template}.pdf", content=text,
-                              media_type="application/pdf")
+        return RenderedLetter(
+            template=template,
+            template_version="v-" + template,
+            filename=f"{template}.pdf",
+            content=text,
+            media_type="application/pdf",
+        )
 
 
 class FakeComposer:
@@ -61,9 +65,15 @@ class FakeNotifier:
 
 
 def _sender(service, notifier=None, renderer=None, max_attempts=5):
-    return OutboxSender(service=service, notifier=notifier or FakeNotifier(),
-                        renderer=renderer or FakeRenderer(), composer=FakeComposer(),
-                        directory=FakeDirectory(), actor=OFFICER, max_attempts=max_attempts)
+    return OutboxSender(
+        service=service,
+        notifier=notifier or FakeNotifier(),
+        renderer=renderer or FakeRenderer(),
+        composer=FakeComposer(),
+        directory=FakeDirectory(),
+        actor=OFFICER,
+        max_attempts=max_attempts,
+    )
 
 
 @pytest.fixture
@@ -74,11 +84,15 @@ def ana(service: CaseService, example_form: NotificationForm) -> str:
 
 
 def test_a_letter_is_filed_with_the_case_and_recorded_with_its_template_version(
-        service, ana) -> None:
+    service, ana
+) -> None:
     service.fire(ana, "start_reasonable_checks", on=DAY_4, at=RECORDED_AT, actor=OFFICER)
     (row,) = list_outbox(service, status=["pending"])
-    assert (row.kind, row.template, row.recipient) == ("letter", "first_formal_cme_letter",
-                                                       "parent_carer")
+    assert (row.kind, row.template, row.recipient) == (
+        "letter",
+        "first_formal_cme_letter",
+        "parent_carer",
+    )
     renderer = FakeRenderer()
     summary = _sender(service, renderer=renderer).send_pending(on=DAY_4, at=RECORDED_AT)
     assert summary.sent == [row.id]
@@ -105,12 +119,15 @@ def test_a_letter_is_filed_with_the_case_and_recorded_with_its_template_version(
 
 def test_a_failed_send_stays_in_the_outbox_and_is_retried(service, ana) -> None:
     service.fire(ana, "start_reasonable_checks", on=DAY_4, at=RECORDED_AT, actor=OFFICER)
-    service.fire(ana, "contact_established", on=dt.date(2024, 10, 25), at=RECORDED_AT,
-                 actor=OFFICER)
-    service.set_fact(ana, "destination_la", "Islington", on=dt.date(2024, 10, 28),
-                     at=RECORDED_AT, actor=OFFICER)
-    service.fire(ana, "moved_to_another_la", on=dt.date(2024, 10, 28), at=RECORDED_AT,
-                 actor=OFFICER)
+    service.fire(
+        ana, "contact_established", on=dt.date(2024, 10, 25), at=RECORDED_AT, actor=OFFICER
+    )
+    service.set_fact(
+        ana, "destination_la", "Islington", on=dt.date(2024, 10, 28), at=RECORDED_AT, actor=OFFICER
+    )
+    service.fire(
+        ana, "moved_to_another_la", on=dt.date(2024, 10, 28), at=RECORDED_AT, actor=OFFICER
+    )
     down = FakeNotifier(fail=True)
     first = _sender(service, notifier=down).send_pending(on=dt.date(2024, 10, 28), at=RECORDED_AT)
     assert len(first.sent) == 1  # the letter needs no mail server
@@ -129,8 +146,9 @@ def test_a_failed_send_stays_in_the_outbox_and_is_retried(service, ana) -> None:
 
 def test_after_max_attempts_a_row_is_dead_until_retried_by_hand(service, ana) -> None:
     service.fire(ana, "contact_established", on=OPENED, at=RECORDED_AT, actor=OFFICER)
-    service.set_fact(ana, "safeguarding_concern", "bruising seen", on=OPENED, at=RECORDED_AT,
-                     actor=OFFICER)
+    service.set_fact(
+        ana, "safeguarding_concern", "bruising seen", on=OPENED, at=RECORDED_AT, actor=OFFICER
+    )
     service.fire(ana, "refer_to_mash", on=OPENED, at=RECORDED_AT, actor=OFFICER)
     down = FakeNotifier(fail=True)
     for _ in range(3):

@@ -34,7 +34,10 @@ def test_the_outline_has_each_stage_checklist_and_window_as_the_definition(
         for sid, state in d.states.items():
             got = outline.states[sid]
             assert (got.title, got.description, got.terminal) == (
-                state.title, state.description, state.terminal)
+                state.title,
+                state.description,
+                state.terminal,
+            )
             assert [(c.id, c.wording, c.channel, c.required, c.window) for c in got.checklist] == [
                 (c.id, c.wording, c.channel, c.required, str(c.days) if c.days else None)
                 for c in state.checklist
@@ -47,9 +50,11 @@ def test_the_steps_from_a_stage_are_those_a_person_may_take_there(
     for d in _definitions(registry):
         outline = d.outline()
         for sid, state in d.states.items():
-            expected = [] if state.terminal else [
-                t.id for t in d.triggers if sid in d.source_states(t) and t.roles
-            ]
+            expected = (
+                []
+                if state.terminal
+                else [t.id for t in d.triggers if sid in d.source_states(t) and t.roles]
+            )
             assert [s.id for s in outline.steps_from(sid)] == expected, (d.id, sid)
 
 
@@ -63,11 +68,17 @@ def test_the_untraceable_timeline_outline_keeps_the_policy_wording(
     assert "Day 1–3" in windows
 
 
-@pytest.mark.parametrize("stored", [
-    '{"format": 999, "id": "x"}', '{"format": 1}', '{"format": 1, "id": "x", "version": 1}',
-    '{"format": 1, "id": "x", "version": 1, "title": "t", "states": {"s": [1]}, "steps": []}',
-    "not json", "[]",
-])
+@pytest.mark.parametrize(
+    "stored",
+    [
+        '{"format": 999, "id": "x"}',
+        '{"format": 1}',
+        '{"format": 1, "id": "x", "version": 1}',
+        '{"format": 1, "id": "x", "version": 1, "title": "t", "states": {"s": [1]}, "steps": []}',
+        "not json",
+        "[]",
+    ],
+)
 def test_an_outline_of_another_format_or_damaged_is_not_read(stored: str) -> None:
     # None: the reader rebuilds the outline from the version's text (tests/engine/test_store.py).
     assert ProcessOutline.from_json(stored) is None

@@ -39,8 +39,12 @@ def _copy(tmp_path: Path) -> Env:
     shutil.copy2(RELEASE / "demo.db", tmp_path / "demo.db")
     shutil.copy2(RELEASE / "master.key", tmp_path / "master.key")
     # The suite's own test key (CME_MASTER_KEY, tests/conftest.py) would win over the file.
-    return {"CME_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}", "CME_MASTER_KEY": None,
-            "CME_MASTER_KEY_FILE": str(tmp_path / "master.key"), "CME_ACTOR": "sona"}
+    return {
+        "CME_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+        "CME_MASTER_KEY": None,
+        "CME_MASTER_KEY_FILE": str(tmp_path / "master.key"),
+        "CME_ACTOR": "sona",
+    }
 
 
 def cme(env: Env, *args: str) -> dict[str, Any]:
@@ -78,13 +82,23 @@ def test_every_case_replays_to_its_stored_row_through_the_typed_events(
         replayed = replay(history).as_row()
         assert replayed == CaseState.from_row(row).as_row(), case_id
         # The JSON columns are the very text 0.1.0 stored, not merely equal in meaning.
-        assert [replayed[c] for c in ("facts", "checks", "pauses", "personal")] == \
-            [row[c] for c in ("facts", "checks", "pauses", "personal")], case_id
+        assert [replayed[c] for c in ("facts", "checks", "pauses", "personal")] == [
+            row[c] for c in ("facts", "checks", "pauses", "personal")
+        ], case_id
 
 
 def test_it_takes_new_commands_and_still_verifies(env: Env) -> None:
-    cme(env, "case", "check", CASE, "council_tax_check", "--on", "2025-01-07",
-        "--outcome", "No record at the address")
+    cme(
+        env,
+        "case",
+        "check",
+        CASE,
+        "council_tax_check",
+        "--on",
+        "2025-01-07",
+        "--outcome",
+        "No record at the address",
+    )
     cme(env, "case", "note", CASE, "Rang the last known number", "--on", "2025-01-07")
     cme(env, "case", "fire", CASE, "return_for_closure_decision", "--on", "2025-01-08")
     shown = cme(env, "case", "show", CASE)
@@ -102,4 +116,7 @@ def test_it_takes_new_commands_and_still_verifies(env: Env) -> None:
     for ev in history:  # old and new payloads alike fit their declared models
         check_body(ev.kind, ev.payload)
     assert [ev.kind for ev in history[-3:]] == [
-        EventKind.check_recorded, EventKind.note, EventKind.trigger]
+        EventKind.check_recorded,
+        EventKind.note,
+        EventKind.trigger,
+    ]

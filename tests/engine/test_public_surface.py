@@ -8,8 +8,18 @@ import sys
 import engine
 
 PINNED = [
-    "Actor", "CMEError", "CaseEvent", "CaseReader", "CaseService", "CaseState", "DefinitionError",
-    "ProcessDefinition", "ProcessRegistry", "SchoolCalendar", "load_calendar", "open_store",
+    "Actor",
+    "CMEError",
+    "CaseEvent",
+    "CaseReader",
+    "CaseService",
+    "CaseState",
+    "DefinitionError",
+    "ProcessDefinition",
+    "ProcessRegistry",
+    "SchoolCalendar",
+    "load_calendar",
+    "open_store",
 ]
 
 

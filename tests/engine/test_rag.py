@@ -27,11 +27,23 @@ def _load(registry, rules: str):
 
 
 def _rate(loaded, **facts):
-    measures = {"weeks_out_of_education": facts.pop("weeks", 0), "days_out_of_education": 0,
-                "weeks_since_notification": 0, "state": "reasonable_checks",
-                "process": "untraceable_cme", "notification_text": facts.pop("text", "")}
-    return loaded.rate(facts=facts, measures=measures, checks_done=(), case_day=5, state_day=1,
-                       on=dt.date(2024, 10, 25), opened_on=dt.date(2024, 10, 21))
+    measures = {
+        "weeks_out_of_education": facts.pop("weeks", 0),
+        "days_out_of_education": 0,
+        "weeks_since_notification": 0,
+        "state": "reasonable_checks",
+        "process": "untraceable_cme",
+        "notification_text": facts.pop("text", ""),
+    }
+    return loaded.rate(
+        facts=facts,
+        measures=measures,
+        checks_done=(),
+        case_day=5,
+        state_day=1,
+        on=dt.date(2024, 10, 25),
+        opened_on=dt.date(2024, 10, 21),
+    )
 
 
 def test_the_shipped_rules_load_against_the_shipped_processes(registry) -> None:
@@ -42,11 +54,14 @@ def test_the_shipped_rules_load_against_the_shipped_processes(registry) -> None:
 
 
 def test_the_most_urgent_colour_wins_and_every_reason_is_given(registry) -> None:
-    loaded = _load(registry, """  - {colour: amber, when: ehc_plan, because: EHC plan}
+    loaded = _load(
+        registry,
+        """  - {colour: amber, when: ehc_plan, because: EHC plan}
   - colour: red
     when: weeks_out_of_education >= target
     because: out {weeks_out_of_education} weeks of {target}
-""")
+""",
+    )
     rating = _rate(loaded, ehc_plan=True, weeks=9)
     assert rating.colour == Colour.red
     assert rating.explain() == "red: out 9 weeks of 8; amber: EHC plan"
@@ -58,18 +73,29 @@ def test_a_fact_the_case_does_not_have_is_not_set(registry) -> None:
     assert _rate(loaded).colour == Colour.green  # looked_after never recorded: rule not met
 
 
-@pytest.mark.parametrize(("rules", "message"), [
-    ("  - {colour: red, when: looked_afterr, because: x}\n",
-     "rag.yaml:8:25: unknown name 'looked_afterr' in guard `looked_afterr`; did you mean "
-     "'looked_after'?"),
-    ("  - {colour: red, when: 'weeks_out_of_education >= \"8\"', because: x}\n",
-     "rag.yaml:8:25: type error in guard"),
-    ("  - {colour: red, when: 'weeks_out_of_education', because: x}\n",
-     "gives an int, not true or false"),
-    ("  - {colour: pink, when: ehc_plan, because: x}\n",
-     "rag.yaml:8:14: rules.0.colour: Input should be 'red', 'amber' or 'green'"),
-    ("  - {colour: red, when: ehc_plan}\n", "missing required key 'because'"),
-])
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        (
+            "  - {colour: red, when: looked_afterr, because: x}\n",
+            "rag.yaml:8:25: unknown name 'looked_afterr' in guard `looked_afterr`; did you mean "
+            "'looked_after'?",
+        ),
+        (
+            "  - {colour: red, when: 'weeks_out_of_education >= \"8\"', because: x}\n",
+            "rag.yaml:8:25: type error in guard",
+        ),
+        (
+            "  - {colour: red, when: 'weeks_out_of_education', because: x}\n",
+            "gives an int, not true or false",
+        ),
+        (
+            "  - {colour: pink, when: ehc_plan, because: x}\n",
+            "rag.yaml:8:14: rules.0.colour: Input should be 'red', 'amber' or 'green'",
+        ),
+        ("  - {colour: red, when: ehc_plan}\n", "missing required key 'because'"),
+    ],
+)
 def test_bad_rules_are_placed(registry, rules: str, message: str) -> None:
     with pytest.raises(DefinitionError) as err:
         _load(registry, rules)
@@ -78,9 +104,11 @@ def test_bad_rules_are_placed(registry, rules: str, message: str) -> None:
 
 def test_unknown_process_and_clashing_threshold_names(registry) -> None:
     facts = {c.definition.id: c.definition.facts for c in registry}
-    text = BASE.replace("{rules}", "  - {colour: red, when: ehc_plan, because: x}\n").replace(
-        "processes: [untraceable_cme]", "processes: [untraceable_cme, untracable]").replace(
-        "thresholds: {target: 8}", "thresholds: {ehc_plan: 8}")
+    text = (
+        BASE.replace("{rules}", "  - {colour: red, when: ehc_plan, because: x}\n")
+        .replace("processes: [untraceable_cme]", "processes: [untraceable_cme, untracable]")
+        .replace("thresholds: {target: 8}", "thresholds: {ehc_plan: 8}")
+    )
     with pytest.raises(DefinitionError) as err:
         load_rag_text(text, "rag.yaml", process_facts=facts)
     message = str(err.value)

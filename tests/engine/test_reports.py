@@ -64,8 +64,10 @@ def test_register_lists_each_open_case_with_its_core_information(service, siblin
     # Last attendance Friday 13 September 2024 → 38 days, 5 whole weeks by 21 October.
     assert (ana["days_out"], ana["weeks_out"]) == (38, 5)
     assert ana["outstanding_checks"] == [
-        "core_information_checked", "opened_on_cme_register",
-        "contact_attempted_by_phone", "contact_attempted_by_email",
+        "core_information_checked",
+        "opened_on_cme_register",
+        "contact_attempted_by_phone",
+        "contact_attempted_by_email",
     ]
     assert ana["next_due"].startswith("2024-10-22: escalate to cme_officer")
     assert ana["assigned_officer"] == "sona"
@@ -73,13 +75,21 @@ def test_register_lists_each_open_case_with_its_core_information(service, siblin
 
 def test_register_for_a_past_date_does_not_see_later_steps(service, siblings) -> None:
     ana = siblings[0]
-    service.record_check(ana, "core_information_checked", on=dt.date(2024, 10, 22),
-                         at=RECORDED_AT, actor=OFFICER, outcome="complete")
-    service.fire(ana, "contact_established", on=dt.date(2024, 10, 23), at=RECORDED_AT,
-                 actor=OFFICER)
+    service.record_check(
+        ana,
+        "core_information_checked",
+        on=dt.date(2024, 10, 22),
+        at=RECORDED_AT,
+        actor=OFFICER,
+        outcome="complete",
+    )
+    service.fire(
+        ana, "contact_established", on=dt.date(2024, 10, 23), at=RECORDED_AT, actor=OFFICER
+    )
     before = {r["case_id"]: r for r in register_report(service, **AS, on=OPENED).rows}[ana]
     assert "core_information_checked" in before["outstanding_checks"]
     assert before["state_id"] == "establishing_contact"
+
     def row(on: dt.date) -> dict[str, Any]:
         return {r["case_id"]: r for r in register_report(service, **AS, on=on).rows}[ana]
 
@@ -89,18 +99,24 @@ def test_register_for_a_past_date_does_not_see_later_steps(service, siblings) ->
     after = row(dt.date(2024, 10, 24))
     assert after["state_id"] == "supporting_to_school_place"
     # The same past report, run again after more history, is unchanged.
-    assert register_report(service, **AS, on=OPENED).as_json() == register_report(
-        service, **AS, on=OPENED).as_json()
+    assert (
+        register_report(service, **AS, on=OPENED).as_json()
+        == register_report(service, **AS, on=OPENED).as_json()
+    )
 
 
 def test_a_closed_case_leaves_the_register_from_its_closing_day(service, siblings) -> None:
     tiago = siblings[1]
-    service.fire(tiago, "contact_established", on=dt.date(2024, 10, 22), at=RECORDED_AT,
-                 actor=OFFICER)
-    for name, value in (("placement_route", "in_year_admissions"),
-                        ("placement_provision", "Regent High School")):
+    service.fire(
+        tiago, "contact_established", on=dt.date(2024, 10, 22), at=RECORDED_AT, actor=OFFICER
+    )
+    for name, value in (
+        ("placement_route", "in_year_admissions"),
+        ("placement_provision", "Regent High School"),
+    ):
         service.set_fact(tiago, name, value, on=dt.date(2024, 11, 4), at=RECORDED_AT, actor=OFFICER)
     service.fire(tiago, "child_placed", on=dt.date(2024, 11, 5), at=RECORDED_AT, actor=OFFICER)
+
     def listed(on: dt.date) -> set[str]:
         return {r["case_id"] for r in register_report(service, **AS, on=on).rows}
 
@@ -110,13 +126,20 @@ def test_a_closed_case_leaves_the_register_from_its_closing_day(service, sibling
 
 
 def test_rag_colours_follow_the_rules_and_say_why(service, registry, example_form) -> None:
-    looked_after = example_form.model_copy(update={"children": [
-        example_form.children[0].model_copy(update={"looked_after": True})]})
-    no_dates = example_form.model_copy(update={
-        "children": [example_form.children[1]], "date_of_last_attendance": None,
-        "additional_information": None, "explanation": None})
-    young_carer = no_dates.model_copy(update={
-        "additional_information": "Tiago is a YOUNG CARER for his grandmother."})
+    looked_after = example_form.model_copy(
+        update={"children": [example_form.children[0].model_copy(update={"looked_after": True})]}
+    )
+    no_dates = example_form.model_copy(
+        update={
+            "children": [example_form.children[1]],
+            "date_of_last_attendance": None,
+            "additional_information": None,
+            "explanation": None,
+        }
+    )
+    young_carer = no_dates.model_copy(
+        update={"additional_information": "Tiago is a YOUNG CARER for his grandmother."}
+    )
     (lac,) = service.open_case(looked_after, on=OPENED, at=RECORDED_AT, actor=OFFICER)
     (green,) = service.open_case(no_dates, on=OPENED, at=RECORDED_AT, actor=OFFICER)
     (carer,) = service.open_case(young_carer, on=OPENED, at=RECORDED_AT, actor=OFFICER)
@@ -129,30 +152,43 @@ def test_rag_colours_follow_the_rules_and_say_why(service, registry, example_for
     ]
     assert rows[green]["colour"] == "green"
     assert rows[green]["reasons"] == [
-        "green: no known vulnerability and out of education under 4 weeks"]
+        "green: no known vulnerability and out of education under 4 weeks"
+    ]
     assert rows[carer]["colour"] == "amber"
     assert "group at particular risk" in rows[carer]["reasons"][0]
     assert [r["colour"] for r in report.rows] == ["red", "amber", "green"]
     assert "version 1" in report.notes[0]
 
 
-def test_rag_safeguarding_concern_recorded_later_turns_the_case_red(service, registry,
-                                                                    siblings) -> None:
+def test_rag_safeguarding_concern_recorded_later_turns_the_case_red(
+    service, registry, siblings
+) -> None:
     ana = siblings[0]
-    service.set_fact(ana, "safeguarding_concern", "neighbour reports shouting",
-                     on=dt.date(2024, 10, 24), at=RECORDED_AT, actor=OFFICER)
+    service.set_fact(
+        ana,
+        "safeguarding_concern",
+        "neighbour reports shouting",
+        on=dt.date(2024, 10, 24),
+        at=RECORDED_AT,
+        actor=OFFICER,
+    )
     rules = _rules(registry)
-    before = {r["case_id"]: r for r in rag_report(service, **AS, on=dt.date(2024, 10, 23),
-                                                  rules=rules).rows}
-    after = {r["case_id"]: r for r in rag_report(service, **AS, on=dt.date(2024, 10, 24),
-                                                 rules=rules).rows}
+    before = {
+        r["case_id"]: r
+        for r in rag_report(service, **AS, on=dt.date(2024, 10, 23), rules=rules).rows
+    }
+    after = {
+        r["case_id"]: r
+        for r in rag_report(service, **AS, on=dt.date(2024, 10, 24), rules=rules).rows
+    }
     assert before[ana]["colour"] == "amber"
     assert after[ana]["colour"] == "red"
     assert after[ana]["reasons"][0].startswith("red: safeguarding concern raised")
 
 
-def test_changing_a_threshold_in_a_copy_changes_the_colour(service, registry, siblings,
-                                                           tmp_path) -> None:
+def test_changing_a_threshold_in_a_copy_changes_the_colour(
+    service, registry, siblings, tmp_path
+) -> None:
     from importlib.resources import files
 
     on = dt.date(2024, 11, 8)  # 56 days after the last attendance: 8 weeks
@@ -160,15 +196,20 @@ def test_changing_a_threshold_in_a_copy_changes_the_colour(service, registry, si
     assert {r["colour"] for r in rag_report(service, **AS, on=on, rules=shipped).rows} == {"red"}
     text = files("processes").joinpath("rag.yaml").read_text(encoding="utf-8")
     edited = tmp_path / "rag.yaml"
-    edited.write_text(text.replace("reintegration_target_weeks: 8",
-                                   "reintegration_target_weeks: 12"))
+    edited.write_text(
+        text.replace("reintegration_target_weeks: 8", "reintegration_target_weeks: 12")
+    )
     facts = {c.definition.id: c.definition.facts for c in registry}
-    copy = load_rag(edited, process_facts=facts,
-                    process_checks={c for comp in registry for c in comp.definition.checks()})
+    copy = load_rag(
+        edited,
+        process_facts=facts,
+        process_checks={c for comp in registry for c in comp.definition.checks()},
+    )
     rows = rag_report(service, **AS, on=on, rules=copy).rows
     assert {r["colour"] for r in rows} == {"amber"}
     assert rows[0]["reasons"] == [
-        "amber: out of education 8 weeks — half-way to the 12-week target"]
+        "amber: out of education 8 weeks — half-way to the 12-week target"
+    ]
 
 
 def test_mash_file_has_only_the_fields_mash_needs(service, siblings, example_form) -> None:
@@ -179,47 +220,74 @@ def test_mash_file_has_only_the_fields_mash_needs(service, siblings, example_for
     assert [r["Child's name"] for r in table] == ["Ana Silva", "Tiago Silva"]
     assert table[0]["Postcode"] == "NW1 0AA"
     assert table[0]["UPN"] == "H801200001001"
-    for secret in ("07700 900123", "maria.silva@example.com", "White - Other", "Portuguese",
-                   "flat apparently empty", "aunt"):
+    for secret in (
+        "07700 900123",
+        "maria.silva@example.com",
+        "White - Other",
+        "Portuguese",
+        "flat apparently empty",
+        "aunt",
+    ):
         assert secret not in text
 
 
 def test_csv_and_xlsx_neutralise_formulas(service, example_form) -> None:
     from openpyxl import load_workbook
 
-    hostile = example_form.model_copy(update={"children": [
-        example_form.children[0].model_copy(update={"full_name": "=HYPERLINK(\"http://x\")"})],
-        "parent_carer": example_form.parent_carer.model_copy(update={"names": "@SUM(A1)",
-                                                                      "address": "-2+3"})})
+    hostile = example_form.model_copy(
+        update={
+            "children": [
+                example_form.children[0].model_copy(update={"full_name": '=HYPERLINK("http://x")'})
+            ],
+            "parent_carer": example_form.parent_carer.model_copy(
+                update={"names": "@SUM(A1)", "address": "-2+3"}
+            ),
+        }
+    )
     service.open_case(hostile, on=OPENED, at=RECORDED_AT, actor=OFFICER)
     report = mash_report(service, **AS, on=OPENED)
     row = next(csv.DictReader(io.StringIO(csv_text(report))))
-    assert row["Child's name"] == "'=HYPERLINK(\"http://x\")"
+    assert row["Child's name"] == '\'=HYPERLINK("http://x")'
     assert row["Parent/carer"] == "'@SUM(A1)"
     assert row["Address"] == "'-2+3"
     sheet = load_workbook(io.BytesIO(xlsx_bytes(report))).active
     values = [c.value for c in sheet[2]]
-    assert "'=HYPERLINK(\"http://x\")" in values
+    assert '\'=HYPERLINK("http://x")' in values
     assert all(c.data_type != "f" for r in sheet.iter_rows() for c in r)
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("=1+1", "'=1+1"), ("+44 20", "'+44 20"), ("-x", "'-x"), ("@a", "'@a"), ("\tx", "'\tx"),
-    ("\rx", "'\rx"), ("Ana", "Ana"), (-3, -3), (None, ""), (True, "yes"),
-    (dt.date(2024, 10, 21), "2024-10-21"), (["a", "=b"], "a; =b"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+44 20", "'+44 20"),
+        ("-x", "'-x"),
+        ("@a", "'@a"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("Ana", "Ana"),
+        (-3, -3),
+        (None, ""),
+        (True, "yes"),
+        (dt.date(2024, 10, 21), "2024-10-21"),
+        (["a", "=b"], "a; =b"),
+    ],
+)
 def test_safe_cell(value, expected) -> None:
     assert safe_cell(value) == expected
 
 
-def _roll_return(service: CaseService, example_form: NotificationForm, *, change: str,
-                 on: dt.date) -> str:
+def _roll_return(
+    service: CaseService, example_form: NotificationForm, *, change: str, on: dt.date
+) -> str:
     form = example_form.model_copy(update={"children": [example_form.children[0]]})
-    (case_id,) = service.open_case(form, on=on, at=RECORDED_AT, actor=OFFICER,
-                                   process="roll_returns")
+    (case_id,) = service.open_case(
+        form, on=on, at=RECORDED_AT, actor=OFFICER, process="roll_returns"
+    )
     service.set_fact(case_id, "roll_change", change, on=on, at=RECORDED_AT, actor=OFFICER)
-    service.set_fact(case_id, "non_standard_transition_point", True, on=on, at=RECORDED_AT,
-                     actor=OFFICER)
+    service.set_fact(
+        case_id, "non_standard_transition_point", True, on=on, at=RECORDED_AT, actor=OFFICER
+    )
     return case_id
 
 
@@ -254,20 +322,24 @@ def test_reports_need_the_right_to_read_cases_and_log_each_read(service, sibling
     mash_report(service, **AS, on=OPENED)
     with service.store.read() as conn:
         logged = conn.execute(select(access_log_table.c.case_id, access_log_table.c.action)).all()
-    assert sorted(logged) == [(siblings[0], "report mash on 2024-10-21"),
-                              (siblings[1], "report mash on 2024-10-21")]
+    assert sorted(logged) == [
+        (siblings[0], "report mash on 2024-10-21"),
+        (siblings[1], "report mash on 2024-10-21"),
+    ]
 
 
 def test_escalations_raised_in_the_period(service, siblings) -> None:
     _sweep(service, dt.date(2024, 10, 23))
-    report = escalations_report(service, **AS, on=dt.date(2024, 10, 23),
-                                since=dt.date(2024, 10, 21))
+    report = escalations_report(
+        service, **AS, on=dt.date(2024, 10, 23), since=dt.date(2024, 10, 21)
+    )
     assert len(report.rows) == 8  # four Day 2–3 reminders for each of the two children
     first = report.rows[0]
     assert first["on"] == dt.date(2024, 10, 22)
     assert first["to_role"] == "cme_officer"
     assert first["message"].startswith("Day 1 step outstanding")
     assert first["still_open"] is True
-    none_yet = escalations_report(service, **AS, on=dt.date(2024, 10, 21),
-                                  since=dt.date(2024, 10, 14))
+    none_yet = escalations_report(
+        service, **AS, on=dt.date(2024, 10, 21), since=dt.date(2024, 10, 14)
+    )
     assert none_yet.rows == []

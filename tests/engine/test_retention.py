@@ -43,8 +43,14 @@ PURGE_ON = dt.date(2031, 1, 6)
 def closed_and_open(service, example_form) -> tuple[str, str]:
     """Two sibling cases: the first closed (left the country) on 23 Oct 2024, the second open."""
     first, second = service.open_case(example_form, on=OPENED, at=RECORDED_AT, actor=OFFICER)
-    service.set_fact(first, "left_the_country_evidence", "Aunt confirms a move to Portugal",
-                     on=CLOSED, at=RECORDED_AT, actor=OFFICER)
+    service.set_fact(
+        first,
+        "left_the_country_evidence",
+        "Aunt confirms a move to Portugal",
+        on=CLOSED,
+        at=RECORDED_AT,
+        actor=OFFICER,
+    )
     service.fire(first, "child_left_the_country", on=CLOSED, at=RECORDED_AT, actor=OFFICER)
     return first, second
 
@@ -65,7 +71,9 @@ def test_where_two_rules_cover_a_process_the_longer_keeps_the_data() -> None:
         "kind: retention\nversion: 1\nrules:\n"
         "  - {id: all, title: All, closed_more_than_years: 6, says: s, source: x}\n"
         "  - {id: cme, title: CME, processes: [untraceable_cme], closed_more_than_years: 25,"
-        " says: s, source: x}\n", "r.yaml")
+        " says: s, source: x}\n",
+        "r.yaml",
+    )
     assert getattr(policy.rule_for("untraceable_cme"), "id", None) == "cme"
     assert getattr(policy.rule_for("roll_returns"), "id", None) == "all"
 
@@ -81,8 +89,10 @@ def test_a_bad_rules_file_names_every_problem_with_its_place(tmp_path) -> None:
         load_retention(path)
     text = str(err.value)
     assert "invalid for 2 reasons" in text
-    assert f"{path}:6:29: rules.0.closed_more_than_years: Input should be greater than or equal" \
+    assert (
+        f"{path}:6:29: rules.0.closed_more_than_years: Input should be greater than or equal"
         in text
+    )
     assert "unknown key 'delete_everything'" in text
 
 
@@ -90,7 +100,9 @@ def test_a_rule_naming_an_unknown_process_is_reported(registry) -> None:
     policy = parse_retention(
         "kind: retention\nversion: 1\nrules:\n"
         "  - {id: a, title: A, processes: [untraceable_cm], closed_more_than_years: 6,"
-        " says: s, source: x}\n", "r.yaml")
+        " says: s, source: x}\n",
+        "r.yaml",
+    )
     (issue,) = policy.check_processes(registry.ids())
     assert "no process 'untraceable_cm'; did you mean 'untraceable_cme'" in issue.message
 
@@ -101,7 +113,11 @@ def test_only_closed_cases_past_their_period_are_due(service, closed_and_open) -
     assert due_for_purge(service, policy, on=KEPT_UNTIL, actor=RECORDS) == []
     (due,) = due_for_purge(service, policy, on=KEPT_UNTIL + dt.timedelta(days=1), actor=RECORDS)
     assert (due.case_id, due.closed_on, due.purge_after, due.legal_hold) == (
-        closed, CLOSED, KEPT_UNTIL, False)
+        closed,
+        CLOSED,
+        KEPT_UNTIL,
+        False,
+    )
 
 
 def test_purge_destroys_the_key_records_who_and_why_and_the_chain_still_verifies(
@@ -109,10 +125,19 @@ def test_purge_destroys_the_key_records_who_and_why_and_the_chain_still_verifies
 ) -> None:
     closed, other = closed_and_open
     with service.store.engine.begin() as conn:
-        conn.execute(insert(document_table).values(
-            case_id=closed, template="first_formal_cme_letter", template_version="t1",
-            filename="letter.pdf", media_type="application/pdf", content=b"Dear Maria Silva",
-            sha256="x", created_on=CLOSED, created_at=RECORDED_AT))
+        conn.execute(
+            insert(document_table).values(
+                case_id=closed,
+                template="first_formal_cme_letter",
+                template_version="t1",
+                filename="letter.pdf",
+                media_type="application/pdf",
+                content=b"Dear Maria Silva",
+                sha256="x",
+                created_on=CLOSED,
+                created_at=RECORDED_AT,
+            )
+        )
     report = apply_retention(service, shipped_retention(), on=PURGE_ON, at=LATER, actor=RECORDS)
     assert [c.case_id for c in report.purged] == [closed]
     assert report.held == []
@@ -145,8 +170,9 @@ def test_purge_destroys_the_key_records_who_and_why_and_the_chain_still_verifies
 
 def test_a_dry_run_changes_nothing(service, closed_and_open) -> None:
     closed, _ = closed_and_open
-    report = apply_retention(service, shipped_retention(), on=PURGE_ON, at=LATER, actor=RECORDS,
-                             dry_run=True)
+    report = apply_retention(
+        service, shipped_retention(), on=PURGE_ON, at=LATER, actor=RECORDS, dry_run=True
+    )
     assert [c.case_id for c in report.purged] == [closed]
     assert service.get(closed).seq == 3
     assert service.revealed(service.get(closed)).personal["child"]["full_name"] == "Ana Silva"
@@ -154,8 +180,14 @@ def test_a_dry_run_changes_nothing(service, closed_and_open) -> None:
 
 def test_a_case_on_legal_hold_is_never_purged_until_released(service, closed_and_open) -> None:
     closed, _ = closed_and_open
-    held = place_hold(service, closed, reason="subject access request SAR-17", on=PURGE_ON,
-                      at=LATER, actor=RECORDS)
+    held = place_hold(
+        service,
+        closed,
+        reason="subject access request SAR-17",
+        on=PURGE_ON,
+        at=LATER,
+        actor=RECORDS,
+    )
     assert held.case.legal_hold
     assert held.event.kind == EventKind.legal_hold
     report = apply_retention(service, shipped_retention(), on=PURGE_ON, at=LATER, actor=RECORDS)
@@ -182,8 +214,12 @@ def test_purge_refuses_an_open_case_and_one_still_in_its_period(service, closed_
     with pytest.raises(InputError, match="kept until 2030-10-23"):
         purge_case(service, closed, rule, on=KEPT_UNTIL, at=LATER, actor=RECORDS)
     with service.store.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(event_table)
-                            .where(event_table.c.kind == "purge")).scalar_one() == 0
+        assert (
+            conn.execute(
+                select(func.count()).select_from(event_table).where(event_table.c.kind == "purge")
+            ).scalar_one()
+            == 0
+        )
 
 
 def test_only_a_records_manager_may_purge_or_hold_and_they_may_not_read_cases(

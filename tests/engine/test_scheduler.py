@@ -32,8 +32,9 @@ def test_the_sweep_runs_monday_to_friday_at_the_set_time_and_once_at_start_up(se
     friday_evening = dt.datetime(2024, 12, 20, 18, 0, tzinfo=LONDON)
     nxt = weekday.trigger.get_next_fire_time(None, friday_evening)
     assert nxt == dt.datetime(2024, 12, 23, 6, 30, tzinfo=LONDON)  # Monday, in the holiday too
-    summer_time = weekday.trigger.get_next_fire_time(None, dt.datetime(2025, 6, 2, 7, 0,
-                                                                       tzinfo=LONDON))
+    summer_time = weekday.trigger.get_next_fire_time(
+        None, dt.datetime(2025, 6, 2, 7, 0, tzinfo=LONDON)
+    )
     assert summer_time == dt.datetime(2025, 6, 3, 6, 30, tzinfo=LONDON)
     assert summer_time.utcoffset() == dt.timedelta(hours=1)  # 06:30 London time, BST
     catch_up = scheduler.get_job("catch_up")
@@ -55,10 +56,13 @@ def test_a_sweep_job_fires_what_is_due_by_today_and_logs_each_timer(service, cap
         result = job("start-up catch-up")
     assert result.total == 5
     assert [t for k, t, _ in timer_events(service, case_id) if k == "timer_fired"] == [
-        "reasonable_checks_start"]
+        "reasonable_checks_start"
+    ]
     lines = caplog.messages
-    assert f"{case_id} reasonable_checks_start start_reasonable_checks (due 2024-10-25): fired" \
+    assert (
+        f"{case_id} reasonable_checks_start start_reasonable_checks (due 2024-10-25): fired"
         in lines
+    )
     assert lines[-1].startswith("start-up catch-up done: 5 due timers")
     assert job.runs == 1
 
@@ -104,7 +108,9 @@ def test_the_scheduler_process_catches_up_at_start_and_stops_cleanly_on_sigterm(
     with log.open("wb") as err:
         proc = subprocess.Popen(
             [cme, "scheduler", "run", "--db", sqlite_url, "--today", "2024-12-02", "--at", "07:00"],
-            stdout=err, stderr=subprocess.STDOUT, env={**os.environ},
+            stdout=err,
+            stderr=subprocess.STDOUT,
+            env={**os.environ},
         )
         try:
             _wait_for(log, "start-up catch-up done", proc)
@@ -115,8 +121,9 @@ def test_the_scheduler_process_catches_up_at_start_and_stops_cleanly_on_sigterm(
                 proc.kill()
     output = log.read_text(encoding="utf-8")
     assert "scheduler started: sweeps Monday to Friday at 07:00 Europe/London" in output
-    assert f"{case_id} closure_decision_due start_closure_decision (due 2024-12-02): fired" \
-        in output
+    assert (
+        f"{case_id} closure_decision_due start_closure_decision (due 2024-12-02): fired" in output
+    )
     assert "SIGTERM received: stopping after the current batch" in output
     assert output.rstrip().endswith("scheduler stopped cleanly")
     fired = [t for k, t, _ in timer_events(service, case_id) if k == "timer_fired"]

@@ -28,7 +28,10 @@ def test_roll_return_is_opened_for_a_child_below_compulsory_school_age(
     service, four_year_old
 ) -> None:
     (case_id,) = service.open_case(
-        four_year_old, on=ON, at=RECORDED_AT, actor=Actor("office", "school"),
+        four_year_old,
+        on=ON,
+        at=RECORDED_AT,
+        actor=Actor("office", "school"),
         process="roll_returns",
     )
     assert service.get(case_id).process_id == "roll_returns"

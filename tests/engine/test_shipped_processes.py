@@ -90,8 +90,11 @@ def test_mermaid_draws_every_state_and_exactly_the_yaml_transitions(loaded: Load
     assert sum(" - escalate to " in line for line in lines) == escalations
 
 
-@pytest.mark.parametrize(("path", "fmt"), [(p, f) for p in SHIPPED for f in ("mermaid", "dot")],
-                         ids=[f"{p.name}-{f}" for p in SHIPPED for f in ("mermaid", "dot")])
+@pytest.mark.parametrize(
+    ("path", "fmt"),
+    [(p, f) for p in SHIPPED for f in ("mermaid", "dot")],
+    ids=[f"{p.name}-{f}" for p in SHIPPED for f in ("mermaid", "dot")],
+)
 def test_cme_process_diagram_renders_each_process(path: Any, fmt: str) -> None:
     defn = load_process_file(path).definition
     result = CliRunner().invoke(cli, ["process", "diagram", str(path), "--format", fmt])
@@ -130,8 +133,12 @@ def test_only_the_line_manager_decides_a_day_26_closure(registry: ProcessRegistr
     defn = registry.get("untraceable_cme").definition
     assert defn.trigger("close_untraceable").roles == ["line_manager"]  # type: ignore[union-attr]
     assert defn.trigger("keep_case_open").roles == ["line_manager"]  # type: ignore[union-attr]
-    decision = [t.id for t in defn.triggers if "closure_decision" in defn.source_states(t)
-                and t.dest in ("closed_untraceable", "tracing_continues")]
+    decision = [
+        t.id
+        for t in defn.triggers
+        if "closure_decision" in defn.source_states(t)
+        and t.dest in ("closed_untraceable", "tracing_continues")
+    ]
     assert sorted(decision) == ["close_untraceable", "keep_case_open"]
 
 
@@ -139,7 +146,8 @@ def test_the_appendix_7_checks_and_channels(registry: ProcessRegistry) -> None:
     defn = registry.get("untraceable_cme").definition
     windows = {
         name: {c.id: (str(c.days), c.channel) for c in state.checklist}
-        for name, state in defn.states.items() if state.checklist
+        for name, state in defn.states.items()
+        if state.checklist
     }
     assert windows["reasonable_checks"] == {
         "first_formal_letter_sent": ("Day 5–15", "first_class_post"),
@@ -201,8 +209,11 @@ def test_the_guide_s_day_window_recipe_moves_day_16_to_day_19(sqlite_url: str) -
     edited = _edited("untraceable_cme.yaml", _longer_reasonable_checks)
     assert [str(issue) for issue in lint(edited)] == []
     store = open_store(sqlite_url)
-    walk = Walk.open(CaseService(store, ProcessRegistry([edited])),
-                     notification(dt.date(2024, 10, 21)), on=dt.date(2024, 10, 21))
+    walk = Walk.open(
+        CaseService(store, ProcessRegistry([edited])),
+        notification(dt.date(2024, 10, 21)),
+        on=dt.date(2024, 10, 21),
+    )
     day_18, day_19 = dt.date(2024, 11, 20), dt.date(2024, 11, 21)
     walk.sweep(day_18)
     assert walk.state == "reasonable_checks"
@@ -217,17 +228,25 @@ def test_the_guide_s_day_window_recipe_moves_day_16_to_day_19(sqlite_url: str) -
 def test_the_guide_s_add_a_check_recipe_gives_a_valid_process() -> None:
     def add_check(data: dict[str, Any]) -> None:
         state = data["states"]["reasonable_checks"]
-        state["checklist"].append({
-            "id": "new_check", "wording": "A new check.", "days": "5-15",
-            "source": "Appendix 7, Day 5-15",
-        })
-        state["timers"].insert(0, {
-            "id": "new_check_outstanding",
-            "description": "Last day of the window and the new check is not recorded.",
-            "day": 15, "when": ["!checks.new_check"],
-            "escalate": {"to_role": "cme_officer", "message": "Day 5–15 check outstanding"},
-            "ref": "Appendix 7, Day 5-15",
-        })
+        state["checklist"].append(
+            {
+                "id": "new_check",
+                "wording": "A new check.",
+                "days": "5-15",
+                "source": "Appendix 7, Day 5-15",
+            }
+        )
+        state["timers"].insert(
+            0,
+            {
+                "id": "new_check_outstanding",
+                "description": "Last day of the window and the new check is not recorded.",
+                "day": 15,
+                "when": ["!checks.new_check"],
+                "escalate": {"to_role": "cme_officer", "message": "Day 5–15 check outstanding"},
+                "ref": "Appendix 7, Day 5-15",
+            },
+        )
         (close,) = [t for t in data["triggers"] if t["id"] == "close_untraceable"]
         close["requires_checks"].append("new_check")
 

@@ -27,8 +27,10 @@ def steps_recorded(url: str) -> list[tuple[int, str]]:
     s = open_store(url, upgrade=False)
     try:
         with s.read() as conn:
-            return [tuple(r) for r in conn.execute(
-                text("SELECT step, name FROM schema_version ORDER BY step"))]
+            return [
+                tuple(r)
+                for r in conn.execute(text("SELECT step, name FROM schema_version ORDER BY step"))
+            ]
     finally:
         s.dispose()
 
@@ -39,8 +41,16 @@ def test_a_fresh_database_gets_every_step_and_a_second_open_applies_none(db_url:
         expected = [(n, name) for n, (name, _) in enumerate(SCHEMA_STEPS, start=1)]
         assert steps_recorded(db_url) == expected
         tables = set(inspect(s.engine).get_table_names())
-        assert {"process_version", "calendar_version", "cme_case", "case_event", "timer",
-                "outbox", "access_log", "schema_version"} <= tables
+        assert {
+            "process_version",
+            "calendar_version",
+            "cme_case",
+            "case_event",
+            "timer",
+            "outbox",
+            "access_log",
+            "schema_version",
+        } <= tables
         assert upgrade_schema(s) == []
     finally:
         s.dispose()
@@ -132,14 +142,26 @@ def test_a_reader_is_not_held_up_by_a_writer(sqlite_url: str) -> None:
 
 def test_two_events_with_one_number_cannot_both_be_stored(db_url: str) -> None:
     s = open_store(db_url)
-    row = {"case_id": "CME-000001", "seq": 2, "effective_date": "2024-10-22",
-           "recorded_at": "2025-09-01 09:00:00", "actor": "a", "role": "r", "kind": "note",
-           "payload": "{}", "process_id": "p", "process_version": 1, "prev_hash": "0",
-           "hash": "1"}
-    insert = text("INSERT INTO case_event (case_id, seq, effective_date, recorded_at, actor, "
-                  "role, kind, payload, process_id, process_version, prev_hash, hash) VALUES "
-                  "(:case_id, :seq, :effective_date, :recorded_at, :actor, :role, :kind, "
-                  ":payload, :process_id, :process_version, :prev_hash, :hash)")
+    row = {
+        "case_id": "CME-000001",
+        "seq": 2,
+        "effective_date": "2024-10-22",
+        "recorded_at": "2025-09-01 09:00:00",
+        "actor": "a",
+        "role": "r",
+        "kind": "note",
+        "payload": "{}",
+        "process_id": "p",
+        "process_version": 1,
+        "prev_hash": "0",
+        "hash": "1",
+    }
+    insert = text(
+        "INSERT INTO case_event (case_id, seq, effective_date, recorded_at, actor, "
+        "role, kind, payload, process_id, process_version, prev_hash, hash) VALUES "
+        "(:case_id, :seq, :effective_date, :recorded_at, :actor, :role, :kind, "
+        ":payload, :process_id, :process_version, :prev_hash, :hash)"
+    )
     with s.engine.begin() as conn:
         conn.execute(insert, row)
     with pytest.raises(IntegrityError), s.engine.begin() as conn:
@@ -168,12 +190,13 @@ def test_the_default_database_is_sqlite_in_the_data_folder(
         ("nonsense", "is not a database URL cme can use"),
         ("mysql+nodriver://x/y", "is not a database URL cme can use"),
         ("sqlite:///{tmp}/no/such/folder/cme.db", "cannot open the database at sqlite:///"),
-        ("postgresql://postgres:secret@127.0.0.1:1/cme", "cannot open the database at "
-         "postgresql+psycopg://postgres:***@127.0.0.1:1/cme"),
+        (
+            "postgresql://postgres:secret@127.0.0.1:1/cme",
+            "cannot open the database at postgresql+psycopg://postgres:***@127.0.0.1:1/cme",
+        ),
     ],
 )
-def test_a_database_that_cannot_be_opened_says_so(tmp_path: Path, url: str,
-                                                  message: str) -> None:
+def test_a_database_that_cannot_be_opened_says_so(tmp_path: Path, url: str, message: str) -> None:
     with pytest.raises(InputError) as info:
         open_store(url.format(tmp=tmp_path))
     assert message in str(info.value)
@@ -191,16 +214,19 @@ def test_opening_without_upgrade_creates_nothing(sqlite_url: str) -> None:
 
 def _calendar_rows(s: Store) -> list[tuple[str, int, str | None]]:
     with s.read() as conn:
-        return [tuple(r) for r in conn.execute(
-            text("SELECT name, version, bank_holidays FROM calendar_version"))]
+        return [
+            tuple(r)
+            for r in conn.execute(text("SELECT name, version, bank_holidays FROM calendar_version"))
+        ]
 
 
 def test_a_calendar_version_keeps_the_bank_holidays_it_was_built_with(
     db_url: str, registry: ProcessRegistry, example_form: NotificationForm
 ) -> None:
     service = CaseService(open_store(db_url), registry)
-    (case_id, _) = service.open_case(example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT,
-                                     actor=Actor("sona", "cme_officer"))
+    (case_id, _) = service.open_case(
+        example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT, actor=Actor("sona", "cme_officer")
+    )
     ((name, _, pinned),) = _calendar_rows(service.store)
     assert name == "london-2024-25"
     holidays = json.loads(pinned or "{}")
@@ -209,8 +235,9 @@ def test_a_calendar_version_keeps_the_bank_holidays_it_was_built_with(
     # What is stored decides: a (made-up) holiday added to the row moves Day N for a reader.
     holidays["2024-10-22"] = "made-up closure"
     with service.store.engine.begin() as conn:
-        conn.execute(text("UPDATE calendar_version SET bank_holidays = :b"),
-                     {"b": json.dumps(holidays)})
+        conn.execute(
+            text("UPDATE calendar_version SET bank_holidays = :b"), {"b": json.dumps(holidays)}
+        )
     reader = CaseService(open_store(db_url), registry)
     case = reader.get(case_id)
     assert reader.calendar_for(case).day_number(case.opened_on, dt.date(2024, 10, 23)) == 2
@@ -223,10 +250,14 @@ def test_the_upgrade_pins_bank_holidays_of_calendars_stored_before(
     db_url: str, registry: ProcessRegistry, example_form: NotificationForm
 ) -> None:
     service = CaseService(open_store(db_url), registry)
-    service.open_case(example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT,
-                      actor=Actor("sona", "cme_officer"))
-    step = next(n for n, (name, _) in enumerate(SCHEMA_STEPS, start=1)
-                if name == "bank holidays pinned with each calendar version")
+    service.open_case(
+        example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT, actor=Actor("sona", "cme_officer")
+    )
+    step = next(
+        n
+        for n, (name, _) in enumerate(SCHEMA_STEPS, start=1)
+        if name == "bank holidays pinned with each calendar version"
+    )
     with service.store.engine.begin() as conn:
         conn.execute(text("UPDATE calendar_version SET bank_holidays = NULL"))
         conn.execute(text("DELETE FROM schema_version WHERE step = :s"), {"s": step})
@@ -247,24 +278,31 @@ def test_the_schema_is_the_one_its_declarations_have_always_made() -> None:
     for table in sorted(SQLModel.metadata.tables.values(), key=lambda t: t.name):
         for dialect in (sqlite.dialect(), postgresql.dialect()):
             lines.append(str(CreateTable(table).compile(dialect=dialect)).strip())
-            lines.extend(str(CreateIndex(ix).compile(dialect=dialect))
-                         for ix in sorted(table.indexes, key=lambda i: str(i.name)))
+            lines.extend(
+                str(CreateIndex(ix).compile(dialect=dialect))
+                for ix in sorted(table.indexes, key=lambda i: str(i.name))
+            )
     expected = (Path(__file__).parents[1] / "fixtures" / "schema" / "ddl.sql").read_text()
     assert "\n".join(lines) + "\n" == expected
 
 
 def _outlines(s: Store) -> list[tuple[str, int, str | None]]:
     with s.read() as conn:
-        return [tuple(r) for r in conn.execute(text(
-            "SELECT process_id, version, outline FROM process_version ORDER BY id"))]
+        return [
+            tuple(r)
+            for r in conn.execute(
+                text("SELECT process_id, version, outline FROM process_version ORDER BY id")
+            )
+        ]
 
 
 def test_a_published_version_is_stored_with_its_outline(
     db_url: str, registry: ProcessRegistry, example_form: NotificationForm
 ) -> None:
     service = CaseService(open_store(db_url), registry)
-    service.open_case(example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT,
-                      actor=Actor("sona", "cme_officer"))
+    service.open_case(
+        example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT, actor=Actor("sona", "cme_officer")
+    )
     ((pid, version, outline),) = _outlines(service.store)
     assert outline == registry.get(pid, version).definition.outline().to_json()
     service.store.dispose()
@@ -274,8 +312,9 @@ def test_the_upgrade_outlines_process_versions_stored_before(
     db_url: str, registry: ProcessRegistry, example_form: NotificationForm
 ) -> None:
     service = CaseService(open_store(db_url), registry)
-    service.open_case(example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT,
-                      actor=Actor("sona", "cme_officer"))
+    service.open_case(
+        example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT, actor=Actor("sona", "cme_officer")
+    )
     name = "an outline stored with each process version"
     step = next(n for n, (n2, _) in enumerate(SCHEMA_STEPS, start=1) if n2 == name)
     with service.store.engine.begin() as conn:
@@ -290,14 +329,17 @@ def test_the_upgrade_outlines_process_versions_stored_before(
 
 @pytest.mark.parametrize("stored", [None, '{"format": 1, "id": "damaged"}', '{"format": 99}'])
 def test_a_missing_or_damaged_outline_is_rebuilt_from_the_versions_text(
-    sqlite_url: str, registry: ProcessRegistry, example_form: NotificationForm,
+    sqlite_url: str,
+    registry: ProcessRegistry,
+    example_form: NotificationForm,
     stored: str | None,
 ) -> None:
     from engine.cases.reading import CaseReader
 
     service = CaseService(open_store(sqlite_url), registry)
-    (case_id, _) = service.open_case(example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT,
-                                     actor=Actor("sona", "cme_officer"))
+    (case_id, _) = service.open_case(
+        example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT, actor=Actor("sona", "cme_officer")
+    )
     with service.store.engine.begin() as conn:
         conn.execute(text("UPDATE process_version SET outline = :o"), {"o": stored})
     reader = CaseReader(service.store)

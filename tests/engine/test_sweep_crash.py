@@ -42,16 +42,18 @@ print("finished", flush=True)
 def _timer_events(service: CaseService) -> list[tuple[str, str]]:
     with service.store.read() as conn:
         rows = conn.execute(
-            select(event_table.c.case_id, event_table.c.payload)
-            .where(event_table.c.kind.in_([str(k) for k in TIMER_KINDS]))
+            select(event_table.c.case_id, event_table.c.payload).where(
+                event_table.c.kind.in_([str(k) for k in TIMER_KINDS])
+            )
         ).all()
     return [(r.case_id, json.loads(r.payload)["data"]["key"]) for r in rows]
 
 
 def _timer_rows(service: CaseService) -> dict[str, str]:
     with service.store.read() as conn:
-        return {r.key: r.status for r in conn.execute(select(timer_table.c.key,
-                                                             timer_table.c.status))}
+        return {
+            r.key: r.status for r in conn.execute(select(timer_table.c.key, timer_table.c.status))
+        }
 
 
 def test_a_sweep_killed_mid_batch_fires_every_due_timer_exactly_once_after_a_restart(
@@ -61,12 +63,20 @@ def test_a_sweep_killed_mid_batch_fires_every_due_timer_exactly_once_after_a_res
     service = CaseService(open_store(url), registry)
     with service.batch():
         for n in range(CASES):
-            service.open_case(form(OPENED, f"Child {n}"), on=OPENED, at=RECORDED_AT,
-                              actor=Actor("sona", "cme_officer"))
+            service.open_case(
+                form(OPENED, f"Child {n}"),
+                on=OPENED,
+                at=RECORDED_AT,
+                actor=Actor("sona", "cme_officer"),
+            )
     out = tmp_path / "sweeper.out"
     with out.open("w") as stdout:
-        proc = subprocess.Popen([sys.executable, "-c", SWEEPER, url], stdout=stdout,
-                                stderr=subprocess.STDOUT, env={**os.environ})
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SWEEPER, url],
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            env={**os.environ},
+        )
         deadline = time.monotonic() + 120
         while "committed" not in out.read_text():
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -87,8 +97,9 @@ def test_a_sweep_killed_mid_batch_fires_every_due_timer_exactly_once_after_a_res
     by_key = Counter(key for _, key in kept)
     assert set(by_key.values()) <= {1}
     assert {k for k, s in statuses.items() if s in ("fired", "lapsed")} == set(by_key)
-    committed = [int(line.split()[1]) for line in printed.splitlines()
-                 if line.startswith("committed")]
+    committed = [
+        int(line.split()[1]) for line in printed.splitlines() if line.startswith("committed")
+    ]
     assert len(kept) >= committed[-1]
     assert len(kept) < CASES * 20, "the kill came after the last batch"
 

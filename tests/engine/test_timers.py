@@ -28,19 +28,29 @@ TIMER_KINDS = (EventKind.timer_fired, EventKind.escalation, EventKind.timer_laps
 
 def form(on: dt.date, name: str = "Ana Silva") -> NotificationForm:
     """A one-child CME notification dated `on` (invented names)."""
-    return parse_form({
-        "date": on.isoformat(),
-        "notifier": {"name": "Jo Adeyemi", "school_or_service": "Kentish Town Primary School"},
-        "parent_carer": {"names": "Maria Silva", "contact_numbers": ["07700 900123"]},
-        "children": [{"full_name": name, "date_of_birth": "2015-03-14",
-                      "school": "Kentish Town Primary School"}],
-    })
+    return parse_form(
+        {
+            "date": on.isoformat(),
+            "notifier": {"name": "Jo Adeyemi", "school_or_service": "Kentish Town Primary School"},
+            "parent_carer": {"names": "Maria Silva", "contact_numbers": ["07700 900123"]},
+            "children": [
+                {
+                    "full_name": name,
+                    "date_of_birth": "2015-03-14",
+                    "school": "Kentish Town Primary School",
+                }
+            ],
+        }
+    )
 
 
 def timer_events(service: CaseService, case_id: str) -> list[tuple[str, str, dt.date]]:
     """(kind, timer id, effective date) of the case's timer events, in sequence order."""
-    return [(str(e.kind), e.payload["data"]["timer"], e.effective_date)
-            for e in service.events(case_id) if e.kind in TIMER_KINDS]
+    return [
+        (str(e.kind), e.payload["data"]["timer"], e.effective_date)
+        for e in service.events(case_id)
+        if e.kind in TIMER_KINDS
+    ]
 
 
 def keys_fired(service: CaseService) -> Counter[str]:
@@ -48,19 +58,27 @@ def keys_fired(service: CaseService) -> Counter[str]:
     import json
 
     with service.store.read() as conn:
-        rows = conn.execute(
-            select(event_table.c.payload)
-            .where(event_table.c.kind.in_([str(k) for k in TIMER_KINDS]))
-        ).scalars().all()
+        rows = (
+            conn.execute(
+                select(event_table.c.payload).where(
+                    event_table.c.kind.in_([str(k) for k in TIMER_KINDS])
+                )
+            )
+            .scalars()
+            .all()
+        )
     return Counter(json.loads(p)["data"]["key"] for p in rows)
 
 
 def pending_due(service: CaseService, until: dt.date) -> int:
     with service.store.read() as conn:
-        return int(conn.execute(
-            select(func.count()).select_from(timer_table)
-            .where(timer_table.c.status == "pending", timer_table.c.due_date <= until)
-        ).scalar_one())
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(timer_table)
+                .where(timer_table.c.status == "pending", timer_table.c.due_date <= until)
+            ).scalar_one()
+        )
 
 
 def test_an_untouched_case_reaches_day_26_with_each_step_on_its_due_date(service) -> None:
@@ -74,7 +92,10 @@ def test_an_untouched_case_reaches_day_26_with_each_step_on_its_due_date(service
     ]
     case = service.get(case_id)
     assert (case.state, case.state_entered_on, case.overdue) == (
-        "closure_decision", D(2024, 12, 2), False)
+        "closure_decision",
+        D(2024, 12, 2),
+        False,
+    )
     assert result.counts == {"fired": 3, "escalated": 4 + 7 + 4, "lapsed": 0, "cancelled": 0}
     assert (result.first_due, result.last_due) == (D(2024, 10, 22), D(2024, 12, 2))
     assert replay(service.events(case_id)).as_row() == case.as_row()
@@ -94,7 +115,10 @@ def test_a_sweep_a_week_late_fires_the_missed_steps_on_their_due_dates_in_order_
     assert all(e.recorded_at == week_late for e in events)  # recorded when the sweep ran
     # Timers armed by a firing and already due fired in the same sweep (Day 16 and 26 steps).
     assert [t for k, t, _ in timer_events(service, case_id) if k == "timer_fired"] == [
-        "reasonable_checks_start", "further_checks_start", "closure_decision_due"]
+        "reasonable_checks_start",
+        "further_checks_start",
+        "closure_decision_due",
+    ]
     assert set(keys_fired(service).values()) == {1}
     assert first.total == len(events) == 3 + 15 + 2
     again = sweep(service, until=D(2024, 12, 9), at=week_late)
@@ -105,18 +129,23 @@ def test_a_sweep_a_week_late_fires_the_missed_steps_on_their_due_dates_in_order_
 
 def test_cancelled_timers_do_not_fire_after_a_change_of_state(service) -> None:
     (case_id,) = service.open_case(form(OPENED), on=OPENED, at=RECORDED_AT, actor=OFFICER)
-    service.fire(case_id, "contact_established", on=D(2024, 10, 22), at=RECORDED_AT,
-                 actor=OFFICER)
+    service.fire(case_id, "contact_established", on=D(2024, 10, 22), at=RECORDED_AT, actor=OFFICER)
     result = sweep(service, until=D(2024, 12, 13), at=RECORDED_AT)
     assert result.total == 0
     with service.store.read() as conn:
-        rows = conn.execute(select(timer_table.c.timer_id, timer_table.c.status,
-                                   timer_table.c.closed_seq)
-                            .where(timer_table.c.case_id == case_id)).all()
+        rows = conn.execute(
+            select(timer_table.c.timer_id, timer_table.c.status, timer_table.c.closed_seq).where(
+                timer_table.c.case_id == case_id
+            )
+        ).all()
     cancelled = {r.timer_id for r in rows if r.status == "cancelled"}
-    assert cancelled == {"core_information_outstanding", "register_entry_outstanding",
-                         "phone_contact_outstanding", "email_contact_outstanding",
-                         "reasonable_checks_start"}
+    assert cancelled == {
+        "core_information_outstanding",
+        "register_entry_outstanding",
+        "phone_contact_outstanding",
+        "email_contact_outstanding",
+        "reasonable_checks_start",
+    }
     assert {r.closed_seq for r in rows if r.status == "cancelled"} == {2}  # kept as records
     # The 8-week target (16 Dec) is still pending and fires on its day.
     assert sweep(service, until=D(2024, 12, 16), at=RECORDED_AT).counts["escalated"] == 1
@@ -126,8 +155,14 @@ def test_an_escalation_marks_the_case_overdue_and_notifies_the_role_through_the_
     service,
 ) -> None:
     (case_id,) = service.open_case(form(OPENED), on=OPENED, at=RECORDED_AT, actor=OFFICER)
-    service.record_check(case_id, "core_information_checked", on=OPENED, at=RECORDED_AT,
-                         actor=OFFICER, outcome="all core information present")
+    service.record_check(
+        case_id,
+        "core_information_checked",
+        on=OPENED,
+        at=RECORDED_AT,
+        actor=OFFICER,
+        outcome="all core information present",
+    )
     sweep(service, until=D(2024, 10, 22), at=RECORDED_AT)
     assert timer_events(service, case_id) == [
         ("timer_lapsed", "core_information_outstanding", D(2024, 10, 22)),
@@ -137,11 +172,14 @@ def test_an_escalation_marks_the_case_overdue_and_notifies_the_role_through_the_
     escalation = service.events(case_id)[-1]
     assert escalation.payload["data"]["explanation"].startswith("Day 2 = 22 Oct 2024")
     with service.store.read() as conn:
-        notes = conn.execute(select(outbox_table).where(outbox_table.c.case_id == case_id,
-                                                        outbox_table.c.template == "escalation")
-                             ).all()
+        notes = conn.execute(
+            select(outbox_table).where(
+                outbox_table.c.case_id == case_id, outbox_table.c.template == "escalation"
+            )
+        ).all()
     assert [(n.recipient, n.event_seq, n.created_on, n.status) for n in notes] == [
-        ("cme_officer", escalation.seq, D(2024, 10, 22), "pending")]
+        ("cme_officer", escalation.seq, D(2024, 10, 22), "pending")
+    ]
 
 
 def test_a_late_sweep_judges_outstanding_steps_on_the_checks_recorded_by_their_due_date(
@@ -150,10 +188,22 @@ def test_a_late_sweep_judges_outstanding_steps_on_the_checks_recorded_by_their_d
     (case_id,) = service.open_case(form(OPENED), on=OPENED, at=RECORDED_AT, actor=OFFICER)
     # Day 2's check recorded on time; Day 1's register entry only on Day 3, after its reminder
     # was due: the sweep, run on Day 4, escalates what was outstanding on Day 2.
-    service.record_check(case_id, "core_information_checked", on=D(2024, 10, 22),
-                         at=RECORDED_AT, actor=OFFICER, outcome="complete")
-    service.record_check(case_id, "opened_on_cme_register", on=D(2024, 10, 23), at=RECORDED_AT,
-                         actor=OFFICER, outcome="on Impulse")
+    service.record_check(
+        case_id,
+        "core_information_checked",
+        on=D(2024, 10, 22),
+        at=RECORDED_AT,
+        actor=OFFICER,
+        outcome="complete",
+    )
+    service.record_check(
+        case_id,
+        "opened_on_cme_register",
+        on=D(2024, 10, 23),
+        at=RECORDED_AT,
+        actor=OFFICER,
+        outcome="on Impulse",
+    )
     sweep(service, until=D(2024, 10, 22), at=dt.datetime(2024, 10, 24, 7, tzinfo=dt.UTC))
     assert timer_events(service, case_id) == [
         ("timer_lapsed", "core_information_outstanding", D(2024, 10, 22)),
@@ -165,12 +215,20 @@ def test_a_step_due_before_an_officers_later_entry_still_takes_effect_on_its_due
     service,
 ) -> None:
     (case_id,) = service.open_case(form(OPENED), on=OPENED, at=RECORDED_AT, actor=OFFICER)
-    service.add_note(case_id, "Neighbour says the family may be in Leeds", on=D(2024, 11, 5),
-                     at=RECORDED_AT, actor=OFFICER)
+    service.add_note(
+        case_id,
+        "Neighbour says the family may be in Leeds",
+        on=D(2024, 11, 5),
+        at=RECORDED_AT,
+        actor=OFFICER,
+    )
     sweep(service, until=D(2024, 11, 5), at=RECORDED_AT)
     case = service.get(case_id)
     assert (case.state, case.state_entered_on, case.last_effective) == (
-        "reasonable_checks", D(2024, 10, 25), D(2024, 11, 5))
+        "reasonable_checks",
+        D(2024, 10, 25),
+        D(2024, 11, 5),
+    )
     (fired,) = [e for e in service.events(case_id) if e.kind == EventKind.timer_fired]
     assert fired.effective_date == D(2024, 10, 25)
 
@@ -189,8 +247,13 @@ def test_progress_is_reported_after_each_committed_batch(service) -> None:
     for n in range(3):
         service.open_case(form(OPENED, f"Child {n}"), on=OPENED, at=RECORDED_AT, actor=OFFICER)
     seen: list[int] = []
-    sweep(service, until=D(2024, 10, 22), at=RECORDED_AT, batch_size=4,
-          progress=lambda r: seen.append(r.total))
+    sweep(
+        service,
+        until=D(2024, 10, 22),
+        at=RECORDED_AT,
+        batch_size=4,
+        progress=lambda r: seen.append(r.total),
+    )
     assert seen == [4, 6]
 
 
@@ -204,8 +267,13 @@ def test_a_sweep_for_a_future_date_is_refused_before_anything_is_written(service
 def test_a_timer_already_dealt_with_is_skipped_and_nothing_is_written(service) -> None:
     (case_id,) = service.open_case(form(OPENED), on=OPENED, at=RECORDED_AT, actor=OFFICER)
     with service.store.read() as conn:
-        row = dict(conn.execute(select(timer_table).where(
-            timer_table.c.timer_id == "register_entry_outstanding")).one()._mapping)
+        row = dict(
+            conn.execute(
+                select(timer_table).where(timer_table.c.timer_id == "register_entry_outstanding")
+            )
+            .one()
+            ._mapping
+        )
     with service.batch() as conn:
         assert service.fire_timer_in(conn, row, at=RECORDED_AT) == "fired"
     with service.batch() as conn:
@@ -218,15 +286,24 @@ def test_a_queued_write_that_touches_no_row_rolls_the_batch_back(service) -> Non
 
     (case_id,) = service.open_case(form(OPENED), on=OPENED, at=RECORDED_AT, actor=OFFICER)
     with service.store.read() as conn:
-        row = dict(conn.execute(select(timer_table).where(
-            timer_table.c.timer_id == "register_entry_outstanding")).one()._mapping)
+        row = dict(
+            conn.execute(
+                select(timer_table).where(timer_table.c.timer_id == "register_entry_outstanding")
+            )
+            .one()
+            ._mapping
+        )
+
     def fire_while_someone_settles_it() -> None:
         with service.batch() as conn:
             writer = _WriteBehind(conn)
             service.fire_timer_in(writer, row, at=RECORDED_AT)
             # Someone settles the same timer before the queue is sent: its claim touches no row.
-            conn.execute(timer_table.update().where(timer_table.c.key == row["key"])
-                         .values(status="cancelled"))
+            conn.execute(
+                timer_table.update()
+                .where(timer_table.c.key == row["key"])
+                .values(status="cancelled")
+            )
             writer.flush()
 
     with pytest.raises(ConcurrentUpdate, match="rolled back"):
@@ -240,8 +317,7 @@ def test_two_sweepers_at_once_on_postgresql_fire_each_timer_exactly_once(pg_url,
     setup = CaseService(open_store(pg_url), registry)
     with setup.batch():
         for n in range(40):
-            setup.open_case(form(OPENED, f"Child {n}"), on=OPENED, at=RECORDED_AT,
-                            actor=OFFICER)
+            setup.open_case(form(OPENED, f"Child {n}"), on=OPENED, at=RECORDED_AT, actor=OFFICER)
     results = []
     barrier = threading.Barrier(2)
 

@@ -93,10 +93,13 @@ def test_diff_of_the_2006_and_2024_removal_grounds(registry: ProcessRegistry) ->
     assert any(line.startswith("trigger remove_under_8_1_g: removed") for line in lines)
     assert any(line.startswith("trigger remove_under_ground_i: added") for line in lines)
     assert any(line.startswith("fact ground: values: + Ground A") for line in lines)
-    assert any(line.startswith("state proposed, check medical_certificate_received: removed")
-               for line in lines)
-    assert not any(line.startswith("state ") and ": removed" in line and "check" not in line
-                   for line in lines), "both versions have the same states"
+    assert any(
+        line.startswith("state proposed, check medical_certificate_received: removed")
+        for line in lines
+    )
+    assert not any(
+        line.startswith("state ") and ": removed" in line and "check" not in line for line in lines
+    ), "both versions have the same states"
 
 
 # --- a database of running cases on version 1 ---------------------------------------------------
@@ -108,12 +111,17 @@ def running(db_url: str) -> Iterator[dict[str, Any]]:
     A in contact, its Day 2 chase fired; B in checks; C on hold; D closed."""
     store = open_store(db_url)
     old = CaseService(store, registry_with(V1), calendars=calendars)
-    a, b, c, d = (old.open_case(notification(MONDAY), on=MONDAY, at=RECORDED_AT, actor=OFFICER,
-                                process="tracing")[0] for _ in range(4))
+    a, b, c, d = (
+        old.open_case(
+            notification(MONDAY), on=MONDAY, at=RECORDED_AT, actor=OFFICER, process="tracing"
+        )[0]
+        for _ in range(4)
+    )
     old.set_fact(a, "route", "letter", on=MONDAY, at=RECORDED_AT, actor=OFFICER)
     for case_id in (b, c, d):
-        old.record_check(case_id, "phone", on=MONDAY, at=RECORDED_AT, actor=OFFICER,
-                         outcome="spoke to mother")
+        old.record_check(
+            case_id, "phone", on=MONDAY, at=RECORDED_AT, actor=OFFICER, outcome="spoke to mother"
+        )
     sweep(old, until=TUESDAY)  # A's call was not recorded: chased on Day 2; B-D's lapse
     for case_id in (b, d):
         old.fire(case_id, "start_checks", on=TUESDAY, at=RECORDED_AT, actor=OFFICER)
@@ -128,8 +136,11 @@ def running(db_url: str) -> Iterator[dict[str, Any]]:
 
 def pending(service: CaseService, case_id: str) -> dict[str, dt.date]:
     with service.store.engine.connect() as conn:
-        rows = conn.execute(select(timer_table.c.timer_id, timer_table.c.due_date).where(and_(
-            timer_table.c.case_id == case_id, timer_table.c.status == "pending"))).all()
+        rows = conn.execute(
+            select(timer_table.c.timer_id, timer_table.c.due_date).where(
+                and_(timer_table.c.case_id == case_id, timer_table.c.status == "pending")
+            )
+        ).all()
     return {r[0]: r[1] if isinstance(r[1], dt.date) else D.fromisoformat(r[1]) for r in rows}
 
 
@@ -168,18 +179,27 @@ def test_impact_says_in_plain_words_what_version_2_does_to_running_cases(
         "2 cases have next steps whose conditions, checks or roles change: checks (1), "
         "contact (1).",
     ]
-    mapped = impact(svc, svc.registry.get("tracing", 2), on=MIGRATED_ON,
-                    mapping={"on_hold": "checks"})
+    mapped = impact(
+        svc, svc.registry.get("tracing", 2), on=MIGRATED_ON, mapping={"on_hold": "checks"}
+    )
     assert mapped.removed == {}
-    assert (running["c"], "letter_outstanding") in {(m.case_id, m.timer_id)
-                                                   for m in mapped.deadlines}
+    assert (running["c"], "letter_outstanding") in {
+        (m.case_id, m.timer_id) for m in mapped.deadlines
+    }
 
 
 def test_a_dry_run_changes_nothing(running: dict[str, Any]) -> None:
     svc = running["service"]
     before = footprint(svc)
-    plan = plan_migration(svc, "tracing", from_version=1, to=svc.registry.get("tracing", 2),
-                          mapping={}, on=MIGRATED_ON, actor=OWNER)
+    plan = plan_migration(
+        svc,
+        "tracing",
+        from_version=1,
+        to=svc.registry.get("tracing", 2),
+        mapping={},
+        on=MIGRATED_ON,
+        actor=OWNER,
+    )
     assert [m.case.id for m in plan.moves] == [running["a"], running["b"]]
     assert plan.unmapped == [(running["c"], "on_hold")]
     assert footprint(svc) == before
@@ -191,15 +211,19 @@ def test_a_migration_records_an_event_per_case_and_recomputes_timers(
     svc, a, b, c, d = (running[k] for k in ("service", "a", "b", "c", "d"))
     assert pending(svc, a) == {"start_checks": D(2024, 10, 25)}
     to = svc.registry.get("tracing", 2)
-    plan = plan_migration(svc, "tracing", from_version=1, to=to, mapping={}, on=MIGRATED_ON,
-                          actor=OWNER)
+    plan = plan_migration(
+        svc, "tracing", from_version=1, to=to, mapping={}, on=MIGRATED_ON, actor=OWNER
+    )
     result = run_migration(svc, plan, at=RECORDED_AT, actor=OWNER)
     assert [r.case.id for r in result.migrated] == [a, b]
     assert result.failed == []
     for r in result.migrated:
         ev = r.event
         assert (ev.kind, ev.process_version, ev.effective_date) == (
-            EventKind.migration, 2, MIGRATED_ON)
+            EventKind.migration,
+            2,
+            MIGRATED_ON,
+        )
         assert ev.payload["data"]["from_version"] == 1
         assert (ev.actor, ev.role) == ("pat", "policy_owner")
         assert "from version 1 to 2" in (ev.rule or "")
@@ -213,8 +237,15 @@ def test_a_migration_records_an_event_per_case_and_recomputes_timers(
     assert (svc.get(c).process_version, svc.get(c).state) == (1, "on_hold")
     assert svc.get(d).process_version == 1
     with svc.store.engine.connect() as conn:
-        stored = conn.execute(select(process_version_table.c.version).where(
-            process_version_table.c.process_id == "tracing")).scalars().all()
+        stored = (
+            conn.execute(
+                select(process_version_table.c.version).where(
+                    process_version_table.c.process_id == "tracing"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert sorted(stored) == [1, 2]
     # The timers now fire under version 2, and every history still verifies and replays.
     sweep(svc, until=MIGRATED_ON)
@@ -234,15 +265,25 @@ def test_a_mapped_state_moves_the_case_and_arms_the_new_states_timers(
 ) -> None:
     svc, c = running["service"], running["c"]
     to = svc.registry.get("tracing", 2)
-    plan = plan_migration(svc, "tracing", from_version=1, to=to, mapping={"on_hold": "checks"},
-                          on=MIGRATED_ON, actor=OWNER)
+    plan = plan_migration(
+        svc,
+        "tracing",
+        from_version=1,
+        to=to,
+        mapping={"on_hold": "checks"},
+        on=MIGRATED_ON,
+        actor=OWNER,
+    )
     assert plan.unmapped == []
     run_migration(svc, plan, at=RECORDED_AT, actor=OWNER)
     case = svc.get(c)
     assert (case.state, case.state_entered_on, case.process_version) == ("checks", MIGRATED_ON, 2)
     data = svc.events(c)[-1].payload["data"]
     assert (data["from_state"], data["to_state"], data["mapping"]) == (
-        "on_hold", "checks", "on_hold=checks")
+        "on_hold",
+        "checks",
+        "on_hold=checks",
+    )
     # Day 12 (5 November... counted from Day 1) is still ahead; Day 26 is 2 December.
     assert pending(svc, c) == {"letter_outstanding": D(2024, 11, 12), "decide": D(2024, 12, 2)}
     assert replay_case(svc, c, actor=AUDITOR, at=RECORDED_AT).ok
@@ -256,8 +297,14 @@ def test_bad_migration_requests_are_refused_before_anything_is_written(
     before = footprint(svc)
 
     def plan(**kw: Any) -> Any:
-        args: dict[str, Any] = {"from_version": 1, "to": to, "mapping": {}, "on": MIGRATED_ON,
-                                "actor": OWNER, **kw}
+        args: dict[str, Any] = {
+            "from_version": 1,
+            "to": to,
+            "mapping": {},
+            "on": MIGRATED_ON,
+            "actor": OWNER,
+            **kw,
+        }
         return plan_migration(svc, "tracing", **args)
 
     with pytest.raises(InputError, match="version 1 has no stage 'on_hodl'.*on_hold"):
@@ -286,16 +333,28 @@ def test_a_case_opened_under_the_2006_grounds_replays_under_them_after_2024_is_l
     sqlite_url: str,
 ) -> None:
     store = open_store(sqlite_url)
-    only_2006 = ProcessRegistry([p for p in shipped()
-                                 if (p.id, p.version) != ("removal_grounds", 2)])
+    only_2006 = ProcessRegistry(
+        [p for p in shipped() if (p.id, p.version) != ("removal_grounds", 2)]
+    )
     before = CaseService(store, only_2006, calendars=calendars)
-    walk = Walk.open(before, notification(D(2024, 6, 3), ground="8(1)(j)"), on=D(2024, 6, 3),
-                     actor=SCHOOL, process="removal_grounds", calendar=TEST_CALENDAR)
+    walk = Walk.open(
+        before,
+        notification(D(2024, 6, 3), ground="8(1)(j)"),
+        on=D(2024, 6, 3),
+        actor=SCHOOL,
+        process="removal_grounds",
+        calendar=TEST_CALENDAR,
+    )
     walk.fire("notify_la_of_removal", on=D(2024, 6, 3), actor=SCHOOL)
     # The 2024 regulations are loaded: new cases take them; the 2006 case keeps its rules.
     after = CaseService(store, registry_with(), calendars=calendars)
-    later = Walk.open(after, notification(D(2024, 9, 9), ground="Ground K"), on=D(2024, 9, 9),
-                      actor=SCHOOL, process="removal_grounds")
+    later = Walk.open(
+        after,
+        notification(D(2024, 9, 9), ground="Ground K"),
+        on=D(2024, 9, 9),
+        actor=SCHOOL,
+        process="removal_grounds",
+    )
     assert later.case.process_version == 2
     old = Walk(after, walk.case_id)
     old.check("notification_of_death_received", on=D(2024, 9, 10), actor=SCHOOL)
@@ -312,7 +371,8 @@ def test_a_case_opened_under_the_2006_grounds_replays_under_them_after_2024_is_l
 
 
 def test_a_changed_file_whose_version_was_not_raised_is_refused(
-    sqlite_url: str, tmp_path: Path,
+    sqlite_url: str,
+    tmp_path: Path,
 ) -> None:
     store = open_store(sqlite_url)
     svc = CaseService(store, registry_with(V1), calendars=calendars)
@@ -325,8 +385,9 @@ def test_a_changed_file_whose_version_was_not_raised_is_refused(
     with pytest.raises(VersionNotRaised, match=r"set `version: 2`"):
         publish_version(other, other.registry.get("tracing", 1), at=RECORDED_AT, actor=OWNER)
     with pytest.raises(VersionNotRaised):
-        other.open_case(notification(MONDAY), on=MONDAY, at=RECORDED_AT, actor=OFFICER,
-                        process="tracing")
+        other.open_case(
+            notification(MONDAY), on=MONDAY, at=RECORDED_AT, actor=OFFICER, process="tracing"
+        )
     with pytest.raises(AccessDenied):
         publish_version(svc, svc.registry.get("tracing", 1), at=RECORDED_AT, actor=OFFICER)
     with store.engine.connect() as conn:
@@ -337,7 +398,8 @@ def test_a_changed_file_whose_version_was_not_raised_is_refused(
 def test_a_version_only_the_database_still_holds_is_found(sqlite_url: str) -> None:
     store = open_store(sqlite_url)
     CaseService(store, registry_with(V1)).publish(
-        registry_with(V1).get("tracing", 1), at=RECORDED_AT, actor=OWNER)
+        registry_with(V1).get("tracing", 1), at=RECORDED_AT, actor=OWNER
+    )
     fresh = CaseService(store, registry_with(V2))
     assert find_version(fresh, "tracing", 1).content_hash == V1.content_hash
     assert find_version(fresh, "tracing", 2).content_hash == V2.content_hash

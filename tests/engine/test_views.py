@@ -36,17 +36,26 @@ def one_child(form: NotificationForm, **child: Any) -> NotificationForm:
 
 @pytest.fixture
 def case_id(service: CaseService, example_form: NotificationForm) -> str:
-    (case_id,) = service.open_case(one_child(example_form), on=OPENED, at=RECORDED_AT,
-                                   actor=OFFICER)
-    service.record_check(case_id, "core_information_checked", on=OPENED, at=RECORDED_AT,
-                         actor=OFFICER, outcome="all there")
+    (case_id,) = service.open_case(
+        one_child(example_form), on=OPENED, at=RECORDED_AT, actor=OFFICER
+    )
+    service.record_check(
+        case_id,
+        "core_information_checked",
+        on=OPENED,
+        at=RECORDED_AT,
+        actor=OFFICER,
+        outcome="all there",
+    )
     return case_id
 
 
 def test_show_a_case_to_an_officer(service: CaseService, case_id: str) -> None:
     s = case_summary(service, case_id, on=day(6), actor=OFFICER, at=RECORDED_AT)
     assert (s["state"], s["state_title"]) == (
-        "establishing_contact", "Notification received, case opened, establishing contact")
+        "establishing_contact",
+        "Notification received, case opened, establishing contact",
+    )
     assert s["day"] == 6
     assert s["on"] == dt.date(2024, 11, 4)
     assert s["child"]["full_name"] == "Ana Silva"
@@ -63,12 +72,15 @@ def test_show_a_case_to_an_officer(service: CaseService, case_id: str) -> None:
     assert pending["reasonable_checks_start"]["due_date"] == day(5)
     assert "Day 5" in pending["reasonable_checks_start"]["explanation"]
     assert [h["summary"] for h in s["history"]] == [
-        "opened in establishing_contact", "check core_information_checked: all there"]
+        "opened in establishing_contact",
+        "check core_information_checked: all there",
+    ]
     assert s["process"] == {"id": "untraceable_cme", "version": 1, "title": s["process"]["title"]}
     # The read is logged: who read which case, when, and how.
     with service.store.read() as conn:
-        logged = conn.execute(select(access_log_table.c.case_id, access_log_table.c.actor,
-                                     access_log_table.c.action)).all()
+        logged = conn.execute(
+            select(access_log_table.c.case_id, access_log_table.c.actor, access_log_table.c.action)
+        ).all()
     assert ("CME-000001", "sona", "case show") in [tuple(r) for r in logged]
 
 
@@ -83,16 +95,17 @@ def test_day_n_is_none_outside_the_calendar(service: CaseService, case_id: str) 
     assert case_summary(service, case_id, on=dt.date(2026, 1, 5))["day"] is None
 
 
-def test_list_filters_by_state_overdue_and_closed(service: CaseService,
-                                                  example_form: NotificationForm,
-                                                  case_id: str) -> None:
-    (placed,) = service.open_case(one_child(example_form), on=OPENED, at=RECORDED_AT,
-                                  actor=OTHER)
+def test_list_filters_by_state_overdue_and_closed(
+    service: CaseService, example_form: NotificationForm, case_id: str
+) -> None:
+    (placed,) = service.open_case(one_child(example_form), on=OPENED, at=RECORDED_AT, actor=OTHER)
     service.fire(placed, "contact_established", on=day(2), at=RECORDED_AT, actor=OTHER)
-    service.set_fact(placed, "placement_route", "in_year_admissions", on=day(2),
-                     at=RECORDED_AT, actor=OTHER)
-    service.set_fact(placed, "placement_provision", "Argyle", on=day(2), at=RECORDED_AT,
-                     actor=OTHER)
+    service.set_fact(
+        placed, "placement_route", "in_year_admissions", on=day(2), at=RECORDED_AT, actor=OTHER
+    )
+    service.set_fact(
+        placed, "placement_provision", "Argyle", on=day(2), at=RECORDED_AT, actor=OTHER
+    )
     service.fire(placed, "child_placed", on=day(2), at=RECORDED_AT, actor=OTHER)
     assert [c["id"] for c in list_cases(service)] == [case_id]
     assert [c["id"] for c in list_cases(service, include_closed=True)] == [case_id, placed]
@@ -103,29 +116,32 @@ def test_list_filters_by_state_overdue_and_closed(service: CaseService,
     assert list_cases(service)[0]["child"] is None
 
 
-def test_due_lists_each_officers_work_for_the_day(service: CaseService,
-                                                  example_form: NotificationForm,
-                                                  case_id: str) -> None:
-    (other,) = service.open_case(one_child(example_form), on=OPENED, at=RECORDED_AT,
-                                 actor=OTHER)
+def test_due_lists_each_officers_work_for_the_day(
+    service: CaseService, example_form: NotificationForm, case_id: str
+) -> None:
+    (other,) = service.open_case(one_child(example_form), on=OPENED, at=RECORDED_AT, actor=OTHER)
     items = due_on(service, on=day(2))
     mine = [i for i in items if i["officer"] == "sona"]
     assert {i["what"].split(":")[0] for i in mine if i["kind"] == "check"} == {
-        "contact_attempted_by_phone", "contact_attempted_by_email"}
+        "contact_attempted_by_phone",
+        "contact_attempted_by_email",
+    }
     # The Day 1 register check is late on Day 2; the core information check was recorded.
     late = [(i["case_id"], i["what"].split(":")[0]) for i in mine if i["kind"] == "overdue check"]
     assert late == [(case_id, "opened_on_cme_register")]
     assert "Day 2 of the case; window Day 1" in next(
-        i["why"] for i in mine if i["kind"] == "overdue check")
+        i["why"] for i in mine if i["kind"] == "overdue check"
+    )
     timers = [i for i in items if i["kind"] == "timer"]
     assert {(i["case_id"], i["what"]) for i in timers} >= {
-        (other, "escalate to cme_officer"), (case_id, "escalate to cme_officer")}
+        (other, "escalate to cme_officer"),
+        (case_id, "escalate to cme_officer"),
+    }
     assert all(i["due_date"] <= day(2) for i in timers)
     assert [i["officer"] for i in items] == sorted(i["officer"] for i in items)
 
 
-def test_an_escalated_case_is_listed_as_overdue_and_due(service: CaseService,
-                                                        case_id: str) -> None:
+def test_an_escalated_case_is_listed_as_overdue_and_due(service: CaseService, case_id: str) -> None:
     result = sweep(service, until=day(2), at=RECORDED_AT)
     assert result.total > 0
     case = service.get(case_id)
@@ -141,21 +157,49 @@ def test_an_escalated_case_is_listed_as_overdue_and_due(service: CaseService,
     ("kind", "payload", "line"),
     [
         ("trigger", {"data": {"trigger": "t", "from_state": "a", "to_state": "b"}}, "t: a → b"),
-        ("fact_changed", {"data": {"facts": {"crime_suspected": True}, "previous": None}},
-         "crime_suspected = True"),
-        ("fact_changed", {"data": {"personal_fact": "safeguarding_concern"},
-                          "personal": {"facts": {"safeguarding_concern": "x"}}},
-         "safeguarding_concern = x"),
-        ("fact_changed", {"data": {"personal_fact": "safeguarding_concern"}},
-         f"safeguarding_concern = {WITHHELD}"),
+        (
+            "fact_changed",
+            {"data": {"facts": {"crime_suspected": True}, "previous": None}},
+            "crime_suspected = True",
+        ),
+        (
+            "fact_changed",
+            {
+                "data": {"personal_fact": "safeguarding_concern"},
+                "personal": {"facts": {"safeguarding_concern": "x"}},
+            },
+            "safeguarding_concern = x",
+        ),
+        (
+            "fact_changed",
+            {"data": {"personal_fact": "safeguarding_concern"}},
+            f"safeguarding_concern = {WITHHELD}",
+        ),
         ("note", {"data": {}, "personal": {"last_note": "called"}}, "note: called"),
         ("note", {"data": {}, "personal": "[purged]"}, f"note: {WITHHELD}"),
-        ("timer_lapsed", {"data": {"timer": "t", "key": "k", "because": ["done"]}},
-         "timer t lapsed: done"),
-        ("migration", {"data": {"from_version": 1, "to_version": 2, "mapping": "a=a"}},
-         "migration"),
-        ("migration", {"data": {"from_version": 1, "to_version": 2, "mapping": "a=b",
-                                "from_state": "a", "to_state": "b"}}, "migration: a → b"),
+        (
+            "timer_lapsed",
+            {"data": {"timer": "t", "key": "k", "because": ["done"]}},
+            "timer t lapsed: done",
+        ),
+        (
+            "migration",
+            {"data": {"from_version": 1, "to_version": 2, "mapping": "a=a"}},
+            "migration",
+        ),
+        (
+            "migration",
+            {
+                "data": {
+                    "from_version": 1,
+                    "to_version": 2,
+                    "mapping": "a=b",
+                    "from_state": "a",
+                    "to_state": "b",
+                }
+            },
+            "migration: a → b",
+        ),
         ("check_recorded", {"data": {"check": "c", "outcome": "seen"}}, "check c: seen"),
     ],
 )

@@ -156,22 +156,42 @@ def test_libyaml_reads_every_shipped_file_as_the_pure_python_parser_does(path: P
     ("text", "expected"),
     [
         # libyaml refuses these too; the message must still be PyYAML's
-        ("a: 1\nb: [1, 2\nc: 3\n",
-         "f.yaml:3:2: YAML syntax error: while parsing a flow sequence, expected ',' or ']', but "
-         "got ':'"),
-        ("a: x\x00y\n", "f.yaml:1:1: YAML error: unacceptable character #x0000: special "
-                        "characters are not allowed"),
-        ("a: 'x\ud800'\n", "f.yaml:1:1: YAML error: unacceptable character #xd800: special "
-                          "characters are not allowed"),
-        ("a: " + "[" * 500 + "]" * 500 + "\n",
-         f"f.yaml:1:1: nested deeper than {MAX_DEPTH} levels; flatten the structure"),
+        (
+            "a: 1\nb: [1, 2\nc: 3\n",
+            "f.yaml:3:2: YAML syntax error: while parsing a flow sequence, expected ',' or ']', "
+            "but "
+            "got ':'",
+        ),
+        (
+            "a: x\x00y\n",
+            "f.yaml:1:1: YAML error: unacceptable character #x0000: special "
+            "characters are not allowed",
+        ),
+        (
+            "a: 'x\ud800'\n",
+            "f.yaml:1:1: YAML error: unacceptable character #xd800: special "
+            "characters are not allowed",
+        ),
+        (
+            "a: " + "[" * 500 + "]" * 500 + "\n",
+            f"f.yaml:1:1: nested deeper than {MAX_DEPTH} levels; flatten the structure",
+        ),
         # libyaml reads these; PyYAML refuses them, so they stay refused
-        ("e\t\n", "f.yaml:1:2: YAML syntax error: while scanning for the next token, found "
-                  "character '\\t' that cannot start any token"),
-        ("a: [x?]\n", "f.yaml:1:6: YAML syntax error: while parsing a flow sequence, expected "
-                     "',' or ']', but got '?'"),
-        ("a: |#\n  x\n", "f.yaml:1:5: YAML syntax error: while scanning a block scalar, "
-                        "expected chomping or indentation indicators, but found '#'"),
+        (
+            "e\t\n",
+            "f.yaml:1:2: YAML syntax error: while scanning for the next token, found "
+            "character '\\t' that cannot start any token",
+        ),
+        (
+            "a: [x?]\n",
+            "f.yaml:1:6: YAML syntax error: while parsing a flow sequence, expected "
+            "',' or ']', but got '?'",
+        ),
+        (
+            "a: |#\n  x\n",
+            "f.yaml:1:5: YAML syntax error: while scanning a block scalar, "
+            "expected chomping or indentation indicators, but found '#'",
+        ),
     ],
 )
 def test_errors_are_worded_by_the_pure_python_parser(text: str, expected: str) -> None:

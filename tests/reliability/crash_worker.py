@@ -103,16 +103,20 @@ def main(argv: list[str]) -> None:
     rng = random.Random(seed)
     store = open_store(db_url)
     service = CaseService(store, ProcessRegistry.from_package())
-    form = load_yaml(files("processes").joinpath("forms", "notification_example.yaml")
-                     .read_text(), "example").data
+    form = load_yaml(
+        files("processes").joinpath("forms", "notification_example.yaml").read_text(), "example"
+    ).data
     importer = _importer()
     today = FIRST_DAY
     cases: list[str] = []
 
     def seq_of(case_id: str) -> int:
         with store.engine.connect() as conn:
-            return int(conn.execute(select(case_table.c.seq)
-                                    .where(case_table.c.id == case_id)).scalar_one())
+            return int(
+                conn.execute(
+                    select(case_table.c.seq).where(case_table.c.id == case_id)
+                ).scalar_one()
+            )
 
     with open(journal_path, "a", encoding="utf-8") as handle:
         journal = Journal(handle)
@@ -123,12 +127,19 @@ def main(argv: list[str]) -> None:
             choice = rng.random()
             try:
                 if not cases or choice < 0.15:
-                    data = dict(form, date=today,
-                                date_of_last_attendance=today - dt.timedelta(days=2),
-                                date_of_last_contact=today - dt.timedelta(days=2))
+                    data = dict(
+                        form,
+                        date=today,
+                        date_of_last_attendance=today - dt.timedelta(days=2),
+                        date_of_last_contact=today - dt.timedelta(days=2),
+                    )
                     op = journal.begin("open", "-", 0)
-                    ids = service.open_case(parse_form(data), on=today, at=RECORDED_AT,
-                                            actor=Actor("sona", "cme_officer"))
+                    ids = service.open_case(
+                        parse_form(data),
+                        on=today,
+                        at=RECORDED_AT,
+                        actor=Actor("sona", "cme_officer"),
+                    )
                     journal.write(f"OPENED {op} {' '.join(ids)}")
                     cases.extend(ids)
                     journal.done(op, 1)
@@ -148,8 +159,9 @@ def main(argv: list[str]) -> None:
     store.dispose()
 
 
-def _command(service: Any, journal: Journal, case_id: str, seq: int, today: dt.date,
-             rng: random.Random) -> None:
+def _command(
+    service: Any, journal: Journal, case_id: str, seq: int, today: dt.date, rng: random.Random
+) -> None:
     from engine.cases.service import Actor
 
     case = service.get(case_id)
@@ -166,19 +178,26 @@ def _command(service: Any, journal: Journal, case_id: str, seq: int, today: dt.d
     elif what == "check":
         check = rng.choice(sorted(definition.checks()))
         op = journal.begin("check", case_id, seq)
-        result = service.record_check(case_id, check, on=today, at=RECORDED_AT, actor=actor,
-                                      outcome="done")
+        result = service.record_check(
+            case_id, check, on=today, at=RECORDED_AT, actor=actor, outcome="done"
+        )
     elif what == "fact":
         name = rng.choice(sorted(definition.facts))
         fact = definition.facts[name]
-        value = {"bool": True, "int": 21, "float": 1.5, "string": "Leeds",
-                 "date": today.isoformat()}.get(str(fact.type), (fact.values or ["x"])[0])
+        value = {
+            "bool": True,
+            "int": 21,
+            "float": 1.5,
+            "string": "Leeds",
+            "date": today.isoformat(),
+        }.get(str(fact.type), (fact.values or ["x"])[0])
         op = journal.begin("fact", case_id, seq)
         result = service.set_fact(case_id, name, value, on=today, at=RECORDED_AT, actor=actor)
     else:
         op = journal.begin("note", case_id, seq)
-        result = service.add_note(case_id, "Visited; no answer", on=today, at=RECORDED_AT,
-                                  actor=actor)
+        result = service.add_note(
+            case_id, "Visited; no answer", on=today, at=RECORDED_AT, actor=actor
+        )
     journal.done(op, result.case.seq)
 
 

@@ -19,8 +19,9 @@ RECORDED_AT = dt.datetime(2025, 9, 1, 9, 0, tzinfo=dt.UTC)
 HEADER = "child_name,date_of_birth,marked_by,marked_on,parent_carer,last_school\n"
 
 
-def import_step(service: Any, today: dt.date, rng: random.Random,
-                note: Callable[[str], None]) -> None:
+def import_step(
+    service: Any, today: dt.date, rng: random.Random, note: Callable[[str], None]
+) -> None:
     """Write and import 1-4 rows; `note` records the file's sha256 and row count first."""
     from adapters.imports.out_of_school import import_out_of_school
     from engine.cases.service import Actor
@@ -36,7 +37,8 @@ def import_step(service: Any, today: dt.date, rng: random.Random,
         handle.write(data)
     note(f"IMPORTFILE {hashlib.sha256(data).hexdigest()} {len(rows)}")
     try:
-        import_out_of_school(service, path, on=today, at=RECORDED_AT,
-                             actor=Actor("sona", "cme_officer"))
+        import_out_of_school(
+            service, path, on=today, at=RECORDED_AT, actor=Actor("sona", "cme_officer")
+        )
     finally:
         os.unlink(path)

@@ -25,8 +25,9 @@ def verify_chains(store: Store) -> int:
     with store.engine.connect() as conn:
         rows = {r.id: r for r in conn.execute(select(case_table)).all()}
         events: dict[str, list[Any]] = {}
-        for r in conn.execute(select(event_table).order_by(event_table.c.case_id,
-                                                           event_table.c.seq)):
+        for r in conn.execute(
+            select(event_table).order_by(event_table.c.case_id, event_table.c.seq)
+        ):
             events.setdefault(r.case_id, []).append(event_from_row(r))
     assert set(rows) == set(events), (
         f"cases without events {sorted(set(rows) - set(events))}, "
@@ -77,8 +78,14 @@ def timer_events(store: Store) -> dict[str, list[tuple[str, Any, int]]]:
     """For each timer key, the (kind, effective date, seq) of every event that names it."""
     out: dict[str, list[tuple[str, Any, int]]] = {}
     with store.engine.connect() as conn:
-        for r in conn.execute(select(event_table.c.kind, event_table.c.payload,
-                                     event_table.c.effective_date, event_table.c.seq)):
+        for r in conn.execute(
+            select(
+                event_table.c.kind,
+                event_table.c.payload,
+                event_table.c.effective_date,
+                event_table.c.seq,
+            )
+        ):
             key = json.loads(r.payload).get("data", {}).get("key")
             if key:
                 out.setdefault(key, []).append((r.kind, r.effective_date, r.seq))
@@ -90,8 +97,10 @@ def verify_timers_fired_once(store: Store) -> int:
     fired = 0
     by_key = timer_events(store)
     with store.engine.connect() as conn:
-        due = {r.key: r.due_date for r in conn.execute(select(timer_table.c.key,
-                                                              timer_table.c.due_date))}
+        due = {
+            r.key: r.due_date
+            for r in conn.execute(select(timer_table.c.key, timer_table.c.due_date))
+        }
     for key, evs in by_key.items():
         assert len(evs) == 1, f"timer {key} acted {len(evs)} times: {evs}"
         kind, effective, _seq = evs[0]

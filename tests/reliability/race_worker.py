@@ -41,15 +41,33 @@ def hammer(args: tuple[str, list[str], int, int, bool]) -> dict[str, Any]:
         try:
             if kind == "fire":
                 # An interrupt that keeps the case where it is, so every fire is allowed.
-                result = service.fire(case_id, "involve_police", on=ON, at=RECORDED_AT,
-                                      actor=actor, expected_seq=seq if expect else None)
+                result = service.fire(
+                    case_id,
+                    "involve_police",
+                    on=ON,
+                    at=RECORDED_AT,
+                    actor=actor,
+                    expected_seq=seq if expect else None,
+                )
             elif kind == "note":
-                result = service.add_note(case_id, f"note {seed}/{n}", on=ON, at=RECORDED_AT,
-                                          actor=actor, expected_seq=seq if expect else None)
+                result = service.add_note(
+                    case_id,
+                    f"note {seed}/{n}",
+                    on=ON,
+                    at=RECORDED_AT,
+                    actor=actor,
+                    expected_seq=seq if expect else None,
+                )
             else:
-                result = service.record_check(case_id, "contact_attempted_by_phone", on=ON,
-                                              at=RECORDED_AT, actor=actor, outcome=f"{seed}/{n}",
-                                              expected_seq=seq if expect else None)
+                result = service.record_check(
+                    case_id,
+                    "contact_attempted_by_phone",
+                    on=ON,
+                    at=RECORDED_AT,
+                    actor=actor,
+                    outcome=f"{seed}/{n}",
+                    expected_seq=seq if expect else None,
+                )
             done.append((case_id, result.event.seq, result.event.hash))
         except ConcurrentUpdate as exc:
             conflicts.append(str(exc))

@@ -30,13 +30,21 @@ ROUNDS = 25
 def _setup(db_url: str, registry: ProcessRegistry, example_form) -> list[str]:
     store = open_store(db_url)
     service = CaseService(store, registry)
-    ids = service.open_case(example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT,
-                            actor=Actor("sona", "cme_officer"))
-    ids += service.open_case(example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT,
-                             actor=Actor("sona", "cme_officer"))[:1]
+    ids = service.open_case(
+        example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT, actor=Actor("sona", "cme_officer")
+    )
+    ids += service.open_case(
+        example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT, actor=Actor("sona", "cme_officer")
+    )[:1]
     for case_id in ids:  # so involve_police, an interrupt that stays in the state, is allowed
-        service.set_fact(case_id, "crime_suspected", True, on=dt.date(2024, 10, 21),
-                         at=RECORDED_AT, actor=Actor("sona", "cme_officer"))
+        service.set_fact(
+            case_id,
+            "crime_suspected",
+            True,
+            on=dt.date(2024, 10, 21),
+            at=RECORDED_AT,
+            actor=Actor("sona", "cme_officer"),
+        )
     store.dispose()
     return ids
 
@@ -49,8 +57,9 @@ def test_racing_writers_lose_nothing_and_hear_of_every_conflict(
     race_worker.REGISTRY = registry
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(WORKERS) as pool:
-        results = pool.map(hammer, [(db_url, case_ids, seed, ROUNDS, expect)
-                                    for seed in range(WORKERS)])
+        results = pool.map(
+            hammer, [(db_url, case_ids, seed, ROUNDS, expect) for seed in range(WORKERS)]
+        )
     done = [d for r in results for d in r["done"]]
     conflicts = [c for r in results for c in r["conflicts"]]
     refused = [f for r in results for f in r["refused"]]
@@ -66,10 +75,17 @@ def test_racing_writers_lose_nothing_and_hear_of_every_conflict(
     assert len({(c, s) for c, s, _ in done}) == len(done)
     store = open_store(db_url)
     with store.engine.connect() as conn:
-        counts: dict[str, int] = dict(conn.execute(select(event_table.c.case_id, func.count())
-                                   .group_by(event_table.c.case_id)).all())
-        hashes = {(r.case_id, r.seq): r.hash for r in conn.execute(select(
-            event_table.c.case_id, event_table.c.seq, event_table.c.hash))}
+        counts: dict[str, int] = dict(
+            conn.execute(
+                select(event_table.c.case_id, func.count()).group_by(event_table.c.case_id)
+            ).all()
+        )
+        hashes = {
+            (r.case_id, r.seq): r.hash
+            for r in conn.execute(
+                select(event_table.c.case_id, event_table.c.seq, event_table.c.hash)
+            )
+        }
     per_case = Counter(c for c, _, _ in done)
     for case_id in case_ids:
         assert counts[case_id] == 2 + per_case[case_id], case_id  # opened, fact, then ours

@@ -62,11 +62,18 @@ def kill_point(seed: int) -> tuple[str | None, float | None]:
 
 def run_worker(db_url: str, journal: Path, seed: int) -> int:
     spec, delay = kill_point(seed)
-    args = [sys.executable, "-m", "tests.reliability.crash_worker", db_url, str(journal),
-            str(seed)] + ([spec] if spec else [])
+    args = [
+        sys.executable,
+        "-m",
+        "tests.reliability.crash_worker",
+        db_url,
+        str(journal),
+        str(seed),
+    ] + ([spec] if spec else [])
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     if delay is not None:
         assert proc.stdout.readline().strip() == "READY"
@@ -81,8 +88,11 @@ def run_worker(db_url: str, journal: Path, seed: int) -> int:
     assert proc.returncode in (0, -signal.SIGKILL), stderr
     begun, done, refused, _ = read_journal(journal)
     flight = [begun[op][0] for op in begun if op not in done and op not in refused]
-    where = f"killed in {flight[0]}" if flight else (
-        "killed between commands" if proc.returncode else "ran to the end")
+    where = (
+        f"killed in {flight[0]}"
+        if flight
+        else ("killed between commands" if proc.returncode else "ran to the end")
+    )
     TRIED.append(f"{spec or f'outside:{delay:.2f}s'} ({where})")
     return proc.returncode
 
@@ -123,15 +133,22 @@ def check_all_or_nothing(db_url: str, journal: Path) -> None:  # noqa: C901 (eac
         begun, done, refused, opened = read_journal(journal)
         with store.engine.connect() as conn:
             seqs = {r.id: r.seq for r in conn.execute(select(case_table.c.id, case_table.c.seq))}
-            kinds = {(r.case_id, r.seq): r.kind for r in conn.execute(
-                select(event_table.c.case_id, event_table.c.seq, event_table.c.kind))}
+            kinds = {
+                (r.case_id, r.seq): r.kind
+                for r in conn.execute(
+                    select(event_table.c.case_id, event_table.c.seq, event_table.c.kind)
+                )
+            }
         assert set(opened) <= set(seqs), "a case the worker was told was opened is missing"
         in_flight = [op for op in begun if op not in done and op not in refused]
         assert len(in_flight) <= 1, f"more than one command in flight: {in_flight}"
         with store.engine.connect() as conn:
             ledger = Counter(r.file_sha256 for r in conn.execute(select(import_ledger_table)))
-            imported = [c for r in conn.execute(select(import_ledger_table.c.result))
-                        for c in re.findall(r"CME-\d+", r.result)]
+            imported = [
+                c
+                for r in conn.execute(select(import_ledger_table.c.result))
+                for c in re.findall(r"CME-\d+", r.result)
+            ]
         # An import is every row of its file or none of them.
         for op, fields in begun.items():
             if fields[0] == "import" and len(fields) == 5:
@@ -167,14 +184,22 @@ def check_all_or_nothing(db_url: str, journal: Path) -> None:  # noqa: C901 (eac
         caught_up = sweep(service, until=LAST_DAY, at=RECORDED_AT)
         verify_all(store)
         with store.engine.connect() as conn:
-            left = {r.key for r in conn.execute(select(timer_table.c.key).where(
-                timer_table.c.status == "pending", timer_table.c.due_date <= LAST_DAY))}
+            left = {
+                r.key
+                for r in conn.execute(
+                    select(timer_table.c.key).where(
+                        timer_table.c.status == "pending", timer_table.c.due_date <= LAST_DAY
+                    )
+                )
+            }
         # Only timers whose next deadline the calendar cannot place stay pending, reported.
         assert left == set(caught_up.blocked)
     finally:
         store.dispose()
-    result = CliRunner().invoke(cli, ["audit", "verify", "--all", "--db", db_url,
-                                      "--role", "auditor", "--actor", "crash-test"])
+    result = CliRunner().invoke(
+        cli,
+        ["audit", "verify", "--all", "--db", db_url, "--role", "auditor", "--actor", "crash-test"],
+    )
     assert result.exit_code == 0, result.output + result.stderr
 
 

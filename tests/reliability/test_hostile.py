@@ -43,9 +43,11 @@ def snapshot(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, for a before/after comparison."""
     store = open_store(db_url, upgrade=False)
     with store.engine.connect() as conn:
-        out = {name: sorted(map(tuple, conn.execute(select(table)).all()), key=repr)
-               for name, table in SQLModel.metadata.tables.items()
-               if store.engine.dialect.has_table(conn, name)}
+        out = {
+            name: sorted(map(tuple, conn.execute(select(table)).all()), key=repr)
+            for name, table in SQLModel.metadata.tables.items()
+            if store.engine.dialect.has_table(conn, name)
+        }
     store.dispose()
     return out
 
@@ -54,8 +56,18 @@ def snapshot(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database holding the example notification's two cases (copied fresh per test)."""
     path = tmp_path_factory.mktemp("seed") / "cme.db"
-    code, out = invoke("case", "open", "--form", FORM, "--on", "2024-10-21",
-                       "--db", f"sqlite:///{path}", "--actor", "sona")
+    code, out = invoke(
+        "case",
+        "open",
+        "--form",
+        FORM,
+        "--on",
+        "2024-10-21",
+        "--db",
+        f"sqlite:///{path}",
+        "--actor",
+        "sona",
+    )
     assert code == 0, out
     with sqlite3.connect(path) as conn:  # fold the WAL into the file, so a copy has it all
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -77,10 +89,18 @@ def command(name: str, path: Path, db_url: str) -> list[str]:
         return ["calendar", "show", "--year", "2024-25", "--calendar", str(path)]
     if folder == "forms":
         return ["case", "open", "--form", str(path), "--on", "2024-10-21", "--db", db_url]
-    kind = next(k for k in ("out-of-school", "roll-return", "s2s", "enquiry")
-                if path.name.startswith(k))
-    args = ["import", kind, str(path), "--db", db_url, "--role", IMPORT_ROLE.get(kind,
-                                                                                   "cme_officer")]
+    kind = next(
+        k for k in ("out-of-school", "roll-return", "s2s", "enquiry") if path.name.startswith(k)
+    )
+    args = [
+        "import",
+        kind,
+        str(path),
+        "--db",
+        db_url,
+        "--role",
+        IMPORT_ROLE.get(kind, "cme_officer"),
+    ]
     return args + (["--on", IMPORT_ON[kind]] if kind in IMPORT_ON else [])
 
 
@@ -122,14 +142,17 @@ def test_huge_documents_are_refused_unread(tmp_path: Path, db_url: str) -> None:
         (["case", "note", "CME-000001", "x", "--on", "2024-02-30"], "'2024-02-30' is not a date"),
         (["case", "note", "CME-000001", "x", "--on", "21/10/2024"], "write it as YYYY-MM-DD"),
         (["case", "note", "CME-000001", "x", "--on", "2024-10-18"], "cannot take effect earlier"),
-        (["case", "fact", "CME-000001", "crime_suspected", "perhaps", "--on", "2024-10-22"],
-         "crime_suspected is yes/no"),
+        (
+            ["case", "fact", "CME-000001", "crime_suspected", "perhaps", "--on", "2024-10-22"],
+            "crime_suspected is yes/no",
+        ),
         (["case", "note", "CME-999999", "x", "--on", "2024-10-22"], "no case with id"),
         (["calendar", "school-age", "--dob", "2015-02-29"], "is not a date"),
     ],
 )
-def test_bad_dates_and_values_on_the_command_line(args: list[str], message: str,
-                                                  db_url: str) -> None:
+def test_bad_dates_and_values_on_the_command_line(
+    args: list[str], message: str, db_url: str
+) -> None:
     before = snapshot(db_url)
     if args[0] == "case":
         args = [*args, "--db", db_url]
@@ -139,22 +162,39 @@ def test_bad_dates_and_values_on_the_command_line(args: list[str], message: str,
     assert snapshot(db_url) == before
 
 
-def test_formulas_in_imported_fields_come_out_of_reports_inert(db_url: str,
-                                                               tmp_path: Path) -> None:
-    code, out = invoke("import", "out-of-school", str(HOSTILE / "csv/out-of-school-formula.csv"),
-                       "--on", "2024-11-04", "--db", db_url)
+def test_formulas_in_imported_fields_come_out_of_reports_inert(db_url: str, tmp_path: Path) -> None:
+    code, out = invoke(
+        "import",
+        "out-of-school",
+        str(HOSTILE / "csv/out-of-school-formula.csv"),
+        "--on",
+        "2024-11-04",
+        "--db",
+        db_url,
+    )
     assert code == 0, out
-    code, text = invoke("report", "register", "--format", "csv", "--on", "2024-11-04",
-                        "--db", db_url)
+    code, text = invoke(
+        "report", "register", "--format", "csv", "--on", "2024-11-04", "--db", db_url
+    )
     assert code == 0, text
     cells = [c for row in csv.reader(io.StringIO(text)) for c in row]
     assert any("HYPERLINK" in c for c in cells), "the imported name is in the register"
     dangerous = [c for c in cells if c[:1] in ("=", "+", "-", "@")]
     assert dangerous == [], dangerous
-    assert "'=HYPERLINK(\"http://evil.example/x\",\"Click for details\")" in cells
+    assert '\'=HYPERLINK("http://evil.example/x","Click for details")' in cells
     xlsx = tmp_path / "register.xlsx"
-    code, out = invoke("report", "register", "--format", "xlsx", "--on", "2024-11-04",
-                       "--output", str(xlsx), "--db", db_url)
+    code, out = invoke(
+        "report",
+        "register",
+        "--format",
+        "xlsx",
+        "--on",
+        "2024-11-04",
+        "--output",
+        str(xlsx),
+        "--db",
+        db_url,
+    )
     assert code == 0, out
     from openpyxl import load_workbook
 
@@ -181,11 +221,13 @@ def test_control_characters_never_reach_the_database(
     from tests.conftest import RECORDED_AT
 
     officer = Actor("sona", "cme_officer")
-    (case_id, _) = service.open_case(example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT,
-                                     actor=officer)
+    (case_id, _) = service.open_case(
+        example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT, actor=officer
+    )
     with pytest.raises(InputError, match=message):
-        service.set_fact(case_id, fact, value, on=dt.date(2024, 10, 22), at=RECORDED_AT,
-                         actor=officer)
+        service.set_fact(
+            case_id, fact, value, on=dt.date(2024, 10, 22), at=RECORDED_AT, actor=officer
+        )
     assert service.get(case_id).seq == 1
 
 

@@ -46,8 +46,12 @@ from tests.reliability.profiles import PROFILE
 RECORDED_AT = dt.datetime(2025, 9, 1, 9, 0, tzinfo=dt.UTC)
 FIRST_DAY = dt.date(2024, 9, 9)
 LAST_DAY = dt.date(2025, 7, 18)
-OPENERS = {"untraceable_cme": "cme_officer", "school_checks": "school",
-           "roll_returns": "school", "removal_grounds": "school"}
+OPENERS = {
+    "untraceable_cme": "cme_officer",
+    "school_checks": "school",
+    "roll_returns": "school",
+    "removal_grounds": "school",
+}
 POLICY_OWNER = Actor("pat", "policy_owner")
 MIGRATED_FROM = dt.date(2024, 9, 2)
 
@@ -56,8 +60,8 @@ STATS = {"sequences": 0, "steps": 0, "events": 0, "refusals": 0, "timer_events":
 
 
 _HEADER = re.compile(
-    r"^version: (\d+)\neffective_from: \S+\n(?:applies:\n  cases_opened_from: \S+\n)?",
-    re.MULTILINE)
+    r"^version: (\d+)\neffective_from: \S+\n(?:applies:\n  cases_opened_from: \S+\n)?", re.MULTILINE
+)
 
 
 @functools.cache
@@ -73,7 +77,10 @@ def registry() -> ProcessRegistry:
         latest = max((p for p in shipped if p.id == pid), key=lambda p: p.version)
         text, count = _HEADER.subn(
             f"version: {latest.version + 1}\neffective_from: 2024-09-02\napplies:\n"
-            "  cases_opened_from: 2030-01-01\n", latest.text, count=1)
+            "  cases_opened_from: 2030-01-01\n",
+            latest.text,
+            count=1,
+        )
         assert count == 1, pid
         extra.append(load_process_text(text, f"test:{pid}@{latest.version + 1}"))
     return ProcessRegistry([*shipped, *extra])
@@ -130,8 +137,11 @@ class CaseWork(RuleBasedStateMachine):
 
     def _seq(self, case_id: str) -> int:
         with self.store.engine.connect() as conn:
-            return int(conn.execute(select(case_table.c.seq)
-                                    .where(case_table.c.id == case_id)).scalar_one())
+            return int(
+                conn.execute(
+                    select(case_table.c.seq).where(case_table.c.id == case_id)
+                ).scalar_one()
+            )
 
     def _attempt(self, case_id: str, command: Any) -> Any:
         """Run a command; it appends exactly one event or, refused, writes nothing."""
@@ -152,8 +162,11 @@ class CaseWork(RuleBasedStateMachine):
     @initialize(target=cases)
     def first_case(self) -> str:
         (case_id,) = self.service.open_case(
-            one_child_form(0, self.today), on=self.today, at=RECORDED_AT,
-            actor=Actor("sona", "cme_officer"))
+            one_child_form(0, self.today),
+            on=self.today,
+            at=RECORDED_AT,
+            actor=Actor("sona", "cme_officer"),
+        )
         return case_id
 
     @rule(target=cases, process=st.sampled_from(sorted(OPENERS)), child=st.integers(0, 1))
@@ -162,8 +175,12 @@ class CaseWork(RuleBasedStateMachine):
             count = len(conn.execute(select(case_table.c.id)).all())
         try:
             (case_id,) = self.service.open_case(
-                one_child_form(child, self.today), on=self.today, at=RECORDED_AT,
-                actor=Actor("opener", OPENERS[process]), process=process)
+                one_child_form(child, self.today),
+                on=self.today,
+                at=RECORDED_AT,
+                actor=Actor("opener", OPENERS[process]),
+                process=process,
+            )
         except CMEError:  # e.g. the form's ground is a 2006 one and the 2024 grounds apply
             STATS["refusals"] += 1
             with self.store.engine.connect() as conn:
@@ -180,15 +197,24 @@ class CaseWork(RuleBasedStateMachine):
     def fire(self, case_id: str, data: st.DataObject) -> None:
         case = self.service.get(case_id)
         definition = self.service.process_for(case).definition
-        allowed = [t for t in definition.triggers
-                   if t.id in self.service.process_for(case).allowed_triggers(case.state)]
+        allowed = [
+            t
+            for t in definition.triggers
+            if t.id in self.service.process_for(case).allowed_triggers(case.state)
+        ]
         # Half the time a step the state allows (so cases move on), else any step at all.
-        trig = data.draw(st.sampled_from(allowed or definition.triggers) | st.sampled_from(
-            definition.triggers), label="trigger")
+        trig = data.draw(
+            st.sampled_from(allowed or definition.triggers) | st.sampled_from(definition.triggers),
+            label="trigger",
+        )
         roles = trig.roles or list(definition.roles)
         role = data.draw(st.sampled_from([*roles, *roles, "cme_officer"]), label="role")
-        result = self._attempt(case_id, lambda: self.service.fire(
-            case_id, trig.id, on=self.today, at=RECORDED_AT, actor=Actor("someone", role)))
+        result = self._attempt(
+            case_id,
+            lambda: self.service.fire(
+                case_id, trig.id, on=self.today, at=RECORDED_AT, actor=Actor("someone", role)
+            ),
+        )
         if case.terminal:
             assert result is None, f"closed case {case_id} accepted {trig.id}"
         if result is not None:
@@ -205,8 +231,9 @@ class CaseWork(RuleBasedStateMachine):
         for trig in definition.triggers:
             role = (trig.roles or ["cme_officer"])[0]
             try:
-                self.service.fire(case_id, trig.id, on=self.today, at=RECORDED_AT,
-                                  actor=Actor("someone", role))
+                self.service.fire(
+                    case_id, trig.id, on=self.today, at=RECORDED_AT, actor=Actor("someone", role)
+                )
             except TransitionNotAllowed:
                 continue
             except CMEError:
@@ -224,8 +251,12 @@ class CaseWork(RuleBasedStateMachine):
         fact = definition.facts[name]
         value = data.draw(fact_values(fact.type, fact.values), label="value")
         role = data.draw(st.sampled_from(sorted(definition.roles)), label="role")
-        self._attempt(case_id, lambda: self.service.set_fact(
-            case_id, name, value, on=self.today, at=RECORDED_AT, actor=Actor("someone", role)))
+        self._attempt(
+            case_id,
+            lambda: self.service.set_fact(
+                case_id, name, value, on=self.today, at=RECORDED_AT, actor=Actor("someone", role)
+            ),
+        )
 
     @rule(case_id=cases, data=st.data())
     def record_check(self, case_id: str, data: st.DataObject) -> None:
@@ -236,14 +267,26 @@ class CaseWork(RuleBasedStateMachine):
             return
         check = data.draw(st.sampled_from(checks), label="check")
         role = data.draw(st.sampled_from(sorted(definition.roles)), label="role")
-        self._attempt(case_id, lambda: self.service.record_check(
-            case_id, check, on=self.today, at=RECORDED_AT, actor=Actor("someone", role),
-            outcome="done"))
+        self._attempt(
+            case_id,
+            lambda: self.service.record_check(
+                case_id,
+                check,
+                on=self.today,
+                at=RECORDED_AT,
+                actor=Actor("someone", role),
+                outcome="done",
+            ),
+        )
 
     @rule(case_id=cases, text=st.sampled_from(["Called, no answer", "", "Visited: empty flat"]))
     def add_note(self, case_id: str, text: str) -> None:
-        self._attempt(case_id, lambda: self.service.add_note(
-            case_id, text, on=self.today, at=RECORDED_AT, actor=Actor("sona", "cme_officer")))
+        self._attempt(
+            case_id,
+            lambda: self.service.add_note(
+                case_id, text, on=self.today, at=RECORDED_AT, actor=Actor("sona", "cme_officer")
+            ),
+        )
 
     @rule(days=st.integers(5, 15))
     def days_pass_and_the_scheduler_sweeps(self, days: int) -> None:
@@ -257,8 +300,11 @@ class CaseWork(RuleBasedStateMachine):
         STATS["timer_events"] += result.total
         self.swept_until = until
         with self.store.engine.connect() as conn:
-            left = conn.execute(select(timer_table.c.key).where(
-                timer_table.c.status == "pending", timer_table.c.due_date <= until)).all()
+            left = conn.execute(
+                select(timer_table.c.key).where(
+                    timer_table.c.status == "pending", timer_table.c.due_date <= until
+                )
+            ).all()
         assert left == [], f"the sweep left due timers pending: {left}"
 
     @precondition(lambda self: self.today >= MIGRATED_FROM)
@@ -270,8 +316,15 @@ class CaseWork(RuleBasedStateMachine):
             return
         self.migrated.add(process)
         to = registry().get(process)
-        plan = plan_migration(self.service, process, from_version=to.definition.version - 1,
-                              to=to, mapping={}, on=self.today, actor=POLICY_OWNER)
+        plan = plan_migration(
+            self.service,
+            process,
+            from_version=to.definition.version - 1,
+            to=to,
+            mapping={},
+            on=self.today,
+            actor=POLICY_OWNER,
+        )
         before = {m.case.id: self._seq(m.case.id) for m in plan.moves}
         result = run_migration(self.service, plan, at=RECORDED_AT, actor=POLICY_OWNER)
         moved = {r.case.id for r in result.migrated}
@@ -290,10 +343,12 @@ class CaseWork(RuleBasedStateMachine):
     @invariant()
     def fired_timers_were_due(self) -> None:
         with self.store.engine.connect() as conn:
-            early = conn.execute(select(timer_table.c.key, timer_table.c.due_date).where(
-                timer_table.c.status.in_(("fired", "lapsed")),
-                timer_table.c.due_date > self.swept_until,
-            )).all()
+            early = conn.execute(
+                select(timer_table.c.key, timer_table.c.due_date).where(
+                    timer_table.c.status.in_(("fired", "lapsed")),
+                    timer_table.c.due_date > self.swept_until,
+                )
+            ).all()
         # Only a sweep closes a timer as fired or lapsed (a step taken by hand cancels it), and
         # no sweep has yet run up to these timers' due dates.
         assert early == [], f"timers acted before their due date: {early}"

@@ -63,12 +63,14 @@ def notification(
     }
     if ground is not None:
         child["ground"] = ground
-    return parse_form({
-        "date": on.isoformat(),
-        "notifier": {"name": "Jo Adeyemi", "school_or_service": "Kentish Town Primary School"},
-        "parent_carer": {"names": "Maria Silva", "contact_numbers": ["07700 900123"]},
-        "children": [child],
-    })
+    return parse_form(
+        {
+            "date": on.isoformat(),
+            "notifier": {"name": "Jo Adeyemi", "school_or_service": "Kentish Town Primary School"},
+            "parent_carer": {"names": "Maria Silva", "contact_numbers": ["07700 900123"]},
+            "children": [child],
+        }
+    )
 
 
 def sweep(service: CaseService, *, until: dt.date, at: dt.datetime = RECORDED_AT) -> None:
@@ -143,8 +145,7 @@ class Walk:
         with self.service.store.engine.connect() as conn:
             rows = conn.execute(
                 select(timer_table.c.timer_id, timer_table.c.due_date)
-                .where(and_(timer_table.c.case_id == self.case_id,
-                            timer_table.c.status == status))
+                .where(and_(timer_table.c.case_id == self.case_id, timer_table.c.status == status))
                 .order_by(timer_table.c.due_date, timer_table.c.id)
             ).all()
         return [(r[0], _date(r[1])) for r in rows]
@@ -153,8 +154,12 @@ class Walk:
         """(kind, recipient, template, created on) of everything queued for adapters."""
         with self.service.store.engine.connect() as conn:
             rows = conn.execute(
-                select(outbox_table.c.kind, outbox_table.c.recipient, outbox_table.c.template,
-                       outbox_table.c.created_on)
+                select(
+                    outbox_table.c.kind,
+                    outbox_table.c.recipient,
+                    outbox_table.c.template,
+                    outbox_table.c.created_on,
+                )
                 .where(outbox_table.c.case_id == self.case_id)
                 .order_by(outbox_table.c.event_seq, outbox_table.c.position)
             ).all()
@@ -212,8 +217,9 @@ class Walk:
     def _footprint(self) -> tuple[Any, ...]:
         with self.service.store.engine.connect() as conn:
             counts = tuple(
-                conn.execute(select(func.count()).select_from(t).where(t.c.case_id == self.case_id))
-                .scalar_one()
+                conn.execute(
+                    select(func.count()).select_from(t).where(t.c.case_id == self.case_id)
+                ).scalar_one()
                 for t in (event_table, outbox_table, timer_table)
             )
         return (self.case.as_row(), counts, tuple(self.timers()))

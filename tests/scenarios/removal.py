@@ -57,8 +57,12 @@ def propose(service: Any, g: Ground, t: Timeline, *, facts: dict[str, Any] | Non
     """The school proposes the removal on `t.proposed`, records the facts and checks, and makes
     the notification the ground needs."""
     walk = Walk.open(
-        service, notification(t.proposed, dob=g.dob, ground=g.ground), on=t.proposed,
-        actor=SCHOOL, process="removal_grounds", calendar=t.calendar,
+        service,
+        notification(t.proposed, dob=g.dob, ground=g.ground),
+        on=t.proposed,
+        actor=SCHOOL,
+        process="removal_grounds",
+        calendar=t.calendar,
     )
     assert walk.case.facts["ground"] == g.ground
     walk.facts(g.facts if facts is None else facts, on=t.proposed, actor=SCHOOL)

@@ -29,39 +29,57 @@ from tests.scenarios.removal import (
 )
 
 D = dt.date
-T = Timeline(proposed=D(2024, 6, 3), confirmed=D(2024, 6, 10), removed=D(2024, 7, 1),
-             calendar=TEST_CALENDAR)
+T = Timeline(
+    proposed=D(2024, 6, 3), confirmed=D(2024, 6, 10), removed=D(2024, 7, 1), calendar=TEST_CALENDAR
+)
 
-NOT_IN_HOLIDAY = {"reasonable_grounds_sickness_or_unavoidable": False,
-                  "joint_enquiries_failed": True}
+NOT_IN_HOLIDAY = {
+    "reasonable_grounds_sickness_or_unavoidable": False,
+    "joint_enquiries_failed": True,
+}
 
 GROUNDS = [
     Ground(
-        "8(1)(a)", "notify_la_of_removal", "remove_under_8_1_a",
+        "8(1)(a)",
+        "notify_la_of_removal",
+        "remove_under_8_1_a",
         facts={"school_attendance_order": True, "sao_outcome": "school_substituted"},
         breaks={"sao_outcome": "no_change"},
-        fails=("the local authority has substituted the school named on the SAO with a new school "
-               "or revoked the order on the grounds that suitable education has been arranged "
-               "otherwise than at school",),
+        fails=(
+            "the local authority has substituted the school named on the SAO with a new school "
+            "or revoked the order on the grounds that suitable education has been arranged "
+            "otherwise than at school",
+        ),
     ),
     Ground(
-        "8(1)(b)", "notify_la_of_removal", "remove_under_8_1_b",
-        facts={"school_attendance_order": False, "dual_registered": False,
-               "destination_school_on_roll_date": T.confirmed},
+        "8(1)(b)",
+        "notify_la_of_removal",
+        "remove_under_8_1_b",
+        facts={
+            "school_attendance_order": False,
+            "dual_registered": False,
+            "destination_school_on_roll_date": T.confirmed,
+        },
         confirmations=("destination_school_confirmed_on_roll",),
         breaks={"destination_school_on_roll_date": D(2024, 7, 8)},
-        fails=("the home school must only remove the child's name once the child has been added "
-               "onto the destination school's register",),
+        fails=(
+            "the home school must only remove the child's name once the child has been added "
+            "onto the destination school's register",
+        ),
     ),
     Ground(
-        "8(1)(c)", "notify_la_of_removal", "remove_under_8_1_c",
+        "8(1)(c)",
+        "notify_la_of_removal",
+        "remove_under_8_1_c",
         facts={"dual_registered": True},
         confirmations=("other_school_agreement_confirmed",),
         withhold=("other_school_agreement_confirmed",),
         fails=("the other school is in agreement",),
     ),
     Ground(
-        "8(1)(d)", "make_ehe_notification", "remove_under_8_1_d",
+        "8(1)(d)",
+        "make_ehe_notification",
+        "remove_under_8_1_d",
         facts={"school_attendance_order": False},
         confirmations=("parent_written_ehe_notification_received",),
         breaks={"school_attendance_order": True},
@@ -69,87 +87,134 @@ GROUNDS = [
         notice=("notify", "ehe_team"),
     ),
     Ground(
-        "8(1)(e)", "refer_move_to_cme_officer", "remove_under_8_1_e",
-        facts={"destination_type": "new_uk_address", "destination_la": "London Borough of Barnet",
-               "ceased_to_attend": True, "boarder": False, "la_deems_distance_unreasonable": True,
-               "parent_maintaining_school_place": False, "safeguarding_concern": False},
+        "8(1)(e)",
+        "refer_move_to_cme_officer",
+        "remove_under_8_1_e",
+        facts={
+            "destination_type": "new_uk_address",
+            "destination_la": "London Borough of Barnet",
+            "ceased_to_attend": True,
+            "boarder": False,
+            "la_deems_distance_unreasonable": True,
+            "parent_maintaining_school_place": False,
+            "safeguarding_concern": False,
+        },
         before_notice=("new_address_obtained",),
         confirmations=("cme_officer_confirmed_receipt", "destination_la_confirmed_receipt"),
         withhold=("destination_la_confirmed_receipt",),
-        fails=("children must only be removed once the destination LA has confirmed receipt of "
-               "notification",),
+        fails=(
+            "children must only be removed once the destination LA has confirmed receipt of "
+            "notification",
+        ),
     ),
     Ground(
-        "8(1)(f)", "make_cme_notification", "remove_under_8_1_f",
-        facts={"leave_for_holiday": True, "leave_of_absence_school_days": 15,
-               "school_days_absent_after_leave_expired": 10, **NOT_IN_HOLIDAY},
+        "8(1)(f)",
+        "make_cme_notification",
+        "remove_under_8_1_f",
+        facts={
+            "leave_for_holiday": True,
+            "leave_of_absence_school_days": 15,
+            "school_days_absent_after_leave_expired": 10,
+            **NOT_IN_HOLIDAY,
+        },
         before_notice=("evidence_of_checks_completed",),
         confirmations=("cme_officer_confirmed_receipt",),
         breaks={"leave_of_absence_school_days": 10},
-        fails=("the pupil was granted authorised leave of absence exceeding 10 school days for "
-               "the purpose of a holiday",),
+        fails=(
+            "the pupil was granted authorised leave of absence exceeding 10 school days for "
+            "the purpose of a holiday",
+        ),
     ),
     Ground(
-        "8(1)(g)", "notify_la_of_removal", "remove_under_8_1_g",
+        "8(1)(g)",
+        "notify_la_of_removal",
+        "remove_under_8_1_g",
         facts={},
         confirmations=("medical_certificate_received",),
         withhold=("medical_certificate_received",),
-        fails=("an appropriate medical professional has certified that the pupil is unlikely to "
-               "be in a fit state of health to return to school before ceasing to be of "
-               "compulsory school age",),
+        fails=(
+            "an appropriate medical professional has certified that the pupil is unlikely to "
+            "be in a fit state of health to return to school before ceasing to be of "
+            "compulsory school age",
+        ),
     ),
     Ground(
-        "8(1)(h)", "make_cme_notification", "remove_under_8_1_h",
-        facts={"continuous_absence_school_days": 20, "absence_authorised": False,
-               **NOT_IN_HOLIDAY},
+        "8(1)(h)",
+        "make_cme_notification",
+        "remove_under_8_1_h",
+        facts={"continuous_absence_school_days": 20, "absence_authorised": False, **NOT_IN_HOLIDAY},
         before_notice=("evidence_of_checks_completed",),
         confirmations=("cme_officer_confirmed_receipt",),
         breaks={"continuous_absence_school_days": 19},
         fails=("the pupil has been missing from school for 20 school days or more continuously",),
     ),
     Ground(
-        "8(1)(i)", "notify_la_of_removal", "remove_under_8_1_i",
-        facts={"custodial_sentence_months": 4, "final_order": True, "on_remand": False,
-               "expected_to_return_after_custody": False},
+        "8(1)(i)",
+        "notify_la_of_removal",
+        "remove_under_8_1_i",
+        facts={
+            "custodial_sentence_months": 4,
+            "final_order": True,
+            "on_remand": False,
+            "expected_to_return_after_custody": False,
+        },
         breaks={"final_order": False, "on_remand": True},
-        fails=("the custody is the result of a final order",
-               "schools must not de-register a pupil who is remanded in custody and awaiting a "
-               "trial or hearing at a future date"),
+        fails=(
+            "the custody is the result of a final order",
+            "schools must not de-register a pupil who is remanded in custody and awaiting a "
+            "trial or hearing at a future date",
+        ),
     ),
     Ground(
-        "8(1)(j)", "notify_la_of_removal", "remove_under_8_1_j",
+        "8(1)(j)",
+        "notify_la_of_removal",
+        "remove_under_8_1_j",
         facts={},
         confirmations=("notification_of_death_received",),
         withhold=("notification_of_death_received",),
         fails=("the school should remove the child from roll upon notification of the death",),
     ),
     Ground(
-        "8(1)(k)", "notify_la_of_removal", "remove_under_8_1_k",
-        facts={"school_leaving_date": D(2024, 6, 28), "returning_next_academic_year": False,
-               "at_risk_of_neet": True},
+        "8(1)(k)",
+        "notify_la_of_removal",
+        "remove_under_8_1_k",
+        facts={
+            "school_leaving_date": D(2024, 6, 28),
+            "returning_next_academic_year": False,
+            "at_risk_of_neet": True,
+        },
         confirmations=("connexions_referral_made",),
         breaks={"returning_next_academic_year": True},
         fails=("the pupil does not wish to return to the school in the following academic year",),
         dob=D(2008, 3, 1),  # 16 in March 2024: compulsory school age ends Friday 28 June 2024
     ),
     Ground(
-        "8(1)(l)", "notify_la_of_removal", "remove_under_8_1_l",
+        "8(1)(l)",
+        "notify_la_of_removal",
+        "remove_under_8_1_l",
         facts={"school_maintained": False},
         breaks={"school_maintained": True},
-        fails=("the school is not maintained by the government (a school in the independent "
-               "sector)",),
+        fails=(
+            "the school is not maintained by the government (a school in the independent sector)",
+        ),
     ),
     Ground(
-        "8(1)(m)", "notify_la_of_removal", "remove_under_8_1_m",
+        "8(1)(m)",
+        "notify_la_of_removal",
+        "remove_under_8_1_m",
         facts={"exclusion_review_status": "parent_confirmed_no_irp_in_writing"},
         confirmations=("exclusion_notified_to_school_inclusion",),
         breaks={"exclusion_review_status": "awaiting_review"},
-        fails=("the permanent exclusion does not take effect until expiry of the Independent "
-               "Review Panel (IRP) deadline or decision, or the parent's written confirmation "
-               "that they won't be applying for an IRP",),
+        fails=(
+            "the permanent exclusion does not take effect until expiry of the Independent "
+            "Review Panel (IRP) deadline or decision, or the parent's written confirmation "
+            "that they won't be applying for an IRP",
+        ),
     ),
     Ground(
-        "8(1)(n)", "notify_la_of_removal", "remove_under_8_1_n",
+        "8(1)(n)",
+        "notify_la_of_removal",
+        "remove_under_8_1_n",
         facts={"admitted_for_nursery_education": True, "transferring_to_higher_class": False},
         breaks={"transferring_to_higher_class": True},
         fails=("the child is not transferring to a higher class at the school",),
@@ -158,12 +223,15 @@ GROUNDS = [
         dob=D(2019, 1, 15),
     ),
     Ground(
-        "8(1)(o)", "make_cme_notification", "remove_under_8_1_o",
+        "8(1)(o)",
+        "make_cme_notification",
+        "remove_under_8_1_o",
         facts={"boarder": True, "boarding_fees_unpaid": True},
         confirmations=("cme_officer_confirmed_receipt",),
         breaks={"boarding_fees_unpaid": False},
-        fails=("the pupil is a boarder at a state-funded boarding school and the fees remain "
-               "unpaid",),
+        fails=(
+            "the pupil is a boarder at a state-funded boarding school and the fees remain unpaid",
+        ),
     ),
 ]
 
@@ -206,12 +274,19 @@ def test_remand_is_refused_and_the_final_order_later_accepted(sqlite_service) ->
     walk = propose(sqlite_service, g, T, facts=remanded)
     walk.facts({"off_roll_date": T.confirmed}, on=T.confirmed, actor=SCHOOL)
     error = walk.refused(GuardFailed, "fire", g.remove, on=T.confirmed, actor=SCHOOL)
-    assert error.facts == {"custodial_sentence_months": 0, "final_order": False,
-                           "on_remand": True}
+    assert error.facts == {"custodial_sentence_months": 0, "final_order": False, "on_remand": True}
     assert "schools must not de-register a pupil who is remanded in custody" in str(error)
     # Sentenced: six months' detention under a final order.
-    walk.facts({"on_remand": False, "final_order": True, "custodial_sentence_months": 6,
-                "off_roll_date": T.removed}, on=T.removed, actor=SCHOOL)
+    walk.facts(
+        {
+            "on_remand": False,
+            "final_order": True,
+            "custodial_sentence_months": 6,
+            "off_roll_date": T.removed,
+        },
+        on=T.removed,
+        actor=SCHOOL,
+    )
     walk.fire(g.remove, on=T.removed, actor=SCHOOL)
     assert walk.state == "removed_from_roll"
 
@@ -219,8 +294,9 @@ def test_remand_is_refused_and_the_final_order_later_accepted(sqlite_service) ->
 def test_a_sentence_under_four_months_is_refused(sqlite_service) -> None:
     short = replace(GROUNDS[8], breaks={"custodial_sentence_months": 3})
     _, error = walk_to_refusal(sqlite_service, short, T)
-    assert error.failed == ["the pupil has been given a custodial sentence of four months or "
-                            "longer"]
+    assert error.failed == [
+        "the pupil has been given a custodial sentence of four months or longer"
+    ]
     assert "custodial_sentence_months = 3" in str(error)
 
 
@@ -229,8 +305,9 @@ def test_a_backdated_off_roll_date_is_refused(sqlite_service) -> None:
     walk = propose(sqlite_service, g, T)
     confirm(walk, g.confirmations, on=T.confirmed)
     # Recording a date before the day it is recorded is refused outright...
-    error = walk.refused(BackdatingRefused, "facts", {"off_roll_date": D(2024, 6, 28)},
-                         on=T.removed, actor=SCHOOL)
+    error = walk.refused(
+        BackdatingRefused, "facts", {"off_roll_date": D(2024, 6, 28)}, on=T.removed, actor=SCHOOL
+    )
     assert "off_roll_date 2024-06-28 is earlier than 2024-07-01" in str(error)
     assert "must not be backdated" in str(error)
     # ...and a date recorded in time goes stale once the removal is later than it.
@@ -268,17 +345,33 @@ def test_move_is_removed_only_after_the_destination_la_confirms_receipt(sqlite_s
 def test_child_who_left_the_country_needs_a_mash_referral_if_safeguarding_concerns(
     sqlite_service,
 ) -> None:
-    g = Ground("8(1)(e)", "notify_left_the_country", "remove_under_8_1_e", facts={
-        "destination_type": "left_the_country", "safeguarding_concern": True,
-        "ceased_to_attend": True, "boarder": False, "la_deems_distance_unreasonable": True,
-        "parent_maintaining_school_place": False,
-    })
-    walk = Walk.open(sqlite_service, notification(T.proposed, ground=g.ground), on=T.proposed,
-                     actor=SCHOOL, process="removal_grounds", calendar=TEST_CALENDAR)
+    g = Ground(
+        "8(1)(e)",
+        "notify_left_the_country",
+        "remove_under_8_1_e",
+        facts={
+            "destination_type": "left_the_country",
+            "safeguarding_concern": True,
+            "ceased_to_attend": True,
+            "boarder": False,
+            "la_deems_distance_unreasonable": True,
+            "parent_maintaining_school_place": False,
+        },
+    )
+    walk = Walk.open(
+        sqlite_service,
+        notification(T.proposed, ground=g.ground),
+        on=T.proposed,
+        actor=SCHOOL,
+        process="removal_grounds",
+        calendar=TEST_CALENDAR,
+    )
     walk.facts(g.facts, on=T.proposed, actor=SCHOOL)
     error = walk.refused(GuardFailed, "fire", g.notify, on=T.proposed, actor=SCHOOL)
-    assert error.failed == ["where the school has reason for concern under safeguarding, a "
-                            "referral to MASH must be made"]
+    assert error.failed == [
+        "where the school has reason for concern under safeguarding, a "
+        "referral to MASH must be made"
+    ]
     walk.check("mash_referral_made", on=T.proposed, actor=SCHOOL)
     walk.fire(g.notify, on=T.proposed, actor=SCHOOL)
     # No CME notification for a child who has left the country: no confirmation to wait for.
@@ -289,35 +382,66 @@ def test_child_who_left_the_country_needs_a_mash_referral_if_safeguarding_concer
 
 
 def test_departure_doubted_needs_a_cme_notification_and_its_receipt(sqlite_service) -> None:
-    g = Ground("8(1)(e)", "make_cme_notification_departure_doubted", "remove_under_8_1_e", facts={
-        "destination_type": "left_the_country_doubted", "safeguarding_concern": False,
-        "ceased_to_attend": True, "boarder": False, "la_deems_distance_unreasonable": True,
-        "parent_maintaining_school_place": False,
-    })
+    g = Ground(
+        "8(1)(e)",
+        "make_cme_notification_departure_doubted",
+        "remove_under_8_1_e",
+        facts={
+            "destination_type": "left_the_country_doubted",
+            "safeguarding_concern": False,
+            "ceased_to_attend": True,
+            "boarder": False,
+            "la_deems_distance_unreasonable": True,
+            "parent_maintaining_school_place": False,
+        },
+    )
     walk = propose(sqlite_service, g, T)
     walk.facts({"off_roll_date": T.removed}, on=T.removed, actor=SCHOOL)
     error = walk.refused(GuardFailed, "fire", g.remove, on=T.removed, actor=SCHOOL)
-    assert error.failed == ["the CME Officer has confirmed receipt of the school's referral or CME "
-                            "notification (not needed only for a child who has left the country)"]
+    assert error.failed == [
+        "the CME Officer has confirmed receipt of the school's referral or CME "
+        "notification (not needed only for a child who has left the country)"
+    ]
     confirm(walk, ("cme_officer_confirmed_receipt",), on=T.removed)
     walk.fire(g.remove, on=T.removed, actor=SCHOOL)
     assert walk.state == "removed_from_roll"
 
 
-@pytest.mark.parametrize(("ground", "step", "says"), [
-    ("8(1)(b)", "make_cme_notification",
-     "a CME notification is the notification for grounds 8(1)(f), (h) and (o) (a move under (e) "
-     "is referred to the CME Officer; other grounds notify the LA of the removal)"),
-    ("8(1)(h)", "notify_la_of_removal",
-     "the ground needs the LA's off-roll notification only (grounds (d), (e), (f), (h) and (o) "
-     "have their own notification steps)"),
-    ("8(1)(h)", "make_cme_notification",
-     "for grounds (f) and (h), the Evidence of Checks Undertaken form (Appendix 3) is completed "
-     "and returned with the CME notification"),
-])
+@pytest.mark.parametrize(
+    ("ground", "step", "says"),
+    [
+        (
+            "8(1)(b)",
+            "make_cme_notification",
+            "a CME notification is the notification for grounds 8(1)(f), (h) and (o) (a move under "
+            "(e) "
+            "is referred to the CME Officer; other grounds notify the LA of the removal)",
+        ),
+        (
+            "8(1)(h)",
+            "notify_la_of_removal",
+            "the ground needs the LA's off-roll notification only (grounds (d), (e), (f), (h) and "
+            "(o) "
+            "have their own notification steps)",
+        ),
+        (
+            "8(1)(h)",
+            "make_cme_notification",
+            "for grounds (f) and (h), the Evidence of Checks Undertaken form (Appendix 3) is "
+            "completed "
+            "and returned with the CME notification",
+        ),
+    ],
+)
 def test_each_ground_takes_its_own_notification(sqlite_service, ground, step, says) -> None:
-    walk = Walk.open(sqlite_service, notification(T.proposed, ground=ground), on=T.proposed,
-                     actor=SCHOOL, process="removal_grounds", calendar=TEST_CALENDAR)
+    walk = Walk.open(
+        sqlite_service,
+        notification(T.proposed, ground=ground),
+        on=T.proposed,
+        actor=SCHOOL,
+        process="removal_grounds",
+        calendar=TEST_CALENDAR,
+    )
     error = walk.refused(GuardFailed, "fire", step, on=T.proposed, actor=SCHOOL)
     assert error.failed == [says]
 
@@ -338,8 +462,12 @@ def test_a_case_opened_under_the_2006_rules_keeps_them_after_19_august_2024(
     sqlite_service,
 ) -> None:
     g = GROUNDS[7]  # 8(1)(h)
-    later = Timeline(proposed=D(2024, 7, 15), confirmed=D(2024, 7, 22), removed=D(2024, 9, 3),
-                     calendar=TEST_CALENDAR)
+    later = Timeline(
+        proposed=D(2024, 7, 15),
+        confirmed=D(2024, 7, 22),
+        removed=D(2024, 9, 3),
+        calendar=TEST_CALENDAR,
+    )
     walk = walk_to_removal(sqlite_service, g, later)
     assert walk.state == "removed_from_roll"
     assert {e.process_version for e in walk.events()} == {1}
@@ -347,8 +475,14 @@ def test_a_case_opened_under_the_2006_rules_keeps_them_after_19_august_2024(
 
 
 def test_a_2024_ground_is_not_a_2006_ground(sqlite_service) -> None:
-    walk = Walk.open(sqlite_service, notification(T.proposed), on=T.proposed, actor=SCHOOL,
-                     process="removal_grounds", calendar=TEST_CALENDAR)
+    walk = Walk.open(
+        sqlite_service,
+        notification(T.proposed),
+        on=T.proposed,
+        actor=SCHOOL,
+        process="removal_grounds",
+        calendar=TEST_CALENDAR,
+    )
     error = walk.refused(InputError, "facts", {"ground": "Ground I"}, on=T.proposed, actor=SCHOOL)
     assert "8(1)(a)" in str(error)
     assert "'Ground I' is not" in str(error)

@@ -33,20 +33,30 @@ from tests.scenarios.removal import (
 D = dt.date
 T = Timeline(proposed=D(2024, 9, 9), confirmed=D(2024, 9, 16), removed=D(2024, 9, 23))
 
-NOT_SICK_AND_UNTRACED = {"reasonable_grounds_sickness_or_unavoidable": False,
-                         "joint_enquiries_failed": True}
+NOT_SICK_AND_UNTRACED = {
+    "reasonable_grounds_sickness_or_unavoidable": False,
+    "joint_enquiries_failed": True,
+}
 
 GROUNDS = [
     Ground(
-        "Ground A", "notify_la_of_removal", "remove_under_ground_a",
-        facts={"sao_names_this_school": False, "mobile_child_main_school": False,
-               "dual_registration_agreed": False, "destination_school_on_roll_date": T.confirmed},
+        "Ground A",
+        "notify_la_of_removal",
+        "remove_under_ground_a",
+        facts={
+            "sao_names_this_school": False,
+            "mobile_child_main_school": False,
+            "dual_registration_agreed": False,
+            "destination_school_on_roll_date": T.confirmed,
+        },
         confirmations=("destination_school_confirmed_on_roll",),
         breaks={"dual_registration_agreed": True},
         fails=("the schools have not agreed dual registration",),
     ),
     Ground(
-        "Ground B", "notify_la_of_removal", "remove_under_ground_b",
+        "Ground B",
+        "notify_la_of_removal",
+        "remove_under_ground_b",
         facts={"admitted_for_nursery_education": True, "transferring_to_higher_class": False},
         breaks={"transferring_to_higher_class": True},
         fails=("the child is not continuing into a higher class at the school",),
@@ -55,111 +65,169 @@ GROUNDS = [
         dob=D(2019, 6, 15),
     ),
     Ground(
-        "Ground C", "notify_la_of_removal", "remove_under_ground_c",
+        "Ground C",
+        "notify_la_of_removal",
+        "remove_under_ground_c",
         facts={"dual_registered": True},
         confirmations=("other_schools_consent_confirmed",),
         withhold=("other_schools_consent_confirmed",),
         fails=("each other school at which the pupil is registered has consented",),
     ),
     Ground(
-        "Ground D", "notify_la_of_removal", "remove_under_ground_d",
+        "Ground D",
+        "notify_la_of_removal",
+        "remove_under_ground_d",
         facts={"school_attendance_order": True, "sao_outcome": "amended_to_name_another_school"},
         breaks={"sao_outcome": "revoked_education_otherwise"},
-        fails=("the local authority has amended the school attendance order to name another "
-               "school",),
+        fails=(
+            "the local authority has amended the school attendance order to name another school",
+        ),
     ),
     Ground(
-        "Ground E", "notify_la_of_removal", "remove_under_ground_e",
+        "Ground E",
+        "notify_la_of_removal",
+        "remove_under_ground_e",
         facts={"school_attendance_order": True, "sao_outcome": "revoked_education_otherwise"},
         breaks={"school_attendance_order": False},
         fails=("the pupil is subject to a school attendance order",),
     ),
     Ground(
-        "Ground F", "make_ehe_notification", "remove_under_ground_f",
+        "Ground F",
+        "make_ehe_notification",
+        "remove_under_ground_f",
         facts={"school_attendance_order": False},
         confirmations=("parent_written_ehe_notification_received",),
         withhold=("parent_written_ehe_notification_received",),
-        fails=("the parent has notified the school in writing that the pupil is to be educated "
-               "at home",),
+        fails=(
+            "the parent has notified the school in writing that the pupil is to be educated "
+            "at home",
+        ),
         notice=("notify", "ehe_team"),
     ),
     Ground(
-        "Ground G", "refer_move_to_cme_officer", "remove_under_ground_g",
-        facts={"destination_type": "new_uk_address", "destination_la": "Luton Borough Council",
-               "ceased_to_attend": True, "boarder": False, "la_deems_distance_unreasonable": True,
-               "parent_maintaining_school_place": False, "safeguarding_concern": False},
+        "Ground G",
+        "refer_move_to_cme_officer",
+        "remove_under_ground_g",
+        facts={
+            "destination_type": "new_uk_address",
+            "destination_la": "Luton Borough Council",
+            "ceased_to_attend": True,
+            "boarder": False,
+            "la_deems_distance_unreasonable": True,
+            "parent_maintaining_school_place": False,
+            "safeguarding_concern": False,
+        },
         before_notice=("new_address_obtained",),
         confirmations=("cme_officer_confirmed_receipt", "destination_la_confirmed_receipt"),
         breaks={"la_deems_distance_unreasonable": False},
-        fails=("the distance to school from the new address is deemed unreasonable by the local "
-               "authority",),
+        fails=(
+            "the distance to school from the new address is deemed unreasonable by the local "
+            "authority",
+        ),
     ),
     Ground(
-        "Ground H", "make_cme_notification", "remove_under_ground_h",
-        facts={"leave_of_absence_granted": True, "school_days_absent_after_leave_expired": 10,
-               **NOT_SICK_AND_UNTRACED},
+        "Ground H",
+        "make_cme_notification",
+        "remove_under_ground_h",
+        facts={
+            "leave_of_absence_granted": True,
+            "school_days_absent_after_leave_expired": 10,
+            **NOT_SICK_AND_UNTRACED,
+        },
         before_notice=("evidence_of_checks_completed",),
         confirmations=("cme_officer_confirmed_receipt",),
         breaks={"school_days_absent_after_leave_expired": 9},
-        fails=("the pupil has failed to attend within the ten school days immediately following "
-               "the end of the leave of absence",),
+        fails=(
+            "the pupil has failed to attend within the ten school days immediately following "
+            "the end of the leave of absence",
+        ),
     ),
     Ground(
-        "Ground I", "make_cme_notification", "remove_under_ground_i",
-        facts={"continuous_absence_school_days": 20, "all_sessions_coded_g_n_or_o": True,
-               **NOT_SICK_AND_UNTRACED},
+        "Ground I",
+        "make_cme_notification",
+        "remove_under_ground_i",
+        facts={
+            "continuous_absence_school_days": 20,
+            "all_sessions_coded_g_n_or_o": True,
+            **NOT_SICK_AND_UNTRACED,
+        },
         before_notice=("evidence_of_checks_completed",),
         confirmations=("cme_officer_confirmed_receipt",),
         breaks={"all_sessions_coded_g_n_or_o": False},
         fails=("every session of the absence is recorded with code G, N or O (none authorised)",),
     ),
     Ground(
-        "Ground J", "notify_la_of_removal", "remove_under_ground_j",
-        facts={"custodial_sentence_months": 4, "final_order": True, "on_remand": False,
-               "expected_to_return_after_custody": False},
+        "Ground J",
+        "notify_la_of_removal",
+        "remove_under_ground_j",
+        facts={
+            "custodial_sentence_months": 4,
+            "final_order": True,
+            "on_remand": False,
+            "expected_to_return_after_custody": False,
+        },
         breaks={"final_order": False, "on_remand": True},
-        fails=("the detention is under a final order",
-               "schools must not de-register a pupil who is remanded in custody and awaiting a "
-               "trial or hearing at a future date"),
+        fails=(
+            "the detention is under a final order",
+            "schools must not de-register a pupil who is remanded in custody and awaiting a "
+            "trial or hearing at a future date",
+        ),
     ),
     Ground(
-        "Ground K", "notify_la_of_removal", "remove_under_ground_k",
+        "Ground K",
+        "notify_la_of_removal",
+        "remove_under_ground_k",
         facts={},
         confirmations=("notification_of_death_received",),
         withhold=("notification_of_death_received",),
         fails=("the school should remove the child from roll upon notification of the death",),
     ),
     Ground(
-        "Ground L", "notify_la_of_removal", "remove_under_ground_l",
-        facts={"will_be_over_compulsory_school_age": True, "continuing_into_sixth_form": False,
-               "at_risk_of_neet": True},
+        "Ground L",
+        "notify_la_of_removal",
+        "remove_under_ground_l",
+        facts={
+            "will_be_over_compulsory_school_age": True,
+            "continuing_into_sixth_form": False,
+            "at_risk_of_neet": True,
+        },
         confirmations=("connexions_referral_made",),
         withhold=("connexions_referral_made",),
-        fails=("school-leavers who are at risk of NEET should be referred to Connexions (Camden "
-               "policy)",),
+        fails=(
+            "school-leavers who are at risk of NEET should be referred to Connexions (Camden "
+            "policy)",
+        ),
         dob=D(2009, 3, 1),  # Year 11 in 2024-25: compulsory school age ends 27 June 2025
     ),
     Ground(
-        "Ground M", "make_cme_notification", "remove_under_ground_m",
+        "Ground M",
+        "make_cme_notification",
+        "remove_under_ground_m",
         facts={"boarder": True, "boarding_fees_unpaid": True},
         confirmations=("cme_officer_confirmed_receipt",),
         breaks={"boarder": False},
         fails=("the pupil is a boarder and the boarding fees remain unpaid",),
     ),
     Ground(
-        "Ground N", "notify_la_of_removal", "remove_under_ground_n",
+        "Ground N",
+        "notify_la_of_removal",
+        "remove_under_ground_n",
         facts={"independent_or_non_maintained_special_school": True},
         breaks={"independent_or_non_maintained_special_school": False},
         fails=("the school is an independent school or a non-maintained special school",),
     ),
     Ground(
-        "Ground O", "notify_la_of_removal", "remove_under_ground_o",
+        "Ground O",
+        "notify_la_of_removal",
+        "remove_under_ground_o",
         facts={"exclusion_review_status": "irp_decision_exclusion_stands"},
         confirmations=("exclusion_notified_to_school_inclusion",),
         breaks={"exclusion_review_status": "pupil_reinstated"},
-        fails=("the permanent exclusion does not take effect until expiry of the Independent "
-               "Review Panel (IRP) deadline or decision, or the parent's written confirmation "
-               "that they won't be applying for an IRP",),
+        fails=(
+            "the permanent exclusion does not take effect until expiry of the Independent "
+            "Review Panel (IRP) deadline or decision, or the parent's written confirmation "
+            "that they won't be applying for an IRP",
+        ),
     ),
 ]
 
@@ -211,16 +279,27 @@ def test_ground_i_walked_on_both_databases(service) -> None:
 
 def test_cases_opened_from_19_august_2024_take_the_2024_grounds(sqlite_service) -> None:
     summer = D(2024, 8, 19)  # in the 2023-24 school year's summer holiday: the test calendar
-    walk = Walk.open(sqlite_service, notification(summer, ground="Ground I"), on=summer,
-                     actor=SCHOOL, process="removal_grounds", calendar=TEST_CALENDAR)
+    walk = Walk.open(
+        sqlite_service,
+        notification(summer, ground="Ground I"),
+        on=summer,
+        actor=SCHOOL,
+        process="removal_grounds",
+        calendar=TEST_CALENDAR,
+    )
     assert walk.case.process_version == 2
     assert walk.case.facts["ground"] == "Ground I"
 
 
 def test_a_2006_ground_on_a_2024_case_is_refused_and_nothing_is_written(sqlite_service) -> None:
     with pytest.raises(InputError) as info:
-        sqlite_service.open_case(notification(T.proposed, ground="8(1)(h)"), on=T.proposed,
-                                 at=RECORDED_AT, actor=SCHOOL, process="removal_grounds")
+        sqlite_service.open_case(
+            notification(T.proposed, ground="8(1)(h)"),
+            on=T.proposed,
+            at=RECORDED_AT,
+            actor=SCHOOL,
+            process="removal_grounds",
+        )
     assert "must be one of Ground A" in str(info.value)
     assert "'8(1)(h)' is not" in str(info.value)
     with sqlite_service.store.engine.connect() as conn:
@@ -228,8 +307,13 @@ def test_a_2006_ground_on_a_2024_case_is_refused_and_nothing_is_written(sqlite_s
 
 
 def test_there_is_no_medical_ground_in_2024(sqlite_service) -> None:
-    walk = Walk.open(sqlite_service, notification(T.proposed), on=T.proposed, actor=SCHOOL,
-                     process="removal_grounds")
+    walk = Walk.open(
+        sqlite_service,
+        notification(T.proposed),
+        on=T.proposed,
+        actor=SCHOOL,
+        process="removal_grounds",
+    )
     error = walk.refused(UnknownTrigger, "fire", "remove_under_8_1_g", on=T.proposed, actor=SCHOOL)
     assert "has no step 'remove_under_8_1_g'" in str(error)
 
@@ -240,8 +324,11 @@ def test_remand_is_refused_and_the_sentence_accepted(sqlite_service) -> None:
     walk.facts({"off_roll_date": T.confirmed}, on=T.confirmed, actor=SCHOOL)
     error = walk.refused(GuardFailed, "fire", g.remove, on=T.confirmed, actor=SCHOOL)
     assert error.failed == list(g.fails)
-    walk.facts({"on_remand": False, "final_order": True, "off_roll_date": T.removed},
-               on=T.removed, actor=SCHOOL)
+    walk.facts(
+        {"on_remand": False, "final_order": True, "off_roll_date": T.removed},
+        on=T.removed,
+        actor=SCHOOL,
+    )
     walk.fire(g.remove, on=T.removed, actor=SCHOOL)
     assert walk.state == "removed_from_roll"
 
@@ -249,8 +336,9 @@ def test_remand_is_refused_and_the_sentence_accepted(sqlite_service) -> None:
 def test_no_retrospective_deletion(sqlite_service) -> None:
     g = GROUNDS[13]  # Ground N
     walk = propose(sqlite_service, g, T)
-    error = walk.refused(BackdatingRefused, "facts", {"off_roll_date": T.proposed},
-                         on=T.confirmed, actor=SCHOOL)
+    error = walk.refused(
+        BackdatingRefused, "facts", {"off_roll_date": T.proposed}, on=T.confirmed, actor=SCHOOL
+    )
     assert "off_roll_date 2024-09-09 is earlier than 2024-09-16" in str(error)
     walk.facts({"off_roll_date": T.confirmed}, on=T.confirmed, actor=SCHOOL)
     error = walk.refused(GuardFailed, "fire", g.remove, on=T.removed, actor=SCHOOL)
@@ -259,8 +347,13 @@ def test_no_retrospective_deletion(sqlite_service) -> None:
 
 
 def test_a_ground_a_removal_waits_for_the_destination_school(sqlite_service) -> None:
-    g = replace(GROUNDS[0], breaks={}, withhold=("destination_school_confirmed_on_roll",),
-                fails=("the destination school has confirmed the on roll date (Camden policy "
-                       "section 4.3)",))
+    g = replace(
+        GROUNDS[0],
+        breaks={},
+        withhold=("destination_school_confirmed_on_roll",),
+        fails=(
+            "the destination school has confirmed the on roll date (Camden policy section 4.3)",
+        ),
+    )
     _, error = walk_to_refusal(sqlite_service, g, T)
     assert error.failed == list(g.fails)

@@ -18,15 +18,15 @@ DAY_2, DAY_6, DAY_7 = D(2024, 11, 7), D(2024, 11, 11), D(2024, 11, 12)
 def change(service, roll_change: str, *, non_standard: bool = True) -> Walk:
     """A change to the register on Day 1, recorded by the CME Officer that day."""
     walk = Walk.open(service, notification(ADDED), on=ADDED, process="roll_returns")
-    walk.facts({"roll_change": roll_change, "non_standard_transition_point": non_standard},
-               on=ADDED)
+    walk.facts(
+        {"roll_change": roll_change, "non_standard_transition_point": non_standard}, on=ADDED
+    )
     return walk
 
 
 def test_the_deadlines_are_calendar_days(sqlite_service) -> None:
     walk = change(sqlite_service, "addition")
-    assert walk.timers() == [("deletion_return_overdue", DAY_2),
-                             ("addition_return_overdue", DAY_7)]
+    assert walk.timers() == [("deletion_return_overdue", DAY_2), ("addition_return_overdue", DAY_7)]
 
 
 def test_an_addition_returned_within_five_days_is_recorded(sqlite_service) -> None:
@@ -66,15 +66,18 @@ def test_a_deletion_not_notified_by_the_day_of_removal_is_escalated_on_day_2(
     walk.sweep(DAY_7)
     (overdue,) = walk.events(EventKind.escalation)
     assert (overdue.payload["data"]["timer"], overdue.effective_date) == (
-        "deletion_return_overdue", DAY_2
+        "deletion_return_overdue",
+        DAY_2,
     )
 
 
 def test_no_return_at_a_standard_transition_point(sqlite_service) -> None:
     walk = change(sqlite_service, "deletion", non_standard=False)
     error = walk.refused(GuardFailed, "fire", "submit_return", on=ADDED, actor=SCHOOL)
-    assert error.failed == ["the change happened at a non-standard transition point (standard "
-                            "transition points need no return)"]
+    assert error.failed == [
+        "the change happened at a non-standard transition point (standard "
+        "transition points need no return)"
+    ]
     walk.fire("standard_transition_point", on=ADDED, actor=OFFICER)
     assert walk.state == "no_return_needed"
     assert walk.timers() == []

@@ -24,11 +24,24 @@ D = dt.date
 NOTIFIED = D(2024, 10, 21)
 """Day 1: the CME notification is received (a Monday)."""
 DAY = {
-    1: D(2024, 10, 21), 2: D(2024, 10, 22), 3: D(2024, 10, 23), 4: D(2024, 10, 24),
-    5: D(2024, 10, 25), 6: D(2024, 11, 4), 7: D(2024, 11, 5), 8: D(2024, 11, 6),
-    10: D(2024, 11, 8), 12: D(2024, 11, 12), 15: D(2024, 11, 15), 16: D(2024, 11, 18),
-    17: D(2024, 11, 19), 20: D(2024, 11, 22), 24: D(2024, 11, 28), 25: D(2024, 11, 29),
-    26: D(2024, 12, 2), 27: D(2024, 12, 3),
+    1: D(2024, 10, 21),
+    2: D(2024, 10, 22),
+    3: D(2024, 10, 23),
+    4: D(2024, 10, 24),
+    5: D(2024, 10, 25),
+    6: D(2024, 11, 4),
+    7: D(2024, 11, 5),
+    8: D(2024, 11, 6),
+    10: D(2024, 11, 8),
+    12: D(2024, 11, 12),
+    15: D(2024, 11, 15),
+    16: D(2024, 11, 18),
+    17: D(2024, 11, 19),
+    20: D(2024, 11, 22),
+    24: D(2024, 11, 28),
+    25: D(2024, 11, 29),
+    26: D(2024, 12, 2),
+    27: D(2024, 12, 3),
 }
 """Day N of a case notified on 21 October 2024, as `cme calendar school-day` gives them."""
 EIGHT_WEEKS = D(2024, 12, 16)
@@ -36,11 +49,20 @@ EIGHT_WEEKS = D(2024, 12, 16)
 
 DAY_1_CHECKS = ("core_information_checked", "opened_on_cme_register")
 DAY_5_15_CHECKS = (
-    "first_formal_letter_sent", "mash_check", "camden_resident_index_check", "housing_check",
-    "council_tax_check", "yos_check", "nhs_spine_check",
+    "first_formal_letter_sent",
+    "mash_check",
+    "camden_resident_index_check",
+    "housing_check",
+    "council_tax_check",
+    "yos_check",
+    "nhs_spine_check",
 )
-DAY_16_25_CHECKS = ("second_formal_letter_sent", "pan_london_check", "second_home_visit",
-                    "giap_check")
+DAY_16_25_CHECKS = (
+    "second_formal_letter_sent",
+    "pan_london_check",
+    "second_home_visit",
+    "giap_check",
+)
 
 
 def opened(service: CaseService, **form: object) -> Walk:
@@ -96,8 +118,10 @@ def test_day_1_steps_not_recorded_are_escalated_to_the_officer_on_day_2(sqlite_s
     walk = Walk.open(sqlite_service, notification(NOTIFIED), on=NOTIFIED)
     walk.sweep(DAY[2])
     escalations = walk.events(EventKind.escalation)
-    assert [(e.payload["data"]["timer"], e.effective_date, e.payload["data"]["to_role"])
-            for e in escalations] == [
+    assert [
+        (e.payload["data"]["timer"], e.effective_date, e.payload["data"]["to_role"])
+        for e in escalations
+    ] == [
         ("core_information_outstanding", DAY[2], "cme_officer"),
         ("register_entry_outstanding", DAY[2], "cme_officer"),
     ]
@@ -119,8 +143,13 @@ def test_contact_established_on_day_2_moves_to_supporting_a_school_place(sqlite_
     assert walk.state == "supporting_to_school_place"
     assert walk.events(EventKind.timer_fired, EventKind.escalation) == []
     # Placed through the usual In Year Admissions process, within the 8 weeks.
-    walk.facts({"placement_route": "in_year_admissions",
-                "placement_provision": "Kentish Town Primary School"}, on=DAY[16])
+    walk.facts(
+        {
+            "placement_route": "in_year_admissions",
+            "placement_provision": "Kentish Town Primary School",
+        },
+        on=DAY[16],
+    )
     walk.fire("child_placed", on=DAY[16])
     assert walk.case.state == "placed"
     assert walk.case.closed_on == DAY[16]
@@ -133,8 +162,10 @@ def test_untraceable_closed_by_the_line_manager_on_day_26(service) -> None:
     walk = opened(service)
     traced(walk)
     walk.sweep(DAY[26])
-    moves = [(e.payload["data"]["trigger"], e.effective_date, e.actor)
-             for e in walk.events(EventKind.timer_fired)]
+    moves = [
+        (e.payload["data"]["trigger"], e.effective_date, e.actor)
+        for e in walk.events(EventKind.timer_fired)
+    ]
     assert moves == [
         ("start_reasonable_checks", DAY[5], "scheduler"),
         ("start_further_checks", DAY[16], "scheduler"),
@@ -152,8 +183,14 @@ def test_untraceable_closed_by_the_line_manager_on_day_26(service) -> None:
     assert (case.state, case.terminal, case.closed_on) == ("closed_untraceable", True, DAY[26])
     assert case.closed_on is not None
     assert walk.day(case.closed_on) == 26
-    every_check = {*DAY_1_CHECKS, *DAY_5_15_CHECKS, *DAY_16_25_CHECKS, "day_26_closure_form",
-                   "contact_attempted_by_phone", "contact_attempted_by_email"}
+    every_check = {
+        *DAY_1_CHECKS,
+        *DAY_5_15_CHECKS,
+        *DAY_16_25_CHECKS,
+        "day_26_closure_form",
+        "contact_attempted_by_phone",
+        "contact_attempted_by_email",
+    }
     assert every_check <= set(case.checks)
     last = walk.events()[-1]
     assert (last.actor, last.role) == ("dylan", "line_manager")
@@ -182,13 +219,15 @@ def test_closure_is_refused_until_every_check_is_recorded(sqlite_service) -> Non
     walk = opened(sqlite_service)
     traced(walk, skip=("second_home_visit", "giap_check"))
     walk.sweep(DAY[25])
-    chased = [(e.payload["data"]["timer"], e.effective_date)
-              for e in walk.events(EventKind.escalation)]
-    assert chased == [("second_home_visit_outstanding", DAY[25]),
-                      ("giap_check_outstanding", DAY[25])]
+    chased = [
+        (e.payload["data"]["timer"], e.effective_date) for e in walk.events(EventKind.escalation)
+    ]
+    assert chased == [
+        ("second_home_visit_outstanding", DAY[25]),
+        ("giap_check_outstanding", DAY[25]),
+    ]
     walk.check("day_26_closure_form", on=DAY[26])
-    error = walk.refused(MissingChecks, "fire", "close_untraceable", on=DAY[26],
-                         actor=LINE_MANAGER)
+    error = walk.refused(MissingChecks, "fire", "close_untraceable", on=DAY[26], actor=LINE_MANAGER)
     assert error.missing == ["second_home_visit", "giap_check"]
     assert "giap_check (Check DfE Get Information about Pupils (GIAP) database.)" in str(error)
     walk.check("second_home_visit", "giap_check", on=DAY[26])
@@ -202,8 +241,11 @@ def test_the_line_manager_may_keep_the_case_open_and_decide_later(sqlite_service
     walk.check("day_26_closure_form", on=DAY[26])
     error = walk.refused(GuardFailed, "fire", "keep_case_open", on=DAY[26], actor=LINE_MANAGER)
     assert "reason_case_kept_open" in str(error)
-    walk.facts({"reason_case_kept_open": "aunt reports the family may be in Luton"},
-               on=DAY[26], actor=LINE_MANAGER)
+    walk.facts(
+        {"reason_case_kept_open": "aunt reports the family may be in Luton"},
+        on=DAY[26],
+        actor=LINE_MANAGER,
+    )
     walk.fire("keep_case_open", on=DAY[26], actor=LINE_MANAGER)
     assert walk.state == "tracing_continues"
     assert not walk.case.terminal
@@ -241,7 +283,8 @@ def test_safeguarding_concern_on_day_12_is_referred_to_mash_at_once(sqlite_servi
     result = walk.fire("refer_to_mash", on=DAY[12])
     assert result.event.effective_date == DAY[12]
     assert (result.event.rule or "").startswith(
-        "refer_to_mash: Appendix 7, points to note; section 13")
+        "refer_to_mash: Appendix 7, points to note; section 13"
+    )
     assert walk.state == "reasonable_checks"
     assert walk.timers() == timers_before  # the Day 15 and Day 16 timers run on
     assert walk.outbox()[-1] == ("referral", "mash", "mash_referral", DAY[12])
@@ -266,7 +309,10 @@ def test_move_to_another_la_waits_for_confirmation_of_receipt(sqlite_service) ->
     walk.fire("moved_to_another_la", on=DAY[7])
     assert walk.state == "awaiting_destination_la_confirmation"
     assert walk.outbox()[-1] == (
-        "notify", "destination_la", "cme_notification_to_destination_la", DAY[7]
+        "notify",
+        "destination_la",
+        "cme_notification_to_destination_la",
+        DAY[7],
     )
     # SIT keeps the case until receipt is confirmed: no timer moves it, and its clock stands still.
     assert walk.timers() == []
@@ -277,7 +323,9 @@ def test_move_to_another_la_waits_for_confirmation_of_receipt(sqlite_service) ->
     walk.fire("destination_la_confirmed_receipt", on=DAY[27])
     case = walk.case
     assert (case.state, case.terminal, case.closed_on) == (
-        "transferred_to_destination_la", True, DAY[27]
+        "transferred_to_destination_la",
+        True,
+        DAY[27],
     )
 
 
@@ -298,8 +346,14 @@ def test_primary_child_placed_within_8_weeks_via_the_primary_inclusion_forum(
     walk = opened(sqlite_service)
     walk.fire("contact_established", on=DAY[2])
     assert walk.case.facts["age_phase"] == "primary"
-    walk.facts({"placement_route": "fair_access_panel", "no_vacancy_in_camden_schools": True,
-                "medical_needs": False}, on=DAY[6])
+    walk.facts(
+        {
+            "placement_route": "fair_access_panel",
+            "no_vacancy_in_camden_schools": True,
+            "medical_needs": False,
+        },
+        on=DAY[6],
+    )
     error = walk.refused(GuardFailed, "fire", "refer_to_placement_panel", on=DAY[6])
     assert error.failed == ["the Fair Access Panel (FAP) is for secondary aged children"]
     assert "age_phase = 'primary'" in str(error)
@@ -322,21 +376,29 @@ def test_secondary_child_beyond_8_weeks_via_the_fair_access_panel(sqlite_service
     walk = opened(sqlite_service, dob=SECONDARY_DOB)
     walk.fire("contact_established", on=DAY[2])
     assert walk.case.facts["age_phase"] == "secondary"
-    walk.facts({"placement_route": "primary_inclusion_forum",
-                "no_vacancy_in_camden_schools": False, "medical_needs": False}, on=DAY[6])
+    walk.facts(
+        {
+            "placement_route": "primary_inclusion_forum",
+            "no_vacancy_in_camden_schools": False,
+            "medical_needs": False,
+        },
+        on=DAY[6],
+    )
     error = walk.refused(GuardFailed, "fire", "refer_to_placement_panel", on=DAY[6])
     assert error.failed == [
         "the Primary Inclusion Forum (PIF) is for primary aged children",
         "FAP and PIF referrals are for the rare occasion where there are no vacancies in "
         "Camden schools",
     ]
-    walk.facts({"placement_route": "fair_access_panel", "no_vacancy_in_camden_schools": True},
-               on=DAY[6])
+    walk.facts(
+        {"placement_route": "fair_access_panel", "no_vacancy_in_camden_schools": True}, on=DAY[6]
+    )
     walk.fire("refer_to_placement_panel", on=DAY[6])
     walk.sweep(EIGHT_WEEKS)
     (missed,) = walk.events(EventKind.escalation)
     assert (missed.effective_date, missed.payload["data"]["to_role"]) == (
-        EIGHT_WEEKS, "line_manager"
+        EIGHT_WEEKS,
+        "line_manager",
     )
     assert "within 8 weeks (section 12)" in missed.payload["data"]["message"]
     assert walk.case.overdue
@@ -366,11 +428,21 @@ def test_child_with_an_ehcp_is_placed_by_the_sen_service_with_the_clock_stopped(
 @pytest.mark.parametrize("state_trigger", ["contact_established", "moved_to_another_la"])
 def test_closed_cases_refuse_every_step(sqlite_service, state_trigger: str) -> None:
     walk = opened(sqlite_service)
-    walk.facts({"destination_la": "Luton", "placement_route": "in_year_admissions",
-                "placement_provision": "Kentish Town Primary School"}, on=DAY[2])
+    walk.facts(
+        {
+            "destination_la": "Luton",
+            "placement_route": "in_year_admissions",
+            "placement_provision": "Kentish Town Primary School",
+        },
+        on=DAY[2],
+    )
     walk.fire(state_trigger, on=DAY[2])
-    walk.fire("child_placed" if state_trigger == "contact_established"
-              else "destination_la_confirmed_receipt", on=DAY[3])
+    walk.fire(
+        "child_placed"
+        if state_trigger == "contact_established"
+        else "destination_la_confirmed_receipt",
+        on=DAY[3],
+    )
     assert walk.case.terminal
     walk.refused(TransitionNotAllowed, "fire", "refer_to_mash", on=DAY[4])
     walk.refused(TransitionNotAllowed, "facts", {"ground": "8(1)(h)"}, on=DAY[4])
@@ -384,8 +456,14 @@ def test_a_panel_referral_after_the_8_weeks_reminds_the_line_manager_again(
     walk.sweep(EIGHT_WEEKS)
     assert [e.effective_date for e in walk.events(EventKind.escalation)] == [EIGHT_WEEKS]
     referred = D(2025, 1, 6)
-    walk.facts({"placement_route": "fair_access_panel", "no_vacancy_in_camden_schools": True,
-                "medical_needs": False}, on=referred)
+    walk.facts(
+        {
+            "placement_route": "fair_access_panel",
+            "no_vacancy_in_camden_schools": True,
+            "medical_needs": False,
+        },
+        on=referred,
+    )
     walk.fire("refer_to_placement_panel", on=referred)
     assert not walk.case.overdue
     walk.sweep(referred)
