@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from importlib.resources import files
 from pathlib import Path
 
@@ -36,31 +37,27 @@ def case_rows(path: Path) -> list[tuple[object, ...]]:
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """A database whose cases sit in its WAL: a connection held open stops the checkpoint that
-    closing the last connection would run, as a running scheduler does."""
+    """A database whose every page sits in its WAL, its main file empty, as a busy deployment's
+    can be: a connection held open (as a running scheduler's is) stops the checkpoint that
+    closing the last connection would run."""
+    built = tmp_path / "built.db"
+    for day in ("2024-10-21", "2024-10-22", "2024-10-23"):
+        assert (
+            run("case", "open", "--form", FORM, "--on", day, "--db", f"sqlite:///{built}")[0] == 0
+        )
+    check = ["CME-000001", "contact_attempted_by_phone", "--on", "2024-10-22"]
+    assert (
+        run("case", "check", *check, "--outcome", "no answer", "--db", f"sqlite:///{built}")[0] == 0
+    )
     path = tmp_path / "live" / "cme.db"
     path.parent.mkdir()
     keeper = sqlite3.connect(path)
     keeper.execute("PRAGMA journal_mode=WAL")
-    url = f"sqlite:///{path}"
-    for day in ("2024-10-21", "2024-10-22", "2024-10-23"):
-        assert run("case", "open", "--form", FORM, "--on", day, "--db", url)[0] == 0
-    assert (
-        run(
-            "case",
-            "check",
-            "CME-000001",
-            "contact_attempted_by_phone",
-            "--on",
-            "2024-10-22",
-            "--outcome",
-            "no answer",
-            "--db",
-            url,
-        )[0]
-        == 0
-    )
-    yield path, url
+    keeper.execute("PRAGMA wal_autocheckpoint=0")
+    with closing(sqlite3.connect(built)) as source:
+        source.backup(keeper)  # written through the WAL, which nothing checkpoints
+    keeper.execute("SELECT count(*) FROM cme_case").fetchone()
+    yield path, f"sqlite:///{path}"
     keeper.close()
 
 
@@ -69,7 +66,8 @@ def test_a_backup_holds_what_the_wal_holds_and_restores_the_same_cases(
 ) -> None:
     path, url = live
     wal = path.with_name("cme.db-wal")
-    assert wal.stat().st_size > 10 * path.stat().st_size, "the data should sit in the WAL"
+    assert path.stat().st_size <= 4096, "the main file holds (almost) nothing"
+    assert wal.stat().st_size > 100_000, "the data sits in the WAL"
     naive = tmp_path / "naive.db"
     naive.write_bytes(path.read_bytes())
     with sqlite3.connect(naive) as conn:  # copying cme.db alone: no cases at all
