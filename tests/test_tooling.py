@@ -11,10 +11,9 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Checks that pre-commit already runs and scripts/test will run once the tree is formatted
-# (issue 18 adds `ruff format --check` to scripts/test together with the reformatting commit).
-# Drop an entry from here when scripts/test gains its line.
-PENDING_IN_SCRIPTS_TEST = {".venv/bin/ruff format --check engine adapters tests benchmarks"}
+# Checks pre-commit runs that scripts/test does not run yet (none today: add one here only while
+# a new check lands in the hooks ahead of the tree being clean for it).
+PENDING_IN_SCRIPTS_TEST: set[str] = set()
 
 
 def _normalise(command: str) -> str:
