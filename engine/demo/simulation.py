@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.protection.access import Actor
+from engine.time.calendars import DEFAULT_CALENDAR
 
 if TYPE_CHECKING:
     from engine.cases.service import CaseService
@@ -186,7 +187,9 @@ class Simulation:
         self.sen = Actor("sen.team", "sen_service")
         compiled = self.service.registry.in_force(PROCESS, TERM_FIRST)
         self.definition = compiled.definition
-        self.calendar = self.service.calendars(self.definition.clock.calendar or "london-2024-25")
+        # The calendar the cases open on (the demo passes none): for the autumn term 2024 the
+        # fallback `london` and `london-2024-25` agree day for day.
+        self.calendar = self.service.calendars(self.definition.clock.calendar or DEFAULT_CALENDAR)
         self.plans: dict[str, Plan] = {}
         self._stories = [
             "closed",

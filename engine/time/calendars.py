@@ -15,12 +15,14 @@ from engine.errors import CalendarError, DefinitionError, Issue, close_matches
 from engine.time.calendar import SchoolCalendar
 from engine.time.calendar_file import parse_calendar
 
-DEFAULT_CALENDAR = "london-2024-25"
 # The shipped calendar covering the most school years (2023-24 to 2026-27): what `cme calendar`
 # answers on unless told otherwise, and the one a deployment's new cases should use
-# (`[calendars] default` in cme.toml). DEFAULT_CALENDAR stays the engine's fallback for now, as
-# cases and tests are pinned to it (see processes/calendars/README.md).
+# (`[calendars] default` in cme.toml).
 LONDON_CALENDAR = "london"
+# The engine's fallback for a new case whose process names no calendar and whose deployment sets
+# no `[calendars] default`. Cases already opened on `london-2024-25` keep it: the calendar (and
+# its version) is stored with each case (see processes/calendars/README.md).
+DEFAULT_CALENDAR = LONDON_CALENDAR
 _PACKAGE = "processes"
 _FOLDER = "calendars"
 

@@ -3,6 +3,7 @@ codes of every refusal, and that a refusal writes nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from click.testing import CliRunner, Result
 
 from engine.cases.notification import parse_form
 from engine.cli import cli
+from engine.time.calendars import load_calendar
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,6 +110,36 @@ def test_open_prints_the_new_ids_one_per_sibling(tmp_path: Path, db: str) -> Non
         "--json",
     )
     assert json.loads(out) == {"case_ids": ["CME-000003", "CME-000004"]}
+
+
+def test_without_a_configuration_a_case_opened_today_counts_on_london(
+    tmp_path: Path, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No cme.toml anywhere (so no `[calendars] default`): the engine's fallback calendar decides.
+    # It covers 2026-27, so a case opened on Thursday 3 December 2026 is not refused.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CME_CONFIG", raising=False)
+    monkeypatch.delenv("CME_DATABASE_URL", raising=False)
+    data = yaml.safe_load((ROOT / "processes/forms/notification_example.yaml").read_text())
+    data["date"] = "2026-12-03"  # Ana (born 2015-03-14) is 11, Tiago (2012-11-02) is 14
+    form = tmp_path / "notification.yaml"
+    form.write_text(yaml.safe_dump(data))
+    opened = ok("case", "open", "--form", str(form), "--on", "2026-12-03", "--db", db, "--json")
+    assert not (tmp_path / "cme.toml").exists()
+    (case_id, _) = json.loads(opened)["case_ids"]
+    s = show(db, case_id, "--on", "2026-12-03")
+    assert (s["calendar"], s["day"]) == ("london", 1)
+    (day_5,) = [t for t in s["timers"] if t["timer"] == "reasonable_checks_start"]
+    # Ealing's autumn term 2026 (2 Sep – 18 Dec, half term 26–30 Oct): Thu 3, Fri 4, Mon 7,
+    # Tue 8, Wed 9 December.
+    assert day_5["due_date"] == "2026-12-09"
+    assert load_calendar("london").is_school_day(dt.date(2026, 12, 9))
+    assert day_5["explanation"] == (
+        "Day 5 = 9 Dec 2026: 5th school day from 3 Dec 2026, calendar london version 1"
+    )
+    text = ok("case", "show", case_id, "--on", "2026-12-03", "--db", db, env={"COLUMNS": "200"})
+    assert "Day 1 on 2026-12-03" in text
+    assert "2026-12-09" in text
 
 
 def test_show_as_json_and_as_tables(db: str, opened: str) -> None:

@@ -27,10 +27,15 @@ def run(*args: str, env: dict[str, str] | None = None) -> Result:
 
 @pytest.fixture
 def one_case(sqlite_url: str, registry: ProcessRegistry) -> str:
-    """A database with one case opened on Monday 21 Oct 2024."""
+    """A database with one case opened on Monday 21 Oct 2024, on london-2024-25 (the fallback
+    before `london`; the calendar the reloads below edit)."""
     store = open_store(sqlite_url)
     CaseService(store, registry).open_case(
-        form(OPENED), on=OPENED, at=RECORDED_AT, actor=Actor("sona", "cme_officer")
+        form(OPENED),
+        on=OPENED,
+        at=RECORDED_AT,
+        actor=Actor("sona", "cme_officer"),
+        calendar="london-2024-25",
     )
     store.dispose()
     return sqlite_url

@@ -160,7 +160,8 @@ def test_a_timer_whose_step_cannot_be_taken_does_not_stall_the_others(
     # a state whose next deadline the calendar cannot place, the sweep raised, and every later
     # sweep stalled on the same timer, so no case's timers fired any more.
     # Opening now refuses such a case at once; cases opened by a release before that check (or
-    # before a calendar was shortened) still reach the sweep, so open them as that release did.
+    # before a calendar was shortened) still reach the sweep, so open them as that release did,
+    # on its fallback calendar london-2024-25, whose last school year is 2024-25.
     monkeypatch.setattr(
         "engine.cases.service.refuse_unplaceable_case", lambda *args, **kwargs: None
     )
@@ -168,7 +169,13 @@ def test_a_timer_whose_step_cannot_be_taken_does_not_stall_the_others(
     service = CaseService(store, registry)
     for day in (dt.date(2025, 6, 2), dt.date(2025, 6, 18), dt.date(2025, 6, 27)):
         form = example_form.model_copy(update={"date": day})
-        service.open_case(form, on=day, at=RECORDED_AT, actor=Actor("sona", "cme_officer"))
+        service.open_case(
+            form,
+            on=day,
+            at=RECORDED_AT,
+            actor=Actor("sona", "cme_officer"),
+            calendar="london-2024-25",
+        )
     until = dt.date(2025, 7, 18)
     result = sweep(service, until=until, at=RECORDED_AT, batch_size=4)
     assert result.blocked, "some step's deadline falls past the calendar"
