@@ -6,7 +6,7 @@ removed, a bool constant or a `-> bool` return negated), runs the module's tests
 a temporary copy of the tree (the work tree is never touched), and prints killed / survived /
 timed out per module with a score, then every survivor as file:line, function and mutation.
 
-    .venv/bin/python scripts/mutate.py engine/cases/upn.py --tests tests/engine/test_upn.py
+    .venv/bin/python scripts/mutate.py engine/cases/upn.py --tests tests/engine/cases/test_upn.py
     .venv/bin/python scripts/mutate.py --all --max 60
 
 Survivors known to be equivalent (no test could tell them apart) are listed, with the reason, in

@@ -112,7 +112,7 @@ class TimerRow(SQLModel, table=True):
 # The engine's bookkeeping tables are SQLAlchemy Core tables on the same metadata: no code builds
 # model objects of them, and each SQLModel class costs ~2.6 ms of every command's start-up
 # (`cme case show` must start within 1.3x of importing sqlmodel). Column types are SQLModel's
-# own, so the schema is the one the SQLModel classes made (tests/engine/test_store.py).
+# own, so the schema is the one the SQLModel classes made (tests/engine/store/test_store.py).
 _metadata = SQLModel.metadata
 
 

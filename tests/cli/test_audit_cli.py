@@ -180,7 +180,7 @@ def test_checkpoint_catches_a_full_rehash(
     assert code == 0
     assert "2 case(s), 10 event(s)" in out
     # A full re-hash of case a, as an attacker with the database would do it.
-    from tests.engine.test_audit import rehash
+    from tests.engine.audit.test_audit import rehash
 
     store = open_store(f"sqlite:///{db}")
     rehash(CaseService(store, registry), a, {"outcome": "forged"}, seq=2)

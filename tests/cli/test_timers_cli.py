@@ -16,7 +16,7 @@ from engine.language.registry import ProcessRegistry
 from engine.store.database import open_store
 from engine.time.calendars import load_calendar
 from tests.conftest import RECORDED_AT
-from tests.engine.test_timers import OPENED, form
+from tests.engine.scheduling.test_timers import OPENED, form
 
 D = dt.date
 

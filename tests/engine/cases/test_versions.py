@@ -42,7 +42,7 @@ from tests.scenarios.helpers import (
     sweep,
 )
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "versions"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "versions"
 V1 = load_process_file(FIXTURES / "tracing_v1.yaml")
 V2 = load_process_file(FIXTURES / "tracing_v2.yaml")
 OWNER = Actor("pat", "policy_owner")

@@ -22,7 +22,7 @@ from engine.scheduling.sweep import sweep
 from engine.store.database import open_store
 from engine.store.tables import event_table, timer_table
 from tests.conftest import RECORDED_AT
-from tests.engine.test_timers import OPENED, TIMER_KINDS, form, pending_due
+from tests.engine.scheduling.test_timers import OPENED, TIMER_KINDS, form, pending_due
 
 UNTIL = dt.date(2024, 12, 3)  # Day 27: every case has 20 timers due
 CASES = 150

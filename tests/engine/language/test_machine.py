@@ -14,7 +14,7 @@ from engine.language.expressions import guard_context
 from engine.language.loader import load_process_file, load_process_text
 from engine.language.machine import CompiledProcess, compile_process
 
-APPENDIX7 = Path(__file__).parents[1] / "fixtures" / "processes" / "appendix7.yaml"
+APPENDIX7 = Path(__file__).parents[2] / "fixtures" / "processes" / "appendix7.yaml"
 
 
 @dataclass

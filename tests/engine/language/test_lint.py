@@ -9,7 +9,7 @@ import pytest
 from engine.language.lint import LintIssue, edges, has_errors, lint
 from engine.language.loader import load_process_file, load_process_text, process_files
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "processes"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "processes"
 LINT_FIXTURES = sorted((FIXTURES / "lint").glob("*.yaml"))
 TINY = FIXTURES / "tiny.yaml"
 

@@ -689,7 +689,7 @@ def test_event_columns_are_what_the_table_has() -> None:
 
 # --- golden histories: the persisted format -----------------------------------------------------
 
-HISTORIES = sorted((Path(__file__).parents[1] / "fixtures" / "histories").glob("*.json"))
+HISTORIES = sorted((Path(__file__).parents[2] / "fixtures" / "histories").glob("*.json"))
 
 
 def golden_events(data: dict[str, Any]) -> list[CaseEvent]:

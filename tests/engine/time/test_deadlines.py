@@ -17,7 +17,7 @@ from engine.store.tables import timer_table
 from engine.time.calendars import load_calendar
 from engine.time.deadlines import plan_state_timers
 from tests.conftest import RECORDED_AT
-from tests.engine.test_timers import D, form
+from tests.engine.scheduling.test_timers import D, form
 
 OFFICER = Actor("sona", "cme_officer")
 CAL = load_calendar("london-2024-25")

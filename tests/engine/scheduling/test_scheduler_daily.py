@@ -17,8 +17,8 @@ from engine.scheduling.scheduler import ScheduleSettings, SweepJob
 from engine.scheduling.sweep import SweepResult
 from engine.store.runs import CHECKPOINT, SWEEP, last_run
 from tests.conftest import RECORDED_AT
-from tests.engine.test_scheduler import OFFICER
-from tests.engine.test_timers import OPENED, form
+from tests.engine.scheduling.test_scheduler import OFFICER
+from tests.engine.scheduling.test_timers import OPENED, form
 
 D = dt.date
 TODAY = D(2024, 10, 25)

@@ -34,7 +34,7 @@ from engine.cases.events import (
 )
 from engine.cases.projection import apply, replay
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
+FIXTURES = Path(__file__).parents[2] / "fixtures"
 HISTORIES = sorted((FIXTURES / "histories").glob("*.json"))
 RELEASE_DB = FIXTURES / "releases" / "0.1.0" / "demo.db"
 AT = dt.datetime(2024, 10, 21, 9, 30, tzinfo=dt.UTC)

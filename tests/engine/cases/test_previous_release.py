@@ -17,7 +17,7 @@ from engine.cases.events import EventKind, check_body, event_from_row
 from engine.cases.projection import CaseState, replay
 from engine.cli import cli, wiring
 
-RELEASE = Path(__file__).parents[1] / "fixtures" / "releases" / "0.1.0"
+RELEASE = Path(__file__).parents[2] / "fixtures" / "releases" / "0.1.0"
 CASE = "CME-000007"
 """Open in `tracing_continues` at event 38, last changed on 2024-10-16."""
 

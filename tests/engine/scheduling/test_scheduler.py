@@ -18,7 +18,7 @@ import pytest
 from engine.cases.service import Actor
 from engine.scheduling.scheduler import ScheduleSettings, SweepJob, build_scheduler
 from tests.conftest import RECORDED_AT
-from tests.engine.test_timers import OPENED, form, timer_events
+from tests.engine.scheduling.test_timers import OPENED, form, timer_events
 
 D = dt.date
 LONDON = ZoneInfo("Europe/London")

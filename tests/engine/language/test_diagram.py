@@ -12,7 +12,7 @@ from engine.language.diagram import GraphvizMissing, diagram_edges, to_dot, to_m
 from engine.language.lint import edges
 from engine.language.loader import load_process_file, process_files
 
-APPENDIX7 = Path(__file__).parents[1] / "fixtures" / "processes" / "appendix7.yaml"
+APPENDIX7 = Path(__file__).parents[2] / "fixtures" / "processes" / "appendix7.yaml"
 MERMAID_EDGE = re.compile(r"^    (\w+) --> (\w+) : (\w+) \((.*)\)$")
 MERMAID_TIMER = re.compile(
     r"^    (\w+) --> (\w+) : (Day \d+(?: in state)?|\d+ weeks?.*) \(timer (\w+)\)$"

@@ -80,5 +80,6 @@ def test_the_untraceable_timeline_outline_keeps_the_policy_wording(
     ],
 )
 def test_an_outline_of_another_format_or_damaged_is_not_read(stored: str) -> None:
-    # None: the reader rebuilds the outline from the version's text (tests/engine/test_store.py).
+    # None: the reader rebuilds the outline from the version's text
+    # (tests/engine/store/test_store.py).
     assert ProcessOutline.from_json(stored) is None

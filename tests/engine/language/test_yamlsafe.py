@@ -12,7 +12,7 @@ from engine.errors import DefinitionError
 from engine.language import yamlsafe
 from engine.language.yamlsafe import MAX_DEPTH, Document, load_yaml, pydantic_issues
 
-PROCESSES = Path(__file__).parents[2] / "processes"
+PROCESSES = Path(__file__).parents[3] / "processes"
 
 
 def issues_of(text: str) -> list[str]:

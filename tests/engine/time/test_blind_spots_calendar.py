@@ -18,7 +18,7 @@ from engine.errors import CalendarError, CMEError
 from engine.time.calendar import SchoolCalendar
 from engine.time.calendars import load_calendar, load_calendar_file
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "calendars"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "calendars"
 D = dt.date
 LONDON = load_calendar("london-2024-25")
 TWO_YEARS = load_calendar_file(FIXTURES / "two-years.yaml")

@@ -21,9 +21,9 @@ from engine.time.calendars import (
     load_calendar_or_file,
 )
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "calendars"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "calendars"
 INVALID = FIXTURES / "invalid"
-SHIPPED = Path(__file__).resolve().parents[2] / "processes" / "calendars"
+SHIPPED = Path(__file__).resolve().parents[3] / "processes" / "calendars"
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,9 @@
 """The hash chain read straight from stored rows, without a database: the date and time forms
 each database hands back, and each kind of break named at the right event.
 
-`tests/engine/test_audit.py` checks the same through SQLite and PostgreSQL; these pin the edges
-(a time without microseconds, a date with a time, several events missing, a break after a break).
+`tests/engine/audit/test_audit.py` checks the same through SQLite and PostgreSQL; these pin the
+edges (a time without microseconds, a date with a time, several events missing, a break after
+a break).
 """
 
 from __future__ import annotations

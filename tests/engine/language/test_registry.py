@@ -11,7 +11,7 @@ from engine.errors import DefinitionError, UnknownProcess
 from engine.language.loader import LoadedProcess, load_process_text
 from engine.language.registry import ProcessRegistry
 
-TINY = (Path(__file__).parents[1] / "fixtures" / "processes" / "tiny.yaml").read_text("utf-8")
+TINY = (Path(__file__).parents[2] / "fixtures" / "processes" / "tiny.yaml").read_text("utf-8")
 
 
 def version(n: int, *, effective: str, opened_from: str | None = None) -> LoadedProcess:

@@ -25,7 +25,7 @@ from engine.cases.service import Actor, CaseService
 from engine.cases.views import case_summary
 from engine.time.calendars import load_calendar
 from tests.conftest import RECORDED_AT
-from tests.engine.test_timers import form
+from tests.engine.scheduling.test_timers import form
 
 D = dt.date
 CAL = load_calendar("london-2024-25")

@@ -22,7 +22,7 @@ from engine.language.loader import (
     process_files,
 )
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "processes"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "processes"
 APPENDIX7 = FIXTURES / "appendix7.yaml"
 TINY = FIXTURES / "tiny.yaml"
 INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))

@@ -282,7 +282,7 @@ def test_the_schema_is_the_one_its_declarations_have_always_made() -> None:
                 str(CreateIndex(ix).compile(dialect=dialect))
                 for ix in sorted(table.indexes, key=lambda i: str(i.name))
             )
-    expected = (Path(__file__).parents[1] / "fixtures" / "schema" / "ddl.sql").read_text()
+    expected = (Path(__file__).parents[2] / "fixtures" / "schema" / "ddl.sql").read_text()
     assert "\n".join(lines) + "\n" == expected
 
 

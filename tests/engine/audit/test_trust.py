@@ -24,10 +24,10 @@ from engine.store.database import open_store
 from engine.store.integrity import ledger_hash, open_marks
 from engine.store.runs import CHECKPOINT, last_run
 from tests.conftest import RECORDED_AT
-from tests.engine.test_audit import AUDITOR, five_events, sql
+from tests.engine.audit.test_audit import AUDITOR, five_events, sql
 from tests.scenarios.helpers import OFFICER, calendars
 
-RELEASE = Path(__file__).parents[1] / "fixtures" / "releases" / "0.1.0"
+RELEASE = Path(__file__).parents[2] / "fixtures" / "releases" / "0.1.0"
 LATER = RECORDED_AT + dt.timedelta(days=1)
 
 
@@ -226,7 +226,7 @@ def test_the_sweep_leaves_a_marked_cases_timers_pending_until_the_mark_is_cleare
 ) -> None:
     from engine.scheduling.sweep import sweep
     from engine.store.integrity import add_mark
-    from tests.engine.test_timers import OPENED, form
+    from tests.engine.scheduling.test_timers import OPENED, form
 
     (marked,) = service.open_case(form(OPENED), on=OPENED, at=RECORDED_AT, actor=OFFICER)
     (other,) = service.open_case(form(OPENED, "Ben Cole"), on=OPENED, at=RECORDED_AT, actor=OFFICER)

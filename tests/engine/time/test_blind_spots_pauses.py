@@ -31,7 +31,7 @@ from engine.language.registry import ProcessRegistry
 from engine.store.tables import timer_table
 from engine.time.calendars import load_calendar
 from tests.conftest import RECORDED_AT
-from tests.engine.test_timers import form
+from tests.engine.scheduling.test_timers import form
 
 D = dt.date
 CAL = load_calendar("london-2024-25")
