@@ -77,6 +77,9 @@ def school_option(func: F) -> F:
 
 def _calendar(calendar_name: str, school: str | None = None) -> SchoolCalendar:
     """The calendar asked for, with the school's overlay laid over it when --school names one."""
+    from engine.cli import wiring
+
+    wiring.config()  # the deployment's own calendar folder, if it names one
     cal = load_calendar_or_file(calendar_name)
     if school is None:
         return cal
@@ -206,11 +209,15 @@ def show(calendar_name: str, school: str | None, year: str, as_json: bool) -> No
 @json_option
 @handle_errors
 def list_(as_json: bool) -> None:
-    """The shipped calendars, with their versions and school years, then the school overlays.
+    """The calendars (the deployment's own folder's and the shipped ones), with their versions
+    and school years, then the school overlays.
 
     Example: cme calendar list
     """
+    from engine.cli import wiring
     from engine.time.calendars import available_calendars, load_calendar
+
+    wiring.config()  # the deployment's own calendar folder, if it names one
     from engine.time.school_calendars import (
         available_school_calendars,
         load_school_calendar,

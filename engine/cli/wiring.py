@@ -45,7 +45,12 @@ def config(db_url: str | None = None) -> DeploymentConfig:
 
     ctx = click.get_current_context(silent=True)
     given = None if ctx is None else ctx.meta.get(CONFIG_META)
-    return deployment_config(given, db_url=db_url)
+    found = deployment_config(given, db_url=db_url)
+    if found.calendars.folder is not None:
+        from engine.time.calendars import use_local_folder
+
+        use_local_folder(found.calendars.folder)
+    return found
 
 
 def database(db_url: str | None) -> str | None:

@@ -133,6 +133,9 @@ def _make(
 
     database = folder / DATABASE_NAME
     made.extend([database, Path(f"{database}-wal"), Path(f"{database}-shm")])
+    # The database holds sealed personal data and its hashes: readable by the service user only.
+    # SQLite gives the -wal and -shm files the database file's permissions.
+    os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     store = open_store(url)
     try:
         registry = ProcessRegistry.from_package()

@@ -28,6 +28,24 @@ _FOLDER = "calendars"
 
 
 _CACHE: dict[str, SchoolCalendar] = {}
+_LOCAL: list[Path] = []
+"""Folders of the authority's own calendar files (`[calendars] folder` in cme.toml), searched
+before the shipped ones: set once by the composition root, so nothing below reads the config."""
+
+
+def use_local_folder(folder: Path) -> None:
+    """Search `folder` for calendar files (`<name>.yaml`) before the shipped calendars."""
+    if folder not in _LOCAL:
+        _LOCAL.insert(0, folder)
+        _CACHE.clear()
+
+
+def _local_file(name: str) -> Path | None:
+    for folder in _LOCAL:
+        candidate = folder / f"{name}.yaml"
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _calendar_dir() -> Traversable:
@@ -36,12 +54,14 @@ def _calendar_dir() -> Traversable:
 
 
 def available_calendars() -> list[str]:
-    """Names of the calendars shipped in `processes/calendars/`, sorted."""
-    return sorted(
+    """Names of the calendars in the authority's folder and in `processes/calendars/`, sorted."""
+    shipped = {
         entry.name[: -len(".yaml")]
         for entry in _calendar_dir().iterdir()
         if entry.name.endswith(".yaml") and entry.is_file()
-    )
+    }
+    local = {p.stem for folder in _LOCAL if folder.is_dir() for p in folder.glob("*.yaml")}
+    return sorted(shipped | local)
 
 
 def load_calendar(name: str) -> SchoolCalendar:
@@ -62,8 +82,12 @@ def load_calendar(name: str) -> SchoolCalendar:
             f"no calendar named {name!r}.{hint} Known calendars: {', '.join(known) or 'none'}; "
             f"or give the path of a calendar YAML file"
         )
-    path = f"{_PACKAGE}/{_FOLDER}/{name}.yaml"
-    text = _calendar_dir().joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    local = _local_file(name)
+    if local is not None:
+        path, text = str(local), local.read_text(encoding="utf-8")
+    else:
+        path = f"{_PACKAGE}/{_FOLDER}/{name}.yaml"
+        text = _calendar_dir().joinpath(f"{name}.yaml").read_text(encoding="utf-8")
     definition = parse_calendar(text, path, expected_name=name)
     calendar = SchoolCalendar(definition, source_text=text, path=path)
     _CACHE[name] = calendar
@@ -76,7 +100,9 @@ def shipped_years(name: str) -> list[str]:
     """
     from engine.language.yamlsafe import load_yaml
 
-    text = _calendar_dir().joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    local = _local_file(name)
+    source = local if local is not None else _calendar_dir().joinpath(f"{name}.yaml")
+    text = source.read_text(encoding="utf-8")
     data = load_yaml(text, name).data
     years = data.get("years") if isinstance(data, dict) else None
     return [str(key) for key in years] if isinstance(years, dict) else []
@@ -124,5 +150,6 @@ __all__ = [
     "load_calendar",
     "load_calendar_file",
     "load_calendar_or_file",
+    "use_local_folder",
     "shipped_years",
 ]

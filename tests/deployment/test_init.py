@@ -60,6 +60,7 @@ def test_init_makes_a_working_deployment_and_says_what_is_left(tmp_path: Path) -
     assert stat.S_IMODE(keys.stat().st_mode) == 0o700
     for private in ("master.key", "checkpoint.key"):
         assert stat.S_IMODE((keys / private).stat().st_mode) == 0o600
+    assert stat.S_IMODE((folder / "cme.db").stat().st_mode) == 0o600, "sealed personal data"
     config = load_config(folder / "cme.toml")
     assert config.database_url == f"sqlite:///{folder}/cme.db"
     assert config.keys.master_key_file == keys / "master.key"
