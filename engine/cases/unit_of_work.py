@@ -25,7 +25,14 @@ from engine.cases.reading import SELECT_CASE
 from engine.errors import CaseNotFound, ConcurrentUpdate
 from engine.protection.access import Actor, Permission, require
 from engine.store.integrity import append_opening, refuse_if_marked
-from engine.store.tables import case_table, counter_table, event_table, outbox_table, timer_table
+from engine.store.tables import (
+    case_table,
+    counter_table,
+    event_table,
+    integrity_mark_table,
+    outbox_table,
+    timer_table,
+)
 from engine.time.deadlines import plan_state_timers
 
 if TYPE_CHECKING:
@@ -37,7 +44,19 @@ if TYPE_CHECKING:
 
 # Statements built once: SQLAlchemy caches their compiled SQL, so a command only executes them.
 # Building `update(...).values(**row)` afresh per command cost more than the durable commit.
-_SELECT_CASE_FOR_UPDATE = SELECT_CASE.with_for_update()
+# The case to write, with whether it carries an uncleared integrity mark, in one statement: a
+# second query per command for the (almost always absent) mark cost a tenth of a command.
+_MARKED = (
+    select(integrity_mark_table.c.id)
+    .where(
+        integrity_mark_table.c.case_id == case_table.c.id,
+        integrity_mark_table.c.cleared_at.is_(None),
+    )
+    .exists()
+    .label("marked")
+)
+_SELECT_CASE_TO_WRITE = select(case_table, _MARKED).where(case_table.c.id == bindparam("case_id"))
+_SELECT_CASE_FOR_UPDATE = _SELECT_CASE_TO_WRITE.with_for_update(of=case_table)
 _UPDATE_CASE = update(case_table).where(
     and_(case_table.c.id == bindparam("expected_id"), case_table.c.seq == bindparam("expected_seq"))
 )
@@ -139,7 +158,7 @@ class UnitOfWork:
         """
         # PostgreSQL: lock the row, so a second writer waits and then sees the new sequence.
         # SQLite: BEGIN IMMEDIATE (the store) has already serialised writers.
-        query = SELECT_CASE if self.reader.store.is_sqlite else _SELECT_CASE_FOR_UPDATE
+        query = _SELECT_CASE_TO_WRITE if self.reader.store.is_sqlite else _SELECT_CASE_FOR_UPDATE
         row = self.conn.execute(query, {"case_id": case_id}).first()
         if row is None:
             raise CaseNotFound(case_id)
@@ -148,7 +167,8 @@ class UnitOfWork:
             raise ConcurrentUpdate(case_id=case_id, expected_seq=expected_seq, found_seq=case.seq)
         # A case whose history failed verification takes nothing new until an auditor has
         # seen it (engine/store/integrity.py; the sweep skips its timers the same way).
-        refuse_if_marked(self.conn, case_id)
+        if row.marked:
+            refuse_if_marked(self.conn, case_id)
         return case
 
     def load(self, case_id: str) -> CaseState:
