@@ -127,8 +127,24 @@ def bank_holidays_from_json(text: str) -> dict[dt.date, str]:
     return {dt.date.fromisoformat(day): name for day, name in json.loads(text).items()}
 
 
+_CALENDARS: dict[tuple[str, int, str, str | None], SchoolCalendar] = {}
+"""Stored calendar versions already built, by everything that decides them: the sweep reads the
+newest version of a case's calendar for every batch, and building one (YAML and every school day
+of its years) cost more than the batch's firings."""
+
+
 def calendar_from_row(name: str, row: Any) -> SchoolCalendar:
     """A stored calendar version (a row with version, content_hash, yaml_text, bank_holidays)."""
+    key = (name, row.version, row.content_hash, row.bank_holidays)
+    built = _CALENDARS.get(key)
+    if built is None or built.source_text != row.yaml_text:
+        if len(_CALENDARS) >= 64:
+            _CALENDARS.clear()
+        built = _CALENDARS[key] = _calendar_from_row(name, row)
+    return built
+
+
+def _calendar_from_row(name: str, row: Any) -> SchoolCalendar:
     path = stored_path(name, row.version)
     if row.bank_holidays is not None:
         # The version as stored, with the bank holidays it was built with: no `holidays`
