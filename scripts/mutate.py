@@ -55,6 +55,11 @@ DEFAULT: dict[str, list[str]] = {
         "test_blind_spots_projection.py",
     ],
     "engine/cases/decide.py": ["test_decide*.py", "test_blind_spots_decide.py", "test_service.py"],
+    "engine/cases/timer_decision.py": [
+        "test_decide*.py",
+        "test_blind_spots_decide.py",
+        "test_timers.py",
+    ],
 }
 DEFAULT_ONLY: dict[str, list[str]] = {
     "engine/time/calendar.py": ["SchoolCalendar.*", "_weekdays_within"],
@@ -367,7 +372,8 @@ def run_module(path: str, tests: list[str], args: argparse.Namespace, tree: Path
 
 def _expand(globs: list[str], under: str = "") -> list[str]:
     """Test files matching `globs` (under `under`), relative to the repository."""
-    found = (p for g in globs for p in sorted(ROOT.glob(under + g)))
+    # Tests mirror the packages (tests/engine/<package>/), so look in every folder below.
+    found = (p for g in globs for p in sorted(ROOT.glob(under + ("**/" if under else "") + g)))
     return list(dict.fromkeys(str(p.relative_to(ROOT)) for p in found))
 
 

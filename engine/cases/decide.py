@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
 from engine.cases.events import (
     Action,
     CheckRecorded,
-    Escalation,
     EventBody,
     EventKind,
     FactChanged,
@@ -29,7 +28,6 @@ from engine.cases.events import (
     Personal,
     StepTaken,
     TimerFired,
-    TimerLapsed,
     check_body,
 )
 from engine.cases.projection import CaseState
@@ -54,7 +52,6 @@ if TYPE_CHECKING:
         ActionDefinition,
         CheckDefinition,
         ProcessDefinition,
-        TimerDefinition,
         TriggerDefinition,
     )
     from engine.language.machine import CompiledProcess
@@ -480,93 +477,3 @@ def records_event(
     refuse(refusals(sit, command, "migrate it" if command is Command.migrate else str(kind)))
     # Written rarely and by the engine: checked against the kind's model in full.
     return Draft(kind, check_body(kind, {"data": data}), rule, touch_timers=False)
-
-
-# -- timers -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TimerOutcome:
-    """What a due timer does: its new status, and the event to append (None if cancelled)."""
-
-    status: str
-    draft: Draft | None = None
-
-
-def fire_timer(
-    sit: Situation, timer: Mapping[str, Any], tdef: TimerDefinition | None
-) -> TimerOutcome:
-    """The outcome of timer `timer` due on `sit.on`: cancelled if the case has left the stage,
-    lapsed if its `when` no longer holds (or its step is refused), else fired: its step taken,
-    or its escalation recorded.
-
-    Its `when` conditions are judged on the checks recorded by its due date, so a late sweep
-    writes the history an on-time one would have.
-    """
-    case, compiled = sit.case, sit.compiled
-    if case.state != timer["state"] or case.terminal or tdef is None:
-        return TimerOutcome("cancelled")
-    day = sit.on.isoformat()
-    as_of = case
-    if any(c["on"] > day for c in case.checks.values()):
-        as_of = replace(case, checks={k: c for k, c in case.checks.items() if c["on"] <= day})
-    conditions = compiled.conditions_for_timer(tdef.id)
-    # Outstanding-step conditions read checks, not personal facts: open no sealed data.
-    names = {n for c in conditions for n in c.names}
-    context = guard_values(sit, facts_read(sit, names, as_of), as_of)
-    failing = [c for c in conditions if not c.evaluate(context)]
-    key = timer["key"]
-    if failing:
-        return _lapsed(tdef, key, [c.says for c in failing])
-    if tdef.fire:
-        trig = step_of(sit.definition, tdef.fire)
-        extra = {"timer": tdef.id, "key": key, "explanation": timer["explanation"]}
-        try:
-            draft = take_step(
-                sit, trig, command=Command.timer_step, kind=EventKind.timer_fired, extra=extra
-            )
-        except Refusal as exc:
-            # Refused: record why the step was not taken.
-            return _lapsed(tdef, key, [str(r) for r in exc.reasons])
-        except (GuardFailed, MissingChecks, TransitionNotAllowed) as exc:
-            return _lapsed(tdef, key, [str(exc)])
-        return TimerOutcome("fired", draft)
-    from engine.language.definition import ActionDefinition
-
-    assert tdef.escalate is not None
-    return TimerOutcome(
-        "fired",
-        Draft(
-            EventKind.escalation,
-            Escalation(
-                timer=tdef.id,
-                key=key,
-                to_role=tdef.escalate.to_role,
-                message=tdef.escalate.message,
-                explanation=timer["explanation"],
-            ),
-            f"escalation {tdef.id}: {tdef.ref.section}",
-            actions=(
-                ActionDefinition(
-                    kind="notify",
-                    to=tdef.escalate.to_role,
-                    wording=tdef.escalate.message,
-                    template="escalation",
-                    channel="email",
-                ),
-            ),
-            touch_timers=False,
-        ),
-    )
-
-
-def _lapsed(tdef: TimerDefinition, key: str, because: list[str]) -> TimerOutcome:
-    return TimerOutcome(
-        "lapsed",
-        Draft(
-            EventKind.timer_lapsed,
-            TimerLapsed(timer=tdef.id, key=key, because=because),
-            f"timer {tdef.id}: {tdef.ref.section}",
-            touch_timers=False,
-        ),
-    )

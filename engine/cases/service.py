@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.engine import Connection
 
-from engine.cases import decide
+from engine.cases import decide, timer_decision
 from engine.cases.catalog import Catalog
 from engine.cases.decide import POLICY, SCHEDULER, SCHEDULER_ACTOR, Command, Draft, Situation
 from engine.cases.events import CaseEvent, EventKind, Opened, Personal, as_date, event_to_row
@@ -516,7 +516,7 @@ class CaseService:
             else None
         )
         sit = self._situation(uow, case, compiled, SCHEDULER_ACTOR, as_date(timer["due_date"]), at)
-        outcome = decide.fire_timer(sit, timer, tdef)
+        outcome = timer_decision.fire_timer(sit, timer, tdef)
         # The claim is guarded by status = 'pending': a timer another sweeper has already dealt
         # with is skipped before anything is written, so nothing fires twice.
         if outcome.draft is None:

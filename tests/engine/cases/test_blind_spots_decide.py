@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from engine.cases import decide
+from engine.cases import decide, timer_decision
 from engine.cases.decide import POLICY, SCHEDULER_ACTOR, Command, Situation
 from engine.cases.events import EventKind, StepTaken
 from engine.cases.projection import CaseState
@@ -208,14 +208,16 @@ REMINDER = {
 }
 
 
-def _reminder(process: CompiledProcess, checks: dict[str, dict[str, str]]) -> decide.TimerOutcome:
+def _reminder(
+    process: CompiledProcess, checks: dict[str, dict[str, str]]
+) -> timer_decision.TimerOutcome:
     tdef = next(
         t
         for t in process.definition.states["establishing_contact"].timers
         if t.id == "phone_contact_outstanding"
     )
     due = situation(process, on=dt.date(2024, 10, 23), actor=SCHEDULER_ACTOR, checks=checks)
-    return decide.fire_timer(due, REMINDER, tdef)
+    return timer_decision.fire_timer(due, REMINDER, tdef)
 
 
 @pytest.mark.parametrize(

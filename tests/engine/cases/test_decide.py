@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine.cases import decide
+from engine.cases import decide, timer_decision
 from engine.cases.decide import POLICY, SCHEDULER_ACTOR, Command, Situation
 from engine.cases.events import EventKind, FactChanged, Note, StepTaken, TimerLapsed
 from engine.cases.projection import CaseState
@@ -181,15 +181,15 @@ def test_a_timer_whose_step_is_refused_lapses_saying_why(process: CompiledProces
         if t.id == "reasonable_checks_start"
     )
     early = situation(process, on=OPENED + dt.timedelta(days=1), actor=SCHEDULER_ACTOR)
-    outcome = decide.fire_timer(early, timer, tdef)
+    outcome = timer_decision.fire_timer(early, timer, tdef)
     assert outcome.status == "lapsed"
     assert outcome.draft is not None
     assert isinstance(outcome.draft.body, TimerLapsed)
     assert "the Day 1–3 window" in outcome.draft.body.because[0]
     due = situation(process, on=dt.date(2024, 10, 25), actor=SCHEDULER_ACTOR)
-    fired = decide.fire_timer(due, timer, tdef)
+    fired = timer_decision.fire_timer(due, timer, tdef)
     assert fired.status == "fired"
     assert fired.draft is not None
     assert fired.draft.kind is EventKind.timer_fired
     moved_on = situation(process, actor=SCHEDULER_ACTOR, state="contact_established")
-    assert decide.fire_timer(moved_on, timer, tdef).status == "cancelled"
+    assert timer_decision.fire_timer(moved_on, timer, tdef).status == "cancelled"
