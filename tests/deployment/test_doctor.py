@@ -23,15 +23,12 @@ from engine.deployment.doctor import (
     MasterKeyInUse,
     PublishedFile,
     check_calendars,
-    check_checkpoint,
     check_master_key,
-    check_outbox,
     check_processes,
     check_schema,
-    check_stuck_timers,
-    check_sweep,
     run_checks,
 )
+from engine.deployment.upkeep import check_checkpoint, check_outbox, check_stuck_timers, check_sweep
 from engine.language.registry import ProcessRegistry
 from engine.store.database import Store, open_store
 from engine.store.runs import CHECKPOINT, SWEEP, record_run
