@@ -31,9 +31,9 @@ from engine.audit.chain import (
     iso_instant,
     read_row,
 )
+from engine.audit.ledger import ledger_break
 from engine.cases.projection import GENESIS_HASH, CaseState, apply
 from engine.store.database import Store, open_store
-from engine.store.integrity import LEDGER_GENESIS, ledger_hash
 
 Anchor = tuple[int, str]
 """(seq, hash) of a case's head event when a checkpoint was signed."""
@@ -143,7 +143,9 @@ def verify_store(
         report = _verify(store, case_id, (None, None), anchors, collect_heads)
     if case_id is None:
         with store.read() as conn:
-            _verify_ledger_chain(conn, report)
+            broken = ledger_break(conn)
+            if broken is not None:
+                report.add(Problem("", None, broken))
     return report
 
 
@@ -209,42 +211,6 @@ def _verify(  # noqa: C901 (the streamed pass over all chains: splitting it woul
         if cid not in seen and case_id in (None, cid) and _within(cid, span):
             report.add(Problem(cid, seq, "signed in the checkpoint, but its history is gone"))
     return report
-
-
-def _verify_ledger_chain(conn: Connection, report: VerifyReport) -> None:
-    """Check the ledger of case openings links up from its first entry to its last."""
-    prev, expected = LEDGER_GENESIS, 1
-    rows = conn.execution_options(stream_results=True, yield_per=5000).execute(
-        text("SELECT seq, case_id, first_hash, prev_hash, hash FROM case_ledger ORDER BY seq")
-    )
-    for seq, case_id, first_hash, prev_hash, digest in rows:
-        if seq != expected:
-            report.add(
-                Problem(
-                    "",
-                    None,
-                    (
-                        f"entry {expected} is missing (the ledger jumps from {expected - 1} to "
-                        f"{seq}): "
-                        "a case opening was removed from it"
-                    ),
-                )
-            )
-            return
-        if prev_hash != prev or ledger_hash(seq, case_id, first_hash, prev_hash) != digest:
-            report.add(
-                Problem(
-                    "",
-                    None,
-                    (
-                        f"entry {seq} (case {case_id}) does not follow the entry before it or does "
-                        "not "
-                        "match its hash: the ledger was altered"
-                    ),
-                )
-            )
-            return
-        prev, expected = digest, seq + 1
 
 
 def _within(case_id: str, span: Span) -> bool:
