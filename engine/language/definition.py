@@ -139,6 +139,9 @@ class FactDefinition(Strict):
     """For enums: the allowed values."""
     not_backdated: bool = False
     """For dates: refuse a value earlier than the day it is recorded (e.g. an off-roll date)."""
+    recorded_by: list[Identifier] = Field(default_factory=list)
+    """Roles who may record or change this fact (e.g. only the school gives its off-roll date);
+    empty means any role of the process. Enforced for every command and import."""
     personal: bool = False
     """Personal data about the child or family (encrypted at rest, left out of exports)."""
     source: Source | None = None
@@ -164,9 +167,19 @@ class CheckDefinition(Strict):
     channel: str | None = None
     """The channel or system it concerns: phone, email, first_class_post, MASH, NHS Spine …"""
     days: DayWindow | None = None
-    """When in the case it should be done (e.g. 5-15)."""
+    """When in the case it should be done (e.g. 5-15); leave it out to use its stage's `days`,
+    so a window is stated once."""
     required: bool = True
     """Whether leaving it undone counts as outstanding."""
+    recorded_by: list[Identifier] = Field(default_factory=list)
+    """Roles who may record it (e.g. only the CME Officer confirms receipt); empty means any
+    role of the process. Enforced for every command and import."""
+    waived_by: list[Identifier] = Field(default_factory=list)
+    """Roles who may waive it, with a reason (e.g. only a line manager); empty means it cannot be
+    waived."""
+    escalate_to: Identifier | None = None
+    """Role told the morning after the window's last school day if it is still outstanding;
+    defaults to its stage's `escalate_to`."""
     source: Source | None = None
 
 
@@ -185,6 +198,9 @@ class ActionDefinition(Strict):
     """What the action is, in the policy's words."""
     channel: str | None = None
     """How: first_class_post, recorded_delivery, email, phone, secure_upload."""
+    records_check: Identifier | None = None
+    """For letters: the check that sending (or posting) this letter records, with the letter as
+    its evidence (e.g. first_formal_letter_sent)."""
     source: Source | None = None
 
 
@@ -297,7 +313,17 @@ class StateDefinition(Strict):
     terminal: bool = False
     """Whether the case ends here (no step leads out)."""
     days: DayWindow | None = None
-    """The days of the case this stage covers, e.g. 5-15."""
+    """The days of the case this stage covers, e.g. 5-15. Stated once, it generates the timer
+    that moves a case in on its first day (the `by_timer` step into the stage), the window of
+    each check that states no `days`, and the escalation of each outstanding check the morning
+    after its last school day."""
+    escalate_to: Identifier | None = None
+    """Role told when a required check of this stage is still outstanding the morning after its
+    window's last school day."""
+    clears_checks_of: list[Identifier] = Field(default_factory=list)
+    """Stages whose outstanding checks are no longer expected once a case enters this one
+    (e.g. contact established ends the tracing checks). Checks otherwise stay outstanding
+    across stage changes until recorded or waived; a terminal stage clears them all."""
     stops_clock: bool = False
     """Whether case day counts pause while the case is here (e.g. SEN service leads)."""
     checklist: list[CheckDefinition] = Field(default_factory=list)
