@@ -68,6 +68,31 @@ def actor_options(func: F) -> F:
     )(func)
 
 
+def safe_text(value: object, *, markup: bool = False) -> str:
+    r"""`value` as text safe to print on a terminal: every control character (C0/C1 except
+    newline and tab, DEL, ESC), bidirectional override and isolate is shown as a visible escape
+    (`\x1b`, `\u202e`), so nothing stored can recolour, move the cursor or reorder what a
+    reader sees. None prints as "". With `markup=True` rich's markup (`[bold]`) is escaped too,
+    for text given to a rich table or `Console.print`.
+
+    Every renderer of stored text (case show, history, due, list, outbox, reports) uses this.
+    """
+    from engine.cases.free_text import UNSAFE_CHARACTERS
+
+    text = "" if value is None else str(value)
+    text = UNSAFE_CHARACTERS.sub(_visible_escape, text)
+    if markup:
+        from rich.markup import escape
+
+        text = escape(text)
+    return text
+
+
+def _visible_escape(found: Any) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def default_json(value: Any) -> Any:
     """JSON encoding for dates and other values the engine returns."""
     if isinstance(value, dt.date | dt.datetime):
