@@ -6,7 +6,9 @@ calendar, the check list, the case's personal facts) comes in a `Situation`; the
 (`engine/cases/service.py`) and timer firing build one, and the unit of work
 (`engine/cases/unit_of_work.py`) writes the `Draft` this returns. What differs between commands
 (the permission each needs, whether a closed case may take it, whether its date must not run
-backwards) is the one table `POLICY`.
+backwards) is the one table `POLICY`. Which roles act in a process and who may record each
+check and fact is `engine/cases/process_roles.py`; a failing condition in words is
+`engine/cases/condition_words.py`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
+from engine.cases import condition_words
 from engine.cases.events import (
     Action,
     CheckRecorded,
@@ -29,6 +32,14 @@ from engine.cases.events import (
     StepTaken,
     TimerFired,
     check_body,
+)
+from engine.cases.process_roles import (
+    SCHEDULER,
+    recorder_refusals,
+    role_refusal,
+)
+from engine.cases.process_roles import (
+    SCHEDULER_ACTOR as SCHEDULER_ACTOR,  # re-exported: the commands and timers act as it
 )
 from engine.cases.projection import CaseState
 from engine.errors import (
@@ -56,11 +67,6 @@ if TYPE_CHECKING:
     )
     from engine.language.machine import CompiledProcess
     from engine.time.calendar import SchoolCalendar
-
-SCHEDULER = "scheduler"
-"""The actor and role of steps the scheduler takes (timers and escalations)."""
-
-SCHEDULER_ACTOR = Actor(SCHEDULER, SCHEDULER)
 
 
 class Command(StrEnum):
@@ -203,20 +209,6 @@ def refusals(sit: Situation, command: Command, doing: str) -> list[CommandRefuse
     return reasons
 
 
-def role_refusal(
-    definition: ProcessDefinition, actor: Actor, doing: str
-) -> RoleNotPermitted | None:
-    """The refusal of an actor whose role is not one of the process's (the scheduler's is)."""
-    if actor.role == SCHEDULER or actor.role in definition.roles:
-        return None
-    return RoleNotPermitted(
-        role=actor.role,
-        doing=doing,
-        process=definition.id,
-        allowed={r: role.title for r, role in definition.roles.items()},
-    )
-
-
 def refuse(reasons: list[CommandRefused]) -> None:
     """Raise the reasons, if there are any: one as itself, several as one `Refusal`."""
     if reasons:
@@ -239,15 +231,25 @@ def step_of(definition: ProcessDefinition, step: str) -> TriggerDefinition:
 def facts_read(
     sit: Situation, names: Collection[str] | None = None, case: CaseState | None = None
 ) -> dict[str, Any]:
-    """Every fact conditions read; sealed personal facts are opened only if the process has any
-    (and, when `names` lists every name the conditions read, only if one of them is personal).
+    """Every fact conditions read, with the derived ones among `names` (or all) counted on
+    `sit.on` (`engine/cases/derived.py`); sealed personal facts are opened only if the process
+    has any (and, when `names` lists every name the conditions read, only if one of them or a
+    date a count among them reads is personal).
     """
+    from engine.cases.derived import with_counts
+    from engine.language.derived import with_sources
+
     case = case or sit.case
-    if not any(
-        f.personal and (names is None or n in names) for n, f in sit.definition.facts.items()
-    ):
-        return case.all_facts()
-    return sit.reveal(case).all_facts()
+    defs = sit.definition.facts
+    # A derived fact read is counted from recorded dates, which may be personal (a birth date).
+    wanted = None if names is None else with_sources(names, defs)
+    if not any(f.personal and (wanted is None or n in wanted) for n, f in defs.items()):
+        facts = case.all_facts()
+    else:
+        facts = sit.reveal(case).all_facts()
+    return with_counts(
+        sit.definition, facts, sit.calendar, on=sit.on, opened_on=case.opened_on, names=names
+    )
 
 
 def guard_values(
@@ -333,21 +335,30 @@ def take_step(
                 failed=[f"{f} recorded" for f in unset],
                 facts={f: None for f in unset},
                 unset=unset,
+                described={
+                    f: definition.facts[f].description for f in unset if f in definition.facts
+                },
             )
         )
-    # A guard reading a fact not recorded yet fails for that reason, said once above.
-    judged = [c for c in guards if not unset or not set(c.names) & set(unset)]
+    # A guard reading a fact not recorded yet (or a count of one) fails for that reason, said
+    # once above.
+    judged = [c for c in guards if not unset or not _reads(sit, c.names) & set(unset)]
     if judged:
         context = guard_values(sit, facts)
         failing = [c for c in judged if not c.evaluate(context)]
         if failing:
-            # Name the values each failing condition read: facts, and the day counts.
-            names = sorted({v for c in failing for v in c.names if v in _SHOWN_NAMES or v in facts})
+            # Name the values each failing condition read: facts (with the dates a count is
+            # counted from), and the day counts.
+            read = _reads(sit, {v for c in failing for v in c.names})
+            names = sorted(v for v in read if v in _SHOWN_NAMES or v in facts)
             reasons.append(
                 GuardFailed(
                     step=trig.id,
                     failed=[c.says for c in failing],
                     facts={n: facts.get(n, context.get(n)) for n in names},
+                    read=condition_words.read_words(
+                        failing, facts, definition.facts, context, sit.on, case.opened_on
+                    ),
                 )
             )
     refuse(reasons)
@@ -373,6 +384,13 @@ def take_step(
     if trig.legal_basis:
         rule += f"; {trig.legal_basis}"
     return Draft(kind, body, rule, actions=actions)
+
+
+def _reads(sit: Situation, names: Collection[str]) -> set[str]:
+    """`names` with the recorded dates each derived fact among them is counted from."""
+    from engine.language.derived import with_sources
+
+    return with_sources(names, sit.definition.facts)
 
 
 class _Model:
@@ -402,6 +420,8 @@ def record_check(sit: Situation, check_id: str, outcome: str) -> Draft:
             1 if reasons and isinstance(reasons[0], RoleNotPermitted) else 0,
             UnknownCheck(name=check_id, known=sit.checks, process=sit.definition.id),
         )
+    else:
+        reasons[:0] = recorder_refusals(sit.definition, sit.actor, checks=[check], refused=reasons)
     refuse(reasons)
     assert check is not None
     return Draft(
@@ -426,6 +446,8 @@ def set_fact(sit: Situation, name: str, value: Any) -> Draft:
             1 if reasons and isinstance(reasons[0], RoleNotPermitted) else 0,
             UnknownFact(name=name, known=definition.facts, process=definition.id),
         )
+    else:
+        reasons[:0] = recorder_refusals(definition, sit.actor, facts=[name], refused=reasons)
     refuse(reasons)
     typed = coerce_fact(name, value, definition.facts, on=sit.on)
     fact = definition.facts[name]

@@ -23,6 +23,7 @@ from engine.cases.events import (
     StepTaken,
     TimerLapsed,
 )
+from engine.cases.history import HistoryReader, PolicyWords, reminder_not_needed
 from engine.cases.projection import CaseState
 from engine.cases.reading import Reads
 from engine.errors import CalendarError
@@ -60,6 +61,23 @@ def checklist(outline: ProcessOutline, case: CaseState) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def counted_facts(
+    service: Reads, case: CaseState, outline: ProcessOutline, on: dt.date
+) -> dict[str, dict[str, Any]]:
+    """The facts the engine counts from the case's dates (`engine/cases/derived.py`), each with
+    how it is counted and its value on `on`, or why it has none.
+    """
+    if not outline.counts:
+        return {}
+    from engine.cases.derived import shown_counts
+
+    try:
+        cal = service.calendar_for(case)
+    except CalendarError as exc:
+        return {c.name: {"value": None, "why": str(exc)} for c in outline.counts}
+    return shown_counts(outline.counts, case.all_facts(), cal, on=on, opened_on=case.opened_on)
 
 
 def case_summary(
@@ -116,6 +134,7 @@ def case_summary(
         "child": _child(case),
         "personal_data": personal_data,
         "facts": case.all_facts(),
+        "counted": counted_facts(service, case, outline, on),
         "checklist": checklist(outline, case),
         "checks_recorded": {
             c: {**done, "outcome": case.check_outcome(c)} for c, done in case.checks.items()
@@ -137,19 +156,28 @@ def case_summary(
         "clock_paused": [list(p) for p in case.pauses],
         "seq": case.seq,
         "head_hash": case.head_hash,
-        "history": [
-            {
-                "seq": e.seq,
-                "effective_date": e.effective_date,
-                "kind": str(e.kind),
-                "actor": e.actor,
-                "role": e.role,
-                "rule": e.rule,
-                "summary": event_summary(e.body, str(e.kind)),
-            }
-            for e in events
-        ],
+        "history": history_rows(events, outline),
     }
+
+
+def history_rows(events: list[Any], outline: ProcessOutline) -> list[dict[str, Any]]:
+    """Each event as a row of `case show`'s history, said in the policy's words
+    (`engine.cases.history`); `not_needed` marks a reminder that was not needed.
+    """
+    reader = HistoryReader.start(PolicyWords.of(outline))
+    return [
+        {
+            "seq": e.seq,
+            "effective_date": e.effective_date,
+            "kind": str(e.kind),
+            "actor": e.actor,
+            "role": e.role,
+            "rule": e.rule,
+            "summary": reader.line(e, event_summary(e.body, str(e.kind))),
+            "not_needed": reminder_not_needed(e.body),
+        }
+        for e in events
+    ]
 
 
 WITHHELD = "(personal data withheld)"

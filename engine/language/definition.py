@@ -14,7 +14,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from engine.language.outline import CheckOutline, ProcessOutline, StateOutline, StepOutline
+from engine.language.outline import (
+    CheckOutline,
+    CountOutline,
+    ProcessOutline,
+    StateOutline,
+    StepOutline,
+)
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 
@@ -128,6 +134,68 @@ class FactType(StrEnum):
     enum = "enum"
 
 
+class DerivedCount(StrEnum):
+    """What the engine counts for a derived fact; processes/README.md ("How a count is defined")
+    says which days count and whether the end points do.
+    """
+
+    school_days_between = "school_days_between"
+    """int: school days on or after `from` and before `to` (`from` counts, `to` does not)."""
+    school_days_after = "school_days_after"
+    """date: the `days`-th school day after `from` (`from` itself never counts)."""
+    months_between = "months_between"
+    """int: whole calendar months from `from` to `to`."""
+    age_on = "age_on"
+    """int: age in whole years on `to` of a person born on `from`."""
+
+
+DERIVED_SOURCES = frozenset({"effective_date", "opened_on"})
+"""Reserved names a count may start or end on besides recorded date facts: the day the step or
+timer takes effect, and Day 1 of the case."""
+
+
+class DerivedDefinition(Strict):
+    """How the engine counts a fact from dates recorded on the case; nobody types it."""
+
+    count: DerivedCount
+    """school_days_between (int), school_days_after (date), months_between (int) or age_on
+    (int). School days are the case's calendar's (for a process the school runs, the pupil's
+    school's calendar with its own INSET and closure days)."""
+    from_: Identifier = Field(alias="from")
+    """The date counted from: a date fact recorded on the case, or `opened_on` (Day 1) or
+    `effective_date` (the day the step takes effect). For age_on, the date of birth."""
+    to: Identifier | None = None
+    """The date counted to (not for school_days_after): a date fact, `opened_on` or
+    `effective_date`."""
+    days: int | None = Field(default=None, ge=1, le=400)
+    """For school_days_after: how many school days after `from` (e.g. 15 for the last day to
+    apply for an independent review panel)."""
+
+    @model_validator(mode="after")
+    def _shape(self) -> DerivedDefinition:
+        if self.count == DerivedCount.school_days_after:
+            if self.days is None:
+                raise ValueError("school_days_after needs `days`: how many school days after")
+            if self.to is not None:
+                raise ValueError("school_days_after counts `days` from `from`; it takes no `to`")
+        else:
+            if self.to is None:
+                raise ValueError(f"{self.count.value} needs `to`: the date it counts to")
+            if self.days is not None:
+                raise ValueError("`days` is only for school_days_after")
+        return self
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The dates it is counted from, in order (`from`, then `to` if any)."""
+        return (self.from_,) if self.to is None else (self.from_, self.to)
+
+    @property
+    def result_type(self) -> FactType:
+        """The type of the value counted: a date for school_days_after, else a whole number."""
+        return FactType.date if self.count == DerivedCount.school_days_after else FactType.int
+
+
 class FactDefinition(Strict):
     """A typed fact about a case that guards may use."""
 
@@ -145,6 +213,9 @@ class FactDefinition(Strict):
     personal: bool = False
     """Personal data about the child or family (encrypted at rest, left out of exports)."""
     source: Source | None = None
+    derived: DerivedDefinition | None = None
+    """Counted by the engine from recorded dates whenever guards are judged (and shown by
+    `cme case show`); nobody types it, and setting it by hand is refused."""
 
     @model_validator(mode="after")
     def _enum_values(self) -> FactDefinition:
@@ -154,6 +225,19 @@ class FactDefinition(Strict):
             raise ValueError("`values` is only for facts of type enum")
         if self.not_backdated and self.type != FactType.date:
             raise ValueError("`not_backdated` is only for facts of type date")
+        if self.derived is not None:
+            want = self.derived.result_type
+            if self.type != want:
+                gives = "a date" if want == FactType.date else "a whole number"
+                raise ValueError(
+                    f"a {self.derived.count.value} count gives {gives}: declare `type: "
+                    f"{want.value}`, not {self.type.value}"
+                )
+            if self.recorded_by or self.not_backdated:
+                raise ValueError(
+                    "a derived fact is counted by the engine, never recorded: leave out "
+                    "`recorded_by` and `not_backdated` (put them on the dates it counts from)"
+                )
         return self
 
 
@@ -343,7 +427,13 @@ class ApplicabilityDefinition(Strict):
     cases_opened_from: dt.date | None = None
     """Cases opened on or after this date take this version (default: `effective_from`)."""
     migrate_open_cases: bool = False
-    """Whether open cases on earlier versions are expected to migrate (by `cme process migrate`)."""
+    """Whether open cases on earlier versions move onto this version on its effective date: the
+    daily run migrates them (one audited migration event each, as `cme process migrate` does);
+    a case whose stage has no counterpart here (same name or `stage_map`) is reported and left
+    on its version."""
+    stage_map: dict[Identifier, Identifier] = Field(default_factory=dict)
+    """Stages of earlier versions that this version renames or merges: old stage -> stage here,
+    used when open cases migrate. A stage with the same name here needs no entry."""
 
 
 class ProcessDefinition(Strict):
@@ -356,8 +446,13 @@ class ProcessDefinition(Strict):
     title: str
     version: int = Field(ge=1)
     """Raise it whenever the file changes; a changed file with the same version is refused."""
-    effective_from: dt.date
-    """The date this version comes into force."""
+    effective_from: dt.date | None = None
+    """The date this version comes into force. Leave it out for a version whose date is not known
+    yet (e.g. regulations awaiting a commencement order): it is *pending*, and applies to no case
+    until a policy owner gives the date (`cme process commence ID VERSION --on DATE`)."""
+    commencement: str | None = None
+    """What brings a pending version into force, in words (e.g. "the date the Secretary of State
+    appoints by commencement regulations"); required when `effective_from` is left out."""
     source: SourceDefinition
     """The policy or law this process encodes."""
     description: str | None = None
@@ -374,6 +469,43 @@ class ProcessDefinition(Strict):
     triggers: list[TriggerDefinition]
     questions: list[str] = Field(default_factory=list)
     """Where the policy is ambiguous or out of date: the questions, for the policy owner."""
+
+    @model_validator(mode="after")
+    def _commencement_and_stage_map(self) -> ProcessDefinition:
+        if self.effective_from is None and not self.commencement:
+            raise ValueError(
+                "a version without `effective_from` is pending: say what brings it into force "
+                'in `commencement:` (e.g. "the date set by commencement regulations"), or give '
+                "`effective_from: YYYY-MM-DD`"
+            )
+        for old, new in self.applies.stage_map.items():
+            state = self.states.get(new)
+            if state is None:
+                raise ValueError(
+                    f"applies.stage_map: {old}: {new}: this version has no stage {new!r}; "
+                    f"its stages are {', '.join(self.states)}"
+                )
+            if state.terminal:
+                raise ValueError(
+                    f"applies.stage_map: {old}: {new}: {new} is a closing stage; a migration "
+                    "moves running cases, so map to a stage that is still open"
+                )
+        return self
+
+    @property
+    def pending(self) -> bool:
+        """Whether this version awaits a commencement date (no `effective_from` yet)."""
+        return self.effective_from is None
+
+    def applies_from(self, commenced: dt.date | None = None) -> dt.date | None:
+        """The first day a new case takes this version: `applies.cases_opened_from`, else its
+        effective date (`effective_from`, or for a pending version the date a policy owner gave,
+        `commenced`); None while it is pending.
+        """
+        effective = self.effective_from or commenced
+        if effective is None:
+            return None
+        return self.applies.cases_opened_from or effective
 
     def trigger(self, trigger_id: str) -> TriggerDefinition | None:
         """The trigger with this id, or None."""
@@ -430,5 +562,10 @@ class ProcessDefinition(Strict):
                     sources=tuple(self.source_states(t)),
                 )
                 for t in self.triggers
+            ),
+            counts=tuple(
+                CountOutline(n, d.count.value, d.from_, d.to, d.days)
+                for n, f in self.facts.items()
+                if (d := f.derived) is not None
             ),
         )

@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.errors import BackdatingRefused, InputError, UnknownFact, close_matches
 from engine.language.definition import FactDefinition, FactType
+from engine.language.derived import typed_by_hand
 
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
@@ -29,6 +30,9 @@ def coerce_fact(name: str, raw: Any, facts: dict[str, FactDefinition], *, on: dt
     if name not in facts:
         raise UnknownFact(name=name, known=facts)
     fact = facts[name]
+    if fact.derived is not None:
+        # Counted from recorded dates whenever guards are judged: a typed count could disagree.
+        raise InputError(typed_by_hand(name, fact.derived))
     value = _convert(name, raw, fact)
     if (
         fact.type == FactType.date

@@ -58,6 +58,25 @@ class StepOutline:
 
 
 @dataclass(frozen=True)
+class CountOutline:
+    """A derived fact: what the engine counts, and from which recorded dates (`cme case show`
+    gives its value; the arithmetic is `engine/cases/derived.py`).
+    """
+
+    name: str
+    count: str
+    """school_days_between, school_days_after, months_between or age_on."""
+    from_: str
+    to: str | None
+    days: int | None
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The dates it is counted from, in order."""
+        return (self.from_,) if self.to is None else (self.from_, self.to)
+
+
+@dataclass(frozen=True)
 class ProcessOutline:
     """What `cme case show`, `cme due` and the register print of a process version."""
 
@@ -66,6 +85,8 @@ class ProcessOutline:
     title: str
     states: dict[str, StateOutline]
     steps: tuple[StepOutline, ...]
+    counts: tuple[CountOutline, ...] = ()
+    """The facts the engine counts (stored only when there are some, so older outlines read)."""
 
     def steps_from(self, state: str) -> list[StepOutline]:
         """The steps a person may take from `state` (none from a terminal stage)."""
@@ -94,6 +115,11 @@ class ProcessOutline:
                     for sid, s in self.states.items()
                 },
                 "steps": [[t.id, t.title, list(t.roles), list(t.sources)] for t in self.steps],
+                **(
+                    {"counts": [[c.name, c.count, c.from_, c.to, c.days] for c in self.counts]}
+                    if self.counts
+                    else {}
+                ),
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -126,6 +152,7 @@ class ProcessOutline:
                     StepOutline(i, title, tuple(roles), tuple(sources))
                     for i, title, roles, sources in data["steps"]
                 ),
+                counts=tuple(CountOutline(*c) for c in data.get("counts", ())),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None

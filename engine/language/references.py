@@ -20,6 +20,7 @@ from engine.language.definition import (
     TimerDefinition,
     TriggerDefinition,
 )
+from engine.language.derived import derived_issues
 from engine.language.expressions import (
     CEL_KEYWORDS,
     CEL_TYPE_NAMES,
@@ -96,7 +97,15 @@ class References:
             self._check_trigger(index, trig)
         for state, index, timer in self.timers:
             self._check_timer(state, index, timer)
+        self._check_derived()
         return self.issues
+
+    def _check_derived(self) -> None:
+        declared = {str(n) for n in _mapping(self.data.get("facts"))}
+        for loc, message in derived_issues(
+            self.facts, declared, self.triggers, self.trigger_guards
+        ):
+            self.issue(loc, message)
 
     def _collect(self) -> None:  # noqa: C901 (one branch per kind of name a definition declares)
         for state, raw_state in self.states.items():
@@ -114,6 +123,7 @@ class References:
                     )
                 else:
                     self.checks[check.id] = loc
+                self._check_roles(("states", state, "checklist", index), check)
             for index, raw in enumerate(_sequence(state_map.get("timers"))):
                 timer = _valid(TimerDefinition, raw)
                 if timer is None:
@@ -144,7 +154,16 @@ class References:
             trigger_ids[trig.id] = index
             self.triggers.append((index, trig))
 
+    def _check_roles(self, base: PathKey, named: CheckDefinition | FactDefinition) -> None:
+        """The roles a check or fact is reserved to (`recorded_by`, `waived_by`) are declared."""
+        for key in ("recorded_by", "waived_by"):
+            for j, role in enumerate(getattr(named, key, ())):
+                if role not in self.roles:
+                    self.issue((*base, key, j), self._unknown("role", role, self.roles))
+
     def _check_facts(self) -> None:
+        for name, fact in self.facts.items():
+            self._check_roles(("facts", name), fact)
         for name in _mapping(self.data.get("facts")):
             if name in RESERVED_NAMES:
                 self.issue(
