@@ -23,8 +23,9 @@ from pydantic import ValidationError
 from engine.errors import DefinitionError, Issue, suggest
 from engine.language import definition
 from engine.language.definition import ProcessDefinition
-from engine.language.expressions import CompiledCondition
+from engine.language.expressions import CompiledCondition, compile_condition
 from engine.language.references import References, issue_at
+from engine.language.windows import generated_timers, with_windows
 from engine.language.yamlsafe import Document, PathKey, load_yaml, pydantic_issues
 
 PACKAGE = "processes"
@@ -52,6 +53,14 @@ class LoadedProcess:
     key_marks: Mapping[PathKey, tuple[int, int]] = field(repr=False, default_factory=dict)
     """Line and column of each mapping key (e.g. a state's name), where a value's own mark
     would point at the line after it."""
+    written: ProcessDefinition | None = field(repr=False, default=None)
+    """The definition as the file says it, before its windows generated timers
+    (`engine.language.windows`); `definition` is the one the engine runs."""
+
+    @property
+    def as_written(self) -> ProcessDefinition:
+        """The definition as the file says it (what lint judges)."""
+        return self.written or self.definition
 
     @property
     def id(self) -> str:
@@ -92,15 +101,28 @@ def load_process_text(text: str, path: str) -> LoadedProcess:
     issues = list(dict.fromkeys(issues))
     if issues or defn is None:
         raise DefinitionError(issues)
+    # One window, one place: the engine runs the timers the windows generate as well.
+    running = with_windows(defn)
+    conditions = dict(checker.timer_conditions)
+    for timers in generated_timers(defn).values():
+        for timer in timers:
+            conditions.setdefault(
+                timer.id,
+                tuple(
+                    compile_condition(c, facts=checker.facts, checks=checker.checks)
+                    for c in timer.when
+                ),
+            )
     return LoadedProcess(
-        definition=defn,
+        definition=running,
         path=path,
         text=text,
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         trigger_guards=checker.trigger_guards,
-        timer_conditions=checker.timer_conditions,
+        timer_conditions=conditions,
         document=doc,
         key_marks=key_marks,
+        written=defn,
     )
 
 
