@@ -17,6 +17,7 @@ from engine.cli.common import (
     json_option,
     print_json,
 )
+from engine.cli.tables import wide_option
 
 
 def _on_option(func: Any) -> Any:
@@ -141,12 +142,23 @@ def open_cmd(
 @case.command("show")
 @click.argument("case_id")
 @_on_option
+@click.option(
+    "--all", "show_all", is_flag=True, help="Show reminders that were not needed in the history."
+)
+@wide_option
 @db_option
 @actor_options
 @json_option
 @handle_errors
 def show_cmd(
-    case_id: str, on: dt.date, db_url: str | None, actor: str | None, role: str, as_json: bool
+    case_id: str,
+    on: dt.date,
+    show_all: bool,
+    wide: bool,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
 ) -> None:
     """Where a case stands: state, Day N, checklist, next deadlines and history.
 
@@ -161,71 +173,16 @@ def show_cmd(
     if as_json:
         print_json(summary)
         return
-    _print_summary(summary)
+    from engine.cli.case_views import print_summary
 
-
-def _print_summary(s: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    con = Console()
-    child = s["child"]
-    con.print(
-        f"[bold]{s['id']}[/bold]  {child.get('full_name') or ''}  "
-        f"(born {child.get('date_of_birth')}, UPN {child.get('upn') or '—'})"
-    )
-    con.print(
-        f"{s['process']['title']} v{s['process']['version']} · state [bold]"
-        f"{s['state']}[/bold] — {s['state_title']}"
-    )
-    day = f"Day {s['day']}" if s["day"] is not None else "day unknown (outside calendar)"
-    con.print(
-        f"Opened {s['opened_on']} · {day} on {s['on']} · officer "
-        f"{s['assigned_officer']}" + (" · [red]OVERDUE[/red]" if s["overdue"] else "")
-    )
-    if s["checklist"]:
-        t = Table(title="Checklist")
-        for col in ("check", "window", "done", "outcome"):
-            t.add_column(col)
-        for c in s["checklist"]:
-            t.add_row(
-                f"{c['id']}: {c['wording']}",
-                c["days"] or "",
-                c["on"] or ("[red]outstanding[/red]" if c["required"] else "optional"),
-                c["outcome"] or "",
-            )
-        con.print(t)
-    pending = [t for t in s["timers"] if t["status"] == "pending"]
-    if pending:
-        t = Table(title="Next deadlines")
-        for col in ("due", "step", "how it was computed"):
-            t.add_column(col)
-        for tm in pending:
-            t.add_row(str(tm["due_date"]), tm["action"], tm["explanation"])
-        con.print(t)
-    if s["next_steps"]:
-        con.print(
-            "Steps from here: "
-            + ", ".join(f"{n['trigger']} ({'/'.join(n['roles'])})" for n in s["next_steps"])
-        )
-    t = Table(title="History")
-    for col in ("#", "effective", "by", "what", "rule"):
-        t.add_column(col)
-    for e in s["history"]:
-        t.add_row(
-            str(e["seq"]),
-            str(e["effective_date"]),
-            f"{e['actor']} ({e['role']})",
-            e["summary"],
-            e["rule"] or "",
-        )
-    con.print(t)
+    print_summary(summary, show_all=show_all, wide=wide)
 
 
 @case.command("list")
 @click.option("--state", default=None, help="Only cases in this state.")
 @click.option("--overdue", is_flag=True, help="Only escalated, overdue cases.")
 @click.option("--all", "include_closed", is_flag=True, help="Include closed cases.")
+@wide_option
 @db_option
 @actor_options
 @json_option
@@ -234,6 +191,7 @@ def list_cmd(
     state: str | None,
     overdue: bool,
     include_closed: bool,
+    wide: bool,
     db_url: str | None,
     actor: str | None,
     role: str,
@@ -257,23 +215,9 @@ def list_cmd(
     if as_json:
         print_json(rows)
         return
-    from rich.console import Console
-    from rich.table import Table
+    from engine.cli.case_views import print_case_list
 
-    t = Table()
-    for col in ("case", "child", "process", "state", "opened", "officer", "overdue"):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(
-            r["id"],
-            r["child"] or "",
-            r["process"],
-            r["state"],
-            str(r["opened_on"]),
-            r["assigned_officer"] or "",
-            "yes" if r["overdue"] else "",
-        )
-    Console().print(t)
+    print_case_list(rows, wide=wide)
 
 
 def _report(result: Any, as_json: bool) -> None:
@@ -456,6 +400,7 @@ def note_cmd(
 @click.command("due")
 @_on_option
 @click.option("--officer", default=None, help="Only this officer's work.")
+@wide_option
 @db_option
 @actor_options
 @json_option
@@ -463,6 +408,7 @@ def note_cmd(
 def due(
     on: dt.date,
     officer: str | None,
+    wide: bool,
     db_url: str | None,
     actor: str | None,
     role: str,
@@ -481,14 +427,6 @@ def due(
     if as_json:
         print_json(items)
         return
-    from rich.console import Console
-    from rich.table import Table
+    from engine.cli.case_views import print_due
 
-    t = Table(title=f"Due on {on.isoformat()}")
-    for col in ("officer", "case", "kind", "due", "what", "why"):
-        t.add_column(col)
-    for i in items:
-        t.add_row(
-            str(i["officer"]), i["case_id"], i["kind"], str(i["due_date"]), i["what"], i["why"]
-        )
-    Console().print(t)
+    print_due(items, on=on, wide=wide)

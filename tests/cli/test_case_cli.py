@@ -147,7 +147,9 @@ def test_show_as_json_and_as_tables(db: str, opened: str) -> None:
     assert (s["id"], s["state"], s["day"]) == (opened, "establishing_contact", 6)
     assert s["child"]["full_name"] == "Ana Silva"
     assert {c["id"] for c in s["checklist"]} >= {"core_information_checked"}
-    assert s["history"][0]["summary"] == "opened in establishing_contact"
+    assert s["history"][0]["summary"] == (
+        "Case opened: Notification received, case opened, establishing contact"
+    )
     text = ok("case", "show", opened, "--on", "2024-11-04", "--db", db, env={"COLUMNS": "200"})
     for words in (
         "CME-000001",
@@ -157,7 +159,7 @@ def test_show_as_json_and_as_tables(db: str, opened: str) -> None:
         "outstanding",
         "Next deadlines",
         "History",
-        "opened in establishing_contact",
+        "Case opened: Notification received, case opened, establishing contact",
     ):
         assert words in text, words
 
@@ -209,10 +211,11 @@ def test_an_officer_advances_a_case(db: str, opened: str) -> None:
     assert len(out["event"]["hash"]) == 64
     s = show(db, opened, "--on", "2024-10-23")
     assert [h["summary"] for h in s["history"][1:]] == [
-        "check contact_attempted_by_phone: no answer",
-        "crime_suspected = False",
+        "Recorded: Contact attempted by phone — no answer",
+        "Recorded crime_suspected: no",
         "note: Neighbour says they moved",
-        "contact_established: establishing_contact → supporting_to_school_place",
+        "Contact established — support the parent/carer to source a school place — now: "
+        "Supporting the parent/carer to source a school place",
     ]
     assert {h["actor"] for h in s["history"]} == {"sona"}
 
@@ -312,7 +315,7 @@ def seq_of(db: str, case_id: str) -> int:
             ("case", "fire", "CME-000001", "start_reasonable_checks", "--on", "2024-10-22"),
             1,
             "condition not met: the Day 1–3 window for establishing contact has passed "
-            "(facts: case_day = 2)",
+            "(it is Day 2 of the case)",
         ),
         (
             ("case", "fire", "CME-000001", "moved_to_another_la", "--on", "2024-10-22"),

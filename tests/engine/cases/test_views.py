@@ -72,8 +72,8 @@ def test_show_a_case_to_an_officer(service: CaseService, case_id: str) -> None:
     assert pending["reasonable_checks_start"]["due_date"] == day(5)
     assert "Day 5" in pending["reasonable_checks_start"]["explanation"]
     assert [h["summary"] for h in s["history"]] == [
-        "opened in establishing_contact",
-        "check core_information_checked: all there",
+        "Case opened: Notification received, case opened, establishing contact",
+        "Recorded: Core information checked — all there",
     ]
     assert s["process"] == {"id": "untraceable_cme", "version": 1, "title": s["process"]["title"]}
     # The read is logged: who read which case, when, and how.
@@ -88,7 +88,7 @@ def test_without_a_reader_personal_data_is_withheld(service: CaseService, case_i
     s = case_summary(service, case_id, on=day(2))
     assert s["personal_data"] == "withheld"
     assert s["child"]["full_name"] is None
-    assert s["history"][1]["summary"] == f"check core_information_checked: {WITHHELD}"
+    assert s["history"][1]["summary"] == f"Recorded: Core information checked — {WITHHELD}"
 
 
 def test_day_n_is_none_outside_the_calendar(service: CaseService, case_id: str) -> None:
@@ -151,7 +151,7 @@ def test_an_escalated_case_is_listed_as_overdue_and_due(service: CaseService, ca
     kinds = {i["kind"] for i in due_on(service, on=day(2)) if i["case_id"] == case_id}
     assert "escalated" in kinds
     history = case_summary(service, case_id, on=day(2))["history"]
-    assert any(h["summary"].startswith("escalated to cme_officer") for h in history)
+    assert any(h["summary"].startswith("Escalated to cme_officer") for h in history)
 
 
 @pytest.mark.parametrize(
