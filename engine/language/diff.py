@@ -8,7 +8,7 @@ diff` can show behaviour changes apart from rewording.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.language.definition import ProcessDefinition
@@ -36,6 +36,10 @@ class Change:
     area: str
     where: str
     what: str
+    path: tuple[str, ...] = field(default=(), compare=False)
+    """Where in the definition it is, e.g. ("states", "checks", "timers", "t1", "day")."""
+    kind: str = field(default="changed", compare=False)
+    """"added", "removed" or "changed"."""
 
     def __str__(self) -> str:
         return f"{self.where}: {self.what}" if self.where else self.what
@@ -83,7 +87,7 @@ _WORDING = frozenset({"title", "description", "note", "ref", "questions"})
 
 def _area(path: Path) -> str:  # noqa: C901 (one branch per area of a definition a change can touch)
     head = path[0]
-    if head in ("effective_from", "applies"):
+    if head in ("effective_from", "commencement", "applies"):
         return "applies"
     if head == "clock":
         return "days"
@@ -110,6 +114,12 @@ def _area(path: Path) -> str:  # noqa: C901 (one branch per area of a definition
 
 
 def _describe(path: Path, old: Any, new: Any) -> Change:
+    change = _words(path, old, new)
+    kind = "added" if old is _ABSENT else "removed" if new is _ABSENT else "changed"
+    return Change(change.area, change.where, change.what, path, kind)
+
+
+def _words(path: Path, old: Any, new: Any) -> Change:
     area = _area(path)
     what = {"states": "state", "triggers": "trigger", "roles": "role", "facts": "fact"}
     if path[0] in what and len(path) >= 2:

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from engine.language.diagram import GraphvizMissing, diagram_edges, to_dot, to_mermaid, to_svg
+from engine.language.diagram import (
+    GraphvizMissing,
+    diagram_edges,
+    escalations,
+    to_dot,
+    to_mermaid,
+    to_svg,
+)
+from engine.language.diagram_changes import diagram_changes
 from engine.language.lint import edges
 from engine.language.loader import load_process_file, process_files
+from engine.language.svg import COLOURS
 
 APPENDIX7 = Path(__file__).parents[2] / "fixtures" / "processes" / "appendix7.yaml"
+VERSIONS = Path(__file__).parents[2] / "fixtures" / "versions"
+SVG = "{http://www.w3.org/2000/svg}"
 MERMAID_EDGE = re.compile(r"^    (\w+) --> (\w+) : (\w+) \((.*)\)$")
 MERMAID_TIMER = re.compile(
     r"^    (\w+) --> (\w+) : (Day \d+(?: in state)?|\d+ weeks?.*) \(timer (\w+)\)$"
@@ -102,17 +115,125 @@ def test_dot_escapes_quotes() -> None:
     assert "state \"Closed as 'untraceable'\" as closed_untraceable" in mermaid
 
 
-def test_svg_without_graphviz_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_graphviz_asked_for_but_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(GraphvizMissing, match="Graphviz"):
-        to_svg(load_process_file(APPENDIX7).definition)
+        to_svg(load_process_file(APPENDIX7).definition, graphviz=True)
+
+
+def no_graphviz(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a machine without Graphviz: no `dot`, and nothing may be run."""
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"ran a program: {args}")
+
+    monkeypatch.setattr(subprocess, "run", refuse)
+
+
+def svg_texts(svg: str) -> tuple[ET.Element, list[str]]:
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG}svg"
+    return root, [t.text or "" for t in root.iter(f"{SVG}text")]
+
+
+def test_svg_is_drawn_without_graphviz(monkeypatch: pytest.MonkeyPatch) -> None:
+    no_graphviz(monkeypatch)
+    defn = load_process_file(APPENDIX7).definition
+    root, texts = svg_texts(to_svg(defn))
+    drawn = {g.get("id") for g in root.iter(f"{SVG}g") if g.get("class") == "state"}
+    assert drawn == {f"state-{name}" for name in defn.states}
+    assert "Closed as untraceable" in texts
+    for edge in diagram_edges(defn):
+        assert edge.label in texts, edge
+    assert "Day 16 (timer further_checks_on_day_16)" in texts
+    assert "Day 3 in state: escalate to line_manager (closure_decision_overdue)" in texts
+    timers = [p for p in root.iter(f"{SVG}path") if p.get("class") == "timer"]
+    assert timers
+    assert all(p.get("stroke-dasharray") for p in timers)
+
+
+@pytest.mark.parametrize("entry", process_files(), ids=lambda e: e.name)
+def test_shipped_processes_draw_as_svg_with_every_state_step_and_timer(
+    entry: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_graphviz(monkeypatch)
+    defn = load_process_file(entry).definition  # type: ignore[arg-type]
+    root, texts = svg_texts(to_svg(defn))
+    drawn = {g.get("id") for g in root.iter(f"{SVG}g") if g.get("class") == "state"}
+    assert drawn == {f"state-{name}" for name in defn.states}
+    for edge in diagram_edges(defn):
+        assert edge.label in texts, edge
+    for (state, timer_id), text in escalations(defn):
+        assert f"{text} ({timer_id})" in texts, (state, timer_id)
+    boxes = [
+        tuple(float(r.get(k) or 0) for k in ("x", "y", "width", "height"))
+        for g in root.iter(f"{SVG}g")
+        if g.get("class") == "state"
+        for r in g.iter(f"{SVG}rect")
+    ]
+    outer = [b for b in boxes if b[2] > 0]
+    for i, a in enumerate(outer):
+        for b in outer[i + 1 :]:
+            inside = a[0] <= b[0] and b[0] + b[2] <= a[0] + a[2] and a[1] <= b[1]
+            apart = (
+                a[0] + a[2] <= b[0]
+                or b[0] + b[2] <= a[0]
+                or a[1] + a[3] <= b[1]
+                or b[1] + b[3] <= a[1]
+            )
+            assert inside or apart, f"boxes overlap: {a} {b}"
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
-def test_svg_with_graphviz() -> None:
-    svg = to_svg(load_process_file(APPENDIX7).definition)
+def test_svg_with_graphviz_when_asked() -> None:
+    svg = to_svg(load_process_file(APPENDIX7).definition, graphviz=True)
     assert "<svg" in svg
     assert "closure_decision" in svg
+
+
+def test_changes_from_an_earlier_version_are_marked_in_every_format() -> None:
+    old = load_process_file(VERSIONS / "tracing_v1.yaml").definition
+    new = load_process_file(VERSIONS / "tracing_v2.yaml").definition
+    changes = diagram_changes(old, new)
+    assert changes.states == {"contact": "changed", "checks": "changed"}
+    assert changes.edges == {
+        ("contact", "start_checks", "start_checks"): "changed",
+        ("checks", "to_decision", None): "changed",
+        ("decision", "close", None): "changed",
+    }
+    assert changes.escalations == {("checks", "letter_outstanding"): "changed"}
+    assert changes.removed == [
+        "stage on_hold (On hold)",
+        "step hold: contact → on_hold",
+        "step hold: checks → on_hold",
+        "step to_decision: on_hold → decision",
+    ]
+    mermaid = to_mermaid(new, changes)
+    assert "    contact --> checks : Day 6 (timer start_checks) (changed)" in mermaid
+    assert "    class checks changed" in mermaid
+    assert "stage on_hold (On hold)" in mermaid
+    assert '"contact" [label="Establishing contact\\nDay 1–3\\n(changed)"' in to_dot(new, changes)
+    root, texts = svg_texts(to_svg(new, changes))
+    assert "Day 6 (timer start_checks) (changed)" in texts
+    assert "(changed in version 2)" in texts
+    assert "  - stage on_hold (On hold)" in texts
+    orange = {t.text for t in root.iter(f"{SVG}text") if t.get("fill") == COLOURS["changed"]}
+    assert "Day 12: escalate to line_manager (letter_outstanding) (changed)" in orange
+    unmarked = {t.text for t in root.iter(f"{SVG}text") if t.get("fill") == COLOURS[None]}
+    assert "Day 26 (timer decide)" in unmarked
+    assert diagram_changes(new, new).key()[1] == "Nothing is removed in version 2."
+
+
+def test_a_new_stage_and_step_are_marked_added() -> None:
+    old = load_process_file(VERSIONS / "tracing_v2.yaml").definition
+    new = load_process_file(VERSIONS / "tracing_v1.yaml").definition
+    changes = diagram_changes(old, new)
+    assert changes.states["on_hold"] == "added"
+    assert changes.edges[("contact", "hold", None)] == "added"
+    root, _ = svg_texts(to_svg(new, changes))
+    on_hold = next(g for g in root.iter(f"{SVG}g") if g.get("id") == "state-on_hold")
+    assert next(on_hold.iter(f"{SVG}rect")).get("stroke") == COLOURS["added"]
 
 
 @pytest.mark.parametrize("entry", process_files(), ids=lambda e: e.name)
