@@ -121,6 +121,14 @@ class InputError(CMEError):
     code = "invalid_input"
 
 
+class ActorRequired(InputError):
+    """A command that writes, or reads case data, was given no actor: every event and logged read
+    names the person who did it, never "unknown".
+    """
+
+    code = "actor_required"
+
+
 class CaseNotFound(CMEError):
     """No case has this id."""
 
@@ -248,7 +256,11 @@ class CaseClosed(TransitionNotAllowed):
 
 
 class RoleNotPermitted(CommandRefused):
-    """The actor's role may not do this: `allowed` maps each role that may to its title."""
+    """The actor's role may not do this: `allowed` maps each role that may to its title.
+
+    `recorded` names a check or fact the process reserves to the `allowed` roles (its
+    `recorded_by`), in the policy's words; `role_title` is the title of the role used.
+    """
 
     code = "role_not_permitted"
 
@@ -261,13 +273,21 @@ class RoleNotPermitted(CommandRefused):
         process: str | None = None,
         step: str | None = None,
         step_title: str | None = None,
+        recorded: str | None = None,
+        role_title: str | None = None,
     ) -> None:
         self.role = role
         self.allowed = dict(allowed)
         self.doing = doing
         self.process = process
         self.step = step
-        if step is not None and role == "scheduler":
+        self.recorded = recorded
+        if recorded is not None:
+            # A check or fact the process reserves to some of its roles (`recorded_by`).
+            titles = " or ".join(f"{t} ({r})" for r, t in self.allowed.items())
+            acting = f"{role_title} ({role})" if role_title else role
+            message = f"{recorded} may be recorded only by {titles}; you are acting as {acting}"
+        elif step is not None and role == "scheduler":
             message = f"{step} is not a step a timer may take"
         elif step is not None:
             titles = ", ".join(f"{t} ({r})" for r, t in self.allowed.items())
@@ -282,9 +302,40 @@ class RoleNotPermitted(CommandRefused):
         super().__init__(message)
 
 
+class WaiverNotPermitted(CommandRefused):
+    """The actor's role may not waive this check: `allowed` maps each role that may (the check's
+    `waived_by`) to its title; empty when the check cannot be waived at all.
+    """
+
+    code = "waiver_not_permitted"
+
+    def __init__(self, *, check: str, wording: str, role: str, allowed: Mapping[str, str]) -> None:
+        self.check = check
+        self.role = role
+        self.allowed = dict(allowed)
+        if self.allowed:
+            titles = " or ".join(f"{t} ({r})" for r, t in self.allowed.items())
+            message = (
+                f"check {check} ({wording}) may be waived only by {titles}; you are acting as "
+                f"{role}"
+            )
+        else:
+            message = (
+                f"check {check} ({wording}) cannot be waived: the process lets no role waive it; "
+                "record it when it is done"
+            )
+        super().__init__(message)
+
+
 class GuardFailed(CommandRefused):
-    """A condition of the step does not hold: names each failing condition (`failed`), the
-    facts it read (`facts`) and the facts the step needs that are not recorded (`unset`).
+    """A condition of the step does not hold: names each failing condition (`failed`, its
+    `says`), the values they read (`facts`, as data) and the facts the step needs that are not
+    recorded (`unset`).
+
+    `read` gives, for each failing condition, the values it read as a person writes them
+    ("crime_suspected: no; it is Day 2 of the case"), built by the caller, which knows each
+    fact's type; `described` gives an unset fact's description. Without `read`, the values are
+    shown plainly after the conditions.
     """
 
     code = "guard_failed"
@@ -296,19 +347,30 @@ class GuardFailed(CommandRefused):
         failed: list[str],
         facts: Mapping[str, object],
         unset: Collection[str] = (),
+        read: Collection[str] | None = None,
+        described: Mapping[str, str] | None = None,
     ) -> None:
         self.step = step
         self.failed = failed
         self.facts = dict(facts)
         self.unset = list(unset)
+        self.read = list(read) if read is not None else None
         if self.unset:
-            message = f"{step} needs these facts recorded first: {', '.join(self.unset)}"
+            about = described or {}
+            message = f"{step} needs these facts recorded first: " + "; ".join(
+                f"{f} ({about[f]})" if about.get(f) else f for f in self.unset
+            )
+        elif self.read is not None:
+            message = f"{step} refused: " + "; ".join(
+                f"condition not met: {says}" + (f" ({values})" if values else "")
+                for says, values in zip(failed, self.read, strict=True)
+            )
         else:
-            shown = ", ".join(f"{n} = {_show(v)}" for n, v in self.facts.items())
+            shown = "; ".join(f"{n}: {_show(v)}" for n, v in self.facts.items())
             message = (
                 f"{step} refused: "
                 + "; ".join(f"condition not met: {says}" for says in failed)
-                + (f" (facts: {shown})" if shown else "")
+                + (f" ({shown})" if shown else "")
             )
         super().__init__(message)
 
@@ -509,4 +571,13 @@ def suggest(name: str, candidates: Collection[str], *, what: str) -> str:
 
 
 def _show(value: object) -> str:
-    return "not recorded" if value is None else repr(value)
+    """A value as a person writes it: yes/no, not `True`/`False`; whole numbers without `.0`.
+    (Dates and enum values are written by the caller, which knows a fact's type.)
+    """
+    if value is None:
+        return "not recorded"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

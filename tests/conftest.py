@@ -25,6 +25,9 @@ RECORDED_AT = dt.datetime(2025, 9, 1, 9, 0, tzinfo=dt.UTC)
 """A recorded time after every effective date the tests use (commands may not be in the future)."""
 # A fixed master key for the tests' case keys, so no test makes a development key in ./.cme/.
 os.environ.setdefault("CME_MASTER_KEY", "dGVzdC1vbmx5LW1hc3Rlci1rZXktMzItYnl0ZXMhISE=")
+# Every command names who acts (`cme` refuses one without an actor); tests that do not say who
+# act as this officer. Tests of the refusal remove it (`monkeypatch.delenv("CME_ACTOR")`).
+os.environ.setdefault("CME_ACTOR", "test.officer")
 
 
 def _pg_available() -> str | None:

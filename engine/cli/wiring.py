@@ -109,11 +109,25 @@ def now() -> dt.datetime:
 
 
 def actor(name: str | None, role: str) -> Actor:
-    """The acting person: --actor, CME_ACTOR, or the login name."""
+    """The acting person: --actor, else CME_ACTOR (click reads it into `name`). Without one the
+    command is refused (ActorRequired), saying how to set it: every event and logged read names
+    who did it, never a default such as "unknown" or the machine's login name (a shared service
+    account names no officer).
+    """
+    from engine.errors import ActorRequired
     from engine.protection.access import Actor
 
     roles().refuse_internal(role)
-    return Actor(name or os.environ.get("USER") or "unknown", role)
+    given = (name or os.environ.get("CME_ACTOR") or "").strip()
+    if not given:
+        raise ActorRequired(
+            "who is doing this? Give your name with --actor NAME (e.g. --actor sona.k) or set it "
+            "once for the session: export CME_ACTOR=sona.k. Every event and read of a case is "
+            "recorded under the name given"
+        )
+    from engine.cases.free_text import check_free_text
+
+    return Actor(check_free_text(given, what="actor name"), role)
 
 
 @functools.cache

@@ -27,6 +27,7 @@ def cme(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {
         k: v for k, v in os.environ.items() if not k.startswith("CME_") or k == "CME_TEST_PG_URL"
     }
+    environment["CME_ACTOR"] = "jo.admin"  # every command names who runs it
     environment.update(env)
     environment["PYTHONPATH"] = str(ROOT)
     return subprocess.run(

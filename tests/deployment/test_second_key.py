@@ -24,6 +24,7 @@ FORM = str(files("processes").joinpath("forms", "notification_example.yaml"))
 def cme(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """`cme` in a fresh process, with no test master key in its environment."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
+    environment["CME_ACTOR"] = "jo.admin"  # every command names who runs it
     environment.update(env, PYTHONPATH=str(ROOT))
     return subprocess.run(
         [sys.executable, "-c", "from engine.cli import main; main()", *args],
