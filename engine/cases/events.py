@@ -59,6 +59,12 @@ class EventKind(StrEnum):
     """A letter was rendered and filed with the case; `apply` passes it through unchanged."""
     legal_hold = "legal_hold"
     """A legal hold placed (`hold: true`) or released; a held case is never purged."""
+    check_waived = "check_waived"
+    """A check waived, with a reason, by a role the process lets waive it: it is satisfied."""
+    notification_linked = "notification_linked"
+    """Another notification about the child of this open case, linked to it (no new case)."""
+    assigned = "assigned"
+    """The case given to another officer (`assigned_officer`); `apply` honours it."""
 
 
 # -- nested shapes (TypedDicts: declared for readers and pydantic, free at run time) ----------
@@ -86,6 +92,10 @@ class Personal(TypedDict, total=False):
     check_outcomes: dict[str, str]
     """What each check found; merged entry by entry into the case's."""
     last_note: str
+    waiver_reasons: dict[str, str]
+    """Why each waived check was waived; merged entry by entry into the case's."""
+    linked_notification: dict[str, Any]
+    """The latest notification linked to the case (its child, family and notifier)."""
 
 
 class Action(TypedDict):
@@ -143,6 +153,9 @@ class Opened(EventBody):
     """A case opened from a notification: its first stage, calendar, siblings and facts."""
 
     KINDS = (EventKind.opened,)
+    OMIT_IF_NONE = frozenset(
+        {"assigned_officer", "duplicate_of", "override_reason", "tracks_stages"}
+    )
     state: str
     calendar: str
     sibling_group: str | None = None
@@ -151,6 +164,12 @@ class Opened(EventBody):
     facts: dict[str, Any] = field(default_factory=dict)
     stops_clock: bool = False
     actions: list[Action] = field(default_factory=list)
+    duplicate_of: list[str] | None = None
+    """Open cases the child seemed to match, opened anyway (`override_reason` says why)."""
+    override_reason: str | None = None
+    tracks_stages: bool | None = None
+    """Whether the case keeps the stages it enters and when (`CaseState.progress`): every case
+    opened since checks stay outstanding across stages; cases opened before do not."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,7 +177,7 @@ class StepTaken(EventBody):
     """An officer took a step (a trigger); `stays` marks an interrupt that leaves the stage."""
 
     KINDS = (EventKind.trigger,)
-    OMIT_IF_NONE = frozenset({"assigned_officer", "stays"})
+    OMIT_IF_NONE = frozenset({"assigned_officer", "stays", "clears"})
     trigger: str
     from_state: str
     to_state: str
@@ -166,6 +185,8 @@ class StepTaken(EventBody):
     stops_clock: bool = False
     actions: list[Action] = field(default_factory=list)
     stays: bool | None = None
+    clears: list[str] | None = None
+    """Stages whose outstanding checks are no longer expected now (`clears_checks_of`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -228,14 +249,29 @@ class TimerLapsed(EventBody):
 
 @dataclass(frozen=True, kw_only=True)
 class Escalation(EventBody):
-    """A timer escalated the case to a role; the case is overdue until it changes stage."""
+    """A timer escalated the case to a role. For a check (`check`, of `stage`), the case is
+    overdue until the check is recorded, waived or cleared; otherwise (and in events written
+    before checks were named), until it changes stage.
+    """
 
     KINDS = (EventKind.escalation,)
+    OMIT_IF_NONE = frozenset({"assigned_officer", "check", "stage"})
     timer: str
     key: str
     to_role: str
     message: str
     explanation: str | None = None
+    check: str | None = None
+    stage: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckWaived(EventBody):
+    """A check waived by a role allowed to; the reason is personal (`waiver_reasons`)."""
+
+    KINDS = (EventKind.check_waived,)
+    check: str
+    wording: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -304,6 +340,25 @@ class LegalHold(EventBody):
     reason: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class NotificationLinked(EventBody):
+    """A notification about the case's child linked to the case (its data is personal); `how`
+    says how the child matched (the same UPN; the same name and date of birth; a near match).
+    """
+
+    KINDS = (EventKind.notification_linked,)
+    form_date: str
+    how: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseAssigned(EventBody):
+    """The case given to another officer (`assigned_officer`), from `from_officer`."""
+
+    KINDS = (EventKind.assigned,)
+    from_officer: str | None = None
+
+
 BODIES: dict[EventKind, type[EventBody]] = {
     kind: cls
     for cls in (
@@ -320,6 +375,9 @@ BODIES: dict[EventKind, type[EventBody]] = {
         Purge,
         LetterFiled,
         LegalHold,
+        CheckWaived,
+        NotificationLinked,
+        CaseAssigned,
     )
     for kind in cls.KINDS
 }
@@ -509,8 +567,10 @@ __all__ = [
     "GENESIS_HASH",
     "UPGRADES",
     "Action",
+    "CaseAssigned",
     "CaseEvent",
     "CheckRecorded",
+    "CheckWaived",
     "DeadlineMove",
     "DeadlineMoved",
     "Escalation",
@@ -521,6 +581,7 @@ __all__ = [
     "LetterFiled",
     "Migration",
     "Note",
+    "NotificationLinked",
     "Opened",
     "Personal",
     "Purge",

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.engine import Connection
 
-from engine.cases import decide, timer_decision
+from engine.cases import decide, process_roles, timer_decision
 from engine.cases.catalog import Catalog
 from engine.cases.decide import POLICY, SCHEDULER, SCHEDULER_ACTOR, Command, Draft, Situation
 from engine.cases.events import CaseEvent, EventKind, Opened, Personal, as_date, event_to_row
@@ -234,20 +234,40 @@ class CaseService:
         process: str = "untraceable_cme",
         calendar: str | None = None,
         assigned_officer: str | None = None,
+        link: str | None = None,
+        override_reason: str | None = None,
     ) -> list[str]:
-        """Open a case per child on the form (linked as siblings); Day 1 is `on`."""
-        from engine.cases.notification import check_form_dates, check_school_age, personal_data
+        """Open a case per child on the form (linked as siblings); Day 1 is `on`.
+
+        A child with an open case already is refused (`engine/cases/duplicates.py`) unless the
+        notification is linked to that case (`link`: recorded on it, no new case, no letter; its
+        id is returned for that child) or the officer opens one anyway (`override_reason`,
+        recorded on the new case).
+        """
+        from engine.cases.case_index import search_key, tokens_of, write_tokens
+        from engine.cases.duplicates import decide_children
+        from engine.cases.notification import (
+            case_facts,
+            check_form_dates,
+            check_school_age,
+            personal_data,
+        )
+
+        if override_reason is not None:
+            override_reason = decide.require_text(
+                override_reason, "say why this is a different child: --reason is required"
+            )
 
         require(actor, POLICY[Command.open].permission or Permission.change_case, table=self.roles)
         decide.not_future(on, at)
         check_form_dates(form, on=on)
-        compiled = self.registry.in_force(process, on)
+        compiled = self.catalog.in_force(process, on)
         definition = compiled.definition
         if definition.compulsory_school_age_only:
             check_school_age(form, on=on)
-        role = decide.role_refusal(definition, actor, POLICY[Command.open].doing or "")
-        if role is not None:
-            raise role
+        # A role of the process, which may record every fact the form gives (`recorded_by`).
+        given = {name for child in form.children for name in case_facts(form, child, on=on)}
+        decide.refuse(process_roles.open_refusals(definition, actor, given))
         base = self.calendars(calendar or definition.clock.calendar or DEFAULT_CALENDAR)
         base.is_school_day(on)  # a date outside the calendar is refused before anything is written
         # A process the school runs counts the child's school's days (its INSET days overlaid).
@@ -261,14 +281,24 @@ class CaseService:
         initial = definition.states[definition.initial]
         ids: list[str] = []
         with self.work.begin() as uow:
+            # One child, one open case: decided before anything is written.
+            key = search_key(uow.conn, self.keys, at=at)
+            decisions = decide_children(
+                uow.conn,
+                self.keys,
+                key,
+                form.children,
+                link=link,
+                override_reason=override_reason,
+            )
             uow.publish(compiled, at)
             for cal in {c.name: c for c in cals}.values():
                 uow.publish_calendar(cal, at)
-            numbers = uow.next_case_numbers(len(form.children))
+            opening = [i for i, d in enumerate(decisions) if d.link is None]
+            numbers = uow.next_case_numbers(len(opening)) if opening else []
             group = numbers[0] if len(numbers) > 1 else None
-            for number, child, (facts, personal_facts), cal in zip(
-                numbers, form.children, form_facts, cals, strict=True
-            ):
+            for number, i in zip(numbers, opening, strict=True):
+                child, (facts, personal_facts), cal = form.children[i], form_facts[i], cals[i]
                 personal = personal_data(form, child)
                 if personal_facts:
                     personal["facts"] = personal_facts
@@ -284,14 +314,61 @@ class CaseService:
                         stops_clock=initial.stops_clock,
                         actions=decide.actions_data(initial.on_enter),
                         personal=cast("Personal", personal),
+                        duplicate_of=decisions[i].duplicate_of,
+                        override_reason=decisions[i].override_reason,
+                        tracks_stages=True,
                     ),
                     f"open case: {initial.ref.section}",
                     actions=tuple(initial.on_enter),
                 )
                 uow.open(number, definition, cal, draft, actor=actor, on=on, at=at)
-                ids.append(number)
+                # Found by the blind index from now on, in the transaction that wrote it.
+                write_tokens(uow.conn, key, number, tokens_of(personal))
+            opened = iter(numbers)
+            for child, decision in zip(form.children, decisions, strict=True):
+                if decision.link is None:
+                    ids.append(next(opened))
+                    continue
+                linked = self._link_notification(
+                    uow, decision.link.case_id, form, child, decision.link.how, actor, on, at
+                )
+                write_tokens(uow.conn, key, decision.link.case_id, tokens_of(linked))
+                ids.append(decision.link.case_id)
         log.info("opened %s under %s v%s", ", ".join(ids), definition.id, definition.version)
         return ids
+
+    def _link_notification(
+        self,
+        uow: UnitOfWork,
+        case_id: str,
+        form: NotificationForm,
+        child: Child,
+        how: str,
+        actor: Actor,
+        on: dt.date,
+        at: dt.datetime,
+    ) -> dict[str, Any]:
+        """Record a notification on the child's open case (no new case, no first letter);
+        returns the personal data recorded, for the index.
+        """
+        from engine.cases.events import NotificationLinked
+        from engine.cases.notification import personal_data
+
+        case = uow.load_for_update(case_id, None)
+        sit = self._situation(uow, case, self.process_for(case), actor, on, at)
+        decide.refuse(decide.refusals(sit, Command.note, "link a notification to it"))
+        personal: dict[str, Any] = {"linked_notification": personal_data(form, child)}
+        draft = Draft(
+            EventKind.notification_linked,
+            NotificationLinked(
+                form_date=form.date.isoformat(), how=how, personal=cast("Personal", personal)
+            ),
+            "one child, one case: a further notification about the child is linked to the "
+            "child's open case",
+            touch_timers=False,
+        )
+        self._write(uow, sit, draft)
+        return personal
 
     def fire(
         self,

@@ -29,6 +29,7 @@ from sqlalchemy import bindparam, insert, select, true, update
 from sqlalchemy.engine import Connection
 
 from engine.errors import CommandRefused, InputError, IntegrityFailure
+from engine.protection.blind_index import SearchKey
 from engine.store.tables import case_key_table
 
 log = logging.getLogger(__name__)
@@ -220,9 +221,15 @@ class CaseKeys:
         *,
         previous: Iterable[MasterKey] = (),
         source: str = "",
+        search: Iterable[SearchKey] = (),
     ) -> None:
         self.master = master
         self.source = source
+        # The search keys found beside the master keys, the current one's first; which of them
+        # a database's blind index was made with is recorded in it (engine/cases/case_index.py).
+        # With none, the key derived from the master key (a master key given only in the
+        # environment has no folder to keep one in).
+        self.search_keys: list[SearchKey] = list(search) or [SearchKey.derived_from(master.key)]
         self.ring: dict[str, MasterKey] = {k.id: k for k in (*previous, master)}
         self._vouched: set[str] = set()  # databases (URLs) whose keys this master matches
         # Unwrapped keys by (case, wrapped text). The row is still read every time, so a key

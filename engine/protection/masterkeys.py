@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import CommandRefused, InputError
+from engine.protection.blind_index import SEARCH_KEY_ENV, SEARCH_KEY_NAME, SearchKey
 from engine.protection.crypto import (
     MASTER_KEY_ENV,
     MASTER_KEY_FILE_ENV,
@@ -60,6 +61,55 @@ def write_master_key_file(path: Path, key: MasterKey) -> None:
         handle.write(key.text() + "\n")
         handle.flush()
         os.fsync(handle.fileno())
+    # The search key lives beside it, made with it; a new master key made in a folder that
+    # already holds one (a rotation) keeps it, so the blind index still finds every case.
+    write_search_key_beside(path)
+
+
+def write_search_key_beside(master_path: Path) -> Path | None:
+    """Make a search key (0600) in the master key file's folder unless one is there; the path if
+    it was made.
+    """
+    path = master_path.parent / SEARCH_KEY_NAME
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return None
+    except OSError as exc:
+        raise InputError(
+            f"cannot create the search key {path}: {exc.strerror}; make the master key's folder "
+            "writable once, or put a search key there (any 32 random bytes, base64)"
+        ) from None
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(SearchKey.generate().text() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return path
+
+
+def search_keys_beside(
+    master_paths: Collection[Path], env: Mapping[str, str] | None = None
+) -> list[SearchKey]:
+    """The search keys to try, in order: CME_SEARCH_KEY, then the search key beside each master
+    key file (the current one's first; one beside the current key is made if none is anywhere).
+    """
+    env = os.environ if env is None else env
+    found: list[SearchKey] = []
+    if env.get(SEARCH_KEY_ENV):
+        found.append(SearchKey.from_text(env[SEARCH_KEY_ENV], source=SEARCH_KEY_ENV))
+    paths = [p.parent / SEARCH_KEY_NAME for p in master_paths]
+    for path in paths:
+        if path.exists():
+            try:
+                text = path.read_text(encoding="ascii")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InputError(f"cannot read the search key {path}: {exc}") from None
+            found.append(SearchKey.from_text(text, source=str(path)))
+    if not found and master_paths:
+        made = write_search_key_beside(next(iter(master_paths)))
+        if made is not None:
+            found.append(SearchKey.from_text(made.read_text(encoding="ascii"), source=str(made)))
+    return found
 
 
 def read_master_key_file(path: Path, *, what: str | None = None) -> MasterKey:
@@ -84,6 +134,8 @@ class MasterKeyChoice:
     key: MasterKey
     source: str
     created: Path | None = None
+    path: Path | None = None
+    """The key's file, if it came from one (its search key sits beside it)."""
 
 
 def find_master_key(
@@ -107,13 +159,13 @@ def find_master_key(
     if env.get(MASTER_KEY_FILE_ENV):
         path = Path(env[MASTER_KEY_FILE_ENV])
         key = read_master_key_file(path, what=MASTER_KEY_FILE_ENV)
-        return MasterKeyChoice(key, f"{MASTER_KEY_FILE_ENV}={path}")
+        return MasterKeyChoice(key, f"{MASTER_KEY_FILE_ENV}={path}", path=path)
     if key_file is not None:
         key = read_master_key_file(key_file, what="keys.master_key_file")
-        return MasterKeyChoice(key, f"{key_file} (keys.master_key_file)")
+        return MasterKeyChoice(key, f"{key_file} (keys.master_key_file)", path=key_file)
     if dev_path is not None and dev_path.exists():
         key = MasterKey.from_text(dev_path.read_text(encoding="ascii"), source=str(dev_path))
-        return MasterKeyChoice(key, f"{dev_path} (development key)")
+        return MasterKeyChoice(key, f"{dev_path} (development key)", path=dev_path)
     ids = sorted(expected())
     looked = [
         f"{MASTER_KEY_ENV} (not set)",
@@ -139,7 +191,7 @@ def find_master_key(
             f"{MASTER_KEY_FILE_ENV} or keys.master_key_file to it"
         )
     key, created = dev_key(dev_path)
-    return MasterKeyChoice(key, f"{dev_path} (development key)", created)
+    return MasterKeyChoice(key, f"{dev_path} (development key)", created, path=dev_path)
 
 
 def dev_key_beside(store: Store) -> Path | None:
@@ -172,7 +224,14 @@ def keys_for_store(
         env, key_file=key_file, dev_path=dev_key_beside(store), expected=expected
     )
     older = [read_master_key_file(path, what="keys.previous_master_key_files") for path in previous]
-    return CaseKeys(choice.key, previous=older, source=choice.source), choice.created
+    # Beside the master key file, else beside an older one (a rotation into a new folder); a
+    # master key given only in the environment derives one (`SearchKey.derived_from`).
+    beside = [p for p in (choice.path, *previous) if p is not None]
+    search = search_keys_beside(beside, env)
+    return (
+        CaseKeys(choice.key, previous=older, source=choice.source, search=search),
+        choice.created,
+    )
 
 
 __all__ = [
@@ -183,5 +242,7 @@ __all__ = [
     "find_master_key",
     "keys_for_store",
     "read_master_key_file",
+    "search_keys_beside",
     "write_master_key_file",
+    "write_search_key_beside",
 ]

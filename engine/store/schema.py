@@ -110,6 +110,54 @@ def _add_case_ledger(conn: Connection) -> None:
     backfill_ledger(conn)
 
 
+def _add_case_index(conn: Connection) -> None:
+    # Only the tables: the digests need the search key, which the schema step does not have.
+    # The first command that holds it fills the index from the cases' decrypted data
+    # (engine/cases/case_index.py, `ensure_index`), in its own transaction.
+    from engine.store.tables import case_index_key_table, case_index_table
+
+    for table in (case_index_table, case_index_key_table):
+        table.create(conn, checkfirst=True)
+
+
+def _allow_pending_process_versions(conn: Connection) -> None:
+    # A pending version (no effective_from in its text) is stored with no date until a policy
+    # owner gives one, recorded with who gave it in process_commencement.
+    from engine.store.tables import process_commencement_table
+
+    process_commencement_table.create(conn, checkfirst=True)
+    column = next(
+        c for c in inspect(conn).get_columns("process_version") if c["name"] == "effective_from"
+    )
+    if column["nullable"]:
+        return  # made by step 1 after the column became nullable
+    if conn.dialect.name != "sqlite":
+        conn.execute(text("ALTER TABLE process_version ALTER COLUMN effective_from DROP NOT NULL"))
+        return
+    # SQLite cannot drop NOT NULL: rebuild the table under its declaration now, keeping rows.
+    from engine.store.tables import process_version_table
+
+    names = ", ".join(c.name for c in process_version_table.columns)
+    conn.execute(text("ALTER TABLE process_version RENAME TO process_version_before_pending"))
+    for index in inspect(conn).get_indexes("process_version_before_pending"):
+        conn.execute(text(f"DROP INDEX IF EXISTS {index['name']}"))
+    process_version_table.create(conn)
+    conn.execute(
+        text(
+            f"INSERT INTO process_version ({names}) "
+            f"SELECT {names} FROM process_version_before_pending"
+        )
+    )
+    conn.execute(text("DROP TABLE process_version_before_pending"))
+
+
+def _add_case_progress(conn: Connection) -> None:
+    # '{}' is what every earlier case's history replays to: cases opened before it keep no
+    # stages (their `opened` event does not ask to), and no earlier event waives, clears or
+    # escalates a named check.
+    _add_column(conn, "cme_case", "progress", "TEXT NOT NULL DEFAULT '{}'")
+
+
 SCHEMA_STEPS: list[tuple[str, Callable[[Connection], None]]] = [
     ("create tables", _create_all),
     ("documents filed with cases; import ledger", _create_documents_and_import_ledger),
@@ -118,6 +166,9 @@ SCHEMA_STEPS: list[tuple[str, Callable[[Connection], None]]] = [
     ("bank holidays pinned with each calendar version", _add_calendar_bank_holidays),
     ("an outline stored with each process version", _add_process_outlines),
     ("ledger of case openings; integrity marks; run log", _add_case_ledger),
+    ("blind index of cases for finding them", _add_case_index),
+    ("pending process versions and their commencement", _allow_pending_process_versions),
+    ("checks outstanding across stages: case progress", _add_case_progress),
 ]
 
 

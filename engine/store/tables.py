@@ -26,7 +26,9 @@ class ProcessVersionRow(SQLModel, table=True):
     process_id: str = Field(index=True)
     version: int
     content_hash: str
-    effective_from: dt.date
+    effective_from: dt.date | None = None
+    """The date the version comes into force: its text's `effective_from`, or for a pending
+    version the date a policy owner gave (`process_commencement`); None while pending."""
     yaml_text: str
     loaded_at: dt.datetime
     outline: str | None = None
@@ -61,6 +63,9 @@ class CaseRow(SQLModel, table=True):
     legal_hold: bool = False
     """Whether the case is on legal hold: a retention purge refuses it (see
     engine/cases/purge.py)."""
+    progress: str = "{}"
+    """What checks need beyond the stage the case is in (engine/cases/projection.py): stages
+    entered and when, stages cleared, checks waived and checks escalated."""
 
 
 class EventRow(SQLModel, table=True):
@@ -154,6 +159,21 @@ calendar_version_table = Table(
     # update never moves a deadline silently.
     _text("bank_holidays", null=True),
     UniqueConstraint("name", "version"),
+)
+
+process_commencement_table = Table(
+    # The date a pending process version (one whose text gives no effective_from) comes into
+    # force, as a policy owner gave it (`cme process commence`): who, in which role, and when.
+    "process_commencement",
+    _metadata,
+    _id(),
+    _text("process_id", index=True),
+    _int("version"),
+    Column("effective_from", Date, nullable=False),
+    _text("actor"),
+    _text("role"),
+    _when("recorded_at"),
+    UniqueConstraint("process_id", "version"),
 )
 
 outbox_table = Table(
@@ -296,6 +316,27 @@ run_log_table = Table(
     _when("finished_at"),
     Column("on_date", Date, nullable=True),
     _text("detail"),
+)
+
+case_index_table = Table(
+    # The blind index (engine/cases/case_index.py): one row per keyed digest of a normalised
+    # token of a case's personal data (a name part or prefix, UPN, date of birth, school,
+    # postcode), so a case is found without its data being stored or decrypted. Written in the
+    # transaction that writes the case; emptied for a case whose personal data is purged.
+    "case_index",
+    _metadata,
+    Column("token", AutoString, primary_key=True),
+    Column("case_id", AutoString, primary_key=True),
+    Index("ix_case_index_case", "case_id"),
+)
+
+case_index_key_table = Table(
+    # Which search key the blind index was made with (its fingerprint, never the key): a
+    # digest made with another key finds nothing, so a different key is refused, not used.
+    "case_index_key",
+    _metadata,
+    Column("key_id", AutoString, primary_key=True),
+    _when("made_at"),
 )
 
 

@@ -99,7 +99,12 @@ def test_day_n_is_none_outside_the_calendar(service: CaseService, case_id: str) 
 def test_list_filters_by_state_overdue_and_closed(
     service: CaseService, example_form: NotificationForm, case_id: str
 ) -> None:
-    (placed,) = service.open_case(one_child(example_form), on=OPENED, at=RECORDED_AT, actor=OTHER)
+    (placed,) = service.open_case(
+        one_child(example_form, full_name="Bea Cole", upn=None),
+        on=OPENED,
+        at=RECORDED_AT,
+        actor=OTHER,
+    )
     service.fire(placed, "contact_established", on=day(2), at=RECORDED_AT, actor=OTHER)
     service.set_fact(
         placed, "placement_route", "in_year_admissions", on=day(2), at=RECORDED_AT, actor=OTHER
@@ -120,7 +125,12 @@ def test_list_filters_by_state_overdue_and_closed(
 def test_due_lists_each_officers_work_for_the_day(
     service: CaseService, example_form: NotificationForm, case_id: str
 ) -> None:
-    (other,) = service.open_case(one_child(example_form), on=OPENED, at=RECORDED_AT, actor=OTHER)
+    (other,) = service.open_case(
+        one_child(example_form, full_name="Bea Cole", upn=None),
+        on=OPENED,
+        at=RECORDED_AT,
+        actor=OTHER,
+    )
     items = due_on(service, on=day(2))
     mine = [i for i in items if i["officer"] == "sona"]
     assert {i["what"].split(":")[0] for i in mine if i["kind"] == "check"} == {
