@@ -15,6 +15,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, insert, select, update
@@ -26,6 +27,7 @@ from engine.time.calendar import SchoolCalendar, bank_holidays_json
 
 __all__ = [
     "Catalog",
+    "StoredVersion",
     "calendar_from_row",
     "compile_text",
     "definition_from_text",
@@ -56,6 +58,16 @@ _SELECT_OUTLINE = select(process_version_table.c.outline, process_version_table.
         process_version_table.c.process_id == bindparam("process_id"),
         process_version_table.c.version == bindparam("version"),
     )
+)
+_SELECT_VERSIONS = (
+    select(
+        process_version_table.c.version,
+        process_version_table.c.content_hash,
+        process_version_table.c.effective_from,
+        process_version_table.c.yaml_text,
+    )
+    .where(process_version_table.c.process_id == bindparam("process_id"))
+    .order_by(process_version_table.c.version)
 )
 _SELECT_NEWEST_CALENDAR = (
     select(
@@ -166,6 +178,30 @@ def newest_calendar(conn: Connection, name: str) -> SchoolCalendar | None:
     return None if row is None else calendar_from_row(name, row)
 
 
+@dataclass(frozen=True)
+class StoredVersion:
+    """A process version this database holds."""
+
+    process_id: str
+    version: int
+    content_hash: str
+    effective_from: dt.date | None
+    """The date it comes into force: its text's, or the date a policy owner gave a pending
+    version (`cme process commence`); None while pending."""
+    definition: ProcessDefinition
+
+    @property
+    def applies_from(self) -> dt.date | None:
+        """The first day a new case takes it (None while pending)."""
+        return self.definition.applies_from(self.effective_from)
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
 class Catalog:
     """The process versions cases are pinned to, resolved once per version, and publishing.
 
@@ -199,20 +235,9 @@ class Catalog:
         """The compiled process version the case is pinned to: the text stored when it opened.
 
         The registry's copy is used when its text is the stored one; otherwise (a file edited
-        since, or a database made elsewhere) the stored text is compiled. One object, with one
-        shared machine, serves every case of a version.
+        since, or a database made elsewhere) the stored text is compiled.
         """
-        key = (case.process_id, case.process_version)
-        compiled = self._pinned.get(key)
-        if compiled is None:
-            stored = self.stored_version(*key)
-            compiled = self.registered(*key)
-            if stored is not None and (compiled is None or compiled.content_hash != stored[0]):
-                compiled = compile_text(stored[1], stored_path(*key))
-            if compiled is None:
-                compiled = self.registry.get(*key)
-            self._pinned[key] = compiled
-        return compiled
+        return self.compiled_version(case.process_id, case.process_version)
 
     def definition_for(self, case: CaseState) -> ProcessDefinition:
         """The definition the case is pinned to, for reading: no guards or machine are built."""
@@ -238,6 +263,84 @@ class Catalog:
         if found is None or found[0] is not definition:
             found = self._checks[id(definition)] = (definition, definition.checks())
         return found[1]
+
+    def compiled_version(self, process_id: str, version: int) -> CompiledProcess:
+        """A version to take steps under: the text this database stores for it (the registry's
+        copy when it is that text), else the registry's; UnknownProcess if neither has it.
+        One object, with one shared machine, serves every case of a version.
+        """
+        key = (process_id, version)
+        compiled = self._pinned.get(key)
+        if compiled is None:
+            stored = self.stored_version(*key)
+            compiled = self.registered(*key)
+            if stored is not None and (compiled is None or compiled.content_hash != stored[0]):
+                compiled = compile_text(stored[1], stored_path(*key))
+            if compiled is None:
+                compiled = self.registry.get(*key)
+            self._pinned[key] = compiled
+        return compiled
+
+    def stored_versions(self, process_id: str) -> list[StoredVersion]:
+        """The versions of a process this database holds, ascending, each with its effective
+        date (its text's, or for a pending version the date a policy owner gave; None while
+        pending) and its definition, for reading.
+        """
+        with self._reading(None) as conn:
+            rows = conn.execute(_SELECT_VERSIONS, {"process_id": process_id}).all()
+        out = []
+        for row in rows:
+            key = (process_id, row.version)
+            definition = self._definitions.get(key)
+            if definition is None:
+                definition = self._definitions[key] = definition_from_text(
+                    row.yaml_text, stored_path(*key)
+                )
+            out.append(
+                StoredVersion(
+                    process_id=process_id,
+                    version=row.version,
+                    content_hash=row.content_hash,
+                    effective_from=_as_date(row.effective_from),
+                    definition=definition,
+                )
+            )
+        return out
+
+    def effective_date(self, definition: ProcessDefinition) -> dt.date | None:
+        """The date a version comes into force: its text's `effective_from`, else the date a
+        policy owner gave it (stored); None while it is pending.
+        """
+        if definition.effective_from is not None:
+            return definition.effective_from
+        for held in self.stored_versions(definition.id):
+            if held.version == definition.version:
+                return held.effective_from
+        return None
+
+    def in_force(self, process_id: str, on: dt.date) -> CompiledProcess:
+        """The version new cases opened on `on` take: the highest in force then among the
+        registry's (`processes/`, `--file`) and the versions this database holds (published
+        from anywhere). A pending version counts only once a policy owner has given its date.
+        A registry copy whose text differs from the stored one of its number is returned, to
+        be refused as a version not raised when it is published.
+        """
+        from engine.language.registry import choose_in_force
+
+        stored = {v.version: v for v in self.stored_versions(process_id)}
+        firsts: dict[int, dt.date | None] = {}
+        for version in self.registry.versions(process_id):
+            given = stored[version].effective_from if version in stored else None
+            firsts[version] = self.registry.get(process_id, version).definition.applies_from(given)
+        for version, held in stored.items():
+            if version not in firsts:
+                firsts[version] = held.applies_from
+        if not firsts:
+            self.registry.get(process_id)  # raises UnknownProcess with a suggestion
+        chosen = choose_in_force(process_id, firsts, on)
+        if chosen in self.registry.versions(process_id):
+            return self.registry.get(process_id, chosen)
+        return self.compiled_version(process_id, chosen)
 
     def stored_version(self, process_id: str, version: int) -> tuple[str, str] | None:
         """(content hash, YAML text) of a published process version, or None."""

@@ -332,12 +332,7 @@ def plan_migration(
                 f"--map {old}={new}: {new} is a closing stage; a migration moves "
                 "running cases, so close a case with its own step instead"
             )
-    if on < definition.effective_from:
-        raise InputError(
-            f"version {definition.version} is in force from "
-            f"{definition.effective_from.isoformat()}; a migration cannot take "
-            f"effect earlier ({on.isoformat()})"
-        )
+    _refuse_before_effective(service, definition, on)
     plan = MigrationPlan(process_id, from_version, to, on)
     for case in running_cases(service, process_id, version=from_version):
         target = mapping.get(case.state, case.state)
@@ -348,6 +343,25 @@ def plan_migration(
             preview_case(service, case, to, target, on=on, mapped=case.state in mapping)
         )
     return plan
+
+
+def _refuse_before_effective(
+    service: CaseService, definition: ProcessDefinition, on: dt.date
+) -> None:
+    """Refuse a migration onto a pending version, or taking effect before its date."""
+    effective = service.catalog.effective_date(definition)
+    if effective is None:
+        raise InputError(
+            f"version {definition.version} of {definition.id} is pending "
+            f"({definition.commencement}); give its date first: cme process commence "
+            f"{definition.id} {definition.version} --on DATE"
+        )
+    if on < effective:
+        raise InputError(
+            f"version {definition.version} is in force from "
+            f"{effective.isoformat()}; a migration cannot take "
+            f"effect earlier ({on.isoformat()})"
+        )
 
 
 def run_migration(

@@ -55,7 +55,28 @@ _VERSION_COMMANDS = {
         "migrate",
         "Move running cases to another version with an explicit state mapping.",
     ),
+    "list": (
+        "engine.cli.commence",
+        "list_",
+        "Every version of each process: in force, pending, superseded or future, with dates.",
+    ),
+    "commence": (
+        "engine.cli.commence",
+        "commence",
+        "Give a pending version (no effective_from yet) the date it comes into force.",
+    ),
 }
+
+
+def _stored_db_option(func: Any) -> Any:
+    return click.option(
+        "--db",
+        "db_url",
+        envvar="CME_DATABASE_URL",
+        default=None,
+        help="Also look for versions stored in this database (e.g. published from a file "
+        "outside processes/).",
+    )(func)
 
 
 @click.group(cls=LazyGroup, lazy=_VERSION_COMMANDS)
@@ -125,18 +146,20 @@ def lint(paths: tuple[str, ...]) -> None:
 @process.command()
 @click.argument("name")
 @click.option("--version", "version", type=int, default=None, help="Version (default: latest).")
+@_stored_db_option
 @json_option
 @handle_errors
-def show(name: str, version: int | None, as_json: bool) -> None:
+def show(name: str, version: int | None, db_url: str | None, as_json: bool) -> None:
     """A readable summary: states and day windows, checklists, timers, who may do what.
 
-    NAME is a process id (shipped in processes/) or a path to a YAML file.
+    NAME is a process id (shipped in processes/, or any version stored in the database) or a
+    path to a YAML file.
 
     \b
     Example:
       cme process show untraceable_cme --version 1
     """  # noqa: D301 (click's \b keeps the example unwrapped)
-    loaded = _resolve(name, version)
+    loaded = _resolve(name, version, db_url)
     if as_json:
         from engine.language.lint import edges
 
@@ -162,17 +185,41 @@ def show(name: str, version: int | None, as_json: bool) -> None:
     type=click.Choice(["mermaid", "dot", "svg"]),
     default="mermaid",
     show_default=True,
-    help="Mermaid (Markdown, mermaid.live), Graphviz DOT, or SVG (needs Graphviz's dot).",
+    help="Mermaid (Markdown, mermaid.live), Graphviz DOT, or SVG (drawn without Graphviz).",
 )
 @click.option("--version", "version", type=int, default=None, help="Version (default: latest).")
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to this file."
 )
+@click.option(
+    "--changes-from",
+    "changes_from",
+    default=None,
+    metavar="VERSION|FILE",
+    help="Mark what changed since this version (a number, or a process file): new in green, "
+    "changed in orange, and list what was removed.",
+)
+@click.option(
+    "--graphviz",
+    is_flag=True,
+    help="Draw the SVG with Graphviz's `dot` program (must be installed) instead.",
+)
+@_stored_db_option
 @handle_errors
-def diagram(name: str, fmt: str, version: int | None, output: str | None) -> None:
+def diagram(
+    name: str,
+    fmt: str,
+    version: int | None,
+    output: str | None,
+    changes_from: str | None,
+    graphviz: bool,
+    db_url: str | None,
+) -> None:
     """Draw the process as a flowchart: every state, step and timer.
 
-    NAME is a process id (shipped in processes/) or a path to a YAML file.
+    NAME is a process id (shipped in processes/, or any version stored in the database) or a
+    path to a YAML file. SVG is drawn without Graphviz. `--changes-from 1` marks what changed
+    since version 1 (looked for in processes/, then the database; or give its file).
 
     \b
     Example:
@@ -180,9 +227,21 @@ def diagram(name: str, fmt: str, version: int | None, output: str | None) -> Non
     """  # noqa: D301 (click's \b keeps the example unwrapped)
     from engine.language.diagram import to_dot, to_mermaid, to_svg
 
-    loaded = _resolve(name, version)
-    render = {"mermaid": to_mermaid, "dot": to_dot, "svg": to_svg}[fmt]
-    _emit(render(loaded.definition), output)
+    loaded = _resolve(name, version, db_url)
+    changes = None
+    if changes_from is not None:
+        from engine.language.diagram_changes import diagram_changes
+
+        if changes_from.isdigit():
+            before = _resolve(loaded.id, int(changes_from), db_url).definition
+        else:
+            before = load_process_file(changes_from).definition
+        changes = diagram_changes(before, loaded.definition)
+    if fmt == "svg":
+        text = to_svg(loaded.definition, changes, graphviz=graphviz)
+    else:
+        text = {"mermaid": to_mermaid, "dot": to_dot}[fmt](loaded.definition, changes)
+    _emit(text, output)
 
 
 @process.command()
@@ -254,8 +313,10 @@ def _summary(item: LoadedProcess) -> str:
     )
 
 
-def _resolve(name: str, version: int | None) -> LoadedProcess:
-    """A process by path, or by id among the shipped ones (latest version unless given)."""
+def _resolve(name: str, version: int | None, db_url: str | None = None) -> LoadedProcess:
+    """A process by path, or by id among the shipped ones (latest version unless given), else
+    among the versions the database holds (published from a file outside processes/).
+    """
     if name.endswith((".yaml", ".yml")) or os.sep in name or Path(name).is_file():
         loaded = load_process_file(name)
         if version is not None and loaded.version != version:
@@ -273,14 +334,29 @@ def _resolve(name: str, version: int | None) -> LoadedProcess:
         matching = [p for p in matching if p.version == version]
     if matching:
         return matching[-1]
+    # Not shipped: a version published from a file elsewhere is read from the database.
+    from engine.cli.stored import stored_process, stored_versions
+
+    held = stored_versions(name, db_url)
+    wanted = version if version is not None else (held[-1] if held else None)
+    stored = None if wanted is None else stored_process(name, wanted, db_url)
+    if stored is not None:
+        return stored
     if issues:
         raise DefinitionError(issues)  # the one asked for may be among the broken files
     known = {p.id for p in found}
-    if version is not None and name in known:
-        versions = ", ".join(str(p.version) for p in found if p.id == name)
-        raise UnknownProcess(f"process {name!r} has no version {version}; shipped: {versions}")
+    if version is not None and (name in known or held):
+        shipped = sorted(p.version for p in found if p.id == name)
+        every = ", ".join(map(str, sorted({*shipped, *held}))) or "none"
+        raise UnknownProcess(
+            f"process {name!r} has no version {version} in processes/ or in the database; "
+            f"known versions: {every} (shipped: {', '.join(map(str, shipped)) or 'none'}; "
+            f"stored: {', '.join(map(str, held)) or 'none'})",
+            process=name,
+            version=version,
+        )
     raise UnknownProcess(
-        f"no shipped process {name!r}"
+        f"no shipped or stored process {name!r}"
         + suggest(name, known, what="processes")
         + "; or give a path to a YAML file"
     )
@@ -301,11 +377,16 @@ def _print_summary(loaded: LoadedProcess) -> None:  # noqa: C901 (one line per p
 
     defn = loaded.definition
     console = Console(highlight=False)
-    applies = defn.applies.cases_opened_from or defn.effective_from
+    applies = defn.applies_from()
     console.print(f"[bold]{defn.title}[/bold]  ({defn.id}, version {defn.version})")
+    when = (
+        f"Pending: in force once a policy owner gives the date ({defn.commencement})"
+        if applies is None
+        else f"In force from {defn.effective_from}; applies to cases opened from {applies}"
+    )
     console.print(
-        f"In force from {defn.effective_from}; applies to cases opened from {applies}. "
-        f"Source: {defn.source.document or ''} {defn.source.section}".rstrip()
+        f"{when}. Source: {defn.source.document or ''} {defn.source.section}".rstrip(),
+        soft_wrap=True,
     )
     console.print(
         f"Clock: {defn.clock.unit.value.replace('_', ' ')}; Day 1 is {defn.clock.day_one}. "

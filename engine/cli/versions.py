@@ -15,7 +15,6 @@ import click
 
 from engine.cli.common import db_option, handle_errors, json_option, print_json
 from engine.cli.process import _count, _resolve
-from engine.errors import UnknownProcess
 from engine.language.loader import load_process_file
 
 
@@ -192,10 +191,16 @@ def publish(
     compiled = svc.registry.get(name, version)
     new = publish_version(svc, compiled, at=wiring.now(), actor=wiring.actor(actor, role))
     d = compiled.definition
+    effective = svc.catalog.effective_date(d)
+    when = (
+        f"in force for new cases opened from {d.applies_from(effective)}"
+        if effective is not None
+        else f"pending ({d.commencement}): no case takes it until a policy owner gives its "
+        f"date with `cme process commence {d.id} {d.version} --on DATE`"
+    )
     click.echo(
         f"{'stored' if new else 'already stored, unchanged:'} {d.id} version "
-        f"{d.version} (sha256 {compiled.content_hash[:12]}, in force from "
-        f"{d.effective_from})"
+        f"{d.version} (sha256 {compiled.content_hash[:12]}); {when}"
     )
 
 
@@ -320,16 +325,7 @@ def _definition_version(name: str, version: int, files: tuple[str, ...], db_url:
         loaded = load_process_file(path)
         if loaded.id == name and loaded.version == version:
             return loaded.definition
-    try:
-        return _resolve(name, version).definition
-    except UnknownProcess:
-        from engine.store.database import DEFAULT_SQLITE_PATH
-
-        if db_url is None and not DEFAULT_SQLITE_PATH.exists():
-            raise
-    from engine.cases.migration import find_version
-
-    return find_version(_version_service(db_url, files), name, version).definition
+    return _resolve(name, version, db_url).definition
 
 
 def _print_migration(plan: Any, result: Any, *, dry_run: bool) -> None:

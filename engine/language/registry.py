@@ -8,7 +8,7 @@ date. Does not own loading files (`loader.py`) or compiling (`machine.py`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from engine.errors import DefinitionError, UnknownProcess, suggest
 from engine.language.loader import LoadedProcess, load_processes, same_version_issue
@@ -60,21 +60,28 @@ class ProcessRegistry:
             )
         return compiled
 
-    def in_force(self, process_id: str, on: dt.date) -> CompiledProcess:
-        """The highest version that applies to cases opened on `on`."""
+    def in_force(
+        self,
+        process_id: str,
+        on: dt.date,
+        commenced: Mapping[int, dt.date] | None = None,
+    ) -> CompiledProcess:
+        """The highest version that applies to cases opened on `on` (a pending version only
+        once `commenced` gives its date, by version).
+        """
         candidates = [self.get(process_id, v) for v in self.versions(process_id)]
         if not candidates:
             self.get(process_id)  # raises UnknownProcess with a suggestion
-        applying = [c for c in candidates if _applies_from(c) <= on]
-        if not applying:
-            first = min(candidates, key=_applies_from)
-            raise UnknownProcess(
-                f"no version of process {process_id!r} is in force on {on.isoformat()}; the "
-                f"earliest, version {first.definition.version}, applies to cases opened from "
-                f"{_applies_from(first).isoformat()}",
-                process=process_id,
-            )
-        return max(applying, key=lambda c: c.definition.version)
+        dates = commenced or {}
+        chosen = choose_in_force(
+            process_id,
+            {
+                c.definition.version: c.definition.applies_from(dates.get(c.definition.version))
+                for c in candidates
+            },
+            on,
+        )
+        return self.get(process_id, chosen)
 
     def versions(self, process_id: str) -> list[int]:
         """The versions held of a process, ascending."""
@@ -91,6 +98,27 @@ class ProcessRegistry:
         return len(self._by_key)
 
 
-def _applies_from(compiled: CompiledProcess) -> dt.date:
-    defn = compiled.definition
-    return defn.applies.cases_opened_from or defn.effective_from
+def choose_in_force(
+    process_id: str, applies_from: Mapping[int, dt.date | None], on: dt.date
+) -> int:
+    """The version in force for cases opened on `on`: the highest whose first day (`applies_from`,
+    None while pending) is on or before it; UnknownProcess saying when the earliest applies.
+    """
+    applying = [v for v, first in applies_from.items() if first is not None and first <= on]
+    if applying:
+        return max(applying)
+    dated = sorted((first, v) for v, first in applies_from.items() if first is not None)
+    if dated:
+        first, version = dated[0]
+        earliest = (
+            f"the earliest, version {version}, applies to cases opened from {first.isoformat()}"
+        )
+    else:
+        earliest = (
+            "every version is pending: a policy owner gives the date with "
+            f"`cme process commence {process_id} VERSION --on DATE`"
+        )
+    raise UnknownProcess(
+        f"no version of process {process_id!r} is in force on {on.isoformat()}; {earliest}",
+        process=process_id,
+    )
