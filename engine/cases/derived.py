@@ -4,9 +4,10 @@ guards are judged (and when `cme case show` shows them). Nothing counted is ever
 Which days count (processes/README.md, "How a count is defined"):
 
 - `school_days_between` from A to B: the school days d of the case's calendar with A <= d < B.
-  A counts if it is a school day; B never does (it is the day something is decided or done,
-  such as the off-roll date, so the count is the school days already passed by then). 0 when B
-  is on or before A. Stop-the-clock pauses of the case do not apply: the count is about the
+  A counts if it is a school day; B does not (it is the day something is decided or done, such
+  as the off-roll date, so the count is the school days already passed by then), unless the
+  count says `to_included: true` (B is the last day of a period, such as a leave of absence).
+  0 when there are none. Stop-the-clock pauses of the case do not apply: the count is about the
   pupil's days, not the case's clock.
 - `school_days_after` N from A: the N-th school day strictly after A (A itself never counts,
   even on a school day), e.g. the last day to apply for an independent review panel.
@@ -50,11 +51,16 @@ def counted_in(definition: ProcessDefinition) -> dict[str, DerivedDefinition]:
     return found[1]
 
 
-def school_days_between(cal: SchoolCalendar, start: dt.date, end: dt.date) -> int:
-    """School days d with start <= d < end on `cal` (0 if end is not after start)."""
-    if end <= start:
+def school_days_between(
+    cal: SchoolCalendar, start: dt.date, end: dt.date, *, end_included: bool = False
+) -> int:
+    """School days d with start <= d < end on `cal` (start <= d <= end when `end_included`);
+    0 when there are none.
+    """
+    last = end if end_included else end - _ONE_DAY
+    if last < start:
         return 0
-    return cal.count(start, end - _ONE_DAY)
+    return cal.count(start, last)
 
 
 def school_days_after(cal: SchoolCalendar, start: dt.date, days: int) -> dt.date:
@@ -95,7 +101,7 @@ def count(
     try:
         if derived.count == DerivedCount.school_days_between:
             assert end is not None
-            return school_days_between(cal, start, end)
+            return school_days_between(cal, start, end, end_included=derived.to_included)
         if derived.count == DerivedCount.school_days_after:
             assert derived.days is not None
             return school_days_after(cal, start, derived.days)

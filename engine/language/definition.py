@@ -140,7 +140,8 @@ class DerivedCount(StrEnum):
     """
 
     school_days_between = "school_days_between"
-    """int: school days on or after `from` and before `to` (`from` counts, `to` does not)."""
+    """int: school days on or after `from` and before `to` (`from` counts; `to` only with
+    `to_included`)."""
     school_days_after = "school_days_after"
     """date: the `days`-th school day after `from` (`from` itself never counts)."""
     months_between = "months_between"
@@ -170,6 +171,9 @@ class DerivedDefinition(Strict):
     days: int | None = Field(default=None, ge=1, le=400)
     """For school_days_after: how many school days after `from` (e.g. 15 for the last day to
     apply for an independent review panel)."""
+    to_included: bool = False
+    """For school_days_between: count `to` too, when it is the last day of a period (the last
+    day of a leave of absence) rather than the day something is decided (an off-roll date)."""
 
     @model_validator(mode="after")
     def _shape(self) -> DerivedDefinition:
@@ -183,6 +187,8 @@ class DerivedDefinition(Strict):
                 raise ValueError(f"{self.count.value} needs `to`: the date it counts to")
             if self.days is not None:
                 raise ValueError("`days` is only for school_days_after")
+        if self.to_included and self.count != DerivedCount.school_days_between:
+            raise ValueError("`to_included` is only for school_days_between")
         return self
 
     @property
@@ -564,7 +570,7 @@ class ProcessDefinition(Strict):
                 for t in self.triggers
             ),
             counts=tuple(
-                CountOutline(n, d.count.value, d.from_, d.to, d.days)
+                CountOutline(n, d.count.value, d.from_, d.to, d.days, d.to_included)
                 for n, f in self.facts.items()
                 if (d := f.derived) is not None
             ),

@@ -47,6 +47,10 @@ class Count(Protocol):
         """For school_days_after: how many school days after."""
 
     @property
+    def to_included(self) -> bool:
+        """For school_days_between: whether `to` counts too."""
+
+    @property
     def sources(self) -> tuple[str, ...]:
         """`from_`, then `to` if any."""
 
@@ -77,10 +81,8 @@ def with_sources(names: Iterable[str], facts: Mapping[str, FactDefinition]) -> s
 def how_counted(derived: Count) -> str:
     """How the fact is counted, in words (for refusals and `cme process show`)."""
     if derived.count == DerivedCount.school_days_between:
-        return (
-            f"the school days from {derived.from_} up to but not including {derived.to}, "
-            "on the case's calendar"
-        )
+        end = "up to and including" if derived.to_included else "up to but not including"
+        return f"the school days from {derived.from_} {end} {derived.to}, on the case's calendar"
     if derived.count == DerivedCount.school_days_after:
         return f"the date {derived.days} school days after {derived.from_}, on the case's calendar"
     if derived.count == DerivedCount.months_between:

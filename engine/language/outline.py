@@ -69,6 +69,7 @@ class CountOutline:
     from_: str
     to: str | None
     days: int | None
+    to_included: bool = False
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -116,7 +117,12 @@ class ProcessOutline:
                 },
                 "steps": [[t.id, t.title, list(t.roles), list(t.sources)] for t in self.steps],
                 **(
-                    {"counts": [[c.name, c.count, c.from_, c.to, c.days] for c in self.counts]}
+                    {
+                        "counts": [
+                            [c.name, c.count, c.from_, c.to, c.days, c.to_included]
+                            for c in self.counts
+                        ]
+                    }
                     if self.counts
                     else {}
                 ),
