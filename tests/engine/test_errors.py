@@ -106,8 +106,10 @@ def test_dates_guards_checks_and_conflicts_carry_their_values() -> None:
     )
     assert back.to_json()["requested"] == "2024-01-01"
     assert "latest event took effect on 2024-01-02" in str(back)
-    guard = GuardFailed(step="s", failed=["x > 1"], facts={"x": 0, "y": None})
-    assert str(guard) == "s refused: condition not met: x > 1 (facts: x = 0, y = not recorded)"
+    guard = GuardFailed(step="s", failed=["x > 1"], facts={"x": 0.0, "y": None, "z": True})
+    assert str(guard) == "s refused: condition not met: x > 1 (x: 0; y: not recorded; z: yes)"
+    worded = GuardFailed(step="s", failed=["a", "b"], facts={}, read=["x: no", ""])
+    assert str(worded) == "s refused: condition not met: a (x: no); condition not met: b"
     checks = MissingChecks(step="s", missing={"a": "Check A."})
     assert (checks.missing, str(checks)) == (
         ["a"],
