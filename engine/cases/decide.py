@@ -14,15 +14,17 @@ check and fact is `engine/cases/process_roles.py`; a failing condition in words 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
-from engine.cases import condition_words
+from engine.cases import condition_words, repeats
 from engine.cases.events import (
     Action,
+    CaseEvent,
     CheckRecorded,
+    CheckWaived,
     EventBody,
     EventKind,
     FactChanged,
@@ -55,6 +57,7 @@ from engine.errors import (
     UnknownCheck,
     UnknownFact,
     UnknownStep,
+    WaiverNotPermitted,
 )
 from engine.protection.access import Actor, Permission
 
@@ -76,12 +79,14 @@ class Command(StrEnum):
     step = "step"
     timer_step = "timer_step"
     check = "check"
+    waive = "waive"
     fact = "fact"
     note = "note"
     letter = "letter"
     admin = "admin"
     migrate = "migrate"
     system = "system"
+    assign = "assign"
 
 
 @dataclass(frozen=True)
@@ -109,12 +114,14 @@ POLICY: dict[Command, Policy] = {
     # has since recorded later events: the history says when it was due.
     Command.timer_step: Policy(None, None, closed=False, forwards=False),
     Command.check: Policy(Permission.change_case, "record a check", closed=False, forwards=True),
+    Command.waive: Policy(Permission.change_case, "waive a check", closed=False, forwards=True),
     Command.fact: Policy(Permission.change_case, "record a fact", closed=False, forwards=True),
     Command.note: Policy(Permission.change_case, "add a note", closed=True, forwards=True),
     Command.letter: Policy(None, "file a letter", closed=True, forwards=True),
     Command.admin: Policy(Permission.admin, None, closed=True, forwards=True),
     Command.migrate: Policy(None, None, closed=False, forwards=True),
     Command.system: Policy(None, None, closed=True, forwards=False),
+    Command.assign: Policy(Permission.change_case, "assign a case", closed=False, forwards=True),
 }
 
 WRITE_PERMISSION: dict[EventKind, Permission] = {
@@ -161,6 +168,8 @@ class Situation:
     calendar: SchoolCalendar
     checks: Mapping[str, CheckDefinition]
     reveal: Callable[[CaseState], CaseState] = field(default=lambda case: case)
+    history: Callable[[], Sequence[CaseEvent]] = field(default=lambda: ())
+    """The case's events, read when a decision needs them (a repeat, an amendment)."""
 
     @property
     def definition(self) -> ProcessDefinition:
@@ -263,7 +272,7 @@ def guard_values(
     return guard_context(
         facts=facts,
         fact_defs=sit.definition.facts,
-        checks_done=case.checks.keys(),
+        checks_done=case.satisfied_checks(),
         all_checks=sit.checks.keys(),
         case_day=cal.day_number(case.opened_on, sit.on, skip=case.paused_ranges()),
         state_day=cal.day_number(case.state_entered_on, sit.on),
@@ -283,9 +292,11 @@ def take_step(
     kind: EventKind = EventKind.trigger,
     extra: Mapping[str, Any] | None = None,
     personal: Personal | None = None,
+    deliberate: bool = False,
 ) -> Draft:
     """The event a step appends, or every reason it may not be taken now: the roles of the
-    step, a closed case, the case's stage, the date, required checks and facts, and guards.
+    step, a closed case, the case's stage, the date, a repeat not said to be `deliberate`,
+    required checks and facts, and guards.
     """
     definition, case, compiled = sit.definition, sit.case, sit.compiled
     reasons: list[CommandRefused] = []
@@ -318,7 +329,12 @@ def take_step(
             )
         )
     reasons += [r for r in policy if isinstance(r, BackdatingRefused)]
-    missing = [c for c in trig.requires_checks if c not in case.checks]
+    repeat = repeats.repeat_refusal(sit, trig, deliberate=deliberate)
+    if repeat is not None:
+        reasons.append(repeat)
+    # A waived check satisfies a step as a recorded one does.
+    satisfied = case.satisfied_checks()
+    missing = [c for c in trig.requires_checks if c not in satisfied]
     if missing:
         reasons.append(
             MissingChecks(step=trig.id, missing={c: sit.checks[c].wording for c in missing})
@@ -377,6 +393,8 @@ def take_step(
         stops_clock=dest.stops_clock,
         actions=actions_data(actions),
         stays=True if trig.dest is None else None,
+        clears=clears_on_entering(definition, trig, new_state),
+        deliberate=True if deliberate else None,
         personal=personal,
         **(extra or {}),
     )
@@ -391,6 +409,17 @@ def _reads(sit: Situation, names: Collection[str]) -> set[str]:
     from engine.language.derived import with_sources
 
     return with_sources(names, sit.definition.facts)
+
+
+def clears_on_entering(
+    definition: ProcessDefinition, trig: TriggerDefinition, new_state: str
+) -> list[str] | None:
+    """The stages whose checks entering `new_state` clears (its `clears_checks_of`; a terminal
+    stage clears all, which the case row's `terminal` already says), or None.
+    """
+    if trig.dest is None:
+        return None
+    return list(definition.states[new_state].clears_checks_of) or None
 
 
 class _Model:
@@ -411,8 +440,12 @@ def actions_data(actions: Collection[ActionDefinition]) -> list[Action]:
 # -- checks, facts, notes, letters ------------------------------------------------------------
 
 
-def record_check(sit: Situation, check_id: str, outcome: str) -> Draft:
-    """The event recording a check and what it found."""
+def record_check(
+    sit: Situation, check_id: str, outcome: str, *, amend: bool = False, reason: str = ""
+) -> Draft:
+    """The event recording a check and what it found; recording it again is refused unless it
+    is an amendment (`amend`, with a `reason`), which keeps the earlier outcome.
+    """
     reasons = refusals(sit, Command.check, f"record check {check_id}")
     check = sit.checks.get(check_id)
     if check is None:
@@ -422,16 +455,71 @@ def record_check(sit: Situation, check_id: str, outcome: str) -> Draft:
         )
     else:
         reasons[:0] = recorder_refusals(sit.definition, sit.actor, checks=[check], refused=reasons)
+        again = repeats.recording_refusal(sit, check, amend=amend)
+        if again is not None:
+            reasons.append(again)
+    refuse(reasons)
+    assert check is not None
+    body = CheckRecorded(
+        check=check_id,
+        wording=check.wording,
+        personal={"check_outcomes": {check_id: outcome.strip()}},
+    )
+    if amend:
+        body = repeats.amended(sit, body, reason=reason)
+    return Draft(
+        EventKind.check_recorded,
+        body,
+        f"check {check_id}: {check.source.section if check.source else ''}".strip(),
+    )
+
+
+def waive_check(sit: Situation, check_id: str, reason: str) -> Draft:
+    """The event waiving a check, with the reason, by a role in its `waived_by`: every reason
+    it may not be (the process role, a closed case, the date, the check's own rule) at once.
+    """
+    reasons = refusals(sit, Command.waive, f"waive check {check_id}")
+    check = sit.checks.get(check_id)
+    case = sit.case
+    if check is None:
+        reasons.append(UnknownCheck(name=check_id, known=sit.checks, process=sit.definition.id))
+    elif sit.actor.role not in check.waived_by:
+        roles = sit.definition.roles
+        reasons.append(
+            WaiverNotPermitted(
+                check=check_id,
+                wording=check.wording,
+                role=sit.actor.role,
+                allowed={r: roles[r].title for r in check.waived_by if r in roles},
+            )
+        )
+    elif check_id in case.checks:
+        reasons.append(
+            CommandRefused(
+                f"check {check_id} is recorded (on {case.checks[check_id]['on']}): there is "
+                "nothing to waive"
+            )
+        )
+    elif check_id in case.waived:
+        reasons.append(
+            CommandRefused(
+                f"check {check_id} is already waived (on {case.waived[check_id]['on']}, by "
+                f"{case.waived[check_id]['by']})"
+            )
+        )
+    text = reason.strip()
+    if not text:
+        raise InputError(
+            f"say why check {check_id} is waived: --reason TEXT (a waiver is kept with its reason)"
+        )
     refuse(reasons)
     assert check is not None
     return Draft(
-        EventKind.check_recorded,
-        CheckRecorded(
-            check=check_id,
-            wording=check.wording,
-            personal={"check_outcomes": {check_id: outcome.strip()}},
+        EventKind.check_waived,
+        CheckWaived(
+            check=check_id, wording=check.wording, personal={"waiver_reasons": {check_id: text}}
         ),
-        f"check {check_id}: {check.source.section if check.source else ''}".strip(),
+        f"waive {check_id}: {check.source.section if check.source else sit.definition.id}",
     )
 
 

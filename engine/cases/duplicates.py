@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -159,23 +159,23 @@ def decide_children(
     key: SearchKey,
     children: Sequence[Child],
     *,
-    link: str | None,
+    link: Collection[str],
     override_reason: str | None,
 ) -> list[ChildDecision]:
-    """For each child on a notification: link to case `link` if the child matches it, open a
+    """For each child on a notification: link to a case in `link` if the child matches it, open a
     case despite its matches if the officer gave `override_reason`, else open one; every child
-    with a match and neither is refused at once (DuplicateChild), and `link` naming a case no
-    child matches is refused.
+    with a match and neither is refused at once (DuplicateChild), and a case in `link` no child
+    matches is refused.
     """
     decisions: list[ChildDecision] = []
     refused: list[tuple[str, str, list[Match]]] = []
-    linked = False
+    linked: set[str] = set()
     for child in children:
         found = open_matches(conn, keys, key, child)
-        target = next((m for m in found if m.case_id == link), None)
+        target = next((m for m in found if m.case_id in link), None)
         if target is not None:
             decisions.append(ChildDecision(link=target))
-            linked = True
+            linked.add(target.case_id)
         elif found and override_reason:
             decisions.append(
                 ChildDecision(
@@ -188,9 +188,11 @@ def decide_children(
             decisions.append(ChildDecision())
     if refused:
         raise DuplicateChild(refused)
-    if link is not None and not linked:
+    unmatched = sorted(set(link) - linked)
+    if unmatched:
         raise CommandRefused(
-            f"no child on the notification matches open case {link} (the same UPN, the same "
+            f"no child on the notification matches open case {', '.join(unmatched)} (the same "
+            "UPN, the same "
             "name and date of birth, or a similar name and the same date of birth); nothing was "
             "written. Check the case number (`cme case find NAME`), or open a case without --link"
         )

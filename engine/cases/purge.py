@@ -214,6 +214,10 @@ def purge_case(
             reason=f"retention rule {rule.id}",
         ):
             raise InputError(f"case {case_id}'s personal data was already purged")
+        # Its blind-index entries go with the key: nothing may find the case by the child now.
+        from engine.cases.case_index import forget_case
+
+        forget_case(conn, case_id)
     return result
 
 

@@ -234,15 +234,15 @@ class CaseService:
         process: str = "untraceable_cme",
         calendar: str | None = None,
         assigned_officer: str | None = None,
-        link: str | None = None,
+        link: str | Collection[str] | None = None,
         override_reason: str | None = None,
     ) -> list[str]:
         """Open a case per child on the form (linked as siblings); Day 1 is `on`.
 
         A child with an open case already is refused (`engine/cases/duplicates.py`) unless the
-        notification is linked to that case (`link`: recorded on it, no new case, no letter; its
-        id is returned for that child) or the officer opens one anyway (`override_reason`,
-        recorded on the new case).
+        notification is linked to that case (`link`, one case or several for siblings: recorded
+        on it, no new case, no letter; its id is returned for that child) or the officer opens
+        one anyway (`override_reason`, recorded on the new case).
         """
         from engine.cases.case_index import search_key, tokens_of, write_tokens
         from engine.cases.duplicates import decide_children
@@ -288,7 +288,7 @@ class CaseService:
                 self.keys,
                 key,
                 form.children,
-                link=link,
+                link={link} if isinstance(link, str) else set(link or ()),
                 override_reason=override_reason,
             )
             uow.publish(compiled, at)
@@ -393,6 +393,43 @@ class CaseService:
             )
             return self._write(uow, sit, decide.take_step(sit, trig, personal=personal))
 
+    def assign(
+        self,
+        case_id: str,
+        officer: str,
+        *,
+        on: dt.date,
+        at: dt.datetime,
+        actor: Actor,
+        expected_seq: int | None = None,
+    ) -> CommandResult:
+        """Give an open case to another officer (an `assigned` event naming both)."""
+        from engine.cases.events import CaseAssigned
+
+        def named() -> object:
+            return decide.require_text(officer, "name the officer to give the case to")
+
+        with self._command(
+            Command.assign,
+            case_id,
+            actor=actor,
+            on=on,
+            at=at,
+            expected_seq=expected_seq,
+            before=named,
+        ) as (uow, sit):
+            decide.refuse(decide.refusals(sit, Command.assign, "assign it"))
+            to = officer.strip()
+            if sit.case.assigned_officer == to:
+                raise InputError(f"case {case_id} is already assigned to {to}; nothing was written")
+            draft = Draft(
+                EventKind.assigned,
+                CaseAssigned(assigned_officer=to, from_officer=sit.case.assigned_officer),
+                "the case given to another officer",
+                touch_timers=False,
+            )
+            return self._write(uow, sit, draft)
+
     def record_check(
         self,
         case_id: str,
@@ -492,6 +529,26 @@ class CaseService:
                     outbox_id=outbox_id,
                 ),
             )
+
+    def record_letter_check(
+        self,
+        case_id: str,
+        check_id: str,
+        *,
+        template: str,
+        document_id: int,
+        on: dt.date,
+        at: dt.datetime,
+        actor: Actor,
+    ) -> CommandResult | None:
+        """Record the check a sent letter records, with the letter as its evidence, by the
+        actor who sent it (see `engine.cases.letter_checks`); None if it was already recorded.
+        """
+        from engine.cases.letter_checks import record_letter_check
+
+        with self._command(Command.check, case_id, actor=actor, on=on, at=at) as (uow, sit):
+            draft = record_letter_check(sit, check_id, template=template, document_id=document_id)
+            return None if draft is None else self._write(uow, sit, draft)
 
     def append_admin(
         self,

@@ -24,6 +24,7 @@ from engine.cases.events import (
     TimerLapsed,
 )
 from engine.cases.history import HistoryReader, PolicyWords, reminder_not_needed
+from engine.cases.outstanding import OutstandingCheck, is_late, outstanding_checks
 from engine.cases.projection import CaseState
 from engine.cases.reading import Reads
 from engine.errors import CalendarError
@@ -31,6 +32,7 @@ from engine.language.outline import ProcessOutline
 from engine.protection.access import ActorLike, Permission, authorise_read, log_read, require
 from engine.protection.crypto import PURGED
 from engine.store.tables import case_table, timer_table
+from engine.time.deadlines import ESCALATE_CHECK
 
 
 def day_of_case(service: Reads, case: CaseState, on: dt.date) -> int | None:
@@ -61,6 +63,17 @@ def checklist(outline: ProcessOutline, case: CaseState) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def outstanding_for(
+    service: Reads, case: CaseState, outline: ProcessOutline, on: dt.date
+) -> list[OutstandingCheck]:
+    """The checks the case owes on `on`, from every stage it has entered (`outstanding.py`)."""
+    try:
+        cal = service.calendar_for(case)
+    except CalendarError:
+        return []
+    return outstanding_checks(outline, case, on=on, calendar=cal)
 
 
 def counted_facts(
@@ -136,6 +149,10 @@ def case_summary(
         "facts": case.all_facts(),
         "counted": counted_facts(service, case, outline, on),
         "checklist": checklist(outline, case),
+        "outstanding_checks": [o.as_dict() for o in outstanding_for(service, case, outline, on)],
+        "checks_waived": {
+            c: {**w, "reason": case.waiver_reason(c)} for c, w in case.waived.items()
+        },
         "checks_recorded": {
             c: {**done, "outcome": case.check_outcome(c)} for c, done in case.checks.items()
         },
@@ -268,8 +285,10 @@ def list_cases(
     include_closed: bool = False,
     actor: ActorLike | None = None,
     at: dt.datetime | None = None,
+    officer: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Cases, optionally only in one state or only overdue; open cases unless asked.
+    """Cases, optionally only in one state, only overdue or only `officer`'s; open cases unless
+    asked.
 
     Children's names are shown only to a reader (`actor`), whose read of each case is logged.
     """
@@ -282,6 +301,8 @@ def list_cases(
         query = query.where(case_table.c.overdue.is_(True))
     if not include_closed:
         query = query.where(case_table.c.terminal.is_(False))
+    if officer is not None:
+        query = query.where(case_table.c.assigned_officer == officer)
     with service.store.read() as conn:
         rows = conn.execute(query.order_by(case_table.c.id)).all()
         cases = [
@@ -340,6 +361,8 @@ def due_on(
         ).all()
     items: list[dict[str, Any]] = []
     for t in timers:
+        if t.action == ESCALATE_CHECK:
+            continue  # the check itself is listed below, named, with its due date
         items.append(
             {
                 "officer": t.assigned_officer,
@@ -356,25 +379,27 @@ def due_on(
         day = day_of_case(service, case, on)
         if day is None:
             continue
-        for check in outline.states[case.state].checklist:
-            if check.id in case.checks or not check.required:
-                continue
-            if check.first is not None and day < check.first:
-                continue
-            late = check.last is not None and day > check.last
+        owed = outstanding_for(service, case, outline, on)
+        for item in owed:
+            late = is_late(item, on)
             items.append(
                 {
                     "officer": case.assigned_officer,
                     "case_id": case.id,
                     "kind": "overdue check" if late else "check",
-                    "due_date": on,
-                    "what": f"{check.id}: {check.wording}",
-                    "why": f"Day {day} of the case; window {check.window}"
-                    if check.window
+                    "due_date": item.due or on,
+                    "check": item.id,
+                    "wording": item.wording,
+                    "stage": item.stage,
+                    "escalated": item.escalated,
+                    "what": f"{item.id}: {item.wording}",
+                    "why": f"Day {day} of the case; window {item.window}"
+                    + (" (escalated)" if item.escalated else "")
+                    if item.window
                     else f"Day {day} of the case",
                 }
             )
-        if case.overdue:
+        if case.overdue and not any(o.escalated for o in owed):
             items.append(
                 {
                     "officer": case.assigned_officer,
@@ -385,5 +410,6 @@ def due_on(
                     "why": "an escalation was raised and the case has not moved since",
                 }
             )
-    items.sort(key=lambda i: (str(i["officer"]), i["due_date"], i["case_id"]))
+    # A case's items together (the CLI groups them), its earliest first.
+    items.sort(key=lambda i: (str(i["officer"]), i["case_id"], i["due_date"]))
     return items

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from engine.cli import LazyGroup
 from engine.cli.common import (
     DATE,
     actor_options,
@@ -40,7 +41,13 @@ def _expect_option(func: Any) -> Any:
     )(func)
 
 
-@click.group()
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "find": ("engine.cli.find", "find_cmd", "Find a case by name, UPN, birth date, school."),
+        "assign": ("engine.cli.find", "assign_cmd", "Give a case to another officer."),
+    },
+)
 def case() -> None:
     """Open cases from notifications, record checks, contacts and facts, and advance them.
 
@@ -76,6 +83,20 @@ def form_cmd(example: bool) -> None:
     default=None,
     help="Calendar the case's clock uses (default: [calendars] default in cme.toml).",
 )
+@click.option(
+    "--link",
+    "link",
+    multiple=True,
+    metavar="CASE",
+    help="The child already has this open case: record the notification on it, open none "
+    "(once per child).",
+)
+@click.option(
+    "--override-duplicate",
+    is_flag=True,
+    help="Open a case although the child seems to have one (a different child); needs --reason.",
+)
+@click.option("--reason", default=None, help="Why the child is not the open case's child.")
 @db_option
 @actor_options
 @json_option
@@ -85,6 +106,9 @@ def open_cmd(
     on: dt.date,
     process: str,
     calendar: str | None,
+    link: tuple[str, ...],
+    override_duplicate: bool,
+    reason: str | None,
     db_url: str | None,
     actor: str | None,
     role: str,
@@ -123,6 +147,10 @@ def open_cmd(
     else:
         data = load_yaml(text, str(path)).data
     form = parse_form(data, source=str(path))
+    if override_duplicate and not (reason and reason.strip()):
+        raise InputError("--override-duplicate needs --reason: say why this is a different child")
+    if reason is not None and not override_duplicate:
+        raise InputError("--reason goes with --override-duplicate (opening a case anyway)")
     svc = wiring.service(db_url)
     ids = svc.open_case(
         form,
@@ -131,12 +159,16 @@ def open_cmd(
         actor=wiring.actor(actor, role),
         process=process,
         calendar=calendar or wiring.config(db_url).calendars.default,
+        link=link,
+        override_reason=reason if override_duplicate else None,
     )
+    linked = [i for i in ids if i in link]
     if as_json:
-        print_json({"case_ids": ids})
+        print_json({"case_ids": ids, "linked": linked})
     else:
         for case_id in ids:
-            click.echo(case_id)
+            note = ": the notification is linked to this open case (no new case)"
+            click.echo(case_id + (note if case_id in linked else ""))
 
 
 @case.command("show")
@@ -182,6 +214,7 @@ def show_cmd(
 @click.option("--state", default=None, help="Only cases in this state.")
 @click.option("--overdue", is_flag=True, help="Only escalated, overdue cases.")
 @click.option("--all", "include_closed", is_flag=True, help="Include closed cases.")
+@click.option("--mine", is_flag=True, help="Only the cases assigned to you (--actor).")
 @wide_option
 @db_option
 @actor_options
@@ -191,6 +224,7 @@ def list_cmd(
     state: str | None,
     overdue: bool,
     include_closed: bool,
+    mine: bool,
     wide: bool,
     db_url: str | None,
     actor: str | None,
@@ -204,13 +238,15 @@ def list_cmd(
     from engine.cases.views import list_cases
     from engine.cli import wiring
 
+    who = wiring.actor(actor, role)
     rows = list_cases(
         wiring.reader(db_url),
         state=state,
         overdue=overdue,
         include_closed=include_closed,
-        actor=wiring.actor(actor, role),
+        actor=who,
         at=wiring.now(),
+        officer=who.name if mine else None,
     )
     if as_json:
         print_json(rows)
