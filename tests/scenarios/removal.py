@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import GuardFailed
+from engine.time.words import day_words
 from tests.scenarios.helpers import OFFICER, PRIMARY_DOB, SCHOOL, Walk, notification
 
 
@@ -51,6 +52,16 @@ class Ground:
 
     def __str__(self) -> str:
         return self.ground
+
+
+def written(value: Any) -> str:
+    """A fact's value as a refusal writes it, as a person would: yes/no, `2 Dec 2024`, whole
+    numbers, enum values in words (never `True`, `'2024-12-02'` or `'new_uk_address'`)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dt.date):
+        return day_words(value)
+    return str(value).replace("_", " ")
 
 
 def propose(service: Any, g: Ground, t: Timeline, *, facts: dict[str, Any] | None = None) -> Walk:

@@ -1,7 +1,8 @@
-"""The fifteen grounds of Regulation 8(1) of the 2006 regulations (removal_grounds version 1),
+"""The fifteen grounds of Regulation 8(1) of the 2006 regulations (removal_grounds version 3),
 each accepted when its conditions hold and refused, naming the failing condition, when one does
-not. Version 1 applies to cases opened before 19 August 2024, so these walks run on the made-up
-2023-24 test calendar: proposed Monday 3 June 2024, confirmed 10 June, removed 1 July 2024."""
+not. Version 3 applies to cases opened before 19 August 2024, so these walks run on the made-up
+2023-24 test calendar: proposed Monday 3 June 2024, confirmed 10 June, removed 1 July 2024. The
+school records dates; the engine counts the school days, months and deadlines."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from tests.scenarios.removal import (
     propose,
     walk_to_refusal,
     walk_to_removal,
+    written,
 )
 
 D = dt.date
@@ -111,15 +113,19 @@ GROUNDS = [
         "8(1)(f)",
         "make_cme_notification",
         "remove_under_8_1_f",
+        # Leave from Wednesday 1 May to Friday 17 May 2024: 12 school days (Monday 6 May is the
+        # early May bank holiday); the tenth school day after it is Friday 7 June.
         facts={
             "leave_for_holiday": True,
-            "leave_of_absence_school_days": 15,
-            "school_days_absent_after_leave_expired": 10,
+            "leave_first_day": D(2024, 5, 1),
+            "leave_expired_on": D(2024, 5, 17),
+            "attended_after_leave_expired": False,
             **NOT_IN_HOLIDAY,
         },
         before_notice=("evidence_of_checks_completed",),
         confirmations=("cme_officer_confirmed_receipt",),
-        breaks={"leave_of_absence_school_days": 10},
+        # From Friday 3 May: 10 school days, which does not exceed 10.
+        breaks={"leave_first_day": D(2024, 5, 3)},
         fails=(
             "the pupil was granted authorised leave of absence exceeding 10 school days for "
             "the purpose of a holiday",
@@ -142,10 +148,16 @@ GROUNDS = [
         "8(1)(h)",
         "make_cme_notification",
         "remove_under_8_1_h",
-        facts={"continuous_absence_school_days": 20, "absence_authorised": False, **NOT_IN_HOLIDAY},
+        # Absent from Monday 22 April 2024: 24 school days by 3 June, 39 by 1 July.
+        facts={
+            "first_day_of_absence": D(2024, 4, 22),
+            "absence_authorised": False,
+            **NOT_IN_HOLIDAY,
+        },
         before_notice=("evidence_of_checks_completed",),
         confirmations=("cme_officer_confirmed_receipt",),
-        breaks={"continuous_absence_school_days": 19},
+        # Absent from Tuesday 4 June: 19 school days before the off roll date, 1 July.
+        breaks={"first_day_of_absence": D(2024, 6, 4)},
         fails=("the pupil has been missing from school for 20 school days or more continuously",),
     ),
     Ground(
@@ -153,7 +165,8 @@ GROUNDS = [
         "notify_la_of_removal",
         "remove_under_8_1_i",
         facts={
-            "custodial_sentence_months": 4,
+            "sentence_starts_on": D(2024, 5, 10),
+            "sentence_ends_on": D(2024, 9, 10),  # four months
             "final_order": True,
             "on_remand": False,
             "expected_to_return_after_custody": False,
@@ -202,9 +215,12 @@ GROUNDS = [
         "8(1)(m)",
         "notify_la_of_removal",
         "remove_under_8_1_m",
-        facts={"exclusion_review_status": "parent_confirmed_no_irp_in_writing"},
+        facts={
+            "exclusion_review_status": "parent_confirmed_no_irp_in_writing",
+            "exclusion_decision_given_on": D(2024, 5, 20),
+        },
         confirmations=("exclusion_notified_to_school_inclusion",),
-        breaks={"exclusion_review_status": "awaiting_review"},
+        breaks={"exclusion_review_status": "irp_applied"},
         fails=(
             "the permanent exclusion does not take effect until expiry of the Independent "
             "Review Panel (IRP) deadline or decision, or the parent's written confirmation "
@@ -237,11 +253,11 @@ GROUNDS = [
 
 
 def test_the_2006_grounds_are_in_force_for_cases_opened_before_19_august_2024(registry) -> None:
-    assert registry.in_force("removal_grounds", D(2024, 8, 18)).definition.version == 1
-    assert registry.in_force("removal_grounds", D(2024, 8, 19)).definition.version == 2
-    v1 = registry.get("removal_grounds", 1).definition
-    assert v1.facts["ground"].values == [f"8(1)({c})" for c in "abcdefghijklmno"]
-    assert {g.ground for g in GROUNDS} == set(v1.facts["ground"].values)
+    assert registry.in_force("removal_grounds", D(2024, 8, 18)).definition.version == 3
+    assert registry.in_force("removal_grounds", D(2024, 8, 19)).definition.version == 4
+    v3 = registry.get("removal_grounds", 3).definition
+    assert v3.facts["ground"].values == [f"8(1)({c})" for c in "abcdefghijklmno"]
+    assert {g.ground for g in GROUNDS} == set(v3.facts["ground"].values)
 
 
 @pytest.mark.parametrize("g", GROUNDS, ids=str)
@@ -249,10 +265,10 @@ def test_ground_accepted_when_its_conditions_hold(sqlite_service, g: Ground) -> 
     walk = walk_to_removal(sqlite_service, g, T)
     case = walk.case
     assert (case.state, case.terminal, case.closed_on) == ("removed_from_roll", True, T.removed)
-    assert case.process_version == 1
+    assert case.process_version == 3
     last = walk.events()[-1]
     assert last.kind == EventKind.trigger
-    assert last.process_version == 1
+    assert last.process_version == 3
     assert f"Regulation {g.ground}" in last.rule
     assert "Regulations 2006" in last.rule
 
@@ -264,24 +280,25 @@ def test_ground_refused_naming_the_failing_condition(sqlite_service, g: Ground) 
     for says in g.fails:
         assert f"condition not met: {says}" in str(error)
     for name, value in g.breaks.items():
-        shown = value.isoformat() if isinstance(value, dt.date) else value
-        assert f"{name} = {shown!r}" in str(error)
+        assert f"{name}: {written(value)}" in str(error)
+    assert "True" not in str(error)
+    assert "False" not in str(error)
 
 
 def test_remand_is_refused_and_the_final_order_later_accepted(sqlite_service) -> None:
     g = GROUNDS[8]
-    remanded = {**g.facts, **g.breaks, "custodial_sentence_months": 0}
+    remanded = {**g.facts, **g.breaks}
     walk = propose(sqlite_service, g, T, facts=remanded)
     walk.facts({"off_roll_date": T.confirmed}, on=T.confirmed, actor=SCHOOL)
     error = walk.refused(GuardFailed, "fire", g.remove, on=T.confirmed, actor=SCHOOL)
-    assert error.facts == {"custodial_sentence_months": 0, "final_order": False, "on_remand": True}
+    assert error.facts == {"final_order": False, "on_remand": True}
     assert "schools must not de-register a pupil who is remanded in custody" in str(error)
-    # Sentenced: six months' detention under a final order.
+    # Sentenced: six months' detention under a final order, from 10 May to 10 November 2024.
     walk.facts(
         {
             "on_remand": False,
             "final_order": True,
-            "custodial_sentence_months": 6,
+            "sentence_ends_on": D(2024, 11, 10),
             "off_roll_date": T.removed,
         },
         on=T.removed,
@@ -292,12 +309,13 @@ def test_remand_is_refused_and_the_final_order_later_accepted(sqlite_service) ->
 
 
 def test_a_sentence_under_four_months_is_refused(sqlite_service) -> None:
-    short = replace(GROUNDS[8], breaks={"custodial_sentence_months": 3})
+    # 10 May to 9 September 2024 is three whole months and a day short of four.
+    short = replace(GROUNDS[8], breaks={"sentence_ends_on": D(2024, 9, 9)})
     _, error = walk_to_refusal(sqlite_service, short, T)
     assert error.failed == [
         "the pupil has been given a custodial sentence of four months or longer"
     ]
-    assert "custodial_sentence_months = 3" in str(error)
+    assert "(custodial_sentence_months: 3)" in str(error)
 
 
 def test_a_backdated_off_roll_date_is_refused(sqlite_service) -> None:
@@ -314,7 +332,7 @@ def test_a_backdated_off_roll_date_is_refused(sqlite_service) -> None:
     walk.facts({"off_roll_date": T.confirmed}, on=T.confirmed, actor=SCHOOL)
     error = walk.refused(GuardFailed, "fire", g.remove, on=T.removed, actor=SCHOOL)
     assert error.failed == ["the off roll date must not be backdated"]
-    assert "off_roll_date = '2024-06-10'" in str(error)
+    assert "(off_roll_date: 10 Jun 2024; it takes effect on 1 Jul 2024)" in str(error)
 
 
 def test_removal_before_the_cme_officer_confirms_receipt_is_refused(sqlite_service) -> None:
@@ -336,7 +354,8 @@ def test_move_is_removed_only_after_the_destination_la_confirms_receipt(sqlite_s
     walk.facts({"off_roll_date": T.removed}, on=T.removed, actor=SCHOOL)
     error = walk.refused(GuardFailed, "fire", g.remove, on=T.removed, actor=SCHOOL)
     assert error.failed == list(g.fails)
-    assert "destination_type = 'new_uk_address'" in str(error)
+    assert "destination_type: new uk address" in str(error)
+    assert "check destination_la_confirmed_receipt: not recorded" in str(error)
     confirm(walk, ("destination_la_confirmed_receipt",), on=T.removed)
     walk.fire(g.remove, on=T.removed, actor=SCHOOL)
     assert walk.state == "removed_from_roll"
@@ -470,7 +489,7 @@ def test_a_case_opened_under_the_2006_rules_keeps_them_after_19_august_2024(
     )
     walk = walk_to_removal(sqlite_service, g, later)
     assert walk.state == "removed_from_roll"
-    assert {e.process_version for e in walk.events()} == {1}
+    assert {e.process_version for e in walk.events()} == {3}
     assert "Regulation 8(1)(h)" in walk.events()[-1].rule
 
 

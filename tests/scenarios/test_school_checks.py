@@ -174,7 +174,7 @@ def test_the_if_applicable_checks_are_needed_when_they_apply(
         GuardFailed, "fire", "refer_untraceable_to_cme_officer", on=DAY[21], actor=SCHOOL
     )
     assert error.failed == [says]
-    assert f"{fact} = True" in str(error)
+    assert f"{fact}: yes" in str(error)
     walk.check(check, on=DAY[21], actor=SCHOOL)
     walk.fire("refer_untraceable_to_cme_officer", on=DAY[21], actor=SCHOOL)
     assert walk.state == "referred_to_cme_officer"
