@@ -106,6 +106,7 @@ class Action(TypedDict):
     wording: str
     template: NotRequired[str]
     channel: NotRequired[str]
+    records_check: NotRequired[str]
 
 
 DeadlineMove = TypedDict(
@@ -204,10 +205,12 @@ class CheckRecorded(EventBody):
     """A check was made; what it found is personal (format-1 events may carry it as `outcome`)."""
 
     KINDS = (EventKind.check_recorded,)
-    OMIT_IF_NONE = frozenset({"assigned_officer", "outcome"})
+    OMIT_IF_NONE = frozenset({"assigned_officer", "outcome", "document_id"})
     check: str
     wording: str | None = None
     outcome: str | None = None
+    document_id: int | None = None
+    """The letter recorded as the check's evidence (a letter whose action `records_check`)."""
 
 
 @dataclass(frozen=True, kw_only=True)

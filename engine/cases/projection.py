@@ -194,6 +194,8 @@ def apply(case: CaseState | None, ev: CaseEvent) -> CaseState:  # noqa: C901 (on
         done: dict[str, Any] = {"on": ev.effective_date.isoformat()}
         if body.outcome is not None:
             done["outcome"] = body.outcome
+        if body.document_id is not None:
+            done["document_id"] = body.document_id  # the letter that is its evidence
         upd["checks"] = {**case.checks, body.check: done}
     elif isinstance(body, TimerLapsed):
         pass

@@ -550,6 +550,26 @@ class CaseService:
             draft = record_letter_check(sit, check_id, template=template, document_id=document_id)
             return None if draft is None else self._write(uow, sit, draft)
 
+    def record_letter_check(
+        self,
+        case_id: str,
+        check_id: str,
+        *,
+        template: str,
+        document_id: int,
+        on: dt.date,
+        at: dt.datetime,
+        actor: Actor,
+    ) -> CommandResult | None:
+        """Record the check a sent letter records, with the letter as its evidence, by the
+        actor who sent it (see `engine.cases.letter_checks`); None if it was already recorded.
+        """
+        from engine.cases.letter_checks import record_letter_check
+
+        with self._command(Command.check, case_id, actor=actor, on=on, at=at) as (uow, sit):
+            draft = record_letter_check(sit, check_id, template=template, document_id=document_id)
+            return None if draft is None else self._write(uow, sit, draft)
+
     def append_admin(
         self,
         case_id: str,

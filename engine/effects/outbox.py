@@ -5,8 +5,9 @@ two senders never take the same row), turning a row and its case into a letter o
 and recording the result: `sent` (with the time), or `failed` with `attempts` and `last_error`
 and retried on the next run until `max_attempts`, then `dead` until someone retries it by hand.
 A letter is filed as a `document` row and recorded on the case (a `letter_filed` event with the
-template version). Adapters do the rendering and sending through the ports; nothing here imports
-one.
+template version); a letter whose action `records_check` records that check too, with the
+document as its evidence, in the same transaction (`engine.cases.letter_checks`). Adapters do
+the rendering and sending through the ports; nothing here imports one.
 
 Delivery is at least once: a crash after the mail server accepted a message but before the row
 was marked sent sends it again on the next run. Nothing is ever lost.
@@ -218,7 +219,42 @@ class OutboxSender:
             at=at,
             actor=self.actor,
         )
+        self._record_check(conn, item, letter.template, document_id, on=on, at=at)
         return document_id
+
+    def _record_check(
+        self,
+        conn: Any,
+        item: OutboxItem,
+        template: str,
+        document_id: int,
+        *,
+        on: dt.date,
+        at: dt.datetime,
+    ) -> None:
+        """Record the check this letter's action names (`records_check`), with the letter as
+        its evidence, in the transaction that files it; a refusal fails the row, unwritten.
+        """
+        from engine.cases.letter_checks import check_of_action
+
+        if item.kind != "letter":
+            return
+        position = conn.execute(
+            select(outbox_table.c.position).where(outbox_table.c.id == item.id)
+        ).scalar_one()
+        events = self.service.events(item.case_id, conn=conn)
+        check = check_of_action(events, item.event_seq, int(position))
+        if check is None:
+            return
+        self.service.record_letter_check(
+            item.case_id,
+            check,
+            template=template,
+            document_id=document_id,
+            on=on,
+            at=at,
+            actor=self.actor,
+        )
 
     def _mark_failed(self, conn: Any, item: OutboxItem, error: str, summary: SendSummary) -> None:
         attempts = item.attempts + 1

@@ -104,9 +104,10 @@ def test_it_takes_new_commands_and_still_verifies(env: Env) -> None:
     shown = cme(env, "case", "show", CASE)
     assert (shown["state"], shown["seq"]) == ("closure_decision", 41)
     assert [h["summary"] for h in shown["history"][-3:]] == [
-        "check council_tax_check: No record at the address",
+        "Recorded: Council tax check — No record at the address",
         "note: Rang the last known number",
-        "return_for_closure_decision: tracing_continues → closure_decision",
+        "Bring the case back to the line manager for a closure decision — now: "
+        "Untraceable CME Case Closure form and closure decision",
     ]
     report = cme(env, "audit", "verify", "--all", "--role", "auditor")
     assert (report["ok"], report["events"]) == (True, 1635)

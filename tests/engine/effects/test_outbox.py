@@ -108,7 +108,8 @@ def test_a_letter_is_filed_with_the_case_and_recorded_with_its_template_version(
     assert doc.case_id == ana
     assert doc.template_version == "v-first_formal_cme_letter"
     assert doc.content == b"first_formal_cme_letter for Ana Silva"
-    last = service.events(ana)[-1]
+    # The letter's check (first_formal_letter_sent) is recorded after it: see below.
+    last = service.events(ana)[-2]
     assert str(last.kind) == "letter_filed"
     assert last.payload["data"]["template_version"] == "v-first_formal_cme_letter"
     assert last.payload["data"]["document_id"] == doc.id
@@ -197,3 +198,58 @@ def test_a_letter_on_a_date_before_the_cases_last_step_fails_without_writing(ser
     with service.store.engine.connect() as conn:
         assert conn.execute(select(document_table)).all() == []
     assert str(service.events(ana)[-1].kind) == "trigger"
+
+
+# -- a letter records its check (issue 15) ------------------------------------------------------
+
+
+def test_sending_the_first_formal_letter_records_its_check_with_the_letter_as_evidence(
+    service, ana
+) -> None:
+    service.fire(ana, "start_reasonable_checks", on=DAY_4, at=RECORDED_AT, actor=OFFICER)
+    sent_on = dt.date(2024, 10, 25)
+    summary = _sender(service).send_pending(on=sent_on, at=RECORDED_AT)
+    (document_id,) = summary.documents
+    case = service.get(ana)
+    assert case.checks["first_formal_letter_sent"] == {
+        "on": "2024-10-25",
+        "document_id": document_id,
+    }
+    filed, recorded = service.events(ana)[-2:]
+    assert (str(filed.kind), str(recorded.kind)) == ("letter_filed", "check_recorded")
+    assert (recorded.actor, recorded.role) == ("sona", "cme_officer")
+    assert recorded.payload["data"]["check"] == "first_formal_letter_sent"
+    assert recorded.payload["data"]["document_id"] == document_id
+    assert service.revealed(case).check_outcome("first_formal_letter_sent") == (
+        f"letter first_formal_cme_letter sent (document {document_id})"
+    )
+
+
+def test_a_letter_whose_check_is_already_recorded_leaves_it_as_it_was(service, ana) -> None:
+    service.fire(ana, "start_reasonable_checks", on=DAY_4, at=RECORDED_AT, actor=OFFICER)
+    service.record_check(
+        ana,
+        "first_formal_letter_sent",
+        on=DAY_4,
+        at=RECORDED_AT,
+        actor=OFFICER,
+        outcome="posted by hand",
+    )
+    summary = _sender(service).send_pending(on=dt.date(2024, 10, 25), at=RECORDED_AT)
+    assert len(summary.documents) == 1
+    assert [str(e.kind) for e in service.events(ana)[-2:]] == ["check_recorded", "letter_filed"]
+    case = service.revealed(service.get(ana))
+    assert case.check_outcome("first_formal_letter_sent") == "posted by hand"
+
+
+def test_a_letter_the_sender_may_not_record_the_check_of_is_not_filed(service, ana) -> None:
+    service.fire(ana, "start_reasonable_checks", on=DAY_4, at=RECORDED_AT, actor=OFFICER)
+    sender = _sender(service)
+    sender.actor = Actor("lee", "line_manager")  # first_formal_letter_sent: recorded_by cme_officer
+    summary = sender.send_pending(on=dt.date(2024, 10, 25), at=RECORDED_AT)
+    assert summary.sent == [] and summary.documents == []
+    assert "line_manager" in summary.failed[0][1]
+    with service.store.engine.connect() as conn:
+        assert conn.execute(select(document_table)).all() == []
+    assert str(service.events(ana)[-1].kind) == "trigger"
+    assert "first_formal_letter_sent" not in service.get(ana).checks
