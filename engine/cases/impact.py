@@ -1,7 +1,7 @@
 """What a new version of a process would do to running cases if they moved to it (`cme process
-impact`): deadlines that move, stages it lacks, facts it would refuse, checklists and steps that
-change. Writes nothing; each case is previewed as a migration would run it
-(`engine.cases.migration.preview_case`).
+impact`): in sum (deadlines that move, stages it removes or renames, facts it would refuse,
+checklists and steps that change) and case by case (`engine.cases.case_impact`). Writes nothing;
+each case is previewed as a migration would run it (`engine.cases.migration.preview_case`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.cases.case_impact import CaseImpact, case_impact
 from engine.cases.migration import DeadlineMove, preview_case, running_cases
 from engine.cases.service import CaseService
 from engine.language.definition import ProcessDefinition
@@ -29,8 +30,15 @@ class Impact:
     """Running cases on other versions, by version."""
     removed: dict[str, list[str]] = field(default_factory=dict)
     """Case ids by state, for states the new version does not have and no mapping covers."""
+    renamed: dict[str, str] = field(default_factory=dict)
+    """Stages the new version renames (old id -> new id, same title), with open cases in them."""
     deadlines: list[DeadlineMove] = field(default_factory=list)
     due_at_once: int = 0
+    """Deadlines that would fall due at once because of the change (not those already past)."""
+    already_past: int = 0
+    """Deadlines past on the date under the cases' own versions too (not caused by the change)."""
+    cases: list[CaseImpact] = field(default_factory=list)
+    """Each running case on another version, and what changes for it."""
     bad_facts: dict[str, list[str]] = field(default_factory=dict)
     """Case ids by "fact = value" the new version's fact types do not accept."""
     checklists: Counter[str] = field(default_factory=Counter)
@@ -72,11 +80,25 @@ class Impact:
             )
         else:
             out.append(f"No open case is in a state that version {self.version} removes.")
+        if self.renamed:
+            maps = " ".join(f"--map {a}={b}" for a, b in sorted(self.renamed.items()))
+            out.append(
+                f"Version {self.version} renames "
+                + ", ".join(f"{a} to {b}" for a, b in sorted(self.renamed.items()))
+                + f"; a migration moves their cases with {maps}."
+            )
         out.append(self._deadline_sentence())
         if self.due_at_once:
             out.append(
                 f"{_n(self.due_at_once, 'deadline')} would already have passed on "
                 f"{self.on.isoformat()} and fall due at once."
+            )
+        if self.already_past:
+            out.append(
+                f"{_n(self.already_past, 'deadline')} had already passed on "
+                f"{self.on.isoformat()} under {'its' if self.already_past == 1 else 'their'} "
+                "own version too, so the change does not cause "
+                f"{'it' if self.already_past == 1 else 'them'}."
             )
         if self.bad_facts:
             shown = "; ".join(f"{k} ({len(v)})" for k, v in sorted(self.bad_facts.items()))
@@ -97,6 +119,15 @@ class Impact:
                 f"{_n(cases, 'case')} {'has' if cases == 1 else 'have'} next steps whose "
                 f"conditions, checks or roles change: {_counted(self.steps)}."
             )
+        return out
+
+    def case_lines(self) -> list[str]:
+        """Each running case and what changes for it, for the text report."""
+        if not self.cases:
+            return []
+        out = [f"Case by case, as of {self.on.isoformat()} (dates on each case's calendar):"]
+        for item in self.cases:
+            out += [f"  {line}" for line in item.lines(self.version)]
         return out
 
     def _deadline_sentence(self) -> str:
@@ -159,13 +190,40 @@ def impact(
     for case in running_cases(service, definition.id, not_version=definition.version):
         result.running[case.process_version] += 1
         old = service.process_for(case).definition
-        target = mapping.get(case.state, case.state)
+        renamed = _renamed(old, definition).get(case.state)
+        target = mapping.get(case.state) or renamed or case.state
         if target not in definition.states:
             result.removed.setdefault(case.state, []).append(case.id)
+            result.cases.append(
+                case_impact(
+                    case,
+                    old,
+                    definition,
+                    calendar=service.calendar_for(case),
+                    on=on,
+                    to_state=None,
+                    preview=None,
+                )
+            )
             continue
-        preview = preview_case(service, case, to, target, on=on)
+        if renamed and case.state not in mapping:
+            result.renamed[case.state] = renamed
+        preview = preview_case(service, case, to, target, on=on, mapped=target != case.state)
+        item = case_impact(
+            case,
+            old,
+            definition,
+            calendar=service.calendar_for(case),
+            on=on,
+            to_state=target,
+            preview=preview,
+            mapped=target != case.state,
+            renamed=target == renamed and case.state not in mapping,
+        )
+        result.cases.append(item)
         result.deadlines.extend(preview.deadlines)
-        result.due_at_once += sum(1 for p in preview.planned if p.due_date <= on)
+        result.due_at_once += len(item.due_at_once)
+        result.already_past += len(item.already_past)
         for name, value in case.facts.items():
             if not _fact_accepted(definition, name, value):
                 result.bad_facts.setdefault(f"{name} = {value!r}", []).append(case.id)
@@ -174,6 +232,18 @@ def impact(
         if _steps(old, case.state) != _steps(definition, target):
             result.steps[case.state] += 1
     return result
+
+
+def _renamed(old: ProcessDefinition, new: ProcessDefinition) -> dict[str, str]:
+    """Stages of `old` the new version lacks but has under another id with the same title."""
+    added = {
+        state.title.casefold(): name for name, state in new.states.items() if name not in old.states
+    }
+    return {
+        name: added[state.title.casefold()]
+        for name, state in old.states.items()
+        if name not in new.states and state.title.casefold() in added
+    }
 
 
 def _fact_accepted(definition: ProcessDefinition, name: str, value: Any) -> bool:

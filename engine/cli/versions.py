@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from engine.cli.common import db_option, handle_errors, json_option, print_json
+from engine.cli.common import db_option, handle_errors, json_option, print_json, safe_text
 from engine.cli.process import _count, _resolve
 from engine.language.loader import load_process_file
 
@@ -96,6 +96,20 @@ def diff(
     help="The date the version would take effect for running cases (YYYY-MM-DD).",
 )
 @db_option
+@click.option(
+    "--actor",
+    envvar="CME_ACTOR",
+    default=None,
+    help="Who you are (or CME_ACTOR); with a role that may read cases, children's names are "
+    "shown beside their case ids (each read logged).",
+)
+@click.option(
+    "--role",
+    envvar="CME_ROLE",
+    default="policy_owner",
+    show_default=True,
+    help="Your role (or CME_ROLE). A policy owner sees case ids only.",
+)
 @json_option
 @handle_errors
 def impact(
@@ -105,19 +119,25 @@ def impact(
     maps: tuple[str, ...],
     on: str,
     db_url: str | None,
+    actor: str | None,
+    role: str,
     as_json: bool,
 ) -> None:
     """What a version would do to running cases, in plain words, before it is published.
 
-    Counts open cases in states the version removes, deadlines that move (in school days),
-    fact values it no longer accepts, and checklists and next steps that change.
+    In sum: open cases in stages it removes or renames, deadlines that move (in school days),
+    those it makes fall due at once, fact values it no longer accepts, checklists and next steps
+    that change. Then case by case: each deadline old → new, each check window's dates on the
+    case's calendar, checks added or removed, and the --map its stage needs.
 
     \b
     Example:
-      cme process impact untraceable_cme 2 --file processes/untraceable_cme.yaml
+      cme process impact untraceable_cme 3 --file edited.yaml --on 2026-12-07
     """  # noqa: D301 (click's \b keeps the example unwrapped)
+    from engine.cases.case_impact import name_children
     from engine.cases.impact import impact
     from engine.cases.migration import find_version, parse_mapping
+    from engine.cli import wiring
     from engine.cli.common import DATE
 
     svc = _version_service(db_url, files)
@@ -127,6 +147,8 @@ def impact(
         on=DATE.convert(on, None, None),
         mapping=parse_mapping(maps),
     )
+    if actor or role != "policy_owner":
+        name_children(svc, result.cases, actor=wiring.actor(actor, role), at=wiring.now())
     if as_json:
         print_json(
             {
@@ -135,17 +157,20 @@ def impact(
                 "on": result.on,
                 "running": {str(v): n for v, n in result.running.items()},
                 "removed_states": result.removed,
+                "renamed_states": result.renamed,
                 "deadlines": [d.__dict__ for d in result.deadlines],
                 "due_at_once": result.due_at_once,
+                "already_past": result.already_past,
                 "bad_facts": result.bad_facts,
                 "checklists": dict(result.checklists),
                 "steps": dict(result.steps),
+                "cases": [c.as_json() for c in result.cases],
                 "summary": result.sentences(),
             }
         )
         return
-    for sentence in result.sentences():
-        click.echo(sentence)
+    for line in result.sentences() + result.case_lines():
+        click.echo(safe_text(line))
 
 
 @click.command()

@@ -34,6 +34,7 @@ from tests.conftest import RECORDED_AT
 from tests.scenarios.helpers import (
     LINE_MANAGER,
     OFFICER,
+    PRIMARY_DOB,
     SCHOOL,
     TEST_CALENDAR,
     Walk,
@@ -113,9 +114,14 @@ def running(db_url: str) -> Iterator[dict[str, Any]]:
     old = CaseService(store, registry_with(V1), calendars=calendars)
     a, b, c, d = (
         old.open_case(
-            notification(MONDAY), on=MONDAY, at=RECORDED_AT, actor=OFFICER, process="tracing"
+            # Four children (one child has one open case): born a day apart.
+            notification(MONDAY, dob=PRIMARY_DOB - dt.timedelta(days=i)),
+            on=MONDAY,
+            at=RECORDED_AT,
+            actor=OFFICER,
+            process="tracing",
         )[0]
-        for _ in range(4)
+        for i in range(4)
     )
     old.set_fact(a, "route", "letter", on=MONDAY, at=RECORDED_AT, actor=OFFICER)
     for case_id in (b, c, d):
@@ -174,11 +180,27 @@ def test_impact_says_in_plain_words_what_version_2_does_to_running_cases(
         "1 open case is in states that version 2 removes: on_hold (1); give each a --map to "
         "migrate them, or they stay where they are.",
         "2 deadlines move (1 earlier, earliest by 3 school days; 1 later, by up to 1 school day).",
-        "1 deadline would already have passed on 2024-11-04 and fall due at once.",
+        # A's start_checks was due 25 Oct under version 1 as well: past, but not caused by v2.
+        "1 deadline had already passed on 2024-11-04 under its own version too, so the change "
+        "does not cause it.",
         "1 case is in states whose checklist changes: checks (1).",
         "2 cases have next steps whose conditions, checks or roles change: checks (1), "
         "contact (1).",
     ]
+    a, b, c = running["a"], running["b"], running["c"]
+    assert result.case_lines() == [
+        "Case by case, as of 2024-11-04 (dates on each case's calendar):",
+        f"  {a} (version 1, in contact)",
+        "    timer start_checks: 25 Oct 2024 → 4 Nov 2024 (1 school day later)",
+        "    check visit (checks): added, Day 5–15, 25 Oct – 15 Nov 2024",
+        f"  {b} (version 1, in checks)",
+        "    timer letter_outstanding: 15 Nov 2024 → 12 Nov 2024 (3 school days earlier)",
+        "    check visit (checks): added, Day 5–15, 25 Oct – 15 Nov 2024",
+        f"  {c} (version 1, in on_hold): stage on_hold is removed in version 2; a migration "
+        "needs --map on_hold=STAGE, or the case stays on version 1",
+    ]
+    assert [c.checks_added for c in result.cases] == [["visit"], ["visit"], []]
+    assert all(c.child is None for c in result.cases), "no personal data unless asked"
     mapped = impact(
         svc, svc.registry.get("tracing", 2), on=MIGRATED_ON, mapping={"on_hold": "checks"}
     )
@@ -186,6 +208,41 @@ def test_impact_says_in_plain_words_what_version_2_does_to_running_cases(
     assert (running["c"], "letter_outstanding") in {
         (m.case_id, m.timer_id) for m in mapped.deadlines
     }
+
+
+def test_impact_counts_only_the_deadlines_the_change_makes_fall_due(
+    running: dict[str, Any],
+) -> None:
+    """On Wednesday 13 November B's letter chase, due Friday 15th under version 1, would be
+    due on the 12th under version 2: passed, because of the change. A's start, due 25 October
+    under version 1, is past under either version, so it is not counted as caused."""
+    svc = running["service"]
+    result = impact(svc, svc.registry.get("tracing", 2), on=D(2024, 11, 13))
+    by_case = {c.case_id: c for c in result.cases}
+    assert by_case[running["b"]].due_at_once == [("letter_outstanding", D(2024, 11, 12))]
+    assert by_case[running["a"]].due_at_once == []
+    assert by_case[running["a"]].already_past == [("start_checks", D(2024, 11, 4))]
+    assert result.due_at_once == 1
+    assert "1 deadline would already have passed on 2024-11-13 and fall due at once." in (
+        result.sentences()
+    )
+    assert "    falls due at once: letter_outstanding (due 12 Nov 2024)" in result.case_lines()
+
+
+def test_impact_names_a_renamed_stage_and_the_map_it_needs(running: dict[str, Any]) -> None:
+    text = V1.text.replace("version: 1", "version: 3", 1).replace("on_hold", "paused")
+    renamed = load_process_text(text, "tracing_v3.yaml")
+    svc = CaseService(running["service"].store, registry_with(V1, renamed), calendars=calendars)
+    result = impact(svc, svc.registry.get("tracing", 3), on=MIGRATED_ON)
+    assert result.removed == {}
+    assert result.renamed == {"on_hold": "paused"}
+    assert (
+        "Version 3 renames on_hold to paused; a migration moves their cases with "
+        "--map on_hold=paused." in result.sentences()
+    )
+    held = next(c for c in result.cases if c.case_id == running["c"])
+    assert (held.to_state, held.renamed) == ("paused", True)
+    assert "    stage on_hold → paused (renamed: --map on_hold=paused)" in result.case_lines()
 
 
 def test_a_dry_run_changes_nothing(running: dict[str, Any]) -> None:
