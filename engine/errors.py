@@ -417,6 +417,76 @@ class BackdatingRefused(CommandRefused):
         super().__init__(message)
 
 
+def _day(day: dt.date) -> str:
+    # As people write dates (engine.time.words sits above this module).
+    return f"{day.day} {day:%b %Y}"
+
+
+class RepeatRefused(CommandRefused):
+    """A step that keeps the stage (e.g. a MASH referral) taken again on the same day for the
+    same case: refused unless the officer says it is deliberate, with a reason.
+    """
+
+    code = "repeat_refused"
+
+    def __init__(
+        self,
+        *,
+        case_id: str,
+        step: str,
+        on: dt.date,
+        seq: int,
+        by: str,
+        role: str,
+        step_title: str | None = None,
+    ) -> None:
+        self.case_id = case_id
+        self.step = step
+        self.on = on
+        self.seq = seq
+        self.by = by
+        self.role = role
+        what = f"{step} ({step_title})" if step_title else step
+        super().__init__(
+            f"step {what} was already taken on case {case_id} on {_day(on)}, by {by} ({role}, "
+            f"event {seq}); taking it again the same day would do it twice (a second referral, "
+            "a second letter). If that is what you mean, say so: --deliberate --reason TEXT"
+        )
+
+
+class CheckAlreadyRecorded(CommandRefused):
+    """A check recorded again without saying it is an amendment: the first outcome would be lost
+    from view, so the officer amends it, with a reason, and both are kept.
+    """
+
+    code = "check_already_recorded"
+
+    def __init__(
+        self,
+        *,
+        case_id: str,
+        check: str,
+        on: dt.date,
+        by: str | None,
+        role: str | None,
+        seq: int | None,
+        wording: str | None = None,
+    ) -> None:
+        self.case_id = case_id
+        self.check = check
+        self.on = on
+        self.by = by
+        self.role = role
+        self.seq = seq
+        who = f" by {by} ({role})" if by else ""
+        event = f", event {seq}" if seq is not None else ""
+        what = f"{check} ({wording})" if wording else check
+        super().__init__(
+            f"check {what} was already recorded on case {case_id}: on {_day(on)}{who}{event}. "
+            "To change what it found, amend it, keeping both outcomes: --amend --reason TEXT"
+        )
+
+
 class Refusal(CommandRefused):
     """A command refused for more than one reason: `reasons` holds every one, in the order the
     policy states them. A single reason is raised as itself.

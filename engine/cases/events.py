@@ -92,6 +92,11 @@ class Personal(TypedDict, total=False):
     check_outcomes: dict[str, str]
     """What each check found; merged entry by entry into the case's."""
     last_note: str
+    reason: str
+    """Why a step was taken again the same day, or a check amended (the officer's words)."""
+    earlier_outcomes: dict[str, list[str]]
+    """What amended checks found before, oldest first, for every amended check of the case
+    (written whole by each amendment, so it replaces the case's)."""
     waiver_reasons: dict[str, str]
     """Why each waived check was waived; merged entry by entry into the case's."""
     linked_notification: dict[str, Any]
@@ -178,7 +183,7 @@ class StepTaken(EventBody):
     """An officer took a step (a trigger); `stays` marks an interrupt that leaves the stage."""
 
     KINDS = (EventKind.trigger,)
-    OMIT_IF_NONE = frozenset({"assigned_officer", "stays", "clears"})
+    OMIT_IF_NONE = frozenset({"assigned_officer", "stays", "clears", "deliberate"})
     trigger: str
     from_state: str
     to_state: str
@@ -188,6 +193,9 @@ class StepTaken(EventBody):
     stays: bool | None = None
     clears: list[str] | None = None
     """Stages whose outstanding checks are no longer expected now (`clears_checks_of`)."""
+    deliberate: bool | None = None
+    """A step that keeps the stage taken again the same day on purpose (its reason is personal:
+    `personal["reason"]`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,10 +213,14 @@ class CheckRecorded(EventBody):
     """A check was made; what it found is personal (format-1 events may carry it as `outcome`)."""
 
     KINDS = (EventKind.check_recorded,)
-    OMIT_IF_NONE = frozenset({"assigned_officer", "outcome", "document_id"})
+    OMIT_IF_NONE = frozenset({"assigned_officer", "outcome", "document_id", "amends"})
     check: str
     wording: str | None = None
     outcome: str | None = None
+    amends: dict[str, Any] | None = None
+    """An amendment: the recording it amends (`seq`, `on`, `by`, `role`), which the case keeps
+    under the check's `earlier`; its outcome moves to `personal["earlier_outcomes"]` and the
+    reason is `personal["reason"]`."""
     document_id: int | None = None
     """The letter recorded as the check's evidence (a letter whose action `records_check`)."""
 

@@ -18,6 +18,7 @@ from engine.cases.events import (
     GENESIS_HASH,
     CaseEvent,
     CheckRecorded,
+    CheckWaived,
     Escalation,
     EventKind,
     FactChanged,
@@ -32,7 +33,7 @@ from engine.cases.events import (
     is_sealed,
 )
 
-MERGED_PERSONAL = frozenset({"facts", "check_outcomes"})
+MERGED_PERSONAL = frozenset({"facts", "check_outcomes", "waiver_reasons"})
 """Keys of an event's personal payload merged entry by entry into the case's (facts declared
 `personal: true`, check outcomes); any other key replaces the case's value (e.g. `last_note`)."""
 
@@ -61,6 +62,12 @@ class CaseState:
     pauses: list[list[str | None]] = field(default_factory=list)
     personal: dict[str, Any] = field(default_factory=dict)
     legal_hold: bool = False
+    progress: dict[str, Any] = field(default_factory=dict)
+    """What checks need beyond the current stage: `entered` (stage -> the first day the case
+    entered it; kept only by cases whose `opened` event asks, so earlier histories replay as
+    they were), `cleared` (stages whose checks are no longer expected), `waived` (check ->
+    on, by, role), `escalated` (check -> stage, on, to) and `alert` (the stage an escalation
+    not about a check was raised in)."""
 
     def as_row(self) -> dict[str, Any]:
         """The values of the stored case row (JSON columns as canonical text)."""
@@ -85,6 +92,7 @@ class CaseState:
             "pauses": canonical_json(self.pauses),
             "personal": canonical_json(self.personal),
             "legal_hold": self.legal_hold,
+            "progress": canonical_json(self.progress),
         }
 
     @classmethod
@@ -112,7 +120,29 @@ class CaseState:
             pauses=json.loads(m["pauses"]),
             personal=json.loads(m["personal"]),
             legal_hold=bool(m.get("legal_hold") or False),
+            progress=json.loads(m.get("progress") or "{}"),
         )
+
+    @property
+    def waived(self) -> dict[str, dict[str, Any]]:
+        """Checks waived: check id -> {on, by, role}."""
+        waived: dict[str, dict[str, Any]] = self.progress.get("waived", {})
+        return waived
+
+    def satisfied_checks(self, on: dt.date | None = None) -> set[str]:
+        """Checks recorded or waived (by `on`, if given): what `requires_checks` and the
+        guards' `checks.<id>` count as done.
+        """
+        done = {**self.checks, **self.waived}
+        if on is None:
+            return set(done)
+        day = on.isoformat()
+        return {c for c, d in done.items() if d["on"] <= day}
+
+    def waiver_reason(self, check_id: str) -> str | None:
+        """Why a waived check was waived (kept with the personal data), or None."""
+        reason = self.personal.get("waiver_reasons", {}).get(check_id)
+        return None if reason is None else str(reason)
 
     def all_facts(self) -> dict[str, Any]:
         """Every fact guards may read: the plain ones and those kept with the personal data."""
@@ -152,6 +182,9 @@ def apply(case: CaseState | None, ev: CaseEvent) -> CaseState:  # noqa: C901 (on
         personal = {str(ev.seq): personal}
     if isinstance(body, Opened):
         return CaseState(
+            progress={"entered": {body.state: ev.effective_date.isoformat()}}
+            if body.tracks_stages
+            else {},
             id=ev.case_id,
             process_id=ev.process_id,
             process_version=ev.process_version,
@@ -196,14 +229,47 @@ def apply(case: CaseState | None, ev: CaseEvent) -> CaseState:  # noqa: C901 (on
             done["outcome"] = body.outcome
         if body.document_id is not None:
             done["document_id"] = body.document_id  # the letter that is its evidence
+        if body.amends is not None:
+            # An amendment keeps the recording it amends (its outcome stays with the personal
+            # data, under "earlier_outcomes"): nothing once recorded drops out of view.
+            before = case.checks.get(body.check, {})
+            kept = {k: v for k, v in before.items() if k != "earlier"}
+            done["earlier"] = [*before.get("earlier", []), {**kept, **body.amends}]
         upd["checks"] = {**case.checks, body.check: done}
+        upd["overdue"] = _overdue(case, case.progress, upd["checks"], _alert(case))
     elif isinstance(body, TimerLapsed):
         pass
     elif isinstance(body, StepTaken):
         if not body.stays:
-            upd.update(_enter_state(case, ev, body.to_state, body.terminal, body.stops_clock))
+            upd.update(
+                _enter_state(
+                    case, ev, body.to_state, body.terminal, body.stops_clock, body.clears or ()
+                )
+            )
     elif isinstance(body, Escalation):
         upd["overdue"] = True
+        progress = dict(case.progress)
+        if body.check is not None:
+            progress["escalated"] = {
+                **progress.get("escalated", {}),
+                body.check: {
+                    "stage": body.stage or case.state,
+                    "on": ev.effective_date.isoformat(),
+                    "to": body.to_role,
+                },
+            }
+        elif "entered" in progress:
+            progress["alert"] = case.state
+        if progress != case.progress:
+            upd["progress"] = progress
+    elif isinstance(body, CheckWaived):
+        progress = dict(case.progress)
+        progress["waived"] = {
+            **progress.get("waived", {}),
+            body.check: {"on": ev.effective_date.isoformat(), "by": ev.actor, "role": ev.role},
+        }
+        upd["progress"] = progress
+        upd["overdue"] = _overdue(case, progress, case.checks, _alert(case))
     elif isinstance(body, FactChanged):
         if body.facts is not None:
             upd["facts"] = {**case.facts, **body.facts}
@@ -231,10 +297,49 @@ def _updated(case: CaseState, changes: dict[str, Any]) -> CaseState:
     return new
 
 
+def _alert(case: CaseState) -> bool:
+    """Whether the case is overdue for an escalation not about a check (one raised in its
+    stage). Cases that keep no stages were marked overdue only so, unless a check escalated.
+    """
+    if "entered" in case.progress:
+        return bool(case.progress.get("alert") == case.state)
+    return case.overdue and not case.progress.get("escalated")
+
+
+def _overdue(
+    case: CaseState,
+    progress: dict[str, Any],
+    checks: dict[str, Any],
+    alert: bool,
+    *,
+    terminal: bool | None = None,
+) -> bool:
+    """Overdue: an escalated check still outstanding (neither recorded, waived nor cleared;
+    a terminal stage clears all), or an escalation not about a check raised in this stage.
+    """
+    if case.terminal if terminal is None else terminal:
+        return False
+    if alert:
+        return True
+    waived = progress.get("waived", {})
+    cleared = progress.get("cleared", ())
+    return any(
+        check not in checks and check not in waived and esc["stage"] not in cleared
+        for check, esc in progress.get("escalated", {}).items()
+    )
+
+
 def _enter_state(
-    case: CaseState, ev: CaseEvent, to_state: str, terminal: bool, stops_clock: bool
+    case: CaseState,
+    ev: CaseEvent,
+    to_state: str,
+    terminal: bool,
+    stops_clock: bool,
+    clears: Any = (),
 ) -> dict[str, Any]:
-    """Row changes for moving to `to_state`, including the stop-the-clock pauses."""
+    """Row changes for moving to `to_state`, including the stop-the-clock pauses, the stages
+    entered and cleared, and whether escalated checks keep the case overdue.
+    """
     day = ev.effective_date.isoformat()
     pauses = [list(p) for p in case.pauses]
     if pauses and pauses[-1][1] is None and not stops_clock:
@@ -242,14 +347,26 @@ def _enter_state(
     elif stops_clock and not (pauses and pauses[-1][1] is None):
         pauses.append([day, None])
     terminal = bool(terminal)
-    return {
+    changes: dict[str, Any] = {
         "state": to_state,
         "terminal": terminal,
         "state_entered_on": ev.effective_date,
         "closed_on": ev.effective_date if terminal else None,
-        "overdue": False,
         "pauses": pauses,
     }
+    progress = case.progress
+    if progress:
+        progress = {k: v for k, v in progress.items() if k != "alert"}
+        if "entered" in progress and to_state not in progress["entered"]:
+            progress["entered"] = {**progress["entered"], to_state: day}
+        if clears:
+            progress["cleared"] = sorted({*progress.get("cleared", ()), *clears})
+        if progress != case.progress:
+            changes["progress"] = progress
+    # A plain change of stage ends only an escalation not about a check; an escalated check
+    # stays overdue until it is recorded, waived or cleared.
+    changes["overdue"] = _overdue(case, progress, case.checks, False, terminal=terminal)
+    return changes
 
 
 def replay(events: list[CaseEvent]) -> CaseState:

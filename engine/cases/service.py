@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.engine import Connection
 
-from engine.cases import decide, process_roles, timer_decision
+from engine.cases import decide, free_text, process_roles, timer_decision
 from engine.cases.catalog import Catalog
 from engine.cases.decide import POLICY, SCHEDULER, SCHEDULER_ACTOR, Command, Draft, Situation
 from engine.cases.events import CaseEvent, EventKind, Opened, Personal, as_date, event_to_row
@@ -216,6 +216,7 @@ class CaseService:
             calendar=self.calendar_for(case),
             checks=self.checks_of(compiled.definition),
             reveal=lambda c: self.revealed(c, conn=uow.conn),
+            history=lambda: self.events(case.id, conn=uow.conn),
         )
 
     @staticmethod
@@ -380,18 +381,30 @@ class CaseService:
         actor: Actor,
         expected_seq: int | None = None,
         note: str | None = None,
+        deliberate: bool = False,
+        reason: str | None = None,
     ) -> CommandResult:
         """Take a step: roles, stage, dates, required checks and guards are all judged first,
-        and every reason against it is given.
+        and every reason against it is given. A step that keeps the stage, taken again the same
+        day, needs `deliberate` and a `reason` (both recorded).
         """
+        said = free_text.given(note=note, reason=reason)
+
+        def why() -> object:
+            return free_text.reason_with(deliberate, reason, flag="--deliberate")
+
         with self._command(
-            Command.step, case_id, actor=actor, on=on, at=at, expected_seq=expected_seq
+            Command.step, case_id, actor=actor, on=on, at=at, expected_seq=expected_seq, before=why
         ) as (uow, sit):
             trig = decide.step_of(sit.definition, trigger_id)
-            personal: Personal | None = (
-                {"last_note": note.strip()} if note and note.strip() else None
-            )
-            return self._write(uow, sit, decide.take_step(sit, trig, personal=personal))
+            if trig.requires_reason and not said:
+                raise InputError(
+                    f"step {trig.id} ({trig.title}) needs a reason: give it with --note TEXT; "
+                    "it is kept in the case's history. Nothing was written"
+                )
+            personal = cast("Personal | None", said or None)
+            draft = decide.take_step(sit, trig, personal=personal, deliberate=deliberate)
+            return self._write(uow, sit, draft)
 
     def assign(
         self,
@@ -440,13 +453,19 @@ class CaseService:
         actor: Actor,
         outcome: str,
         expected_seq: int | None = None,
+        amend: bool = False,
+        reason: str | None = None,
     ) -> CommandResult:
-        """Record that a check was made, when, and what it found."""
+        """Record that a check was made, when, and what it found. Recording it again is an
+        amendment (`amend`, with a `reason`) that keeps the earlier outcome.
+        """
 
         def blank() -> object:
-            return decide.require_text(
+            decide.require_text(
                 outcome, "say what the check found: --outcome is required and not blank"
             )
+            free_text.check_free_text(outcome, what="outcome")
+            return free_text.reason_with(amend, reason, flag="--amend")
 
         with self._command(
             Command.check,
@@ -457,7 +476,29 @@ class CaseService:
             expected_seq=expected_seq,
             before=blank,
         ) as (uow, sit):
-            return self._write(uow, sit, decide.record_check(sit, check_id, outcome))
+            draft = decide.record_check(
+                sit, check_id, outcome, amend=amend, reason=(reason or "").strip()
+            )
+            return self._write(uow, sit, draft)
+
+    def waive_check(
+        self,
+        case_id: str,
+        check_id: str,
+        *,
+        reason: str,
+        on: dt.date,
+        at: dt.datetime,
+        actor: Actor,
+        expected_seq: int | None = None,
+    ) -> CommandResult:
+        """Waive a check, with the reason, as a role in its `waived_by`: it then counts as done
+        for the steps that require it and is no longer outstanding.
+        """
+        with self._command(
+            Command.waive, case_id, actor=actor, on=on, at=at, expected_seq=expected_seq
+        ) as (uow, sit):
+            return self._write(uow, sit, decide.waive_check(sit, check_id, reason))
 
     def set_fact(
         self,
@@ -489,7 +530,8 @@ class CaseService:
         """Add a note to the case's history (kept with the personal data)."""
 
         def blank() -> object:
-            return decide.require_text(text, "a note needs some text")
+            decide.require_text(text, "a note needs some text")
+            return free_text.check_free_text(text, what="note")
 
         with self._command(
             Command.note,
@@ -529,26 +571,6 @@ class CaseService:
                     outbox_id=outbox_id,
                 ),
             )
-
-    def record_letter_check(
-        self,
-        case_id: str,
-        check_id: str,
-        *,
-        template: str,
-        document_id: int,
-        on: dt.date,
-        at: dt.datetime,
-        actor: Actor,
-    ) -> CommandResult | None:
-        """Record the check a sent letter records, with the letter as its evidence, by the
-        actor who sent it (see `engine.cases.letter_checks`); None if it was already recorded.
-        """
-        from engine.cases.letter_checks import record_letter_check
-
-        with self._command(Command.check, case_id, actor=actor, on=on, at=at) as (uow, sit):
-            draft = record_letter_check(sit, check_id, template=template, document_id=document_id)
-            return None if draft is None else self._write(uow, sit, draft)
 
     def record_letter_check(
         self,

@@ -1,6 +1,7 @@
 """The decision a due timer takes, on the same rules as an officer's step (`decide.take_step`):
-cancelled if the case has left the stage, lapsed if its `when` no longer holds or its step is
-refused, else fired (its step taken) or escalated. Pure: no database.
+cancelled if the case has left the stage (a check's escalation: if its check was cleared), lapsed
+if its `when` no longer holds or its step is refused, else fired (its step taken) or escalated.
+Pure: no database.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from engine.cases.decide import (
 )
 from engine.cases.events import Escalation, EventKind, TimerLapsed
 from engine.errors import GuardFailed, MissingChecks, Refusal, TransitionNotAllowed
+from engine.language.windows import CheckEscalation
 
 if TYPE_CHECKING:
     from engine.language.definition import TimerDefinition
@@ -44,12 +46,28 @@ def fire_timer(
     writes the history an on-time one would have.
     """
     case, compiled = sit.case, sit.compiled
-    if case.state != timer["state"] or case.terminal or tdef is None:
+    check = tdef if isinstance(tdef, CheckEscalation) else None
+    if check is not None:
+        # A check's escalation outlives its stage: only clearing the check (or the case's
+        # end) cancels it.
+        if case.terminal or check.stage in case.progress.get("cleared", ()):
+            return TimerOutcome("cancelled")
+    elif case.state != timer["state"] or case.terminal or tdef is None:
         return TimerOutcome("cancelled")
+    assert tdef is not None
     day = sit.on.isoformat()
     as_of = case
-    if any(c["on"] > day for c in case.checks.values()):
-        as_of = replace(case, checks={k: c for k, c in case.checks.items() if c["on"] <= day})
+    waived = case.waived
+    if any(c["on"] > day for c in (*case.checks.values(), *waived.values())):
+        # Judged on what was recorded or waived by the due date, as an on-time sweep would.
+        as_of = replace(
+            case,
+            checks={k: c for k, c in case.checks.items() if c["on"] <= day},
+            progress={
+                **case.progress,
+                "waived": {k: w for k, w in waived.items() if w["on"] <= day},
+            },
+        )
     conditions = compiled.conditions_for_timer(tdef.id)
     # Outstanding-step conditions read checks, not personal facts: open no sealed data.
     names = {n for c in conditions for n in c.names}
@@ -84,6 +102,8 @@ def fire_timer(
                 to_role=tdef.escalate.to_role,
                 message=tdef.escalate.message,
                 explanation=timer["explanation"],
+                check=check.check if check else None,
+                stage=check.stage if check else None,
             ),
             f"escalation {tdef.id}: {tdef.ref.section}",
             actions=(

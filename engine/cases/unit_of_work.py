@@ -33,7 +33,7 @@ from engine.store.tables import (
     outbox_table,
     timer_table,
 )
-from engine.time.deadlines import plan_state_timers
+from engine.time.deadlines import ESCALATE_CHECK, plan_state_timers
 
 if TYPE_CHECKING:
     from engine.cases.catalog import Catalog
@@ -74,6 +74,23 @@ _CLOSE_CASE_TIMERS = update(timer_table).where(
     and_(
         timer_table.c.case_id == bindparam("timer_case"),
         timer_table.c.status == "pending",
+    )
+)
+# Leaving a stage cancels its timers, but not the escalations of its checks (`windows`): a
+# check missed stays outstanding, and escalated, across stages until recorded, waived or cleared.
+_CLOSE_STAGE_TIMERS = update(timer_table).where(
+    and_(
+        timer_table.c.case_id == bindparam("timer_case"),
+        timer_table.c.status == "pending",
+        timer_table.c.action != ESCALATE_CHECK,
+    )
+)
+_CLOSE_CLEARED_CHECKS = update(timer_table).where(
+    and_(
+        timer_table.c.case_id == bindparam("timer_case"),
+        timer_table.c.status == "pending",
+        timer_table.c.action == ESCALATE_CHECK,
+        timer_table.c.state.in_(bindparam("cleared", expanding=True)),
     )
 )
 ONE_ROW_WRITES = (_UPDATE_CASE, _INSERT_EVENT, _INSERT_TIMER, _INSERT_OUTBOX, _TIMER_CLAIM)
@@ -222,10 +239,14 @@ class UnitOfWork:
                 expected_seq=case.seq,
             ) from None
         if (draft.touch_timers and new.state != case.state) or draft.kind == EventKind.migration:
-            self.conn.execute(
-                _CLOSE_CASE_TIMERS,
-                {"timer_case": case.id, "status": "cancelled", "closed_seq": new.seq},
-            )
+            closing = {"timer_case": case.id, "status": "cancelled", "closed_seq": new.seq}
+            if new.terminal or draft.kind == EventKind.migration:
+                self.conn.execute(_CLOSE_CASE_TIMERS, closing)
+            else:
+                self.conn.execute(_CLOSE_STAGE_TIMERS, closing)
+                cleared = new.progress.get("cleared", [])
+                if cleared:
+                    self.conn.execute(_CLOSE_CLEARED_CHECKS, {**closing, "cleared": cleared})
             self.arm_timers(definition, new, self.reader.calendar_for(new))
         self.queue_actions(new, ev, draft.actions)
         return CommandResult(case=new, event=ev)
@@ -314,8 +335,14 @@ class UnitOfWork:
     def arm_timers(
         self, definition: ProcessDefinition, case: CaseState, cal: SchoolCalendar
     ) -> None:
-        """Arm the timers of the case's stage, due on the calendar's school days."""
-        planned = plan_state_timers(definition, case, calendar=cal)
+        """Arm the timers of the case's stage, due on the calendar's school days; a check's
+        escalation only the first time the case enters its stage, while the check is expected.
+        """
+        planned = [
+            p
+            for p in plan_state_timers(definition, case, calendar=cal)
+            if p.action != ESCALATE_CHECK or _still_expected(definition, case, p.timer_id)
+        ]
         if planned:
             self.conn.execute(
                 _INSERT_TIMER,
@@ -388,6 +415,27 @@ class UnitOfWork:
                 for i, a in enumerate(actions)
             ],
         )
+
+
+def _still_expected(definition: ProcessDefinition, case: CaseState, timer_id: str) -> bool:
+    """Whether a check's escalation is to be armed now: its check neither satisfied, escalated
+    nor cleared, and the case entering its stage for the first time (a case brought back to a
+    stage keeps the escalation armed, or raised, on its first visit).
+    """
+    from engine.language.windows import check_escalations
+
+    esc = check_escalations(definition).get(timer_id)
+    if esc is None:
+        return True
+    progress = case.progress
+    if (
+        esc.check in case.satisfied_checks()
+        or esc.check in progress.get("escalated", {})
+        or esc.stage in progress.get("cleared", ())
+    ):
+        return False
+    entered = progress.get("entered", {}).get(esc.stage)
+    return entered is None or entered == case.state_entered_on.isoformat()
 
 
 __all__ = ["ONE_ROW_WRITES", "CommandResult", "Transactions", "UnitOfWork"]

@@ -14,9 +14,11 @@ from engine.cli.common import (
     DATE,
     actor_options,
     db_option,
+    free_text,
     handle_errors,
     json_option,
     print_json,
+    text_file_option,
 )
 from engine.cli.tables import wide_option
 
@@ -46,6 +48,7 @@ def _expect_option(func: Any) -> Any:
     lazy={
         "find": ("engine.cli.find", "find_cmd", "Find a case by name, UPN, birth date, school."),
         "assign": ("engine.cli.find", "assign_cmd", "Give a case to another officer."),
+        "waive": ("engine.cli.waive", "waive_cmd", "Waive a check, with a reason (line manager)."),
     },
 )
 def case() -> None:
@@ -280,7 +283,15 @@ def _report(result: Any, as_json: bool) -> None:
 @click.argument("case_id")
 @click.argument("trigger")
 @_on_option
-@click.option("--note", default=None, help="Why, in a sentence.")
+@click.option("--note", default=None, help="Why, in a sentence (`-`: read standard input).")
+@text_file_option("note", "note")
+@click.option(
+    "--deliberate",
+    is_flag=True,
+    help="Take a step that keeps the stage again the same day on purpose (needs --reason).",
+)
+@click.option("--reason", default=None, help="Why it is deliberate (`-`: standard input).")
+@text_file_option("reason", "reason")
 @_expect_option
 @db_option
 @actor_options
@@ -291,27 +302,35 @@ def fire_cmd(
     trigger: str,
     on: dt.date,
     note: str | None,
+    note_file: str | None,
+    deliberate: bool,
+    reason: str | None,
+    reason_file: str | None,
     expect_seq: int | None,
     db_url: str | None,
     actor: str | None,
     role: str,
     as_json: bool,
 ) -> None:
-    """Take a step (roles, guards and required checks are enforced).
+    """Take a step (roles, guards and required checks are enforced). A step that keeps the stage
+    (e.g. a MASH referral) taken again the same day is refused unless --deliberate --reason.
 
-    Example: cme case fire CME-000001 contact_established --on 2024-10-22
+    Example: cme case fire CME-000001 contact_established --on 2024-10-22 --note-file visit.txt
     """
     from engine.cli import wiring
 
+    who = wiring.actor(actor, role)
     svc = wiring.service(db_url)
     result = svc.fire(
         case_id,
         trigger,
         on=on,
         at=wiring.now(),
-        actor=wiring.actor(actor, role),
+        actor=who,
         expected_seq=expect_seq,
-        note=note,
+        note=free_text(note, note_file, option="note"),
+        deliberate=deliberate,
+        reason=free_text(reason, reason_file, option="reason"),
     )
     _report(result, as_json)
 
@@ -320,7 +339,15 @@ def fire_cmd(
 @click.argument("case_id")
 @click.argument("check")
 @_on_option
-@click.option("--outcome", required=True, help="What the check found.")
+@click.option("--outcome", default=None, help="What the check found (`-`: standard input).")
+@text_file_option("outcome", "outcome")
+@click.option(
+    "--amend",
+    is_flag=True,
+    help="Record a check already recorded again, keeping the earlier outcome (needs --reason).",
+)
+@click.option("--reason", default=None, help="Why it is amended (`-`: standard input).")
+@text_file_option("reason", "reason")
 @_expect_option
 @db_option
 @actor_options
@@ -330,28 +357,37 @@ def check_cmd(
     case_id: str,
     check: str,
     on: dt.date,
-    outcome: str,
+    outcome: str | None,
+    outcome_file: str | None,
+    amend: bool,
+    reason: str | None,
+    reason_file: str | None,
     expect_seq: int | None,
     db_url: str | None,
     actor: str | None,
     role: str,
     as_json: bool,
 ) -> None:
-    """Record a check: when it was made and what it found.
+    """Record a check: when it was made and what it found (--outcome or --outcome-file). A check
+    already recorded is amended with --amend --reason, keeping both outcomes.
 
     Example: cme case check CME-000001 mash_check --on 2024-10-28 --outcome "not known"
     """
     from engine.cli import wiring
 
+    who = wiring.actor(actor, role)
+    said = free_text(outcome, outcome_file, option="outcome")
     svc = wiring.service(db_url)
     result = svc.record_check(
         case_id,
         check,
         on=on,
         at=wiring.now(),
-        actor=wiring.actor(actor, role),
-        outcome=outcome,
+        actor=who,
+        outcome=said or "",
         expected_seq=expect_seq,
+        amend=amend,
+        reason=free_text(reason, reason_file, option="reason"),
     )
     _report(result, as_json)
 
@@ -398,7 +434,8 @@ def fact_cmd(
 
 @case.command("note")
 @click.argument("case_id")
-@click.argument("text")
+@click.argument("text", required=False)
+@text_file_option("note", "note")
 @_on_option
 @_expect_option
 @db_option
@@ -407,7 +444,8 @@ def fact_cmd(
 @handle_errors
 def note_cmd(
     case_id: str,
-    text: str,
+    text: str | None,
+    note_file: str | None,
     on: dt.date,
     expect_seq: int | None,
     db_url: str | None,
@@ -415,19 +453,21 @@ def note_cmd(
     role: str,
     as_json: bool,
 ) -> None:
-    """Add a note to the case's history.
+    """Add a note to the case's history: TEXT, `-` for standard input, or --note-file PATH.
 
     Example: cme case note CME-000001 "Neighbour says family moved to Leeds" --on 2024-10-30
     """
     from engine.cli import wiring
 
+    who = wiring.actor(actor, role)
+    said = free_text(text, note_file, option="note")
     svc = wiring.service(db_url)
     result = svc.add_note(
         case_id,
-        text,
+        said or "",
         on=on,
         at=wiring.now(),
-        actor=wiring.actor(actor, role),
+        actor=who,
         expected_seq=expect_seq,
     )
     _report(result, as_json)

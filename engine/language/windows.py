@@ -130,7 +130,15 @@ def generated_timers(defn: ProcessDefinition) -> dict[str, list[TimerDefinition]
     """The timers the windows generate, by the state they are armed in (hand-written timers
     that already do the same are left to stand, and not repeated).
     """
+    # Escalations first: on the day a window ends and the next begins, the history says what
+    # was outstanding before the case moves on.
     out: dict[str, list[TimerDefinition]] = {name: [] for name in defn.states}
+    for name, state in defn.states.items():
+        taken = {t.id for t in state.timers}
+        for check in state.checklist:
+            timer = _escalation(name, state, check)
+            if timer is not None and timer.id not in taken:
+                out[name].append(timer)
     for source, trig, stage in start_steps(defn):
         written = defn.states[source].timers
         if any(t.fire == trig.id for t in written) or any(
@@ -138,12 +146,6 @@ def generated_timers(defn: ProcessDefinition) -> dict[str, list[TimerDefinition]
         ):
             continue
         out[source].append(_start_timer(defn, trig, stage))
-    for name, state in defn.states.items():
-        taken = {t.id for t in state.timers}
-        for check in state.checklist:
-            timer = _escalation(name, state, check)
-            if timer is not None and timer.id not in taken:
-                out[name].append(timer)
     return {name: timers for name, timers in out.items() if timers}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from engine.cases.events import Escalation, EventKind, event_from_row
+from engine.cases.projection import CaseState
 from engine.cases.service import CaseService
 from engine.protection.access import ActorLike, Permission, require
 from engine.reports.as_of import cases_as_of
@@ -61,7 +62,7 @@ def escalations_report(
                 "process": ev.process_id,
                 "to_role": raised.to_role,
                 "message": raised.message,
-                "still_open": bool(case and case.overdue and not case.terminal),
+                "still_open": _still_open(case, raised),
                 "assigned_officer": case.assigned_officer if case else None,
             }
         )
@@ -73,6 +74,18 @@ def escalations_report(
         rows=rows,
         notes=[f"raised {since.isoformat()} to {on.isoformat()}: {len(rows)}"],
     )
+
+
+def _still_open(case: CaseState | None, raised: Escalation) -> bool:
+    """Not acted on: for a check, while it is outstanding (neither recorded, waived nor
+    cleared); for anything else, while the case is overdue in the stage it was raised in.
+    """
+    if case is None or case.terminal:
+        return False
+    if raised.check is None:
+        return case.overdue
+    cleared = case.progress.get("cleared", ())
+    return raised.check not in case.satisfied_checks() and (raised.stage or "") not in cleared
 
 
 __all__ = ["ESCALATION_COLUMNS", "escalations_report"]

@@ -70,6 +70,14 @@ MEASURES: dict[str, FactDefinition] = {
     "weeks_since_notification": FactDefinition(
         type=FactType.int, description="Whole calendar weeks since Day 1 of the case."
     ),
+    "outstanding_checks": FactDefinition(
+        type=FactType.int,
+        description="Checks the case still owes, from any stage it has entered (case show).",
+    ),
+    "escalated_checks": FactDefinition(
+        type=FactType.int,
+        description="Of those, the checks escalated: their window ended and nobody acted.",
+    ),
     "state": FactDefinition(type=FactType.string, description="The case's stage id."),
     "process": FactDefinition(type=FactType.string, description="The case's process id."),
     "notification_text": FactDefinition(

@@ -10,7 +10,7 @@ from typing import Any
 from engine.cases.notification import age_phase
 from engine.cases.projection import CaseState
 from engine.cases.service import CaseService
-from engine.cases.views import day_of_case
+from engine.cases.views import day_of_case, outstanding_for
 from engine.errors import CalendarError
 from engine.protection.access import ActorLike, Permission, require
 from engine.reports.as_of import cases_as_of
@@ -45,7 +45,10 @@ def rag_report(
         child = case.personal.get("child") or {}
         dob = maybe_date(child.get("date_of_birth"))
         days_out = days_out_of_education(case, facts, on)
+        owed = outstanding_for(service, case, outline, on)
         measures: dict[str, Any] = {
+            "outstanding_checks": len(owed),
+            "escalated_checks": sum(1 for o in owed if o.escalated),
             "weeks_out_of_education": days_out // 7,
             "days_out_of_education": days_out,
             "weeks_since_notification": max(0, (on - case.opened_on).days) // 7,
@@ -56,7 +59,7 @@ def rag_report(
         rating = rules.rate(
             facts=facts,
             measures=measures,
-            checks_done=case.checks.keys(),
+            checks_done=case.satisfied_checks(),
             case_day=day_of_case(service, case, on) or 0,
             state_day=_state_day(service, case, on),
             on=on,

@@ -11,7 +11,7 @@ from typing import Any
 from engine.cases.notification import age_phase
 from engine.cases.projection import CaseState
 from engine.cases.service import CaseService
-from engine.cases.views import day_of_case
+from engine.cases.views import day_of_case, outstanding_for
 from engine.protection.access import ActorLike, Permission, require
 from engine.reports.as_of import TimerAsOf, cases_as_of, timers_as_of
 from engine.reports.reads import case_facts, days_out_of_education, log_reads, maybe_date
@@ -77,13 +77,8 @@ def _register_row(
     facts = case_facts(case)
     day = day_of_case(service, case, on)
     days_out = days_out_of_education(case, facts, on)
-    outstanding = [
-        c.id
-        for c in outline.states[case.state].checklist
-        if c.required
-        and c.id not in case.checks
-        and (c.first is None or day is None or day >= c.first)
-    ]
+    # Every check the case still owes, from whichever stage (as `cme case show` lists them).
+    outstanding = [o.id for o in outstanding_for(service, case, outline, on)]
     nxt = timers[0] if timers else None
     return {
         "case_id": case.id,

@@ -29,6 +29,7 @@ from engine.cases.service import ONE_ROW_WRITES, CaseService
 from engine.errors import CMEError, ConcurrentUpdate, InputError
 from engine.store.integrity import marked_among, marked_message
 from engine.store.tables import case_table, timer_table
+from engine.time.deadlines import ESCALATE_CHECK
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +307,8 @@ def _fire_batch(
         status = service.fire_timer_in(conn, timer, at=at, cases=cases)
         if status == "skipped":
             continue  # another sweeper dealt with it first
-        outcome = "escalated" if status == "fired" and timer["action"] == "escalate" else status
+        escalates = timer["action"] in ("escalate", ESCALATE_CHECK)
+        outcome = "escalated" if status == "fired" and escalates else status
         if status == "fired" and timer["action"] == "fire":
             moved.add(case_id)
         done.append(

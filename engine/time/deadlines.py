@@ -12,6 +12,7 @@ from typing import Protocol
 
 from engine.errors import CalendarError
 from engine.language.definition import ClockUnit, ProcessDefinition, TimerDefinition
+from engine.language.windows import CheckEscalation
 from engine.time.calendar import SchoolCalendar
 from engine.time.words import day_words
 
@@ -152,6 +153,18 @@ def refuse_unplaceable_case(
         ) from None
 
 
+ESCALATE_CHECK = "escalate_check"
+"""The stored action of a check's escalation (`windows.CheckEscalation`): unlike a stage's other
+timers it is not cancelled when the case leaves the stage, only when its check is cleared."""
+
+
+def timer_action(timer: TimerDefinition) -> str:
+    """What a timer does, as its row stores it: fire, escalate, or escalate_check."""
+    if timer.fire:
+        return "fire"
+    return ESCALATE_CHECK if isinstance(timer, CheckEscalation) else "escalate"
+
+
 def plan_state_timers(
     definition: ProcessDefinition,
     case: CaseClock,
@@ -183,7 +196,7 @@ def plan_state_timers(
                 key=f"{case.id}:{case.seq}:{timer.id}",
                 timer_id=timer.id,
                 state=case.state,
-                action="fire" if timer.fire else "escalate",
+                action=timer_action(timer),
                 trigger=timer.fire,
                 escalate_role=timer.escalate.to_role if timer.escalate else None,
                 due_date=due,
