@@ -82,13 +82,29 @@ class PolicyWords:
         return self.states.get(state_id) or _humane(state_id)
 
 
-def reminder_not_needed(body: EventBody) -> bool:
-    """Whether an event is a reminder that lapsed because what it waited for was done."""
-    return (
-        isinstance(body, TimerLapsed)
-        and bool(body.because)
-        and all(_RECORDED_CHECK.match(b) for b in body.because)
-    )
+_NOT_RECORDED = re.compile(r"^\s*(\w+) is not recorded\b")
+_ESCALATION_ID = re.compile(r"^(\w+)_outstanding$")
+
+
+def waited_for(body: EventBody, checks: Mapping[str, str]) -> list[str] | None:
+    """The checks a lapsed reminder waited for, if every reason it lapsed is one of them being
+    done: its guard `!checks.X` (or its words, "X is not recorded", as the windows generate it).
+    None if it lapsed for another reason (a step refused, a condition on facts).
+    """
+    if not isinstance(body, TimerLapsed):
+        return None
+    found = []
+    for reason in body.because:
+        match = _RECORDED_CHECK.match(reason) or _NOT_RECORDED.match(reason)
+        if match is None or (match.re is _NOT_RECORDED and match.group(1) not in checks):
+            return None
+        found.append(match.group(1))
+    if not found:  # no reason kept: a generated escalation says its check by its id
+        match = _ESCALATION_ID.match(body.timer)
+        if match is None or match.group(1) not in checks:
+            return None
+        found.append(match.group(1))
+    return found
 
 
 @dataclass
@@ -137,13 +153,15 @@ class HistoryReader:
             return f"Letter filed: {_humane(body.template)} (document {body.document_id})"
         return _no_expressions(fallback, words)
 
+    def not_needed(self, event: CaseEvent) -> bool:
+        """Whether `event` is a reminder that was not needed (folded away by default)."""
+        return waited_for(event.body, self.words.checks) is not None
+
     def _lapsed(self, body: TimerLapsed) -> str:
-        if reminder_not_needed(body):
+        checks = waited_for(body, self.words.checks)
+        if checks is not None:
             done = []
-            for item in body.because:
-                found = _RECORDED_CHECK.match(item)
-                assert found is not None
-                check = found.group(1)
+            for check in checks:
                 how, day = self.done.get(check, ("recorded", None))
                 when = f" on {day_words(day)}" if day is not None else ""
                 done.append(f"{self.words.check(check)} was {how}{when}")

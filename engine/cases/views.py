@@ -23,7 +23,7 @@ from engine.cases.events import (
     StepTaken,
     TimerLapsed,
 )
-from engine.cases.history import HistoryReader, PolicyWords, reminder_not_needed
+from engine.cases.history import HistoryReader, PolicyWords
 from engine.cases.outstanding import OutstandingCheck, is_late, outstanding_checks
 from engine.cases.projection import CaseState
 from engine.cases.reading import Reads
@@ -191,7 +191,7 @@ def history_rows(events: list[Any], outline: ProcessOutline) -> list[dict[str, A
             "role": e.role,
             "rule": e.rule,
             "summary": reader.line(e, event_summary(e.body, str(e.kind))),
-            "not_needed": reminder_not_needed(e.body),
+            "not_needed": reader.not_needed(e),
         }
         for e in events
     ]

@@ -14,6 +14,7 @@ import datetime as dt
 import click
 
 from engine.cli.common import DATE, actor_options, db_option, handle_errors, json_option
+from engine.cli.tables import wide_option
 
 
 @click.group()
@@ -32,6 +33,7 @@ def outbox() -> None:
     help="Only rows with this status (pending, failed, sent, dead); repeatable.",
 )
 @click.option("--case", "case_id", default=None, help="Only this case's rows.")
+@wide_option
 @db_option
 @actor_options
 @json_option
@@ -39,12 +41,14 @@ def outbox() -> None:
 def list_cmd(
     statuses: tuple[str, ...],
     case_id: str | None,
+    wide: bool,
     db_url: str | None,
     actor: str | None,
     role: str,
     as_json: bool,
 ) -> None:
-    """The outbox: what each row is, its status, attempts and last error.
+    """The outbox: what each row is, its status, attempts, last error and the documents filed
+    (their ids are what `cme outbox document` takes).
 
     Example: cme outbox list --status failed --status dead
     """
@@ -52,39 +56,40 @@ def list_cmd(
 
     from engine.cli import wiring
     from engine.cli.common import print_json
-    from engine.effects.outbox import list_outbox
+    from engine.effects.outbox import documents_of, list_outbox
     from engine.protection.access import Permission, require
 
     svc = wiring.service(db_url)
     require(wiring.actor(actor, role), Permission.read_case, table=svc.roles)
     rows = list_outbox(svc, status=list(statuses) or None, case_id=case_id)
+    documents = documents_of(svc, [r.id for r in rows])
     if as_json:
-        print_json([asdict(r) for r in rows])
+        print_json([{**asdict(r), "document_ids": documents.get(r.id, [])} for r in rows])
         return
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    from engine.cli.tables import cell, console, id_column, joined, lines, table, text_column
 
-    t = Table()
-    for col in ("id", "case", "kind", "to", "template", "status", "attempts", "last error"):
-        t.add_column(col)
+    t = table()
+    id_column(t, "row")
+    id_column(t, "case")
+    text_column(t, "what", ratio=3)
+    text_column(t, "status", ratio=1)
+    id_column(t, "document")
     for r in rows:
+        status = f"{r.status}, {r.attempts} attempt{'s' if r.attempts != 1 else ''}"
         t.add_row(
-            *(
-                Text(str(v))
-                for v in (
-                    r.id,
-                    r.case_id,
-                    r.kind,
-                    r.recipient,
-                    r.template or "",
-                    r.status,
-                    r.attempts,
-                    r.last_error or "",
-                )
-            )
+            cell(r.id),
+            cell(r.case_id),
+            lines(
+                f"{r.kind} {r.template or ''} to {r.recipient}",
+                (r.last_error or "", "red"),
+            ),
+            cell(status),
+            cell(joined(documents.get(r.id, []), "\n")),
         )
-    Console().print(t)
+    con = console(wide=wide)
+    con.print(t)
+    if documents:
+        con.print(cell("Print a letter: cme outbox document ID -o letter.pdf", "dim"))
 
 
 @outbox.command("send")

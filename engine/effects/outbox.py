@@ -301,6 +301,24 @@ def list_outbox(
         return [OutboxItem.from_row(r) for r in conn.execute(query)]
 
 
+def documents_of(service: CaseService, outbox_ids: Sequence[int]) -> dict[int, list[int]]:
+    """The documents filed for each outbox row (row id -> document ids, oldest first): what an
+    officer types to `cme outbox document` to print a letter.
+    """
+    if not outbox_ids:
+        return {}
+    found: dict[int, list[int]] = {}
+    query = (
+        select(document_table.c.outbox_id, document_table.c.id)
+        .where(document_table.c.outbox_id.in_(list(outbox_ids)))
+        .order_by(document_table.c.id)
+    )
+    with service.store.read() as conn:
+        for outbox_id, document_id in conn.execute(query):
+            found.setdefault(int(outbox_id), []).append(int(document_id))
+    return found
+
+
 def retry(service: CaseService, ids: Sequence[int] | None = None) -> list[int]:
     """Put failed or dead rows (the ones named, else every dead one) back to pending, with fresh
     attempts; returns the ids changed. A sent row is never sent again.
@@ -409,6 +427,7 @@ __all__ = [
     "RecipientDirectory",
     "SendSummary",
     "document_of",
+    "documents_of",
     "list_outbox",
     "message_context",
     "retry",
