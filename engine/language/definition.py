@@ -334,6 +334,9 @@ class TriggerDefinition(Strict):
     """Checks that must be recorded before this step."""
     requires_facts: list[Identifier] = Field(default_factory=list)
     """Facts that must be recorded (any value) before this step."""
+    requires_reason: bool = False
+    """Whether the step is refused without a reason given with it (`cme case fire --note`),
+    kept in the case's history: e.g. closing a case opened in error."""
     actions: list[ActionDefinition] = Field(default_factory=list)
     """What the engine requests of adapters when the step is taken."""
     legal_basis: str | None = None
