@@ -79,6 +79,15 @@ def _read(
         value = facts.get(name)
         if fact is not None and fact.personal and value is not None:
             parts.append(f"{name}: recorded")
+        elif fact is not None and fact.derived is not None:
+            # A count says which recorded dates it was counted from (derived facts, H2).
+            dates = {"effective_date": on, "opened_on": opened_on}
+            sources = [
+                f"{s} {value_words(dates.get(s, facts.get(s)), fact_defs.get(s))}"
+                for s in fact.derived.sources
+            ]
+            counted = f"{name}: {value_words(value, fact)}, counted from {' to '.join(sources)}"
+            parts.append(counted)
         else:
             parts.append(f"{name}: {value_words(value, fact)}")
     names = condition.names

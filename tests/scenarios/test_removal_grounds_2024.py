@@ -1,4 +1,4 @@
-"""Grounds A-O of Regulation 9(1) of the 2024 regulations (removal_grounds version 2), in force
+"""Grounds A-O of Regulation 9(1) of the 2024 regulations (removal_grounds version 4), in force
 for cases opened from 19 August 2024, each accepted when its conditions hold and refused, naming
 the failing condition, when one does not. Walked on the shipped london-2024-25 calendar:
 proposed Monday 9 September 2024, confirmed 16 September, removed 23 September 2024."""
@@ -130,14 +130,18 @@ GROUNDS = [
         "Ground H",
         "make_cme_notification",
         "remove_under_ground_h",
+        # Leave ended Wednesday 4 September 2024; the tenth school day after it is Wednesday
+        # 18 September, so an off roll date of 23 September is after the ten school days.
         facts={
             "leave_of_absence_granted": True,
-            "school_days_absent_after_leave_expired": 10,
+            "leave_expired_on": D(2024, 9, 4),
+            "attended_after_leave_expired": False,
             **NOT_SICK_AND_UNTRACED,
         },
         before_notice=("evidence_of_checks_completed",),
         confirmations=("cme_officer_confirmed_receipt",),
-        breaks={"school_days_absent_after_leave_expired": 9},
+        # Leave ended Monday 9 September: the tenth school day after it is 23 September itself.
+        breaks={"leave_expired_on": D(2024, 9, 9)},
         fails=(
             "the pupil has failed to attend within the ten school days immediately following "
             "the end of the leave of absence",
@@ -147,8 +151,10 @@ GROUNDS = [
         "Ground I",
         "make_cme_notification",
         "remove_under_ground_i",
+        # Absent from Monday 1 July 2024: 15 school days to the end of the summer term, 20 by
+        # Monday 9 September, 25 before 16 September.
         facts={
-            "continuous_absence_school_days": 20,
+            "first_day_of_absence": D(2024, 7, 1),
             "all_sessions_coded_g_n_or_o": True,
             **NOT_SICK_AND_UNTRACED,
         },
@@ -162,7 +168,8 @@ GROUNDS = [
         "notify_la_of_removal",
         "remove_under_ground_j",
         facts={
-            "custodial_sentence_months": 4,
+            "sentence_starts_on": D(2024, 9, 2),
+            "sentence_ends_on": D(2025, 1, 2),  # four months
             "final_order": True,
             "on_remand": False,
             "expected_to_return_after_custody": False,
@@ -221,7 +228,10 @@ GROUNDS = [
         "Ground O",
         "notify_la_of_removal",
         "remove_under_ground_o",
-        facts={"exclusion_review_status": "irp_decision_exclusion_stands"},
+        facts={
+            "exclusion_review_status": "irp_decision_exclusion_stands",
+            "exclusion_decision_given_on": D(2024, 7, 1),
+        },
         confirmations=("exclusion_notified_to_school_inclusion",),
         breaks={"exclusion_review_status": "pupil_reinstated"},
         fails=(
@@ -234,11 +244,11 @@ GROUNDS = [
 
 
 def test_every_2024_ground_is_walked(registry) -> None:
-    v2 = registry.get("removal_grounds", 2).definition
-    assert v2.effective_from == D(2024, 8, 19)
-    assert v2.applies.cases_opened_from == D(2024, 8, 19)
-    assert v2.facts["ground"].values == [f"Ground {c}" for c in "ABCDEFGHIJKLMNO"]
-    assert [g.ground for g in GROUNDS] == v2.facts["ground"].values
+    v4 = registry.get("removal_grounds", 4).definition
+    assert v4.effective_from == D(2024, 8, 19)
+    assert v4.applies.cases_opened_from == D(2024, 8, 19)
+    assert v4.facts["ground"].values == [f"Ground {c}" for c in "ABCDEFGHIJKLMNO"]
+    assert [g.ground for g in GROUNDS] == v4.facts["ground"].values
 
 
 @pytest.mark.parametrize("g", GROUNDS, ids=str)
@@ -246,7 +256,7 @@ def test_ground_accepted_when_its_conditions_hold(sqlite_service, g: Ground) -> 
     walk = walk_to_removal(sqlite_service, g, T)
     case = walk.case
     assert (case.state, case.terminal, case.closed_on) == ("removed_from_roll", True, T.removed)
-    assert case.process_version == 2
+    assert case.process_version == 4
     rule = walk.events()[-1].rule
     letter = g.ground.removeprefix("Ground ")
     assert f"Regulation 9(1)({letter.lower()}) ({g.ground})" in rule
@@ -260,7 +270,8 @@ def test_ground_refused_naming_the_failing_condition(sqlite_service, g: Ground) 
     for says in g.fails:
         assert f"condition not met: {says}" in str(error)
     for name, value in g.breaks.items():
-        assert f"{name}: {written(value)}" in str(error)
+        # A date a count is counted from is named with the count ("counted from …").
+        assert f"{name}: {written(value)}" in str(error) or f"{name} {written(value)}" in str(error)
 
 
 def test_ground_i_walked_on_both_databases(service) -> None:
@@ -288,7 +299,7 @@ def test_cases_opened_from_19_august_2024_take_the_2024_grounds(sqlite_service) 
         process="removal_grounds",
         calendar=TEST_CALENDAR,
     )
-    assert walk.case.process_version == 2
+    assert walk.case.process_version == 4
     assert walk.case.facts["ground"] == "Ground I"
 
 
