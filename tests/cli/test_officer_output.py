@@ -1,0 +1,151 @@
+"""What an officer reads, at the widths officers' terminals have (issue 15): `case show`, `cme
+due` and `case list` at 100 and 80 columns print every id whole; `cme due` names each check and
+groups a case's items; `outbox list` shows document ids; the first formal letter, once sent,
+records its check; a history reads in words, its unneeded reminders folded unless `--all`.
+
+One real case (two siblings) on real dates on the `london` calendar: opened Monday 21 Oct 2024,
+half term 28 Oct – 1 Nov, looked at on Wednesday 20 Nov 2024 (Day 18) after the scheduler ran.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from engine.cli import cli
+
+FORM = str(files("processes").joinpath("forms", "notification_example.yaml"))
+CASE = "CME-000001"
+ON = "2024-11-20"
+EXPRESSION = re.compile(r"!checks\.|checks\.\w|==|&&|\|\|")
+
+
+def cme(db: str, *args: str, width: int = 100) -> str:
+    result = CliRunner().invoke(
+        cli, [*args, "--db", db], env={"CME_ACTOR": "sona", "COLUMNS": str(width)}
+    )
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def whole(identifier: str, text: str) -> bool:
+    """`identifier` printed unbroken, not as part of a longer word."""
+    return re.search(rf"(?<![\w]){re.escape(identifier)}(?![\w])", text) is not None
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('officer') / 'cme.db'}"
+    cme(url, "case", "open", "--form", FORM, "--on", "2024-10-21")
+    cme(url, "case", "check", CASE, "core_information_checked", "--on", "2024-10-21",
+        "--outcome", "all there")  # fmt: skip
+    cme(url, "case", "fire", CASE, "start_reasonable_checks", "--on", "2024-10-24")
+    cme(url, "case", "check", CASE, "mash_check", "--on", "2024-10-25",
+        "--outcome", "not known to MASH")  # fmt: skip
+    cme(url, "tick", "--until", ON)
+    return url
+
+
+def shown(db: str, *extra: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(cme(db, "case", "show", CASE, "--on", ON, "--json", *extra))
+    return data
+
+
+def fits(text: str, width: int) -> None:
+    assert "…" not in text
+    too_wide = [line for line in text.splitlines() if len(line.rstrip()) > width]
+    assert too_wide == []
+
+
+@pytest.mark.parametrize("width", [100, 80])
+def test_case_show_due_and_list_print_every_id_whole(db: str, width: int) -> None:
+    summary = shown(db)
+    outstanding = [c["id"] for c in summary["outstanding_checks"]]
+    assert len(outstanding) >= 10  # overdue from three stages, and the Day 16–25 ones
+    checklist = [c["id"] for c in summary["checklist"]]
+    steps = [n["trigger"] for n in summary["next_steps"]]
+
+    show = cme(db, "case", "show", CASE, "--on", ON, width=width)
+    fits(show, width)
+    for identifier in [CASE, *outstanding, *checklist, *steps]:
+        assert whole(identifier, show), identifier
+
+    due = cme(db, "due", "--on", ON, width=width)
+    fits(due, width)
+    for identifier in [CASE, "CME-000002", *outstanding]:
+        assert whole(identifier, due), identifier
+
+    listed = cme(db, "case", "list", width=width)
+    fits(listed, width)
+    assert whole(CASE, listed) and whole("CME-000002", listed)
+    assert "Ana Silva" in listed and "Tiago Silva" in listed
+
+
+def test_due_names_each_check_and_groups_a_cases_items(db: str) -> None:
+    due = cme(db, "due", "--on", ON)
+    items = json.loads(cme(db, "due", "--on", ON, "--json"))
+    mine = [i for i in items if i["case_id"] == CASE and i.get("check")]
+    assert mine
+    # Each case's id heads its items once; every item names its check by id and wording.
+    assert len(re.findall(rf"(?<!\w){CASE}(?!\w)", due)) == 1
+    first, then = due.index(CASE), due.index("CME-000002")
+    for item in mine:
+        at = due.index(f"  {item['check']} ")
+        assert first < at < then, item["check"]
+        assert item["wording"].split()[0] in due[at : at + 300]
+    assert "escalate to cme_officer" not in due
+    assert "escalated; was due 2024-11-15" in due  # the Day 5–15 checks, escalated on Day 16
+
+
+def test_history_reads_in_words_and_folds_reminders_not_needed(db: str) -> None:
+    history = shown(db)["history"]
+    assert [h["summary"] for h in history if EXPRESSION.search(h["summary"])] == []
+    folded = [h for h in history if h["not_needed"]]
+    assert [h["summary"] for h in folded] == [
+        "Reminder not needed: Core information checked was recorded on 21 Oct 2024",
+        "Reminder not needed: MASH check was recorded on 25 Oct 2024",
+    ]
+    text = cme(db, "case", "show", CASE, "--on", ON)
+    assert "2 reminders not needed, hidden; --all shows them" in text
+    assert "Reminder not needed" not in text
+    assert not EXPRESSION.search(text)
+    everything = cme(db, "case", "show", CASE, "--on", ON, "--all")
+    assert "Reminder not needed: Core information checked was recorded on 21 Oct 2024" in (
+        " ".join(everything.split())
+    )
+    assert "hidden" not in everything
+
+
+def test_the_first_formal_letter_once_sent_records_its_check_and_lists_its_document(
+    tmp_path: Path,
+) -> None:
+    db = f"sqlite:///{tmp_path / 'cme.db'}"
+    cme(db, "case", "open", "--form", FORM, "--on", "2024-10-21")
+    cme(db, "case", "fire", CASE, "start_reasonable_checks", "--on", "2024-10-24")
+    assert "first_formal_letter_sent" in [c["id"] for c in shown(db)["outstanding_checks"]]
+    sent = json.loads(cme(db, "outbox", "send", "--on", "2024-10-25", "--json"))
+    (document_id,) = sent["documents"]
+
+    rows = json.loads(cme(db, "outbox", "list", "--case", CASE, "--json"))
+    (letter,) = [r for r in rows if r["kind"] == "letter"]
+    assert letter["document_ids"] == [document_id]
+    listed = cme(db, "outbox", "list", width=80)
+    fits(listed, 80)
+    row = next(line for line in listed.splitlines() if line.startswith(f"{letter['id']} "))
+    assert row.split()[-1] == str(document_id)
+
+    summary = shown(db)
+    assert summary["checks_recorded"]["first_formal_letter_sent"]["document_id"] == document_id
+    assert "first_formal_letter_sent" not in [c["id"] for c in summary["outstanding_checks"]]
+    recorded = summary["history"][-1]
+    assert (recorded["kind"], recorded["actor"]) == ("check_recorded", "sona")
+    assert recorded["summary"] == (
+        "Recorded: First formal letter sent — letter first_formal_cme_letter sent "
+        f"(document {document_id})"
+    )
