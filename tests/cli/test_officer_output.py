@@ -83,8 +83,10 @@ def test_case_show_due_and_list_print_every_id_whole(db: str, width: int) -> Non
 
     listed = cme(db, "case", "list", width=width)
     fits(listed, width)
-    assert whole(CASE, listed) and whole("CME-000002", listed)
-    assert "Ana Silva" in listed and "Tiago Silva" in listed
+    assert whole(CASE, listed)
+    assert whole("CME-000002", listed)
+    assert "Ana Silva" in listed
+    assert "Tiago Silva" in listed
 
 
 def test_due_names_each_check_and_groups_a_cases_items(db: str) -> None:

@@ -247,7 +247,8 @@ def test_a_letter_the_sender_may_not_record_the_check_of_is_not_filed(service, a
     sender = _sender(service)
     sender.actor = Actor("lee", "line_manager")  # first_formal_letter_sent: recorded_by cme_officer
     summary = sender.send_pending(on=dt.date(2024, 10, 25), at=RECORDED_AT)
-    assert summary.sent == [] and summary.documents == []
+    assert summary.sent == []
+    assert summary.documents == []
     assert "line_manager" in summary.failed[0][1]
     with service.store.engine.connect() as conn:
         assert conn.execute(select(document_table)).all() == []
