@@ -213,6 +213,11 @@ class References:
         for j, fact in enumerate(trig.requires_facts):
             if fact not in self.facts and fact not in self.broken_facts:
                 self.issue((*base, "requires_facts", j), self._unknown("fact", fact, self.facts))
+        for j, action in enumerate(trig.actions):
+            # The check a letter records when sent must be one of the process's checks.
+            if action.records_check is not None and action.records_check not in self.checks:
+                message = self._unknown("check", action.records_check, self.checks)
+                self.issue((*base, "actions", j, "records_check"), message)
         self.trigger_guards[trig.id] = self._compile(trig.guards, (*base, "guards"))
 
     def _check_timer(self, state: str, index: int, timer: TimerDefinition) -> None:

@@ -98,6 +98,18 @@ def test_problems_in_different_parts_are_all_reported() -> None:
     assert any("channel" in m and "valid string" in m for m in messages)
 
 
+def test_a_letter_must_record_a_check_the_process_has() -> None:
+    shipped = Path(__file__).parents[3] / "processes" / "untraceable_cme.yaml"
+    text = shipped.read_text(encoding="utf-8").replace(
+        "records_check: first_formal_letter_sent", "records_check: first_formal_leter_sent"
+    )
+    with pytest.raises(DefinitionError) as info:
+        load_process_text(text, "untraceable_cme.yaml")
+    (issue,) = info.value.issues
+    assert "unknown check 'first_formal_leter_sent'" in issue.message
+    assert "first_formal_letter_sent" in issue.message  # the suggestion
+
+
 def test_a_broken_fact_does_not_cascade_into_its_guards() -> None:
     text = TINY.read_text(encoding="utf-8").replace(
         "absence_days: {type: int,", "absence_days: {type: integer,"
