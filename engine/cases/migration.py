@@ -20,7 +20,7 @@ from sqlalchemy import and_, select
 from engine.cases.catalog import compile_text
 from engine.cases.events import Migration, Opened, StepTaken
 from engine.cases.projection import CaseEvent, CaseState, EventKind, apply
-from engine.cases.service import Actor, CaseService, CommandResult
+from engine.cases.service import SCHEDULER, Actor, CaseService, CommandResult
 from engine.errors import CalendarError, CMEError, InputError, UnknownProcess, suggest
 from engine.language.definition import ProcessDefinition
 from engine.language.machine import CompiledProcess
@@ -33,9 +33,16 @@ from engine.time.deadlines import PlannedTimer, plan_state_timers
 
 
 def find_version(service: CaseService, process_id: str, version: int) -> CompiledProcess:
-    """A version from the registry, else as stored in the database; UnknownProcess if neither."""
+    """A version from the registry, else as stored in the database; UnknownProcess if neither.
+
+    A registry not loaded yet is not loaded for a version the database holds (the daily run's
+    migrations read the stored text, never every process file).
+    """
+    registered = service.catalog.registered(process_id, version)
+    if registered is not None:
+        return registered
     try:
-        return service.registry.get(process_id, version)
+        return service.catalog.compiled_version(process_id, version)
     except UnknownProcess:
         pass
     with service.store.read() as conn:
@@ -309,7 +316,7 @@ def plan_migration(
     actor: Actor,
 ) -> MigrationPlan:
     """Check the request and preview every running case on `from_version`; writes nothing."""
-    require(actor, Permission.load_process, table=service.roles, doing="migrate")
+    _may_migrate(service, actor)
     definition = to.definition
     if definition.id != process_id:
         raise InputError(f"the new version is process {definition.id!r}, not {process_id!r}")
@@ -364,19 +371,35 @@ def _refuse_before_effective(
         )
 
 
+def _may_migrate(service: CaseService, actor: Actor) -> None:
+    # The scheduler migrates on a version's date because the version says so
+    # (applies.migrate_open_cases); everyone else needs load_process.
+    if actor.role != SCHEDULER:
+        require(actor, Permission.load_process, table=service.roles, doing="migrate")
+
+
 def run_migration(
-    service: CaseService, plan: MigrationPlan, *, at: dt.datetime, actor: Actor
+    service: CaseService,
+    plan: MigrationPlan,
+    *,
+    at: dt.datetime,
+    actor: Actor,
+    because: str | None = None,
 ) -> MigrationResult:
-    """Record a migration event per planned case (each in its own transaction)."""
-    require(actor, Permission.load_process, table=service.roles, doing="migrate")
+    """Record a migration event per planned case (each in its own transaction); `because`
+    adds why to each event's rule (e.g. the version's own migrate_open_cases).
+    """
+    _may_migrate(service, actor)
     definition = plan.to.definition
-    service.publish(plan.to, at=at, actor=actor)
+    if actor.role != SCHEDULER:
+        service.publish(plan.to, at=at, actor=actor)  # (each migration stores it too)
     result = MigrationResult()
     for move in plan.moves:
         rule = (
             f"migration of {definition.id} from version {plan.from_version} to "
-            f"{definition.version}, state {move.data['mapping']}: "
-            f"{definition.source.section}"
+            f"{definition.version}, state {move.data['mapping']}"
+            + (f", {because}" if because else "")
+            + f": {definition.source.section}"
         )
         try:
             result.migrated.append(

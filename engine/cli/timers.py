@@ -66,16 +66,24 @@ def tick(until: dt.date, batch_size: int, db_url: str | None, as_json: bool) -> 
     from engine.cli import wiring
     from engine.scheduling.scheduler import record_sweep
     from engine.scheduling.sweep import sweep
+    from engine.scheduling.version_migrations import migrate_due_versions
 
     at = wiring.now()
     _refuse_future(until, at, "--until")
     service = wiring.service(db_url)
+    # Versions whose date has come and which say migrate_open_cases move their open cases first.
+    migrated = migrate_due_versions(service, until=until, at=at, batch_size=batch_size)
     result = sweep(service, until=until, at=at, batch_size=batch_size, keep_firings=True)
     # In the run log too, so `cme doctor` sees a deployment swept by cron as swept.
     record_sweep(service, result, label="cme tick", started=at, finished=wiring.now())
     if as_json:
-        print_json(result.as_dict())
+        data = result.as_dict()
+        if migrated:
+            data["migrations"] = [m.as_dict() for m in migrated]
+        print_json(data)
         return
+    for m in migrated:
+        click.echo(m.summary())
     # One plain line per timer (due date, case, outcome, timer → step): easy to read and grep.
     for f in result.firings:
         click.echo(

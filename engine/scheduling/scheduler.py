@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from engine.cases.service import CaseService
 from engine.scheduling.sweep import SweepResult, sweep
+from engine.scheduling.version_migrations import migrate_due_versions
 from engine.store.runs import SWEEP, record_run
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,10 @@ class SweepJob:
         until = self.today()
         log.info("%s: firing timers due on or before %s", label, until.isoformat())
         started = self.clock()
+        # A version whose date has come and says migrate_open_cases moves its open cases first.
+        migrate_due_versions(
+            self.service, until=until, at=started, batch_size=self.settings.batch_size
+        )
         result = sweep(
             self.service,
             until=until,
