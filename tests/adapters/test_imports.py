@@ -204,7 +204,11 @@ def test_enquiry_results_are_recorded_as_the_cases_checks(service, example_form,
 def test_forms_import_all_or_none_and_never_twice(service, example_form, tmp_path) -> None:
     good = tmp_path / "a.json"
     good.write_text(json.dumps(example_form.model_dump(mode="json")), encoding="utf-8")
-    other = example_form.model_copy(update={"children": [example_form.children[1]]})
+    # Another family's child (one child, one open case: Tiago is on the first form).
+    rui = example_form.children[1].model_copy(
+        update={"full_name": "Rui Costa", "date_of_birth": dt.date(2013, 1, 5)}
+    )
+    other = example_form.model_copy(update={"children": [rui]})
     second = tmp_path / "b.json"
     second.write_text(json.dumps(other.model_dump(mode="json")), encoding="utf-8")
     broken = tmp_path / "c.yaml"
