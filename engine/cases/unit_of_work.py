@@ -23,6 +23,7 @@ from engine.cases.events import GENESIS_HASH, CaseEvent, EventKind, Sealed, even
 from engine.cases.projection import CaseState, apply
 from engine.cases.reading import SELECT_CASE
 from engine.errors import CaseNotFound, ConcurrentUpdate
+from engine.language.windows import escalation_id
 from engine.protection.access import Actor, Permission, require
 from engine.store.integrity import append_opening, refuse_if_marked
 from engine.store.tables import (
@@ -91,6 +92,17 @@ _CLOSE_CLEARED_CHECKS = update(timer_table).where(
         timer_table.c.status == "pending",
         timer_table.c.action == ESCALATE_CHECK,
         timer_table.c.state.in_(bindparam("cleared", expanding=True)),
+    )
+)
+# A check recorded or waived by its escalation's due date: the escalation would lapse, so it is
+# withdrawn now (one recorded later is left to the sweep, which escalates as it was due).
+_CLOSE_CHECK_ESCALATION = update(timer_table).where(
+    and_(
+        timer_table.c.case_id == bindparam("timer_case"),
+        timer_table.c.status == "pending",
+        timer_table.c.action == ESCALATE_CHECK,
+        timer_table.c.timer_id == bindparam("escalation"),
+        timer_table.c.due_date >= bindparam("recorded_on"),
     )
 )
 ONE_ROW_WRITES = (_UPDATE_CASE, _INSERT_EVENT, _INSERT_TIMER, _INSERT_OUTBOX, _TIMER_CLAIM)
@@ -248,6 +260,17 @@ class UnitOfWork:
                 if cleared:
                     self.conn.execute(_CLOSE_CLEARED_CHECKS, {**closing, "cleared": cleared})
             self.arm_timers(definition, new, self.reader.calendar_for(new))
+        elif draft.kind in (EventKind.check_recorded, EventKind.check_waived):
+            self.conn.execute(
+                _CLOSE_CHECK_ESCALATION,
+                {
+                    "timer_case": case.id,
+                    "status": "cancelled",
+                    "closed_seq": new.seq,
+                    "escalation": escalation_id(getattr(draft.body, "check", "")),
+                    "recorded_on": on,
+                },
+            )
         self.queue_actions(new, ev, draft.actions)
         return CommandResult(case=new, event=ev)
 

@@ -63,7 +63,7 @@ def test_the_las_timeline_keeps_the_la_calendar(service: CaseService) -> None:
     case_id = open_one(service, LIVINGSTONE, "untraceable_cme", FIRST_DAY)
     assert service.get(case_id).calendar == "london"
     # Day 5 (reasonable checks start) is Friday 26 Sep; the school's INSET day moves nothing.
-    assert due(service, case_id, "reasonable_checks_start") == dt.date(2025, 9, 26)
+    assert due(service, case_id, "reasonable_checks_starts") == dt.date(2025, 9, 26)
 
 
 def test_a_case_whose_first_deadlines_fall_past_the_calendar_is_refused(

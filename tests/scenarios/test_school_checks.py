@@ -118,7 +118,7 @@ def test_the_first_day_call_not_made_is_chased_on_day_2(sqlite_service) -> None:
     )
     walk.sweep(DAY[2])
     (chase,) = walk.events(EventKind.escalation)
-    assert chase.payload["data"]["timer"] == "first_day_call_outstanding"
+    assert chase.payload["data"]["timer"] == "first_day_call_text_outstanding"
     assert chase.payload["data"]["to_role"] == "school"
     assert chase.effective_date == DAY[2]
 

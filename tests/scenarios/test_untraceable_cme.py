@@ -106,11 +106,12 @@ def test_opening_arms_the_day_1_to_5_timers_on_their_school_days(sqlite_service)
     walk = Walk.open(sqlite_service, notification(NOTIFIED), on=NOTIFIED)
     assert walk.state == "establishing_contact"
     assert walk.timers() == [
-        ("core_information_outstanding", DAY[2]),
-        ("register_entry_outstanding", DAY[2]),
-        ("phone_contact_outstanding", DAY[3]),
-        ("email_contact_outstanding", DAY[3]),
-        ("reasonable_checks_start", DAY[5]),
+        ("core_information_checked_outstanding", DAY[2]),
+        ("opened_on_cme_register_outstanding", DAY[2]),
+        # The Day 1–3 window is escalated the morning after its last day: Day 4, not Day 3.
+        ("contact_attempted_by_phone_outstanding", DAY[4]),
+        ("contact_attempted_by_email_outstanding", DAY[4]),
+        ("reasonable_checks_starts", DAY[5]),
     ]
 
 
@@ -122,8 +123,8 @@ def test_day_1_steps_not_recorded_are_escalated_to_the_officer_on_day_2(sqlite_s
         (e.payload["data"]["timer"], e.effective_date, e.payload["data"]["to_role"])
         for e in escalations
     ] == [
-        ("core_information_outstanding", DAY[2], "cme_officer"),
-        ("register_entry_outstanding", DAY[2], "cme_officer"),
+        ("core_information_checked_outstanding", DAY[2], "cme_officer"),
+        ("opened_on_cme_register_outstanding", DAY[2], "cme_officer"),
     ]
     assert walk.case.overdue
     assert walk.outbox() == [("notify", "cme_officer", "escalation", DAY[2])] * 2
@@ -137,7 +138,7 @@ def test_contact_established_on_day_2_moves_to_supporting_a_school_place(sqlite_
     assert case.state == "supporting_to_school_place"
     assert walk.day(case.state_entered_on) == 2
     # The Day 3 and Day 5 timers of establishing contact are cancelled; the 8-week target runs.
-    assert ("reasonable_checks_start", DAY[5]) in walk.timers("cancelled")
+    assert ("reasonable_checks_starts", DAY[5]) in walk.timers("cancelled")
     assert walk.timers() == [("reintegration_target_missed", EIGHT_WEEKS)]
     walk.sweep(DAY[16])
     assert walk.state == "supporting_to_school_place"
@@ -172,9 +173,12 @@ def test_untraceable_closed_by_the_line_manager_on_day_26(service) -> None:
         ("start_closure_decision", DAY[26], "scheduler"),
     ]
     assert walk.state == "closure_decision"
-    # Every check was on time, so every "outstanding" timer lapsed and nobody was chased.
+    # Every check was on time, so each check's escalation was withdrawn as it was recorded:
+    # nobody was chased, and no reminder that was not needed clutters the history.
     assert walk.events(EventKind.escalation) == []
-    assert len(walk.events(EventKind.timer_lapsed)) == 4 + 7 + 4
+    assert walk.events(EventKind.timer_lapsed) == []
+    withdrawn = [t for t, _ in walk.timers("cancelled") if t.endswith("_outstanding")]
+    assert len(withdrawn) == 4 + 7 + 4
     walk.check("day_26_closure_form", on=DAY[26])
     error = walk.refused(RoleNotPermitted, "fire", "close_untraceable", on=DAY[26], actor=OFFICER)
     assert "School Inclusion Team Manager (line_manager)" in str(error)
@@ -219,12 +223,14 @@ def test_closure_is_refused_until_every_check_is_recorded(sqlite_service) -> Non
     walk = opened(sqlite_service)
     traced(walk, skip=("second_home_visit", "giap_check"))
     walk.sweep(DAY[25])
+    assert walk.events(EventKind.escalation) == []  # Day 25 is still in the window
+    walk.sweep(DAY[26])
     chased = [
         (e.payload["data"]["timer"], e.effective_date) for e in walk.events(EventKind.escalation)
     ]
     assert chased == [
-        ("second_home_visit_outstanding", DAY[25]),
-        ("giap_check_outstanding", DAY[25]),
+        ("second_home_visit_outstanding", DAY[26]),
+        ("giap_check_outstanding", DAY[26]),
     ]
     walk.check("day_26_closure_form", on=DAY[26])
     error = walk.refused(MissingChecks, "fire", "close_untraceable", on=DAY[26], actor=LINE_MANAGER)
@@ -267,8 +273,8 @@ def test_reasonable_checks_may_start_on_day_4_but_not_within_days_1_to_3(sqlite_
     assert error.failed == ["the Day 1–3 window for establishing contact has passed"]
     walk.fire("start_reasonable_checks", on=DAY[4])
     assert walk.state == "reasonable_checks"
-    assert ("first_letter_outstanding", DAY[15]) in walk.timers()
-    assert ("further_checks_start", DAY[16]) in walk.timers()
+    assert ("first_formal_letter_sent_outstanding", DAY[16]) in walk.timers()
+    assert ("further_checks_starts", DAY[16]) in walk.timers()
 
 
 def test_safeguarding_concern_on_day_12_is_referred_to_mash_at_once(sqlite_service) -> None:
