@@ -375,6 +375,27 @@ class GuardFailed(CommandRefused):
         super().__init__(message)
 
 
+class WrongGround(CommandRefused):
+    """A removal step for another ground than the one recorded on the case: names both, and
+    the step for the recorded ground (`steps`), so nobody is asked for the other ground's facts.
+    """
+
+    code = "wrong_ground"
+
+    def __init__(
+        self, *, step: str, step_ground: str, recorded: str, steps: Collection[str] = ()
+    ) -> None:
+        self.step = step
+        self.step_ground = step_ground
+        self.recorded = recorded
+        self.steps = list(steps)
+        take = f"take {' or '.join(self.steps)} for {recorded}, or " if self.steps else ""
+        super().__init__(
+            f"{step} is the step for {step_ground}, but the ground recorded for this case is "
+            f"{recorded}: {take}record ground {step_ground!r} first if that is the ground"
+        )
+
+
 class MissingChecks(CommandRefused):
     """Checks the step requires have not been recorded (`missing`, each with its wording)."""
 
@@ -580,8 +601,9 @@ class VersionNotRaised(CMEError):
         if message is None and kind == "calendar":
             message = (
                 f"{path} changed since calendar {name} version {version} was loaded, "
-                f"but its version was not raised; set `version: {version + 1}` so every "
-                "deadline says which dates it was computed on"
+                f"but its version was not raised; set `version: {version + 1}` and run "
+                f"`cme calendar reload {name}`, so every deadline says which dates it was "
+                "computed on and one version never gives two answers"
             )
         elif message is None:
             message = (

@@ -56,7 +56,6 @@ from engine.errors import (
     TransitionNotAllowed,
     UnknownCheck,
     UnknownFact,
-    UnknownStep,
     WaiverNotPermitted,
 )
 from engine.protection.access import Actor, Permission
@@ -224,13 +223,17 @@ def refuse(reasons: list[CommandRefused]) -> None:
         raise Refusal.of(reasons)
 
 
-def step_of(definition: ProcessDefinition, step: str) -> TriggerDefinition:
-    """The step (trigger) `step` of the process; UnknownStep if it has none."""
+def step_of(
+    definition: ProcessDefinition, step: str, facts: Mapping[str, Any] | None = None
+) -> TriggerDefinition:
+    """The step (trigger) `step` of the process; UnknownStep if it has none, whose "did you
+    mean" never names a step for another ground than the one in `facts` (`grounds.py`).
+    """
     trig = definition.trigger(step)
     if trig is None:
-        raise UnknownStep(
-            name=step, known=[t.id for t in definition.triggers], process=definition.id
-        )
+        from engine.cases.grounds import unknown_step
+
+        raise unknown_step(definition, step, facts)
     return trig
 
 
@@ -332,6 +335,8 @@ def take_step(
     repeat = repeats.repeat_refusal(sit, trig, deliberate=deliberate)
     if repeat is not None:
         reasons.append(repeat)
+    # A step for another ground than the recorded one: say so, not what that ground needs.
+    _refuse_other_ground(sit, trig, reasons)
     # A waived check satisfies a step as a recorded one does.
     satisfied = case.satisfied_checks()
     missing = [c for c in trig.requires_checks if c not in satisfied]
@@ -402,6 +407,17 @@ def take_step(
     if trig.legal_basis:
         rule += f"; {trig.legal_basis}"
     return Draft(kind, body, rule, actions=actions)
+
+
+def _refuse_other_ground(
+    sit: Situation, trig: TriggerDefinition, reasons: list[CommandRefused]
+) -> None:
+    """Refuse, with `reasons`, a step for another ground than the one recorded on the case."""
+    from engine.cases.grounds import wrong_ground
+
+    other_ground = wrong_ground(sit.definition, trig, sit.case.facts)
+    if other_ground is not None:
+        refuse([*reasons, other_ground])
 
 
 def _reads(sit: Situation, names: Collection[str]) -> set[str]:

@@ -269,7 +269,9 @@ class CaseService:
         # A role of the process, which may record every fact the form gives (`recorded_by`).
         given = {name for child in form.children for name in case_facts(form, child, on=on)}
         decide.refuse(process_roles.open_refusals(definition, actor, given))
-        base = self.calendars(calendar or definition.clock.calendar or DEFAULT_CALENDAR)
+        base = self.reader.calendar_for_new_case(
+            calendar or definition.clock.calendar or DEFAULT_CALENDAR
+        )
         base.is_school_day(on)  # a date outside the calendar is refused before anything is written
         # A process the school runs counts the child's school's days (its INSET days overlaid).
         cals = [case_calendar(definition, base, child.school) for child in form.children]
@@ -396,7 +398,7 @@ class CaseService:
         with self._command(
             Command.step, case_id, actor=actor, on=on, at=at, expected_seq=expected_seq, before=why
         ) as (uow, sit):
-            trig = decide.step_of(sit.definition, trigger_id)
+            trig = decide.step_of(sit.definition, trigger_id, sit.case.facts)
             if trig.requires_reason and not said:
                 raise InputError(
                     f"step {trig.id} ({trig.title}) needs a reason: give it with --note TEXT; "
