@@ -35,14 +35,13 @@ from engine.cases.events import (
     TimerFired,
     check_body,
 )
-from engine.cases.process_roles import (
-    SCHEDULER,
-    recorder_refusals,
-    role_refusal,
+from engine.cases.process_roles import (  # the scheduler's re-exported: commands act as it
+    SCHEDULER as SCHEDULER,
 )
 from engine.cases.process_roles import (
-    SCHEDULER_ACTOR as SCHEDULER_ACTOR,  # re-exported: the commands and timers act as it
+    SCHEDULER_ACTOR as SCHEDULER_ACTOR,
 )
+from engine.cases.process_roles import recorder_refusals, role_refusal
 from engine.cases.projection import CaseState
 from engine.errors import (
     BackdatingRefused,

@@ -63,3 +63,30 @@ def check_free_text(text: str, *, what: str) -> str:
     if not text.strip():
         raise UnsafeText(f"the {what} is empty; say it in words")
     return text
+
+
+def reason_with(flag_given: bool, reason: str | None, *, flag: str) -> str | None:
+    """The reason that must come with `flag` (`--deliberate`, `--amend`): refused if the flag is
+    given without one, or one is given without the flag; checked like any free text.
+    """
+    said = (reason or "").strip()
+    if flag_given and not said:
+        raise InputError(f"say why: {flag} needs a reason (--reason TEXT or --reason-file PATH)")
+    if said and not flag_given:
+        raise InputError(
+            f"--reason goes with {flag}; to say why you took a step, give --note TEXT"
+            if flag == "--deliberate"
+            else f"--reason goes with {flag}"
+        )
+    return check_free_text(said, what="reason") if said else None
+
+
+def given(**texts: str | None) -> dict[str, str]:
+    """The personal part holding the free text a step was given, each checked (`note` is kept
+    as `last_note`, a case's latest note; blank text is left out).
+    """
+    out: dict[str, str] = {}
+    for what, text in texts.items():
+        if text is not None and text.strip():
+            out["last_note" if what == "note" else what] = check_free_text(text, what=what).strip()
+    return out

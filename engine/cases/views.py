@@ -27,6 +27,7 @@ from engine.cases.history import HistoryReader, PolicyWords
 from engine.cases.outstanding import OutstandingCheck, is_late, outstanding_checks
 from engine.cases.projection import CaseState
 from engine.cases.reading import Reads
+from engine.cases.reasons import said_with
 from engine.errors import CalendarError
 from engine.language.outline import ProcessOutline
 from engine.protection.access import ActorLike, Permission, authorise_read, log_read, require
@@ -154,7 +155,8 @@ def case_summary(
             c: {**w, "reason": case.waiver_reason(c)} for c, w in case.waived.items()
         },
         "checks_recorded": {
-            c: {**done, "outcome": case.check_outcome(c)} for c, done in case.checks.items()
+            c: {**done, "outcome": case.check_outcome(c), **_earlier(case, c, done)}
+            for c, done in case.checks.items()
         },
         "next_steps": [
             {"trigger": step.id, "title": step.title, "roles": list(step.roles)}
@@ -192,9 +194,29 @@ def history_rows(events: list[Any], outline: ProcessOutline) -> list[dict[str, A
             "rule": e.rule,
             "summary": reader.line(e, event_summary(e.body, str(e.kind))),
             "not_needed": reader.not_needed(e),
+            # What the person said with it (a step's note, the reason for a repeat, amendment,
+            # waiver or hold), where this reader was given the personal data.
+            "note": (said := said_with(e.body)).get("note"),
+            "reason": said.get("reason"),
         }
         for e in events
     ]
+
+
+def _earlier(case: CaseState, check_id: str, done: dict[str, Any]) -> dict[str, Any]:
+    """An amended check's earlier recordings (when, by whom) with what each found, oldest
+    first; nothing for a check recorded once.
+    """
+    earlier = done.get("earlier")
+    if not earlier:
+        return {}
+    outcomes = (case.personal.get("earlier_outcomes") or {}).get(check_id) or []
+    return {
+        "earlier": [
+            {**entry, "outcome": outcomes[i] if i < len(outcomes) else None}
+            for i, entry in enumerate(earlier)
+        ]
+    }
 
 
 WITHHELD = "(personal data withheld)"

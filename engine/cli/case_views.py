@@ -58,7 +58,13 @@ def _checklist(con: Console, s: Mapping[str, Any]) -> None:
     text_column(t, "done", ratio=2)
     for c in s["checklist"]:
         if c["on"]:
-            done = lines(str(c["on"]), c["outcome"])
+            # An amended check shows what it found before too (oldest first, then now).
+            earlier = (s.get("checks_recorded") or {}).get(c["id"], {}).get("earlier") or []
+            done = lines(
+                *(f"{e['on']} ({e.get('by') or '?'}): {e.get('outcome') or ''}" for e in earlier),
+                f"{c['on']}: {c['outcome']}" if earlier else str(c["on"]),
+                None if earlier else c["outcome"],
+            )
         else:
             done = cell("outstanding" if c["required"] else "optional")
             if c["required"]:
@@ -133,7 +139,12 @@ def _history(con: Console, history: Sequence[Mapping[str, Any]], *, show_all: bo
             cell(e["seq"]),
             cell(e["effective_date"]),
             cell(by),
-            lines(e["summary"], (_policy_reference(e["rule"]), "dim")),
+            lines(
+                e["summary"],
+                f"note: {e['note']}" if e.get("note") else None,
+                f"reason: {e['reason']}" if e.get("reason") else None,
+                (_policy_reference(e["rule"]), "dim"),
+            ),
         )
     con.print()
     con.print(t)

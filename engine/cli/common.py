@@ -93,6 +93,77 @@ def _visible_escape(found: Any) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def text_file_option(name: str, what: str) -> Callable[[F], F]:
+    """Add `--NAME-file PATH` to a command: the `what` read from a file, or from standard input
+    when PATH is `-` (for text too long or too awkward to quote on the command line).
+    """
+
+    def add(func: F) -> F:
+        return click.option(
+            f"--{name}-file",
+            f"{name}_file",
+            type=click.Path(dir_okay=False, allow_dash=True),
+            default=None,
+            help=f"Read the {what} from this file (`-`: standard input).",
+        )(func)
+
+    return add
+
+
+_STDIN_READ = "cme.stdin_read"
+"""Which free text a command read from standard input (it can be read once)."""
+
+
+def free_text(value: str | None, file: str | None, *, option: str) -> str | None:
+    """The free text a command was given: `--OPTION TEXT`, `--OPTION -` (standard input) or
+    `--OPTION-file PATH` (`-`: standard input); None if neither. Both at once, an unreadable
+    file, text that is not UTF-8 or longer than the engine's cap are refused (InputError); the
+    engine checks the text itself (`engine.cases.free_text`) before anything is written.
+    """
+    from engine.cases.free_text import MAX_FREE_TEXT_CHARS
+    from engine.errors import InputError
+
+    if value is not None and file is not None:
+        raise InputError(f"give --{option} or --{option}-file, not both")
+    source = file if file is not None else ("-" if value == "-" else None)
+    if source is None:
+        return value
+    # Four bytes per character at most in UTF-8: read no more than the cap can hold, plus one.
+    limit = 4 * MAX_FREE_TEXT_CHARS + 1
+    where = "standard input" if source == "-" else source
+    if source == "-":
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            if ctx.meta.get(_STDIN_READ):
+                raise InputError(
+                    f"standard input was already read for the {ctx.meta[_STDIN_READ]}: give the "
+                    f"{option} as text or with --{option}-file PATH"
+                )
+            ctx.meta[_STDIN_READ] = option
+    try:
+        if source == "-":
+            data: bytes = click.get_binary_stream("stdin").read(limit)  # type: ignore[operator]
+        else:
+            with open(source, "rb") as handle:
+                data = handle.read(limit)
+    except OSError as exc:
+        raise InputError(f"cannot read the {option} from {where}: {exc.strerror}") from None
+    if len(data) >= limit:
+        raise InputError(
+            f"the {option} in {where} is longer than {MAX_FREE_TEXT_CHARS:,} characters, the "
+            "most one may hold"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"the {option} in {where} is not UTF-8 text (byte {exc.start + 1}); save it as UTF-8"
+        ) from None
+    # Windows line ends are line ends; a file's final newline is how files end, not part of
+    # what was said.
+    return text.replace("\r\n", "\n").removesuffix("\n")
+
+
 def default_json(value: Any) -> Any:
     """JSON encoding for dates and other values the engine returns."""
     if isinstance(value, dt.date | dt.datetime):

@@ -110,3 +110,144 @@ def test_the_readme_short_session_names_its_actor_before_any_command() -> None:
     for line in lines[1:]:
         if "CME_ROLE=" in line:  # another person: named too
             assert re.search(r"CME_ACTOR=\S+ CME_ROLE=", line), line
+
+
+# -- deliberate repeats only --------------------------------------------------------------------
+
+
+def test_a_step_that_keeps_the_stage_taken_again_the_same_day_is_refused(
+    opened: str, db: str
+) -> None:
+    concern = "Neighbour reports the children have not been seen since half term"
+    ok("case", "fact", opened, "safeguarding_concern", concern, "--on", "2024-10-22", "--db", db)
+    ok("case", "fire", opened, "refer_to_mash", "--on", "2024-10-22", "--db", db)
+    out = refused(
+        "case",
+        "fire",
+        opened,
+        "refer_to_mash",
+        "--on",
+        "2024-10-22",
+        "--db",
+        db,
+        env={"CME_ACTOR": "marcus.b"},
+    )
+    assert "already taken" in out
+    assert "by sona (cme_officer" in out
+    assert "22 Oct 2024" in out
+    assert "--deliberate --reason" in out
+    referrals = [e for e in show(db, opened)["history"] if "refer_to_mash" in json.dumps(e)]
+    assert len(referrals) == 1
+    # Another day is another referral; the same day, said to be deliberate, is recorded as such.
+    ok("case", "fire", opened, "refer_to_mash", "--on", "2024-10-23", "--db", db)
+    refused(
+        "case", "fire", opened, "refer_to_mash", "--on", "2024-10-23", "--deliberate", "--db", db
+    )
+    ok(
+        "case",
+        "fire",
+        opened,
+        "refer_to_mash",
+        "--on",
+        "2024-10-23",
+        "--deliberate",
+        "--reason",
+        "MASH asked for a second referral naming the sibling",
+        "--db",
+        db,
+    )
+    history = show(db, opened)["history"]
+    assert sum("refer_to_mash" in json.dumps(e) for e in history) == 3
+    assert history[-1]["reason"] == "MASH asked for a second referral naming the sibling"
+
+
+def test_a_reason_without_deliberate_is_refused(opened: str, db: str) -> None:
+    out = refused(
+        "case", "fire", opened, "refer_to_mash", "--on", "2024-10-22", "--reason", "x", "--db", db
+    )
+    assert "--deliberate" in out
+
+
+# -- a check recorded twice is an amendment keeping both outcomes --------------------------------
+
+
+def test_a_check_recorded_again_is_refused_naming_when_and_by_whom(opened: str, db: str) -> None:
+    check = "contact_attempted_by_phone"
+    ok("case", "check", opened, check, "--on", "2024-10-22", "--outcome", "no answer", "--db", db)
+    out = refused(
+        "case",
+        "check",
+        opened,
+        check,
+        "--on",
+        "2024-10-23",
+        "--outcome",
+        "spoke to mother",
+        "--db",
+        db,
+        env={"CME_ACTOR": "marcus.b"},
+    )
+    assert "already recorded" in out
+    assert "22 Oct 2024 by sona (cme_officer)" in out
+    assert "--amend --reason" in out
+    assert show(db, opened)["checks_recorded"][check]["outcome"] == "no answer"
+    refused(
+        "case",
+        "check",
+        opened,
+        check,
+        "--on",
+        "2024-10-23",
+        "--outcome",
+        "spoke to mother",
+        "--amend",
+        "--db",
+        db,
+    )
+    ok(
+        "case",
+        "check",
+        opened,
+        check,
+        "--on",
+        "2024-10-23",
+        "--outcome",
+        "spoke to mother",
+        "--amend",
+        "--reason",
+        "the first call was to a wrong number",
+        "--db",
+        db,
+        env={"CME_ACTOR": "marcus.b"},
+    )
+    shown = show(db, opened)
+    recorded = shown["checks_recorded"][check]
+    assert recorded["outcome"] == "spoke to mother"
+    assert recorded["on"] == "2024-10-23"
+    assert [(e["on"], e["by"], e["outcome"]) for e in recorded["earlier"]] == [
+        ("2024-10-22", "sona", "no answer")
+    ]
+    assert shown["history"][-1]["reason"] == "the first call was to a wrong number"
+    text = ok("case", "show", opened, "--db", db, env={"COLUMNS": "100"})
+    assert "no answer" in text
+    assert "spoke to mother" in text
+    assert "the first call was to a wrong number" in text
+
+
+def test_amending_a_check_never_recorded_is_refused(opened: str, db: str) -> None:
+    out = refused(
+        "case",
+        "check",
+        opened,
+        "contact_attempted_by_phone",
+        "--on",
+        "2024-10-22",
+        "--outcome",
+        "x",
+        "--amend",
+        "--reason",
+        "y",
+        "--db",
+        db,
+    )
+    assert "nothing to amend" in out

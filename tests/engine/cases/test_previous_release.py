@@ -98,11 +98,19 @@ def test_it_takes_new_commands_and_still_verifies(env: Env) -> None:
         "2025-01-07",
         "--outcome",
         "No record at the address",
+        # 0.1.0 recorded this check already: recording it again is an amendment (issue 15).
+        "--amend",
+        "--reason",
+        "the council corrected its records",
     )
     cme(env, "case", "note", CASE, "Rang the last known number", "--on", "2025-01-07")
     cme(env, "case", "fire", CASE, "return_for_closure_decision", "--on", "2025-01-08")
     shown = cme(env, "case", "show", CASE)
     assert (shown["state"], shown["seq"]) == ("closure_decision", 41)
+    amended = shown["checks_recorded"]["council_tax_check"]
+    assert amended["outcome"] == "No record at the address"
+    assert len(amended["earlier"]) == 1
+    assert amended["earlier"][0]["outcome"]  # what 0.1.0 recorded is kept beside it
     assert [h["summary"] for h in shown["history"][-3:]] == [
         "Recorded: Council tax check — No record at the address",
         "note: Rang the last known number",
