@@ -114,8 +114,7 @@ class CaseImpact:
             )
         for move in self.deadlines:
             out.append(f"  {_deadline_words(move)}")
-        for window in self.windows:
-            out.append(f"  {window.words()}")
+        out += [f"  {line}" for line in _grouped(self.windows)]
         if self.due_at_once:
             shown = ", ".join(f"{t} (due {day_words(d)})" for t, d in self.due_at_once)
             out.append(f"  falls due at once: {shown}")
@@ -156,6 +155,23 @@ class CaseImpact:
             "due_at_once": [{"timer": t, "due": d} for t, d in self.due_at_once],
             "already_past": [{"timer": t, "due": d} for t, d in self.already_past],
         }
+
+
+def _grouped(windows: list[WindowMove]) -> list[str]:
+    """One line per stage and change: the checks of a stage whose window moves alike together."""
+    groups: dict[tuple[Any, ...], list[WindowMove]] = {}
+    for window in windows:
+        key = (window.stage, window.old, window.new, window.old_dates, window.new_dates)
+        groups.setdefault(key, []).append(window)
+    lines = []
+    for same in groups.values():
+        first = same[0]
+        if len(same) == 1:
+            lines.append(first.words())
+            continue
+        ids = ", ".join(w.check for w in same)
+        lines.append(f"checks {ids}{first.words()[len(f'check {first.check}') :]}")
+    return lines
 
 
 def _deadline_words(move: DeadlineMove) -> str:

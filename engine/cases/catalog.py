@@ -94,10 +94,13 @@ def definition_from_text(text: str, path: str) -> ProcessDefinition:
     from pydantic import ValidationError
 
     from engine.language.definition import ProcessDefinition
+    from engine.language.windows import with_windows
     from engine.language.yamlsafe import load_yaml
 
     try:
-        return ProcessDefinition.model_validate(load_yaml(text, path).data)
+        # The definition the engine runs: with the timers its windows generate, as the loader
+        # gives it (without them a stored version's start timers and escalations are unknown).
+        return with_windows(ProcessDefinition.model_validate(load_yaml(text, path).data))
     except ValidationError:
         from engine.language.loader import load_process_text
 
