@@ -61,12 +61,12 @@ def recorder_refusals(
 
 def open_refusals(
     definition: ProcessDefinition, actor: Actor, facts: Collection[str]
-) -> list[RoleNotPermitted]:
+) -> list[CommandRefused]:
     """Every reason `actor` may not open a case of `definition` recording `facts` (those a
     notification form gives): a role outside the process, or facts reserved to other roles.
     """
     role = role_refusal(definition, actor, "open a case")
-    return [role] if role is not None else recorder_refusals(definition, actor, facts=facts)
+    return [role] if role is not None else [*recorder_refusals(definition, actor, facts=facts)]
 
 
 def _check_refusal(

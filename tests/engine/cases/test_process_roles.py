@@ -59,10 +59,10 @@ facts:
     type: bool
     description: Both the school and the LA made reasonable enquiries and failed.
     recorded_by: [school, cme_officer]
-  ground:
+  destination_type:
     type: enum
-    values: [continuous_absence, left_the_country]
-    description: The ground for removal.
+    values: [new_uk_address, left_the_country]
+    description: Where the child has gone.
     recorded_by: [school]
 states:
   awaiting_confirmation:
@@ -94,7 +94,7 @@ triggers:
     guards:
       - {expr: "off_roll_date >= effective_date", says: the off roll date must not be backdated}
       - {expr: "!absence_authorised", says: the absence was not authorised by the school}
-      - {expr: "ground == 'continuous_absence'", says: the ground recorded is continuous absence}
+      - {expr: "destination_type == 'left_the_country'", says: the child has left the country}
     note: A drafting note that no refusal may show.
 """
 
@@ -202,15 +202,19 @@ def test_a_case_opened_with_facts_another_role_records_is_refused(
 ) -> None:
     definition = process.definition
     refusals = process_roles.open_refusals(
-        definition, OFFICER, ["ground", "absence_authorised", "off_roll_date", "undeclared"]
+        definition,
+        OFFICER,
+        ["destination_type", "absence_authorised", "off_roll_date", "undeclared"],
     )
-    assert [r.recorded for r in refusals] == [
-        "fact ground (The ground for removal)",
+    assert all(isinstance(r, RoleNotPermitted) for r in refusals)
+    assert [getattr(r, "recorded", None) for r in refusals] == [
+        "fact destination_type (Where the child has gone)",
         "fact off_roll_date (The date the pupil's name is removed from the admission register)",
     ]
-    assert process_roles.open_refusals(definition, SCHOOL, ["ground", "off_roll_date"]) == []
-    (outside,) = process_roles.open_refusals(definition, Actor("x", "janitor"), ["ground"])
-    assert outside.doing == "open a case"
+    assert process_roles.open_refusals(definition, SCHOOL, ["destination_type"]) == []
+    (outside,) = process_roles.open_refusals(definition, Actor("x", "janitor"), ["off_roll_date"])
+    assert isinstance(outside, RoleNotPermitted)
+    assert (outside.doing, outside.recorded) == ("open a case", None)
 
 
 def test_a_refusal_names_every_reason_at_once_in_the_policys_words(
@@ -224,7 +228,7 @@ def test_a_refusal_names_every_reason_at_once_in_the_policys_words(
         facts={
             "off_roll_date": "2024-12-02",
             "absence_authorised": True,
-            "ground": "left_the_country",
+            "destination_type": "new_uk_address",
         },
     )
     with pytest.raises(Refusal) as info:
@@ -247,7 +251,7 @@ def test_a_refusal_names_every_reason_at_once_in_the_policys_words(
         "condition not met: the off roll date must not be backdated (off_roll_date: 2 Dec 2024; "
         "it takes effect on 3 Dec 2024)",
         "condition not met: the absence was not authorised by the school (absence_authorised: yes)",
-        "condition not met: the ground recorded is continuous absence (ground: left the country)",
+        "condition not met: the child has left the country (destination_type: new uk address)",
     ):
         assert part in message
     for code in ("True", "False", "2024-12-0", "effective_date", "==", "drafting note"):
@@ -257,7 +261,7 @@ def test_a_refusal_names_every_reason_at_once_in_the_policys_words(
     assert failing.read == [
         "off_roll_date: 2 Dec 2024; it takes effect on 3 Dec 2024",
         "absence_authorised: yes",
-        "ground: left the country",
+        "destination_type: new uk address",
     ]
 
 
@@ -275,4 +279,4 @@ def test_a_step_from_the_wrong_stage_still_names_its_checks_and_facts(
     ]
     assert info.value.unset == ["off_roll_date", "joint_enquiries_failed"]
     # A condition reading a fact no step requires is judged, and says it is not recorded.
-    assert "the ground recorded is continuous absence (ground: not recorded)" in str(info.value)
+    assert "the child has left the country (destination_type: not recorded)" in str(info.value)
