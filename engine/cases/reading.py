@@ -28,7 +28,7 @@ from engine.protection.masterkeys import keys_for_store
 from engine.store.database import Store
 from engine.store.tables import case_table, event_table
 from engine.time.calendar import SchoolCalendar
-from engine.time.calendars import load_calendar
+from engine.time.calendars import available_calendars, load_calendar, refuse_unreloaded
 
 # Statements built once: SQLAlchemy caches their compiled SQL, so a read only executes them.
 SELECT_CASE = select(case_table).where(case_table.c.id == bindparam("case_id"))
@@ -182,6 +182,16 @@ class CaseReader:
             if cal is None:
                 cal = load_calendar(name)
             self._calendars_in_force[name] = cal
+        return cal
+
+    def calendar_for_new_case(self, name: str) -> SchoolCalendar:
+        """Calendar `name` for a case about to open: the one in force, refused (VersionNotRaised)
+        while its file holds the version in force with other dates, so a new case never counts
+        days other than `cme calendar` says under the same version.
+        """
+        cal = self.calendars(name)
+        if self.calendars == self.calendar_in_force and name in available_calendars():
+            refuse_unreloaded(load_calendar(name), cal)
         return cal
 
     def forget_calendars(self, name: str | None = None) -> None:

@@ -81,11 +81,35 @@ def _calendar(calendar_name: str, school: str | None = None) -> SchoolCalendar:
 
     wiring.config()  # the deployment's own calendar folder, if it names one
     cal = load_calendar_or_file(calendar_name)
+    _refuse_unreloaded(cal)
     if school is None:
         return cal
     from engine.time.school_calendars import load_school_calendar
 
     return load_school_calendar(school, cal)
+
+
+def _refuse_unreloaded(cal: SchoolCalendar) -> None:
+    """With a database named (CME_DATABASE_URL or cme.toml), refuse a calendar file holding the
+    version stored there with other dates, as opening a case does: one version, one answer.
+    Without one, no database code is loaded.
+    """
+    from engine.cli import wiring
+
+    url = wiring.database(None)
+    if url is None:
+        return
+    from engine.cases.catalog import newest_calendar
+    from engine.store.database import open_store
+    from engine.time.calendars import refuse_unreloaded
+
+    store = open_store(url)
+    try:
+        with store.read() as conn:
+            stored = newest_calendar(conn, cal.name)
+    finally:
+        store.dispose()
+    refuse_unreloaded(cal, stored)
 
 
 def pause_option(func: F) -> F:

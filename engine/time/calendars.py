@@ -11,7 +11,7 @@ import importlib.resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from engine.errors import CalendarError, DefinitionError, Issue, close_matches
+from engine.errors import CalendarError, DefinitionError, Issue, VersionNotRaised, close_matches
 from engine.time.calendar import SchoolCalendar
 from engine.time.calendar_file import parse_calendar
 
@@ -136,6 +136,22 @@ def load_calendar_file(path: str | Path) -> SchoolCalendar:
     return SchoolCalendar.from_yaml(text, where)
 
 
+def refuse_unreloaded(file: SchoolCalendar, stored: SchoolCalendar | None) -> None:
+    """Refuse (VersionNotRaised) a calendar file that holds the version a database stores, with
+    other dates: one version label must never give two answers (`cme case open` counting on the
+    stored dates, `cme calendar` on the file's). Raise its version and run `cme calendar reload`.
+    """
+    if (
+        stored is not None
+        and stored.name == file.name
+        and stored.version == file.version
+        and stored.content_hash != file.content_hash
+    ):
+        raise VersionNotRaised(
+            kind="calendar", name=file.name, version=file.version, path=str(file.path)
+        )
+
+
 def load_calendar_or_file(spec: str) -> SchoolCalendar:
     """A shipped calendar by name, or a calendar file if `spec` looks like a path (`.yaml`, `/`)."""
     if spec.endswith((".yaml", ".yml")) or "/" in spec or "\\" in spec:
@@ -150,6 +166,7 @@ __all__ = [
     "load_calendar",
     "load_calendar_file",
     "load_calendar_or_file",
+    "refuse_unreloaded",
     "use_local_folder",
     "shipped_years",
 ]
