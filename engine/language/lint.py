@@ -13,10 +13,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from engine.errors import Issue
+from engine.errors import Issue, suggest
 from engine.language.definition import ProcessDefinition, StateDefinition, TimerDefinition
 from engine.language.expressions import CompiledCondition
 from engine.language.loader import LoadedProcess
+from engine.language.windows import check_escalations, check_window, escalation_role, start_steps
 
 Severity = Literal["error", "warning"]
 
@@ -55,7 +56,9 @@ def edges(defn: ProcessDefinition) -> list[tuple[str, str, str]]:
 class _Linter:
     def __init__(self, loaded: LoadedProcess) -> None:
         self.loaded = loaded
-        self.defn = loaded.definition
+        # Judged as written; the timers its windows generate are compared in `_generated`.
+        self.defn = loaded.as_written
+        self.running = loaded.definition
         self.issues: list[LintIssue] = []
         self.edges = edges(self.defn)
 
@@ -79,6 +82,9 @@ class _Linter:
         self._timers()
         self._timer_only_triggers()
         self._windows()
+        self._generated()
+        self._escalations()
+        self._names()
         self._constant_guards()
 
     def _reachable_from(self, start: str) -> set[str]:
@@ -211,7 +217,7 @@ class _Linter:
             )
 
     def _timer_only_triggers(self) -> None:
-        fired = {t.fire for s in self.defn.states.values() for t in s.timers if t.fire}
+        fired = {t.fire for s in self.running.states.values() for t in s.timers if t.fire}
         for index, trig in enumerate(self.defn.triggers):
             if trig.by_timer and not trig.roles and trig.id not in fired:
                 self.add(
@@ -256,6 +262,111 @@ class _Linter:
                         f"before {source!r} ({here}), which leads to it",
                         severity="warning",
                     )
+
+    def _generated(self) -> None:
+        """A hand-written timer that does what a window already generates: a start timer firing
+        a stage's step on its first day (a duplicate) or on another day (a contradiction), or an
+        escalation of a check that has one generated.
+        """
+        for source, trig, stage in start_steps(self.defn):
+            window = self.defn.states[stage].days
+            assert window is not None
+            for index, timer in enumerate(self.defn.states[source].timers):
+                if timer.fire != trig.id or timer.day is None or timer.counted_from != "case":
+                    continue  # weeks, or counted from the state: genuinely another rule
+                loc = ("states", source, "timers", index, "day")
+                if timer.day == window.first:
+                    self.add(
+                        loc,
+                        f"timer {timer.id!r} duplicates the start of {stage!r}: its `days` "
+                        f"({window}) already move a case in on Day {window.first}; remove the "
+                        "timer",
+                    )
+                else:
+                    self.add(
+                        loc,
+                        f"timer {timer.id!r} fires {trig.id!r} on Day {timer.day}, but {stage!r} "
+                        f"starts on Day {window.first} ({window}); its `days` move a case in "
+                        "then: remove the timer (or change the stage's `days`)",
+                    )
+        generated = {
+            t.check: t for t in check_escalations(self.running).values() if t.id not in self._ids()
+        }
+        for name, state in self.defn.states.items():
+            for index, timer in enumerate(state.timers):
+                escalated = self._escalated_check(timer)
+                if escalated is None or escalated not in generated or timer.escalate is None:
+                    continue
+                due = generated[escalated].day
+                same = timer.day == due and timer.counted_from == "case"
+                self.add(
+                    ("states", name, "timers", index, "id"),
+                    f"timer {timer.id!r} "
+                    + ("duplicates" if same else f"contradicts (Day {timer.day} against Day {due})")
+                    + f" the escalation of check {escalated!r} its window generates (the morning "
+                    "after its last day); remove the timer",
+                )
+
+    def _ids(self) -> set[str]:
+        return {t.id for s in self.defn.states.values() for t in s.timers}
+
+    @staticmethod
+    def _escalated_check(timer: TimerDefinition) -> str | None:
+        """The check a hand-written escalation chases (`when: ["!checks.<id>"]`), if any."""
+        if timer.escalate is None or len(timer.when) != 1:
+            return None
+        expr = timer.when[0].expr.replace(" ", "")
+        if expr.startswith("!checks.") and expr[8:].isidentifier():
+            return expr[8:]
+        return None
+
+    def _escalations(self) -> None:
+        """A required check with a window and nobody to tell when it is missed."""
+        for name, state in self.defn.states.items():
+            for index, check in enumerate(state.checklist):
+                window = check_window(state, check)
+                if check.required and window is not None and escalation_role(state, check) is None:
+                    self.add(
+                        ("states", name, "checklist", index, "id"),
+                        f"check {check.id!r} is required within {window} but nobody is told when "
+                        f"it is missed: give it or its stage {name!r} `escalate_to` (a role), or "
+                        "mark it `required: false`",
+                    )
+
+    def _names(self) -> None:  # noqa: C901 (each place a stage or role is named, checked where it is named)
+        """Stages and roles named by `clears_checks_of`, `escalate_to`, `recorded_by` and
+        `waived_by` that the process does not declare.
+        """
+        roles = set(self.defn.roles)
+        for name, state in self.defn.states.items():
+            base = ("states", name)
+            for j, stage in enumerate(state.clears_checks_of):
+                if stage not in self.defn.states:
+                    self.add(
+                        (*base, "clears_checks_of", j),
+                        f"unknown stage {stage!r} in `clears_checks_of`"
+                        + suggest(stage, self.defn.states, what="stages"),
+                    )
+            if state.escalate_to is not None and state.escalate_to not in roles:
+                self._unknown_role((*base, "escalate_to"), state.escalate_to, "escalate_to")
+            for index, check in enumerate(state.checklist):
+                loc = (*base, "checklist", index)
+                if check.escalate_to is not None and check.escalate_to not in roles:
+                    self._unknown_role((*loc, "escalate_to"), check.escalate_to, "escalate_to")
+                for field in ("recorded_by", "waived_by"):
+                    for j, role in enumerate(getattr(check, field)):
+                        if role not in roles:
+                            self._unknown_role((*loc, field, j), role, field)
+        for fact_name, fact in self.defn.facts.items():
+            for j, role in enumerate(fact.recorded_by):
+                if role not in roles:
+                    self._unknown_role(("facts", fact_name, "recorded_by", j), role, "recorded_by")
+
+    def _unknown_role(self, loc: tuple[str | int, ...], role: str, field: str) -> None:
+        self.add(
+            loc,
+            f"unknown role {role!r} in `{field}`" + suggest(role, self.defn.roles, what="roles"),
+        )
 
     def _constant_guards(self) -> None:
         groups: list[tuple[tuple[str | int, ...], tuple[CompiledCondition, ...]]] = [

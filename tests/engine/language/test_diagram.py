@@ -68,9 +68,9 @@ def test_mermaid_draws_each_timer_with_its_day(mermaid: str) -> None:
         if m
     }
     assert timers == {
-        "start_checks_on_day_5": ("establishing_contact", "reasonable_checks", "Day 5"),
-        "further_checks_on_day_16": ("reasonable_checks", "further_checks", "Day 16"),
-        "closure_decision_on_day_26": ("further_checks", "closure_decision", "Day 26"),
+        "reasonable_checks_starts": ("establishing_contact", "reasonable_checks", "Day 5"),
+        "further_checks_starts": ("reasonable_checks", "further_checks", "Day 16"),
+        "closure_decision_starts": ("further_checks", "closure_decision", "Day 26"),
     }
     assert "note right of closure_decision : Day 3 in state - escalate to line_manager" in mermaid
 
@@ -146,7 +146,7 @@ def test_svg_is_drawn_without_graphviz(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Closed as untraceable" in texts
     for edge in diagram_edges(defn):
         assert edge.label in texts, edge
-    assert "Day 16 (timer further_checks_on_day_16)" in texts
+    assert "Day 16 (timer further_checks_starts)" in texts
     assert "Day 3 in state: escalate to line_manager (closure_decision_overdue)" in texts
     timers = [p for p in root.iter(f"{SVG}path") if p.get("class") == "timer"]
     assert timers

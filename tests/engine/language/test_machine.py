@@ -137,8 +137,8 @@ def test_check_guards_names_the_failing_conditions(compiled: CompiledProcess) ->
 
 
 def test_timer_conditions(compiled: CompiledProcess) -> None:
-    assert compiled.conditions_for_timer("closure_decision_on_day_26") == ()
-    assert compiled.check_timer("closure_decision_on_day_26", context(compiled, set())) == []
+    assert compiled.conditions_for_timer("closure_decision_starts") == ()
+    assert compiled.check_timer("closure_decision_starts", context(compiled, set())) == []
     with pytest.raises(UnknownTimer, match="no timer"):
         compiled.conditions_for_timer("nope")
 
