@@ -51,7 +51,7 @@ def diff(
 
     \b
     Example:
-      cme process diff removal_grounds 1 2
+      cme process diff removal_grounds 3 4
     """  # noqa: D301 (click's \b keeps the example unwrapped)
     from engine.language.diff import AREAS, diff_definitions
 
@@ -207,7 +207,7 @@ def publish(
 
     \b
     Example:
-      cme process publish removal_grounds --version 2
+      cme process publish removal_grounds --version 4
     """  # noqa: D301 (click's \b keeps the example unwrapped)
     from engine.cases.migration import publish_version
     from engine.cli import wiring
