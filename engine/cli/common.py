@@ -142,7 +142,7 @@ def free_text(value: str | None, file: str | None, *, option: str) -> str | None
             ctx.meta[_STDIN_READ] = option
     try:
         if source == "-":
-            data: bytes = click.get_binary_stream("stdin").read(limit)  # type: ignore[operator]
+            data = sys.stdin.buffer.read(limit)
         else:
             with open(source, "rb") as handle:
                 data = handle.read(limit)

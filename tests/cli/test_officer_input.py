@@ -251,3 +251,183 @@ def test_amending_a_check_never_recorded_is_refused(opened: str, db: str) -> Non
         db,
     )
     assert "nothing to amend" in out
+
+
+# -- free text from a file or standard input, checked, and made safe on output --------------------
+
+
+def test_a_long_note_comes_from_a_file_or_standard_input(
+    tmp_path: Path, opened: str, db: str
+) -> None:
+    visit = "Home visit, 12 Acacia Road.\r\n" + "Neighbour spoke at length. " * 300 + "\n"
+    (tmp_path / "visit.txt").write_bytes(visit.encode("utf-8"))
+    ok(
+        "case",
+        "note",
+        opened,
+        "--note-file",
+        str(tmp_path / "visit.txt"),
+        "--on",
+        "2024-10-22",
+        "--db",
+        db,
+    )
+    ok("case", "note", opened, "-", "--on", "2024-10-22", "--db", db, stdin="Rang the school.\n")
+    ok(
+        "case",
+        "check",
+        opened,
+        "contact_attempted_by_phone",
+        "--outcome-file",
+        "-",
+        "--on",
+        "2024-10-22",
+        "--db",
+        db,
+        stdin="no answer; voicemail full\n",
+    )
+    shown = show(db, opened)
+    notes = [e["summary"] for e in shown["history"] if e["kind"] == "note"]
+    assert any("Neighbour spoke at length. Neighbour" in n for n in notes)
+    assert any(n.endswith("Rang the school.") for n in notes)
+    assert not any("\r" in n for n in notes)
+    recorded = shown["checks_recorded"]["contact_attempted_by_phone"]
+    assert recorded["outcome"] == "no answer; voicemail full"
+
+
+def test_the_size_cap_is_stated_and_nothing_is_written(
+    tmp_path: Path, opened: str, db: str
+) -> None:
+    (tmp_path / "huge.txt").write_text("word " * 5000, encoding="utf-8")
+    seq = show(db, opened)["seq"]
+    out = refused(
+        "case",
+        "note",
+        opened,
+        "--note-file",
+        str(tmp_path / "huge.txt"),
+        "--on",
+        "2024-10-22",
+        "--db",
+        db,
+    )
+    assert "20,000" in out
+    assert show(db, opened)["seq"] == seq
+
+
+def test_control_characters_are_refused_with_their_place(opened: str, db: str) -> None:
+    out = refused(
+        "case",
+        "check",
+        opened,
+        "contact_attempted_by_phone",
+        "--on",
+        "2024-10-22",
+        "--outcome",
+        "no answer\x1b]0;owned\x07",
+        "--db",
+        db,
+    )
+    assert "ESC (U+001B) at line 1, column 10" in out
+    out = refused(
+        "case", "note", opened, "-", "--on", "2024-10-22", "--db", db, stdin="ok\nsee \u202eevil"
+    )
+    assert "line 2, column 5" in out
+    out = refused(
+        "case",
+        "fire",
+        opened,
+        "refer_to_mash",
+        "--on",
+        "2024-10-22",
+        "--note",
+        "x\x9by",
+        "--db",
+        db,
+    )
+    assert "U+009B" in out
+
+
+def test_a_note_given_twice_or_a_missing_file_is_refused_in_words(
+    tmp_path: Path, opened: str, db: str
+) -> None:
+    out = refused(
+        "case",
+        "note",
+        opened,
+        "text",
+        "--note-file",
+        str(tmp_path / "x.txt"),
+        "--on",
+        "2024-10-22",
+        "--db",
+        db,
+    )
+    assert "not both" in out
+    out = refused(
+        "case",
+        "note",
+        opened,
+        "--note-file",
+        str(tmp_path / "gone.txt"),
+        "--on",
+        "2024-10-22",
+        "--db",
+        db,
+    )
+    assert "cannot read the note" in out
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    out = refused(
+        "case",
+        "note",
+        opened,
+        "--note-file",
+        str(tmp_path / "latin1.txt"),
+        "--on",
+        "2024-10-22",
+        "--db",
+        db,
+    )
+    assert "not UTF-8" in out
+
+
+def test_text_stored_before_the_rule_is_printed_harmlessly(
+    opened: str, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Escape sequences an earlier release stored raw are shown, never obeyed."""
+    import engine.cases.free_text as free_text
+
+    monkeypatch.setattr(free_text, "UNSAFE_CHARACTERS", re.compile("(?!x)x"))
+    ok(
+        "case",
+        "note",
+        opened,
+        "pwned\x1b[2J\x1b]0;title\x07 \u202eevil",
+        "--on",
+        "2024-10-22",
+        "--db",
+        db,
+    )
+    ok(
+        "case",
+        "check",
+        opened,
+        "contact_attempted_by_phone",
+        "--outcome",
+        "red\x1b[31m",
+        "--on",
+        "2024-10-22",
+        "--db",
+        db,
+    )
+    monkeypatch.undo()
+    for args in (
+        ["case", "show", opened],
+        ["case", "show", opened, "--all"],
+        ["case", "list"],
+        ["due", "--on", "2024-10-22"],
+    ):
+        out = ok(*args, "--db", db, env={"COLUMNS": "100"})
+        for raw in ("\x1b", "\x07", "\u202e"):
+            assert raw not in out, args
+    assert "\\x1b[2J" in ok("case", "show", opened, "--db", db, env={"COLUMNS": "100"})
