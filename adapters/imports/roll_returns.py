@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from adapters.imports.csvfile import RowParser, read_csv
-from engine.cases.imports import ImportResult, ImportRow, RowProblem, run_import
+from engine.cases.imports import ImportResult, ImportRow, RowProblem, every_reason, run_import
 from engine.cases.notification import Child, NotificationForm, Notifier, ParentCarer
 from engine.cases.service import Actor, CaseService
 from engine.errors import InputError
@@ -121,8 +122,13 @@ def _runner(v: dict[str, Any], at: dt.datetime, actor: Actor) -> Callable[[CaseS
             facts = {"roll_change": v["change"], "non_standard_transition_point": v["nstp"]}
             if v["ground"]:
                 facts["deletion_ground"] = v["ground"]
-            for name, value in facts.items():
-                service.set_fact(case_id, name, value, on=v["change_date"], at=at, actor=actor)
+            # Every fact the return gives is judged: one refused does not hide another.
+            every_reason(
+                partial(
+                    service.set_fact, case_id, name, value, on=v["change_date"], at=at, actor=actor
+                )
+                for name, value in facts.items()
+            )
         if v["received"] is not None:
             service.fire(case_id, "submit_return", on=v["received"], at=at, actor=actor)
             return f"{case_id}: return received {v['received'].isoformat()}"

@@ -9,7 +9,7 @@ parsing files (`adapters/imports/`, `adapters/enquiry/`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, insert, select
@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from engine.cases.service import CaseService
-from engine.errors import CMEError, InputError
+from engine.errors import CMEError, CommandRefused, InputError, Refusal
 from engine.store.tables import import_ledger_table
 
 
@@ -135,6 +135,23 @@ def run_import(
     return result
 
 
+def every_reason(commands: Iterable[Callable[[], object]]) -> None:
+    """Run each of a row's independent commands (e.g. the facts a roll return gives); if any is
+    refused, raise every refusal at once, so the row's problem names them all. A refused command
+    writes nothing, and the row's savepoint undoes the others.
+    """
+    refused: list[CommandRefused] = []
+    for command in commands:
+        try:
+            command()
+        except Refusal as exc:
+            refused.extend(exc.reasons)
+        except CommandRefused as exc:
+            refused.append(exc)
+    if refused:
+        raise Refusal.of(refused)
+
+
 def _already_imported(conn: Connection, kind: str, keys: Sequence[str]) -> set[str]:
     out: set[str] = set()
     for i in range(0, len(keys), 500):
@@ -157,4 +174,11 @@ def _one_line(message: str) -> str:
     return " ".join(part.strip() for part in message.splitlines() if part.strip())
 
 
-__all__ = ["ImportRejected", "ImportResult", "ImportRow", "RowProblem", "run_import"]
+__all__ = [
+    "ImportRejected",
+    "ImportResult",
+    "ImportRow",
+    "RowProblem",
+    "every_reason",
+    "run_import",
+]

@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from adapters.enquiry.csvfile import import_enquiries
 from adapters.imports.forms import import_forms
-from engine.cases.imports import ImportRejected
+from engine.cases.imports import ImportRejected, every_reason
 from engine.cases.service import Actor
+from engine.errors import Refusal, RoleNotPermitted, UnknownFact
 from engine.store.tables import case_table, event_table, import_ledger_table
 from tests.conftest import RECORDED_AT
 from tests.scenarios.helpers import notification
@@ -100,3 +101,22 @@ def test_a_form_giving_a_fact_another_role_records_opens_nothing(service, tmp_pa
         process="removal_grounds",
     )
     assert len(result.written) == 2
+
+
+def test_a_rows_independent_commands_are_all_judged() -> None:
+    """Two facts of one row refused for different reasons, and one recorded: the row's problem
+    names both refusals (none hides the other)."""
+    done: list[str] = []
+
+    def refused_role() -> None:
+        raise RoleNotPermitted(role="school", allowed={"cme_officer": "CME Officer"}, doing="x")
+
+    def refused_twice() -> None:
+        raise Refusal.of([UnknownFact(name="roll_chnage"), UnknownFact(name="groud")])
+
+    with pytest.raises(Refusal) as info:
+        every_reason([refused_role, lambda: done.append("recorded"), refused_twice])
+    assert [type(r) for r in info.value.reasons] == [RoleNotPermitted, UnknownFact, UnknownFact]
+    assert done == ["recorded"]
+    every_reason([lambda: done.append("again")])
+    assert done == ["recorded", "again"]
