@@ -103,6 +103,20 @@ def test_diff_of_the_2006_and_2024_removal_grounds(registry: ProcessRegistry) ->
     ), "both versions have the same states"
 
 
+def test_a_stored_version_reads_with_the_timers_its_windows_generate(
+    registry: ProcessRegistry,
+) -> None:
+    """A case on a published version (read back from the database's text) arms, and a calendar
+    reload recounts, the same start timers and escalations as the file's loader gives."""
+    from engine.cases.catalog import definition_from_text
+
+    loaded = registry.get("untraceable_cme", 2).loaded
+    stored = definition_from_text(loaded.text, "stored untraceable_cme version 2")
+    assert stored == loaded.definition
+    timers = [t.id for t in stored.states["establishing_contact"].timers]
+    assert "reasonable_checks_starts" in timers
+
+
 # --- a database of running cases on version 1 ---------------------------------------------------
 
 
