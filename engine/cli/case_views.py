@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
-from engine.cli.tables import cell, console, id_column, joined, lines, table, text_column
+from engine.cli.tables import cell, console, id_column, joined, lines, show, table, text_column
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -71,7 +71,7 @@ def _checklist(con: Console, s: Mapping[str, Any]) -> None:
                 done.stylize("red")
         t.add_row(cell(c["id"]), cell(c["wording"]), cell(c["days"] or ""), done)
     con.print()
-    con.print(t)
+    show(con, t)
 
 
 def _outstanding(con: Console, s: Mapping[str, Any]) -> None:
@@ -91,7 +91,7 @@ def _outstanding(con: Console, s: Mapping[str, Any]) -> None:
             cell("yes" if c.get("escalated") else "", "bold red"),
         )
     con.print()
-    con.print(t)
+    show(con, t)
 
 
 def _deadlines(con: Console, s: Mapping[str, Any]) -> None:
@@ -109,7 +109,7 @@ def _deadlines(con: Console, s: Mapping[str, Any]) -> None:
             cell(tm["explanation"]),
         )
     con.print()
-    con.print(t)
+    show(con, t)
 
 
 def _steps(con: Console, s: Mapping[str, Any]) -> None:
@@ -122,7 +122,7 @@ def _steps(con: Console, s: Mapping[str, Any]) -> None:
     for n in s["next_steps"]:
         t.add_row(cell(n["trigger"]), cell(n.get("title") or ""), cell(joined(n["roles"], ", ")))
     con.print()
-    con.print(t)
+    show(con, t)
 
 
 def _history(con: Console, history: Sequence[Mapping[str, Any]], *, show_all: bool) -> None:
@@ -147,7 +147,7 @@ def _history(con: Console, history: Sequence[Mapping[str, Any]], *, show_all: bo
             ),
         )
     con.print()
-    con.print(t)
+    show(con, t)
     if hidden:
         con.print(
             cell(
@@ -183,7 +183,7 @@ def print_case_list(rows: Sequence[Mapping[str, Any]], *, wide: bool = False) ->
             cell(r["assigned_officer"] or ""),
             cell("yes" if r["overdue"] else "", "bold red"),
         )
-    console(wide=wide).print(t)
+    show(console(wide=wide), t)
 
 
 # -- cme due -----------------------------------------------------------------------------
@@ -205,9 +205,9 @@ def due_line(item: Mapping[str, Any]) -> tuple[str, str, str]:
     due = _date(item.get("due") or item.get("due_date"))
     escalated = bool(item.get("escalated")) or item.get("kind") == "escalated"
     if escalated:
-        when = f"escalated; was due {due}" if due else "escalated"
+        when = f"escalated\nwas due {due}" if due else "escalated"
     elif item.get("kind") == "overdue check" or item.get("overdue"):
-        when = f"overdue; was due {due}" if due else "overdue"
+        when = f"overdue\nwas due {due}" if due else "overdue"
     elif item.get("kind") == "timer":
         when = f"step due {due}"
     elif "escalated" not in item and item.get("kind") == "check":
@@ -245,7 +245,7 @@ def print_due(items: Sequence[Mapping[str, Any]], *, on: dt.date, wide: bool = F
         )
         id_column(t, "case / check")
         text_column(t, "what", ratio=3)
-        text_column(t, "when", ratio=1)
+        id_column(t, "when")  # short lines: "escalated" over "was due 2024-11-15"
         for case_id, case_items_ in groupby(theirs, key=lambda i: str(i["case_id"])):
             case_items = list(case_items_)
             t.add_row(cell(case_id, "bold"), cell(_count(len(case_items), "item")), cell(""))
@@ -257,7 +257,7 @@ def print_due(items: Sequence[Mapping[str, Any]], *, on: dt.date, wide: bool = F
                     cell(when, "bold red" if when.startswith(("escalated", "overdue")) else ""),
                 )
             t.add_section()
-        con.print(t)
+        show(con, t)
         con.print()
 
 

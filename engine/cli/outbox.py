@@ -66,7 +66,16 @@ def list_cmd(
     if as_json:
         print_json([{**asdict(r), "document_ids": documents.get(r.id, [])} for r in rows])
         return
-    from engine.cli.tables import cell, console, id_column, joined, lines, table, text_column
+    from engine.cli.tables import (
+        cell,
+        console,
+        id_column,
+        joined,
+        lines,
+        show,
+        table,
+        text_column,
+    )
 
     t = table()
     id_column(t, "row")
@@ -87,7 +96,7 @@ def list_cmd(
             cell(joined(documents.get(r.id, []), "\n")),
         )
     con = console(wide=wide)
-    con.print(t)
+    show(con, t)
     if documents:
         con.print(cell("Print a letter: cme outbox document ID -o letter.pdf", "dim"))
 

@@ -271,19 +271,27 @@ def _write(path: Path, data: bytes) -> None:
         raise InputError(f"cannot write {path}: {exc.strerror}") from None
 
 
+UNBROKEN = frozenset(
+    {"case_id", "state_id", "on", "date_of_birth", "change_date", "received_on", "overdue_since"}
+)
+"""Report columns never wrapped: ids an officer types back (case, stage) and dates."""
+
+
 def _table(rep: Report) -> None:
-    from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
+    from engine.cli.tables import console, id_column, show, table, text_column
     from engine.reports.tables import safe_cell
 
     colours = {"red": "bold red", "amber": "yellow", "green": "green"}
-    t = Table(title=f"{rep.title} — {rep.on.isoformat()}")
+    t = table(f"{rep.title} — {rep.on.isoformat()}")
     # The terminal shows the columns people scan; files (--format) carry every column.
     columns = [c for c in rep.columns if c.table]
     for col in columns:
-        t.add_column(col.heading, overflow="fold")
+        if col.key in UNBROKEN:
+            id_column(t, col.heading)
+        else:
+            text_column(t, col.heading)
     for row in rep.rows:
         cells = []
         for col in columns:
@@ -293,7 +301,7 @@ def _table(rep: Report) -> None:
             # Text, not markup: a child's name may hold brackets.
             cells.append(Text(text, style=style or ""))
         t.add_row(*cells)
-    con = Console()
-    con.print(t)
+    con = console()
+    show(con, t)
     for note in rep.notes:
         con.print(note, markup=False)

@@ -70,6 +70,75 @@ def text_column(t: Table, heading: str, *, ratio: int | None = None) -> None:
     t.add_column(heading, overflow="fold", ratio=ratio)
 
 
+LONGEST_WORD = 34
+"""A text column is given at least its longest word, up to this many characters (the longest id
+an officer might find inside a sentence, e.g. an escalation naming its check)."""
+
+
+SHORT_WORD = 12
+"""When even the longest words do not fit, words up to this long are still kept whole."""
+
+
+def show(con: Console, t: Table) -> None:
+    """Print `t` on `con` with its width shared out (`balance`)."""
+    balance(t, con.width)
+    con.print(t)
+
+
+def balance(t: Table, width: int) -> None:
+    """Share `width` among the text columns of a filled table so that none is squeezed below its
+    longest word (up to `LONGEST_WORD`), the rest in proportion to what each would take
+    beyond that. Rich alone narrows the widest columns first, which folds the ids inside a long
+    message while short columns keep their room. Leaves the table alone if it fits as it is; if
+    even the longest words do not fit, each column gets its share by its longest word (words
+    then fold, never cut).
+    """
+    texts = [c for c in t.columns if not c.no_wrap and c.width is None]
+    if not texts:
+        return
+    overhead = t._extra_width + sum(t._get_padding_width(i) for i in range(len(t.columns)))
+    fixed = sum(_natural(c) for c in t.columns if c.no_wrap or c.width is not None)
+    room = width - overhead - fixed
+    natural = [_natural(c) for c in texts]
+    if sum(natural) <= room:
+        return
+    floors = [min(n, _longest_word(c)) for n, c in zip(natural, texts, strict=True)]
+    spare = room - sum(floors)
+    if spare < 0:
+        # Not even the longest words fit: short words (up to 12) stay whole, and the columns
+        # with longer ones share what is left by their longest word.
+        short = sum(f for f in floors if f <= SHORT_WORD)
+        long_ = sum(f for f in floors if f > SHORT_WORD)
+        left = room - short
+        if not long_ or left < 8:
+            return
+        for column, floor in zip(texts, floors, strict=True):
+            column.width = floor if floor <= SHORT_WORD else max(8, left * floor // long_)
+        return
+    wants = [n - f for n, f in zip(natural, floors, strict=True)]
+    total = sum(wants) or 1
+    for column, floor, want in zip(texts, floors, wants, strict=True):
+        column.width = floor + spare * want // total
+
+
+def _plain(value: object) -> str:
+    plain = getattr(value, "plain", None)
+    return plain if isinstance(plain, str) else str(value)
+
+
+def _cells(column: Any) -> list[str]:
+    return [_plain(column.header), *(_plain(c) for c in column._cells)]
+
+
+def _natural(column: Any) -> int:
+    return max((len(line) for text in _cells(column) for line in text.splitlines()), default=1)
+
+
+def _longest_word(column: Any) -> int:
+    longest = max((len(word) for text in _cells(column) for word in text.split()), default=1)
+    return min(longest, LONGEST_WORD)
+
+
 def cell(value: object, style: str = "") -> Text:
     """A cell's text: stored text made safe, never read as markup."""
     from rich.text import Text
