@@ -8,6 +8,7 @@ and a step for another ground than the recorded one says so, naming both."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ UNTRACED = {
 }
 
 
-def _ground_case(service, ground: str, *, on: dt.date, facts: dict) -> Walk:
+def _ground_case(service, ground: str, *, on: dt.date, facts: dict[str, Any]) -> Walk:
     """A school's proposal under `ground` on `on`, its facts recorded, the CME notification
     made with the Evidence of Checks form, and the CME Officer's confirmation of receipt."""
     walk = Walk.open(

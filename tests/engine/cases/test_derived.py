@@ -5,6 +5,7 @@ holidays and Christmas; calendar months; age on a date."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -90,9 +91,9 @@ def test_age_on(born, on, age) -> None:
     assert age_on(born, on) == age
 
 
-def _counts(**derived: dict) -> ProcessDefinition:
+def _counts(**derived: dict[str, Any]) -> ProcessDefinition:
     """A minimal process declaring `derived` facts over three dates."""
-    facts = {
+    facts: dict[str, dict[str, Any]] = {
         "first": {"type": "date", "description": "a date"},
         "second": {"type": "date", "description": "a date"},
     }

@@ -49,7 +49,7 @@ def _process(facts: dict[str, Any], trigger: dict[str, Any] | None = None) -> st
     return yaml.safe_dump(base, sort_keys=False)
 
 
-ABSENCE = {
+ABSENCE: dict[str, Any] = {
     "absent": {
         "type": "int",
         "description": "school days absent",
@@ -60,7 +60,7 @@ ABSENCE = {
         },
     }
 }
-READS_ABSENCE = {
+READS_ABSENCE: dict[str, Any] = {
     "requires_facts": ["first_day_of_absence", "off_roll_date"],
     "guards": [{"expr": "absent >= 20", "says": "absent 20 school days"}],
 }
