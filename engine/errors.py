@@ -358,7 +358,7 @@ class GuardFailed(CommandRefused):
         if self.unset:
             about = described or {}
             message = f"{step} needs these facts recorded first: " + "; ".join(
-                f"{f} ({about[f]})" if about.get(f) else f for f in self.unset
+                f"{f} ({_clause(about[f])})" if about.get(f) else f for f in self.unset
             )
         elif self.read is not None:
             message = f"{step} refused: " + "; ".join(
@@ -407,7 +407,7 @@ class MissingChecks(CommandRefused):
         self.wording = dict(missing)
         super().__init__(
             f"{step} needs these checks recorded first: "
-            + "; ".join(f"{c} ({w})" for c, w in missing.items())
+            + "; ".join(f"{c} ({_clause(w)})" for c, w in missing.items())
         )
 
 
@@ -660,6 +660,11 @@ def suggest(name: str, candidates: Collection[str], *, what: str) -> str:
     names = sorted(candidates)
     listed = ", ".join(names[:12]) + (", …" if len(names) > 12 else "")
     return f"; known {what}: {listed}"
+
+
+def _clause(text: str) -> str:
+    """Policy wording in brackets after a name: one line, without its closing full stop."""
+    return " ".join(text.split()).rstrip(".")
 
 
 def _show(value: object) -> str:

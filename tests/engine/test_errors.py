@@ -113,7 +113,7 @@ def test_dates_guards_checks_and_conflicts_carry_their_values() -> None:
     checks = MissingChecks(step="s", missing={"a": "Check A."})
     assert (checks.missing, str(checks)) == (
         ["a"],
-        "s needs these checks recorded first: a (Check A.)",
+        "s needs these checks recorded first: a (Check A)",
     )
     conflict = ConcurrentUpdate(case_id="C-1", expected_seq=1, found_seq=2)
     assert (conflict.code, conflict.exit_code) == ("conflict", 3)

@@ -245,9 +245,9 @@ def test_a_refusal_names_every_reason_at_once_in_the_policys_words(
         "remove_from_roll (Remove from roll) may be taken only by School (designated staff) "
         "(school); you are acting as cme_officer",
         "needs these checks recorded first: cme_officer_confirmed_receipt",
-        "evidence_of_checks_completed (The Evidence of Checks form is completed.)",
+        "evidence_of_checks_completed (The Evidence of Checks form is completed)",
         "needs these facts recorded first: joint_enquiries_failed (Both the school and the LA "
-        "made reasonable enquiries and failed.)",
+        "made reasonable enquiries and failed)",
         "condition not met: the off roll date must not be backdated (off_roll_date: 2 Dec 2024; "
         "it takes effect on 3 Dec 2024)",
         "condition not met: the absence was not authorised by the school (absence_authorised: yes)",

@@ -324,10 +324,12 @@ def test_a_date_after_the_recording_day_is_refused(service: CaseService, opened:
 def test_an_off_roll_date_may_not_be_backdated(
     service: CaseService, example_form: NotificationForm
 ) -> None:
+    # The school proposes the removal and gives its off roll date (both reserved to it).
+    school = Actor("attendance-lead", "school")
     form = one_child(example_form, ground="Ground A", school="Kentish Town Primary School")
     on = dt.date(2024, 10, 21)
     (case_id,) = service.open_case(
-        form, on=on, at=RECORDED_AT, actor=OFFICER, process="removal_grounds"
+        form, on=on, at=RECORDED_AT, actor=school, process="removal_grounds"
     )
     err = refuse(
         service,
@@ -338,11 +340,11 @@ def test_an_off_roll_date_may_not_be_backdated(
         "2024-10-18",
         on=on,
         at=RECORDED_AT,
-        actor=OFFICER,
+        actor=school,
     )
     assert "off_roll_date 2024-10-18 is earlier than 2024-10-21" in str(err)
     assert "must not be backdated" in str(err)
-    service.set_fact(case_id, "off_roll_date", "2024-10-21", on=on, at=RECORDED_AT, actor=OFFICER)
+    service.set_fact(case_id, "off_roll_date", "2024-10-21", on=on, at=RECORDED_AT, actor=school)
     assert service.get(case_id).facts["off_roll_date"] == "2024-10-21"
 
 
