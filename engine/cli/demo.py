@@ -152,12 +152,12 @@ def _print_register(sim: Simulation, console: Any) -> None:
 def _print_history(sim: Simulation, console: Any, case_id: str | None) -> None:
     """One case's full history, as `cme case show` prints it."""
     from engine.cases.views import case_summary
-    from engine.cli.case import _print_summary
+    from engine.cli.case_views import print_summary
     from engine.demo.simulation import TERM_LAST
 
     case_id = case_id or sim.history_case()
     console.print(f"\nThe history of {case_id}, as `cme case show` prints it:")
-    _print_summary(
+    print_summary(
         case_summary(sim.service, case_id, on=TERM_LAST, actor=sim.officers[0], at=_evening())
     )
 
