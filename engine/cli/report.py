@@ -280,6 +280,7 @@ UNBROKEN = frozenset(
 def _table(rep: Report) -> None:
     from rich.text import Text
 
+    from engine.cli.common import safe_text
     from engine.cli.tables import console, id_column, show, table, text_column
     from engine.reports.tables import safe_cell
 
@@ -299,7 +300,7 @@ def _table(rep: Report) -> None:
             text = "\n".join(value) if isinstance(value, list) else str(safe_cell(value))
             style = colours.get(str(value)) if col.key == "colour" else None
             # Text, not markup: a child's name may hold brackets.
-            cells.append(Text(text, style=style or ""))
+            cells.append(Text(safe_text(text), style=style or ""))
         t.add_row(*cells)
     con = console()
     show(con, t)
