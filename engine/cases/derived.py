@@ -31,7 +31,12 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from engine.errors import CalendarError
-from engine.language.definition import DerivedCount, DerivedDefinition, ProcessDefinition
+from engine.language.definition import (
+    DERIVED_SOURCES,
+    DerivedCount,
+    DerivedDefinition,
+    ProcessDefinition,
+)
 from engine.language.derived import Count, how_counted
 from engine.language.outline import CountOutline
 from engine.time.calendar import SchoolCalendar
@@ -146,12 +151,16 @@ def shown_counts(
     opened_on: dt.date,
 ) -> dict[str, dict[str, Any]]:
     """Each derived fact as `cme case show` gives it: how it is counted, its value on `on`,
-    and why there is none where there is none.
+    and why there is none where there is none. A count none of whose dates is recorded yet
+    (another ground's, say) is left out.
     """
     counts = list(counts)
     dates = _dates(counts, facts, on=on, opened_on=opened_on)
     shown: dict[str, dict[str, Any]] = {}
     for c in counts:
+        recorded = [s for s in c.sources if s not in DERIVED_SOURCES]
+        if recorded and all(dates.get(s) is None for s in recorded):
+            continue
         entry: dict[str, Any] = {"how": how_counted(c)}
         try:
             value = count(c.name, c, dates, cal)

@@ -25,6 +25,7 @@ def print_summary(s: Mapping[str, Any], *, show_all: bool = False, wide: bool = 
     con = console(wide=wide)
     _heading(con, s)
     _checklist(con, s)
+    _counted(con, s)
     _outstanding(con, s)
     _deadlines(con, s)
     _steps(con, s)
@@ -70,6 +71,22 @@ def _checklist(con: Console, s: Mapping[str, Any]) -> None:
             if c["required"]:
                 done.stylize("red")
         t.add_row(cell(c["id"]), cell(c["wording"]), cell(c["days"] or ""), done)
+    con.print()
+    show(con, t)
+
+
+def _counted(con: Console, s: Mapping[str, Any]) -> None:
+    """The facts the engine counts from the case's dates (derived facts): value and how."""
+    counted = s.get("counted") or {}
+    if not counted:
+        return
+    t = table("Counted by the engine")
+    id_column(t, "fact")
+    text_column(t, "value", ratio=1)
+    text_column(t, "how it is counted", ratio=3)
+    for name, c in counted.items():
+        value = c.get("why") if c.get("value") is None else str(c["value"])
+        t.add_row(cell(name), cell(value or ""), cell(c.get("how") or ""))
     con.print()
     show(con, t)
 

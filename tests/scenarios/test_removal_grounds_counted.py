@@ -252,3 +252,28 @@ def test_another_grounds_step_says_the_recorded_ground_differs(sqlite_service) -
         "Ground I",
         ["remove_under_ground_i"],
     )
+
+
+def test_case_show_prints_the_counts(sqlite_service, capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.cli.case_views import print_summary
+
+    walk = _ground_case(
+        sqlite_service,
+        "Ground I",
+        on=D(2024, 10, 21),
+        facts={
+            "first_day_of_absence": D(2024, 10, 7),
+            "all_sessions_coded_g_n_or_o": True,
+            **UNTRACED,
+        },
+    )
+    walk.facts({"off_roll_date": D(2024, 11, 8)}, on=D(2024, 11, 8), actor=SCHOOL)
+    print_summary(case_summary(sqlite_service, walk.case_id, on=D(2024, 11, 8)), wide=True)
+    out = capsys.readouterr().out
+    assert "Counted by the engine" in out
+    row = next(line for line in out.splitlines() if "continuous_absence_school_days" in line)
+    assert " 19 " in row
+    assert "the school days from first_day_of_absence" in out
+    # Counts none of whose dates is recorded (Ground H's, Ground J's, Ground O's) are left out.
+    assert "leave_expired_on" not in out
+    assert "sentence_starts_on" not in out
