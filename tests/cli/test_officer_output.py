@@ -181,3 +181,18 @@ def test_the_first_formal_letter_once_sent_records_its_check_and_lists_its_docum
         "Recorded: First formal letter sent — letter first_formal_cme_letter sent "
         f"(document {document_id})"
     )
+
+
+def test_stored_text_is_printed_neutralised(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.cli.case_views import print_summary
+
+    summary = shown(db)
+    raw = "moved\x1b[2J\x1b]0;pwned\x07 \u202eaway"
+    summary["child"]["full_name"] = raw
+    summary["history"][1]["summary"] = raw
+    summary["checklist"][0].update(on="2024-11-19", outcome=raw)
+    print_summary(summary)
+    out = capsys.readouterr().out
+    for char in ("\x1b", "\x07", "\u202e"):
+        assert char not in out
+    assert out.count("\\x1b[2J") == 3
