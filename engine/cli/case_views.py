@@ -18,6 +18,7 @@ from engine.cli.tables import cell, console, id_column, joined, lines, show, tab
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
 
 def print_summary(s: Mapping[str, Any], *, show_all: bool = False, wide: bool = False) -> None:
@@ -119,14 +120,22 @@ def _deadlines(con: Console, s: Mapping[str, Any]) -> None:
     id_column(t, "due")
     text_column(t, "what", ratio=2)
     text_column(t, "how it was computed", ratio=3)
+    checks = {c["id"] for c in [*s["checklist"], *(s.get("outstanding_checks") or [])]}
     for tm in pending:
-        t.add_row(
-            cell(tm["due_date"]),
-            lines(tm["action"], (f"({tm.get('timer')})" if tm.get("timer") else "", "dim")),
-            cell(tm["explanation"]),
-        )
+        t.add_row(cell(tm["due_date"]), _deadline_what(tm, checks), cell(tm["explanation"]))
     con.print()
     show(con, t)
+
+
+def _deadline_what(timer: Mapping[str, Any], checks: set[str]) -> Text:
+    """What a deadline does: a check's escalation names its check (its timer is
+    `<check>_outstanding`); any other names its step, with the timer's id beneath.
+    """
+    timer_id = str(timer.get("timer") or "")
+    check = timer_id.removesuffix("_outstanding")
+    if check != timer_id and check in checks:
+        return lines(f"{timer['action']} if {check} is still not done")
+    return lines(timer["action"], (f"({timer_id})" if timer_id else "", "dim"))
 
 
 def _steps(con: Console, s: Mapping[str, Any]) -> None:
