@@ -14,6 +14,7 @@ from sqlalchemy import and_, select
 
 from engine.cases.events import (
     CheckRecorded,
+    DeadlineMoved,
     Escalation,
     EventBody,
     FactChanged,
@@ -34,6 +35,7 @@ from engine.protection.access import ActorLike, Permission, authorise_read, log_
 from engine.protection.crypto import PURGED
 from engine.store.tables import case_table, timer_table
 from engine.time.deadlines import ESCALATE_CHECK
+from engine.time.words import day_words
 
 
 def day_of_case(service: Reads, case: CaseState, on: dt.date) -> int | None:
@@ -229,8 +231,8 @@ def event_summary(body: EventBody, kind: str) -> str:
     personal: dict[str, Any] = shown if isinstance(shown, dict) else {}
     if isinstance(body, StepTaken):
         return f"{body.trigger}: {body.from_state} → {body.to_state}"
-    if isinstance(body, Migration) and body.to_state is not None:
-        return f"migration: {body.from_state} → {body.to_state}"
+    if isinstance(body, Migration | DeadlineMoved):
+        return _version_change_line(body)
     if isinstance(body, Opened):
         return f"opened in {body.state}"
     if isinstance(body, CheckRecorded):
@@ -248,6 +250,37 @@ def event_summary(body: EventBody, kind: str) -> str:
     if isinstance(body, Note):
         return f"note: {personal.get('last_note') or WITHHELD}"
     return kind
+
+
+def _version_change_line(body: Migration | DeadlineMoved) -> str:
+    """A migration onto another process version, or deadlines a calendar version moved."""
+    if isinstance(body, DeadlineMoved):
+        return _deadlines_moved_line(body)
+    return _migration_line(body)
+
+
+def _migration_line(body: Migration) -> str:
+    """A migration: the versions, the stage map it used, and the stage it moved to."""
+    line = (
+        f"migrated from version {body.from_version} to {body.to_version}, stage map {body.mapping}"
+    )
+    if body.to_state is not None:
+        line += f": {body.from_state} → {body.to_state}"
+    return line
+
+
+def _deadlines_moved_line(body: DeadlineMoved) -> str:
+    """A calendar reload: who loaded which version, and each deadline's old and new date."""
+    was = f"version {body.from_version}" if body.from_version is not None else "the shipped file"
+    moves = ", ".join(
+        f"{m['timer']} {day_words(dt.date.fromisoformat(m['from']))} → "
+        f"{day_words(dt.date.fromisoformat(m['to']))}"
+        for m in body.moved
+    )
+    return (
+        f"deadlines moved: calendar {body.calendar} {was} → version {body.to_version}, loaded "
+        f"by {body.loaded_by} ({body.loaded_by_role}): {moves}; {body.reason}"
+    )
 
 
 def _read_at(at: dt.datetime | None) -> dt.datetime:

@@ -357,6 +357,7 @@ def reload(
     from engine.cli import wiring
     from engine.scheduling.calendar_reload import apply_calendar_reload, plan_calendar_reload
 
+    wiring.config(db_url)  # the deployment's own calendar folder first, if it names one
     cal = load_calendar_or_file(name_or_path)
     service = wiring.service(db_url)
     if dry_run:

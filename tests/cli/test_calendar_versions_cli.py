@@ -5,6 +5,8 @@ gives two answers."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import yaml
@@ -61,13 +63,17 @@ def test_an_edited_calendar_file_is_refused_until_its_version_is_raised_and_relo
     first = _form(folder, "first.yaml", "Ana Silva", "2015-03-14")
     opened = cme("case", "open", "--form", first, "--on", "2024-10-21", cwd=folder)
     assert opened.returncode == 0, opened.stderr
+    case_id = opened.stdout.split()[0]
+    # Day 5 (25 Oct 2024) moves the case into its checks, whose deadlines fall after 5 Nov.
+    ticked = cme("tick", "--until", "2024-10-25", cwd=folder)
+    assert ticked.returncode == 0, ticked.stderr
     day26 = ("calendar", "school-day", "--from", "2024-10-21", "--day", "26")
     before = cme(*day26, cwd=folder)
     assert before.returncode == 0, before.stderr
 
     _edit(folder, version=1)  # the dates change, the version does not
     second = _form(folder, "second.yaml", "Ben Okoro", "2016-01-20")
-    refused = cme("case", "open", "--form", second, "--on", "2024-10-22", cwd=folder)
+    refused = cme("case", "open", "--form", second, "--on", "2024-10-25", cwd=folder)
     assert refused.returncode == 1
     assert "calendars/london.yaml changed since calendar london version 1 was loaded" in (
         refused.stderr
@@ -80,9 +86,19 @@ def test_an_edited_calendar_file_is_refused_until_its_version_is_raised_and_relo
     assert "set `version: 2` and run `cme calendar reload london`" in asked.stderr
 
     _edit(folder, version=2)
-    reloaded = cme("calendar", "reload", "london", "--on", "2024-10-22", cwd=folder)
+    reloaded = cme("calendar", "reload", "london", "--on", "2024-10-25", cwd=folder)
     assert reloaded.returncode == 0, reloaded.stderr
-    opened = cme("case", "open", "--form", second, "--on", "2024-10-22", cwd=folder)
+    # The journal says who loaded which version and each deadline's old and new date.
+    shown = cme("case", "show", case_id, "--json", cwd=folder)
+    assert shown.returncode == 0, shown.stderr
+    (moved,) = [h for h in json.loads(shown.stdout)["history"] if h["kind"] == "deadline_moved"]
+    assert moved["summary"].startswith(
+        "deadlines moved: calendar london version 1 → version 2, loaded by jo.admin "
+        "(policy_owner): "
+    )
+    assert re.search(r"\d+ \w{3} 2024 → \d+ \w{3} 2024", moved["summary"])
+    assert moved["summary"].endswith("no longer school days: 5 Nov 2024")
+    opened = cme("case", "open", "--form", second, "--on", "2024-10-25", cwd=folder)
     assert opened.returncode == 0, opened.stderr
     after = cme(*day26, cwd=folder)
     assert after.returncode == 0, after.stderr

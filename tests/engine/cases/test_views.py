@@ -194,9 +194,35 @@ def test_an_escalated_case_is_listed_as_overdue_and_due(service: CaseService, ca
             "timer t lapsed: done",
         ),
         (
+            "deadline_moved",
+            {
+                "data": {
+                    "calendar": "london",
+                    "from_version": 1,
+                    "to_version": 2,
+                    "loaded_by": "pat",
+                    "loaded_by_role": "policy_owner",
+                    "reason": "calendar london version 1 → version 2: no longer school days: "
+                    "5 Nov 2024",
+                    "moved": [
+                        {
+                            "timer": "tracing_starts",
+                            "key": "k",
+                            "from": "2024-11-18",
+                            "to": "2024-11-19",
+                            "explanation": None,
+                        }
+                    ],
+                }
+            },
+            "deadlines moved: calendar london version 1 → version 2, loaded by pat "
+            "(policy_owner): tracing_starts 18 Nov 2024 → 19 Nov 2024; calendar london version "
+            "1 → version 2: no longer school days: 5 Nov 2024",
+        ),
+        (
             "migration",
-            {"data": {"from_version": 1, "to_version": 2, "mapping": "a=a"}},
-            "migration",
+            {"data": {"from_version": 1, "to_version": 2, "mapping": "a=a (same name)"}},
+            "migrated from version 1 to 2, stage map a=a (same name)",
         ),
         (
             "migration",
@@ -209,7 +235,7 @@ def test_an_escalated_case_is_listed_as_overdue_and_due(service: CaseService, ca
                     "to_state": "b",
                 }
             },
-            "migration: a → b",
+            "migrated from version 1 to 2, stage map a=b: a → b",
         ),
         ("check_recorded", {"data": {"check": "c", "outcome": "seen"}}, "check c: seen"),
     ],

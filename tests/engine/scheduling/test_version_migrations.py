@@ -15,6 +15,7 @@ from sqlalchemy import select
 from engine.cases.migration import publish_version
 from engine.cases.projection import EventKind
 from engine.cases.service import Actor, CaseService
+from engine.cases.views import event_summary
 from engine.language.loader import (
     LoadedProcess,
     load_process_file,
@@ -148,6 +149,10 @@ def test_a_stage_the_version_maps_migrates_with_the_map(running: CaseService) ->
     assert (case.process_version, case.state) == (2, "checks")
     (moved,) = [e for e in svc.events(c) if e.kind == EventKind.migration]
     assert moved.payload["data"]["mapping"] == "on_hold=checks"
+    # The journal (`cme case show`) says which versions and which stage map.
+    assert event_summary(moved.body, str(moved.kind)) == (
+        "migrated from version 1 to 2, stage map on_hold=checks: on_hold → checks"
+    )
 
 
 def test_a_version_that_does_not_say_so_migrates_nothing(running: CaseService) -> None:
