@@ -4,8 +4,9 @@ Owns the geometry only: which layer each box goes in, their order and positions,
 each arrow passes through, with room kept for its label (a label rides on a point of its own, as
 Graphviz's `dot` does, so labels and boxes never overlap). Knows nothing of processes or of SVG
 (`engine/language/svg.py` draws the result). Written by hand rather than taken from a library: the
-graphs are a few dozen boxes, and the pure-Python layout libraries on PyPI are either unmaintained
-or bring a copyleft licence (see processes/README.md, "Diagrams").
+graphs are a few dozen boxes, and on PyPI the layered layouts are either bindings to Graphviz
+(pydot, pygraphviz: the system program this avoids), or pure Python but unmaintained and copyleft
+(grandalf: last released January 2023, GPL-2.0 or EPL-1.0), or young single-author projects.
 """
 
 from __future__ import annotations
