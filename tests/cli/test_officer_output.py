@@ -196,3 +196,13 @@ def test_stored_text_is_printed_neutralised(db: str, capsys: pytest.CaptureFixtu
     for char in ("\x1b", "\x07", "\u202e"):
         assert char not in out
     assert out.count("\\x1b[2J") == 3
+
+
+def test_wide_prints_wider_than_the_terminal(db: str) -> None:
+    assert CASE in cme(db, "case", "list", "--wide", width=80)
+    for args in (("case", "show", CASE, "--on", ON), ("due", "--on", ON)):
+        narrow = cme(db, *args, width=80)
+        wide = cme(db, *args, "--wide", width=80)
+        assert max(len(line.rstrip()) for line in narrow.splitlines()) <= 80
+        assert max(len(line.rstrip()) for line in wide.splitlines()) > 80, args
+        assert len(wide.splitlines()) < len(narrow.splitlines()), args
