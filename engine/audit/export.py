@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from engine.audit.access import authorise, record_access
-from engine.audit.replay import read_history, rebuild
+from engine.audit.replay import read_history, rebuild, said_for
 from engine.cases.service import Actor, CaseService
 from engine.store.tables import process_version_table
 
@@ -38,6 +38,7 @@ def export_bundle(
     authorise(actor, "export", table=service.roles)
     with service.store.read() as conn:
         events, row, broken = read_history(conn, case_id)
+        said = said_for(service, conn, actor, events)
         process_id = events[0].process_id if events else row.process_id
         used = sorted({e.process_version for e in events})
         definitions = conn.execute(
@@ -53,7 +54,13 @@ def export_bundle(
     with service.store.engine.begin() as conn:
         record_access(conn, actor, case_id=case_id, action=f"export {fmt}", at=at)
     replay = rebuild(
-        service, case_id, events, row, {d.version: d.content_hash for d in definitions}, broken
+        service,
+        case_id,
+        events,
+        row,
+        {d.version: d.content_hash for d in definitions},
+        broken,
+        said=said,
     )
     return {
         "format": FORMAT,
@@ -125,7 +132,8 @@ the stored case.</span>{% else %}<span class="bad">INTEGRITY FAILURE:</span>
 <th>by</th><th>what</th><th>state</th><th>rule and source</th><th>definition</th></tr>
 {% for t in b.timeline %}<tr><td>{{ t.seq }}</td><td>{{ t.effective_date }}</td>
 <td>{{ t.school_day if t.school_day is not none else "" }}</td><td>{{ t.recorded_at }}</td>
-<td>{{ t.actor }} ({{ t.role }})</td><td>{{ t.summary }}</td>
+<td>{{ t.actor }} ({{ t.role }})</td><td>{{ t.summary }}{% for k, v in t.said.items() %}
+<br><i>{{ k }}:</i> {{ v }}{% endfor %}</td>
 <td>{{ t.state_before or "" }} → {{ t.state_after }}</td>
 <td>{{ t.rule or "" }}{% if t.source %}<br><i>{{ t.source }}</i>{% endif %}</td>
 <td>v{{ t.process_version }} <code>{{ (t.content_hash or "not stored")[:12] }}</code></td></tr>

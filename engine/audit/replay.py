@@ -10,7 +10,7 @@ access log in the same transaction. Does not stream whole databases (`verify.py`
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select, text
@@ -22,17 +22,21 @@ from engine.audit.verify import row_differences
 from engine.cases.events import (
     CheckRecorded,
     Escalation,
+    EventBody,
     FactChanged,
     Migration,
+    Note,
     Opened,
     StepTaken,
     TimerFired,
     TimerLapsed,
 )
 from engine.cases.projection import CaseEvent, CaseState, apply
+from engine.cases.reasons import said_with
 from engine.cases.service import Actor, CaseService
 from engine.errors import CalendarError, CaseNotFound, CMEError, InputError
 from engine.language.definition import ProcessDefinition
+from engine.protection.access import Permission
 from engine.store.tables import case_table, process_version_table, timer_table
 
 
@@ -61,6 +65,9 @@ class TimelineEntry:
     content_hash: str | None
     """sha256 of the definition text the event ran under, as stored when first loaded."""
     hash: str
+    said: dict[str, str] = field(default_factory=dict)
+    """What the person said with it (`note`, `reason`): shown to a role that may read case
+    records (`read_case`), since it is about the family; left out for any other."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -139,9 +146,39 @@ def replay_case(service: CaseService, case_id: str, *, actor: Actor, at: dt.date
     with service.store.read() as conn:
         events, row, broken = read_history(conn, case_id)
         versions = stored_hashes(conn, events[0].process_id if events else row.process_id)
+        said = said_for(service, conn, actor, events)
     with service.store.engine.begin() as conn:
         record_access(conn, actor, case_id=case_id, action="replay", at=at)
-    return rebuild(service, case_id, events, row, versions, broken)
+    return rebuild(service, case_id, events, row, versions, broken, said=said)
+
+
+def said_for(
+    service: CaseService, conn: Connection, actor: Actor, events: list[CaseEvent]
+) -> dict[int, dict[str, str]]:
+    """What was said with each event (a step's note, the reason for a repeat, an amendment, a
+    waiver, a hold), by event number: personal text is opened only for a role that may read
+    case records; any other role gets the plain reasons alone (a hold's, a purge's).
+    """
+    personal = service.roles.allows(actor.role, Permission.read_case)
+    out: dict[int, dict[str, str]] = {}
+    for ev in events:
+        body = ev.body
+        if not personal:
+            body = replace(body, personal=None)  # plaintext parts of early releases too
+        elif ev.payload.get("personal") and _may_say(body):
+            opened = service.keys.reveal_payload(conn, ev.case_id, ev.seq, ev.payload)
+            body = replace(ev, payload=opened).body
+        said = said_with(body)
+        if said:
+            out[ev.seq] = said
+    return out
+
+
+def _may_say(body: EventBody) -> bool:
+    # Opening every event's personal part would cost replay its speed; only these say anything.
+    if isinstance(body, Opened | FactChanged | Note):
+        return False
+    return not isinstance(body, CheckRecorded) or body.amends is not None
 
 
 def case_as_of(
@@ -237,8 +274,12 @@ def rebuild(
     row: Any,
     versions: dict[int, str],
     broken: Break | None,
+    *,
+    said: dict[int, dict[str, str]] | None = None,
 ) -> Replay:
-    """Fold the events into the case, building the timeline, and compare with the stored row."""
+    """Fold the events into the case, building the timeline, and compare with the stored row;
+    `said` (`said_for`) is what was said with each event, for the reader.
+    """
     timeline: list[TimelineEntry] = []
     case: CaseState | None = None
     definitions: dict[int, ProcessDefinition | None] = {}
@@ -272,6 +313,7 @@ def rebuild(
                 process_version=ev.process_version,
                 content_hash=versions.get(ev.process_version),
                 hash=ev.hash,
+                said=(said or {}).get(ev.seq, {}),
             )
         )
     differences: list[str] = []

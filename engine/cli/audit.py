@@ -15,7 +15,15 @@ from typing import Any
 import click
 
 from engine.cli import LazyGroup
-from engine.cli.common import DATE, actor_options, db_option, handle_errors, json_option, print_json
+from engine.cli.common import (
+    DATE,
+    actor_options,
+    db_option,
+    handle_errors,
+    json_option,
+    print_json,
+    safe_text,
+)
 
 KEY_ENV = "CME_AUDIT_KEY"
 DEFAULT_JOBS = min(4, os.cpu_count() or 1)
@@ -224,14 +232,16 @@ def _print_timeline(result: Any) -> None:
     click.echo(f"{result.case_id}: {result.process_id}, {len(result.timeline)} event(s)")
     for t in result.timeline:
         day = f" (Day {t.school_day})" if t.school_day is not None else ""
-        click.echo(f"\n#{t.seq}  {t.effective_date.isoformat()}{day}  {t.summary}")
-        click.echo(f"    by {t.actor} ({t.role}), recorded {_at(t.recorded_at)}")
+        click.echo(f"\n#{t.seq}  {t.effective_date.isoformat()}{day}  {safe_text(t.summary)}")
+        click.echo(f"    by {safe_text(t.actor)} ({t.role}), recorded {_at(t.recorded_at)}")
         if t.state_before != t.state_after:
             click.echo(f"    state: {t.state_before or '(new case)'} → {t.state_after}")
         else:
             click.echo(f"    state: {t.state_after} (unchanged)")
         if t.recorded.get("outcome"):
-            click.echo(f"    found: {t.recorded['outcome']}")
+            click.echo(f"    found: {safe_text(t.recorded['outcome'])}")
+        for what, words in t.said.items():  # a step's note, a reason (personal: read_case only)
+            click.echo(f"    {what}: {safe_text(words)}")
         if t.rule:
             click.echo(f"    rule: {t.rule}")
         if t.source:

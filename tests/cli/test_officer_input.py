@@ -431,3 +431,75 @@ def test_text_stored_before_the_rule_is_printed_harmlessly(
         for raw in ("\x1b", "\x07", "\u202e"):
             assert raw not in out, args
     assert "\\x1b[2J" in ok("case", "show", opened, "--db", db, env={"COLUMNS": "100"})
+
+
+# -- reasons shown in case show, replay and export, to roles that may read personal data ----------
+
+
+def test_reasons_and_notes_are_shown_in_show_replay_and_export(
+    tmp_path: Path, opened: str, db: str
+) -> None:
+    concern = "Neighbour reports the children have not been seen since half term"
+    ok("case", "fact", opened, "safeguarding_concern", concern, "--on", "2024-10-22", "--db", db)
+    ok(
+        "case",
+        "fire",
+        opened,
+        "refer_to_mash",
+        "--on",
+        "2024-10-22",
+        "--db",
+        db,
+        "--note",
+        "MASH duty desk took the referral by phone",
+    )
+    ok(
+        "case",
+        "fire",
+        opened,
+        "refer_to_mash",
+        "--on",
+        "2024-10-22",
+        "--db",
+        db,
+        "--deliberate",
+        "--reason",
+        "a second referral for the sibling, at MASH's request",
+    )
+    shown = show(db, opened)
+    said = [
+        (e.get("note"), e.get("reason"))
+        for e in shown["history"]
+        if e.get("note") or e.get("reason")
+    ]
+    assert said == [
+        ("MASH duty desk took the referral by phone", None),
+        (None, "a second referral for the sibling, at MASH's request"),
+    ]
+    text = ok("case", "show", opened, "--db", db, env={"COLUMNS": "100"})
+    assert "note: MASH duty desk" in text
+    assert "reason: a second referral" in text
+
+    auditor = {"CME_ROLE": "auditor"}
+    timeline = json.loads(ok("audit", "replay", opened, "--json", "--db", db, env=auditor))[
+        "timeline"
+    ]
+    assert [t["said"] for t in timeline if t["said"]] == [
+        {"note": "MASH duty desk took the referral by phone"},
+        {"reason": "a second referral for the sibling, at MASH's request"},
+    ]
+    assert "reason: a second referral" in ok("audit", "replay", opened, "--db", db, env=auditor)
+    bundle = json.loads(ok("audit", "export", opened, "--db", db, env=auditor))
+    assert [t["said"] for t in bundle["timeline"] if t["said"]] == [
+        {"note": "MASH duty desk took the referral by phone"},
+        {"reason": "a second referral for the sibling, at MASH's request"},
+    ]
+    page = ok("audit", "export", opened, "--format", "html", "--db", db, env=auditor)
+    assert "a second referral for the sibling, at MASH&#39;s request" in page
+
+    # A role that audits but may not read personal data is not shown what was said.
+    manager = {"CME_ROLE": "records_manager"}
+    timeline = json.loads(ok("audit", "replay", opened, "--json", "--db", db, env=manager))[
+        "timeline"
+    ]
+    assert not any(t["said"] for t in timeline)
