@@ -138,9 +138,9 @@ class HistoryReader:
         if isinstance(body, TimerLapsed):
             return self._lapsed(body)
         if isinstance(body, TimerFired):
-            return f"On its date: {_step_line(words, body)}"
+            return f"On its date: {_step_line(words, body)}{_beyond_step(body, fallback)}"
         if isinstance(body, StepTaken):
-            return _step_line(words, body)
+            return _step_line(words, body) + _beyond_step(body, fallback)
         if isinstance(body, Opened):
             return f"Case opened: {words.state(body.state)}"
         if isinstance(body, CheckRecorded):
@@ -176,6 +176,12 @@ def _step_line(words: PolicyWords, body: StepTaken) -> str:
     if body.stays or body.from_state == body.to_state:
         return title
     return f"{title} — now: {words.state(body.to_state)}"
+
+
+def _beyond_step(body: StepTaken, fallback: str) -> str:
+    """What the context-free line says beyond the step itself (e.g. the officer's reason)."""
+    base = f"{body.trigger}: {body.from_state} → {body.to_state}"
+    return fallback[len(base) :] if fallback.startswith(base) else ""
 
 
 def condition_words(condition: str, words: PolicyWords) -> str:
