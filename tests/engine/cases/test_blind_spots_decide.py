@@ -33,6 +33,7 @@ MAY_TAKE_WHEN_CLOSED = {Command.open, Command.note, Command.letter, Command.admi
 NOT_BEFORE_THE_LATEST_EVENT = {
     Command.step,
     Command.check,
+    Command.waive,
     Command.fact,
     Command.note,
     Command.letter,
@@ -201,10 +202,10 @@ def test_the_policy_table_and_drafts_cannot_be_changed_in_place(
 # --- a reminder timer: its condition judged on the checks recorded by its due date ---------------
 
 REMINDER = {
-    "key": "CME-000001:1:phone_contact_outstanding",
+    "key": "CME-000001:1:contact_attempted_by_phone_outstanding",
     "state": "establishing_contact",
-    "timer_id": "phone_contact_outstanding",
-    "explanation": "Day 3 = 23 Oct 2024",
+    "timer_id": "contact_attempted_by_phone_outstanding",
+    "explanation": "Day 4 = 24 Oct 2024",
 }
 
 
@@ -214,9 +215,10 @@ def _reminder(
     tdef = next(
         t
         for t in process.definition.states["establishing_contact"].timers
-        if t.id == "phone_contact_outstanding"
+        if t.id == "contact_attempted_by_phone_outstanding"
     )
-    due = situation(process, on=dt.date(2024, 10, 23), actor=SCHEDULER_ACTOR, checks=checks)
+    # Generated from the Day 1-3 window: due the morning after its last day, Day 4.
+    due = situation(process, on=dt.date(2024, 10, 24), actor=SCHEDULER_ACTOR, checks=checks)
     return timer_decision.fire_timer(due, REMINDER, tdef)
 
 
@@ -224,9 +226,9 @@ def _reminder(
     ("recorded_on", "status"),
     [
         (None, "fired"),  # not recorded: the reminder escalates
-        ("2024-10-22", "lapsed"),  # recorded before the due date
-        ("2024-10-23", "lapsed"),  # recorded on the due date itself
-        ("2024-10-24", "fired"),  # recorded the day after: a late sweep still escalates
+        ("2024-10-23", "lapsed"),  # recorded on Day 3, the window's last day
+        ("2024-10-24", "lapsed"),  # recorded on the due date itself
+        ("2024-10-25", "fired"),  # recorded the day after: a late sweep still escalates
     ],
 )
 def test_a_reminder_is_judged_on_the_checks_recorded_by_its_due_date(

@@ -172,13 +172,13 @@ def test_a_timer_whose_step_is_refused_lapses_saying_why(process: CompiledProces
     timer = {
         "key": "k",
         "state": "establishing_contact",
-        "timer_id": "reasonable_checks_start",
+        "timer_id": "reasonable_checks_starts",
         "explanation": "Day 4",
     }
     tdef = next(
         t
         for t in process.definition.states["establishing_contact"].timers
-        if t.id == "reasonable_checks_start"
+        if t.id == "reasonable_checks_starts"
     )
     early = situation(process, on=OPENED + dt.timedelta(days=1), actor=SCHEDULER_ACTOR)
     outcome = timer_decision.fire_timer(early, timer, tdef)

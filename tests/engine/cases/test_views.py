@@ -69,13 +69,19 @@ def test_show_a_case_to_an_officer(service: CaseService, case_id: str) -> None:
     assert {"contact_established", "start_reasonable_checks", "refer_to_mash"} <= steps
     assert "close_untraceable" not in steps
     pending = {t["timer"]: t for t in s["timers"] if t["status"] == "pending"}
-    assert pending["reasonable_checks_start"]["due_date"] == day(5)
-    assert "Day 5" in pending["reasonable_checks_start"]["explanation"]
+    assert pending["reasonable_checks_starts"]["due_date"] == day(5)
+    assert "Day 5" in pending["reasonable_checks_starts"]["explanation"]
+    # What the case still owes, from every stage it has entered, with each window's last day.
+    assert [(o["id"], o["window"], o["due"], o["escalated"]) for o in s["outstanding_checks"]] == [
+        ("opened_on_cme_register", "Day 1", "2024-10-21", False),
+        ("contact_attempted_by_phone", "Day 1–3", "2024-10-23", False),
+        ("contact_attempted_by_email", "Day 1–3", "2024-10-23", False),
+    ]
     assert [h["summary"] for h in s["history"]] == [
         "Case opened: Notification received, case opened, establishing contact",
         "Recorded: Core information checked — all there",
     ]
-    assert s["process"] == {"id": "untraceable_cme", "version": 1, "title": s["process"]["title"]}
+    assert s["process"] == {"id": "untraceable_cme", "version": 2, "title": s["process"]["title"]}
     # The read is logged: who read which case, when, and how.
     with service.store.read() as conn:
         logged = conn.execute(
@@ -143,12 +149,16 @@ def test_due_lists_each_officers_work_for_the_day(
     assert "Day 2 of the case; window Day 1" in next(
         i["why"] for i in mine if i["kind"] == "overdue check"
     )
-    timers = [i for i in items if i["kind"] == "timer"]
-    assert {(i["case_id"], i["what"]) for i in timers} >= {
-        (other, "escalate to cme_officer"),
-        (case_id, "escalate to cme_officer"),
-    }
-    assert all(i["due_date"] <= day(2) for i in timers)
+    # A check's escalation due today is not a separate "escalate to …" line: the check is
+    # listed once, by id and wording.
+    assert [i for i in items if i["kind"] == "timer"] == []
+    named = [i for i in mine if i["case_id"] == case_id]
+    assert [i["check"] for i in named] == [
+        "opened_on_cme_register",
+        "contact_attempted_by_phone",
+        "contact_attempted_by_email",
+    ]
+    assert named[0]["wording"] == "Open case on CME register/Impulse."
     assert [i["officer"] for i in items] == sorted(i["officer"] for i in items)
 
 
@@ -158,8 +168,10 @@ def test_an_escalated_case_is_listed_as_overdue_and_due(service: CaseService, ca
     case = service.get(case_id)
     assert case.overdue
     assert [c["id"] for c in list_cases(service, overdue=True)] == [case_id]
-    kinds = {i["kind"] for i in due_on(service, on=day(2)) if i["case_id"] == case_id}
-    assert "escalated" in kinds
+    items = [i for i in due_on(service, on=day(2)) if i["case_id"] == case_id]
+    escalated = [i["check"] for i in items if i.get("escalated")]
+    assert escalated == ["opened_on_cme_register"]
+    assert all(i["kind"] != "escalated" for i in items)  # named by its check instead
     history = case_summary(service, case_id, on=day(2))["history"]
     assert any(h["summary"].startswith("Escalated to cme_officer") for h in history)
 
