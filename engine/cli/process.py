@@ -7,6 +7,7 @@ group's version commands (diff, impact, publish, migrate) are in `engine.cli.ver
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from pathlib import Path
@@ -58,12 +59,13 @@ _VERSION_COMMANDS = {
     "list": (
         "engine.cli.commence",
         "list_",
-        "Every version of each process: in force, pending, superseded or future, with dates.",
+        "Every version of each process, shipped or stored: in force, pending, superseded or "
+        "future.",
     ),
     "commence": (
         "engine.cli.commence",
         "commence",
-        "Give a pending version (no effective_from yet) the date it comes into force.",
+        "Give a pending version (one with no effective_from) the date it comes into force.",
     ),
 }
 
@@ -160,6 +162,11 @@ def show(name: str, version: int | None, db_url: str | None, as_json: bool) -> N
       cme process show untraceable_cme --version 1
     """  # noqa: D301 (click's \b keeps the example unwrapped)
     loaded = _resolve(name, version, db_url)
+    commenced = None
+    if loaded.definition.pending and loaded.path.startswith("stored:"):
+        from engine.cli.stored import stored_effective_from
+
+        commenced = stored_effective_from(loaded.id, loaded.version, db_url)
     if as_json:
         from engine.language.lint import edges
 
@@ -168,13 +175,14 @@ def show(name: str, version: int | None, db_url: str | None, as_json: bool) -> N
                 "path": loaded.path,
                 "content_hash": loaded.content_hash,
                 "definition": loaded.definition.model_dump(mode="json"),
+                "in_force_from": loaded.definition.effective_from or commenced,
                 "transitions": [
                     {"source": s, "trigger": t, "dest": d} for s, t, d in edges(loaded.definition)
                 ],
             }
         )
         return
-    _print_summary(loaded)
+    _print_summary(loaded, commenced)
 
 
 @process.command()
@@ -370,19 +378,20 @@ def _emit(text: str, output: str | None) -> None:
     click.echo(f"wrote {output}", err=True)
 
 
-def _print_summary(loaded: LoadedProcess) -> None:  # noqa: C901 (one line per part of a process summary)
+def _print_summary(loaded: LoadedProcess, commenced: dt.date | None = None) -> None:  # noqa: C901 (one line per part of a process summary)
     from rich.console import Console
 
     from engine.language.diagram import timer_when
 
     defn = loaded.definition
     console = Console(highlight=False)
-    applies = defn.applies_from()
+    applies = defn.applies_from(commenced)
     console.print(f"[bold]{defn.title}[/bold]  ({defn.id}, version {defn.version})")
     when = (
         f"Pending: in force once a policy owner gives the date ({defn.commencement})"
         if applies is None
-        else f"In force from {defn.effective_from}; applies to cases opened from {applies}"
+        else f"In force from {defn.effective_from or commenced}; applies to cases opened from "
+        f"{applies}"
     )
     console.print(
         f"{when}. Source: {defn.source.document or ''} {defn.source.section}".rstrip(),

@@ -9,6 +9,7 @@ development database if it exists (a command never makes one just to look).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -70,4 +71,29 @@ def stored_process(process_id: str, version: int, db_url: str | None) -> LoadedP
     return None if text is None else load_process_text(text, stored_path(process_id, version))
 
 
-__all__ = ["stored_process", "stored_versions"]
+def stored_effective_from(process_id: str, version: int, db_url: str | None) -> dt.date | None:
+    """The date a stored version is in force from (for a pending one, the date a policy owner
+    gave it with `cme process commence`); None if pending still or not stored.
+    """
+    from sqlalchemy import and_, select
+
+    from engine.store.tables import process_version_table as table
+
+    store = _store(db_url)
+    if store is None:
+        return None
+    try:
+        with store.read() as conn:
+            found = conn.execute(
+                select(table.c.effective_from).where(
+                    and_(table.c.process_id == process_id, table.c.version == version)
+                )
+            ).scalar_one_or_none()
+    finally:
+        store.dispose()
+    if found is None or isinstance(found, dt.date):
+        return found
+    return dt.date.fromisoformat(str(found)[:10])
+
+
+__all__ = ["stored_effective_from", "stored_process", "stored_versions"]

@@ -165,6 +165,13 @@ def test_a_pending_version_applies_to_no_case_until_a_policy_owner_gives_its_dat
         "pat",
     )
     assert mine["commenced_at"]
+    shown = json.loads(
+        cme(db, "process", "show", "untraceable_cme", "--version", str(NEW), "--json")
+    )
+    assert shown["in_force_from"] == "2024-11-05"
+    assert "In force from 2024-11-05" in cme(
+        db, "process", "show", "untraceable_cme", "--version", str(NEW)
+    )
     future = cme(db, "process", "list", "untraceable_cme", "--on", "2024-11-04")
     assert f"untraceable_cme version {NEW}: future, from 2024-11-05" in future
     assert "date given by pat (policy_owner)" in future
