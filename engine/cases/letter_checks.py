@@ -5,7 +5,8 @@ Owns which action an outbox row came from (the event that queued it keeps the ac
 version then in force wrote them) and the decision to record its check: on the same rules as an
 officer recording it (`decide.record_check`: the sender's role, the date), by the actor who sent
 the letter, in the transaction that files it. A check already recorded stays as it was (the
-letter is still filed and shown in the history); so does one on a closed case.
+letter is still filed and shown in the history); so does one on a closed case, and a check the
+version the case has since migrated to no longer has.
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ def record_letter_check(
     sit: Situation, check_id: str, *, template: str, document_id: int
 ) -> Draft | None:
     """The event recording `check_id` with letter `document_id` as its evidence; None if the
-    check is already recorded or the case is closed (nothing to record).
+    check is already recorded, the case is closed or its version has no such check.
     """
-    if sit.case.terminal or check_id in sit.case.checks:
-        return None
+    if sit.case.terminal or check_id in sit.case.checks or check_id not in sit.checks:
+        return None  # closed, done already, or not a check of the version the case is now on
     draft = decide.record_check(sit, check_id, letter_outcome(template, document_id))
     assert isinstance(draft.body, CheckRecorded)
     return replace(draft, body=replace(draft.body, document_id=document_id))
