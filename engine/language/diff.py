@@ -2,7 +2,9 @@
 
 Pure: compares two `ProcessDefinition`s (no database, no cases), grouping each difference by area
 (states, days, checks, timers, guards, triggers, roles, facts, actions, wording) so `cme process
-diff` can show behaviour changes apart from rewording.
+diff` can show behaviour changes apart from rewording. What a window generates
+(`engine/language/windows.py`) is shown once, as the change of its day, not as every field of
+every generated timer; a check that takes its stage's window moves with the stage, unlisted.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.language.definition import ProcessDefinition
+from engine.language.definition import ProcessDefinition, TimerDefinition
+from engine.language.windows import CheckEscalation, GeneratedStart
 
 AREAS = (
     "applies",
@@ -52,6 +55,7 @@ def diff_definitions(old: ProcessDefinition, new: ProcessDefinition) -> list[Cha
         for path, before, after in _diff(_shape(old), _shape(new), ())
         if path != ("version",)
     ]
+    changes += _generated_changes(old, new)
     order = {a: i for i, a in enumerate(AREAS)}
     return sorted(changes, key=lambda c: order[c.area])
 
@@ -62,12 +66,54 @@ def _shape(definition: ProcessDefinition) -> dict[str, Any]:
     for trig in data["triggers"]:
         trig["guards"] = {g["expr"]: g["says"] for g in trig.get("guards", [])}
     data["triggers"] = {t["id"]: t for t in data["triggers"]}
-    for state in data["states"].values():
+    for name, state in data["states"].items():
         state["checklist"] = {c["id"]: c for c in state.get("checklist", [])}
-        for timer in state.get("timers", []):
+        for check in state["checklist"].values():
+            if "days" in check and check["days"] == state.get("days"):
+                del check["days"]  # its stage's window: a change shows once, on the stage
+        generated = {t.id for t in _generated(definition, name)}
+        timers = [t for t in state.get("timers", []) if t["id"] not in generated]
+        for timer in timers:
             timer["when"] = {c["expr"]: c["says"] for c in timer.get("when", [])}
-        state["timers"] = {t["id"]: t for t in state.get("timers", [])}
+        state["timers"] = {t["id"]: t for t in timers}
     return data
+
+
+def _generated(definition: ProcessDefinition, state: str) -> list[TimerDefinition]:
+    """The timers a state's windows generate (in a definition as the engine runs it)."""
+    return [
+        t
+        for t in definition.states[state].timers
+        if isinstance(t, GeneratedStart | CheckEscalation)
+    ]
+
+
+def _generated_changes(old: ProcessDefinition, new: ProcessDefinition) -> list[Change]:
+    """Generated timers added, dropped, or due on another day: one line each."""
+    before = {(s, t.id): t for s in old.states for t in _generated(old, s)}
+    after = {(s, t.id): t for s in new.states for t in _generated(new, s)}
+    out = []
+    for key in list(before) + [k for k in after if k not in before]:
+        was, now = before.get(key), after.get(key)
+        state, timer_id = key
+        where = f"state {state}, timer {timer_id} (from the window)"
+        path = ("states", state, "timers", timer_id)
+        if was is None and now is not None:
+            out.append(Change("timers", where, f"added: Day {now.day}", path, "added"))
+        elif now is None and was is not None:
+            out.append(Change("timers", where, f"removed (was Day {was.day})", path, "removed"))
+        elif was is not None and now is not None:
+            if was.day != now.day:
+                out.append(Change("days", where, f"day: {was.day} → {now.day}", (*path, "day")))
+            role = (
+                was.escalate.to_role if was.escalate else None,
+                now.escalate.to_role if now.escalate else None,
+            )
+            if role[0] != role[1]:
+                out.append(
+                    Change("timers", where, f"escalate to: {role[0]} → {role[1]}", (*path, "to"))
+                )
+    return out
 
 
 _ABSENT = object()
@@ -75,11 +121,16 @@ Path = tuple[str, ...]
 
 
 def _diff(old: Any, new: Any, path: Path) -> Iterable[tuple[Path, Any, Any]]:
-    if isinstance(old, dict) and isinstance(new, dict):
+    if isinstance(old, dict) and isinstance(new, dict) and not _window(old) | _window(new):
         for key in list(old) + [k for k in new if k not in old]:
             yield from _diff(old.get(key, _ABSENT), new.get(key, _ABSENT), (*path, str(key)))
     elif old != new:
         yield path, old, new
+
+
+def _window(value: dict[str, Any]) -> bool:
+    """A day window ({first, last}): compared, and shown, whole ("Day 5–15 → Day 4–15")."""
+    return set(value) == {"first", "last"}
 
 
 _WORDING = frozenset({"title", "description", "note", "ref", "questions"})

@@ -70,7 +70,7 @@ def test_the_process_guide_walks_a_change_from_edit_to_migration(
     text = "\n".join(out)
     assert "untraceable_cme_v3.yaml: ok: untraceable_cme version 3" in text
     assert "untraceable_cme_v3.yaml: lint clean" in text
-    assert "  state reasonable_checks: days first: 5 → 4" in text
+    assert "  state reasonable_checks: days: Day 5–15 → Day 4–15" in text
     drawn = ET.parse(tmp_path / "changes.svg").getroot()
     assert "(changed in version 3)" in {
         t.text for t in drawn.iter("{http://www.w3.org/2000/svg}text")

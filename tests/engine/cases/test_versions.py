@@ -103,6 +103,26 @@ def test_diff_of_the_2006_and_2024_removal_grounds(registry: ProcessRegistry) ->
     ), "both versions have the same states"
 
 
+def test_diff_shows_a_moved_window_once_and_the_day_of_what_it_generates(
+    registry: ProcessRegistry,
+) -> None:
+    """Day 5–15 → Day 4–15: the stage's window and its start timer's day, not every check's
+    window and every generated escalation's wording."""
+    shipped = registry.get("untraceable_cme", 2).loaded
+    text = shipped.text.replace("\n    days: 5-15\n", "\n    days: 4-15\n").replace(
+        "\nversion: 2\n", "\nversion: 3\n"
+    )
+    edited = load_process_text(text, "untraceable_cme_v3.yaml")
+    assert [(c.area, str(c)) for c in diff_definitions(shipped.definition, edited.definition)] == [
+        ("days", "state reasonable_checks: days: Day 5–15 → Day 4–15"),
+        (
+            "days",
+            "state establishing_contact, timer reasonable_checks_starts (from the window): "
+            "day: 5 → 4",
+        ),
+    ]
+
+
 def test_a_stored_version_reads_with_the_timers_its_windows_generate(
     registry: ProcessRegistry,
 ) -> None:
