@@ -15,7 +15,8 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, insert, select, update
@@ -191,12 +192,31 @@ class StoredVersion:
     effective_from: dt.date | None
     """The date it comes into force: its text's, or the date a policy owner gave a pending
     version (`cme process commence`); None while pending."""
-    definition: ProcessDefinition
+    yaml_text: str = field(repr=False)
+
+    @cached_property
+    def definition(self) -> ProcessDefinition:
+        """Its definition, for reading (read from the text on first use, once per version)."""
+        key = (self.process_id, self.version, self.content_hash)
+        found = _STORED_DEFINITIONS.get(key)
+        if found is None:
+            if len(_STORED_DEFINITIONS) >= 64:
+                _STORED_DEFINITIONS.clear()
+            found = _STORED_DEFINITIONS[key] = definition_from_text(
+                self.yaml_text, stored_path(self.process_id, self.version)
+            )
+        return found
 
     @property
     def applies_from(self) -> dt.date | None:
         """The first day a new case takes it (None while pending)."""
         return self.definition.applies_from(self.effective_from)
+
+
+_STORED_DEFINITIONS: dict[tuple[str, int, str], ProcessDefinition] = {}
+"""Stored versions' definitions already read, by process, version and text hash: reading one
+(YAML and the models) costs ~40 ms, and choosing the version for a new case needs only the
+versions the registry lacks."""
 
 
 def _as_date(value: Any) -> dt.date | None:
@@ -287,28 +307,20 @@ class Catalog:
     def stored_versions(self, process_id: str) -> list[StoredVersion]:
         """The versions of a process this database holds, ascending, each with its effective
         date (its text's, or for a pending version the date a policy owner gave; None while
-        pending) and its definition, for reading.
+        pending) and its definition, read on first use.
         """
         with self._reading(None) as conn:
             rows = conn.execute(_SELECT_VERSIONS, {"process_id": process_id}).all()
-        out = []
-        for row in rows:
-            key = (process_id, row.version)
-            definition = self._definitions.get(key)
-            if definition is None:
-                definition = self._definitions[key] = definition_from_text(
-                    row.yaml_text, stored_path(*key)
-                )
-            out.append(
-                StoredVersion(
-                    process_id=process_id,
-                    version=row.version,
-                    content_hash=row.content_hash,
-                    effective_from=_as_date(row.effective_from),
-                    definition=definition,
-                )
+        return [
+            StoredVersion(
+                process_id=process_id,
+                version=row.version,
+                content_hash=row.content_hash,
+                effective_from=_as_date(row.effective_from),
+                yaml_text=row.yaml_text,
             )
-        return out
+            for row in rows
+        ]
 
     def effective_date(self, definition: ProcessDefinition) -> dt.date | None:
         """The date a version comes into force: its text's `effective_from`, else the date a
