@@ -390,7 +390,13 @@ def _summarise(conn: Any, report: BackupReport) -> None:
         conn.execute(text("SELECT count(*) FROM timer WHERE status = 'pending'")).scalar_one()
     )
     report.process_versions = [
-        {"process": p, "version": int(v), "effective_from": str(e)[:10], "content_hash": h}
+        {
+            "process": p,
+            "version": int(v),
+            # None: a pending version, not yet given its date (`cme process commence`).
+            "effective_from": None if e is None else str(e)[:10],
+            "content_hash": h,
+        }
         for p, v, e, h in rows(
             "SELECT process_id, version, effective_from, content_hash FROM process_version "
             "ORDER BY process_id, version"
