@@ -189,9 +189,11 @@ def main() -> None:
                 floor = "-"
                 if token is not None:
                     digest = key.digest(token)
-                    floor_ms = median_ms(
-                        lambda d=digest: raw.execute(floor_sql, (d,)).fetchall(), args.repeat
-                    )
+
+                    def plain(d: str = digest) -> object:
+                        return raw.execute(floor_sql, (d,)).fetchall()
+
+                    floor_ms = median_ms(plain, args.repeat)
                     floor = f"{floor_ms:.2f}"
                 print(f"{label:<44} {ms:>9.2f} {floor:>9} {len(found):>6}")
         officer = Actor("sona", "cme_officer")
