@@ -374,7 +374,9 @@ def _emit(text: str, output: str | None) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    Path(output).write_text(text, encoding="utf-8")
+    from engine.cli.output import write_output
+
+    write_output(output, text, personal=False)
     click.echo(f"wrote {output}", err=True)
 
 
@@ -411,7 +413,14 @@ def _print_summary(loaded: LoadedProcess, commenced: dt.date | None = None) -> N
         facts = _table("Facts guards may read", "fact", "type", "meaning")
         for fact_id, fact in defn.facts.items():
             kind = fact.type.value + (f" ({', '.join(fact.values)})" if fact.values else "")
-            facts.add_row(fact_id, kind, fact.description)
+            meaning = fact.description
+            if fact.derived is not None:
+                # Counted by the engine, never typed: say from which dates.
+                from engine.language.derived import how_counted
+
+                kind += ", counted"
+                meaning += f" Counted by the engine: {how_counted(fact.derived)}."
+            facts.add_row(fact_id, kind, meaning)
         console.print(facts)
 
     states = _table("States", "state", "days", "checklist", "timers", lines=True)
