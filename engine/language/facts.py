@@ -1,7 +1,8 @@
 """Typed case facts: turning what an officer types into a value of the fact's declared type.
 
-Owns coercion and the per-fact rules (enum values, no backdated dates). Does not own which facts a
-process declares (`definition.py`) or how guards read them (`expressions.py`).
+Owns coercion and the per-fact rules (enum values, no backdated dates, no value typed for a fact
+the engine counts). Does not own which facts a process declares (`definition.py`) or how guards
+read them (`expressions.py`).
 """
 
 from __future__ import annotations
