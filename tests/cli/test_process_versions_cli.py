@@ -99,7 +99,7 @@ def test_a_version_published_from_a_file_elsewhere_is_the_one_new_cases_take_fro
     assert statuses == {shipped_version(): "superseded", NEW: "in force"}
 
 
-def test_show_diagram_and_diff_read_a_version_only_the_database_holds(
+def test_show_diagram_diff_and_impact_read_a_version_only_the_database_holds(
     db: str, tmp_path: Path
 ) -> None:
     path = edited_copy(tmp_path / "drafts", effective="2024-11-01")
@@ -121,6 +121,10 @@ def test_show_diagram_and_diff_read_a_version_only_the_database_holds(
     )
     changes = json.loads(compared)["changes"]
     assert any(c["area"] == "applies" for c in changes)
+    impact = json.loads(
+        cme(db, "process", "impact", "untraceable_cme", str(NEW), "--on", "2024-11-04", "--json")
+    )
+    assert impact["version"] == NEW
     missing = cme(db, "process", "show", "untraceable_cme", "--version", "49", code=1)
     assert "known versions:" in missing
     assert f"stored: {NEW}" in missing
