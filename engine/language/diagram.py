@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from engine.language.diagram_changes import DiagramChanges
 
 MARK_WORDS = {"added": "new", "changed": "changed"}
+ANYWHERE = "any_open_stage"
+"""The box the SVG draws steps from any open stage ("*") from (not a state id: ids are
+lower-case words, and this one is reserved for the drawing)."""
 
 
 class GraphvizMissing(CMEError):
@@ -178,12 +181,27 @@ def to_drawing(defn: ProcessDefinition, changes: DiagramChanges | None = None) -
         if mark:
             lines.append(Text(f"({MARK_WORDS[mark]} in version {defn.version})", mark))
         states.append(StateBox(name, tuple(lines + notes[name]), state.terminal, mark))
+    # A step from any open stage ("*") is drawn once, from one box, not from every stage.
+    anywhere = {t.id for t in defn.triggers if t.source == "*"}
     grouped: dict[tuple[str, str, bool], list[Text]] = defaultdict(list)
+    stays: dict[str, Text] = {}
     for edge in diagram_edges(defn):
         mark = _edge_mark(changes, edge)
-        grouped[(edge.source, edge.dest, edge.timer is not None)].append(
-            Text(f"{edge.label}{_suffix(mark)}", mark)
-        )
+        line = Text(f"{edge.label}{_suffix(mark)}", mark)
+        if edge.timer is None and edge.trigger in anywhere:
+            trig = defn.trigger(edge.trigger)
+            if trig is not None and trig.dest is None:
+                stays[edge.trigger] = _stronger(stays.get(edge.trigger), line)
+            elif trig is not None and trig.dest is not None:
+                pair = (ANYWHERE, trig.dest, False)
+                grouped[pair] = _merge(grouped[pair], line)
+            continue
+        grouped[(edge.source, edge.dest, edge.timer is not None)].append(line)
+    if anywhere:
+        lines = [Text("From any open stage", bold=True)]
+        if stays:
+            lines += [*stays.values(), Text("(the case stays in its stage)")]
+        states.append(StateBox(ANYWHERE, tuple(lines), anywhere=True))
     edges = tuple(
         Edge(source, dest, tuple(texts), dashed, _strongest(texts))
         for (source, dest, dashed), texts in grouped.items()
@@ -229,6 +247,22 @@ def _edge_mark(changes: DiagramChanges | None, edge: DiagramEdge) -> str | None:
 
 def _suffix(mark: str | None) -> str:
     return f" ({MARK_WORDS[mark]})" if mark else ""
+
+
+def _stronger(was: Text | None, text: Text) -> Text:
+    """Of two lines for one step drawn once, the one with the stronger mark."""
+    if was is None or _strongest([was, text]) == text.mark:
+        return text
+    return was
+
+
+def _merge(texts: list[Text], text: Text) -> list[Text]:
+    """`texts` with `text`, a step drawn once keeping the line with the stronger mark."""
+    step = text.text.split(" ", 1)[0]
+    for i, have in enumerate(texts):
+        if have.text.split(" ", 1)[0] == step:
+            return [*texts[:i], _stronger(have, text), *texts[i + 1 :]]
+    return [*texts, text]
 
 
 def _strongest(texts: list[Text]) -> str | None:

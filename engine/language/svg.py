@@ -42,6 +42,8 @@ class StateBox:
     lines: tuple[Text, ...]
     terminal: bool = False
     mark: str | None = None
+    anywhere: bool = False
+    """The box of steps that may be taken from any open stage (drawn dashed, not a state)."""
 
 
 @dataclass(frozen=True)
@@ -144,11 +146,13 @@ def _states(placed: Layout, drawing: Drawing) -> list[str]:
         left, top = box.x - box.width / 2, box.y - box.height / 2
         colour = COLOURS[state.mark]
         stroke = 2.5 if state.mark else 1.2
-        out.append(f'<g class="state" id={quoteattr("state-" + state.id)}>')
+        kind = "anywhere" if state.anywhere else "state"
+        dash = ' stroke-dasharray="4,3"' if state.anywhere else ""
+        out.append(f'<g class="{kind}" id={quoteattr(f"{kind}-{state.id}")}>')
         out.append(f"<title>{escape(state.id)}</title>")
         out.append(
             f'<rect x="{left:.1f}" y="{top:.1f}" width="{box.width:.1f}" height="{box.height:.1f}" '
-            f'rx="8" fill="white" stroke="{colour}" stroke-width="{stroke}"/>'
+            f'rx="8" fill="white" stroke="{colour}" stroke-width="{stroke}"{dash}/>'
         )
         if state.terminal:
             out.append(

@@ -185,6 +185,22 @@ def test_shipped_processes_draw_as_svg_with_every_state_step_and_timer(
             assert inside or apart, f"boxes overlap: {a} {b}"
 
 
+def test_steps_from_any_open_stage_are_drawn_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """untraceable_cme's interrupts ("*") come from one box, not from each of its open stages."""
+    no_graphviz(monkeypatch)
+    (entry,) = [e for e in process_files() if e.name == "untraceable_cme.yaml"]
+    defn = load_process_file(entry).definition
+    root, texts = svg_texts(to_svg(defn))
+    (box,) = [g for g in root.iter(f"{SVG}g") if g.get("class") == "anywhere"]
+    inside = [t.text for t in box.iter(f"{SVG}text")]
+    assert inside[0] == "From any open stage"
+    assert "refer_to_mash (cme_officer, line_manager)" in inside
+    assert texts.count("refer_to_mash (cme_officer, line_manager)") == 1
+    assert texts.count("child_left_the_country (cme_officer)") == 1
+    open_stages = [n for n, s in defn.states.items() if not s.terminal]
+    assert len(open_stages) > 5
+
+
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 def test_svg_with_graphviz_when_asked() -> None:
     svg = to_svg(load_process_file(APPENDIX7).definition, graphviz=True)
