@@ -96,3 +96,28 @@ def test_from_package_holds_the_shipped_processes() -> None:
     compiled = registry.get("untraceable_cme")
     assert compiled.loaded.path == "processes/untraceable_cme.yaml"
     assert compiled.machine.models == []
+
+
+def pending(n: int) -> LoadedProcess:
+    text = TINY.replace("version: 1", f"version: {n}").replace(
+        "effective_from: 2024-09-01", "commencement: the day the regulations commence"
+    )
+    return load_process_text(text, f"tiny_v{n}.yaml")
+
+
+def test_a_pending_version_applies_to_no_case_until_it_is_given_a_date() -> None:
+    registry = ProcessRegistry([version(1, effective="2023-09-01"), pending(2)])
+    assert registry.get("tiny", 2).definition.pending
+    assert registry.in_force("tiny", dt.date(2030, 1, 1)).definition.version == 1
+    given = {2: dt.date(2024, 11, 4)}
+    assert registry.in_force("tiny", dt.date(2024, 11, 1), given).definition.version == 1
+    assert registry.in_force("tiny", dt.date(2024, 11, 4), given).definition.version == 2
+    only = ProcessRegistry([pending(2)])
+    with pytest.raises(UnknownProcess, match="every version is pending: .*cme process commence"):
+        only.in_force("tiny", dt.date(2024, 11, 4))
+
+
+def test_a_pending_version_says_what_brings_it_into_force() -> None:
+    text = TINY.replace("effective_from: 2024-09-01\n", "")
+    with pytest.raises(DefinitionError, match="commencement"):
+        load_process_text(text, "tiny_undated.yaml")
