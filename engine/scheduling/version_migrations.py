@@ -19,6 +19,7 @@ from engine.cases.migration_on_date import (
     migrations_due,
 )
 from engine.cases.service import CaseService
+from engine.errors import CMEError
 from engine.scheduling.sweep import sweep
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,20 @@ def migrate_due_versions(
     for due in migrations_due(service, until):
         # What fell due under the old rules fires under them first.
         sweep(service, until=due.on - dt.timedelta(days=1), at=at, batch_size=batch_size)
-        for result in migrate_on_effective_date(service, due, at=at):
+        try:
+            results = migrate_on_effective_date(service, due, at=at)
+        except CMEError as exc:
+            # A version that cannot be migrated onto (e.g. a stage map naming a stage it lacks)
+            # is reported; the day's sweep still runs.
+            log.error(
+                "%s version %s: open cases not migrated on %s: %s",
+                due.process_id,
+                due.to.definition.version,
+                due.on.isoformat(),
+                exc,
+            )
+            continue
+        for result in results:
             level = logging.WARNING if result.unmapped or result.failed else logging.INFO
             log.log(level, "%s", result.summary())
             done.append(result)
