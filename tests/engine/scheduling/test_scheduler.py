@@ -56,11 +56,11 @@ def test_a_sweep_job_fires_what_is_due_by_today_and_logs_each_timer(service, cap
         result = job("start-up catch-up")
     assert result.total == 5
     assert [t for k, t, _ in timer_events(service, case_id) if k == "timer_fired"] == [
-        "reasonable_checks_start"
+        "reasonable_checks_starts"
     ]
     lines = caplog.messages
     assert (
-        f"{case_id} reasonable_checks_start start_reasonable_checks (due 2024-10-25): fired"
+        f"{case_id} reasonable_checks_starts start_reasonable_checks (due 2024-10-25): fired"
         in lines
     )
     assert lines[-1].startswith("start-up catch-up done: 5 due timers")
@@ -122,10 +122,10 @@ def test_the_scheduler_process_catches_up_at_start_and_stops_cleanly_on_sigterm(
     output = log.read_text(encoding="utf-8")
     assert "scheduler started: sweeps Monday to Friday at 07:00 Europe/London" in output
     assert (
-        f"{case_id} closure_decision_due start_closure_decision (due 2024-12-02): fired" in output
+        f"{case_id} closure_decision_starts start_closure_decision (due 2024-12-02): fired" in output
     )
     assert "SIGTERM received: stopping after the current batch" in output
     assert output.rstrip().endswith("scheduler stopped cleanly")
     fired = [t for k, t, _ in timer_events(service, case_id) if k == "timer_fired"]
-    assert fired == ["reasonable_checks_start", "further_checks_start", "closure_decision_due"]
+    assert fired == ["reasonable_checks_starts", "further_checks_starts", "closure_decision_starts"]
     store.dispose()

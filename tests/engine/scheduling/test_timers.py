@@ -86,15 +86,17 @@ def test_an_untouched_case_reaches_day_26_with_each_step_on_its_due_date(service
     result = sweep(service, until=D(2024, 12, 2), at=RECORDED_AT, keep_firings=True)
     steps = [(t, on) for kind, t, on in timer_events(service, case_id) if kind == "timer_fired"]
     assert steps == [
-        ("reasonable_checks_start", D(2024, 10, 25)),
-        ("further_checks_start", D(2024, 11, 18)),
-        ("closure_decision_due", D(2024, 12, 2)),
+        ("reasonable_checks_starts", D(2024, 10, 25)),
+        ("further_checks_starts", D(2024, 11, 18)),
+        ("closure_decision_starts", D(2024, 12, 2)),
     ]
     case = service.get(case_id)
+    # Nobody recorded a check, so the fifteen escalated checks keep the case overdue through
+    # the scheduler's stage changes (they are still owed).
     assert (case.state, case.state_entered_on, case.overdue) == (
         "closure_decision",
         D(2024, 12, 2),
-        False,
+        True,
     )
     assert result.counts == {"fired": 3, "escalated": 4 + 7 + 4, "lapsed": 0, "cancelled": 0}
     assert (result.first_due, result.last_due) == (D(2024, 10, 22), D(2024, 12, 2))
@@ -115,9 +117,9 @@ def test_a_sweep_a_week_late_fires_the_missed_steps_on_their_due_dates_in_order_
     assert all(e.recorded_at == week_late for e in events)  # recorded when the sweep ran
     # Timers armed by a firing and already due fired in the same sweep (Day 16 and 26 steps).
     assert [t for k, t, _ in timer_events(service, case_id) if k == "timer_fired"] == [
-        "reasonable_checks_start",
-        "further_checks_start",
-        "closure_decision_due",
+        "reasonable_checks_starts",
+        "further_checks_starts",
+        "closure_decision_starts",
     ]
     assert set(keys_fired(service).values()) == {1}
     assert first.total == len(events) == 3 + 15 + 2
@@ -140,11 +142,11 @@ def test_cancelled_timers_do_not_fire_after_a_change_of_state(service) -> None:
         ).all()
     cancelled = {r.timer_id for r in rows if r.status == "cancelled"}
     assert cancelled == {
-        "core_information_outstanding",
-        "register_entry_outstanding",
-        "phone_contact_outstanding",
-        "email_contact_outstanding",
-        "reasonable_checks_start",
+        "core_information_checked_outstanding",
+        "opened_on_cme_register_outstanding",
+        "contact_attempted_by_phone_outstanding",
+        "contact_attempted_by_email_outstanding",
+        "reasonable_checks_starts",
     }
     assert {r.closed_seq for r in rows if r.status == "cancelled"} == {2}  # kept as records
     # The 8-week target (16 Dec) is still pending and fires on its day.
@@ -164,9 +166,9 @@ def test_an_escalation_marks_the_case_overdue_and_notifies_the_role_through_the_
         outcome="all core information present",
     )
     sweep(service, until=D(2024, 10, 22), at=RECORDED_AT)
+    # The check recorded on Day 1 withdrew its reminder; the other is escalated.
     assert timer_events(service, case_id) == [
-        ("timer_lapsed", "core_information_outstanding", D(2024, 10, 22)),
-        ("escalation", "register_entry_outstanding", D(2024, 10, 22)),
+        ("escalation", "opened_on_cme_register_outstanding", D(2024, 10, 22)),
     ]
     assert service.get(case_id).overdue
     escalation = service.events(case_id)[-1]
@@ -205,9 +207,9 @@ def test_a_late_sweep_judges_outstanding_steps_on_the_checks_recorded_by_their_d
         outcome="on Impulse",
     )
     sweep(service, until=D(2024, 10, 22), at=dt.datetime(2024, 10, 24, 7, tzinfo=dt.UTC))
+    # Recorded by its due date, the first reminder was withdrawn; the second was not.
     assert timer_events(service, case_id) == [
-        ("timer_lapsed", "core_information_outstanding", D(2024, 10, 22)),
-        ("escalation", "register_entry_outstanding", D(2024, 10, 22)),
+        ("escalation", "opened_on_cme_register_outstanding", D(2024, 10, 22)),
     ]
 
 
@@ -269,7 +271,7 @@ def test_a_timer_already_dealt_with_is_skipped_and_nothing_is_written(service) -
     with service.store.read() as conn:
         row = dict(
             conn.execute(
-                select(timer_table).where(timer_table.c.timer_id == "register_entry_outstanding")
+                select(timer_table).where(timer_table.c.timer_id == "opened_on_cme_register_outstanding")
             )
             .one()
             ._mapping
@@ -288,7 +290,7 @@ def test_a_queued_write_that_touches_no_row_rolls_the_batch_back(service) -> Non
     with service.store.read() as conn:
         row = dict(
             conn.execute(
-                select(timer_table).where(timer_table.c.timer_id == "register_entry_outstanding")
+                select(timer_table).where(timer_table.c.timer_id == "opened_on_cme_register_outstanding")
             )
             .one()
             ._mapping
