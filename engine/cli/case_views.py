@@ -35,12 +35,11 @@ def print_summary(s: Mapping[str, Any], *, show_all: bool = False, wide: bool = 
 
 def _heading(con: Console, s: Mapping[str, Any]) -> None:
     child = s["child"]
-    con.print(
-        lines(
-            (f"{s['id']}  {child.get('full_name') or ''}", "bold"),
-            f"born {child.get('date_of_birth')}, UPN {child.get('upn') or '—'}",
-        )
-    )
+    if s.get("personal_data", "shown") == "shown":
+        about = f"born {child.get('date_of_birth')}, UPN {child.get('upn') or '—'}"
+    else:  # withheld from this reader, or purged under the retention rules
+        about = f"personal data {s['personal_data']}"
+    con.print(lines((f"{s['id']}  {child.get('full_name') or ''}".rstrip(), "bold"), about))
     con.print(cell(f"{s['process']['title']} (version {s['process']['version']})"))
     con.print(cell(f"Stage {s['state']}: {s['state_title']}"))
     day = f"Day {s['day']}" if s["day"] is not None else "day unknown (outside calendar)"
