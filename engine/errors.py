@@ -282,17 +282,17 @@ class RoleNotPermitted(CommandRefused):
         self.process = process
         self.step = step
         self.recorded = recorded
+        acting = f"{role_title} ({role})" if role_title else role
         if recorded is not None:
             # A check or fact the process reserves to some of its roles (`recorded_by`).
             titles = " or ".join(f"{t} ({r})" for r, t in self.allowed.items())
-            acting = f"{role_title} ({role})" if role_title else role
             message = f"{recorded} may be recorded only by {titles}; you are acting as {acting}"
         elif step is not None and role == "scheduler":
             message = f"{step} is not a step a timer may take"
         elif step is not None:
             titles = ", ".join(f"{t} ({r})" for r, t in self.allowed.items())
             message = (
-                f"{step} ({step_title}) may be taken only by {titles}; you are acting as {role}"
+                f"{step} ({step_title}) may be taken only by {titles}; you are acting as {acting}"
             )
         else:
             message = (

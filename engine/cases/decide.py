@@ -313,6 +313,7 @@ def take_step(
                 step=trig.id,
                 step_title=trig.title,
                 allowed={r: definition.roles[r].title for r in trig.roles if r in definition.roles},
+                role_title=_title(definition, sit.actor.role),
             )
         )
     policy = refusals(sit, command, trig.id)
@@ -435,6 +436,12 @@ def clears_on_entering(
     if trig.dest is None:
         return None
     return list(definition.states[new_state].clears_checks_of) or None
+
+
+def _title(definition: ProcessDefinition, role: str) -> str | None:
+    """The title of `role` in the process, if it is one of its roles."""
+    found = definition.roles.get(role)
+    return found.title if found is not None else None
 
 
 class _Model:

@@ -129,7 +129,7 @@ def test_without_a_configuration_a_case_opened_today_counts_on_london(
     (case_id, _) = json.loads(opened)["case_ids"]
     s = show(db, case_id, "--on", "2026-12-03")
     assert (s["calendar"], s["day"]) == ("london", 1)
-    (day_5,) = [t for t in s["timers"] if t["timer"] == "reasonable_checks_start"]
+    (day_5,) = [t for t in s["timers"] if t["timer"] == "reasonable_checks_starts"]
     # Ealing's autumn term 2026 (2 Sep – 18 Dec, half term 26–30 Oct): Thu 3, Fri 4, Mon 7,
     # Tue 8, Wed 9 December.
     assert day_5["due_date"] == "2026-12-09"
@@ -309,7 +309,7 @@ def seq_of(db: str, case_id: str) -> int:
             ),
             1,
             "may be taken only by School Inclusion and Children Missing Education Officer "
-            "(cme_officer); you are acting as line_manager",
+            "(cme_officer); you are acting as School Inclusion Team Manager (line_manager)",
         ),
         (
             ("case", "fire", "CME-000001", "start_reasonable_checks", "--on", "2024-10-22"),

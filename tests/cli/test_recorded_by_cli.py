@@ -85,8 +85,8 @@ def test_a_refused_removal_names_every_reason_at_once(db: str, removal: str) -> 
     )
     text = " ".join(out.split())
     assert (
-        "may be taken only by School (designated staff) (school); you are acting as cme_officer"
-        in text
+        "may be taken only by School (designated staff) (school); you are acting as School "
+        "Inclusion and Children Missing Education Officer (cme_officer)" in text
     )
     assert "needs these checks recorded first: " in text
     assert "cme_officer_confirmed_receipt" in text

@@ -243,7 +243,7 @@ def test_a_refusal_names_every_reason_at_once_in_the_policys_words(
     message = str(err)
     for part in (
         "remove_from_roll (Remove from roll) may be taken only by School (designated staff) "
-        "(school); you are acting as cme_officer",
+        "(school); you are acting as CME Officer (cme_officer)",
         "needs these checks recorded first: cme_officer_confirmed_receipt",
         "evidence_of_checks_completed (The Evidence of Checks form is completed)",
         "needs these facts recorded first: joint_enquiries_failed (Both the school and the LA "

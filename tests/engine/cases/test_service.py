@@ -206,7 +206,10 @@ def test_wrong_role_names_who_may(service: CaseService, opened: str) -> None:
         actor=OFFICER,
     )
     assert "School Inclusion Team Manager (line_manager)" in str(err)
-    assert "you are acting as cme_officer" in str(err)
+    assert (
+        "you are acting as School Inclusion and Children Missing Education Officer (cme_officer)"
+        in str(err)
+    )
 
 
 def test_a_role_the_process_does_not_know_may_not_act(service: CaseService, opened: str) -> None:
