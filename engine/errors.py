@@ -295,9 +295,10 @@ class RoleNotPermitted(CommandRefused):
                 f"{step} ({step_title}) may be taken only by {titles}; you are acting as {acting}"
             )
         else:
+            titles = ", ".join(f"{t} ({r})" for r, t in self.allowed.items())
             message = (
-                f"role {role!r} may not {doing} in {process}; its roles are "
-                f"{', '.join(self.allowed)}"
+                f"role {role!r} may not {doing} in {process}, which is done only by its roles: "
+                f"{titles}"
             )
         super().__init__(message)
 
