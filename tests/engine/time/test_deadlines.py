@@ -38,15 +38,16 @@ def test_day_5_16_and_26_fall_on_school_days_across_the_half_term(service) -> No
         form(D(2024, 10, 21)), on=D(2024, 10, 21), at=RECORDED_AT, actor=OFFICER
     )
     due = {t["timer_id"]: t["due_date"] for t in _timers(service, case_id)}
-    assert due["reasonable_checks_start"] == D(2024, 10, 25)  # Day 5, the Friday before half term
+    assert due["reasonable_checks_starts"] == D(2024, 10, 25)  # Day 5, the Friday before half term
     sweep(service, until=D(2024, 10, 25), at=RECORDED_AT)
     due = {t["timer_id"]: t for t in _timers(service, case_id) if t["status"] == "pending"}
-    # Day 15 and 16 skip the half term (28 Oct – 1 Nov): 15 and 18 Nov.
-    assert due["first_letter_outstanding"]["due_date"] == D(2024, 11, 15)
-    assert due["further_checks_start"]["due_date"] == D(2024, 11, 18)
+    # Day 16 skips the half term (28 Oct – 1 Nov): 18 Nov, the morning after the Day 5–15
+    # window ends (its escalations) and the day the next stage starts.
+    assert due["first_formal_letter_sent_outstanding"]["due_date"] == D(2024, 11, 18)
+    assert due["further_checks_starts"]["due_date"] == D(2024, 11, 18)
     sweep(service, until=D(2024, 11, 18), at=RECORDED_AT)
     due = {t["timer_id"]: t for t in _timers(service, case_id) if t["status"] == "pending"}
-    closure = due["closure_decision_due"]
+    closure = due["closure_decision_starts"]
     assert closure["due_date"] == D(2024, 12, 2)
     assert closure["explanation"] == (
         "Day 26 = 2 Dec 2024: 26th school day from 21 Oct 2024, skipping half term "
@@ -74,12 +75,12 @@ def test_a_step_already_past_when_the_stage_is_entered_is_due_that_day(registry)
         head_hash="0" * 64,
     )
     planned = {p.timer_id: p for p in plan_state_timers(definition, case, calendar=CAL)}
-    day_26 = planned["closure_decision_due"]
+    day_26 = planned["closure_decision_starts"]
     assert day_26.due_date == D(2024, 12, 4)  # Day 26 (2 Dec) had passed: due on entry, not before
     assert day_26.explanation.endswith(
         "already past when the case entered further_checks, so due that day"
     )
-    assert day_26.key == "CME-1:9:closure_decision_due"
+    assert day_26.key == "CME-1:9:closure_decision_starts"
 
 
 def test_case_days_do_not_count_while_the_clock_is_stopped(registry) -> None:
@@ -103,10 +104,10 @@ def test_case_days_do_not_count_while_the_clock_is_stopped(registry) -> None:
     )
     planned = {p.timer_id: p for p in plan_state_timers(definition, case, calendar=CAL)}
     # 24, 25 Oct and 4, 5 Nov are paused: Day 16 moves four school days, from 18 to 22 Nov.
-    assert planned["further_checks_start"].due_date == D(2024, 11, 22)
+    assert planned["further_checks_starts"].due_date == D(2024, 11, 22)
     assert (
         "pause 24 Oct – 5 Nov (4 school days not counted)"
-        in planned["further_checks_start"].explanation
+        in planned["further_checks_starts"].explanation
     )
 
 
@@ -228,8 +229,8 @@ def test_a_dry_run_lists_the_moves_and_writes_nothing(service) -> None:
     assert plan.previous is not None
     assert (plan.previous.version, plan.new_version, plan.cases) == (1, True, 1)
     moves = {m.timer_id: (m.old_due, m.new_due) for m in plan.moves}
-    assert moves["first_letter_outstanding"] == (D(2024, 11, 15), D(2024, 11, 18))
-    assert moves["further_checks_start"] == (D(2024, 11, 18), D(2024, 11, 19))
+    assert moves["first_formal_letter_sent_outstanding"] == (D(2024, 11, 18), D(2024, 11, 19))
+    assert moves["further_checks_starts"] == (D(2024, 11, 18), D(2024, 11, 19))
     assert len(moves) == 8
     assert plan.moves[0].reason == (
         "calendar london-2024-25 version 1 → version 2: no longer school days: 5 Nov 2024"
@@ -248,7 +249,7 @@ def test_a_reload_moves_pending_deadlines_and_journals_each_move(service) -> Non
     )
     assert (len(done.moves), done.restamped, done.skipped) == (8, 0, [])
     pending = {t["timer_id"]: t for t in _timers(service, case_id) if t["status"] == "pending"}
-    day_16 = pending["further_checks_start"]
+    day_16 = pending["further_checks_starts"]
     assert (day_16["due_date"], day_16["calendar_version"]) == (D(2024, 11, 19), 2)
     assert "closure 5 Nov (polling day)" in day_16["explanation"]
     assert day_16["explanation"].endswith("calendar london-2024-25 version 2")
@@ -262,7 +263,7 @@ def test_a_reload_moves_pending_deadlines_and_journals_each_move(service) -> Non
     assert (data["from_version"], data["to_version"], data["loaded_by"]) == (1, 2, "pat")
     assert data["reason"].endswith("no longer school days: 5 Nov 2024")
     assert {
-        "timer": "further_checks_start",
+        "timer": "further_checks_starts",
         "key": day_16["key"],
         "from": "2024-11-18",
         "to": "2024-11-19",
@@ -277,7 +278,12 @@ def test_a_reload_moves_pending_deadlines_and_journals_each_move(service) -> Non
         == []
     )
     fired = sweep(service, until=D(2024, 11, 18), at=RECORDED_AT, keep_firings=True)
-    assert {(f.due_date, f.outcome) for f in fired.firings} == {(D(2024, 11, 18), "escalated")}
+    assert fired.firings == []  # Day 16 is now the 19th
+    fired = sweep(service, until=D(2024, 11, 19), at=RECORDED_AT, keep_firings=True)
+    assert {(f.due_date, f.outcome) for f in fired.firings} == {
+        (D(2024, 11, 19), "escalated"),
+        (D(2024, 11, 19), "fired"),
+    }
     (other,) = service.open_case(
         form(D(2024, 11, 4)),
         on=D(2024, 11, 4),

@@ -89,10 +89,11 @@ def test_an_inset_day_does_not_move_an_la_process_deadline(london: SchoolCalenda
     assert not runs_at_school(appendix7)
     cal = case_calendar(appendix7, london, LIVINGSTONE)
     assert cal is london
-    # Day 15 (first letter) from Monday 22 Sep 2025 is Friday 10 Oct whatever the school.
-    assert timer_due(appendix7, "first_letter_outstanding", date(2025, 9, 22), cal) == date(
-        2025, 10, 10
-    )
+    # The first letter's escalation, Day 16 from Monday 22 Sep 2025, is Monday 13 Oct whatever
+    # the school.
+    assert timer_due(
+        appendix7, "first_formal_letter_sent_outstanding", date(2025, 9, 22), cal
+    ) == date(2025, 10, 13)
 
 
 def test_removal_grounds_run_at_the_school() -> None:
