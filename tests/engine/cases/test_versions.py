@@ -441,7 +441,8 @@ def test_a_case_opened_under_the_2006_grounds_replays_under_them_after_2024_is_l
     after = CaseService(store, registry_with(), calendars=calendars)
     later = Walk.open(
         after,
-        notification(D(2024, 9, 9), ground="Ground K"),
+        # Another child (one child has one open case): born a day earlier.
+        notification(D(2024, 9, 9), dob=PRIMARY_DOB - dt.timedelta(days=1), ground="Ground K"),
         on=D(2024, 9, 9),
         actor=SCHOOL,
         process="removal_grounds",
