@@ -102,6 +102,7 @@ def search_key(conn: Connection, keys: CaseKeys, *, at: dt.datetime) -> SearchKe
     else:
         found = next((k for k in keys.search_keys if k.id in recorded), None)
         if found is None:
+            keys.vouch(conn)  # a stray master key is named as such first
             raise SearchKeyMismatch(
                 f"this database's case index was made with search key {recorded[0]}, and the "
                 f"search key in use is {keys.search_keys[0].id}; nothing was found or written. "

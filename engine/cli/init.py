@@ -27,10 +27,10 @@ from engine.cli.common import handle_errors, json_option, print_json
 def init(folder: str, actor: str | None, role: str, as_json: bool) -> None:
     """Make a working deployment in FOLDER: cme.toml, keys, an SQLite database, the processes.
 
-    Writes FOLDER/cme.toml (each setting explained), FOLDER/keys/master.key and a checkpoint
-    signing key pair (private files mode 600), and FOLDER/cme.db with every shipped process
-    published; then lists the settings left to fill in. Refuses a folder that already holds a
-    deployment.
+    Writes FOLDER/cme.toml (each setting explained), FOLDER/keys/master.key, the search key
+    beside it (keys/search.key) and a checkpoint signing key pair (private files mode 600), and
+    FOLDER/cme.db with every shipped process published; then lists the settings left to fill
+    in. Refuses a folder that already holds a deployment.
 
     Example: cme init /srv/cme
     """
@@ -49,6 +49,10 @@ def init(folder: str, actor: str | None, role: str, as_json: bool) -> None:
     click.echo(
         f"  {report.master_key_file}  (master key {report.master_key_id}; back it up "
         "apart from the database)"
+    )
+    click.echo(
+        f"  {report.master_key_file.parent / 'search.key'}  (search key: finding cases without "
+        "names in the database; keep it with the master key)"
     )
     click.echo(
         f"  {report.signing_key_file} and .pub  (checkpoint signing key, public key "

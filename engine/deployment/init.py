@@ -98,6 +98,7 @@ def _make(
     from engine.cases.service import CaseService
     from engine.language.registry import ProcessRegistry
     from engine.protection.access import Actor
+    from engine.protection.blind_index import SEARCH_KEY_NAME
     from engine.protection.crypto import CaseKeys, MasterKey
     from engine.protection.masterkeys import write_master_key_file
     from engine.store.database import open_store
@@ -112,6 +113,8 @@ def _make(
     master = MasterKey.generate()
     master_file = keys / MASTER_KEY_NAME
     made.append(master_file)
+    # The search key (engine/protection/blind_index.py) is made beside it, in the same folder.
+    made.append(keys / SEARCH_KEY_NAME)
     write_master_key_file(master_file, master)
 
     signing_file = keys / SIGNING_KEY_NAME

@@ -355,6 +355,10 @@ class CaseKeys:
             )
         return row.key_id, self._unwrap(case_id, row)
 
+    def vouch(self, conn: Connection) -> None:
+        """Refuse (MasterKeyMismatch) a master key that wraps none of the database's case keys."""
+        self._vouch(conn)
+
     def _vouch(self, conn: Connection) -> None:
         # A new case key is wrapped only by a master key the database already knows (or by any
         # key, for a database with none): a case stored under a stray key would be readable by
