@@ -277,3 +277,46 @@ def test_case_show_prints_the_counts(sqlite_service, capsys: pytest.CaptureFixtu
     # Counts none of whose dates is recorded (Ground H's, Ground J's, Ground O's) are left out.
     assert "leave_expired_on" not in out
     assert "sentence_starts_on" not in out
+
+
+def test_the_count_is_on_the_pupils_schools_own_calendar(sqlite_service) -> None:
+    """Livingstone Primary's own INSET day (Friday 3 October 2025) is not a school day there:
+    absent from Monday 15 September 2025, 20 school days are complete by Monday 13 October on
+    the authority's calendar but only by Tuesday 14 October at the school."""
+    svc = sqlite_service
+    at = dt.datetime(2025, 10, 14, 17, 0, tzinfo=dt.UTC)  # recorded after the dates it gives
+    on = D(2025, 9, 29)
+    (case_id,) = svc.open_case(
+        notification(on, ground="Ground I", school="Livingstone Primary and Nursery School"),
+        on=on,
+        at=at,
+        actor=SCHOOL,
+        process="removal_grounds",
+        calendar="london",
+    )
+    assert svc.get(case_id).calendar == "london.livingstone-primary-and-nursery-school"
+    facts = {
+        "first_day_of_absence": D(2025, 9, 15),
+        "all_sessions_coded_g_n_or_o": True,
+        **UNTRACED,
+    }
+    for name, value in facts.items():
+        svc.set_fact(case_id, name, value, on=on, at=at, actor=SCHOOL)
+    svc.record_check(
+        case_id, "evidence_of_checks_completed", on=on, at=at, actor=SCHOOL, outcome="done"
+    )
+    svc.fire(case_id, "make_cme_notification", on=on, at=at, actor=SCHOOL)
+    svc.record_check(
+        case_id, "cme_officer_confirmed_receipt", on=on, at=at, actor=OFFICER, outcome="done"
+    )
+    monday = D(2025, 10, 13)
+    svc.set_fact(case_id, "off_roll_date", monday, on=monday, at=at, actor=SCHOOL)
+    seq = svc.get(case_id).seq
+    with pytest.raises(GuardFailed) as info:
+        svc.fire(case_id, "remove_under_ground_i", on=monday, at=at, actor=SCHOOL)
+    assert "continuous_absence_school_days: 19," in str(info.value)
+    assert svc.get(case_id).seq == seq  # nothing written
+    tuesday = D(2025, 10, 14)
+    svc.set_fact(case_id, "off_roll_date", tuesday, on=tuesday, at=at, actor=SCHOOL)
+    svc.fire(case_id, "remove_under_ground_i", on=tuesday, at=at, actor=SCHOOL)
+    assert svc.get(case_id).state == "removed_from_roll"
