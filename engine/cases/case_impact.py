@@ -72,6 +72,8 @@ class CaseImpact:
     """Whether its stage is renamed in the new version (same title, another id)."""
     child: str | None = None
     """The child's name, only for a role that may read cases (see `name_children`)."""
+    calendar: str = ""
+    """The calendar its dates are counted on ("london version 1")."""
     deadlines: list[DeadlineMove] = field(default_factory=list)
     windows: list[WindowMove] = field(default_factory=list)
     due_at_once: list[tuple[str, dt.date]] = field(default_factory=list)
@@ -126,6 +128,7 @@ class CaseImpact:
             "case_id": self.case_id,
             "child": self.child,
             "from_version": self.from_version,
+            "calendar": self.calendar,
             "state": self.state,
             "to_state": self.to_state,
             "mapped": self.mapped,
@@ -211,6 +214,7 @@ def case_impact(
         to_state=to_state,
         mapped=mapped,
         renamed=renamed,
+        calendar=f"{calendar.name} version {calendar.version}",
     )
     if preview is None:
         return result

@@ -113,6 +113,7 @@ def test_impact_json_lists_each_case(tmp_path: Path) -> None:
         }
     ]
     assert cases[b]["checks_added"] == ["visit"]
+    assert cases[b]["calendar"].startswith("london")
     assert cases[b]["due_at_once"] == [{"timer": "letter_outstanding", "due": "2024-11-12"}]
     assert {"timer": "start_checks", "due": "2024-11-04"} in cases[a]["already_past"]
     assert cases[c]["to_state"] is None
