@@ -83,9 +83,11 @@ def commence_version(
             f"{before.role}, on {before.recorded_at:%Y-%m-%d %H:%M} UTC); a date once given "
             "stands, as cases may already have opened under it"
         )
-    service.publish(compiled, at=at, actor=actor)
     done = Commencement(process_id, version, on, actor.name, actor.role, at)
-    with service.store.engine.begin() as conn:
+    # Stored (if it was not) and given its date in one transaction: all of it, or none.
+    with service.work.begin() as uow:
+        uow.publish(compiled, at)
+        conn = uow.conn
         conn.execute(
             insert(process_commencement_table).values(
                 process_id=process_id,
