@@ -265,3 +265,63 @@ def document_cmd(
         f"{doc['filename']} ({doc['template']}, template version "
         f"{doc['template_version'][:12]}) written to {output}"
     )
+
+@outbox.command("posted")
+@click.argument("document_id", type=int)
+@click.option(
+    "--check",
+    default=None,
+    help="The check the letter records (default: the one its step names, e.g. "
+    "first_formal_letter_sent).",
+)
+@click.option(
+    "--on",
+    "on",
+    type=DATE,
+    default="today",
+    show_default=True,
+    help="The day it was posted.",
+)
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def posted_cmd(
+    document_id: int,
+    check: str | None,
+    on: dt.date,
+    db_url: str | None,
+    actor: str | None,
+    role: str,
+    as_json: bool,
+) -> None:
+    """Mark a printed letter posted: its check is recorded, with the letter as its evidence.
+
+    Example: cme outbox posted 3 --on 2024-10-25
+    """
+    from engine.cli import wiring
+    from engine.cli.common import print_json
+    from engine.effects.posted import mark_posted
+
+    done = mark_posted(
+        wiring.service(db_url),
+        document_id,
+        check=check,
+        on=on,
+        at=wiring.now(),
+        actor=wiring.actor(actor, role),
+    )
+    if as_json:
+        print_json(
+            {
+                "case_id": done.case_id,
+                "check": done.check,
+                "document_id": done.document_id,
+                "seq": done.seq,
+            }
+        )
+    else:
+        click.echo(
+            f"{done.case_id}: {done.check} recorded, letter {done.document_id} as its evidence "
+            f"(event {done.seq})"
+        )

@@ -172,6 +172,17 @@ def test_the_first_formal_letter_once_sent_records_its_check_and_lists_its_docum
     row = next(line for line in listed.splitlines() if line.startswith(f"{letter['id']} "))
     assert row.split()[-1] == str(document_id)
 
+    # Marking it posted as well is refused, saying when and with what it was recorded.
+    again = CliRunner().invoke(
+        cli, ["outbox", "posted", str(document_id), "--on", "2024-10-28", "--db", db],
+        env={"CME_ACTOR": "sona"},
+    )  # fmt: skip
+    assert again.exit_code == 1
+    assert (
+        f"first_formal_letter_sent is already recorded on {CASE}, on 2024-10-25, with document "
+        f"{document_id} as its evidence; nothing was written"
+    ) in again.stderr
+
     summary = shown(db)
     assert summary["checks_recorded"]["first_formal_letter_sent"]["document_id"] == document_id
     assert "first_formal_letter_sent" not in [c["id"] for c in summary["outstanding_checks"]]
