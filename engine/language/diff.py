@@ -62,7 +62,7 @@ def diff_definitions(old: ProcessDefinition, new: ProcessDefinition) -> list[Cha
 
 def _shape(definition: ProcessDefinition) -> dict[str, Any]:
     """The definition as nested dicts, lists of things with ids keyed by id, guards by expr."""
-    data = definition.model_dump(mode="json", exclude_none=True)
+    data = definition.model_dump(mode="json", exclude_none=True, by_alias=True)
     for trig in data["triggers"]:
         trig["guards"] = {g["expr"]: g["says"] for g in trig.get("guards", [])}
     data["triggers"] = {t["id"]: t for t in data["triggers"]}
