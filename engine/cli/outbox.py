@@ -266,6 +266,7 @@ def document_cmd(
         f"{doc['template_version'][:12]}) written to {output}"
     )
 
+
 @outbox.command("posted")
 @click.argument("document_id", type=int)
 @click.option(
