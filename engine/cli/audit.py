@@ -160,7 +160,9 @@ def export(
     if output is None:
         click.echo(text, nl=False)
     else:
-        Path(output).write_text(text, encoding="utf-8")
+        from engine.cli.output import write_output
+
+        write_output(output, text, personal=True)  # the bundle is the record itself: 0600
         click.echo(
             f"wrote {output} ({len(bundle['events'])} events, final hash "
             f"{bundle['chain']['final_hash']}); it holds personal data",

@@ -306,7 +306,9 @@ def new(year: str, into: str | None) -> None:
         text = add_year(path.read_text(encoding="utf-8"), year, into)
     else:
         text = new_calendar_text(path.stem, year)
-    path.write_text(text, encoding="utf-8")
+    from engine.cli.output import write_output
+
+    write_output(path, text, personal=False)
     click.echo(
         f"Wrote school year {year} to {into}: fill in every YYYY-MM-DD with the published "
         f"term dates, raise `version` if the calendar is in use, then check it with "

@@ -194,8 +194,33 @@ def handle_errors(func: F) -> F:
         except CMEError as exc:
             report_error(exc, as_json=bool(kwargs.get("as_json")) or _asked_for_json())
             sys.exit(exc.exit_code)
+        except Exception as exc:
+            translated = _damaged_database(exc)
+            if translated is None:
+                raise
+            report_error(translated, as_json=bool(kwargs.get("as_json")) or _asked_for_json())
+            sys.exit(translated.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _damaged_database(exc: Exception) -> CMEError | None:
+    """A damaged SQLite file met after it opened (a page the schema check did not read), in
+    words; None for anything else, which stays a bug to see.
+    """
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from sqlalchemy.exc import DatabaseError
+
+    from engine.store.database import DatabaseUnusable
+
+    said = str(getattr(exc, "orig", "") or "").strip()
+    if not isinstance(exc, DatabaseError) or not ("malformed" in said or "not a database" in said):
+        return None
+    return DatabaseUnusable(
+        f"the database is damaged ({said}); the command stopped and its transaction was rolled "
+        'back. Restore the database from a backup (docs/deploy.md, "Backups and restores")'
+    )
 
 
 def report_error(exc: CMEError, *, as_json: bool) -> None:

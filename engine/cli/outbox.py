@@ -252,15 +252,15 @@ def document_cmd(
 
     Example: cme outbox document 3 -o letter.pdf
     """
-    from pathlib import Path
-
     from engine.cli import wiring
     from engine.effects.outbox import document_of
 
     doc = document_of(
         wiring.service(db_url), document_id, actor=wiring.actor(actor, role), at=wiring.now()
     )
-    Path(output).write_bytes(doc["content"])
+    from engine.cli.output import write_output
+
+    write_output(output, doc["content"], personal=True)  # a letter names the child: 0600
     click.echo(
         f"{doc['filename']} ({doc['template']}, template version "
         f"{doc['template_version'][:12]}) written to {output}"

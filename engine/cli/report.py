@@ -263,12 +263,10 @@ def _emit(rep: Report, fmt: str, output: str | None) -> None:
 
 
 def _write(path: Path, data: bytes) -> None:
-    from engine.errors import InputError
+    from engine.cli.output import write_output
 
-    try:
-        path.write_bytes(data)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+    # Reports list children (names, dates of birth, schools): readable by their owner only.
+    write_output(path, data, personal=True)
 
 
 UNBROKEN = frozenset(

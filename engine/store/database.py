@@ -12,9 +12,27 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 
+from engine.errors import InputError
 from engine.store.schema import upgrade_schema
 
 DEFAULT_SQLITE_PATH = Path(".cme") / "cme.db"
+
+SUPPORTED = (
+    "SQLite (sqlite:///path/to/cme.db) and PostgreSQL (postgresql://user@host/dbname, through "
+    "psycopg)"
+)
+"""The databases cme runs on, as a refusal names them."""
+_SUPPORTED_BACKENDS = {"sqlite": {"pysqlite"}, "postgresql": {"psycopg"}}
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file."""
+
+
+class DatabaseUnusable(InputError):
+    """The database named cannot be used: a URL of a kind cme does not run on, a file that is
+    not an SQLite database (or is damaged), a folder or server that is not there.
+    """
+
+    code = "database_unusable"
 
 
 def database_url(url: str | None) -> str:
@@ -74,11 +92,10 @@ class Store:
 
 def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
     """Open (and, by default, create or upgrade) the database at `url`."""
-    from sqlalchemy.exc import ArgumentError, OperationalError
-
-    from engine.errors import InputError
+    from sqlalchemy.exc import ArgumentError, DatabaseError
 
     resolved = database_url(url)
+    _refuse_unsupported(resolved)
     try:
         if resolved.startswith("sqlite"):
             engine = create_engine(resolved, connect_args={"check_same_thread": False})
@@ -87,22 +104,76 @@ def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
         else:
             engine = create_engine(resolved, pool_pre_ping=True)
     except ArgumentError as exc:
-        raise InputError(
+        raise DatabaseUnusable(
             f"{url or resolved!r} is not a database URL cme can use ({exc}); write e.g. "
             "sqlite:///path/to/cme.db or postgresql://user@host/dbname"
         ) from None
     store = Store(engine=engine, url=resolved)
+    if store.is_sqlite:
+        _refuse_non_database(engine.url.database)
     if upgrade:
         try:
             upgrade_schema(store)
-        except OperationalError as exc:
+        except DatabaseError as exc:  # OperationalError too: a missing folder, a server down
             store.dispose()
             where = engine.url.render_as_string(hide_password=True)
-            raise InputError(
-                f"cannot open the database at {where}: {str(exc.orig).strip()}; check --db or "
+            said = str(exc.orig).strip()
+            if "malformed" in said or "not a database" in said:
+                raise DatabaseUnusable(
+                    f"the database at {where} is damaged ({said}); nothing was written. Restore "
+                    'it from a backup (docs/deploy.md, "Backups and restores")'
+                ) from None
+            raise DatabaseUnusable(
+                f"cannot open the database at {where}: {said}; check --db or "
                 "CME_DATABASE_URL (and that the folder or server exists)"
             ) from None
     return store
 
 
-__all__ = ["DEFAULT_SQLITE_PATH", "Store", "database_url", "open_store"]
+def _refuse_unsupported(resolved: str) -> None:
+    """Refuse a URL of a database cme does not run on (e.g. mysql://), naming those it does."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(resolved)
+    except ArgumentError:
+        return  # create_engine says why, in open_store
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if driver not in _SUPPORTED_BACKENDS.get(backend, set()):
+        shown = parsed.render_as_string(hide_password=True)
+        kind = backend if backend not in _SUPPORTED_BACKENDS else f"{backend} through {driver}"
+        raise DatabaseUnusable(
+            f"{shown}: cme does not run on {kind}; it runs on {SUPPORTED}. Check --db or "
+            "CME_DATABASE_URL"
+        )
+
+
+def _refuse_non_database(path: str | None) -> None:
+    """Refuse an existing file that is not an SQLite database, before anything is written to
+    it (SQLite would otherwise fail half-way through opening it, or take an empty file).
+    """
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return  # a new database, or a folder: SQLite's own message names it
+    except OSError as exc:
+        raise DatabaseUnusable(f"cannot read the database file {path}: {exc.strerror}") from None
+    if header and header != SQLITE_HEADER:
+        raise DatabaseUnusable(
+            f"{path} is not a cme database (not an SQLite file); nothing was written. Check "
+            "--db or CME_DATABASE_URL names the database, not another file"
+        )
+
+
+__all__ = [
+    "DEFAULT_SQLITE_PATH",
+    "SUPPORTED",
+    "DatabaseUnusable",
+    "Store",
+    "database_url",
+    "open_store",
+]

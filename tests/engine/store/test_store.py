@@ -188,7 +188,7 @@ def test_the_default_database_is_sqlite_in_the_data_folder(
     ("url", "message"),
     [
         ("nonsense", "is not a database URL cme can use"),
-        ("mysql+nodriver://x/y", "is not a database URL cme can use"),
+        ("mysql+nodriver://x/y", "cme does not run on mysql; it runs on SQLite"),
         ("sqlite:///{tmp}/no/such/folder/cme.db", "cannot open the database at sqlite:///"),
         (
             "postgresql://postgres:secret@127.0.0.1:1/cme",
