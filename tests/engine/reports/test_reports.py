@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from engine.cases.notification import NotificationForm
 from engine.cases.service import Actor, CaseService
+from engine.cases.views import case_summary
 from engine.reports.as_of import cases_as_of
 from engine.reports.escalations import escalations_report
 from engine.reports.mash import MASH_COLUMNS, mash_report
@@ -157,7 +158,7 @@ def test_rag_colours_follow_the_rules_and_say_why(service, registry, example_for
     assert rows[carer]["colour"] == "amber"
     assert "group at particular risk" in rows[carer]["reasons"][0]
     assert [r["colour"] for r in report.rows] == ["red", "amber", "green"]
-    assert "version 1" in report.notes[0]
+    assert "version 2" in report.notes[0]
 
 
 def test_rag_safeguarding_concern_recorded_later_turns_the_case_red(
@@ -329,17 +330,49 @@ def test_reports_need_the_right_to_read_cases_and_log_each_read(service, sibling
 
 
 def test_escalations_raised_in_the_period(service, siblings) -> None:
-    _sweep(service, dt.date(2024, 10, 23))
+    _sweep(service, dt.date(2024, 10, 24))
     report = escalations_report(
-        service, **AS, on=dt.date(2024, 10, 23), since=dt.date(2024, 10, 21)
+        service, **AS, on=dt.date(2024, 10, 24), since=dt.date(2024, 10, 21)
     )
-    assert len(report.rows) == 8  # four Day 2–3 reminders for each of the two children
+    # Two Day 1 checks escalated on Day 2 and two Day 1–3 checks on Day 4, for each child.
+    assert len(report.rows) == 8
     first = report.rows[0]
     assert first["on"] == dt.date(2024, 10, 22)
     assert first["to_role"] == "cme_officer"
-    assert first["message"].startswith("Day 1 step outstanding")
+    assert first["message"].startswith("Day 1 check outstanding")
     assert first["still_open"] is True
+    assert {r["on"] for r in report.rows} == {dt.date(2024, 10, 22), dt.date(2024, 10, 24)}
+    # Acted on once the check is recorded, though the case has not changed stage.
+    service.record_check(
+        first["case_id"],
+        first["check"],
+        on=dt.date(2024, 10, 24),
+        at=RECORDED_AT,
+        actor=OFFICER,
+        outcome="done late",
+    )
+    again = escalations_report(service, **AS, on=dt.date(2024, 10, 24), since=dt.date(2024, 10, 21))
+    still = {(r["case_id"], r["check"]): r["still_open"] for r in again.rows}
+    assert still[(first["case_id"], first["check"])] is False
+    assert sum(still.values()) == 7
     none_yet = escalations_report(
         service, **AS, on=dt.date(2024, 10, 21), since=dt.date(2024, 10, 14)
     )
     assert none_yet.rows == []
+
+
+def test_register_and_rag_agree_with_the_outstanding_checks_across_stages(
+    service, registry, siblings
+) -> None:
+    ana = siblings[0]
+    _sweep(service, dt.date(2024, 10, 25))  # Day 5: the scheduler moves both cases on
+    assert service.get(ana).state == "reasonable_checks"
+    on = dt.date(2024, 10, 25)
+    row = {r["case_id"]: r for r in register_report(service, **AS, on=on).rows}[ana]
+    shown = case_summary(service, ana, on=on)["outstanding_checks"]
+    assert row["outstanding_checks"] == [o["id"] for o in shown]
+    # The missed Day 1–3 checks are still owed after the stage changed.
+    assert "contact_attempted_by_email" in row["outstanding_checks"]
+    assert "mash_check" in row["outstanding_checks"]  # Day 5–15 has started
+    rated = {r["case_id"]: r for r in rag_report(service, **AS, on=on, rules=_rules(registry)).rows}
+    assert "amber: 4 check(s) escalated and still outstanding" in " ".join(rated[ana]["reasons"])
