@@ -58,6 +58,7 @@ from engine.errors import (
     WaiverNotPermitted,
 )
 from engine.protection.access import Actor, Permission
+from engine.time.words import day_words
 
 if TYPE_CHECKING:
     from engine.language.definition import (
@@ -211,7 +212,13 @@ def refusals(sit: Situation, command: Command, doing: str) -> list[CommandRefuse
         reasons.append(CaseClosed(case.id, stage=case.state, closed_on=case.closed_on, doing=doing))
     if policy.forwards and sit.actor.role != SCHEDULER and sit.on < case.last_effective:
         reasons.append(
-            BackdatingRefused(case_id=case.id, requested=sit.on, latest=case.last_effective)
+            BackdatingRefused(
+                f"case {case.id}'s latest event took effect on {day_words(case.last_effective)}; "
+                f"this cannot take effect earlier ({day_words(sit.on)}): history runs forwards",
+                case_id=case.id,
+                requested=sit.on,
+                latest=case.last_effective,
+            )
         )
     return reasons
 

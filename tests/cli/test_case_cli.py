@@ -335,7 +335,7 @@ def seq_of(db: str, case_id: str) -> int:
         (
             ("case", "note", "CME-000001", "late", "--on", "2024-10-20"),
             1,
-            "a step cannot take effect earlier (2024-10-20): history runs forwards",
+            "this cannot take effect earlier (20 Oct 2024): history runs forwards",
         ),
         (
             ("case", "note", "CME-000001", "x", "--on", "2024-10-22", "--role", "janitor"),

@@ -306,8 +306,8 @@ def test_backdated_effective_date_is_refused(service: CaseService, opened: str) 
         actor=OFFICER,
         outcome="no answer",
     )
-    assert "latest event took effect on 2024-10-23" in str(err)
-    assert "2024-10-22" in str(err)
+    assert "latest event took effect on 23 Oct 2024" in str(err)
+    assert "cannot take effect earlier (22 Oct 2024)" in str(err)
 
 
 def test_a_date_after_the_recording_day_is_refused(service: CaseService, opened: str) -> None:
