@@ -263,6 +263,38 @@ def test_impact_counts_only_the_deadlines_the_change_makes_fall_due(
     assert "    falls due at once: letter_outstanding (due 12 Nov 2024)" in result.case_lines()
 
 
+def test_impact_names_checks_removed_and_windows_moved_only_where_the_case_has_not_done_them(
+    running: dict[str, Any],
+) -> None:
+    """Version 3 asks the phone call within Days 1–2 and no longer requires the letter: A, who
+    has neither, is told both; B has made the call, so only the letter is named."""
+    text = (
+        V1.text.replace("version: 1", "version: 3", 1)
+        .replace(
+            "{id: phone, wording: Phone the family, days: 1-3}",
+            "{id: phone, wording: Phone the family, days: 1-2}",
+        )
+        .replace(
+            "{id: letter, wording: Send the first letter, days: 5-15}",
+            "{id: letter, wording: Send the first letter, days: 5-15, required: false}",
+        )
+    )
+    svc = CaseService(
+        running["service"].store,
+        registry_with(V1, load_process_text(text, "tracing_v3.yaml")),
+        calendars=calendars,
+    )
+    result = impact(svc, svc.registry.get("tracing", 3), on=MIGRATED_ON)
+    by_case = {c.case_id: c for c in result.cases}
+    a, b = by_case[running["a"]], by_case[running["b"]]
+    assert (a.checks_removed, b.checks_removed) == (["letter"], ["letter"])
+    assert [w.words() for w in a.windows] == [
+        "check phone (contact): Day 1–3, 21–23 Oct 2024 → Day 1–2, 21–22 Oct 2024",
+        "check letter (checks): removed (was Day 5–15, 25 Oct – 15 Nov 2024)",
+    ]
+    assert [w.check for w in b.windows] == ["letter"]
+
+
 def test_impact_names_a_renamed_stage_and_the_map_it_needs(running: dict[str, Any]) -> None:
     text = V1.text.replace("version: 1", "version: 3", 1).replace("on_hold", "paused")
     renamed = load_process_text(text, "tracing_v3.yaml")
