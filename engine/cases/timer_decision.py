@@ -20,7 +20,7 @@ from engine.cases.decide import (
     take_step,
 )
 from engine.cases.events import Escalation, EventKind, TimerLapsed
-from engine.errors import GuardFailed, MissingChecks, Refusal, TransitionNotAllowed
+from engine.errors import GuardFailed, MissingChecks, Refusal, TransitionNotAllowed, WrongGround
 from engine.language.windows import CheckEscalation
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def fire_timer(
         except Refusal as exc:
             # Refused: record why the step was not taken.
             return _lapsed(tdef, key, [str(r) for r in exc.reasons])
-        except (GuardFailed, MissingChecks, TransitionNotAllowed) as exc:
+        except (GuardFailed, MissingChecks, TransitionNotAllowed, WrongGround) as exc:
             return _lapsed(tdef, key, [str(exc)])
         return TimerOutcome("fired", draft)
     from engine.language.definition import ActionDefinition
