@@ -92,10 +92,12 @@ def _counted(con: Console, s: Mapping[str, Any]) -> None:
 
 
 def _outstanding(con: Console, s: Mapping[str, Any]) -> None:
-    rows = s.get("outstanding_checks") or []
+    # The checklist shows the current stage's; these are the ones carried from earlier stages.
+    current = {c["id"] for c in s["checklist"]}
+    rows = [c for c in s.get("outstanding_checks") or [] if c.get("id") not in current]
     if not rows:
         return
-    t = table("Outstanding checks")
+    t = table("Still outstanding from earlier stages")
     id_column(t, "check")
     text_column(t, "what", ratio=3)
     id_column(t, "due")
@@ -278,7 +280,7 @@ def print_due(items: Sequence[Mapping[str, Any]], *, on: dt.date, wide: bool = F
                 check, what, when = due_line(item)
                 t.add_row(
                     cell(f"  {check}" if check else ""),
-                    lines(what, (item.get("why") or "", "dim")),
+                    lines(what, (str(item.get("why") or "").removesuffix(" (escalated)"), "dim")),
                     cell(when, "bold red" if when.startswith(("escalated", "overdue")) else ""),
                 )
             t.add_section()
