@@ -245,11 +245,20 @@ class CaseClosed(TransitionNotAllowed):
 
     code = "case_closed"
 
-    def __init__(self, case_id: str, *, stage: str, closed_on: dt.date | None, doing: str) -> None:
+    def __init__(
+        self,
+        case_id: str,
+        *,
+        stage: str,
+        closed_on: dt.date | None,
+        doing: str,
+        closed_words: str | None = None,
+    ) -> None:
+        # `closed_words`: the closing date as people write it (the caller has the formatter).
         self.closed_on = closed_on
         self.doing = doing
         super().__init__(
-            f"case {case_id} is closed ({stage} on {closed_on}); cannot {doing}",
+            f"case {case_id} is closed ({stage} on {closed_words or closed_on}); cannot {doing}",
             case_id=case_id,
             stage=stage,
         )

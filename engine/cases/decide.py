@@ -209,7 +209,15 @@ def refusals(sit: Situation, command: Command, doing: str) -> list[CommandRefuse
             reasons.append(role)
     case = sit.case
     if not policy.closed and case.terminal:
-        reasons.append(CaseClosed(case.id, stage=case.state, closed_on=case.closed_on, doing=doing))
+        reasons.append(
+            CaseClosed(
+                case.id,
+                stage=case.state,
+                closed_on=case.closed_on,
+                doing=doing,
+                closed_words=day_words(case.closed_on) if case.closed_on else None,
+            )
+        )
     if policy.forwards and sit.actor.role != SCHEDULER and sit.on < case.last_effective:
         reasons.append(
             BackdatingRefused(

@@ -517,7 +517,7 @@ def test_a_closed_case_takes_no_more_steps(service: CaseService, opened: str) ->
         at=RECORDED_AT,
         actor=OFFICER,
     )
-    assert "is closed (placed on 2024-10-23)" in str(err)
+    assert "is closed (placed on 23 Oct 2024)" in str(err)
 
 
 # -- advancing --------------------------------------------------------------------------------
