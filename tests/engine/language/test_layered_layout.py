@@ -71,7 +71,7 @@ def test_nothing_overlaps_and_every_arrow_joins_its_boxes(
     for route in placed.routes:
         ends = {route.points[0], route.points[-1]}
         for box_id in (route.arrow.source, route.arrow.dest):
-            b = placed.boxes[box_id]
-            on_edge = {(b.x, b.y - b.height / 2), (b.x, b.y + b.height / 2)}
+            box = placed.boxes[box_id]
+            on_edge = {(box.x, box.y - box.height / 2), (box.x, box.y + box.height / 2)}
             assert ends & on_edge, (route.arrow, route.points)
     assert sum(len(v) for v in placed.loops.values()) == len(arrows) - len(drawn)
