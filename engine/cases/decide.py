@@ -183,7 +183,7 @@ def not_future(on: dt.date, at: dt.datetime) -> None:
     """Refuse (InputError) a date after the day it is recorded."""
     if on > at.date():
         raise InputError(
-            f"{on.isoformat()} is after the day this is recorded ({at.date().isoformat()}): "
+            f"{day_words(on)} is after the day this is recorded ({day_words(at.date())}): "
             "record a step on or after the day it happens"
         )
 

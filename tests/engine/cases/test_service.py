@@ -321,7 +321,7 @@ def test_a_date_after_the_recording_day_is_refused(service: CaseService, opened:
         at=RECORDED_AT,
         actor=OFFICER,
     )
-    assert "after the day this is recorded (2025-09-01)" in str(err)
+    assert "after the day this is recorded (1 Sep 2025)" in str(err)
 
 
 def test_an_off_roll_date_may_not_be_backdated(
