@@ -258,6 +258,7 @@ class CaseService:
             override_reason = decide.require_text(
                 override_reason, "say why this is a different child: --reason is required"
             )
+            free_text.check_free_text(override_reason, what="reason")
 
         require(actor, POLICY[Command.open].permission or Permission.change_case, table=self.roles)
         decide.not_future(on, at)
@@ -497,8 +498,18 @@ class CaseService:
         """Waive a check, with the reason, as a role in its `waived_by`: it then counts as done
         for the steps that require it and is no longer outstanding.
         """
+
+        def said() -> object:
+            return free_text.check_free_text(reason, what="reason") if reason.strip() else None
+
         with self._command(
-            Command.waive, case_id, actor=actor, on=on, at=at, expected_seq=expected_seq
+            Command.waive,
+            case_id,
+            actor=actor,
+            on=on,
+            at=at,
+            expected_seq=expected_seq,
+            before=said,
         ) as (uow, sit):
             return self._write(uow, sit, decide.waive_check(sit, check_id, reason))
 
@@ -513,9 +524,23 @@ class CaseService:
         actor: Actor,
         expected_seq: int | None = None,
     ) -> CommandResult:
-        """Record a fact about the case, typed as the process declares it."""
+        """Record a fact about the case, typed as the process declares it (text as free text:
+        capped, no control characters).
+        """
+
+        def text() -> object:
+            if isinstance(value, str) and value.strip():
+                return free_text.check_free_text(value, what=f"value of {name}")
+            return None
+
         with self._command(
-            Command.fact, case_id, actor=actor, on=on, at=at, expected_seq=expected_seq
+            Command.fact,
+            case_id,
+            actor=actor,
+            on=on,
+            at=at,
+            expected_seq=expected_seq,
+            before=text,
         ) as (uow, sit):
             return self._write(uow, sit, decide.set_fact(sit, name, value))
 

@@ -230,9 +230,10 @@ def report_error(exc: CMEError, *, as_json: bool) -> None:
             json.dumps(exc.to_json(), indent=2, sort_keys=True, default=default_json), err=True
         )
     elif isinstance(exc, DefinitionError):
-        click.echo(str(exc), err=True)
+        click.echo(safe_text(exc), err=True)
     else:
-        click.echo(f"error: {exc}", err=True)
+        # A refusal may quote stored text (a fact's value): shown, never obeyed.
+        click.echo(f"error: {safe_text(exc)}", err=True)
 
 
 def _asked_for_json() -> bool:

@@ -503,3 +503,18 @@ def test_reasons_and_notes_are_shown_in_show_replay_and_export(
         "timeline"
     ]
     assert not any(t["said"] for t in timeline)
+
+
+def test_a_fact_holding_an_escape_sequence_is_refused(opened: str, db: str) -> None:
+    out = refused(
+        "case",
+        "fact",
+        opened,
+        "safeguarding_concern",
+        "seen \x1b[8mhidden",
+        "--on",
+        "2024-10-22",
+        "--db",
+        db,
+    )
+    assert "value of safeguarding_concern holds ESC (U+001B) at line 1, column 6" in out
