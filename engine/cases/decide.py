@@ -430,7 +430,7 @@ def _refuse_other_ground(
     """Refuse, with `reasons`, a step for another ground than the one recorded on the case."""
     from engine.cases.grounds import wrong_ground
 
-    other_ground = wrong_ground(sit.definition, trig, sit.case.facts)
+    other_ground = wrong_ground(sit.definition, trig, sit.case.facts, sit.case.state)
     if other_ground is not None:
         refuse([*reasons, other_ground])
 

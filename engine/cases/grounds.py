@@ -67,16 +67,26 @@ def unknown_step(
 
 
 def wrong_ground(
-    definition: ProcessDefinition, trig: TriggerDefinition, facts: Mapping[str, Any]
+    definition: ProcessDefinition,
+    trig: TriggerDefinition,
+    facts: Mapping[str, Any],
+    stage: str | None = None,
 ) -> WrongGround | None:
-    """The refusal of a step for another ground than the one recorded, or None."""
+    """The refusal of a step for another ground than the one recorded, or None. It names the
+    recorded ground's own steps (those that may be taken from `stage`, if any may).
+    """
     grounds = step_grounds(definition)
     ground = grounds.get(trig.id)
     recorded = facts.get(GROUND_FACT)
     if ground is None or recorded is None or recorded == ground:
         return None
     own = [t for t, g in grounds.items() if g == recorded]
-    return WrongGround(step=trig.id, step_ground=ground, recorded=str(recorded), steps=own)
+    from_here = [
+        t.id for t in definition.triggers if t.id in own and stage in definition.source_states(t)
+    ]
+    return WrongGround(
+        step=trig.id, step_ground=ground, recorded=str(recorded), steps=from_here or own
+    )
 
 
 __all__ = ["GROUND_FACT", "step_grounds", "unknown_step", "wrong_ground"]

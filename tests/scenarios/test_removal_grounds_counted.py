@@ -320,3 +320,19 @@ def test_the_count_is_on_the_pupils_schools_own_calendar(sqlite_service) -> None
     svc.set_fact(case_id, "off_roll_date", tuesday, on=tuesday, at=at, actor=SCHOOL)
     svc.fire(case_id, "remove_under_ground_i", on=tuesday, at=at, actor=SCHOOL)
     assert svc.get(case_id).state == "removed_from_roll"
+
+
+def test_another_grounds_notification_names_the_recorded_grounds_step_from_here(
+    sqlite_service,
+) -> None:
+    # A Ground G case (moved away), still at the proposal: Ground H's removal is not its step;
+    # from here its own steps are Ground G's referral and notifications.
+    walk = _open_2024(sqlite_service, "Ground G")
+    error = walk.refused(
+        WrongGround, "fire", "remove_under_ground_h", on=D(2024, 10, 21), actor=SCHOOL
+    )
+    assert error.steps == [
+        "refer_move_to_cme_officer",
+        "notify_left_the_country",
+        "make_cme_notification_departure_doubted",
+    ]
