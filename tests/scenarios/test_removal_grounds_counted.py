@@ -322,7 +322,7 @@ def test_the_count_is_on_the_pupils_schools_own_calendar(sqlite_service) -> None
     assert svc.get(case_id).state == "removed_from_roll"
 
 
-def test_another_grounds_notification_names_the_recorded_grounds_step_from_here(
+def test_another_grounds_step_names_the_recorded_grounds_steps_from_here(
     sqlite_service,
 ) -> None:
     # A Ground G case (moved away), still at the proposal: Ground H's removal is not its step;
