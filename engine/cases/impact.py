@@ -65,9 +65,16 @@ class Impact:
                 "it opened under"
             )
         )
-        out.append(
-            f"Version {self.version} applies to cases opened from {self.applies_from}; {stay}."
-        )
+        if self.applies_from is None:
+            out.append(
+                f"Version {self.version} is pending: it applies to no case until a policy owner "
+                f"gives its date (cme process commence); {stay}."
+            )
+        else:
+            out.append(
+                f"Version {self.version} applies to cases opened from "
+                f"{self.applies_from.isoformat()}; {stay}."
+            )
         if total == 0:
             return out
         gone = sum(len(ids) for ids in self.removed.values())
@@ -184,7 +191,8 @@ def impact(
         version=definition.version,
         on=on,
         migrate_open_cases=definition.applies.migrate_open_cases,
-        applies_from=definition.applies.cases_opened_from or definition.effective_from,
+        applies_from=definition.applies.cases_opened_from
+        or service.catalog.effective_date(definition),
     )
     mapping = mapping or {}
     for case in running_cases(service, definition.id, not_version=definition.version):

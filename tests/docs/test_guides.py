@@ -106,8 +106,15 @@ def test_the_process_guide_s_pending_version_is_commenced_once_its_date_is_known
     publish, commence = block
     shell.run(publish)
     assert "untraceable_cme version 3: pending" in shell.cme("process", "list")
+    impact = ("process", "impact", "untraceable_cme", "3", "--file", "untraceable_cme_v3.yaml")
+    assert "Version 3 is pending: it applies to no case until a policy owner gives its date" in (
+        shell.cme(*impact, "--on", "2026-11-23")
+    )
     shell.run(commence)
     assert "untraceable_cme version 3: in force" in shell.cme("process", "list")
+    assert "Version 3 applies to cases opened from 2026-11-23" in (
+        shell.cme(*impact, "--on", "2026-11-23")
+    )
     # A child notified on Tuesday 24 November 2026 is on version 3: checks start on Day 4.
     open_cases(shell, tmp_path, dt.date(2026, 11, 24), 1)
     shown = json.loads(shell.cme("case", "show", "CME-000001", "--json", *OFFICER))
