@@ -60,7 +60,7 @@ def test_a_reminder_whose_check_was_done_reads_so_and_folds(because: list[str]) 
                 3,
                 dt.date(2024, 10, 10),
                 "timer_lapsed",
-                {"timer": "core_information_outstanding", "key": "k", "because": because},
+                {"timer": "core_information_checked_outstanding", "key": "k", "because": because},
             ),
         ]
     )
@@ -78,7 +78,7 @@ def test_a_lapse_for_another_reason_is_said_in_words_and_shown() -> None:
                 dt.date(2024, 10, 25),
                 "timer_lapsed",
                 {
-                    "timer": "reasonable_checks_start",
+                    "timer": "reasonable_checks_starts",
                     "key": "k",
                     "because": ["!checks.mash_check && case_day >= 5"],
                 },
@@ -91,7 +91,7 @@ def test_a_lapse_for_another_reason_is_said_in_words_and_shown() -> None:
     assert "&&" not in text
     assert "checks." not in text
     assert text == (
-        "Scheduled reasonable checks start not acted on: no longer so: "
+        "Scheduled reasonable checks starts not acted on: no longer so: "
         "not “MASH check” and the day of the case at least 5"
     )
 
