@@ -510,8 +510,8 @@ def test_timeline_says_who_when_which_day_which_rule_and_which_version(
     assert (first.actor, first.role, first.recorded_at) == ("sona", "cme_officer", RECORDED_AT)
     assert first.source
     assert "Camden" in first.source
-    assert first.process_version == 1
-    assert first.content_hash == result.versions[1]
+    assert first.process_version == 2
+    assert first.content_hash == result.versions[2]
     assert check.recorded["check"] == "core_information_checked"
     moved = next(t for t in result.timeline if t.kind == "timer_fired")
     assert (moved.effective_date, moved.school_day) == (D(2024, 10, 25), 5)
@@ -592,7 +592,7 @@ def test_as_of_gives_the_state_on_the_day_before_and_after_each_transition(
 def test_as_of_lists_outstanding_checks_and_the_timers_pending_then(svc: CaseService) -> None:
     walk = Walk.open(svc, notification(MONDAY), on=MONDAY)
     walk.check("core_information_checked", on=MONDAY)
-    walk.sweep(D(2024, 11, 4))  # Day 2 and 3 chases fire, Day 5 starts reasonable checks
+    walk.sweep(D(2024, 11, 4))  # Day 2 and 4 chases fire, Day 5 starts reasonable checks
     day1 = case_as_of(svc, walk.case_id, MONDAY, actor=AUDITOR, at=RECORDED_AT)
     assert (day1.case.state, day1.day, day1.events) == ("establishing_contact", 1, 2)
     assert [c["id"] for c in day1.outstanding_checks] == [
@@ -600,19 +600,26 @@ def test_as_of_lists_outstanding_checks_and_the_timers_pending_then(svc: CaseSer
         "contact_attempted_by_phone",
         "contact_attempted_by_email",
     ]
+    # The core information check, recorded on Day 1, withdrew its own reminder.
     assert [(t["timer"], t["due_date"], t["due"]) for t in day1.timers] == [
-        ("core_information_outstanding", D(2024, 10, 22), False),
-        ("register_entry_outstanding", D(2024, 10, 22), False),
-        ("phone_contact_outstanding", D(2024, 10, 23), False),
-        ("email_contact_outstanding", D(2024, 10, 23), False),
-        ("reasonable_checks_start", D(2024, 10, 25), False),
+        ("opened_on_cme_register_outstanding", D(2024, 10, 22), False),
+        ("contact_attempted_by_phone_outstanding", D(2024, 10, 24), False),
+        ("contact_attempted_by_email_outstanding", D(2024, 10, 24), False),
+        ("reasonable_checks_starts", D(2024, 10, 25), False),
     ]
     day3 = case_as_of(svc, walk.case_id, D(2024, 10, 23), actor=AUDITOR, at=RECORDED_AT)
-    assert [t["timer"] for t in day3.timers] == ["reasonable_checks_start"]
-    assert day3.case.overdue  # the Day 2 and 3 chases were raised by then
+    assert [t["timer"] for t in day3.timers] == [
+        "contact_attempted_by_phone_outstanding",
+        "contact_attempted_by_email_outstanding",
+        "reasonable_checks_starts",
+    ]
+    assert day3.case.overdue  # the Day 2 chase was raised by then
     day5 = case_as_of(svc, walk.case_id, D(2024, 10, 25), actor=AUDITOR, at=RECORDED_AT)
     assert day5.case.state == "reasonable_checks"
-    assert {t["timer"] for t in day5.timers} >= {"first_letter_outstanding", "further_checks_start"}
+    assert {t["timer"] for t in day5.timers} >= {
+        "first_formal_letter_sent_outstanding",
+        "further_checks_starts",
+    }
     assert all(not t["due"] for t in day5.timers)
 
 
@@ -655,7 +662,7 @@ def test_export_carries_the_definitions_text_and_the_final_hash(svc: CaseService
         "problems": [],
     }
     (definition,) = bundle["definitions"]
-    assert (definition["process_id"], definition["version"]) == ("untraceable_cme", 1)
+    assert (definition["process_id"], definition["version"]) == ("untraceable_cme", 2)
     import hashlib
 
     assert (
