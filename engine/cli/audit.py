@@ -19,6 +19,7 @@ from engine.cli.common import (
     DATE,
     actor_options,
     db_option,
+    echo_document,
     handle_errors,
     json_option,
     print_json,
@@ -158,7 +159,7 @@ def export(
     )
     text = render_html(bundle) if fmt == "html" else bundle_json(bundle)
     if output is None:
-        click.echo(text, nl=False)
+        echo_document(text)
     else:
         from engine.cli.output import write_output
 

@@ -164,6 +164,14 @@ def free_text(value: str | None, file: str | None, *, option: str) -> str | None
     return text.replace("\r\n", "\n").removesuffix("\n")
 
 
+def echo_document(text: str) -> None:
+    """Print a document (CSV, a JSON bundle, HTML) on standard output: to a terminal through
+    `safe_text`, so stored text cannot drive it (click strips only ANSI sequences, and only
+    when it is not a terminal; C1 controls and bidirectional overrides pass it).
+    """
+    click.echo(safe_text(text) if sys.stdout.isatty() else text, nl=False)
+
+
 def default_json(value: Any) -> Any:
     """JSON encoding for dates and other values the engine returns."""
     if isinstance(value, dt.date | dt.datetime):

@@ -259,7 +259,9 @@ def _emit(rep: Report, fmt: str, output: str | None) -> None:
         _write(Path(output), text.encode("utf-8"))
         click.echo(f"wrote {len(rep.rows)} rows to {output}", err=True)
     else:
-        click.echo(text, nl=False)
+        from engine.cli.common import echo_document
+
+        echo_document(text)
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -3,6 +3,8 @@ terminal."""
 
 from __future__ import annotations
 
+import pytest
+
 from engine.cli.common import safe_text
 
 
@@ -21,3 +23,15 @@ def test_none_is_empty_and_rich_markup_can_be_escaped() -> None:
     assert safe_text(None) == ""
     assert safe_text("[bold]x[/bold]", markup=True) == "\\[bold]x\\[/bold]"
     assert safe_text("[bold]x") == "[bold]x"
+
+
+def test_a_document_printed_to_a_terminal_is_made_safe(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from engine.cli.common import echo_document
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    echo_document("Ana\x1b[2J,\u202e2015\x9b\n")
+    assert capsys.readouterr().out == "Ana\\x1b[2J,\\u202e2015\\x9b\n"
