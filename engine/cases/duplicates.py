@@ -99,8 +99,12 @@ class DuplicateChild(CommandRefused):
         return self._found.get(name, [])
 
 
-def open_matches(conn: Connection, keys: CaseKeys, key: SearchKey, child: Child) -> list[Match]:
-    """The open cases `child` matches (exact first), read in the caller's transaction."""
+def open_matches(
+    conn: Connection, keys: CaseKeys, key: SearchKey, child: Child, *, process: str
+) -> list[Match]:
+    """The open cases of `process` that `child` matches (exact first), read in the caller's
+    transaction.
+    """
     born = child.date_of_birth.isoformat()
     tokens, both = child_tokens(child.full_name, born, child.upn)
     wanted = {UPN + t[len(UPN) :] for t in tokens if t.startswith(UPN)}
@@ -119,7 +123,11 @@ def open_matches(conn: Connection, keys: CaseKeys, key: SearchKey, child: Child)
         )
         .join(case_table, case_table.c.id == case_index_table.c.case_id)
         .where(
-            and_(case_index_table.c.token.in_(list(by_digest)), case_table.c.terminal.is_(False))
+            and_(
+                case_index_table.c.token.in_(list(by_digest)),
+                case_table.c.terminal.is_(False),
+                case_table.c.process_id == process,
+            )
         )
         .order_by(case_table.c.id)
     ).all()
@@ -161,6 +169,7 @@ def decide_children(
     *,
     link: Collection[str],
     override_reason: str | None,
+    process: str,
 ) -> list[ChildDecision]:
     """For each child on a notification: link to a case in `link` if the child matches it, open a
     case despite its matches if the officer gave `override_reason`, else open one; every child
@@ -171,7 +180,7 @@ def decide_children(
     refused: list[tuple[str, str, list[Match]]] = []
     linked: set[str] = set()
     for child in children:
-        found = open_matches(conn, keys, key, child)
+        found = open_matches(conn, keys, key, child, process=process)
         target = next((m for m in found if m.case_id in link), None)
         if target is not None:
             decisions.append(ChildDecision(link=target))

@@ -246,7 +246,7 @@ class CaseService:
         one anyway (`override_reason`, recorded on the new case).
         """
         from engine.cases.case_index import search_key, tokens_of, write_tokens
-        from engine.cases.duplicates import decide_children
+        from engine.cases.duplicates import ChildDecision, decide_children
         from engine.cases.notification import (
             case_facts,
             check_form_dates,
@@ -287,14 +287,19 @@ class CaseService:
         with self.work.begin() as uow:
             # One child, one open case: decided before anything is written.
             key = search_key(uow.conn, self.keys, at=at)
-            decisions = decide_children(
-                uow.conn,
-                self.keys,
-                key,
-                form.children,
-                link={link} if isinstance(link, str) else set(link or ()),
-                override_reason=override_reason,
-            )
+            links = {link} if isinstance(link, str) else set(link or ())
+            if definition.one_open_case_per_child or links:
+                decisions = decide_children(
+                    uow.conn,
+                    self.keys,
+                    key,
+                    form.children,
+                    link=links,
+                    override_reason=override_reason,
+                    process=definition.id,
+                )
+            else:
+                decisions = [ChildDecision() for _ in form.children]
             uow.publish(compiled, at)
             for cal in {c.name: c for c in cals}.values():
                 uow.publish_calendar(cal, at)

@@ -469,6 +469,11 @@ class ProcessDefinition(Strict):
     compulsory_school_age_only: bool = True
     """Open cases only for children of compulsory school age on Day 1 (the CME duty); false
     where the policy also covers younger children (roll returns, a nursery pupil leaving)."""
+    one_open_case_per_child: bool = False
+    """A child has at most one open case of this process: opening or importing another for the
+    same child (same UPN, or same name and date of birth) is refused unless linked to the open
+    case or opened anyway with a reason (the CME register: one entry per child). False where a
+    case is an event, not a child (a roll return, a removal from roll)."""
     clock: ClockDefinition
     initial: Identifier
     """The state a new case starts in."""
