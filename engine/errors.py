@@ -121,6 +121,19 @@ class InputError(CMEError):
     code = "invalid_input"
 
 
+class CountedFact(InputError):
+    """A value typed for a fact the engine counts from recorded dates (a derived fact): `fact`,
+    and the `dates` to record instead. Nothing is written.
+    """
+
+    code = "counted_fact"
+
+    def __init__(self, message: str, *, fact: str, dates: Collection[str]) -> None:
+        self.fact = fact
+        self.dates = list(dates)
+        super().__init__(message)
+
+
 class ActorRequired(InputError):
     """A command that writes, or reads case data, was given no actor: every event and logged read
     names the person who did it, never "unknown".

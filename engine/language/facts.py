@@ -12,9 +12,9 @@ import math
 import re
 from typing import Any
 
-from engine.errors import BackdatingRefused, InputError, UnknownFact, close_matches
+from engine.errors import BackdatingRefused, CountedFact, InputError, UnknownFact, close_matches
 from engine.language.definition import FactDefinition, FactType
-from engine.language.derived import typed_by_hand
+from engine.language.derived import recorded_sources, typed_by_hand
 
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
@@ -33,7 +33,9 @@ def coerce_fact(name: str, raw: Any, facts: dict[str, FactDefinition], *, on: dt
     fact = facts[name]
     if fact.derived is not None:
         # Counted from recorded dates whenever guards are judged: a typed count could disagree.
-        raise InputError(typed_by_hand(name, fact.derived))
+        raise CountedFact(
+            typed_by_hand(name, fact.derived), fact=name, dates=recorded_sources(name, facts)
+        )
     value = _convert(name, raw, fact)
     if (
         fact.type == FactType.date

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.errors import DefinitionError, InputError
+from engine.errors import CountedFact, DefinitionError, InputError
 from engine.language.facts import coerce_fact
 from engine.language.loader import load_process_text
 
@@ -178,4 +178,10 @@ def test_typing_a_derived_fact_is_refused_naming_its_dates() -> None:
         "absent is counted by the engine, never typed: it is the school days from "
         "first_day_of_absence up to but not including off_roll_date, on the case's calendar; "
         "record first_day_of_absence and off_roll_date instead"
+    )
+    assert isinstance(info.value, CountedFact)
+    assert (info.value.code, info.value.fact, info.value.dates) == (
+        "counted_fact",
+        "absent",
+        ["first_day_of_absence", "off_roll_date"],
     )
