@@ -100,6 +100,7 @@ def form_cmd(example: bool) -> None:
     help="Open a case although the child seems to have one (a different child); needs --reason.",
 )
 @click.option("--reason", default=None, help="Why the child is not the open case's child.")
+@text_file_option("reason", "reason")
 @db_option
 @actor_options
 @json_option
@@ -112,6 +113,7 @@ def open_cmd(
     link: tuple[str, ...],
     override_duplicate: bool,
     reason: str | None,
+    reason_file: str | None,
     db_url: str | None,
     actor: str | None,
     role: str,
@@ -150,6 +152,7 @@ def open_cmd(
     else:
         data = load_yaml(text, str(path)).data
     form = parse_form(data, source=str(path))
+    reason = free_text(reason, reason_file, option="reason")
     if override_duplicate and not (reason and reason.strip()):
         raise InputError("--override-duplicate needs --reason: say why this is a different child")
     if reason is not None and not override_duplicate:

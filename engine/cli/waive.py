@@ -7,13 +7,23 @@ import datetime as dt
 import click
 
 from engine.cli.case import _expect_option, _on_option, _report
-from engine.cli.common import actor_options, db_option, handle_errors, json_option
+from engine.cli.common import (
+    actor_options,
+    db_option,
+    free_text,
+    handle_errors,
+    json_option,
+    text_file_option,
+)
 
 
 @click.command("waive")
 @click.argument("case_id")
 @click.argument("check")
-@click.option("--reason", required=True, help="Why the check is waived (kept with the case).")
+@click.option(
+    "--reason", default=None, help="Why the check is waived (kept with the case; `-`: stdin)."
+)
+@text_file_option("reason", "reason")
 @_on_option
 @_expect_option
 @db_option
@@ -23,7 +33,8 @@ from engine.cli.common import actor_options, db_option, handle_errors, json_opti
 def waive_cmd(
     case_id: str,
     check: str,
-    reason: str,
+    reason: str | None,
+    reason_file: str | None,
     on: dt.date,
     expect_seq: int | None,
     db_url: str | None,
@@ -40,12 +51,16 @@ def waive_cmd(
     --role line_manager
     """
     from engine.cli import wiring
+    from engine.errors import InputError
 
+    said = free_text(reason, reason_file, option="reason")
+    if not (said and said.strip()):
+        raise InputError("say why the check is waived: --reason TEXT or --reason-file PATH")
     svc = wiring.service(db_url)
     result = svc.waive_check(
         case_id,
         check,
-        reason=reason,
+        reason=said,
         on=on,
         at=wiring.now(),
         actor=wiring.actor(actor, role),

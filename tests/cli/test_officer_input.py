@@ -518,3 +518,13 @@ def test_a_fact_holding_an_escape_sequence_is_refused(opened: str, db: str) -> N
         db,
     )
     assert "value of safeguarding_concern holds ESC (U+001B) at line 1, column 6" in out
+
+
+def test_a_waiver_reason_comes_from_standard_input_and_is_shown(opened: str, db: str) -> None:
+    args = ("case", "waive", opened, "contact_attempted_by_email", "--on", "2024-10-24")
+    manager = {"CME_ACTOR": "dylan", "CME_ROLE": "line_manager"}
+    out = refused(*args, "--reason-file", "-", "--db", db, env=manager, stdin="bad\x1b[2J\n")
+    assert "ESC (U+001B)" in out
+    ok(*args, "--reason-file", "-", "--db", db, env=manager, stdin="No email address given.\n")
+    history = show(db, opened, "--on", "2024-10-24")["history"]
+    assert history[-1]["reason"] == "No email address given."
