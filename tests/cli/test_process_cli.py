@@ -190,12 +190,32 @@ def test_diagram_mermaid_and_dot(tmp_path: Path) -> None:
     assert target.read_text("utf-8").startswith('digraph "appendix7_untraceable v1"')
 
 
-def test_diagram_svg_without_graphviz(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_diagram_svg_without_graphviz(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr("shutil.which", lambda name: None)
-    code, _, err = run("diagram", str(APPENDIX7), "--format", "svg")
+    target = tmp_path / "a7.svg"
+    code, _, err = run("diagram", str(APPENDIX7), "--format", "svg", "-o", str(target))
+    assert code == 0, err
+    assert 'id="state-closed_untraceable"' in target.read_text("utf-8")
+    code, _, err = run("diagram", str(APPENDIX7), "--format", "svg", "--graphviz")
     assert code == 1
     assert "Graphviz" in err
     assert "Traceback" not in err
+
+
+def test_diagram_changes_from_an_earlier_version(tmp_path: Path) -> None:
+    versions = FIXTURES.parent / "versions"
+    code, out, err = run(
+        "diagram",
+        str(versions / "tracing_v2.yaml"),
+        "--changes-from",
+        str(versions / "tracing_v1.yaml"),
+    )
+    assert code == 0, err
+    assert "    contact --> checks : Day 6 (timer start_checks) (changed)" in out
+    assert "stage on_hold (On hold)" in out
+    code, _, err = run("diagram", str(versions / "tracing_v2.yaml"), "--changes-from", "1")
+    assert code == 1
+    assert "no shipped or stored process 'tracing'" in err
 
 
 def test_schema_output_and_check(tmp_path: Path) -> None:
