@@ -20,7 +20,7 @@ from engine.cases.decide import (
     take_step,
 )
 from engine.cases.events import Escalation, EventKind, TimerLapsed
-from engine.errors import GuardFailed, MissingChecks, Refusal, TransitionNotAllowed, WrongGround
+from engine.errors import CommandRefused, Refusal
 from engine.language.windows import CheckEscalation
 
 if TYPE_CHECKING:
@@ -84,9 +84,10 @@ def fire_timer(
                 sit, trig, command=Command.timer_step, kind=EventKind.timer_fired, extra=extra
             )
         except Refusal as exc:
-            # Refused: record why the step was not taken.
+            # Refused: record every reason the step was not taken.
             return _lapsed(tdef, key, [str(r) for r in exc.reasons])
-        except (GuardFailed, MissingChecks, TransitionNotAllowed, WrongGround) as exc:
+        except CommandRefused as exc:
+            # One reason, whichever it is (a condition, a check, the stage, a repeat…).
             return _lapsed(tdef, key, [str(exc)])
         return TimerOutcome("fired", draft)
     from engine.language.definition import ActionDefinition

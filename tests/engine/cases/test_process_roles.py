@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from engine.cases import decide, process_roles
+from engine.cases import decide, process_roles, timer_decision
 from engine.cases.decide import SCHEDULER_ACTOR, Situation
-from engine.cases.events import CheckRecorded, FactChanged
+from engine.cases.events import CheckRecorded, FactChanged, TimerLapsed
 from engine.cases.projection import CaseState
 from engine.errors import (
     BackdatingRefused,
@@ -283,3 +283,54 @@ def test_a_step_from_the_wrong_stage_still_names_its_checks_and_facts(
     assert info.value.unset == ["off_roll_date", "joint_enquiries_failed"]
     # A condition reading a fact no step requires is judged, and says it is not recorded.
     assert "the child has left the country (destination_type: not recorded)" in str(info.value)
+
+
+TIMED = OFF_ROLLING.replace(
+    """    checklist:
+      - id: cme_officer_confirmed_receipt""",
+    """    timers:
+      - id: remove_on_day_8
+        description: Day 8, the school removes the pupil.
+        day: 8
+        fire: remove_from_roll
+        ref: section 4.3
+    checklist:
+      - id: cme_officer_confirmed_receipt""",
+).replace(
+    "    roles: [school]\n    ref: section 4.3\n    requires_checks",
+    "    roles: [school]\n    by_timer: true\n    ref: section 4.3\n    requires_checks",
+)
+
+
+def test_a_timers_refused_step_lapses_naming_every_reason_or_its_only_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loaded = load_process_text(TIMED.replace("id: off_rolling", "id: timed_off_rolling"), "t.yaml")
+    timed = ProcessRegistry([loaded]).in_force("timed_off_rolling", OPENED)
+    (tdef,) = timed.definition.states["awaiting_confirmation"].timers
+    timer = {"key": "k", "state": "awaiting_confirmation", "timer_id": tdef.id, "explanation": ""}
+    sit = replace(
+        situation(timed, actor=SCHEDULER_ACTOR, facts={"absence_authorised": True}),
+        on=dt.date(2024, 12, 4),
+    )
+    outcome = timer_decision.fire_timer(sit, timer, tdef)
+    assert outcome.status == "lapsed"
+    assert outcome.draft is not None
+    assert isinstance(outcome.draft.body, TimerLapsed)
+    because = outcome.draft.body.because
+    # The checks, the facts and the conditions, each said; none hides another.
+    assert [b.split(" ", 2)[1] for b in because] == ["needs", "needs", "refused:"]
+    assert "cme_officer_confirmed_receipt" in because[0]
+    assert "off_roll_date" in because[1]
+    assert "the absence was not authorised by the school (absence_authorised: yes)" in because[2]
+    # A step refused for one reason of any kind lapses saying it, rather than stopping the sweep.
+    only = BackdatingRefused("only this", case_id="CME-000001")
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise only
+
+    monkeypatch.setattr(timer_decision, "take_step", refused)
+    outcome = timer_decision.fire_timer(sit, timer, tdef)
+    assert outcome.draft is not None
+    assert isinstance(outcome.draft.body, TimerLapsed)
+    assert outcome.draft.body.because == ["only this"]
