@@ -485,25 +485,15 @@ class ProcessDefinition(Strict):
     """Where the policy is ambiguous or out of date: the questions, for the policy owner."""
 
     @model_validator(mode="after")
-    def _commencement_and_stage_map(self) -> ProcessDefinition:
+    def _commencement(self) -> ProcessDefinition:
+        # `applies.stage_map` naming stages of this version is checked where it is written
+        # (engine/language/references.py).
         if self.effective_from is None and not self.commencement:
             raise ValueError(
                 "a version without `effective_from` is pending: say what brings it into force "
                 'in `commencement:` (e.g. "the date set by commencement regulations"), or give '
                 "`effective_from: YYYY-MM-DD`"
             )
-        for old, new in self.applies.stage_map.items():
-            state = self.states.get(new)
-            if state is None:
-                raise ValueError(
-                    f"applies.stage_map: {old}: {new}: this version has no stage {new!r}; "
-                    f"its stages are {', '.join(self.states)}"
-                )
-            if state.terminal:
-                raise ValueError(
-                    f"applies.stage_map: {old}: {new}: {new} is a closing stage; a migration "
-                    "moves running cases, so map to a stage that is still open"
-                )
         return self
 
     @property

@@ -93,6 +93,7 @@ class References:
         self._collect()
         self._check_facts()
         self._check_initial()
+        self._check_stage_map()
         for index, trig in self.triggers:
             self._check_trigger(index, trig)
         for state, index, timer in self.timers:
@@ -183,6 +184,22 @@ class References:
         initial = self.data.get("initial")
         if isinstance(initial, str) and self.states and initial not in self.states:
             self.issue(("initial",), self._unknown("state", initial, self.states))
+
+    def _check_stage_map(self) -> None:
+        """`applies.stage_map` moves cases to stages of this version that are still open."""
+        stage_map = _mapping(_mapping(self.data.get("applies")).get("stage_map"))
+        for old, new in stage_map.items():
+            loc = ("applies", "stage_map", old)
+            if not isinstance(new, str) or not self.states:
+                continue
+            if new not in self.states:
+                self.issue(loc, f"applies.stage_map: {self._unknown('state', new, self.states)}")
+            elif _mapping(self.states[new]).get("terminal") is True:
+                self.issue(
+                    loc,
+                    f"applies.stage_map: {old}: {new} is a closing stage; a migration moves "
+                    "running cases, so map to a stage that is still open",
+                )
 
     def _unknown(self, what: str, name: str, known: Iterable[Any]) -> str:
         names = {str(k) for k in known}

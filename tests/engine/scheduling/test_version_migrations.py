@@ -16,6 +16,7 @@ from engine.cases.migration import publish_version
 from engine.cases.projection import EventKind
 from engine.cases.service import Actor, CaseService
 from engine.cases.views import event_summary
+from engine.errors import DefinitionError
 from engine.language.loader import (
     LoadedProcess,
     load_process_file,
@@ -162,3 +163,21 @@ def test_a_version_that_does_not_say_so_migrates_nothing(running: CaseService) -
     publish_version(svc, quiet, at=RECORDED_AT, actor=OWNER)
     daily_run(svc, D(2024, 11, 4))
     assert {svc.get(x).process_version for x in cases(svc)} == {1}
+
+
+@pytest.mark.parametrize(
+    ("target", "says"),
+    [
+        ("nowhere", "applies.stage_map: unknown state 'nowhere'"),
+        ("closed", "applies.stage_map: on_hold: closed is a closing stage"),
+    ],
+)
+def test_a_stage_map_names_an_open_stage_of_its_version(target: str, says: str) -> None:
+    text = V2_TEXT.replace(
+        "applies: {migrate_open_cases: true}",
+        f"applies: {{migrate_open_cases: true, stage_map: {{on_hold: {target}}}}}",
+    )
+    with pytest.raises(DefinitionError) as refused:
+        load_process_text(text, "tracing_v2_bad_map.yaml")
+    (issue,) = refused.value.issues
+    assert (issue.line, says in issue.message) == (7, True)
