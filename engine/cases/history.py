@@ -15,15 +15,21 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from engine.cases.events import (
+    CaseAssigned,
     CaseEvent,
     CheckRecorded,
+    CheckWaived,
     Escalation,
     EventBody,
     FactChanged,
+    LegalHold,
     LetterFiled,
+    NotificationLinked,
     Opened,
+    Purge,
     StepTaken,
     TimerFired,
     TimerLapsed,
@@ -151,7 +157,31 @@ class HistoryReader:
             return f"Escalated to {body.to_role}: {body.message}"
         if isinstance(body, LetterFiled):
             return f"Letter filed: {_humane(body.template)} (document {body.document_id})"
-        return _no_expressions(fallback, words)
+        return self._records_line(body) or _no_expressions(fallback, words)
+
+    def _records_line(self, body: EventBody) -> str | None:
+        """Waivers, personal facts and the records kept about a case, in words."""
+        shown: Any = body.personal  # opened for a reader, withheld, or purged (a string)
+        personal: dict[str, Any] = shown if isinstance(shown, dict) else {}
+        if isinstance(body, CheckWaived):
+            reason = personal.get("waiver_reasons", {}).get(body.check)
+            return f"Waived: {self.words.check(body.check)}" + (f" — {reason}" if reason else "")
+        if isinstance(body, FactChanged) and body.personal_fact is not None:
+            value = personal.get("facts", {}).get(body.personal_fact)
+            shown = "(personal data withheld)" if value is None else _value(value)
+            return f"Recorded {body.personal_fact}: {shown}"
+        if isinstance(body, LegalHold):
+            return f"Legal hold {'placed' if body.hold else 'released'}: {body.reason}"
+        if isinstance(body, Purge):
+            return f"Personal data destroyed ({body.rule}): {body.reason}"
+        if isinstance(body, NotificationLinked):
+            return f"Notification dated {body.form_date} linked to this case ({body.how})"
+        if isinstance(body, CaseAssigned):
+            to = body.assigned_officer or "another officer"
+            return f"Case given to {to}" + (
+                f" (was {body.from_officer})" if body.from_officer else ""
+            )
+        return None
 
     def not_needed(self, event: CaseEvent) -> bool:
         """Whether `event` is a reminder that was not needed (folded away by default)."""

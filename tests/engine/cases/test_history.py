@@ -124,3 +124,36 @@ def test_steps_checks_and_facts_read_as_the_policy_says_them() -> None:
 def test_a_reason_already_in_words_is_kept() -> None:
     assert condition_words("the case is closed", WORDS) == "the case is closed"
     assert condition_words("checks.mash_check", WORDS) == "MASH check was not recorded"
+
+
+def test_waivers_holds_links_and_assignments_read_in_words() -> None:
+    rows = read(
+        [
+            event(
+                5,
+                dt.date(2024, 11, 4),
+                "check_waived",
+                {"check": "mash_check", "wording": "Start checks – MASH."},
+                personal={"waiver_reasons": {"mash_check": "MASH already involved"}},
+            ),
+            event(6, dt.date(2024, 11, 4), "legal_hold", {"hold": True, "reason": "court order"}),
+            event(
+                7,
+                dt.date(2024, 11, 5),
+                "notification_linked",
+                {"form_date": "2024-11-05", "how": "the same UPN"},
+            ),
+            event(
+                8,
+                dt.date(2024, 11, 6),
+                "assigned",
+                {"assigned_officer": "kai", "from_officer": "sona"},
+            ),
+        ]
+    )
+    assert [text for text, _ in rows] == [
+        "Waived: MASH check — MASH already involved",
+        "Legal hold placed: court order",
+        "Notification dated 2024-11-05 linked to this case (the same UPN)",
+        "Case given to kai (was sona)",
+    ]
