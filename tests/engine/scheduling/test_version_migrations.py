@@ -15,7 +15,7 @@ from sqlalchemy import select
 from engine.cases.migration import publish_version
 from engine.cases.projection import EventKind
 from engine.cases.service import Actor, CaseService
-from engine.cases.views import event_summary
+from engine.cases.views import event_summary, history_rows
 from engine.errors import DefinitionError
 from engine.language.loader import (
     LoadedProcess,
@@ -154,6 +154,13 @@ def test_a_stage_the_version_maps_migrates_with_the_map(running: CaseService) ->
     assert event_summary(moved.body, str(moved.kind)) == (
         "migrated from version 1 to 2, stage map on_hold=checks: on_hold → checks"
     )
+    rows = history_rows(svc.events(c), svc.outline_for(svc.get(c)))
+    (row,) = [r for r in rows if r["kind"] == "migration"]
+    assert (row["summary"], row["actor"]) == (
+        "migrated from version 1 to 2, stage map on_hold=checks: on_hold → checks",
+        "scheduler",
+    )
+    assert "applies.migrate_open_cases" in row["rule"]
 
 
 def test_a_version_that_does_not_say_so_migrates_nothing(running: CaseService) -> None:
