@@ -23,6 +23,7 @@ from engine.cases.events import GENESIS_HASH, CaseEvent, EventKind, Sealed, even
 from engine.cases.projection import CaseState, apply
 from engine.cases.reading import SELECT_CASE
 from engine.errors import CaseNotFound, ConcurrentUpdate
+from engine.language.outline import ESCALATE_CHECK
 from engine.language.windows import escalation_id
 from engine.protection.access import Actor, Permission, require
 from engine.store.integrity import append_opening, refuse_if_marked
@@ -34,7 +35,7 @@ from engine.store.tables import (
     outbox_table,
     timer_table,
 )
-from engine.time.deadlines import ESCALATE_CHECK, plan_state_timers
+from engine.time.deadlines import plan_state_timers
 
 if TYPE_CHECKING:
     from engine.cases.catalog import Catalog

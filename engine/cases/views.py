@@ -30,11 +30,10 @@ from engine.cases.projection import CaseState
 from engine.cases.reading import Reads
 from engine.cases.reasons import said_with
 from engine.errors import CalendarError
-from engine.language.outline import ProcessOutline
+from engine.language.outline import ESCALATE_CHECK, ProcessOutline
 from engine.protection.access import ActorLike, Permission, authorise_read, log_read, require
 from engine.protection.crypto import PURGED
 from engine.store.tables import case_table, timer_table
-from engine.time.deadlines import ESCALATE_CHECK
 from engine.time.words import day_words
 
 

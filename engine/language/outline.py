@@ -11,6 +11,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+ESCALATE_CHECK = "escalate_check"
+"""The stored action of a check's escalation (`windows.CheckEscalation`): unlike a stage's other
+timers it is not cancelled when the case leaves the stage, only when its check is cleared. Here,
+beside the outline, so reading a case (`cme due`) never loads the definition models."""
+
 OUTLINE_FORMAT = 1
 """Raised when the stored shape changes; an outline of another format is rebuilt from the text."""
 

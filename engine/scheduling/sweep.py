@@ -27,9 +27,9 @@ from sqlalchemy.exc import IntegrityError
 from engine.cases.projection import CaseState, as_date
 from engine.cases.service import ONE_ROW_WRITES, CaseService
 from engine.errors import CMEError, ConcurrentUpdate, InputError
+from engine.language.outline import ESCALATE_CHECK
 from engine.store.integrity import marked_among, marked_message
 from engine.store.tables import case_table, timer_table
-from engine.time.deadlines import ESCALATE_CHECK
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from engine.errors import CalendarError
 from engine.language.definition import ClockUnit, ProcessDefinition, TimerDefinition
+from engine.language.outline import ESCALATE_CHECK
 from engine.language.windows import CheckEscalation
 from engine.time.calendar import SchoolCalendar
 from engine.time.words import day_words
@@ -151,11 +152,6 @@ def refuse_unplaceable_case(
             f"{definition.id}: step {timer_id!r} (in {state_name}, Day {day} of the case) "
             f"cannot be placed: {exc}"
         ) from None
-
-
-ESCALATE_CHECK = "escalate_check"
-"""The stored action of a check's escalation (`windows.CheckEscalation`): unlike a stage's other
-timers it is not cancelled when the case leaves the stage, only when its check is cleared."""
 
 
 def timer_action(timer: TimerDefinition) -> str:

@@ -257,8 +257,13 @@ def test_due_lists_what_each_officer_must_do(db: str, opened: str) -> None:
     items = json.loads(ok("due", "--on", "2024-10-22", "--db", db, "--json"))
     assert {i["case_id"] for i in items} == {"CME-000001", "CME-000002"}
     assert {i["officer"] for i in items} == {"sona"}
-    assert any(i["kind"] == "timer" and i["due_date"] == "2024-10-22" for i in items)
-    assert "Due on 2024-10-22" in ok("due", "--on", "2024-10-22", "--db", db)
+    # Day 2: each check owed is named (id and wording); the Day 1 register entry is late.
+    late = {(i["case_id"], i["check"]) for i in items if i["kind"] == "overdue check"}
+    assert ("CME-000001", "opened_on_cme_register") in late
+    assert all(i["wording"] for i in items if "check" in i)
+    text = ok("due", "--on", "2024-10-22", "--db", db)
+    assert "Due on 2024-10-22" in text
+    assert "opened_on_cme_register" in text
 
 
 # -- bad input: a message a person can act on, a non-zero exit, nothing written ---------------

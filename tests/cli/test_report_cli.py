@@ -82,18 +82,18 @@ def test_rag_with_an_edited_rules_file(db: str, tmp_path: Path) -> None:
         (
             "when: looked_after\n",
             "when: looked_afterr\n",
-            ":51:11: unknown name 'looked_afterr' in guard `looked_afterr`; did you mean "
+            ":53:11: unknown name 'looked_afterr' in guard `looked_afterr`; did you mean "
             "'looked_after'",
         ),
         (
             "colour: amber\n    when: ehc_plan",
             "colour: blue\n    when: ehc_plan",
-            ":64:13: rules.5.colour: Input should be 'red', 'amber' or 'green'",
+            ":66:13: rules.5.colour: Input should be 'red', 'amber' or 'green'",
         ),
         (
             "reintegration_target_weeks: 8",
             "reintegration_target_weeks: eight",
-            ":31:31: thresholds.reintegration_target_weeks: Input should be a valid integer",
+            ":33:31: thresholds.reintegration_target_weeks: Input should be a valid integer",
         ),
     ],
 )
