@@ -217,3 +217,50 @@ def test_giving_a_date_needs_a_role_that_may_load_processes(db: str, tmp_path: P
     assert "commence a version" in out
     listed = json.loads(cme(db, "process", "list", "untraceable_cme", "--json"))
     assert all(v["version"] != NEW for v in listed["versions"])
+
+
+VERSIONS = Path(__file__).parents[1] / "fixtures" / "versions"
+
+
+def test_the_daily_run_migrates_onto_a_version_that_says_so_and_the_journal_says_how(
+    db: str, tmp_path: Path
+) -> None:
+    # A process that is not in processes/ at all: published from files, cases open under it.
+    cme(db, "process", "publish", "tracing", "--file", str(VERSIONS / "tracing_v1.yaml"))
+    form = tmp_path / "form.yaml"
+    data = yaml.safe_load(cme(db, "case", "form", "--example"))
+    data["date"] = "2024-10-21"
+    data["children"] = data["children"][:1]
+    form.write_text(yaml.safe_dump(data))
+    opened = json.loads(
+        cme(
+            db,
+            "case",
+            "open",
+            "--form",
+            str(form),
+            "--process",
+            "tracing",
+            "--on",
+            "2024-10-21",
+            "--json",
+        )
+    )
+    (case_id,) = opened["case_ids"]
+    out = cme(db, "process", "publish", "tracing", "--file", str(VERSIONS / "tracing_v2.yaml"))
+    assert "in force for new cases opened from 2024-11-01" in out
+    quiet = json.loads(cme(db, "tick", "--until", "2024-10-31", "--json"))
+    assert "migrations" not in quiet
+    ticked = json.loads(cme(db, "tick", "--until", "2024-11-04", "--json"))
+    (migration,) = ticked["migrations"]
+    assert (migration["from_version"], migration["to_version"], migration["on"]) == (
+        1,
+        2,
+        "2024-11-01",
+    )
+    assert migration["migrated"] == [case_id]
+    shown = json.loads(cme(db, "case", "show", case_id, "--json"))
+    assert shown["process"]["version"] == 2
+    (row,) = [h for h in shown["history"] if h["kind"] == "migration"]
+    assert row["summary"].startswith("migrated from version 1 to 2, stage map ")
+    assert (row["actor"], row["effective_date"]) == ("scheduler", "2024-11-01")
