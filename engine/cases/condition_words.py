@@ -10,7 +10,7 @@ kept in a timer's history, which is not sealed): only that it is recorded.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from engine.time.words import day_words
@@ -53,13 +53,23 @@ def read_words(
     context: Mapping[str, object],
     on: dt.date,
     opened_on: dt.date,
+    waived: Collection[str] = (),
 ) -> list[str]:
     """What each condition read, in words, e.g. `crime_suspected: no; it is Day 2 of the case`:
-    the facts from `facts` (as recorded), the day counts and checks from the guard `context`,
-    and the date the step takes effect (`on`) and the case opened.
+    the facts from `facts` (as recorded), the day counts and checks from the guard `context`
+    (a check in `waived` is said to be waived), and the date the step takes effect (`on`) and
+    the case opened.
     """
     return [
-        _read(c, facts=facts, fact_defs=fact_defs, context=context, on=on, opened_on=opened_on)
+        _read(
+            c,
+            facts=facts,
+            fact_defs=fact_defs,
+            context=context,
+            on=on,
+            opened_on=opened_on,
+            waived=waived,
+        )
         for c in conditions
     ]
 
@@ -72,6 +82,7 @@ def _read(
     context: Mapping[str, object],
     on: dt.date,
     opened_on: dt.date,
+    waived: Collection[str],
 ) -> str:
     parts: list[str] = []
     for name in sorted(condition.variables):
@@ -81,9 +92,12 @@ def _read(
             parts.append(f"{name}: recorded")
         elif fact is not None and fact.derived is not None:
             # A count says which recorded dates it was counted from (derived facts, H2).
-            dates = {"effective_date": on, "opened_on": opened_on}
+            dates = {
+                "effective_date": f"the day it takes effect, {day_words(on)}",
+                "opened_on": f"the day the case opened, {day_words(opened_on)}",
+            }
             sources = [
-                f"{s} {value_words(dates.get(s, facts.get(s)), fact_defs.get(s))}"
+                dates.get(s) or f"{s} {value_words(facts.get(s), fact_defs.get(s))}"
                 for s in fact.derived.sources
             ]
             counted = f"{name}: {value_words(value, fact)}, counted from {' to '.join(sources)}"
@@ -102,7 +116,8 @@ def _read(
     done = context.get("checks")
     if condition.checks_read and isinstance(done, Mapping):
         for check in sorted(condition.checks_read):
-            parts.append(f"check {check}: {'recorded' if done.get(check) else 'not recorded'}")
+            said = "waived" if check in waived else "recorded" if done.get(check) else None
+            parts.append(f"check {check}: {said or 'not recorded'}")
     return "; ".join(parts)
 
 

@@ -393,7 +393,13 @@ def take_step(
                     failed=[c.says for c in failing],
                     facts={n: facts.get(n, context.get(n)) for n in names},
                     read=condition_words.read_words(
-                        failing, facts, definition.facts, context, sit.on, case.opened_on
+                        failing,
+                        facts,
+                        definition.facts,
+                        context,
+                        sit.on,
+                        case.opened_on,
+                        waived=case.waived,
                     ),
                 )
             )

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine.cases import decide, process_roles, timer_decision
+from engine.cases import condition_words, decide, process_roles, timer_decision
 from engine.cases.decide import SCHEDULER_ACTOR, Situation
 from engine.cases.events import CheckRecorded, FactChanged, TimerLapsed
 from engine.cases.projection import CaseState
@@ -23,6 +23,8 @@ from engine.errors import (
     RoleNotPermitted,
     TransitionNotAllowed,
 )
+from engine.language.definition import ConditionDefinition, FactDefinition, FactType
+from engine.language.expressions import compile_condition
 from engine.language.loader import load_process_text
 from engine.language.machine import CompiledProcess
 from engine.language.registry import ProcessRegistry
@@ -334,3 +336,41 @@ def test_a_timers_refused_step_lapses_naming_every_reason_or_its_only_one(
     assert outcome.draft is not None
     assert isinstance(outcome.draft.body, TimerLapsed)
     assert outcome.draft.body.because == ["only this"]
+
+
+def test_the_values_a_condition_read_are_written_as_people_write_them() -> None:
+    facts = {
+        "flag": FactDefinition(type=FactType.bool, description="A flag."),
+        "route": FactDefinition(
+            type=FactType.enum, values=["fair_access_panel", "other"], description="A route."
+        ),
+        "seen_on": FactDefinition(type=FactType.date, description="A date."),
+        "weeks": FactDefinition(type=FactType.float, description="A number."),
+        "note": FactDefinition(type=FactType.string, description="Personal.", personal=True),
+    }
+    cond = compile_condition(
+        ConditionDefinition(
+            expr="checks.a && flag && route == 'other' && seen_on >= effective_date "
+            "&& weeks > 3.0 && note != '' && case_day > 5",
+            says="all of it",
+        ),
+        facts=facts,
+        checks={"a", "b"},
+    )
+    values = {
+        "flag": False,
+        "route": "fair_access_panel",
+        "seen_on": "2024-12-02",
+        "weeks": 3.0,
+        "note": "the neighbour's account",
+    }
+    context = {"checks": {"a": True, "b": False}, "case_day": 2}
+    (read,) = condition_words.read_words([cond], values, facts, context, ON, OPENED, waived={"a"})
+    assert read == (
+        "flag: no; note: recorded; route: fair access panel; seen_on: 2 Dec 2024; weeks: 3; "
+        "it is Day 2 of the case; it takes effect on 3 Dec 2024; check a: waived"
+    )
+    (unwaived,) = condition_words.read_words(
+        [cond], values, facts, {**context, "checks": {"a": False}}, ON, OPENED
+    )
+    assert unwaived.endswith("check a: not recorded")
