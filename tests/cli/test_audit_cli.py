@@ -113,7 +113,7 @@ def test_replay_prints_the_timeline_and_records_the_read(
     code, out, _ = cme(db, "audit", "replay", case_id, "--as-of", "2024-10-21", *AS_AUDITOR)
     assert code == 0
     assert out.startswith(f"{case_id} at the end of 2024-10-21: establishing_contact")
-    assert "reasonable_checks_start: start_reasonable_checks" in out
+    assert "reasonable_checks_starts: start_reasonable_checks" in out
     code, out, _ = cme(db, "audit", "access-log", "--case", case_id, *AS_AUDITOR)
     assert code == 0
     actions = [line.split("olu (auditor)")[1].strip() for line in out.splitlines()]

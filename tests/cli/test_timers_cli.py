@@ -69,8 +69,8 @@ def test_tick_json_lists_every_firing_with_its_due_date(one_case) -> None:
     data = json.loads(result.output)
     assert (data["total"], data["counts"]["escalated"], data["stopped_early"]) == (2, 2, False)
     assert {(f["timer_id"], f["due_date"], f["outcome"]) for f in data["firings"]} == {
-        ("core_information_outstanding", "2024-10-22", "escalated"),
-        ("register_entry_outstanding", "2024-10-22", "escalated"),
+        ("core_information_checked_outstanding", "2024-10-22", "escalated"),
+        ("opened_on_cme_register_outstanding", "2024-10-22", "escalated"),
     }
 
 
