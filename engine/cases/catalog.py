@@ -70,6 +70,9 @@ _SELECT_VERSIONS = (
     .where(process_version_table.c.process_id == bindparam("process_id"))
     .order_by(process_version_table.c.version)
 )
+_SELECT_VERSION_DATES = select(
+    process_version_table.c.version, process_version_table.c.effective_from
+).where(process_version_table.c.process_id == bindparam("process_id"))
 _SELECT_NEWEST_CALENDAR = (
     select(
         calendar_version_table.c.version,
@@ -342,18 +345,25 @@ class Catalog:
         """
         from engine.language.registry import choose_in_force
 
-        stored = {v.version: v for v in self.stored_versions(process_id)}
+        # Every new case asks: the dates only, and a stored text read only for a version the
+        # registry lacks.
+        with self._reading(None) as conn:
+            rows = conn.execute(_SELECT_VERSION_DATES, {"process_id": process_id}).all()
+        stored = {row.version: _as_date(row.effective_from) for row in rows}
+        shipped = self.registry.versions(process_id)
         firsts: dict[int, dt.date | None] = {}
-        for version in self.registry.versions(process_id):
-            given = stored[version].effective_from if version in stored else None
-            firsts[version] = self.registry.get(process_id, version).definition.applies_from(given)
-        for version, held in stored.items():
-            if version not in firsts:
-                firsts[version] = held.applies_from
+        for version in shipped:
+            definition = self.registry.get(process_id, version).definition
+            firsts[version] = definition.applies_from(stored.get(version))
+        others = [v for v in stored if v not in firsts]
+        if others:
+            held = {v.version: v for v in self.stored_versions(process_id)}
+            for version in others:
+                firsts[version] = held[version].applies_from
         if not firsts:
             self.registry.get(process_id)  # raises UnknownProcess with a suggestion
         chosen = choose_in_force(process_id, firsts, on)
-        if chosen in self.registry.versions(process_id):
+        if chosen in shipped:
             return self.registry.get(process_id, chosen)
         return self.compiled_version(process_id, chosen)
 
