@@ -93,3 +93,15 @@ def test_a_refused_removal_names_every_reason_at_once(db: str, removal: str) -> 
     assert "needs these facts recorded first: off_roll_date" in text
     for code in ("True", "False", "None"):
         assert code not in text
+
+
+def test_opening_a_removal_with_the_schools_ground_as_the_officer_is_refused(
+    tmp_path: Path, db: str
+) -> None:
+    form = example_form(tmp_path, ground="Ground I")
+    args = ("case", "open", "--form", str(form), "--process", "removal_grounds")
+    out = refused(1, *args, "--on", "2024-10-21", "--db", db, env={"CME_ROLE": "cme_officer"})
+    text = " ".join(out.split())
+    assert "fact ground (" in text
+    assert "may be recorded only by School (designated staff) (school)" in text
+    assert json.loads(ok("case", "list", "--all", "--db", db, "--json")) == []
