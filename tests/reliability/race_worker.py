@@ -40,7 +40,8 @@ def hammer(args: tuple[str, list[str], int, int, bool]) -> dict[str, Any]:
         kind = rng.choice(("note", "check", "fire"))
         try:
             if kind == "fire":
-                # An interrupt that keeps the case where it is, so every fire is allowed.
+                # An interrupt that keeps the case where it is, so every fire is allowed (taken
+                # again the same day, so said to be deliberate).
                 result = service.fire(
                     case_id,
                     "involve_police",
@@ -48,6 +49,8 @@ def hammer(args: tuple[str, list[str], int, int, bool]) -> dict[str, Any]:
                     at=RECORDED_AT,
                     actor=actor,
                     expected_seq=seq if expect else None,
+                    deliberate=True,
+                    reason=f"race {seed}/{n}",
                 )
             elif kind == "note":
                 result = service.add_note(
@@ -67,6 +70,8 @@ def hammer(args: tuple[str, list[str], int, int, bool]) -> dict[str, Any]:
                     actor=actor,
                     outcome=f"{seed}/{n}",
                     expected_seq=seq if expect else None,
+                    amend=True,  # recorded once by the set-up: each record is an amendment
+                    reason=f"race {seed}/{n}",
                 )
             done.append((case_id, result.event.seq, result.event.hash))
         except ConcurrentUpdate as exc:

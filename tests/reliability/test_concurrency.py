@@ -34,7 +34,11 @@ def _setup(db_url: str, registry: ProcessRegistry, example_form) -> list[str]:
         example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT, actor=Actor("sona", "cme_officer")
     )
     ids += service.open_case(
-        example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT, actor=Actor("sona", "cme_officer")
+        example_form,
+        on=dt.date(2024, 10, 21),
+        at=RECORDED_AT,
+        actor=Actor("sona", "cme_officer"),
+        override_reason="a third case for the writers to race on",
     )[:1]
     for case_id in ids:  # so involve_police, an interrupt that stays in the state, is allowed
         service.set_fact(
@@ -44,6 +48,15 @@ def _setup(db_url: str, registry: ProcessRegistry, example_form) -> list[str]:
             on=dt.date(2024, 10, 21),
             at=RECORDED_AT,
             actor=Actor("sona", "cme_officer"),
+        )
+        # Recorded once here, so the writers' records of it are amendments (issue 15).
+        service.record_check(
+            case_id,
+            "contact_attempted_by_phone",
+            on=dt.date(2024, 10, 21),
+            at=RECORDED_AT,
+            actor=Actor("sona", "cme_officer"),
+            outcome="no answer",
         )
     store.dispose()
     return ids
@@ -88,7 +101,7 @@ def test_racing_writers_lose_nothing_and_hear_of_every_conflict(
         }
     per_case = Counter(c for c, _, _ in done)
     for case_id in case_ids:
-        assert counts[case_id] == 2 + per_case[case_id], case_id  # opened, fact, then ours
+        assert counts[case_id] == 3 + per_case[case_id], case_id  # opened, fact, check, ours
     assert all(hashes[(c, s)] == h for c, s, h in done), "a reported event is not the stored one"
     assert verify_all(store) == 4  # the three raced cases and the fourth sibling
     store.dispose()
