@@ -144,7 +144,7 @@ def _print_register(sim: Simulation, console: Any) -> None:
         soft_wrap=True,
     )
     overdue = sorted(row["id"] for row in rows if row["overdue"])
-    console.print(f"Escalated and not yet moved on: {', '.join(overdue) or 'none'}", soft_wrap=True)
+    console.print(f"Escalated and not yet acted on: {', '.join(overdue) or 'none'}", soft_wrap=True)
     console.print("\nThe register, as `cme report register` prints it:", soft_wrap=True)
     _table(register_report(sim.service, on=TERM_LAST, actor=sim.officers[0], at=_evening()))
 

@@ -62,7 +62,9 @@ def test_the_demo_runs_a_term_and_prints_the_register_and_a_history(tmp_path: Pa
     assert kinds["timer_fired"] > 0
     # The sweep ran to the end of term: nothing due by 20 Dec is left pending, nothing later ran.
     end = dt.date(2024, 12, 20)
-    assert {status for status, due in timers if due <= end} == {"fired", "lapsed", "cancelled"}
+    # (A check recorded in time withdraws its reminder, so few if any lapse.)
+    settled = {status for status, due in timers if due <= end}
+    assert {"fired", "cancelled"} <= settled <= {"fired", "lapsed", "cancelled"}
     assert all(due > end for status, due in timers if status == "pending")
     assert all(due <= end for status, due in timers if status in ("fired", "lapsed"))
     for case_id in ids:
