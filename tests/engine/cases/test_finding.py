@@ -5,6 +5,7 @@ clear; an upgraded database indexed from its decrypted cases; a purged case no l
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -157,3 +158,27 @@ def test_a_purged_case_is_no_longer_found_by_the_child(
 def test_list_mine_shows_only_the_actors_cases(service: CaseService, cases: dict[str, str]) -> None:
     mine = list_cases(service, actor=OFFICER, at=RECORDED_AT, officer="sona")
     assert [r["id"] for r in mine] == sorted([cases["Ana Silva"], cases["Anabel Costa"]])
+
+
+def test_a_database_from_the_previous_release_is_indexed_from_its_cases_on_first_find(
+    tmp_path: Path,
+) -> None:
+    import stat
+
+    from engine.cli import wiring
+    from tests.engine.cases.test_previous_release import CASE, RELEASE, _copy, cme
+
+    wiring.keys.cache_clear()
+    try:
+        env = _copy(tmp_path)
+        assert not (tmp_path / "search.key").exists()  # 0.1.0 had none
+        child = cme(env, "case", "show", CASE)["child"]
+        surname = child["full_name"].split()[-1]
+        found = cme(env, "case", "find", surname[:4])["cases"]
+        assert CASE in [c["id"] for c in found]
+        assert all(surname[:4].casefold() in c["child"].casefold() for c in found)
+        # The search key was made beside the release's master key, readable by its owner only.
+        assert stat.S_IMODE((tmp_path / "search.key").stat().st_mode) == 0o600
+        assert (RELEASE / "demo.db").exists()  # the fixture itself is untouched
+    finally:
+        wiring.keys.cache_clear()
