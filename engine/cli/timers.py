@@ -75,7 +75,14 @@ def tick(until: dt.date, batch_size: int, db_url: str | None, as_json: bool) -> 
     migrated = migrate_due_versions(service, until=until, at=at, batch_size=batch_size)
     result = sweep(service, until=until, at=at, batch_size=batch_size, keep_firings=True)
     # In the run log too, so `cme doctor` sees a deployment swept by cron as swept.
-    record_sweep(service, result, label="cme tick", started=at, finished=wiring.now())
+    record_sweep(
+        service,
+        result,
+        label="cme tick",
+        started=at,
+        finished=wiring.now(),
+        migrations=[m.as_dict() for m in migrated],
+    )
     if as_json:
         data = result.as_dict()
         if migrated:

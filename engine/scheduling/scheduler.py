@@ -94,7 +94,7 @@ class SweepJob:
         log.info("%s: firing timers due on or before %s", label, until.isoformat())
         started = self.clock()
         # A version whose date has come and says migrate_open_cases moves its open cases first.
-        migrate_due_versions(
+        migrated = migrate_due_versions(
             self.service, until=until, at=started, batch_size=self.settings.batch_size
         )
         result = sweep(
@@ -116,7 +116,14 @@ class SweepJob:
             )
         log.info("%s done: %s", label, result.summary())
         finished = self.clock()
-        record_sweep(self.service, result, label=label, started=started, finished=finished)
+        record_sweep(
+            self.service,
+            result,
+            label=label,
+            started=started,
+            finished=finished,
+            migrations=[m.as_dict() for m in migrated],
+        )
         self.runs += 1
         if not self.stopping.is_set():
             for hook in self.after:
@@ -134,8 +141,19 @@ def record_sweep(
     label: str,
     started: dt.datetime,
     finished: dt.datetime,
+    migrations: list[dict[str, object]] | None = None,
 ) -> None:
-    """Record a sweep in the run log: the day it swept up to, what it did, what it could not."""
+    """Record a sweep in the run log: the day it swept up to, what it did, what it could not,
+    and the migrations on a version's date it ran first (with the cases it left alone).
+    """
+    detail: dict[str, object] = {
+        "label": label,
+        "counts": result.counts,
+        "blocked": result.blocked,
+        "stopped_early": result.stopped_early,
+    }
+    if migrations:
+        detail["migrations"] = migrations
     with service.store.engine.begin() as conn:
         record_run(
             conn,
@@ -143,12 +161,7 @@ def record_sweep(
             started_at=started,
             finished_at=finished,
             on_date=result.until,
-            detail={
-                "label": label,
-                "counts": result.counts,
-                "blocked": result.blocked,
-                "stopped_early": result.stopped_early,
-            },
+            detail=detail,
         )
 
 

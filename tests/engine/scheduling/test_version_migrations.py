@@ -26,6 +26,7 @@ from engine.language.loader import (
 from engine.language.registry import ProcessRegistry
 from engine.scheduling.scheduler import ScheduleSettings, SweepJob
 from engine.store.database import open_store
+from engine.store.runs import SWEEP, last_run
 from engine.store.tables import case_table, timer_table
 from tests.conftest import RECORDED_AT
 from tests.scenarios.helpers import LINE_MANAGER, OFFICER, calendars, notification
@@ -128,6 +129,12 @@ def test_the_daily_run_migrates_open_cases_on_the_effective_date(
     # C is on hold, a stage version 2 removed, and nothing maps it: reported, left alone.
     assert (svc.get(c).process_version, svc.get(c).state) == (1, "on_hold")
     assert any(f"{c} (on_hold)" in r.getMessage() for r in caplog.records)
+    with svc.store.read() as conn:
+        run = last_run(conn, SWEEP)
+    assert run is not None
+    (recorded,) = run.detail["migrations"]
+    assert recorded["migrated"] == [a, b]
+    assert recorded["unmapped"] == [{"case_id": c, "stage": "on_hold"}]
     assert svc.get(d).process_version == 1  # closed: never migrated
     # B's deadlines were recomputed under version 2 (its letter chase moved from Day 15 to 12).
     assert pending(svc, b) != before_b
