@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import and_, bindparam, select, update
@@ -20,6 +20,7 @@ from engine.cases.catalog import newest_calendar
 from engine.cases.projection import CaseState, EventKind, as_date
 from engine.cases.service import Actor, CaseService
 from engine.errors import CalendarError, ConcurrentUpdate, VersionNotRaised
+from engine.language.outline import ESCALATE_CHECK
 from engine.store.tables import case_table, timer_table
 from engine.time.calendar import SchoolCalendar
 from engine.time.calendars import available_calendars, load_calendar
@@ -250,13 +251,27 @@ def _reproject_case(
     those whose date stands.
     """
     definition = service.definition_for(case)
-    planned = {p.timer_id: p for p in plan_state_timers(definition, case, calendar=cal)}
+    plans = {case.state: {p.timer_id: p for p in plan_state_timers(definition, case, calendar=cal)}}
     moves: list[DeadlineMove] = []
     same: list[tuple[str, str]] = []
     for row in timers:
-        new = planned.get(row["timer_id"])
-        if new is None or row["state"] != case.state:
+        state = row["state"]
+        if state != case.state and row.get("action") != ESCALATE_CHECK:
             continue  # not this stage's any more: the next change of state cancels it
+        if state not in plans and state in definition.states:
+            # A check's escalation outlives its stage: planned as when the case entered it.
+            entered = case.progress.get("entered", {}).get(state)
+            then = replace(
+                case,
+                state=state,
+                state_entered_on=dt.date.fromisoformat(entered) if entered else case.opened_on,
+            )
+            plans[state] = {
+                p.timer_id: p for p in plan_state_timers(definition, then, calendar=cal)
+            }
+        new = plans.get(state, {}).get(row["timer_id"])
+        if new is None:
+            continue
         old_due = as_date(row["due_date"])
         if new.due_date == old_due:
             same.append((row["key"], new.explanation))

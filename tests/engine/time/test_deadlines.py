@@ -327,3 +327,29 @@ def test_unraised_older_or_uncovering_calendars_are_refused_and_nothing_is_writt
     apply_calendar_reload(service, edited(3), on=D(2024, 10, 28), at=RECORDED_AT, actor=MANAGER)
     with pytest.raises(VersionNotRaised, match="version 3 is in force"):
         apply_calendar_reload(service, edited(2), on=D(2024, 10, 28), at=RECORDED_AT, actor=MANAGER)
+
+
+def test_a_reload_moves_a_checks_escalation_kept_from_an_earlier_stage(service) -> None:
+    from engine.scheduling.calendar_reload import apply_calendar_reload
+
+    (case_id,) = service.open_case(
+        form(D(2024, 10, 21)),
+        on=D(2024, 10, 21),
+        at=RECORDED_AT,
+        actor=OFFICER,
+        calendar="london-2024-25",
+    )
+    # The officer starts the reasonable checks on Day 4, before the morning's sweep: the Day 1–3
+    # checks' escalations (due Day 4) outlive establishing_contact.
+    service.fire(
+        case_id, "start_reasonable_checks", on=D(2024, 10, 24), at=RECORDED_AT, actor=OFFICER
+    )
+    kept = {t["timer_id"]: t for t in _timers(service, case_id) if t["status"] == "pending"}
+    assert kept["contact_attempted_by_email_outstanding"]["state"] == "establishing_contact"
+    assert kept["contact_attempted_by_email_outstanding"]["due_date"] == D(2024, 10, 24)
+    # 23 Oct becomes a closure day: Day 4 is now Friday 25 Oct.
+    done = apply_calendar_reload(
+        service, edited(2, closure="2024-10-23"), on=D(2024, 10, 24), at=RECORDED_AT, actor=MANAGER
+    )
+    moved = {m.timer_id: (m.old_due, m.new_due) for m in done.moves}
+    assert moved["contact_attempted_by_email_outstanding"] == (D(2024, 10, 24), D(2024, 10, 25))
