@@ -842,7 +842,15 @@ def test_cases_share_one_machine_and_never_attach_to_it(
         for n in range(2_000):
             case_id = ids[(n // 2) % len(ids)]  # a fact, then a MASH referral, case after case
             if n % 2:
-                service.fire(case_id, "refer_to_mash", on=day(5), at=RECORDED_AT, actor=OFFICER)
+                service.fire(
+                    case_id,
+                    "refer_to_mash",
+                    on=day(5),
+                    at=RECORDED_AT,
+                    actor=OFFICER,
+                    deliberate=True,  # the same day again and again (issue 15: said so)
+                    reason="a referral for each new concern",
+                )
             else:
                 service.set_fact(
                     case_id,
