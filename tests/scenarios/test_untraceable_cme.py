@@ -235,7 +235,7 @@ def test_closure_is_refused_until_every_check_is_recorded(sqlite_service) -> Non
     walk.check("day_26_closure_form", on=DAY[26])
     error = walk.refused(MissingChecks, "fire", "close_untraceable", on=DAY[26], actor=LINE_MANAGER)
     assert error.missing == ["second_home_visit", "giap_check"]
-    assert "giap_check (Check DfE Get Information about Pupils (GIAP) database.)" in str(error)
+    assert "giap_check (Check DfE Get Information about Pupils (GIAP) database)" in str(error)
     walk.check("second_home_visit", "giap_check", on=DAY[26])
     walk.fire("close_untraceable", on=DAY[26], actor=LINE_MANAGER)
     assert walk.state == "closed_untraceable"
