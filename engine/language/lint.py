@@ -17,7 +17,7 @@ from engine.errors import Issue, suggest
 from engine.language.definition import ProcessDefinition, StateDefinition, TimerDefinition
 from engine.language.expressions import CompiledCondition
 from engine.language.loader import LoadedProcess
-from engine.language.windows import check_escalations, check_window, escalation_role, start_steps
+from engine.language.windows import check_window, escalation_id, escalation_role, start_steps
 
 Severity = Literal["error", "warning"]
 
@@ -289,26 +289,36 @@ class _Linter:
                         f"starts on Day {window.first} ({window}); its `days` move a case in "
                         "then: remove the timer (or change the stage's `days`)",
                     )
-        generated = {
-            t.check: t for t in check_escalations(self.running).values() if t.id not in self._ids()
+        # The Day each chased check's escalation falls (the morning after its window), whether
+        # or not a hand-written timer took its place.
+        due = {
+            check.id: window.last + 1
+            for state in self.defn.states.values()
+            for check in state.checklist
+            if check.required
+            and (window := check_window(state, check)) is not None
+            and escalation_role(state, check) is not None
         }
         for name, state in self.defn.states.items():
             for index, timer in enumerate(state.timers):
                 escalated = self._escalated_check(timer)
-                if escalated is None or escalated not in generated or timer.escalate is None:
+                named = next((c for c in due if escalation_id(c) == timer.id), None)
+                check = escalated if escalated in due else named
+                if check is None:
                     continue
-                due = generated[escalated].day
-                same = timer.day == due and timer.counted_from == "case"
+                same = timer.day == due[check] and timer.counted_from == "case"
+                when = timer.day or timer.weeks
                 self.add(
                     ("states", name, "timers", index, "id"),
                     f"timer {timer.id!r} "
-                    + ("duplicates" if same else f"contradicts (Day {timer.day} against Day {due})")
-                    + f" the escalation of check {escalated!r} its window generates (the morning "
+                    + (
+                        "duplicates"
+                        if same
+                        else f"contradicts (Day {when} against Day {due[check]})"
+                    )
+                    + f" the escalation of check {check!r} its window generates (the morning "
                     "after its last day); remove the timer",
                 )
-
-    def _ids(self) -> set[str]:
-        return {t.id for s in self.defn.states.values() for t in s.timers}
 
     @staticmethod
     def _escalated_check(timer: TimerDefinition) -> str | None:

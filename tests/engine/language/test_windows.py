@@ -138,3 +138,23 @@ def test_version_1_texts_generate_nothing_their_own_timers_do() -> None:
     assert not any(
         isinstance(t, CheckEscalation) for s in loaded.definition.states.values() for t in s.timers
     )
+
+
+def test_a_hand_written_escalation_taking_the_generated_id_is_refused_too() -> None:
+    # Written in place of the generated one (same id): generation leaves it, lint refuses it.
+    edited = SHIPPED.replace(
+        "      - id: closure_decision_outstanding\n",
+        "      - id: day_26_closure_form_outstanding\n        description: late\n        day: 27\n"
+        '        when: ["!checks.day_26_closure_form"]\n'
+        "        escalate: {to_role: cme_officer, message: late}\n        ref: Appendix 7\n"
+        "      - id: closure_decision_outstanding\n",
+        1,
+    )
+    loaded = _load(edited)
+    mine = [
+        t for t in loaded.definition.states["closure_decision"].timers if t.id.startswith("day_26")
+    ]
+    assert len(mine) == 1
+    assert not isinstance(mine[0], CheckEscalation)
+    (error,) = [i for i in lint(loaded) if i.severity == "error"]
+    assert "'day_26_closure_form_outstanding' duplicates the escalation of check" in error.message
