@@ -18,6 +18,7 @@ from engine.cases.imports import ImportRejected
 from engine.cases.notification import NotificationForm, parse_form
 from engine.cases.service import Actor, CaseService
 from engine.errors import CommandRefused, InputError, RoleNotPermitted
+from engine.language.registry import ProcessRegistry
 from engine.store.tables import case_table, event_table, outbox_table
 from tests.conftest import RECORDED_AT
 
@@ -230,3 +231,18 @@ def test_assigning_a_case_is_recorded_and_refused_for_a_closed_or_unknown_case(
     )
     with pytest.raises(CaseClosed):
         service.assign(ana, "kai", on=LATER, at=RECORDED_AT, actor=MANAGER)
+
+
+def test_every_shipped_process_closes_a_case_opened_in_error_with_a_reason(
+    registry: ProcessRegistry,
+) -> None:
+    for compiled in registry:
+        definition = compiled.definition
+        step = definition.trigger("close_opened_in_error")
+        assert step is not None, definition.id
+        assert (step.source, step.requires_reason, step.roles != []) == ("*", True, True)
+        assert step.dest is not None
+        assert definition.states[step.dest].terminal, definition.id
+    one_each = {c.definition.id: c.definition.one_open_case_per_child for c in registry}
+    assert one_each["untraceable_cme"] is True
+    assert one_each["roll_returns"] is False
