@@ -149,6 +149,15 @@ class HistoryReader:
             return _step_line(words, body) + _beyond_step(body, fallback)
         if isinstance(body, Opened):
             return f"Case opened: {words.state(body.state)}"
+        if isinstance(body, CheckRecorded) and body.amends:
+            # An amendment (issue 15): what it replaces stays beside it in `case show`.
+            amended = body.amends
+            was = dt.date.fromisoformat(str(amended.get("on")))
+            by = f" by {amended['by']}" if amended.get("by") else ""
+            return (
+                f"Amended: {words.check(body.check)} — {_after_colon(fallback)} (recorded "
+                f"before on {day_words(was)}{by})"
+            )
         if isinstance(body, CheckRecorded):
             return f"Recorded: {words.check(body.check)} — {_after_colon(fallback)}"
         if isinstance(body, FactChanged) and body.facts:

@@ -228,6 +228,8 @@ def test_a_check_recorded_again_is_refused_naming_when_and_by_whom(opened: str, 
         ("2024-10-22", "sona", "no answer")
     ]
     assert shown["history"][-1]["reason"] == "the first call was to a wrong number"
+    assert shown["history"][-1]["summary"].startswith("Amended: Contact attempted by phone")
+    assert "recorded before on 22 Oct 2024 by sona" in shown["history"][-1]["summary"]
     text = ok("case", "show", opened, "--db", db, env={"COLUMNS": "100"})
     assert "no answer" in text
     assert "spoke to mother" in text
