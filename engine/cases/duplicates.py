@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, select, text
 from sqlalchemy.engine import Connection
 
 from engine.cases.case_index import BIRTH, UPN, child_tokens
@@ -180,6 +180,7 @@ def decide_children(
     refused: list[tuple[str, str, list[Match]]] = []
     linked: set[str] = set()
     for child in children:
+        _lock_child(conn, key, child)
         found = open_matches(conn, keys, key, child, process=process)
         target = next((m for m in found if m.case_id in link), None)
         if target is not None:
@@ -206,6 +207,20 @@ def decide_children(
             "written. Check the case number (`cme case find NAME`), or open a case without --link"
         )
     return decisions
+
+
+def _lock_child(conn: Connection, key: SearchKey, child: Child) -> None:
+    """On PostgreSQL, hold a lock on the child (by UPN, and by name and date of birth) until the
+    transaction ends, so two officers opening the same child at once are taken one after the
+    other and the second is refused. SQLite's writers are one at a time already.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    tokens, both = child_tokens(child.full_name, child.date_of_birth.isoformat(), child.upn)
+    for token in sorted(t for t in tokens if t.startswith(UPN) or t == both):
+        # A 63-bit number from the token's digest: the lock names no one.
+        number = int(key.digest("lock:" + token)[:15], 16)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
 
 
 def similar(one: str, other: str) -> bool:

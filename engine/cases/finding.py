@@ -88,12 +88,24 @@ def read_query(text: str) -> Query:
 
 
 def find_case_ids(
-    conn: Connection, key: SearchKey, query: Query, *, limit: int = LIMIT
+    conn: Connection,
+    key: SearchKey,
+    query: Query,
+    *,
+    limit: int = LIMIT,
+    officer: str | None = None,
 ) -> list[str]:
-    """The ids of cases matching `query` (each of `all_of`, else any of `any_of`), in order."""
+    """The ids of cases matching `query` (each of `all_of`, else any of `any_of`), in order;
+    only `officer`'s cases if given.
+    """
     digests = sorted({key.digest(t) for t in query.all_of})
     token = case_index_table.c.token
     case_id = case_index_table.c.case_id
+    theirs = (
+        None
+        if officer is None
+        else case_id.in_(select(case_table.c.id).where(case_table.c.assigned_officer == officer))
+    )
     if len(digests) == 1:
         found = select(case_id).where(token == digests[0])
     else:
@@ -103,9 +115,13 @@ def find_case_ids(
             .group_by(case_id)
             .having(func.count() == len(digests))
         )
+    if theirs is not None:
+        found = found.where(theirs)
     ids = [r[0] for r in conn.execute(found.order_by(case_id).limit(limit))]
     if query.any_of and len(ids) < limit:
         more = select(case_id).where(token.in_(sorted({key.digest(t) for t in query.any_of})))
+        if theirs is not None:
+            more = more.where(theirs)
         ids = sorted({*ids, *(r[0] for r in conn.execute(more.limit(limit)))})[:limit]
     return ids
 
@@ -126,7 +142,7 @@ def find_cases(
     query = read_query(text)
     key = index_ready(reader.store, reader.keys, at=at)
     with reader.store.read() as conn:
-        ids = find_case_ids(conn, key, query, limit=limit + 1)
+        ids = find_case_ids(conn, key, query, limit=limit + 1, officer=officer)
         more = len(ids) > limit
         ids = ids[:limit]
         rows = (
@@ -137,8 +153,6 @@ def find_cases(
             else []
         )
         cases = [CaseState.from_row(r) for r in rows]
-        if officer is not None:
-            cases = [c for c in cases if c.assigned_officer == officer]
         shown = [(c, _child(reader.keys.reveal(conn, c.id, c.personal))) for c in cases]
     with reader.store.engine.begin() as log:
         for case, _ in shown:
