@@ -246,3 +246,38 @@ def test_every_shipped_process_closes_a_case_opened_in_error_with_a_reason(
     one_each = {c.definition.id: c.definition.one_open_case_per_child for c in registry}
     assert one_each["untraceable_cme"] is True
     assert one_each["roll_returns"] is False
+
+
+@pytest.mark.postgres
+def test_two_officers_opening_the_same_child_at_once_on_postgresql_open_one_case(
+    pg_url: str, registry: ProcessRegistry, example_form: NotificationForm
+) -> None:
+    import threading
+    import time
+
+    from engine.store.database import open_store
+
+    first, second = (CaseService(open_store(pg_url), registry) for _ in range(2))
+    form = form_for(example_form)
+    outcome: list[BaseException | list[str]] = []
+
+    def other_officer() -> None:
+        try:
+            outcome.append(second.open_case(form, on=OPENED, at=RECORDED_AT, actor=MANAGER))
+        except DuplicateChild as exc:
+            outcome.append(exc)
+
+    try:
+        with first.batch():  # the first officer's transaction is still open ...
+            first.open_case(form, on=OPENED, at=RECORDED_AT, actor=OFFICER)
+            worker = threading.Thread(target=other_officer)
+            worker.start()
+            time.sleep(0.5)  # ... while the second officer opens the same child
+            assert outcome == []  # waiting for the first, not deciding without it
+        worker.join(10)
+        assert len(outcome) == 1
+        assert isinstance(outcome[0], DuplicateChild)
+        assert counts(first)[0] == 1
+    finally:
+        first.store.dispose()
+        second.store.dispose()
