@@ -44,7 +44,7 @@ DEV_MASTER_KEY_PATH = Path(".cme") / "master.key"
 PURGED = "[purged]"
 """What a reader sees in place of personal data whose case key was destroyed."""
 
-MERGED_PERSONAL = frozenset({"facts", "check_outcomes"})
+MERGED_PERSONAL = frozenset({"facts", "check_outcomes", "waiver_reasons"})
 """Personal parts that events add to key by key (a fact set later keeps the earlier ones); every
 other part replaces what was there. The rule `engine.cases.projection.apply` uses for plaintext
 parts, declared here (protection sits below cases) so opening sealed parts needs no case code; a

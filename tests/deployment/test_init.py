@@ -143,7 +143,7 @@ def test_init_json_report(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     report: dict[str, Any] = json.loads(made.stdout)
     assert report["database_url"] == f"sqlite:///{tmp_path}/d/cme.db"
-    assert {"process": "untraceable_cme", "version": 1} in report["published"]
+    assert {"process": "untraceable_cme", "version": 2} in report["published"]
     assert "smtp.host" in report["missing"]
 
 
@@ -218,10 +218,10 @@ def test_publishing_goes_to_the_configured_database(tmp_path: Path) -> None:
         "publish",
         "untraceable_cme",
         "--version",
-        "1",
+        "2",
         cwd=tmp_path / "work",
         CME_CONFIG=str(tmp_path / "d" / "cme.toml"),
     )
     assert again.returncode == 0, again.stderr
-    assert "already stored, unchanged: untraceable_cme version 1" in again.stdout
+    assert "already stored, unchanged: untraceable_cme version 2" in again.stdout
     assert not list((tmp_path / "work").iterdir()), "no development database where cme ran"
