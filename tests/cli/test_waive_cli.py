@@ -45,3 +45,13 @@ def test_the_officer_is_refused_and_the_line_manager_waives_with_a_reason(
     after = show(db, case_id, "--on", "2024-10-24")
     assert "contact_attempted_by_email" not in {o["id"] for o in after["outstanding_checks"]}
     assert after["checks_waived"]["contact_attempted_by_email"]["role"] == "line_manager"
+
+
+def test_case_list_overdue_keeps_a_case_the_scheduler_moved_on(tmp_path: Path, db: str) -> None:
+    case_id = _opened(tmp_path, db)
+    # Day 5 (Friday 25 Oct): the Day 1-3 checks were escalated on Day 4, then the scheduler
+    # moved the case to the reasonable checks; the checks are still owed, so it is overdue.
+    ok("tick", "--until", "2024-10-25", "--db", db)
+    assert show(db, case_id, "--on", "2024-10-25")["state"] == "reasonable_checks"
+    listed = json.loads(ok("case", "list", "--overdue", "--json", "--db", db))
+    assert case_id in [c["id"] for c in listed]
