@@ -122,7 +122,8 @@ def test_the_scheduler_process_catches_up_at_start_and_stops_cleanly_on_sigterm(
     output = log.read_text(encoding="utf-8")
     assert "scheduler started: sweeps Monday to Friday at 07:00 Europe/London" in output
     assert (
-        f"{case_id} closure_decision_starts start_closure_decision (due 2024-12-02): fired" in output
+        f"{case_id} closure_decision_starts start_closure_decision (due 2024-12-02): fired"
+        in output
     )
     assert "SIGTERM received: stopping after the current batch" in output
     assert output.rstrip().endswith("scheduler stopped cleanly")
