@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 
 from engine.audit import (
     access_entries,
@@ -48,6 +48,7 @@ from tests.scenarios.helpers import (
     LINE_MANAGER,
     OFFICER,
     PAS,
+    PRIMARY_DOB,
     SCHOOL,
     Walk,
     calendars,
@@ -79,9 +80,13 @@ def five_events(service: CaseService, count: int = 3) -> list[str]:
     """`count` untraceable cases, each with five events: opened, two checks, a fact, a step
     (no timer is swept, so nothing else is appended)."""
     ids = []
+    with service.store.read() as conn:
+        before = conn.execute(select(func.count()).select_from(case_table)).scalar_one()
     for n in range(count):
+        # Each case another child (one child, one open case): born a day apart.
+        born = PRIMARY_DOB - dt.timedelta(days=before + n)
         (case_id,) = service.open_case(
-            notification(MONDAY), on=MONDAY, at=RECORDED_AT, actor=OFFICER
+            notification(MONDAY, dob=born), on=MONDAY, at=RECORDED_AT, actor=OFFICER
         )
         for check in ("core_information_checked", "opened_on_cme_register"):
             service.record_check(
@@ -431,9 +436,10 @@ def walk_every_process(service: CaseService) -> None:
     closed.sweep(DAY[26])
     closed.check("day_26_closure_form", on=DAY[26])
     closed.fire("close_untraceable", on=DAY[26], actor=LINE_MANAGER)
-    chased = opened(service)  # nothing recorded after Day 1: every escalation fires
+    # Each case another child (one child, one open case): born a day apart.
+    chased = opened(service, dob=PRIMARY_DOB - dt.timedelta(days=1))  # every escalation fires
     chased.sweep(DAY[27])
-    placed = opened(service, ehc_plan=True)
+    placed = opened(service, ehc_plan=True, dob=PRIMARY_DOB - dt.timedelta(days=2))
     placed.fire("contact_established", on=DAY[3])
     placed.facts({"ehc_plan": True}, on=DAY[4])
     placed.fire("refer_to_sen_service", on=DAY[4])  # the clock stops

@@ -138,8 +138,15 @@ def test_rag_colours_follow_the_rules_and_say_why(service, registry, example_for
             "explanation": None,
         }
     )
+    # A third child (one child, one open case): Tiago's cousin Rui.
+    rui = example_form.children[1].model_copy(
+        update={"full_name": "Rui Costa", "date_of_birth": dt.date(2013, 1, 5)}
+    )
     young_carer = no_dates.model_copy(
-        update={"additional_information": "Tiago is a YOUNG CARER for his grandmother."}
+        update={
+            "children": [rui],
+            "additional_information": "Rui is a YOUNG CARER for his grandmother.",
+        }
     )
     (lac,) = service.open_case(looked_after, on=OPENED, at=RECORDED_AT, actor=OFFICER)
     (green,) = service.open_case(no_dates, on=OPENED, at=RECORDED_AT, actor=OFFICER)

@@ -26,8 +26,15 @@ OPENED = D(2024, 10, 21)
 TIMER_KINDS = (EventKind.timer_fired, EventKind.escalation, EventKind.timer_lapsed)
 
 
+_BORN: dict[str, dt.date] = {"Ana Silva": dt.date(2015, 3, 14)}
+"""Each child's birth date: a day of its own for each name this session."""
+
+
 def form(on: dt.date, name: str = "Ana Silva") -> NotificationForm:
-    """A one-child CME notification dated `on` (invented names)."""
+    """A one-child CME notification dated `on` (invented names). Another name is another child,
+    born on a day of its own: one child has one open case (engine/cases/duplicates.py).
+    """
+    born = _BORN.setdefault(name, dt.date(2015, 3, 14) - dt.timedelta(days=len(_BORN)))
     return parse_form(
         {
             "date": on.isoformat(),
@@ -36,7 +43,7 @@ def form(on: dt.date, name: str = "Ana Silva") -> NotificationForm:
             "children": [
                 {
                     "full_name": name,
-                    "date_of_birth": "2015-03-14",
+                    "date_of_birth": born.isoformat(),
                     "school": "Kentish Town Primary School",
                 }
             ],
@@ -271,7 +278,9 @@ def test_a_timer_already_dealt_with_is_skipped_and_nothing_is_written(service) -
     with service.store.read() as conn:
         row = dict(
             conn.execute(
-                select(timer_table).where(timer_table.c.timer_id == "opened_on_cme_register_outstanding")
+                select(timer_table).where(
+                    timer_table.c.timer_id == "opened_on_cme_register_outstanding"
+                )
             )
             .one()
             ._mapping
@@ -290,7 +299,9 @@ def test_a_queued_write_that_touches_no_row_rolls_the_batch_back(service) -> Non
     with service.store.read() as conn:
         row = dict(
             conn.execute(
-                select(timer_table).where(timer_table.c.timer_id == "opened_on_cme_register_outstanding")
+                select(timer_table).where(
+                    timer_table.c.timer_id == "opened_on_cme_register_outstanding"
+                )
             )
             .one()
             ._mapping

@@ -285,7 +285,7 @@ def test_a_reload_moves_pending_deadlines_and_journals_each_move(service) -> Non
         (D(2024, 11, 19), "fired"),
     }
     (other,) = service.open_case(
-        form(D(2024, 11, 4)),
+        form(D(2024, 11, 4), "Ben Cole"),
         on=D(2024, 11, 4),
         at=RECORDED_AT,
         actor=OFFICER,
