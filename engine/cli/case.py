@@ -318,7 +318,7 @@ def fire_cmd(
     """Take a step (roles, guards and required checks are enforced). A step that keeps the stage
     (e.g. a MASH referral) taken again the same day is refused unless --deliberate --reason.
 
-    Example: cme case fire CME-000001 contact_established --on 2024-10-22 --note-file visit.txt
+    Example: cme case fire CME-000001 refer_to_mash --note-file referral.txt
     """
     from engine.cli import wiring
 
