@@ -39,6 +39,7 @@ NOT_BEFORE_THE_LATEST_EVENT = {
     Command.letter,
     Command.admin,
     Command.migrate,
+    Command.assign,
 }
 
 
