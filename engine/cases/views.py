@@ -52,6 +52,8 @@ def checklist(outline: ProcessOutline, case: CaseState) -> list[dict[str, Any]]:
     for check in outline.states[case.state].checklist:
         done = case.checks.get(check.id)
         outcome = case.check_outcome(check.id) if done else None
+        # A waived check is done for the steps that need it; it says so, with its reason.
+        waived = case.waived.get(check.id) if done is None else None
         out.append(
             {
                 "id": check.id,
@@ -59,9 +61,12 @@ def checklist(outline: ProcessOutline, case: CaseState) -> list[dict[str, Any]]:
                 "channel": check.channel,
                 "days": check.window,
                 "required": check.required,
-                "done": done is not None,
-                "on": done["on"] if done else None,
-                "outcome": outcome,
+                "done": done is not None or waived is not None,
+                "on": (done or waived or {}).get("on"),
+                "outcome": outcome
+                if waived is None
+                else f"waived: {case.waiver_reason(check.id) or WITHHELD}",
+                "waived": waived is not None,
             }
         )
     return out

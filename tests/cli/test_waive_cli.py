@@ -45,6 +45,9 @@ def test_the_officer_is_refused_and_the_line_manager_waives_with_a_reason(
     after = show(db, case_id, "--on", "2024-10-24")
     assert "contact_attempted_by_email" not in {o["id"] for o in after["outstanding_checks"]}
     assert after["checks_waived"]["contact_attempted_by_email"]["role"] == "line_manager"
+    (item,) = [c for c in after["checklist"] if c["id"] == "contact_attempted_by_email"]
+    assert (item["done"], item["waived"], item["on"]) == (True, True, "2024-10-24")
+    assert item["outcome"] == "waived: no email address on the form"
 
 
 def test_case_list_overdue_keeps_a_case_the_scheduler_moved_on(tmp_path: Path, db: str) -> None:
