@@ -529,25 +529,16 @@ class CaseService:
         actor: Actor,
         expected_seq: int | None = None,
     ) -> CommandResult:
-        """Record a fact about the case, typed as the process declares it (text as free text:
-        capped, no control characters).
+        """Record a fact about the case, typed as the process declares it (a text fact as free
+        text: capped, no control characters or bidirectional overrides).
         """
-
-        def text() -> object:
-            if isinstance(value, str) and value.strip():
-                return free_text.check_free_text(value, what=f"value of {name}")
-            return None
-
         with self._command(
-            Command.fact,
-            case_id,
-            actor=actor,
-            on=on,
-            at=at,
-            expected_seq=expected_seq,
-            before=text,
+            Command.fact, case_id, actor=actor, on=on, at=at, expected_seq=expected_seq
         ) as (uow, sit):
-            return self._write(uow, sit, decide.set_fact(sit, name, value))
+            draft = decide.set_fact(sit, name, value)  # typed first: its refusals come first
+            if isinstance(value, str) and value.strip():
+                free_text.check_free_text(value, what=f"value of {name}")
+            return self._write(uow, sit, draft)
 
     def add_note(
         self,
