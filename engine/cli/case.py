@@ -170,7 +170,7 @@ def open_cmd(
     )
     linked = [i for i in ids if i in link]
     if as_json:
-        print_json({"case_ids": ids, "linked": linked})
+        print_json({"case_ids": ids, "linked": linked} if link else {"case_ids": ids})
     else:
         for case_id in ids:
             note = ": the notification is linked to this open case (no new case)"

@@ -18,7 +18,7 @@ from engine.language.loader import load_process_file
 from engine.language.registry import ProcessRegistry
 from engine.store.database import open_store
 from tests.conftest import RECORDED_AT
-from tests.scenarios.helpers import LINE_MANAGER, OFFICER, notification
+from tests.scenarios.helpers import LINE_MANAGER, OFFICER, PRIMARY_DOB, notification
 
 VERSIONS = Path(__file__).parents[1] / "fixtures" / "versions"
 V1, V2 = VERSIONS / "tracing_v1.yaml", VERSIONS / "tracing_v2.yaml"
@@ -43,8 +43,12 @@ def open_cases(db: Path, registry: ProcessRegistry, count: int = 2) -> list[str]
     store = open_store(f"sqlite:///{db}")
     svc = CaseService(store, registry)
     ids = []
-    for _ in range(count):
-        (case_id,) = svc.open_case(notification(MONDAY), on=MONDAY, at=RECORDED_AT, actor=OFFICER)
+    for n in range(count):
+        # Each case another child (one child, one open case): born a day apart.
+        born = PRIMARY_DOB - dt.timedelta(days=n)
+        (case_id,) = svc.open_case(
+            notification(MONDAY, dob=born), on=MONDAY, at=RECORDED_AT, actor=OFFICER
+        )
         svc.record_check(
             case_id,
             "core_information_checked",

@@ -108,6 +108,10 @@ def test_open_prints_the_new_ids_one_per_sibling(tmp_path: Path, db: str) -> Non
         "--db",
         db,
         "--json",
+        # The same children again: one child, one open case, unless the officer says why.
+        "--override-duplicate",
+        "--reason",
+        "another family with the same names (a test of the output)",
     )
     assert json.loads(out) == {"case_ids": ["CME-000003", "CME-000004"]}
 
