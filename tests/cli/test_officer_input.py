@@ -507,19 +507,13 @@ def test_reasons_and_notes_are_shown_in_show_replay_and_export(
     assert not any(t["said"] for t in timeline)
 
 
-def test_a_fact_holding_an_escape_sequence_is_refused(opened: str, db: str) -> None:
-    out = refused(
-        "case",
-        "fact",
-        opened,
-        "safeguarding_concern",
-        "seen \x1b[8mhidden",
-        "--on",
-        "2024-10-22",
-        "--db",
-        db,
-    )
-    assert "value of safeguarding_concern holds ESC (U+001B) at line 1, column 6" in out
+def test_a_fact_holding_an_escape_sequence_or_an_override_is_refused(opened: str, db: str) -> None:
+    args = ("case", "fact", opened, "safeguarding_concern")
+    out = refused(*args, "seen \x1b[8mhidden", "--on", "2024-10-22", "--db", db)
+    assert "contains a control character" in out
+    out = refused(*args, "seen \u202ehidden", "--on", "2024-10-22", "--db", db)
+    assert "value of safeguarding_concern holds RIGHT-TO-LEFT OVERRIDE (U+202E)" in out
+    assert "line 1, column 6" in out
 
 
 def test_a_waiver_reason_comes_from_standard_input_and_is_shown(opened: str, db: str) -> None:
