@@ -156,16 +156,15 @@ def said_for(
     service: CaseService, conn: Connection, actor: Actor, events: list[CaseEvent]
 ) -> dict[int, dict[str, str]]:
     """What was said with each event (a step's note, the reason for a repeat, an amendment, a
-    waiver, a hold), by event number: personal text is opened only for a role that may read
-    case records; any other role gets the plain reasons alone (a hold's, a purge's).
+    waiver, a duplicate override, a hold), by event number: only for a role that may read case
+    records (what people write about a case is about the family); nothing for any other.
     """
-    personal = service.roles.allows(actor.role, Permission.read_case)
+    if not service.roles.allows(actor.role, Permission.read_case):
+        return {}
     out: dict[int, dict[str, str]] = {}
     for ev in events:
         body = ev.body
-        if not personal:
-            body = replace(body, personal=None)  # plaintext parts of early releases too
-        elif ev.payload.get("personal") and _may_say(body):
+        if ev.payload.get("personal") and _may_say(body):
             opened = service.keys.reveal_payload(conn, ev.case_id, ev.seq, ev.payload)
             body = replace(ev, payload=opened).body
         said = said_with(body)

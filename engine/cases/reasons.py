@@ -20,9 +20,11 @@ def said_with(body: EventBody) -> dict[str, str]:
     not opened for this reader (or withheld from it) is left out.
     """
     out: dict[str, str] = {}
-    plain = getattr(body, "reason", None)
+    # A legal hold's, a purge's, a calendar reload's reason, and why a case was opened although
+    # the child seemed to have one, are kept in the plain part.
+    plain = getattr(body, "reason", None) or getattr(body, "override_reason", None)
     if isinstance(plain, str) and plain:
-        out["reason"] = plain  # a legal hold's, a purge's, a calendar reload's: not personal
+        out["reason"] = plain
     part: Any = body.personal
     if part is None:
         return out

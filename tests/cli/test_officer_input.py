@@ -524,3 +524,27 @@ def test_a_waiver_reason_comes_from_standard_input_and_is_shown(opened: str, db:
     ok(*args, "--reason-file", "-", "--db", db, env=manager, stdin="No email address given.\n")
     history = show(db, opened, "--on", "2024-10-24")["history"]
     assert history[-1]["reason"] == "No email address given."
+
+
+def test_a_duplicate_override_reason_is_shown_on_the_new_case(
+    tmp_path: Path, opened: str, db: str
+) -> None:
+    out = ok(
+        "case",
+        "open",
+        "--form",
+        str(form(tmp_path)),
+        "--on",
+        "2024-10-22",
+        "--db",
+        db,
+        "--json",
+        "--override-duplicate",
+        "--reason-file",
+        "-",
+        stdin="A cousin of the same name and birthday, at another address.\n",
+    )
+    new = json.loads(out)["case_ids"][0]
+    assert show(db, new)["history"][0]["reason"] == (
+        "A cousin of the same name and birthday, at another address."
+    )
