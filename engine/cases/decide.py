@@ -347,7 +347,8 @@ def take_step(
             )
         )
     reasons += [r for r in policy if isinstance(r, BackdatingRefused)]
-    repeat = repeats.repeat_refusal(sit, trig, deliberate=deliberate)
+    # An officer's step; a timer's fires once by its key.
+    repeat = repeats.repeat_refusal(sit, trig, deliberate=deliberate or command is not Command.step)
     if repeat is not None:
         reasons.append(repeat)
     # A step for another ground than the recorded one: say so, not what that ground needs.
