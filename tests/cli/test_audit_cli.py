@@ -107,7 +107,7 @@ def test_replay_prints_the_timeline_and_records_the_read(
     assert code == 0
     assert "#1  2024-10-21 (Day 1)  opened in establishing_contact" in out
     assert "state: establishing_contact → supporting_to_school_place" in out
-    assert "definition: untraceable_cme version 1, sha256" in out
+    assert "definition: untraceable_cme version 2, sha256" in out
     assert "replay reproduces the stored case exactly" in out
     code, out, _ = cme(db, "audit", "replay", case_id, "--json", *AS_AUDITOR)
     data = json.loads(out)

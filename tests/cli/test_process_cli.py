@@ -97,7 +97,7 @@ def test_validate_a_directory(tmp_path: Path) -> None:
     assert code == 0
     assert out.splitlines() == [
         f"{tmp_path / 'a.yaml'}: ok: appendix7_untraceable version 1, 7 states, 6 triggers, "
-        "9 checks, 4 timers; sha256 " + out.split("sha256 ")[1].strip()
+        "9 checks, 12 timers; sha256 " + out.split("sha256 ")[1].strip()
     ]
 
 
