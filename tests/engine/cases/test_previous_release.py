@@ -112,7 +112,8 @@ def test_it_takes_new_commands_and_still_verifies(env: Env) -> None:
     assert len(amended["earlier"]) == 1
     assert amended["earlier"][0]["outcome"]  # what 0.1.0 recorded is kept beside it
     assert [h["summary"] for h in shown["history"][-3:]] == [
-        "Recorded: Council tax check — No record at the address",
+        "Amended: Council tax check — No record at the address (recorded before on 20 Sep 2024 "
+        "by sona.k)",
         "note: Rang the last known number",
         "Bring the case back to the line manager for a closure decision — now: "
         "Untraceable CME Case Closure form and closure decision",
