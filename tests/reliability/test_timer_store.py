@@ -40,7 +40,14 @@ def _cases(db_url: str, registry: ProcessRegistry, form, count: int) -> None:
     store = open_store(db_url)
     service = CaseService(store, registry)
     for _ in range(count):
-        service.open_case(form, on=OPENED, at=RECORDED_AT, actor=Actor("sona", "cme_officer"))
+        # The same form again and again: opened anyway (one child, one open case otherwise).
+        service.open_case(
+            form,
+            on=OPENED,
+            at=RECORDED_AT,
+            actor=Actor("sona", "cme_officer"),
+            override_reason="load: the same form again",
+        )
     store.dispose()
 
 
@@ -130,13 +137,14 @@ def test_a_week_of_downtime_is_caught_up_on_each_due_date_in_order(
     store = open_store(db_url)
     service = CaseService(store, registry)
     sweep(service, until=dt.date(2024, 10, 25), at=RECORDED_AT)
-    missed = _pending_due(db_url, dt.date(2024, 11, 15))
+    # Day 16 (18 Nov): the Day 5–15 checks' escalations and the next stage's start.
+    missed = _pending_due(db_url, dt.date(2024, 11, 18))
     assert missed, "timers fell due while nothing swept"
-    # Down for three weeks; the first sweep afterwards is recorded on 18 November.
+    # Down for over three weeks; the first sweep afterwards is recorded on 19 November.
     result = sweep(
         service,
-        until=dt.date(2024, 11, 18),
-        at=dt.datetime(2024, 11, 18, 7, 0, tzinfo=dt.UTC),
+        until=dt.date(2024, 11, 19),
+        at=dt.datetime(2024, 11, 19, 7, 0, tzinfo=dt.UTC),
         keep_firings=True,
     )
     assert {f.key for f in result.firings} >= set(missed), "no missed timer was dropped"
@@ -175,6 +183,7 @@ def test_a_timer_whose_step_cannot_be_taken_does_not_stall_the_others(
             at=RECORDED_AT,
             actor=Actor("sona", "cme_officer"),
             calendar="london-2024-25",
+            override_reason="the same children, notified again in June",
         )
     until = dt.date(2025, 7, 18)
     result = sweep(service, until=until, at=RECORDED_AT, batch_size=4)
