@@ -222,7 +222,12 @@ def test_control_characters_never_reach_the_database(
 
     officer = Actor("sona", "cme_officer")
     (case_id, _) = service.open_case(
-        example_form, on=dt.date(2024, 10, 21), at=RECORDED_AT, actor=officer
+        example_form,
+        on=dt.date(2024, 10, 21),
+        at=RECORDED_AT,
+        actor=officer,
+        # The seeded database holds these children already (one child, one open case).
+        override_reason="a second case for the test's own commands",
     )
     with pytest.raises(InputError, match=message):
         service.set_fact(
