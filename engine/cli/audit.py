@@ -200,8 +200,8 @@ def access_log(
         return
     for r in rows:
         click.echo(
-            f"{_at(r['at'])}  {r['case_id'] or '(all cases)'}  {r['actor']} "
-            f"({r['role']})  {r['action']}"
+            f"{_at(r['at'])}  {r['case_id'] or '(all cases)'}  {safe_text(r['actor'])} "
+            f"({r['role']})  {safe_text(r['action'])}"
         )
     if not rows:
         click.echo("no reads recorded" + (f" for {case_id}" if case_id else ""))
