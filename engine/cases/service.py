@@ -470,7 +470,8 @@ class CaseService:
 
         def blank() -> object:
             decide.require_text(
-                outcome, "say what the check found: --outcome is required and not blank"
+                outcome,
+                "say what the check found: --outcome TEXT or --outcome-file PATH (not blank)",
             )
             free_text.check_free_text(outcome, what="outcome")
             return free_text.reason_with(amend, reason, flag="--amend")
