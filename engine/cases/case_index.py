@@ -143,20 +143,6 @@ def write_tokens(conn: Connection, key: SearchKey, case_id: str, tokens: Iterabl
         conn.execute(insert(case_index_table), rows)
 
 
-def index_case(
-    conn: Connection,
-    keys: CaseKeys,
-    case_id: str,
-    personal: Mapping[str, Any] | None,
-    *,
-    at: dt.datetime,
-) -> None:
-    """Index a case's personal data (in the clear) in the caller's transaction."""
-    if not personal:
-        return
-    write_tokens(conn, search_key(conn, keys, at=at), case_id, tokens_of(personal))
-
-
 def forget_case(conn: Connection, case_id: str) -> None:
     """Remove a case from the index (its personal data was purged: nothing may find it by it)."""
     conn.execute(delete(case_index_table).where(case_index_table.c.case_id == case_id))
@@ -188,7 +174,6 @@ __all__ = [
     "child_tokens",
     "fill_index",
     "forget_case",
-    "index_case",
     "index_ready",
     "search_key",
     "tokens_of",
