@@ -131,9 +131,11 @@ def index_ready(store: Store, keys: CaseKeys, *, at: dt.datetime) -> SearchKey:
         return search_key(conn, keys, at=at)
 
 
-def write_tokens(conn: Connection, key: SearchKey, case_id: str, tokens: Iterable[str]) -> None:
-    """Add a case's tokens' digests (those it has already are kept once)."""
-    have = {r[0] for r in conn.execute(_SELECT_TOKENS, {"case_id": case_id})}
+def write_tokens(
+    conn: Connection, key: SearchKey, case_id: str, tokens: Iterable[str], *, new: bool = False
+) -> None:
+    """Add a case's tokens' digests (those it has already are kept once; a `new` case has none)."""
+    have = set() if new else {r[0] for r in conn.execute(_SELECT_TOKENS, {"case_id": case_id})}
     rows = [
         {"token": d, "case_id": case_id}
         for d in sorted({key.digest(t) for t in tokens})

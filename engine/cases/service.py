@@ -332,7 +332,7 @@ class CaseService:
                 )
                 uow.open(number, definition, cal, draft, actor=actor, on=on, at=at)
                 # Found by the blind index from now on, in the transaction that wrote it.
-                write_tokens(uow.conn, key, number, tokens_of(personal))
+                write_tokens(uow.conn, key, number, tokens_of(personal), new=True)
             opened = iter(numbers)
             for child, decision in zip(form.children, decisions, strict=True):
                 if decision.link is None:
