@@ -151,12 +151,26 @@ the stored case.</span>{% else %}<span class="bad">INTEGRITY FAILURE:</span>
 """
 
 
+def _shown(value: Any) -> Any:
+    r"""A value as the page shows it: control characters and bidirectional overrides in stored
+    text appear as escapes (`\x1b`, `\u202e`), so none can reorder what an auditor reads.
+    The embedded JSON (already Markup) is left exactly as it is.
+    """
+    from markupsafe import Markup
+
+    from engine.cases.free_text import UNSAFE_CHARACTERS
+
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return value
+    return UNSAFE_CHARACTERS.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+
+
 def render_html(bundle: dict[str, Any]) -> str:
     """One self-contained HTML page of the bundle, with the JSON bundle embedded."""
     from jinja2 import Environment
     from markupsafe import Markup
 
-    env = Environment(autoescape=True)
+    env = Environment(autoescape=True, finalize=_shown)
     plain = _jsonable(bundle)
     # JSON inside <script> is raw text: only "<" could end it early, so escape that alone.
     data = Markup(json.dumps(plain, sort_keys=True, ensure_ascii=False).replace("<", "\\u003c"))

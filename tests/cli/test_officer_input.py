@@ -400,6 +400,20 @@ def test_text_stored_before_the_rule_is_printed_harmlessly(
     import engine.cases.free_text as free_text
 
     monkeypatch.setattr(free_text, "UNSAFE_CHARACTERS", re.compile("(?!x)x"))
+    concern = "Neighbour reports the children have not been seen"
+    ok("case", "fact", opened, "safeguarding_concern", concern, "--on", "2024-10-22", "--db", db)
+    ok(
+        "case",
+        "fire",
+        opened,
+        "refer_to_mash",
+        "--on",
+        "2024-10-22",
+        "--db",
+        db,
+        "--note",
+        "pwned\x1b[2J by phone \u202eevil",
+    )
     ok(
         "case",
         "note",
@@ -433,6 +447,11 @@ def test_text_stored_before_the_rule_is_printed_harmlessly(
         for raw in ("\x1b", "\x07", "\u202e"):
             assert raw not in out, args
     assert "\\x1b[2J" in ok("case", "show", opened, "--db", db, env={"COLUMNS": "100"})
+    page = ok("audit", "export", opened, "--format", "html", "--db", db)
+    shown = page.split('<script type="application/json"', 1)[0]
+    for raw in ("\x1b", "\x07", "\u202e"):
+        assert raw not in shown
+    assert "pwned\\u001b[2J by phone \\u202eevil" in shown
 
 
 # -- reasons shown in case show, replay and export, to roles that may read personal data ----------
