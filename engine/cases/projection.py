@@ -139,6 +139,16 @@ class CaseState:
         day = on.isoformat()
         return {c for c, d in done.items() if d["on"] <= day}
 
+    @property
+    def alerted(self) -> bool:
+        """Whether an escalation not about a check (e.g. the Day 26 decision, the 8-week target)
+        is still open: one raised in the stage the case is in. Cases that keep no stages (opened
+        before they did) were overdue only so, unless a check was escalated.
+        """
+        if "entered" in self.progress:
+            return bool(self.progress.get("alert") == self.state)
+        return self.overdue and not self.progress.get("escalated")
+
     def waiver_reason(self, check_id: str) -> str | None:
         """Why a waived check was waived (kept with the personal data), or None."""
         reason = self.personal.get("waiver_reasons", {}).get(check_id)
@@ -236,7 +246,7 @@ def apply(case: CaseState | None, ev: CaseEvent) -> CaseState:  # noqa: C901 (on
             kept = {k: v for k, v in before.items() if k != "earlier"}
             done["earlier"] = [*before.get("earlier", []), {**kept, **body.amends}]
         upd["checks"] = {**case.checks, body.check: done}
-        upd["overdue"] = _overdue(case, case.progress, upd["checks"], _alert(case))
+        upd["overdue"] = _overdue(case, case.progress, upd["checks"], case.alerted)
     elif isinstance(body, TimerLapsed):
         pass
     elif isinstance(body, StepTaken):
@@ -269,7 +279,7 @@ def apply(case: CaseState | None, ev: CaseEvent) -> CaseState:  # noqa: C901 (on
             body.check: {"on": ev.effective_date.isoformat(), "by": ev.actor, "role": ev.role},
         }
         upd["progress"] = progress
-        upd["overdue"] = _overdue(case, progress, case.checks, _alert(case))
+        upd["overdue"] = _overdue(case, progress, case.checks, case.alerted)
     elif isinstance(body, FactChanged):
         if body.facts is not None:
             upd["facts"] = {**case.facts, **body.facts}
@@ -295,15 +305,6 @@ def _updated(case: CaseState, changes: dict[str, Any]) -> CaseState:
     new.__dict__.update(case.__dict__)
     new.__dict__.update(changes)
     return new
-
-
-def _alert(case: CaseState) -> bool:
-    """Whether the case is overdue for an escalation not about a check (one raised in its
-    stage). Cases that keep no stages were marked overdue only so, unless a check escalated.
-    """
-    if "entered" in case.progress:
-        return bool(case.progress.get("alert") == case.state)
-    return case.overdue and not case.progress.get("escalated")
 
 
 def _overdue(

@@ -458,7 +458,7 @@ def due_on(
                     else f"Day {day} of the case",
                 }
             )
-        if case.overdue and not any(o.escalated for o in owed):
+        if case.alerted:
             items.append(
                 {
                     "officer": case.assigned_officer,

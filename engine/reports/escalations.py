@@ -85,7 +85,7 @@ def _still_open(case: CaseState | None, raised: Escalation) -> bool:
     if case is None or case.terminal:
         return False
     if raised.check is None:
-        return case.overdue
+        return case.alerted
     cleared = case.progress.get("cleared", ())
     return raised.check not in case.satisfied_checks() and (raised.stage or "") not in cleared
 

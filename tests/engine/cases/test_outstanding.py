@@ -212,3 +212,19 @@ def test_an_old_escalation_payload_still_reads_and_a_new_one_names_its_check() -
     assert new.data()["check"] == "giap_check"
     assert check_body(EventKind.escalation, new.payload()) == new
     assert "check" not in Escalation(timer="t", key="k", to_role="r", message="m").data()
+
+
+def test_an_escalation_not_about_a_check_and_an_escalated_check_each_keep_the_flag() -> None:
+    h = History()
+    h.opened()
+    h.escalate("opened_on_cme_register", "establishing_contact", day(2))
+    case = h.escalate(None, None, day(2))
+    assert (case.overdue, case.alerted) == (True, True)
+    case = h.check("opened_on_cme_register", day(3))
+    assert (case.overdue, case.alerted) == (True, True)  # the other escalation stands
+    h = History()
+    h.opened()
+    h.escalate("opened_on_cme_register", "establishing_contact", day(2))
+    h.escalate(None, None, day(2))
+    case = h.step("start_reasonable_checks", "establishing_contact", "reasonable_checks", day(4))
+    assert (case.overdue, case.alerted) == (True, False)  # the check is still owed
