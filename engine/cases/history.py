@@ -212,6 +212,8 @@ class HistoryReader:
 
 def _step_line(words: PolicyWords, body: StepTaken) -> str:
     title = words.step(body.trigger)
+    if body.deliberate:
+        title += " (again the same day, deliberately)"
     if body.stays or body.from_state == body.to_state:
         return title
     return f"{title} — now: {words.state(body.to_state)}"

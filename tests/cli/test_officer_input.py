@@ -159,6 +159,7 @@ def test_a_step_that_keeps_the_stage_taken_again_the_same_day_is_refused(
     history = show(db, opened)["history"]
     assert sum("refer_to_mash" in json.dumps(e) for e in history) == 3
     assert history[-1]["reason"] == "MASH asked for a second referral naming the sibling"
+    assert history[-1]["summary"].endswith("(again the same day, deliberately)")
 
 
 def test_a_reason_without_deliberate_is_refused(opened: str, db: str) -> None:
