@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, select, text
+from sqlalchemy import and_, bindparam, select, text
 from sqlalchemy.engine import Connection
 
 from engine.cases.case_index import BIRTH, UPN, child_tokens
@@ -99,6 +99,28 @@ class DuplicateChild(CommandRefused):
         return self._found.get(name, [])
 
 
+# Built once: building the statement per opening cost more than running it.
+_MATCHES = (
+    select(
+        case_index_table.c.token,
+        case_table.c.id,
+        case_table.c.opened_on,
+        case_table.c.state,
+        case_table.c.assigned_officer,
+        case_table.c.personal,
+    )
+    .join(case_table, case_table.c.id == case_index_table.c.case_id)
+    .where(
+        and_(
+            case_index_table.c.token.in_(bindparam("digests", expanding=True)),
+            case_table.c.terminal.is_(False),
+            case_table.c.process_id == bindparam("process"),
+        )
+    )
+    .order_by(case_table.c.id)
+)
+
+
 def open_matches(
     conn: Connection, keys: CaseKeys, key: SearchKey, child: Child, *, process: str
 ) -> list[Match]:
@@ -112,25 +134,7 @@ def open_matches(
         wanted.add(both)
     wanted.add(BIRTH + born)
     by_digest = {key.digest(t): t for t in wanted}
-    rows = conn.execute(
-        select(
-            case_index_table.c.token,
-            case_table.c.id,
-            case_table.c.opened_on,
-            case_table.c.state,
-            case_table.c.assigned_officer,
-            case_table.c.personal,
-        )
-        .join(case_table, case_table.c.id == case_index_table.c.case_id)
-        .where(
-            and_(
-                case_index_table.c.token.in_(list(by_digest)),
-                case_table.c.terminal.is_(False),
-                case_table.c.process_id == process,
-            )
-        )
-        .order_by(case_table.c.id)
-    ).all()
+    rows = conn.execute(_MATCHES, {"digests": list(by_digest), "process": process}).all()
     hits: dict[str, set[str]] = {}
     info: dict[str, tuple[str, str, str | None, str]] = {}
     for row in rows:
