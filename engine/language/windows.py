@@ -112,8 +112,8 @@ def _escalation(
     return CheckEscalation(
         id=escalation_id(check.id),
         description=(
-            f"The morning after {window}, the last day of its window, and the check "
-            f"{check.id} is neither recorded nor waived."
+            f"Day {window.last + 1}, the morning after its window ({window}): check {check.id} "
+            "is neither recorded nor waived."
         ),
         day=window.last + 1,
         when=[ConditionDefinition(expr=f"!checks.{check.id}", says=f"{check.id} is not recorded")],
