@@ -103,10 +103,13 @@ def search_key(conn: Connection, keys: CaseKeys, *, at: dt.datetime) -> SearchKe
         found = next((k for k in keys.search_keys if k.id in recorded), None)
         if found is None:
             keys.vouch(conn)  # a stray master key is named as such first
+            tried = ", ".join(k.id for k in keys.search_keys)
             raise SearchKeyMismatch(
                 f"this database's case index was made with search key {recorded[0]}, and the "
-                f"search key in use is {keys.search_keys[0].id}; nothing was found or written. "
-                "Put the deployment's search.key beside the master key (or set CME_SEARCH_KEY)"
+                f"search keys found ({tried}) are not it; nothing was found or written. Copy "
+                "the search.key the index was made with into the master key's folder (after a "
+                "master key rotation into a new folder it is in the old key's folder), or set "
+                "CME_SEARCH_KEY"
             )
         key = found
     _INDEXED.add((url, key.id))
