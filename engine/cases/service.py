@@ -517,7 +517,9 @@ class CaseService:
             expected_seq=expected_seq,
             before=said,
         ) as (uow, sit):
-            return self._write(uow, sit, decide.waive_check(sit, check_id, reason))
+            from engine.cases.waivers import waive_check
+
+            return self._write(uow, sit, waive_check(sit, check_id, reason))
 
     def set_fact(
         self,
