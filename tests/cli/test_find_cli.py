@@ -92,3 +92,21 @@ def test_find_assign_and_my_cases(tmp_path: Path, db: str) -> None:
     assert unknown.exit_code != 0
     assert "CME-000099" in unknown.output
     assert "Traceback" not in unknown.output
+
+
+def test_a_case_opened_in_error_is_closed_with_a_reason(tmp_path: Path, db: str) -> None:
+    form = a_form(tmp_path, "ana.yaml")
+    ok("case", "open", "--form", str(form), "--on", "2024-10-21", "--db", db)
+    fire = ("case", "fire", "CME-000001", "close_opened_in_error", "--on", "2024-10-22")
+    refused = cme(*fire, "--db", db)
+    assert refused.exit_code != 0
+    assert "needs a reason" in refused.output
+    assert "Traceback" not in refused.output
+    out = ok(*fire, "--note", "the school sent the form for the wrong pupil", "--db", db)
+    assert "closed_opened_in_error" in out
+    shown = json.loads(ok("case", "show", "CME-000001", "--json", "--db", db))
+    assert shown["state"] == "closed_opened_in_error"
+    # Closed, it no longer stands in the way of the child's own case.
+    assert ok("case", "open", "--form", str(form), "--on", "2024-10-22", "--db", db).split() == [
+        "CME-000002"
+    ]
