@@ -57,8 +57,10 @@ def empty_database() -> Iterator[str]:
 def test_a_pg_dump_restored_into_an_empty_database_verifies(
     pg_url: str, empty_database: str, tmp_path: Path
 ) -> None:
-    for day in ("2024-10-21", "2024-10-22"):
-        assert run("case", "open", "--form", FORM, "--on", day, "--db", pg_url)[0] == 0
+    assert run("case", "open", "--form", FORM, "--on", "2024-10-21", "--db", pg_url)[0] == 0
+    # One child, one open case: the second opening of the same form says why it is deliberate.
+    again = ("--override-duplicate", "--reason", "backup test: the same form again")
+    assert run("case", "open", "--form", FORM, "--on", "2024-10-22", "--db", pg_url, *again)[0] == 0
     code, out, err = run("admin", "backup", str(tmp_path / "b.db"), "--db", libpq(pg_url))
     assert code != 0
     assert "pg_dump" in err

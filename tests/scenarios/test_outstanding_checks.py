@@ -83,7 +83,7 @@ def test_missed_checks_stay_outstanding_to_day_26_and_block_the_close_until_done
     walk.check("first_formal_letter_sent", "mash_check", on=DAY_5)
     walk.sweep(DAY_16)
     assert walk.state == "further_checks"
-    assert sorted(c for c, on in _escalations(walk) if on == DAY_16) == sorted(MISSED)
+    assert sorted(str(c) for c, on in _escalations(walk) if on == DAY_16) == sorted(MISSED)
     walk.check(
         "second_formal_letter_sent",
         "pan_london_check",
