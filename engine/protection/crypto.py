@@ -184,9 +184,9 @@ def dev_key(path: Path) -> tuple[MasterKey, Path | None]:
         tmp.unlink(missing_ok=True)
     if created is None:
         return MasterKey.from_text(path.read_text(encoding="ascii"), source=str(path)), None
-    log.warning(
-        "made a development master key at %s; set %s for real data", path, MASTER_KEY_FILE_ENV
-    )
+    # Info, not warning: the CLI tells the person in its own words, and a warning here reached
+    # the terminal through logging's last-resort handler, saying it twice.
+    log.info("made a development master key at %s; set %s for real data", path, MASTER_KEY_FILE_ENV)
     return key, created
 
 
