@@ -5,9 +5,12 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
@@ -155,18 +158,28 @@ def _refuse_non_database(path: str | None) -> None:
     """
     if not path or path == ":memory:" or path.startswith("file:"):
         return
-    try:
-        with open(path, "rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+    target = Path(path)
+    if not target.is_file():
         return  # a new database, or a folder: SQLite's own message names it
-    except OSError as exc:
-        raise DatabaseUnusable(f"cannot read the database file {path}: {exc.strerror}") from None
-    if header and header != SQLITE_HEADER:
-        raise DatabaseUnusable(
-            f"{path} is not a cme database (not an SQLite file); nothing was written. Check "
-            "--db or CME_DATABASE_URL names the database, not another file"
-        )
+    # Read through SQLite, never open()/close(): closing any descriptor of the file drops every
+    # POSIX lock this process holds on it, so another process took the WAL for abandoned and
+    # committed cases were lost (a backup running beside an opening, 3 Dec 2026). SQLite's own
+    # connections share one descriptor per file and keep the locks.
+    try:
+        with closing(
+            sqlite3.connect(f"file:{quote(str(target.absolute()))}?mode=ro", uri=True)
+        ) as conn:
+            conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        said = str(exc)
+        if "not a database" in said:
+            raise DatabaseUnusable(
+                f"{path} is not a cme database (not an SQLite file); nothing was written. Check "
+                "--db or CME_DATABASE_URL names the database, not another file"
+            ) from None
+        if "unable to open" in said:
+            raise DatabaseUnusable(f"cannot read the database file {path}: {said}") from None
+        # Locked or busy: the real opening waits and reports it; damage is named there too.
 
 
 __all__ = [
