@@ -8,7 +8,8 @@ was given: the deployment signs the day's checkpoint and runs the health checks
 sweep does (`engine.scheduling.sweep.sweep`): timers are rows, so a run missed while the
 scheduler was down is simply caught up by the next sweep; nothing is kept in memory.
 
-This module and the CLI are the only places that read the wall clock.
+It reads no clock of its own: the CLI passes `clock` (`wiring.now`, the one place the wall clock
+is read), so tests and rehearsals give the time as an argument.
 """
 
 from __future__ import annotations
@@ -54,11 +55,6 @@ class ScheduleSettings:
     """Sweep once at start-up, to fire whatever fell due while the scheduler was down."""
 
 
-def utc_now() -> dt.datetime:
-    """The wall clock, in UTC: the recorded time of what the scheduler does."""
-    return dt.datetime.now(dt.UTC)
-
-
 AfterSweep = Callable[[SweepResult, dt.date, dt.datetime], None]
 """Run after each sweep with its result, the day swept and the time: the daily checkpoint and
 the morning health checks."""
@@ -72,7 +68,7 @@ class SweepJob:
         service: CaseService,
         settings: ScheduleSettings,
         *,
-        clock: Callable[[], dt.datetime] = utc_now,
+        clock: Callable[[], dt.datetime],
         after: tuple[AfterSweep, ...] = (),
     ) -> None:
         self.service = service
@@ -220,4 +216,4 @@ def run(job: SweepJob, *, install_signals: bool = True) -> int:
     return 0
 
 
-__all__ = ["ScheduleSettings", "SweepJob", "build_scheduler", "record_sweep", "run", "utc_now"]
+__all__ = ["ScheduleSettings", "SweepJob", "build_scheduler", "record_sweep", "run"]
