@@ -6,7 +6,8 @@ calendar, the check list, the case's personal facts) comes in a `Situation`; the
 (`engine/cases/service.py`) and timer firing build one, and the unit of work
 (`engine/cases/unit_of_work.py`) writes the `Draft` this returns. What differs between commands
 (the permission each needs, whether a closed case may take it, whether its date must not run
-backwards) is the one table `POLICY`. Which roles act in a process and who may record each
+backwards) is the one table `POLICY`, with the refusals it states, in `engine/cases/policy.py`
+(re-exported here). Which roles act in a process and who may record each
 check and fact is `engine/cases/process_roles.py`; a failing condition in words is
 `engine/cases/condition_words.py`.
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
 from engine.cases import condition_words, repeats
@@ -34,29 +34,31 @@ from engine.cases.events import (
     TimerFired,
     check_body,
 )
-from engine.cases.process_roles import (  # the scheduler's re-exported: commands act as it
-    SCHEDULER as SCHEDULER,
-)
-from engine.cases.process_roles import (
-    SCHEDULER_ACTOR as SCHEDULER_ACTOR,
-)
-from engine.cases.process_roles import recorder_refusals, role_refusal
+
+# Re-exported: the commands and the other decisions import these from here.
+from engine.cases.policy import POLICY as POLICY
+from engine.cases.policy import WRITE_PERMISSION as WRITE_PERMISSION
+from engine.cases.policy import Command as Command
+from engine.cases.policy import Policy as Policy
+from engine.cases.policy import not_future as not_future
+from engine.cases.policy import refusals as refusals
+from engine.cases.policy import refuse as refuse
+from engine.cases.policy import require_text as require_text
+from engine.cases.process_roles import SCHEDULER as SCHEDULER  # commands act as the scheduler
+from engine.cases.process_roles import SCHEDULER_ACTOR as SCHEDULER_ACTOR
+from engine.cases.process_roles import recorder_refusals
 from engine.cases.projection import CaseState
 from engine.errors import (
     BackdatingRefused,
-    CaseClosed,
     CommandRefused,
     GuardFailed,
-    InputError,
     MissingChecks,
-    Refusal,
     RoleNotPermitted,
     TransitionNotAllowed,
     UnknownCheck,
     UnknownFact,
 )
-from engine.protection.access import Actor, Permission
-from engine.time.words import day_words
+from engine.protection.access import Actor
 
 if TYPE_CHECKING:
     from engine.language.definition import (
@@ -68,65 +70,6 @@ if TYPE_CHECKING:
     from engine.language.machine import CompiledProcess
     from engine.time.calendar import SchoolCalendar
 
-
-class Command(StrEnum):
-    """The kinds of command; each has one row in `POLICY`."""
-
-    open = "open"
-    step = "step"
-    timer_step = "timer_step"
-    check = "check"
-    waive = "waive"
-    fact = "fact"
-    note = "note"
-    letter = "letter"
-    admin = "admin"
-    migrate = "migrate"
-    system = "system"
-    assign = "assign"
-
-
-@dataclass(frozen=True)
-class Policy:
-    """What a command needs and allows.
-
-    `permission`: what the actor's role must have in the role table, checked before the case is
-    read (None: not checked then; the write itself still needs the event kind's permission).
-    `doing`: the words of the process-role check ("record a check"); None: no process-role
-    check (a step checks the roles of the step instead). `closed`: whether a closed case may
-    take it. `forwards`: whether its date must be on or after the case's latest event (else it
-    only must not be in the future).
-    """
-
-    permission: Permission | None
-    doing: str | None
-    closed: bool
-    forwards: bool
-
-
-POLICY: dict[Command, Policy] = {
-    Command.open: Policy(Permission.change_case, "open a case", closed=True, forwards=False),
-    Command.step: Policy(Permission.change_case, None, closed=False, forwards=True),
-    # A timer's step takes effect on its due date even when the sweep runs late and an officer
-    # has since recorded later events: the history says when it was due.
-    Command.timer_step: Policy(None, None, closed=False, forwards=False),
-    Command.check: Policy(Permission.change_case, "record a check", closed=False, forwards=True),
-    Command.waive: Policy(Permission.change_case, "waive a check", closed=False, forwards=True),
-    Command.fact: Policy(Permission.change_case, "record a fact", closed=False, forwards=True),
-    Command.note: Policy(Permission.change_case, "add a note", closed=True, forwards=True),
-    Command.letter: Policy(None, "file a letter", closed=True, forwards=True),
-    Command.admin: Policy(Permission.admin, None, closed=True, forwards=True),
-    Command.migrate: Policy(None, None, closed=False, forwards=True),
-    Command.system: Policy(None, None, closed=True, forwards=False),
-    Command.assign: Policy(Permission.change_case, "assign a case", closed=False, forwards=True),
-}
-
-WRITE_PERMISSION: dict[EventKind, Permission] = {
-    EventKind.purge: Permission.admin,
-    EventKind.legal_hold: Permission.admin,
-    EventKind.migration: Permission.load_process,
-}
-"""What writing an event of a kind needs, where it is not `change_case` (the backstop)."""
 
 _SHOWN_NAMES = frozenset({"case_day", "state_day"})
 """Reserved guard names whose value a refusal shows next to the facts."""
@@ -172,67 +115,6 @@ class Situation:
     def definition(self) -> ProcessDefinition:
         """The process version's definition."""
         return self.compiled.definition
-
-
-# -- the reasons a command is refused, in the order the policy states them ------------------
-
-
-def not_future(on: dt.date, at: dt.datetime) -> None:
-    """Refuse (InputError) a date after the day it is recorded."""
-    if on > at.date():
-        raise InputError(
-            f"{day_words(on)} is after the day this is recorded ({day_words(at.date())}): "
-            "record a step on or after the day it happens"
-        )
-
-
-def require_text(text: str, message: str) -> str:
-    """`text` stripped; InputError with `message` if it is blank."""
-    if not text.strip():
-        raise InputError(message)
-    return text.strip()
-
-
-def refusals(sit: Situation, command: Command, doing: str) -> list[CommandRefused]:
-    """The reasons `command` may not be done on the case as `POLICY` says: the actor's process
-    role, a closed case, a date earlier than the latest event. A date in the future is bad
-    input, raised at once (InputError).
-    """
-    policy = POLICY[command]
-    not_future(sit.on, sit.at)
-    reasons: list[CommandRefused] = []
-    if policy.doing is not None:
-        role = role_refusal(sit.definition, sit.actor, policy.doing)
-        if role is not None:
-            reasons.append(role)
-    case = sit.case
-    if not policy.closed and case.terminal:
-        reasons.append(
-            CaseClosed(
-                case.id,
-                stage=case.state,
-                closed_on=case.closed_on,
-                doing=doing,
-                closed_words=day_words(case.closed_on) if case.closed_on else None,
-            )
-        )
-    if policy.forwards and sit.actor.role != SCHEDULER and sit.on < case.last_effective:
-        reasons.append(
-            BackdatingRefused(
-                f"case {case.id}'s latest event took effect on {day_words(case.last_effective)}; "
-                f"this cannot take effect earlier ({day_words(sit.on)}): history runs forwards",
-                case_id=case.id,
-                requested=sit.on,
-                latest=case.last_effective,
-            )
-        )
-    return reasons
-
-
-def refuse(reasons: list[CommandRefused]) -> None:
-    """Raise the reasons, if there are any: one as itself, several as one `Refusal`."""
-    if reasons:
-        raise Refusal.of(reasons)
 
 
 def step_of(

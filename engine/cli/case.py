@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from engine.cli import LazyGroup
+from engine.cli.case_views import print_written
 from engine.cli.common import (
     DATE,
     actor_options,
@@ -41,6 +43,36 @@ def _expect_option(func: Any) -> Any:
         default=None,
         help="Refuse if the case is no longer at this event number (someone else changed it).",
     )(func)
+
+
+def _stack(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The decorators as if written one above another, the first on top."""
+
+    def add(func: Any) -> Any:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return add
+
+
+# The options each command ends with: the database, who acts, --json; one writing an event
+# first takes --expect-seq.
+_ANSWERS = _stack(db_option, actor_options, json_option, handle_errors)
+_WRITES = _stack(_expect_option, _ANSWERS)
+
+
+def _text_and_reason(
+    name: str, text: str, flag: str, flag_help: str, why: str
+) -> Callable[[Any], Any]:
+    """`--NAME` (and `--NAME-file`), and the flag `--FLAG` with the --reason it needs."""
+    return _stack(
+        click.option(f"--{name}", default=None, help=text),
+        text_file_option(name, name),
+        click.option(f"--{flag}", is_flag=True, help=flag_help),
+        click.option("--reason", default=None, help=why),
+        text_file_option("reason", "reason"),
+    )
 
 
 @click.group(
@@ -101,10 +133,7 @@ def form_cmd(example: bool) -> None:
 )
 @click.option("--reason", default=None, help="Why the child is not the open case's child.")
 @text_file_option("reason", "reason")
-@db_option
-@actor_options
-@json_option
-@handle_errors
+@_ANSWERS
 def open_cmd(
     form_path: str,
     on: dt.date,
@@ -184,10 +213,7 @@ def open_cmd(
     "--all", "show_all", is_flag=True, help="Show reminders that were not needed in the history."
 )
 @wide_option
-@db_option
-@actor_options
-@json_option
-@handle_errors
+@_ANSWERS
 def show_cmd(
     case_id: str,
     on: dt.date,
@@ -222,10 +248,7 @@ def show_cmd(
 @click.option("--all", "include_closed", is_flag=True, help="Include closed cases.")
 @click.option("--mine", is_flag=True, help="Only the cases assigned to you (--actor).")
 @wide_option
-@db_option
-@actor_options
-@json_option
-@handle_errors
+@_ANSWERS
 def list_cmd(
     state: str | None,
     overdue: bool,
@@ -262,44 +285,18 @@ def list_cmd(
     print_case_list(rows, wide=wide)
 
 
-def _report(result: Any, as_json: bool) -> None:
-    case = result.case
-    if as_json:
-        print_json(
-            {
-                "case_id": case.id,
-                "state": case.state,
-                "seq": case.seq,
-                "event": {
-                    "seq": result.event.seq,
-                    "kind": str(result.event.kind),
-                    "rule": result.event.rule,
-                    "hash": result.event.hash,
-                },
-            }
-        )
-    else:
-        click.echo(f"{case.id}: {case.state} (event {case.seq})")
-
-
 @case.command("fire")
 @click.argument("case_id")
 @click.argument("trigger")
 @_on_option
-@click.option("--note", default=None, help="Why, in a sentence (`-`: read standard input).")
-@text_file_option("note", "note")
-@click.option(
-    "--deliberate",
-    is_flag=True,
-    help="Take a step that keeps the stage again the same day on purpose (needs --reason).",
+@_text_and_reason(
+    "note",
+    "Why, in a sentence (`-`: read standard input).",
+    "deliberate",
+    "Take a step that keeps the stage again the same day on purpose (needs --reason).",
+    "Why it is deliberate (`-`: standard input).",
 )
-@click.option("--reason", default=None, help="Why it is deliberate (`-`: standard input).")
-@text_file_option("reason", "reason")
-@_expect_option
-@db_option
-@actor_options
-@json_option
-@handle_errors
+@_WRITES
 def fire_cmd(
     case_id: str,
     trigger: str,
@@ -335,27 +332,21 @@ def fire_cmd(
         deliberate=deliberate,
         reason=free_text(reason, reason_file, option="reason"),
     )
-    _report(result, as_json)
+    print_written(result, as_json)
 
 
 @case.command("check")
 @click.argument("case_id")
 @click.argument("check")
 @_on_option
-@click.option("--outcome", default=None, help="What the check found (`-`: standard input).")
-@text_file_option("outcome", "outcome")
-@click.option(
-    "--amend",
-    is_flag=True,
-    help="Record a check already recorded again, keeping the earlier outcome (needs --reason).",
+@_text_and_reason(
+    "outcome",
+    "What the check found (`-`: standard input).",
+    "amend",
+    "Record a check already recorded again, keeping the earlier outcome (needs --reason).",
+    "Why it is amended (`-`: standard input).",
 )
-@click.option("--reason", default=None, help="Why it is amended (`-`: standard input).")
-@text_file_option("reason", "reason")
-@_expect_option
-@db_option
-@actor_options
-@json_option
-@handle_errors
+@_WRITES
 def check_cmd(
     case_id: str,
     check: str,
@@ -392,7 +383,7 @@ def check_cmd(
         amend=amend,
         reason=free_text(reason, reason_file, option="reason"),
     )
-    _report(result, as_json)
+    print_written(result, as_json)
 
 
 @case.command("fact")
@@ -400,11 +391,7 @@ def check_cmd(
 @click.argument("name")
 @click.argument("value")
 @_on_option
-@_expect_option
-@db_option
-@actor_options
-@json_option
-@handle_errors
+@_WRITES
 def fact_cmd(
     case_id: str,
     name: str,
@@ -432,7 +419,7 @@ def fact_cmd(
         actor=wiring.actor(actor, role),
         expected_seq=expect_seq,
     )
-    _report(result, as_json)
+    print_written(result, as_json)
 
 
 @case.command("note")
@@ -440,11 +427,7 @@ def fact_cmd(
 @click.argument("text", required=False)
 @text_file_option("note", "note")
 @_on_option
-@_expect_option
-@db_option
-@actor_options
-@json_option
-@handle_errors
+@_WRITES
 def note_cmd(
     case_id: str,
     text: str | None,
@@ -473,17 +456,14 @@ def note_cmd(
         actor=who,
         expected_seq=expect_seq,
     )
-    _report(result, as_json)
+    print_written(result, as_json)
 
 
 @click.command("due")
 @_on_option
 @click.option("--officer", default=None, help="Only this officer's work.")
 @wide_option
-@db_option
-@actor_options
-@json_option
-@handle_errors
+@_ANSWERS
 def due(
     on: dt.date,
     officer: str | None,

@@ -1,4 +1,5 @@
-"""How `cme case show`, `cme case list` and `cme due` print for people, at 80–100 columns.
+"""How `cme case show`, `cme case list` and `cme due` print for people, at 80–100 columns (and
+what a command writing an event prints, `print_written`).
 
 Ids an officer types back (case, check and step ids) sit in columns that are never wrapped or
 cut; wordings and reasons wrap beneath them. `cme due` groups each officer's work by case and
@@ -14,11 +15,37 @@ from collections.abc import Mapping, Sequence
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
+import click
+
+from engine.cli.common import print_json
 from engine.cli.tables import cell, console, id_column, joined, lines, show, table, text_column
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
+
+
+def print_written(result: Any, as_json: bool) -> None:
+    """What a command that wrote an event prints: the case's stage and the event's number (or,
+    with --json, the event's kind, rule and hash).
+    """
+    case = result.case
+    if as_json:
+        print_json(
+            {
+                "case_id": case.id,
+                "state": case.state,
+                "seq": case.seq,
+                "event": {
+                    "seq": result.event.seq,
+                    "kind": str(result.event.kind),
+                    "rule": result.event.rule,
+                    "hash": result.event.hash,
+                },
+            }
+        )
+    else:
+        click.echo(f"{case.id}: {case.state} (event {case.seq})")
 
 
 def print_summary(s: Mapping[str, Any], *, show_all: bool = False, wide: bool = False) -> None:

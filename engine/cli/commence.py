@@ -12,7 +12,7 @@ import datetime as dt
 import click
 
 from engine.cli.common import DATE, db_option, handle_errors, json_option, print_json
-from engine.cli.versions import _file_option, _version_service
+from engine.cli.versions import _file_option, _owner_options, _version_service
 
 
 @click.command("list")
@@ -79,16 +79,7 @@ def _dates(s: object) -> str:
     required=True,
     help="The date the version comes into force (YYYY-MM-DD).",
 )
-@_file_option
-@db_option
-@click.option("--actor", envvar="CME_ACTOR", default=None, help="Who you are (or CME_ACTOR).")
-@click.option(
-    "--role",
-    envvar="CME_ROLE",
-    default="policy_owner",
-    show_default=True,
-    help="Your role (or CME_ROLE); giving a date needs load_process.",
-)
+@_owner_options("Your role (or CME_ROLE); giving a date needs load_process.")
 @json_option
 @handle_errors
 def commence(

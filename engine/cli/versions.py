@@ -9,6 +9,7 @@ imports stay inside the functions, so `cme process diff` of two files needs no d
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -26,6 +27,27 @@ def _file_option(func: Any) -> Any:
         type=click.Path(exists=True, dir_okay=False),
         help="A process file holding a version (e.g. the edited one, not yet shipped).",
     )(func)
+
+
+def _owner_options(role_help: str = "Your role (or CME_ROLE).") -> Callable[[Any], Any]:
+    """--file, --db, and who acts (--actor, --role, a policy owner by default): the options of
+    the commands that store or change process versions.
+    """
+
+    def add(func: Any) -> Any:
+        func = click.option(
+            "--role",
+            envvar="CME_ROLE",
+            default="policy_owner",
+            show_default=True,
+            help=role_help,
+        )(func)
+        func = click.option(
+            "--actor", envvar="CME_ACTOR", default=None, help="Who you are (or CME_ACTOR)."
+        )(func)
+        return _file_option(db_option(func))
+
+    return add
 
 
 @click.command()
@@ -182,16 +204,7 @@ def impact(
     default=None,
     help="Version (default: the latest in processes/ or --file).",
 )
-@_file_option
-@db_option
-@click.option("--actor", envvar="CME_ACTOR", default=None, help="Who you are (or CME_ACTOR).")
-@click.option(
-    "--role",
-    envvar="CME_ROLE",
-    default="policy_owner",
-    show_default=True,
-    help="Your role (or CME_ROLE).",
-)
+@_owner_options()
 @handle_errors
 def publish(
     name: str,
@@ -249,16 +262,7 @@ def publish(
     show_default=True,
     help="The date the migration takes effect (YYYY-MM-DD).",
 )
-@_file_option
-@db_option
-@click.option("--actor", envvar="CME_ACTOR", default=None, help="Who you are (or CME_ACTOR).")
-@click.option(
-    "--role",
-    envvar="CME_ROLE",
-    default="policy_owner",
-    show_default=True,
-    help="Your role (or CME_ROLE).",
-)
+@_owner_options()
 @json_option
 @handle_errors
 def migrate(

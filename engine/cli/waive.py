@@ -6,7 +6,8 @@ import datetime as dt
 
 import click
 
-from engine.cli.case import _expect_option, _on_option, _report
+from engine.cli.case import _expect_option, _on_option
+from engine.cli.case_views import print_written
 from engine.cli.common import (
     actor_options,
     db_option,
@@ -66,4 +67,4 @@ def waive_cmd(
         actor=wiring.actor(actor, role),
         expected_seq=expect_seq,
     )
-    _report(result, as_json)
+    print_written(result, as_json)
