@@ -12,39 +12,33 @@ every command takes the date it takes effect (`on`) and the time it was recorded
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.engine import Connection
 
-from engine.cases import decide, free_text, process_roles, timer_decision
+from engine.cases import decide, free_text, opening, timer_firing
 from engine.cases.catalog import Catalog
 from engine.cases.decide import POLICY, SCHEDULER, SCHEDULER_ACTOR, Command, Draft, Situation
-from engine.cases.events import CaseEvent, EventKind, Opened, Personal, as_date, event_to_row
+from engine.cases.events import CaseEvent, EventKind, Personal, event_to_row
 from engine.cases.projection import CaseState
 from engine.cases.reading import CalendarSource, CaseReader
 from engine.cases.unit_of_work import ONE_ROW_WRITES, CommandResult, Transactions, UnitOfWork
-from engine.errors import CMEError, InputError
+from engine.errors import InputError
 from engine.protection.access import Actor, Permission, RoleTable, require
 from engine.protection.crypto import CaseKeys
 from engine.store.database import Store
 from engine.time.calendar import SchoolCalendar
-from engine.time.calendars import DEFAULT_CALENDAR
-from engine.time.deadlines import refuse_unplaceable_case
-from engine.time.school_calendars import case_calendar
 
 if TYPE_CHECKING:
     # Guards (CEL), machines (transitions) and the loader are imported when a command first
     # needs them, so reading a case (`cme case show`) starts fast.
-    from engine.cases.notification import Child, NotificationForm
+    from engine.cases.notification import NotificationForm
     from engine.language.definition import CheckDefinition, ProcessDefinition
     from engine.language.machine import CompiledProcess
     from engine.language.outline import ProcessOutline
     from engine.language.registry import ProcessRegistry
-
-log = logging.getLogger(__name__)
 
 
 class CaseService:
@@ -245,139 +239,18 @@ class CaseService:
         on it, no new case, no letter; its id is returned for that child) or the officer opens
         one anyway (`override_reason`, recorded on the new case).
         """
-        from engine.cases.case_index import search_key, tokens_of, write_tokens
-        from engine.cases.duplicates import ChildDecision, decide_children
-        from engine.cases.notification import (
-            case_facts,
-            check_form_dates,
-            check_school_age,
-            personal_data,
+        return opening.open_case(
+            self,
+            form,
+            on=on,
+            at=at,
+            actor=actor,
+            process=process,
+            calendar=calendar,
+            assigned_officer=assigned_officer,
+            link=link,
+            override_reason=override_reason,
         )
-
-        if override_reason is not None:
-            override_reason = decide.require_text(
-                override_reason, "say why this is a different child: --reason is required"
-            )
-            free_text.check_free_text(override_reason, what="reason")
-
-        require(actor, POLICY[Command.open].permission or Permission.change_case, table=self.roles)
-        decide.not_future(on, at)
-        check_form_dates(form, on=on)
-        compiled = self.catalog.in_force(process, on)
-        definition = compiled.definition
-        if definition.compulsory_school_age_only:
-            check_school_age(form, on=on)
-        # A role of the process, which may record every fact the form gives (`recorded_by`).
-        given = {name for child in form.children for name in case_facts(form, child, on=on)}
-        decide.refuse(process_roles.open_refusals(definition, actor, given))
-        base = self.reader.calendar_for_new_case(
-            calendar or definition.clock.calendar or DEFAULT_CALENDAR
-        )
-        base.is_school_day(on)  # a date outside the calendar is refused before anything is written
-        # A process the school runs counts the child's school's days (its INSET days overlaid).
-        cals = [case_calendar(definition, base, child.school) for child in form.children]
-        for cal in {c.name: c for c in cals}.values():
-            cal.is_school_day(on)
-            # A first step the calendar cannot place is refused now, naming the missing year.
-            refuse_unplaceable_case(definition, opened_on=on, calendar=cal)
-        # Every child's facts are typed before anything is written, so a bad one writes nothing.
-        form_facts = [self._form_facts(definition, form, child, on=on) for child in form.children]
-        initial = definition.states[definition.initial]
-        ids: list[str] = []
-        with self.work.begin() as uow:
-            # One child, one open case: decided before anything is written.
-            key = search_key(uow.conn, self.keys, at=at)
-            links = {link} if isinstance(link, str) else set(link or ())
-            if definition.one_open_case_per_child or links:
-                decisions = decide_children(
-                    uow.conn,
-                    self.keys,
-                    key,
-                    form.children,
-                    link=links,
-                    override_reason=override_reason,
-                    process=definition.id,
-                )
-            else:
-                decisions = [ChildDecision() for _ in form.children]
-            uow.publish(compiled, at)
-            for cal in {c.name: c for c in cals}.values():
-                uow.publish_calendar(cal, at)
-            opening = [i for i, d in enumerate(decisions) if d.link is None]
-            numbers = uow.next_case_numbers(len(opening)) if opening else []
-            group = numbers[0] if len(numbers) > 1 else None
-            for number, i in zip(numbers, opening, strict=True):
-                child, (facts, personal_facts), cal = form.children[i], form_facts[i], cals[i]
-                personal = personal_data(form, child)
-                if personal_facts:
-                    personal["facts"] = personal_facts
-                draft = Draft(
-                    EventKind.opened,
-                    Opened(
-                        state=definition.initial,
-                        calendar=cal.name,
-                        sibling_group=group,
-                        siblings=[n for n in numbers if n != number],
-                        assigned_officer=assigned_officer or actor.name,
-                        facts=facts,
-                        stops_clock=initial.stops_clock,
-                        actions=decide.actions_data(initial.on_enter),
-                        personal=cast("Personal", personal),
-                        duplicate_of=decisions[i].duplicate_of,
-                        override_reason=decisions[i].override_reason,
-                        tracks_stages=True,
-                    ),
-                    f"open case: {initial.ref.section}",
-                    actions=tuple(initial.on_enter),
-                )
-                uow.open(number, definition, cal, draft, actor=actor, on=on, at=at)
-                # Found by the blind index from now on, in the transaction that wrote it.
-                write_tokens(uow.conn, key, number, tokens_of(personal), new=True)
-            opened = iter(numbers)
-            for child, decision in zip(form.children, decisions, strict=True):
-                if decision.link is None:
-                    ids.append(next(opened))
-                    continue
-                linked = self._link_notification(
-                    uow, decision.link.case_id, form, child, decision.link.how, actor, on, at
-                )
-                write_tokens(uow.conn, key, decision.link.case_id, tokens_of(linked))
-                ids.append(decision.link.case_id)
-        log.info("opened %s under %s v%s", ", ".join(ids), definition.id, definition.version)
-        return ids
-
-    def _link_notification(
-        self,
-        uow: UnitOfWork,
-        case_id: str,
-        form: NotificationForm,
-        child: Child,
-        how: str,
-        actor: Actor,
-        on: dt.date,
-        at: dt.datetime,
-    ) -> dict[str, Any]:
-        """Record a notification on the child's open case (no new case, no first letter);
-        returns the personal data recorded, for the index.
-        """
-        from engine.cases.events import NotificationLinked
-        from engine.cases.notification import personal_data
-
-        case = uow.load_for_update(case_id, None)
-        sit = self._situation(uow, case, self.process_for(case), actor, on, at)
-        decide.refuse(decide.refusals(sit, Command.note, "link a notification to it"))
-        personal: dict[str, Any] = {"linked_notification": personal_data(form, child)}
-        draft = Draft(
-            EventKind.notification_linked,
-            NotificationLinked(
-                form_date=form.date.isoformat(), how=how, personal=cast("Personal", personal)
-            ),
-            "one child, one case: a further notification about the child is linked to the "
-            "child's open case",
-            touch_timers=False,
-        )
-        self._write(uow, sit, draft)
-        return personal
 
     def fire(
         self,
@@ -703,61 +576,7 @@ class CaseService:
         `decide.fire_timer`). `cases` (the sweep's batch) holds cases already read in this
         transaction and is kept current, so a case with several timers due is read once.
         """
-        uow = UnitOfWork(conn, self.work)
-        case = cases.get(timer["case_id"]) if cases is not None else None
-        if case is None:
-            case = uow.load(timer["case_id"])
-        compiled = self.process_for(case)
-        states = compiled.definition.states
-        tdef = (
-            next(
-                (t for t in states[timer["state"]].timers if t.id == timer["timer_id"]),
-                None,
-            )
-            if timer["state"] in states
-            else None
-        )
-        sit = self._situation(uow, case, compiled, SCHEDULER_ACTOR, as_date(timer["due_date"]), at)
-        outcome = timer_decision.fire_timer(sit, timer, tdef)
-        # The claim is guarded by status = 'pending': a timer another sweeper has already dealt
-        # with is skipped before anything is written, so nothing fires twice.
-        if outcome.draft is None:
-            return (
-                outcome.status
-                if uow.settle_timer(timer["key"], outcome.status, case.seq)
-                else "skipped"
-            )
-        if not uow.settle_timer(timer["key"], outcome.status, case.seq + 1):
-            return "skipped"
-        result = self._write(uow, sit, outcome.draft)
-        if cases is not None:
-            cases[case.id] = result.case
-        return outcome.status
-
-    # -- internals ------------------------------------------------------------------------
-
-    def _form_facts(
-        self, definition: ProcessDefinition, form: NotificationForm, child: Child, *, on: dt.date
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The form's facts this process declares, typed, split into plain and personal."""
-        from engine.cases.notification import case_facts
-        from engine.language.facts import coerce_fact
-
-        plain: dict[str, Any] = {}
-        personal: dict[str, Any] = {}
-        for name, raw in case_facts(form, child, on=on).items():
-            fact = definition.facts.get(name)
-            if fact is None:
-                continue
-            try:
-                value = coerce_fact(name, raw, definition.facts, on=on)
-            except CMEError as exc:
-                raise InputError(
-                    f"the notification's {name} for {child.full_name} does not fit process "
-                    f"{definition.id}: {exc}"
-                ) from None
-            (personal if fact.personal else plain)[name] = value
-        return plain, personal
+        return timer_firing.fire_timer_in(self, conn, timer, at=at, cases=cases)
 
 
 __all__ = [
