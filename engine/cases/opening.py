@@ -12,6 +12,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, cast
 
 from engine.cases import decide, free_text, process_roles
+from engine.cases.commanding import situation, write
 from engine.cases.decide import POLICY, Command, Draft
 from engine.cases.events import EventKind, Opened, Personal
 from engine.cases.unit_of_work import UnitOfWork
@@ -163,7 +164,7 @@ def _link_notification(
     from engine.cases.notification import personal_data
 
     case = uow.load_for_update(case_id, None)
-    sit = service._situation(uow, case, service.process_for(case), actor, on, at)
+    sit = situation(service, uow, case, service.process_for(case), actor, on, at)
     decide.refuse(decide.refusals(sit, Command.note, "link a notification to it"))
     personal: dict[str, Any] = {"linked_notification": personal_data(form, child)}
     draft = Draft(
@@ -175,7 +176,7 @@ def _link_notification(
         "child's open case",
         touch_timers=False,
     )
-    service._write(uow, sit, draft)
+    write(uow, sit, draft)
     return personal
 
 

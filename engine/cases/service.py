@@ -1,12 +1,15 @@
 """The officer's commands: open a case, take a step, record a check, set a fact, add a note; and
 the commands the engine gives itself (timers, letters, records management, migrations).
 
-Each command is thin and opens the same way (`_command`): the permission `POLICY` names for it,
-the case loaded for update, the process version it is pinned to. The decision (roles, dates,
-closed case, checks, facts, guards) is `engine/cases/decide.py`; the writing, in one transaction
-guarded by the expected sequence number, is `engine/cases/unit_of_work.py`; stored versions are
-`engine/cases/catalog.py`; reads are the `CaseReader` a service holds. Time is an argument:
-every command takes the date it takes effect (`on`) and the time it was recorded (`at`).
+Each command is thin and opens the same way (`commanding.begin_command`): the permission `POLICY`
+names for it, the case loaded for update, the process version it is pinned to. The larger ones
+are their own modules, which the service delegates to: opening cases `opening.py`, assignment
+`assignment.py`, checks recorded and waived `check_commands.py`, timers fired `timer_firing.py`.
+The decision (roles, dates, closed case, checks, facts, guards) is `engine/cases/decide.py`; the
+writing, in one transaction guarded by the expected sequence number, is
+`engine/cases/unit_of_work.py`; stored versions are `engine/cases/catalog.py`; reads are the
+`CaseReader` a service holds. Time is an argument: every command takes the date it takes effect
+(`on`) and the time it was recorded (`at`).
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.engine import Connection
 
-from engine.cases import decide, free_text, opening, timer_firing
+from engine.cases import assignment, check_commands, decide, free_text, opening, timer_firing
 from engine.cases.catalog import Catalog
-from engine.cases.decide import POLICY, SCHEDULER, SCHEDULER_ACTOR, Command, Draft, Situation
+from engine.cases.commanding import begin_command, write
+from engine.cases.decide import SCHEDULER, SCHEDULER_ACTOR, Command
 from engine.cases.events import CaseEvent, EventKind, Personal, event_to_row
 from engine.cases.projection import CaseState
 from engine.cases.reading import CalendarSource, CaseReader
-from engine.cases.unit_of_work import ONE_ROW_WRITES, CommandResult, Transactions, UnitOfWork
+from engine.cases.unit_of_work import ONE_ROW_WRITES, CommandResult, Transactions
 from engine.errors import InputError
 from engine.protection.access import Actor, Permission, RoleTable, require
 from engine.protection.crypto import CaseKeys
@@ -164,59 +168,6 @@ class CaseService:
         with self.work.batch() as conn:
             yield conn
 
-    # -- how every command opens -------------------------------------------------------------
-
-    @contextmanager
-    def _command(
-        self,
-        command: Command,
-        case_id: str,
-        *,
-        actor: Actor,
-        on: dt.date,
-        at: dt.datetime,
-        expected_seq: int | None = None,
-        to: CompiledProcess | None = None,
-        before: Callable[[], object] | None = None,
-    ) -> Iterator[tuple[UnitOfWork, Situation]]:
-        """Open a command on a case: the permission `POLICY` names (the scheduler needs none),
-        then the `before` checks of its input, the case loaded for update, and what the
-        decision reads.
-        """
-        permission = POLICY[command].permission
-        if permission is not None and actor.role != SCHEDULER:
-            require(actor, permission, table=self.roles)
-        if before is not None:
-            before()
-        with self.work.begin() as uow:
-            case = uow.load_for_update(case_id, expected_seq)
-            yield uow, self._situation(uow, case, to or self.process_for(case), actor, on, at)
-
-    def _situation(
-        self,
-        uow: UnitOfWork,
-        case: CaseState,
-        compiled: CompiledProcess,
-        actor: Actor,
-        on: dt.date,
-        at: dt.datetime,
-    ) -> Situation:
-        return Situation(
-            case=case,
-            compiled=compiled,
-            actor=actor,
-            on=on,
-            at=at,
-            calendar=self.calendar_for(case),
-            checks=self.checks_of(compiled.definition),
-            reveal=lambda c: self.revealed(c, conn=uow.conn),
-            history=lambda: self.events(case.id, conn=uow.conn),
-        )
-
-    @staticmethod
-    def _write(uow: UnitOfWork, sit: Situation, draft: Draft) -> CommandResult:
-        return uow.append(sit.case, sit.definition, draft, actor=sit.actor, on=sit.on, at=sit.at)
-
     # -- the officer's commands --------------------------------------------------------------
 
     def open_case(
@@ -274,8 +225,15 @@ class CaseService:
         def why() -> object:
             return free_text.reason_with(deliberate, reason, flag="--deliberate")
 
-        with self._command(
-            Command.step, case_id, actor=actor, on=on, at=at, expected_seq=expected_seq, before=why
+        with begin_command(
+            self,
+            Command.step,
+            case_id,
+            actor=actor,
+            on=on,
+            at=at,
+            expected_seq=expected_seq,
+            before=why,
         ) as (uow, sit):
             trig = decide.step_of(sit.definition, trigger_id, sit.case.facts)
             if trig.requires_reason and not said:
@@ -285,7 +243,7 @@ class CaseService:
                 )
             personal = cast("Personal | None", said or None)
             draft = decide.take_step(sit, trig, personal=personal, deliberate=deliberate)
-            return self._write(uow, sit, draft)
+            return write(uow, sit, draft)
 
     def assign(
         self,
@@ -298,31 +256,9 @@ class CaseService:
         expected_seq: int | None = None,
     ) -> CommandResult:
         """Give an open case to another officer (an `assigned` event naming both)."""
-        from engine.cases.events import CaseAssigned
-
-        def named() -> object:
-            return decide.require_text(officer, "name the officer to give the case to")
-
-        with self._command(
-            Command.assign,
-            case_id,
-            actor=actor,
-            on=on,
-            at=at,
-            expected_seq=expected_seq,
-            before=named,
-        ) as (uow, sit):
-            decide.refuse(decide.refusals(sit, Command.assign, "assign it"))
-            to = officer.strip()
-            if sit.case.assigned_officer == to:
-                raise InputError(f"case {case_id} is already assigned to {to}; nothing was written")
-            draft = Draft(
-                EventKind.assigned,
-                CaseAssigned(assigned_officer=to, from_officer=sit.case.assigned_officer),
-                "the case given to another officer",
-                touch_timers=False,
-            )
-            return self._write(uow, sit, draft)
+        return assignment.assign(
+            self, case_id, officer, on=on, at=at, actor=actor, expected_seq=expected_seq
+        )
 
     def record_check(
         self,
@@ -340,28 +276,18 @@ class CaseService:
         """Record that a check was made, when, and what it found. Recording it again is an
         amendment (`amend`, with a `reason`) that keeps the earlier outcome.
         """
-
-        def blank() -> object:
-            decide.require_text(
-                outcome,
-                "say what the check found: --outcome TEXT or --outcome-file PATH (not blank)",
-            )
-            free_text.check_free_text(outcome, what="outcome")
-            return free_text.reason_with(amend, reason, flag="--amend")
-
-        with self._command(
-            Command.check,
+        return check_commands.record_check(
+            self,
             case_id,
-            actor=actor,
+            check_id,
             on=on,
             at=at,
+            actor=actor,
+            outcome=outcome,
             expected_seq=expected_seq,
-            before=blank,
-        ) as (uow, sit):
-            draft = decide.record_check(
-                sit, check_id, outcome, amend=amend, reason=(reason or "").strip()
-            )
-            return self._write(uow, sit, draft)
+            amend=amend,
+            reason=reason,
+        )
 
     def waive_check(
         self,
@@ -377,22 +303,16 @@ class CaseService:
         """Waive a check, with the reason, as a role in its `waived_by`: it then counts as done
         for the steps that require it and is no longer outstanding.
         """
-
-        def said() -> object:
-            return free_text.check_free_text(reason, what="reason") if reason.strip() else None
-
-        with self._command(
-            Command.waive,
+        return check_commands.waive_check(
+            self,
             case_id,
-            actor=actor,
+            check_id,
+            reason=reason,
             on=on,
             at=at,
+            actor=actor,
             expected_seq=expected_seq,
-            before=said,
-        ) as (uow, sit):
-            from engine.cases.waivers import waive_check
-
-            return self._write(uow, sit, waive_check(sit, check_id, reason))
+        )
 
     def set_fact(
         self,
@@ -408,13 +328,13 @@ class CaseService:
         """Record a fact about the case, typed as the process declares it (a text fact as free
         text: capped, no control characters or bidirectional overrides).
         """
-        with self._command(
-            Command.fact, case_id, actor=actor, on=on, at=at, expected_seq=expected_seq
+        with begin_command(
+            self, Command.fact, case_id, actor=actor, on=on, at=at, expected_seq=expected_seq
         ) as (uow, sit):
             draft = decide.set_fact(sit, name, value)  # typed first: its refusals come first
             if isinstance(value, str) and value.strip():
                 free_text.check_free_text(value, what=f"value of {name}")
-            return self._write(uow, sit, draft)
+            return write(uow, sit, draft)
 
     def add_note(
         self,
@@ -432,7 +352,8 @@ class CaseService:
             decide.require_text(text, "a note needs some text")
             return free_text.check_free_text(text, what="note")
 
-        with self._command(
+        with begin_command(
+            self,
             Command.note,
             case_id,
             actor=actor,
@@ -441,7 +362,7 @@ class CaseService:
             expected_seq=expected_seq,
             before=blank,
         ) as (uow, sit):
-            return self._write(uow, sit, decide.add_note(sit, text))
+            return write(uow, sit, decide.add_note(sit, text))
 
     # -- the engine's own commands ---------------------------------------------------------
 
@@ -458,8 +379,8 @@ class CaseService:
         actor: Actor,
     ) -> CommandResult:
         """Record on the case that a letter was rendered and filed, with its template version."""
-        with self._command(Command.letter, case_id, actor=actor, on=on, at=at) as (uow, sit):
-            return self._write(
+        with begin_command(self, Command.letter, case_id, actor=actor, on=on, at=at) as (uow, sit):
+            return write(
                 uow,
                 sit,
                 decide.file_letter(
@@ -487,9 +408,9 @@ class CaseService:
         """
         from engine.cases.letter_checks import record_letter_check
 
-        with self._command(Command.check, case_id, actor=actor, on=on, at=at) as (uow, sit):
+        with begin_command(self, Command.check, case_id, actor=actor, on=on, at=at) as (uow, sit):
             draft = record_letter_check(sit, check_id, template=template, document_id=document_id)
-            return None if draft is None else self._write(uow, sit, draft)
+            return None if draft is None else write(uow, sit, draft)
 
     def append_admin(
         self,
@@ -506,10 +427,10 @@ class CaseService:
         """Append a records-management event (purge, legal hold): needs `admin`, not a
         process role; `check` may refuse once the case is locked. Timers are untouched.
         """
-        with self._command(Command.admin, case_id, actor=actor, on=on, at=at) as (uow, sit):
+        with begin_command(self, Command.admin, case_id, actor=actor, on=on, at=at) as (uow, sit):
             if check is not None:
                 check(sit.case)
-            return self._write(uow, sit, decide.records_event(sit, Command.admin, kind, data, rule))
+            return write(uow, sit, decide.records_event(sit, Command.admin, kind, data, rule))
 
     def migrate(
         self,
@@ -530,12 +451,19 @@ class CaseService:
         `data` is the event's data (`migration.migration_data`); timers in `settled` already
         fired or lapsed in this stay in the state and are not armed again.
         """
-        with self._command(
-            Command.migrate, case_id, actor=actor, on=on, at=at, expected_seq=expected_seq, to=to
+        with begin_command(
+            self,
+            Command.migrate,
+            case_id,
+            actor=actor,
+            on=on,
+            at=at,
+            expected_seq=expected_seq,
+            to=to,
         ) as (uow, sit):
             draft = decide.records_event(sit, Command.migrate, EventKind.migration, data, rule)
             uow.publish(to, at)
-            result = self._write(uow, sit, draft)
+            result = write(uow, sit, draft)
             if settled:
                 uow.cancel_armed(case_id, result.case.seq, settled)
         return result
@@ -553,13 +481,11 @@ class CaseService:
         """Append an event the engine records on its own account, such as `deadline_moved`
         after a calendar reload (who loaded it goes in `data`); the case's timers are untouched.
         """
-        with self._command(Command.system, case_id, actor=SCHEDULER_ACTOR, on=on, at=at) as (
+        with begin_command(self, Command.system, case_id, actor=SCHEDULER_ACTOR, on=on, at=at) as (
             uow,
             sit,
         ):
-            return self._write(
-                uow, sit, decide.records_event(sit, Command.system, kind, data, rule)
-            )
+            return write(uow, sit, decide.records_event(sit, Command.system, kind, data, rule))
 
     def fire_timer_in(
         self,

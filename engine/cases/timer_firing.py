@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Connection
 
 from engine.cases import timer_decision
+from engine.cases.commanding import situation, write
 from engine.cases.decide import SCHEDULER_ACTOR
 from engine.cases.events import as_date
 from engine.cases.projection import CaseState
@@ -44,7 +45,7 @@ def fire_timer_in(
         if timer["state"] in states
         else None
     )
-    sit = service._situation(uow, case, compiled, SCHEDULER_ACTOR, as_date(timer["due_date"]), at)
+    sit = situation(service, uow, case, compiled, SCHEDULER_ACTOR, as_date(timer["due_date"]), at)
     outcome = timer_decision.fire_timer(sit, timer, tdef)
     # The claim is guarded by status = 'pending': a timer another sweeper has already dealt
     # with is skipped before anything is written, so nothing fires twice.
@@ -56,7 +57,7 @@ def fire_timer_in(
         )
     if not uow.settle_timer(timer["key"], outcome.status, case.seq + 1):
         return "skipped"
-    result = service._write(uow, sit, outcome.draft)
+    result = write(uow, sit, outcome.draft)
     if cases is not None:
         cases[case.id] = result.case
     return outcome.status
