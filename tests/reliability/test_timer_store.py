@@ -171,7 +171,7 @@ def test_a_timer_whose_step_cannot_be_taken_does_not_stall_the_others(
     # before a calendar was shortened) still reach the sweep, so open them as that release did,
     # on its fallback calendar london-2024-25, whose last school year is 2024-25.
     monkeypatch.setattr(
-        "engine.cases.service.refuse_unplaceable_case", lambda *args, **kwargs: None
+        "engine.cases.opening.refuse_unplaceable_case", lambda *args, **kwargs: None
     )
     store = open_store(db_url)
     service = CaseService(store, registry)
