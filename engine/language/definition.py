@@ -84,9 +84,24 @@ class DayWindowDefinition(Strict):
 DayWindow = Annotated[DayWindowDefinition, BeforeValidator(_parse_days)]
 
 
+class RuleBasis(StrEnum):
+    """Why a rule binds: the LA's written policy, the law, or the LA's own choice beyond both."""
+
+    policy = "policy"
+    """The LA's policy (cite its section): e.g. Camden CME Policy 2023-24 section 4.3."""
+    law = "law"
+    """A regulation, a section of an Act, or statutory guidance (cite it)."""
+    la_choice = "la_choice"
+    """The LA's own practice, asked of by neither policy nor law: named in `la_choices` and
+    switched off there without touching the rule."""
+
+
 class SourceDefinition(Strict):
     """Where a rule comes from, so an auditor can follow it back."""
 
+    basis: RuleBasis | None = None
+    """Whether the rule is policy, law or the LA's own choice (shown in `cme process show` and
+    in refusals)."""
     document: str | None = None
     """The policy or regulation, e.g. "Camden CME Policy 2023-24"; defaults to the process's."""
     section: str
@@ -270,6 +285,9 @@ class CheckDefinition(Strict):
     escalate_to: Identifier | None = None
     """Role told the morning after the window's last school day if it is still outstanding;
     defaults to its stage's `escalate_to`."""
+    la_choice: Identifier | None = None
+    """The LA choice (a key of the process's `la_choices`) this check belongs to: expected only
+    while that choice is switched on."""
     source: Source | None = None
 
 
@@ -291,6 +309,9 @@ class ActionDefinition(Strict):
     records_check: Identifier | None = None
     """For letters: the check that sending (or posting) this letter records, with the letter as
     its evidence (e.g. first_formal_letter_sent)."""
+    la_choice: Identifier | None = None
+    """The LA choice (a key of the process's `la_choices`) this action belongs to: requested
+    only while that choice is switched on."""
     source: Source | None = None
 
 
@@ -301,6 +322,11 @@ class ConditionDefinition(Strict):
     """A CEL expression over the declared facts, `checks.<id>` (bool) and `case_day` (int)."""
     says: str
     """The condition in words, shown when it fails (e.g. "absent 20 or more school days")."""
+    source: Source | None = None
+    """Where the condition comes from and on what basis (policy, law, LA choice)."""
+    la_choice: Identifier | None = None
+    """The LA choice (a key of the process's `la_choices`) this condition belongs to: it holds
+    only while that choice is switched on."""
 
 
 def _parse_condition(value: Any) -> Any:
@@ -430,6 +456,19 @@ class StateDefinition(Strict):
     note: str | None = None
 
 
+class LaChoiceDefinition(Strict):
+    """A rule the LA adds of its own accord, beyond its policy and the law, and its switch."""
+
+    says: str
+    """The choice in words (e.g. "refer school leavers at risk of NEET to Connexions before
+    removal")."""
+    applies: bool = True
+    """Switched on (true) or off (false): conditions, checks and actions naming this choice
+    hold only while it is on."""
+    why: str | None = None
+    """Why the LA chose it."""
+
+
 class ApplicabilityDefinition(Strict):
     """Which cases a version applies to (its transitional provision)."""
 
@@ -466,6 +505,9 @@ class ProcessDefinition(Strict):
     """The policy or law this process encodes."""
     description: str | None = None
     applies: ApplicabilityDefinition = Field(default_factory=ApplicabilityDefinition)
+    la_choices: dict[Identifier, LaChoiceDefinition] = Field(default_factory=dict)
+    """Rules the LA adds beyond its policy and the law, each switchable here; a condition,
+    check or action names one with `la_choice:`."""
     compulsory_school_age_only: bool = True
     """Open cases only for children of compulsory school age on Day 1 (the CME duty); false
     where the policy also covers younger children (roll returns, a nursery pupil leaving)."""
