@@ -29,6 +29,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "admin": ("engine.cli.admin", "admin", "Roles, retention, legal hold, keys, backups."),
     "init": ("engine.cli.init", "init", "Make a new deployment: config, keys, database."),
     "doctor": ("engine.cli.doctor", "doctor", "Health checks; exit 0/1/2 for monitoring."),
+    "serve": ("engine.cli.serve", "serve", "The web service for the CME team, in a browser."),
 }
 
 

@@ -158,6 +158,12 @@ def _add_case_progress(conn: Connection) -> None:
     _add_column(conn, "cme_case", "progress", "TEXT NOT NULL DEFAULT '{}'")
 
 
+def _add_web_accounts(conn: Connection) -> None:
+    from engine.store.tables import web_account_table
+
+    web_account_table.create(conn, checkfirst=True)
+
+
 SCHEMA_STEPS: list[tuple[str, Callable[[Connection], None]]] = [
     ("create tables", _create_all),
     ("documents filed with cases; import ledger", _create_documents_and_import_ledger),
@@ -169,6 +175,7 @@ SCHEMA_STEPS: list[tuple[str, Callable[[Connection], None]]] = [
     ("blind index of cases for finding them", _add_case_index),
     ("pending process versions and their commencement", _allow_pending_process_versions),
     ("checks outstanding across stages: case progress", _add_case_progress),
+    ("web service accounts", _add_web_accounts),
 ]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Column, Date, Index, Integer, LargeBinary, Table, UniqueConstraint
+from sqlalchemy import Boolean, Column, Date, Index, Integer, LargeBinary, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
@@ -337,6 +337,21 @@ case_index_key_table = Table(
     _metadata,
     Column("key_id", AutoString, primary_key=True),
     _when("made_at"),
+)
+
+web_account_table = Table(
+    # Who may sign in to the web service (engine/web/accounts.py): a local account keeps an
+    # argon2 hash of its password; an account signed in through the council's identity provider
+    # (OpenID Connect) keeps none. `school` limits a school's user to the cases it notified.
+    "web_account",
+    _metadata,
+    Column("name", AutoString, primary_key=True),
+    Column("role", AutoString, nullable=False),
+    Column("password_hash", AutoString, nullable=True),
+    Column("school", AutoString, nullable=True),
+    Column("disabled", Boolean, nullable=False, default=False),
+    _when("created_at"),
+    Column("created_by", AutoString, nullable=False),
 )
 
 
