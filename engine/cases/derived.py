@@ -18,6 +18,9 @@ Which days count (processes/README.md, "How a count is defined"):
 - `age_on` from D (date of birth) to B: whole years attained on or before B, a birthday being
   attained at the start of its day (29 February counts as 1 March in other years, as
   `engine.time.school_age.birthday` says). 0 when B is before D.
+- `school_leaving_date` from D (date of birth): the last day of compulsory school age, the last
+  Friday in June of the school year (1 September to 31 August) in which they turn 16
+  (`engine.time.school_age.compulsory_school_age`). No calendar is read.
 
 School days are the case's calendar's: for a process the school runs it is the pupil's school's
 calendar (its own INSET and closure days overlaid on the authority's), else the authority's.
@@ -40,7 +43,7 @@ from engine.language.definition import (
 from engine.language.derived import Count, how_counted
 from engine.language.outline import CountOutline
 from engine.time.calendar import SchoolCalendar
-from engine.time.school_age import birthday
+from engine.time.school_age import birthday, compulsory_school_age
 
 _ONE_DAY = dt.timedelta(days=1)
 
@@ -110,6 +113,8 @@ def count(
         if derived.count == DerivedCount.school_days_after:
             assert derived.days is not None
             return school_days_after(cal, start, derived.days)
+        if derived.count == DerivedCount.school_leaving_date:
+            return compulsory_school_age(start)[1]
     except CalendarError as exc:
         raise CalendarError(f"{name} cannot be counted: {exc}") from None
     assert end is not None

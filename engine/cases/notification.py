@@ -200,6 +200,9 @@ def case_facts(form: NotificationForm, child: Child, *, on: dt.date) -> dict[str
     }
     if child.ground:
         facts["ground"] = child.ground
+    # A process may count from the birth date (e.g. the school leaving date for 2024 Ground L);
+    # it keeps it only if it declares `date_of_birth`, as a personal fact.
+    facts["date_of_birth"] = child.date_of_birth.isoformat()
     if form.date_of_last_attendance:
         facts["date_of_last_attendance"] = form.date_of_last_attendance.isoformat()
     if form.date_of_last_contact:

@@ -163,6 +163,9 @@ class DerivedCount(StrEnum):
     """int: whole calendar months from `from` to `to`."""
     age_on = "age_on"
     """int: age in whole years on `to` of a person born on `from`."""
+    school_leaving_date = "school_leaving_date"
+    """date: the day a person born on `from` ceases to be of compulsory school age, the last
+    Friday in June of the school year in which they turn 16 (Education Act 1996 s.8)."""
 
 
 DERIVED_SOURCES = frozenset({"effective_date", "opened_on"})
@@ -174,15 +177,16 @@ class DerivedDefinition(Strict):
     """How the engine counts a fact from dates recorded on the case; nobody types it."""
 
     count: DerivedCount
-    """school_days_between (int), school_days_after (date), months_between (int) or age_on
-    (int). School days are the case's calendar's (for a process the school runs, the pupil's
-    school's calendar with its own INSET and closure days)."""
+    """school_days_between (int), school_days_after (date), months_between (int), age_on
+    (int) or school_leaving_date (date). School days are the case's calendar's (for a process
+    the school runs, the pupil's school's calendar with its own INSET and closure days)."""
     from_: Identifier = Field(alias="from")
     """The date counted from: a date fact recorded on the case, or `opened_on` (Day 1) or
-    `effective_date` (the day the step takes effect). For age_on, the date of birth."""
+    `effective_date` (the day the step takes effect). For age_on and school_leaving_date, the
+    date of birth."""
     to: Identifier | None = None
-    """The date counted to (not for school_days_after): a date fact, `opened_on` or
-    `effective_date`."""
+    """The date counted to (not for school_days_after or school_leaving_date): a date fact,
+    `opened_on` or `effective_date`."""
     days: int | None = Field(default=None, ge=1, le=400)
     """For school_days_after: how many school days after `from` (e.g. 15 for the last day to
     apply for an independent review panel)."""
@@ -197,6 +201,11 @@ class DerivedDefinition(Strict):
                 raise ValueError("school_days_after needs `days`: how many school days after")
             if self.to is not None:
                 raise ValueError("school_days_after counts `days` from `from`; it takes no `to`")
+        elif self.count == DerivedCount.school_leaving_date:
+            if self.to is not None or self.days is not None:
+                raise ValueError(
+                    "school_leaving_date is counted from the date of birth alone: no `to` or `days`"
+                )
         else:
             if self.to is None:
                 raise ValueError(f"{self.count.value} needs `to`: the date it counts to")
@@ -213,8 +222,11 @@ class DerivedDefinition(Strict):
 
     @property
     def result_type(self) -> FactType:
-        """The type of the value counted: a date for school_days_after, else a whole number."""
-        return FactType.date if self.count == DerivedCount.school_days_after else FactType.int
+        """The type of the value counted: a date for school_days_after and school_leaving_date,
+        else a whole number.
+        """
+        dated = (DerivedCount.school_days_after, DerivedCount.school_leaving_date)
+        return FactType.date if self.count in dated else FactType.int
 
 
 class FactDefinition(Strict):

@@ -32,7 +32,7 @@ class Count(Protocol):
 
     @property
     def count(self) -> str:
-        """school_days_between, school_days_after, months_between or age_on."""
+        """school_days_between, school_days_after, months_between, age_on or school_leaving_date."""
 
     @property
     def from_(self) -> str:
@@ -87,6 +87,11 @@ def how_counted(derived: Count) -> str:
         return f"the date {derived.days} school days after {derived.from_}, on the case's calendar"
     if derived.count == DerivedCount.months_between:
         return f"the whole calendar months from {derived.from_} to {derived.to}"
+    if derived.count == DerivedCount.school_leaving_date:
+        return (
+            f"the last Friday in June of the school year in which a person born on "
+            f"{derived.from_} turns 16 (the end of compulsory school age)"
+        )
     return f"the age in whole years on {derived.to} of a person born on {derived.from_}"
 
 

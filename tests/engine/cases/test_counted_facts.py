@@ -140,6 +140,32 @@ def test_with_counts_counts_from_recorded_dates_and_the_day_judged(london) -> No
     assert only == {"first": "2024-12-02", "absent": 5}
 
 
+@pytest.mark.parametrize(
+    ("born", "leaves"),
+    [
+        # IPSEA's example: born 23 September 2007, 16 in the 2023-24 school year.
+        (D(2007, 9, 23), D(2024, 6, 28)),
+        # 16 on 31 August 2024, still the 2023-24 school year: leaves before turning 16.
+        (D(2008, 8, 31), D(2024, 6, 28)),
+        # 16 on 1 September 2024: the 2024-25 school year, so the June after.
+        (D(2008, 9, 1), D(2025, 6, 27)),
+    ],
+)
+def test_school_leaving_date_is_the_last_friday_of_june_of_the_year_they_turn_16(
+    london, born: dt.date, leaves: dt.date
+) -> None:
+    derived = DerivedDefinition.model_validate({"count": "school_leaving_date", "from": "born"})
+    assert derived.result_type.value == "date"
+    assert count("leaves", derived, {"born": born}, london) == leaves
+
+
+def test_school_leaving_date_takes_no_to() -> None:
+    with pytest.raises(ValueError, match="date of birth alone"):
+        DerivedDefinition.model_validate(
+            {"count": "school_leaving_date", "from": "born", "to": "effective_date"}
+        )
+
+
 def test_a_date_the_calendar_does_not_cover_names_the_count(london) -> None:
     derived = DerivedDefinition.model_validate(
         {"count": "school_days_between", "from": "first", "to": "second"}
