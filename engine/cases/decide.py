@@ -272,6 +272,11 @@ def take_step(
                 GuardFailed(
                     step=trig.id,
                     failed=[c.says for c in failing],
+                    # Each rule's basis: policy, law, or an LA choice and where to switch it off.
+                    bases=[
+                        c.basis.refusal_words(definition.id) if c.basis is not None else None
+                        for c in failing
+                    ],
                     facts={n: facts.get(n, context.get(n)) for n in names},
                     read=condition_words.read_words(
                         failing,

@@ -179,6 +179,7 @@ def show(name: str, version: int | None, db_url: str | None, as_json: bool) -> N
                 "transitions": [
                     {"source": s, "trigger": t, "dest": d} for s, t, d in edges(loaded.definition)
                 ],
+                "switched_off": _switched_off(loaded),
             }
         )
         return
@@ -382,6 +383,7 @@ def _emit(text: str, output: str | None) -> None:
 
 def _print_summary(loaded: LoadedProcess, commenced: dt.date | None = None) -> None:  # noqa: C901 (one line per part of a process summary)
     from rich.console import Console
+    from rich.markup import escape
 
     from engine.language.diagram import timer_when
 
@@ -430,8 +432,11 @@ def _print_summary(loaded: LoadedProcess, commenced: dt.date | None = None) -> N
             name += "\n(initial)"
         if state.terminal:
             name += "\n(terminal)"
+        name += f"\n({_basis(defn, state.ref)})"
         checklist = "\n".join(
-            f"{'•' if c.required else '◦'} {c.id}" + (f" ({c.days})" if c.days else "")
+            f"{'•' if c.required else '◦'} {c.id}"
+            + (f" ({c.days})" if c.days else "")
+            + f" — {_basis(defn, c.source, c.la_choice, state.ref)}"
             for c in state.checklist
         )
         timers = "\n".join(
@@ -450,18 +455,71 @@ def _print_summary(loaded: LoadedProcess, commenced: dt.date | None = None) -> N
             who += ", or a timer"
         needs = [f"check {c}" for c in trig.requires_checks]
         needs += [f"fact {f}" for f in trig.requires_facts]
-        needs += [g.says for g in trig.guards]
+        needs += [
+            f"{escape(g.says)} ({_basis(defn, g.source, g.la_choice, trig.ref)})"
+            for g in trig.guards
+        ]
+        needs += [
+            f"does: {escape(a.wording)} ({_basis(defn, a.source, a.la_choice, trig.ref)})"
+            for a in trig.actions
+            if a.la_choice is not None
+        ]
         steps.add_row(
-            f"[bold]{trig.id}[/bold]\n{trig.title}",
+            f"[bold]{trig.id}[/bold]\n{trig.title}\n({_basis(defn, trig.ref)})",
             f"{source} → {trig.dest or '(stays in its state)'}",
             who,
             "\n".join(needs),
         )
     console.print(steps)
+    _print_choices(console, loaded)
     if defn.questions:
         console.print("[bold]Questions for the policy owner[/bold]")
         for question in defn.questions:
             console.print(f"  • {question}")
+
+
+def _basis(defn: Any, source: Any, la_choice: str | None = None, within: Any = None) -> str:
+    """A rule's basis in words, escaped for rich: `law: …`, `policy: …`, `LA choice: …`."""
+    from rich.markup import escape
+
+    from engine.language.basis import basis_of, basis_words
+
+    return str(escape(basis_words(basis_of(defn, source, la_choice=la_choice, within=within))))
+
+
+def _print_choices(console: Any, loaded: LoadedProcess) -> None:
+    """The LA's own choices: each switch, and what it governs; a switched-off one's rules are
+    listed as dropped (the running definition no longer has them).
+    """
+    from rich.markup import escape
+
+    from engine.language.la_choices import governed
+
+    written = loaded.as_written
+    if not written.la_choices:
+        return
+    rules = governed(written)
+    table = _table("LA choices (beyond the policy and the law)", "choice", "switch", "governs")
+    for key, choice in written.la_choices.items():
+        about = f"[bold]{key}[/bold]\n{escape(choice.says)}"
+        if choice.why:
+            about += f"\nWhy: {escape(choice.why)}"
+        switch = "on" if choice.applies else "switched off"
+        mark = "" if choice.applies else "(switched off, dropped) "
+        table.add_row(about, switch, "\n".join(f"{mark}{escape(r)}" for r in rules.get(key, [])))
+    console.print(table)
+    console.print(
+        f"Switch a choice off with `applies: false` under la_choices in "
+        f"processes/{written.id}.yaml (and raise the version)."
+    )
+
+
+def _switched_off(loaded: LoadedProcess) -> dict[str, list[str]]:
+    """The switched-off LA choices and the rules each drops, for `--json`."""
+    from engine.language.la_choices import governed, switched_off
+
+    rules = governed(loaded.as_written)
+    return {key: rules.get(key, []) for key in sorted(switched_off(loaded.as_written))}
 
 
 def _table(title: str, *columns: str, lines: bool = False) -> Table:

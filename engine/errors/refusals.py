@@ -221,12 +221,15 @@ class GuardFailed(CommandRefused):
         unset: Collection[str] = (),
         read: Collection[str] | None = None,
         described: Mapping[str, str] | None = None,
+        bases: Collection[str | None] | None = None,
     ) -> None:
         self.step = step
         self.failed = failed
         self.facts = dict(facts)
         self.unset = list(unset)
         self.read = list(read) if read is not None else None
+        self.bases = list(bases) if bases is not None else [None] * len(failed)
+        """Each failing condition's basis in words ("law: Regulation 9(1)(h)"), or None."""
         if self.unset:
             about = described or {}
             message = f"{step} needs these facts recorded first: " + "; ".join(
@@ -234,14 +237,19 @@ class GuardFailed(CommandRefused):
             )
         elif self.read is not None:
             message = f"{step} refused: " + "; ".join(
-                f"condition not met: {says}" + (f" ({values})" if values else "")
-                for says, values in zip(failed, self.read, strict=True)
+                f"condition not met: {says}"
+                + (f" ({values})" if values else "")
+                + (f" ({basis})" if basis else "")
+                for says, values, basis in zip(failed, self.read, self.bases, strict=True)
             )
         else:
             shown = "; ".join(f"{n}: {_show(v)}" for n, v in self.facts.items())
             message = (
                 f"{step} refused: "
-                + "; ".join(f"condition not met: {says}" for says in failed)
+                + "; ".join(
+                    f"condition not met: {says}" + (f" ({basis})" if basis else "")
+                    for says, basis in zip(failed, self.bases, strict=True)
+                )
                 + (f" ({shown})" if shown else "")
             )
         super().__init__(message)

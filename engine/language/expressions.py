@@ -18,10 +18,13 @@ import datetime as dt
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import InputError, suggest
 from engine.language.definition import RESERVED_NAMES, ConditionDefinition, FactDefinition, FactType
+
+if TYPE_CHECKING:
+    from engine.language.basis import Basis
 
 CEL_KEYWORDS = frozenset(
     {
@@ -146,6 +149,8 @@ class CompiledCondition:
     """Check ids it reads by name, or None when it reads `checks` as a whole (e.g. `size()`)."""
     constant: bool | None = None
     """Set when every probe value gave the same answer: a hint the condition may be mistyped."""
+    basis: Basis | None = None
+    """Why the condition binds (policy, law, LA choice), set by the loader: a refusal says it."""
     _program: Any = field(default=None, repr=False)
     _fact_order: tuple[str, ...] = field(default=(), repr=False)
 

@@ -14,9 +14,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 from engine.errors import Issue, suggest
-from engine.language.definition import ProcessDefinition, StateDefinition, TimerDefinition
+from engine.language.definition import (
+    ActionDefinition,
+    CheckDefinition,
+    ConditionDefinition,
+    ProcessDefinition,
+    RuleBasis,
+    SourceDefinition,
+    StateDefinition,
+    TimerDefinition,
+)
 from engine.language.expressions import CompiledCondition
-from engine.language.loader import LoadedProcess
+from engine.language.loader import PACKAGE, LoadedProcess
 from engine.language.windows import check_window, escalation_id, escalation_role, start_steps
 
 Severity = Literal["error", "warning"]
@@ -27,6 +36,8 @@ class LintIssue(Issue):
     """An `Issue` with a severity: errors make `cme process lint` exit 1, warnings do not."""
 
     severity: Severity = "error"
+    code: str | None = None
+    """What kind of problem, where a caller sorts them (e.g. `unmarked_basis`)."""
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.column}: {self.severity}: {self.message}"
@@ -69,10 +80,11 @@ class _Linter:
         *,
         severity: Severity = "error",
         at_key: bool = False,
+        code: str | None = None,
     ) -> None:
         base = self.loaded.issue(loc, message, at_key=at_key)
         self.issues.append(
-            LintIssue(base.path, base.line, base.column, base.message, severity=severity)
+            LintIssue(base.path, base.line, base.column, base.message, severity=severity, code=code)
         )
 
     def run(self) -> None:
@@ -86,6 +98,9 @@ class _Linter:
         self._escalations()
         self._names()
         self._constant_guards()
+        self._la_choices()
+        if self.loaded.path.startswith(f"{PACKAGE}/"):
+            self._unmarked()
 
     def _reachable_from(self, start: str) -> set[str]:
         seen = {start}
@@ -401,3 +416,105 @@ class _Linter:
                     "tried; check the types (CEL never converts: 20 is not '20')",
                     severity="warning",
                 )
+
+    # -- rule basis and LA choices ----------------------------------------------------------
+
+    def _choice_rules(
+        self,
+    ) -> list[
+        tuple[tuple[str | int, ...], ActionDefinition | CheckDefinition | ConditionDefinition]
+    ]:
+        """Every rule that may name an LA choice (conditions, checks, actions), with its place."""
+        rules: list[
+            tuple[tuple[str | int, ...], ActionDefinition | CheckDefinition | ConditionDefinition]
+        ] = []
+        for name, state in self.defn.states.items():
+            base: tuple[str | int, ...] = ("states", name)
+            rules += [((*base, "checklist", i), c) for i, c in enumerate(state.checklist)]
+            rules += [((*base, "on_enter", i), a) for i, a in enumerate(state.on_enter)]
+            for i, timer in enumerate(state.timers):
+                rules += [((*base, "timers", i, "when", j), w) for j, w in enumerate(timer.when)]
+        for i, trig in enumerate(self.defn.triggers):
+            rules += [(("triggers", i, "guards", j), g) for j, g in enumerate(trig.guards)]
+            rules += [(("triggers", i, "actions", j), a) for j, a in enumerate(trig.actions)]
+        return rules
+
+    def _la_choices(self) -> None:
+        """A rule naming an LA choice the process does not declare, or marked `basis: la_choice`
+        without naming one (it could not be switched off), or naming one while its source says
+        policy or law.
+        """
+        choices = self.defn.la_choices
+        for loc, rule in self._choice_rules():
+            basis = rule.source.basis if rule.source is not None else None
+            if rule.la_choice is not None and rule.la_choice not in choices:
+                self.add(
+                    (*loc, "la_choice"),
+                    f"unknown LA choice {rule.la_choice!r}: declare it under `la_choices:` "
+                    "(says, applies, why)" + suggest(rule.la_choice, choices, what="LA choices"),
+                )
+            elif rule.la_choice is None and basis is RuleBasis.la_choice:
+                self.add(
+                    (*loc, "source", "basis"),
+                    "this rule's basis is la_choice but it names no choice: add `la_choice: "
+                    "<key>` (a key of `la_choices`) so the LA can switch it off",
+                )
+            elif rule.la_choice is not None and basis not in (None, RuleBasis.la_choice):
+                assert basis is not None
+                self.add(
+                    (*loc, "source", "basis"),
+                    f"this rule names LA choice {rule.la_choice!r} but its source says basis "
+                    f"{basis.value}: a rule the policy or the law asks for cannot be switched "
+                    "off; drop `la_choice:` or the basis",
+                )
+        refs: list[tuple[tuple[str | int, ...], SourceDefinition | None]] = [
+            (("triggers", i, "ref"), t.ref) for i, t in enumerate(self.defn.triggers)
+        ]
+        refs += [(("states", n, "ref"), s.ref) for n, s in self.defn.states.items()]
+        refs += [(("facts", n, "source"), f.source) for n, f in self.defn.facts.items()]
+        for loc, src in refs:
+            if src is not None and src.basis is RuleBasis.la_choice:
+                self.add(
+                    (*loc, "basis"),
+                    "only a condition, a check or an action can be an LA choice (it names one "
+                    "with `la_choice:`, and the LA switches it off in `la_choices`); mark the "
+                    "parts the LA chose instead",
+                )
+
+    def _unmarked(self) -> None:
+        """A shipped rule that says no basis, not even through the step or stage it sits in: a
+        warning, so a policy owner sees what is still unmarked.
+        """
+        hint = "say `basis: policy`, `basis: law` or name an `la_choice:`"
+        for i, trig in enumerate(self.defn.triggers):
+            if trig.ref.basis is None:
+                self.add(
+                    ("triggers", i, "ref"),
+                    f"step {trig.id!r} does not say its basis (in its `ref`): {hint}",
+                    severity="warning",
+                    code="unmarked_basis",
+                )
+                for j, guard in enumerate(trig.guards):
+                    if _basis(guard.source) is None and guard.la_choice is None:
+                        self.add(
+                            ("triggers", i, "guards", j),
+                            f"guard of {trig.id!r} ({guard.says}) does not say its basis: {hint}",
+                            severity="warning",
+                            code="unmarked_basis",
+                        )
+        for name, state in self.defn.states.items():
+            if state.ref.basis is not None:
+                continue
+            for j, check in enumerate(state.checklist):
+                if _basis(check.source) is None and check.la_choice is None:
+                    self.add(
+                        ("states", name, "checklist", j, "id"),
+                        f"check {check.id!r} does not say its basis (nor does its stage "
+                        f"{name!r}'s `ref`): {hint}",
+                        severity="warning",
+                        code="unmarked_basis",
+                    )
+
+
+def _basis(source: SourceDefinition | None) -> RuleBasis | None:
+    return source.basis if source is not None else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -22,10 +22,12 @@ from pydantic import ValidationError
 
 from engine.errors import DefinitionError, Issue, suggest
 from engine.language import definition
+from engine.language.basis import basis_of
 from engine.language.definition import ProcessDefinition
 from engine.language.expressions import CompiledCondition, compile_condition
+from engine.language.la_choices import switched_off, with_choices
 from engine.language.references import References, issue_at
-from engine.language.windows import generated_timers, with_windows
+from engine.language.windows import with_windows
 from engine.language.yamlsafe import Document, PathKey, load_yaml, pydantic_issues
 
 PACKAGE = "processes"
@@ -101,29 +103,62 @@ def load_process_text(text: str, path: str) -> LoadedProcess:
     issues = list(dict.fromkeys(issues))
     if issues or defn is None:
         raise DefinitionError(issues)
-    # One window, one place: the engine runs the timers the windows generate as well.
-    running = with_windows(defn)
-    conditions = dict(checker.timer_conditions)
-    for timers in generated_timers(defn).values():
-        for timer in timers:
-            conditions.setdefault(
-                timer.id,
-                tuple(
-                    compile_condition(c, facts=checker.facts, checks=checker.checks)
-                    for c in timer.when
-                ),
-            )
+    # One switch, one place: an LA choice switched off is dropped before anything reads the
+    # definition; then one window, one place: the engine runs the timers the windows generate.
+    running = with_windows(with_choices(defn))
+    guards, conditions = _running_conditions(
+        defn, running, checker.trigger_guards, checker.timer_conditions
+    )
     return LoadedProcess(
         definition=running,
         path=path,
         text=text,
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        trigger_guards=checker.trigger_guards,
+        trigger_guards=guards,
         timer_conditions=conditions,
         document=doc,
         key_marks=key_marks,
         written=defn,
     )
+
+
+def _running_conditions(
+    written: ProcessDefinition,
+    running: ProcessDefinition,
+    trigger_guards: Mapping[str, tuple[CompiledCondition, ...]],
+    timer_conditions: Mapping[str, tuple[CompiledCondition, ...]],
+) -> tuple[dict[str, tuple[CompiledCondition, ...]], dict[str, tuple[CompiledCondition, ...]]]:
+    """The compiled conditions of the definition the engine runs: a switched-off choice's
+    dropped, each with its basis (its own `source`, else its step's or stage's `ref`).
+    """
+    off = switched_off(written)
+    guards: dict[str, tuple[CompiledCondition, ...]] = {}
+    for trig in written.triggers:
+        compiled = trigger_guards.get(trig.id, ())
+        guards[trig.id] = tuple(
+            replace(c, basis=basis_of(written, g.source, la_choice=g.la_choice, within=trig.ref))
+            for g, c in zip(trig.guards, compiled, strict=True)
+            if g.la_choice is None or g.la_choice not in off
+        )
+    conditions: dict[str, tuple[CompiledCondition, ...]] = {}
+    for state in written.states.values():
+        for timer in state.timers:
+            compiled = timer_conditions.get(timer.id, ())
+            conditions[timer.id] = tuple(
+                replace(
+                    c, basis=basis_of(written, w.source, la_choice=w.la_choice, within=timer.ref)
+                )
+                for w, c in zip(timer.when, compiled, strict=True)
+                if w.la_choice is None or w.la_choice not in off
+            )
+    checks = set(written.checks())
+    for state in running.states.values():
+        for timer in state.timers:
+            if timer.id not in conditions:
+                conditions[timer.id] = tuple(
+                    compile_condition(c, facts=written.facts, checks=checks) for c in timer.when
+                )
+    return guards, conditions
 
 
 def load_process_file(path: ProcessPath) -> LoadedProcess:

@@ -52,11 +52,21 @@ def test_validate_and_lint_are_clean_from_the_cli() -> None:
     assert validate.stdout.count(": ok: ") == len(SHIPPED)
     result = runner.invoke(cli, ["process", "lint"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.count("lint clean") == len(SHIPPED)
+    assert ": error: " not in result.output
+    # A file still marking its rules' basis is listed with its warnings, not as lint clean.
+    assert result.stdout.count("lint clean") + result.stdout.count(" 0 errors, ") == len(SHIPPED)
+
+
+MARKED = {"untraceable_cme", "school_checks"}
+"""Processes whose every rule says its basis (policy, law or LA choice), issue 14."""
 
 
 def test_lint_finds_nothing_not_even_a_warning(loaded: LoadedProcess) -> None:
-    assert [str(issue) for issue in lint(loaded)] == []
+    found = lint(loaded)
+    if loaded.id not in MARKED:
+        # Marking every rule's basis is under way in the other files: only that is tolerated.
+        found = [i for i in found if i.code != "unmarked_basis"]
+    assert [str(issue) for issue in found] == []
 
 
 def test_mermaid_draws_every_state_and_exactly_the_yaml_transitions(loaded: LoadedProcess) -> None:
