@@ -43,9 +43,7 @@ class LateWalk(Walk):
     def fire(self, trigger: str, *, on: dt.date, actor: Actor = OFFICER) -> CommandResult:
         """Take a step on `on`."""
         self.sweep(on)
-        result = self.service.fire(
-            self.case_id, trigger, on=on, at=LATE_RECORDED_AT, actor=actor
-        )
+        result = self.service.fire(self.case_id, trigger, on=on, at=LATE_RECORDED_AT, actor=actor)
         assert_replays(self.service, self.case_id)
         return result
 

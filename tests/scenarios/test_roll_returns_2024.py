@@ -12,8 +12,8 @@ import pytest
 
 from engine.cases.projection import EventKind
 from engine.errors import GuardFailed
-from tests.scenarios.late import LateWalk
 from tests.scenarios.helpers import SCHOOL, notification
+from tests.scenarios.late import LateWalk
 
 D = dt.date
 DELETED = D(2026, 12, 7)
