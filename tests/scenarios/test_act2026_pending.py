@@ -27,6 +27,7 @@ from tests.scenarios.helpers import (
     LINE_MANAGER,
     OFFICER,
     SCHOOL,
+    SECONDARY_DOB,
     Walk,
     calendars,
     notification,
@@ -192,6 +193,20 @@ def test_a_child_whose_whereabouts_are_known_moves_off_the_register_not_into_cme
     assert ("notify", "destination_la", "cnis_moved_to_la", on) in walk.outbox()
 
 
+def test_a_child_leaves_the_register_only_after_the_school_leaving_date(
+    sqlite_service: CaseService,
+) -> None:
+    """Born 20 May 2011: sixteen in the 2026-27 school year, so compulsory school age ends on the
+    last Friday in June 2027, 25 June (Education Act 1996 section 8)."""
+    commenced(sqlite_service, REGISTER)
+    form = notification(COMMENCED, dob=SECONDARY_DOB)
+    walk = Walk.open(sqlite_service, form, on=COMMENCED, process=REGISTER)
+    refused = walk.refused(GuardFailed, "fire", "over_compulsory_school_age", on=D(2027, 6, 25))
+    assert "no longer of compulsory school age" in str(refused)
+    walk.fire("over_compulsory_school_age", on=D(2027, 6, 28))
+    assert walk.state == "left_register_over_age"
+
+
 def test_a_concern_about_education_is_referred_for_a_school_attendance_order_by_the_manager(
     sqlite_service: CaseService,
 ) -> None:
@@ -320,6 +335,38 @@ def test_no_order_before_the_notice_period_ends_then_the_order_is_served_and_com
     walk.refused(GuardFailed, "fire", "refer_for_prosecution", on=D(2027, 2, 1), actor=LINE_MANAGER)
     walk.fire("child_registered_at_named_school", on=D(2027, 2, 1), actor=SCHOOL)
     assert walk.state == "complied"
+
+
+def test_an_order_ends_when_the_child_passes_the_school_leaving_date(
+    sqlite_service: CaseService,
+) -> None:
+    walk = Walk.open(
+        commenced(sqlite_service, SAO),
+        notification(COMMENCED, dob=SECONDARY_DOB),
+        on=COMMENCED,
+        process=SAO,
+    )
+    walk.facts(
+        {
+            "reason_for_notice": "not_receiving_suitable_education",
+            "notice_served_on": NOTICE_SERVED,
+            "satisfy_by": SATISFY_BY,
+        },
+        on=NOTICE_SERVED,
+    )
+    walk.fire("serve_preliminary_notice", on=NOTICE_SERVED)
+    walk.facts(
+        {"parent_satisfied_la": False, "expedient_to_attend_school": True},
+        on=D(2027, 1, 19),
+        actor=LINE_MANAGER,
+    )
+    walk.facts(
+        {"named_school": "Haverstock School", "order_served_on": D(2027, 1, 19)}, on=D(2027, 1, 19)
+    )
+    walk.fire("serve_order", on=D(2027, 1, 19), actor=LINE_MANAGER)
+    walk.refused(GuardFailed, "fire", "order_ends_over_age", on=D(2027, 6, 25))
+    walk.fire("order_ends_over_age", on=D(2027, 6, 28))
+    assert walk.state == "ended_over_age"
 
 
 def test_a_parent_who_satisfies_the_la_within_the_period_gets_no_order(
