@@ -26,6 +26,7 @@ from engine.store.database import open_store
 from tests.scenarios.helpers import (
     LINE_MANAGER,
     OFFICER,
+    PRIMARY_DOB,
     SCHOOL,
     SECONDARY_DOB,
     Walk,
@@ -295,38 +296,47 @@ SATISFY_BY = D(2027, 1, 18)
 """15 days beginning with the day of service (today's s.437(2) minimum): 4 to 18 January."""
 
 
-def notice_served(service: CaseService) -> Walk:
-    walk = Walk.open(commenced(service, SAO), notification(COMMENCED), on=COMMENCED, process=SAO)
+def sao_case(service: CaseService, *, dob: dt.date = PRIMARY_DOB, satisfy_by: dt.date) -> Walk:
+    """A school attendance order case opened on 4 January 2027 with its preliminary notice's
+    facts recorded (served that day, the parent to satisfy the LA by `satisfy_by`)."""
+    walk = Walk.open(
+        commenced(service, SAO), notification(COMMENCED, dob=dob), on=COMMENCED, process=SAO
+    )
     walk.facts(
         {
             "reason_for_notice": "register_information_not_given",
             "register_case": "CNIS-2027-0007",
             "notice_served_on": NOTICE_SERVED,
-            "satisfy_by": SATISFY_BY,
+            "satisfy_by": satisfy_by,
         },
         on=NOTICE_SERVED,
     )
+    return walk
+
+
+def notice_served(service: CaseService, *, dob: dt.date = PRIMARY_DOB) -> Walk:
+    walk = sao_case(service, dob=dob, satisfy_by=SATISFY_BY)
     walk.fire("serve_preliminary_notice", on=NOTICE_SERVED)
     assert walk.state == "preliminary_notice_served"
     return walk
+
+
+def order_decided(walk: Walk, *, on: dt.date) -> None:
+    """The line manager's findings and the order's details, recorded on `on`."""
+    walk.facts(
+        {"parent_satisfied_la": False, "expedient_to_attend_school": True},
+        on=on,
+        actor=LINE_MANAGER,
+    )
+    walk.facts({"named_school": "Kentish Town Primary School", "order_served_on": on}, on=on)
 
 
 def test_no_order_before_the_notice_period_ends_then_the_order_is_served_and_complied_with(
     sqlite_service: CaseService,
 ) -> None:
     walk = notice_served(sqlite_service)
-    walk.facts(
-        {"parent_satisfied_la": False, "expedient_to_attend_school": True},
-        on=D(2027, 1, 18),
-        actor=LINE_MANAGER,
-    )
-    walk.facts(
-        {"named_school": "Kentish Town Primary School", "order_served_on": D(2027, 1, 19)},
-        on=D(2027, 1, 18),
-    )
-    refused = walk.refused(
-        GuardFailed, "fire", "serve_order", on=D(2027, 1, 18), actor=LINE_MANAGER
-    )
+    order_decided(walk, on=SATISFY_BY)
+    refused = walk.refused(GuardFailed, "fire", "serve_order", on=SATISFY_BY, actor=LINE_MANAGER)
     assert "the period the notice gave the parent has ended" in str(refused)
     walk.fire("serve_order", on=D(2027, 1, 19), actor=LINE_MANAGER)
     assert walk.state == "order_in_force"
@@ -340,29 +350,9 @@ def test_no_order_before_the_notice_period_ends_then_the_order_is_served_and_com
 def test_an_order_ends_when_the_child_passes_the_school_leaving_date(
     sqlite_service: CaseService,
 ) -> None:
-    walk = Walk.open(
-        commenced(sqlite_service, SAO),
-        notification(COMMENCED, dob=SECONDARY_DOB),
-        on=COMMENCED,
-        process=SAO,
-    )
-    walk.facts(
-        {
-            "reason_for_notice": "not_receiving_suitable_education",
-            "notice_served_on": NOTICE_SERVED,
-            "satisfy_by": SATISFY_BY,
-        },
-        on=NOTICE_SERVED,
-    )
-    walk.fire("serve_preliminary_notice", on=NOTICE_SERVED)
-    walk.facts(
-        {"parent_satisfied_la": False, "expedient_to_attend_school": True},
-        on=D(2027, 1, 19),
-        actor=LINE_MANAGER,
-    )
-    walk.facts(
-        {"named_school": "Haverstock School", "order_served_on": D(2027, 1, 19)}, on=D(2027, 1, 19)
-    )
+    """Born 20 May 2011: the order ends after Friday 25 June 2027, the school leaving date."""
+    walk = notice_served(sqlite_service, dob=SECONDARY_DOB)
+    order_decided(walk, on=D(2027, 1, 19))
     walk.fire("serve_order", on=D(2027, 1, 19), actor=LINE_MANAGER)
     walk.refused(GuardFailed, "fire", "order_ends_over_age", on=D(2027, 6, 25))
     walk.fire("order_ends_over_age", on=D(2027, 6, 28))
@@ -381,15 +371,5 @@ def test_a_parent_who_satisfies_the_la_within_the_period_gets_no_order(
 def test_a_notice_whose_period_ends_on_the_day_of_service_is_refused(
     sqlite_service: CaseService,
 ) -> None:
-    walk = Walk.open(
-        commenced(sqlite_service, SAO), notification(COMMENCED), on=COMMENCED, process=SAO
-    )
-    walk.facts(
-        {
-            "reason_for_notice": "not_receiving_suitable_education",
-            "notice_served_on": NOTICE_SERVED,
-            "satisfy_by": NOTICE_SERVED,
-        },
-        on=NOTICE_SERVED,
-    )
+    walk = sao_case(sqlite_service, satisfy_by=NOTICE_SERVED)
     walk.refused(GuardFailed, "fire", "serve_preliminary_notice", on=NOTICE_SERVED)
