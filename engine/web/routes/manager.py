@@ -1,0 +1,362 @@
+"""The line manager's pages: decisions waiting (each with its checklist evidence), escalations
+and waivers, over the same engine calls as `cme case fire`, `cme case fact`, `cme case waive`
+and `cme report escalations`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from engine.cases.views import case_summary, day_of_case, list_cases, outstanding_for
+from engine.errors import (
+    AccessDenied,
+    CMEError,
+    ConcurrentUpdate,
+    InputError,
+    RoleNotPermitted,
+    WaiverNotPermitted,
+)
+from engine.protection.access import Permission
+from engine.reports.escalations import escalations_report
+from engine.web.accounts import WebUser
+from engine.web.context import NotAllowed, actor_of, engine_of, requires
+from engine.web.csrf import csrf_protect
+from engine.web.decisions import checklist_evidence, decision_forms, reserved_steps
+from engine.web.navigation import SECTIONS
+from engine.web.pages import render
+
+router = APIRouter()
+
+Manager = Annotated[WebUser, Depends(requires(Permission.change_case))]
+
+
+async def _decider(request: Request) -> WebUser:
+    """The signed-in user, if the Decisions section is theirs (navigation.SECTIONS)."""
+    user = await requires(Permission.change_case)(request)
+    section = next(s for s in SECTIONS if s.href == "/decisions")
+    if section.roles and user.role not in section.roles:
+        raise NotAllowed(
+            f"You are signed in as {user.name} ({user.role}). The decisions waiting are the "
+            f"{', '.join(section.roles)}'s; the steps you may take are on each case's page."
+        )
+    return user
+
+
+Decider = Annotated[WebUser, Depends(_decider)]
+
+
+def _status_of(exc: CMEError) -> int:
+    if isinstance(exc, ConcurrentUpdate):
+        return 409
+    if isinstance(exc, AccessDenied | RoleNotPermitted | WaiverNotPermitted):
+        return 403
+    return 400
+
+
+def _date(value: str | None, field: str, default: dt.date) -> dt.date:
+    if not value:
+        return default
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{field} must be a date written YYYY-MM-DD, not {value!r}") from None
+
+
+# --- decisions ----------------------------------------------------------------------------------
+
+
+@router.get("/decisions")
+def decisions(request: Request, user: Decider) -> Response:
+    """The cases waiting for a decision reserved to the signed-in role (the Day 26 closure)."""
+    engine = engine_of(request)
+    reader = engine.reader
+    today = engine.today()
+    waiting: dict[str, list[str]] = {}
+    for row in list_cases(reader):  # no personal data, no read logged: only the stages
+        case = reader.get(row["id"])
+        steps = reserved_steps(reader.outline_for(case), case.state, user.role)
+        if steps:
+            waiting[case.id] = [s.title for s in steps]
+    rows: list[dict[str, Any]] = []
+    for state in sorted({reader.get(c).state for c in waiting}):
+        # Names are read (and logged) only for the cases shown.
+        for row in list_cases(reader, state=state, actor=actor_of(user), at=engine.now()):
+            if row["id"] not in waiting:
+                continue
+            case = reader.get(row["id"])
+            rows.append(
+                {
+                    **row,
+                    "state_title": reader.outline_for(case).states[case.state].title,
+                    "day": day_of_case(reader, case, today),
+                    "waiting_since": case.state_entered_on,
+                    "decisions": waiting[row["id"]],
+                }
+            )
+    rows.sort(key=lambda r: (r["waiting_since"], r["id"]))
+    return render(request, "manager/decisions.html", {"title": "Decisions waiting", "rows": rows})
+
+
+def _decision_page(
+    request: Request,
+    user: WebUser,
+    case_id: str,
+    *,
+    errors: dict[str, str] | None = None,
+    given: dict[str, str] | None = None,
+    changed_since: int | None = None,
+    status_code: int = 200,
+) -> Response:
+    engine = engine_of(request)
+    service = engine.service
+    today = engine.today()
+    summary = case_summary(engine.reader, case_id, on=today, actor=actor_of(user), at=engine.now())
+    case = engine.reader.get(case_id)
+    outline = engine.reader.outline_for(case)
+    definition = service.definition_for(case)
+    forms = [] if case.terminal else decision_forms(definition, outline, case, user.role)
+    evidence = checklist_evidence(
+        summary,
+        case,
+        outline,
+        definition,
+        engine.reader.events(case_id),
+        role=user.role,
+        decisions=forms,
+    )
+    changes = (
+        [h for h in summary["history"] if h["seq"] > changed_since]
+        if changed_since is not None
+        else []
+    )
+    return render(
+        request,
+        "manager/decision.html",
+        {
+            "title": f"Decision on {case_id}",
+            "case": summary,
+            "forms": forms,
+            "evidence": evidence,
+            "errors": errors or {},
+            "given": given or {},
+            "changes": changes,
+            "done": request.query_params.get("done"),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/decisions/{case_id}")
+def decision(request: Request, case_id: str, user: Decider) -> Response:
+    """One case's decision: every check with its evidence, and the decision forms."""
+    return _decision_page(request, user, case_id)
+
+
+@router.post("/decisions/{case_id}/{trigger}", dependencies=[Depends(csrf_protect)])
+async def decide(request: Request, case_id: str, trigger: str, user: Manager) -> Response:
+    """Take a decision: record the facts it needs, then the step, as `cme case fact` and
+    `cme case fire` do; the engine judges roles, checks, facts and conditions.
+    """
+    form = await request.form()
+    given = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    engine = engine_of(request)
+    service = engine.service
+    seq = _seq(given.get("seq"))
+    note = given.get("note", "").strip() or None
+    try:
+        for key, value in given.items():
+            if key.startswith("fact_") and value.strip():
+                result = service.set_fact(
+                    case_id,
+                    key.removeprefix("fact_"),
+                    value.strip(),
+                    on=engine.today(),
+                    at=engine.now(),
+                    actor=actor_of(user),
+                    expected_seq=seq,
+                )
+                seq = result.case.seq
+        service.fire(
+            case_id,
+            trigger,
+            on=engine.today(),
+            at=engine.now(),
+            actor=actor_of(user),
+            expected_seq=seq,
+            note=note,
+        )
+    except CMEError as exc:
+        if isinstance(exc, AccessDenied) and not isinstance(exc, RoleNotPermitted):
+            raise
+        return _decision_page(
+            request,
+            user,
+            case_id,
+            errors={
+                f"decision-{trigger}": _conflict(exc)
+                if isinstance(exc, ConcurrentUpdate)
+                else str(exc)
+            },
+            given=given,
+            changed_since=seq if isinstance(exc, ConcurrentUpdate) else None,
+            status_code=_status_of(exc),
+        )
+    return RedirectResponse(f"/decisions/{quote(case_id)}?done={quote(trigger)}", status_code=303)
+
+
+def _seq(value: str | None) -> int | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(f"the form's case version must be a number, not {value!r}") from None
+
+
+def _conflict(exc: ConcurrentUpdate) -> str:
+    return (
+        "Someone else changed this case after you opened this page, so nothing was saved. "
+        "What they changed is listed below; what you entered is still in the form. "
+        f"({exc})"
+    )
+
+
+# --- waivers -------------------------------------------------------------------------------------
+
+
+@router.post("/cases/{case_id}/checks/{check}/waive", dependencies=[Depends(csrf_protect)])
+async def waive(request: Request, case_id: str, check: str, user: Manager) -> Response:
+    """Waive a check with a reason, as `cme case waive`: the engine says who may (`waived_by`)."""
+    form = await request.form()
+    given = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    engine = engine_of(request)
+    back = given.get("next") or f"/decisions/{case_id}"
+    if not back.startswith("/") or back.startswith("//"):
+        back = "/waivers"
+    reason = given.get("reason", "").strip()
+    field = f"waive-{case_id}-{check}"
+    if not reason:
+        return _waiver_refused(
+            request, user, back, case_id, {field: f"Say why check {check} is waived"}, 400
+        )
+    try:
+        engine.service.waive_check(
+            case_id,
+            check,
+            reason=reason,
+            on=engine.today(),
+            at=engine.now(),
+            actor=actor_of(user),
+            expected_seq=_seq(given.get("seq")),
+        )
+    except CMEError as exc:
+        if isinstance(exc, AccessDenied):
+            raise
+        message = _conflict(exc) if isinstance(exc, ConcurrentUpdate) else str(exc)
+        return _waiver_refused(request, user, back, case_id, {field: message}, _status_of(exc))
+    sep = "&" if "?" in back else "?"
+    return RedirectResponse(f"{back}{sep}waived={quote(check)}", status_code=303)
+
+
+def _waiver_refused(
+    request: Request,
+    user: WebUser,
+    back: str,
+    case_id: str,
+    errors: dict[str, str],
+    status_code: int,
+) -> Response:
+    if back.startswith("/decisions/"):
+        return _decision_page(request, user, case_id, errors=errors, status_code=status_code)
+    return _waivers_page(request, user, errors=errors, status_code=status_code)
+
+
+@router.get("/waivers")
+def waivers(request: Request, user: Manager) -> Response:
+    """Waivers given on open cases, and the checks still owed that the role may waive."""
+    return _waivers_page(request, user)
+
+
+def _waivers_page(
+    request: Request,
+    user: WebUser,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    engine = engine_of(request)
+    reader = engine.reader
+    service = engine.service
+    today = engine.today()
+    given: list[dict[str, Any]] = []
+    waivable: list[dict[str, Any]] = []
+    interesting: list[str] = []
+    for row in list_cases(reader):  # no personal data yet: which cases have anything to show
+        case = reader.get(row["id"])
+        checks = service.checks_of(service.definition_for(case))
+        owed = [
+            o
+            for o in outstanding_for(reader, case, reader.outline_for(case), today)
+            if o.id in checks and user.role in checks[o.id].waived_by
+        ]
+        if case.waived or owed:
+            interesting.append(case.id)
+            for item in owed:
+                waivable.append(
+                    {
+                        "case_id": case.id,
+                        "seq": case.seq,
+                        "check": item.id,
+                        "wording": item.wording,
+                        "window": item.window,
+                        "due": item.due,
+                        "escalated": item.escalated,
+                    }
+                )
+    for case_id in interesting:
+        summary = case_summary(reader, case_id, on=today, actor=actor_of(user), at=engine.now())
+        for check, w in summary["checks_waived"].items():
+            given.append({"case_id": case_id, "check": check, **w})
+    given.sort(key=lambda w: (str(w.get("on")), w["case_id"]), reverse=True)
+    return render(
+        request,
+        "manager/waivers.html",
+        {
+            "title": "Waivers",
+            "given": given,
+            "waivable": waivable,
+            "errors": errors or {},
+            "waived": request.query_params.get("waived"),
+        },
+        status_code=status_code,
+    )
+
+
+# --- escalations ---------------------------------------------------------------------------------
+
+
+@router.get("/escalations")
+def escalations(
+    request: Request, user: Manager, since: str | None = None, on: str | None = None
+) -> Response:
+    """Escalations raised in a period and whether each is still not acted on, as
+    `cme report escalations --since --on` (default: the last seven days to today).
+    """
+    engine = engine_of(request)
+    day = _date(on, "on", engine.today())
+    start = _date(since, "since", day - dt.timedelta(days=6))
+    if start > day:
+        raise InputError(f"since {start.isoformat()} is after on {day.isoformat()}")
+    report = escalations_report(
+        engine.service, on=day, since=start, actor=actor_of(user), at=engine.now()
+    )
+    return render(
+        request,
+        "manager/escalations.html",
+        {"title": "Escalations", "report": report, "since": start, "on": day},
+    )
