@@ -402,13 +402,16 @@ class CaseService:
         on: dt.date,
         at: dt.datetime,
         actor: Actor,
+        expected_seq: int | None = None,
     ) -> CommandResult | None:
         """Record the check a sent letter records, with the letter as its evidence, by the
         actor who sent it (see `engine.cases.letter_checks`); None if it was already recorded.
         """
         from engine.cases.letter_checks import record_letter_check
 
-        with begin_command(self, Command.check, case_id, actor=actor, on=on, at=at) as (uow, sit):
+        with begin_command(
+            self, Command.check, case_id, actor=actor, on=on, at=at, expected_seq=expected_seq
+        ) as (uow, sit):
             draft = record_letter_check(sit, check_id, template=template, document_id=document_id)
             return None if draft is None else write(uow, sit, draft)
 

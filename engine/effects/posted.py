@@ -38,10 +38,12 @@ def mark_posted(
     on: dt.date,
     at: dt.datetime,
     actor: Actor,
+    expected_seq: int | None = None,
 ) -> Posted:
     """Record the check filed letter `document_id` records (or `check`), with the letter as
     its evidence; InputError if there is no such letter, it names no check, or the check is
-    already recorded; the check's own refusals (role, closed case, date) as the engine's.
+    already recorded; the check's own refusals (role, closed case, date) as the engine's; and
+    ConcurrentUpdate if the case is no longer at `expected_seq` (when given).
     """
     with service.store.read() as conn:
         doc = conn.execute(
@@ -84,6 +86,7 @@ def mark_posted(
         on=on,
         at=at,
         actor=actor,
+        expected_seq=expected_seq,
     )
     if result is None:  # closed meanwhile: the decision records nothing on a closed case
         raise InputError(f"{case_id} is closed; {check} was not recorded")
