@@ -1,5 +1,5 @@
-"""`cme import …`: notification forms, roll returns, S2S lost pupils, the weekly Out of School
-report and enquiry results.
+"""`cme import …`: notification forms, roll returns, attendance returns, S2S lost pupils, the
+weekly Out of School report and enquiry results.
 
 Every row of a file is checked first; if any is bad, each bad row is listed with its line and
 nothing is written (exit code 1). Otherwise all rows are written in one transaction. Rows already
@@ -91,6 +91,33 @@ def roll_return_cmd(
     from engine.cli import wiring
 
     result = import_roll_returns(
+        wiring.service(db_url), file, at=wiring.now(), actor=wiring.actor(actor, role)
+    )
+    _report(result, as_json)
+
+
+@import_.command("attendance-return")
+@click.argument("file", type=click.Path(dir_okay=False))
+@db_option
+@actor_options
+@json_option
+@handle_errors
+def attendance_return_cmd(
+    file: str, db_url: str | None, actor: str | None, role: str, as_json: bool
+) -> None:
+    """Attendance, sickness and code N returns (2024 regulations) from CSV.
+
+    Columns: school, return (unauthorised_absence/sickness/code_n), first_day, child_name,
+    date_of_birth; optional: upn, absence_unauthorised (yes/no, for unauthorised_absence),
+    expects_fifteen_days (yes/no, for sickness), replacement_code and replaced_on (code_n),
+    received_on. Run it as the school or the Pupil Attendance Service (--role).
+
+    Example: cme import attendance-return returns.csv --role pupil_attendance_service
+    """
+    from adapters.imports.attendance_returns import import_attendance_returns
+    from engine.cli import wiring
+
+    result = import_attendance_returns(
         wiring.service(db_url), file, at=wiring.now(), actor=wiring.actor(actor, role)
     )
     _report(result, as_json)
