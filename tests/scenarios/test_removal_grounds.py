@@ -1,8 +1,8 @@
-"""The fifteen grounds of Regulation 8(1) of the 2006 regulations (removal_grounds version 3),
-each accepted when its conditions hold and refused, naming the failing condition, when one does
-not. Version 3 applies to cases opened before 19 August 2024, so these walks run on the made-up
-2023-24 test calendar: proposed Monday 3 June 2024, confirmed 10 June, removed 1 July 2024. The
-school records dates; the engine counts the school days, months and deadlines."""
+"""The fifteen grounds of Regulation 8(1) of the 2006 regulations as amended (removal_grounds
+version 5), each accepted when its conditions hold and refused, naming the failing condition,
+when one does not. Version 5 applies to cases opened before 19 August 2024, so these walks run on
+the made-up 2023-24 test calendar: proposed Monday 3 June 2024, confirmed 10 June, removed 1 July
+2024. The school records dates; the engine counts the school days, months and deadlines."""
 
 from __future__ import annotations
 
@@ -73,7 +73,11 @@ GROUNDS = [
         "8(1)(c)",
         "notify_la_of_removal",
         "remove_under_8_1_c",
-        facts={"dual_registered": True},
+        facts={
+            "dual_registered": True,
+            "ceased_to_attend": True,
+            "no_fixed_abode_dual_registration": False,
+        },
         confirmations=("other_school_agreement_confirmed",),
         withhold=("other_school_agreement_confirmed",),
         fails=("the other school is in agreement",),
@@ -82,7 +86,7 @@ GROUNDS = [
         "8(1)(d)",
         "make_ehe_notification",
         "remove_under_8_1_d",
-        facts={"school_attendance_order": False},
+        facts={"school_attendance_order": False, "ceased_to_attend": True},
         confirmations=("parent_written_ehe_notification_received",),
         breaks={"school_attendance_order": True},
         fails=("8(1)(a) does not apply (the pupil is not subject to a School Attendance Order)",),
@@ -113,22 +117,20 @@ GROUNDS = [
         "8(1)(f)",
         "make_cme_notification",
         "remove_under_8_1_f",
-        # Leave from Wednesday 1 May to Friday 17 May 2024: 12 school days (Monday 6 May is the
-        # early May bank holiday); the tenth school day after it is Friday 7 June.
+        # Leave that ended on Friday 17 May 2024; the tenth school day after it is Friday 7
+        # June (Monday 27 May to Friday 31 May is half term).
         facts={
-            "leave_for_holiday": True,
-            "leave_first_day": D(2024, 5, 1),
+            "leave_of_absence_granted": True,
             "leave_expired_on": D(2024, 5, 17),
             "attended_after_leave_expired": False,
             **NOT_IN_HOLIDAY,
         },
         before_notice=("evidence_of_checks_completed",),
         confirmations=("cme_officer_confirmed_receipt",),
-        # From Friday 3 May: 10 school days, which does not exceed 10.
-        breaks={"leave_first_day": D(2024, 5, 3)},
+        breaks={"leave_of_absence_granted": False},
         fails=(
-            "the pupil was granted authorised leave of absence exceeding 10 school days for "
-            "the purpose of a holiday",
+            "the pupil was granted leave of absence (under regulation 7(1A), of any length and "
+            "for any purpose)",
         ),
     ),
     Ground(
@@ -192,13 +194,18 @@ GROUNDS = [
         "notify_la_of_removal",
         "remove_under_8_1_k",
         facts={
-            "school_leaving_date": D(2024, 6, 28),
-            "returning_next_academic_year": False,
+            "school_next_meets_on": D(2024, 9, 4),
+            "relevant_person_indicated_leaving": True,
+            "meets_sixth_form_entry_requirements": True,
             "at_risk_of_neet": True,
         },
         confirmations=("connexions_referral_made",),
-        breaks={"returning_next_academic_year": True},
-        fails=("the pupil does not wish to return to the school in the following academic year",),
+        breaks={"relevant_person_indicated_leaving": False},
+        fails=(
+            "the relevant person has indicated that the pupil will cease to attend the school, "
+            "or the pupil does not meet the academic entry requirements for the school's sixth "
+            "form",
+        ),
         dob=D(2008, 3, 1),  # 16 in March 2024: compulsory school age ends Friday 28 June 2024
     ),
     Ground(
@@ -223,7 +230,8 @@ GROUNDS = [
         breaks={"exclusion_review_status": "irp_applied"},
         fails=(
             "the permanent exclusion does not take effect until expiry of the Independent "
-            "Review Panel (IRP) deadline or decision, or the parent's written confirmation "
+            "Review Panel (IRP) deadline or decision (and any reconsideration by the governing "
+            "board that did not reinstate the pupil), or the parent's written confirmation "
             "that they won't be applying for an IRP",
         ),
     ),
@@ -243,7 +251,6 @@ GROUNDS = [
         "make_cme_notification",
         "remove_under_8_1_o",
         facts={"boarder": True, "boarding_fees_unpaid": True},
-        confirmations=("cme_officer_confirmed_receipt",),
         breaks={"boarding_fees_unpaid": False},
         fails=(
             "the pupil is a boarder at a state-funded boarding school and the fees remain unpaid",
@@ -253,11 +260,11 @@ GROUNDS = [
 
 
 def test_the_2006_grounds_are_in_force_for_cases_opened_before_19_august_2024(registry) -> None:
-    assert registry.in_force("removal_grounds", D(2024, 8, 18)).definition.version == 3
-    assert registry.in_force("removal_grounds", D(2024, 8, 19)).definition.version == 4
-    v3 = registry.get("removal_grounds", 3).definition
-    assert v3.facts["ground"].values == [f"8(1)({c})" for c in "abcdefghijklmno"]
-    assert {g.ground for g in GROUNDS} == set(v3.facts["ground"].values)
+    assert registry.in_force("removal_grounds", D(2024, 8, 18)).definition.version == 5
+    assert registry.in_force("removal_grounds", D(2024, 8, 19)).definition.version == 6
+    v5 = registry.get("removal_grounds", 5).definition
+    assert v5.facts["ground"].values == [f"8(1)({c})" for c in "abcdefghijklmno"]
+    assert {g.ground for g in GROUNDS} == set(v5.facts["ground"].values)
 
 
 @pytest.mark.parametrize("g", GROUNDS, ids=str)
@@ -265,10 +272,10 @@ def test_ground_accepted_when_its_conditions_hold(sqlite_service, g: Ground) -> 
     walk = walk_to_removal(sqlite_service, g, T)
     case = walk.case
     assert (case.state, case.terminal, case.closed_on) == ("removed_from_roll", True, T.removed)
-    assert case.process_version == 3
+    assert case.process_version == 5
     last = walk.events()[-1]
     assert last.kind == EventKind.trigger
-    assert last.process_version == 3
+    assert last.process_version == 5
     assert f"Regulation {g.ground}" in last.rule
     assert "Regulations 2006" in last.rule
 
@@ -493,7 +500,7 @@ def test_a_case_opened_under_the_2006_rules_keeps_them_after_19_august_2024(
     )
     walk = walk_to_removal(sqlite_service, g, later)
     assert walk.state == "removed_from_roll"
-    assert {e.process_version for e in walk.events()} == {3}
+    assert {e.process_version for e in walk.events()} == {5}
     assert "Regulation 8(1)(h)" in walk.events()[-1].rule
 
 

@@ -1,4 +1,4 @@
-"""Grounds A-O of Regulation 9(1) of the 2024 regulations (removal_grounds version 4), in force
+"""Grounds A-O of Regulation 9(1) of the 2024 regulations (removal_grounds version 6), in force
 for cases opened from 19 August 2024, each accepted when its conditions hold and refused, naming
 the failing condition, when one does not. Walked on the shipped london-2024-25 calendar:
 proposed Monday 9 September 2024, confirmed 16 September, removed 23 September 2024."""
@@ -69,7 +69,12 @@ GROUNDS = [
         "Ground C",
         "notify_la_of_removal",
         "remove_under_ground_c",
-        facts={"dual_registered": True},
+        facts={
+            "dual_registered": True,
+            "reasonable_grounds_will_attend_again": False,
+            "sao_names_this_school": False,
+            "mobile_child_main_school": False,
+        },
         confirmations=("other_schools_consent_confirmed",),
         withhold=("other_schools_consent_confirmed",),
         fails=("each other school at which the pupil is registered has consented",),
@@ -194,25 +199,23 @@ GROUNDS = [
         "Ground L",
         "notify_la_of_removal",
         "remove_under_ground_l",
+        # 16 on 15 August 2024: compulsory school age ended on Friday 28 June 2024, before the
+        # school next meets after the off roll date of 23 September.
         facts={
-            "will_be_over_compulsory_school_age": True,
+            "school_next_meets_on": D(2024, 9, 24),
             "continuing_into_sixth_form": False,
             "at_risk_of_neet": True,
         },
         confirmations=("connexions_referral_made",),
-        withhold=("connexions_referral_made",),
-        fails=(
-            "school-leavers who are at risk of NEET should be referred to Connexions (Camden "
-            "policy)",
-        ),
-        dob=D(2009, 3, 1),  # Year 11 in 2024-25: compulsory school age ends 27 June 2025
+        breaks={"continuing_into_sixth_form": True},
+        fails=("the pupil is not continuing into the sixth form",),
+        dob=D(2008, 8, 15),
     ),
     Ground(
         "Ground M",
         "make_cme_notification",
         "remove_under_ground_m",
         facts={"boarder": True, "boarding_fees_unpaid": True},
-        confirmations=("cme_officer_confirmed_receipt",),
         breaks={"boarder": False},
         fails=("the pupil is a boarder and the boarding fees remain unpaid",),
     ),
@@ -236,7 +239,8 @@ GROUNDS = [
         breaks={"exclusion_review_status": "pupil_reinstated"},
         fails=(
             "the permanent exclusion does not take effect until expiry of the Independent "
-            "Review Panel (IRP) deadline or decision, or the parent's written confirmation "
+            "Review Panel (IRP) deadline or decision (and any reconsideration by the governing "
+            "board that did not reinstate the pupil), or the parent's written confirmation "
             "that they won't be applying for an IRP",
         ),
     ),
@@ -244,11 +248,13 @@ GROUNDS = [
 
 
 def test_every_2024_ground_is_walked(registry) -> None:
-    v4 = registry.get("removal_grounds", 4).definition
-    assert v4.effective_from == D(2024, 8, 19)
-    assert v4.applies.cases_opened_from == D(2024, 8, 19)
-    assert v4.facts["ground"].values == [f"Ground {c}" for c in "ABCDEFGHIJKLMNO"]
-    assert [g.ground for g in GROUNDS] == v4.facts["ground"].values
+    v6 = registry.get("removal_grounds", 6).definition
+    # Published on 4 December 2026, it restates the 2024 grounds for every case opened from the
+    # day they came into force.
+    assert v6.effective_from == D(2026, 12, 4)
+    assert v6.applies.cases_opened_from == D(2024, 8, 19)
+    assert v6.facts["ground"].values == [f"Ground {c}" for c in "ABCDEFGHIJKLMNO"]
+    assert [g.ground for g in GROUNDS] == v6.facts["ground"].values
 
 
 @pytest.mark.parametrize("g", GROUNDS, ids=str)
@@ -256,7 +262,7 @@ def test_ground_accepted_when_its_conditions_hold(sqlite_service, g: Ground) -> 
     walk = walk_to_removal(sqlite_service, g, T)
     case = walk.case
     assert (case.state, case.terminal, case.closed_on) == ("removed_from_roll", True, T.removed)
-    assert case.process_version == 4
+    assert case.process_version == 6
     rule = walk.events()[-1].rule
     letter = g.ground.removeprefix("Ground ")
     assert f"Regulation 9(1)({letter.lower()}) ({g.ground})" in rule
@@ -299,7 +305,7 @@ def test_cases_opened_from_19_august_2024_take_the_2024_grounds(sqlite_service) 
         process="removal_grounds",
         calendar=TEST_CALENDAR,
     )
-    assert walk.case.process_version == 4
+    assert walk.case.process_version == 6
     assert walk.case.facts["ground"] == "Ground I"
 
 

@@ -1,7 +1,7 @@
 """The grounds' statutory counts are counted by the engine from the dates the school records, on
 the shipped `london` calendar's real dates, across half terms, bank holidays and Christmas:
-the 20 school days of continuous absence (2006 ground 8(1)(h), removal_grounds version 3, and
-2024 Ground I, version 4), the IRP deadline, and a typed count refused with nothing written.
+the 20 school days of continuous absence (2006 ground 8(1)(h), removal_grounds version 5, and
+2024 Ground I, version 6), the IRP deadline, and a typed count refused with nothing written.
 Also the wrong-ground traps: a 2006 step name on a 2024 case never points to another ground,
 and a step for another ground than the recorded one says so, naming both."""
 
@@ -48,7 +48,7 @@ def _ground_case(service, ground: str, *, on: dt.date, facts: dict[str, Any]) ->
         # holiday and 27-31 May the half term, so the 20th school day of absence is Monday
         # 3 June (36 calendar days on) and the first day after 20 complete is Tuesday 4 June.
         (
-            3,
+            5,
             "8(1)(h)",
             "remove_under_8_1_h",
             {"absence_authorised": False},
@@ -60,7 +60,7 @@ def _ground_case(service, ground: str, *, on: dt.date, facts: dict[str, Any]) ->
         # term, so 7 October - 7 November is 19 school days (32 calendar days), the 20th is
         # Friday 8 November and the first day after 20 complete is Monday 11 November.
         (
-            4,
+            6,
             "Ground I",
             "remove_under_ground_i",
             {"all_sessions_coded_g_n_or_o": True},

@@ -25,7 +25,7 @@ def test_a_2006_ground_opens_on_1_july_2024_and_is_removed(sqlite_service) -> No
     walk = walk_to_removal(sqlite_service, GROUNDS[7], JULY)  # 8(1)(h)
     assert walk.state == "removed_from_roll"
     assert walk.case.calendar == "london"
-    assert {e.process_version for e in walk.events()} == {3}
+    assert {e.process_version for e in walk.events()} == {5}
     assert "Regulation 8(1)(h)" in walk.events()[-1].rule
 
 

@@ -177,7 +177,7 @@ def test_a_date_the_calendar_does_not_cover_names_the_count(london) -> None:
 
 def test_the_shipped_grounds_type_no_statutory_count(registry: ProcessRegistry) -> None:
     """Every count the grounds of the version in force rest on is derived, never typed."""
-    for version in (3, 4):
+    for version in (5, 6):
         facts = registry.get("removal_grounds", version).definition.facts
         counted = {n for n, f in facts.items() if f.derived is not None}
         assert {

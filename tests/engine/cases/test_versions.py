@@ -87,10 +87,10 @@ def test_diff_names_states_days_checks_guards_and_roles() -> None:
 
 
 def test_diff_of_the_2006_and_2024_removal_grounds(registry: ProcessRegistry) -> None:
-    old = registry.get("removal_grounds", 3).definition
-    new = registry.get("removal_grounds", 4).definition
+    old = registry.get("removal_grounds", 5).definition
+    new = registry.get("removal_grounds", 6).definition
     lines = [str(c) for c in diff_definitions(old, new)]
-    assert "applies to: cases opened from added: 2024-08-19" in lines
+    assert "applies to: cases opened from: 2023-04-01 → 2024-08-19" in lines
     assert any(line.startswith("trigger remove_under_8_1_g: removed") for line in lines)
     assert any(line.startswith("trigger remove_under_ground_i: added") for line in lines)
     assert any(line.startswith("fact ground: values: + Ground A") for line in lines)
@@ -457,7 +457,7 @@ def test_a_case_opened_under_the_2006_grounds_replays_under_them_after_2024_is_l
 ) -> None:
     store = open_store(sqlite_url)
     only_2006 = ProcessRegistry(
-        [p for p in shipped() if (p.id, p.version) != ("removal_grounds", 4)]
+        [p for p in shipped() if (p.id, p.version) != ("removal_grounds", 6)]
     )
     before = CaseService(store, only_2006, calendars=calendars)
     walk = Walk.open(
@@ -479,14 +479,14 @@ def test_a_case_opened_under_the_2006_grounds_replays_under_them_after_2024_is_l
         actor=SCHOOL,
         process="removal_grounds",
     )
-    assert later.case.process_version == 4
+    assert later.case.process_version == 6
     old = Walk(after, walk.case_id)
     old.check("notification_of_death_received", on=D(2024, 9, 10), actor=SCHOOL)
     old.facts({"off_roll_date": D(2024, 9, 10)}, on=D(2024, 9, 10), actor=SCHOOL)
     old.fire("remove_under_8_1_j", on=D(2024, 9, 10), actor=SCHOOL)  # a 2006 step
     result = replay_case(after, walk.case_id, actor=AUDITOR, at=RECORDED_AT)
     assert result.ok
-    assert {t.process_version for t in result.timeline} == {3}
+    assert {t.process_version for t in result.timeline} == {5}
     assert result.replayed is not None
     assert result.replayed.state == "removed_from_roll"
     assert result.timeline[-1].rule

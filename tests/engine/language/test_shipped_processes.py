@@ -132,7 +132,7 @@ def test_every_state_step_check_timer_action_and_fact_cites_its_source(
 
 
 def test_removal_steps_name_their_regulation(registry: ProcessRegistry) -> None:
-    for version, regulation in ((3, "Regulation 8(1)"), (4, "Regulation 9(1)")):
+    for version, regulation in ((5, "Regulation 8(1)"), (6, "Regulation 9(1)")):
         defn = registry.get("removal_grounds", version).definition
         removals = [t for t in defn.triggers if t.dest == "removed_from_roll"]
         assert len(removals) == 15
