@@ -59,9 +59,11 @@ STATS = {"sequences": 0, "steps": 0, "events": 0, "refusals": 0, "timer_events":
 """Counts across the run, printed by `-s` at the end of the long profile (see SECURITY.md)."""
 
 
-_HEADER = re.compile(
-    r"^version: (\d+)\neffective_from: \S+\n(?:applies:\n  cases_opened_from: \S+\n)?", re.MULTILINE
+_VERSION = re.compile(r"^version: \d+$", re.MULTILINE)
+_EFFECTIVE = re.compile(
+    r"^effective_from: \S+\n(?:applies:\n  cases_opened_from: \S+\n)?", re.MULTILINE
 )
+"""A version's header lines, found apart: a comment may stand between them."""
 
 
 @functools.cache
@@ -75,13 +77,15 @@ def registry() -> ProcessRegistry:
     extra = []
     for pid in sorted({p.id for p in shipped}):
         latest = max((p for p in shipped if p.id == pid), key=lambda p: p.version)
-        text, count = _HEADER.subn(
-            f"version: {latest.version + 1}\neffective_from: 2024-09-02\napplies:\n"
-            "  cases_opened_from: 2030-01-01\n",
-            latest.text,
+        if latest.definition.pending:
+            continue  # awaiting commencement (no effective_from): no case opens under it
+        text, versions = _VERSION.subn(f"version: {latest.version + 1}", latest.text, count=1)
+        text, dates = _EFFECTIVE.subn(
+            "effective_from: 2024-09-02\napplies:\n  cases_opened_from: 2030-01-01\n",
+            text,
             count=1,
         )
-        assert count == 1, pid
+        assert (versions, dates) == (1, 1), pid
         extra.append(load_process_text(text, f"test:{pid}@{latest.version + 1}"))
     return ProcessRegistry([*shipped, *extra])
 
