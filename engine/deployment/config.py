@@ -113,6 +113,58 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True)
+class OidcConfig:
+    """The council's identity provider (OpenID Connect) for signing in to `cme serve`."""
+
+    issuer: str
+    """The provider's issuer URL; its /.well-known/openid-configuration is read at start-up."""
+    client_id: str
+    client_secret_file: Path
+    """A file holding the client secret (readable only by the service user)."""
+    role_claim: str = "cme_role"
+    """The ID token claim carrying the person's role (a role id of processes/roles.yaml)."""
+    school_claim: str | None = None
+    """The claim naming a school's user's school; None: schools sign in with local accounts."""
+
+    def client_secret(self) -> str:
+        """The client secret read from `client_secret_file`."""
+        return _read_secret(self.client_secret_file, "web.oidc.client_secret_file")
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """How `cme serve` runs: its session secret, idle timeout, address and sign-in."""
+
+    session_secret_file: Path | None = None
+    """A file holding the secret that signs session cookies (`cme init` makes one); None: a new
+    secret each start, which signs everyone out on a restart."""
+    idle_minutes: int = 30
+    """Signed out after this many minutes without a request."""
+    public_url: str | None = None
+    """The address people use (behind the reverse proxy), e.g. https://cme.example.gov.uk; the
+    OpenID Connect redirect address is made from it."""
+    secure_cookies: bool = True
+    """Send cookies only over HTTPS; false only for a trial on localhost."""
+    oidc: OidcConfig | None = None
+
+    def session_secret(self) -> str | None:
+        """The session secret read from `session_secret_file` (None if there is none)."""
+        if self.session_secret_file is None:
+            return None
+        return _read_secret(self.session_secret_file, "web.session_secret_file")
+
+
+def _read_secret(path: Path, name: str) -> str:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {name} {path}: {exc.strerror}") from None
+    if not text:
+        raise ConfigError(f"{name} {path} is empty")
+    return text
+
+
+@dataclass(frozen=True)
 class DeploymentConfig:
     """Everything one deployment is configured with; the defaults are the development ones."""
 
@@ -126,6 +178,7 @@ class DeploymentConfig:
     calendars: CalendarSettings = field(default_factory=CalendarSettings)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     @property
     def folder(self) -> Path | None:
@@ -145,6 +198,8 @@ class DeploymentConfig:
             out.append("smtp.from")
         if self.keys.checkpoint_public_key is None:
             out.append("keys.checkpoint_public_key")
+        if self.web.oidc is not None and not self.web.public_url:
+            out.append("web.public_url")  # the identity provider must be told where to return
         return out
 
 
@@ -280,6 +335,7 @@ class _Reader:
             calendars=CalendarSettings(**values.get("calendars", {})),
             smtp=SmtpConfig(**values.get("smtp", {})),
             scheduler=SchedulerConfig(**values.get("scheduler", {})),
+            web=WebConfig(**values.get("web", {})),
         )
 
     def section(
@@ -302,21 +358,23 @@ class _Reader:
         return ConfigError(f"{where}: {message}")
 
     def line_of(self, name: str) -> int | None:
-        """The line defining `section.key` (or `[section]`): tomllib keeps no positions."""
-        section, _, key = name.partition(".")
+        """The line defining `section.key` (or `[section]`, `[web.oidc]`): tomllib keeps no
+        positions.
+        """
+        section, _, key = name.rpartition(".")
         current = ""
         for number, line in enumerate(self.lines, start=1):
-            header = re.match(r"\s*\[\s*([A-Za-z0-9_-]+)\s*\]", line)
+            header = re.match(r"\s*\[\s*([A-Za-z0-9_.-]+)\s*\]", line)
             if header:
                 current = header[1]
-                if not key and current == section:
+                if current == name:
                     return number
                 continue
             assignment = re.match(r"\s*([A-Za-z0-9_.\"-]+)\s*=", line)
             if assignment is None:
                 continue
             written = assignment[1].replace('"', "")
-            if (current == section and written == key) or (not current and written == name):
+            if (current == section and written == key) or f"{current}.{written}".strip(".") == name:
                 return number
         return None
 
@@ -408,6 +466,49 @@ def _public_key(reader: _Reader, name: str, value: Any) -> str:
     return text
 
 
+def _minutes(reader: _Reader, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1440:
+        raise reader.error(name, f"{name} is a number of minutes (1 to 1440), not {value!r}")
+    return value
+
+
+def _url(reader: _Reader, name: str, value: Any) -> str:
+    text = _text(reader, name, value).rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text):
+        raise reader.error(
+            name, f'{name} must be an http(s) address such as "https://cme.example.gov.uk"'
+        )
+    return text
+
+
+def _claim(reader: _Reader, name: str, value: Any) -> str:
+    text = _text(reader, name, value)
+    if not re.fullmatch(r"[A-Za-z0-9_:./-]+", text):
+        raise reader.error(name, f'{name} must be a claim name such as "cme_role", not {value!r}')
+    return text
+
+
+_OIDC: dict[str, tuple[str, _Convert]] = {
+    "issuer": ("issuer", _url),
+    "client_id": ("client_id", _text),
+    "client_secret_file": ("client_secret_file", _path),
+    "role_claim": ("role_claim", _claim),
+    "school_claim": ("school_claim", _claim),
+}
+
+
+def _oidc(reader: _Reader, name: str, value: Any) -> OidcConfig:
+    if not isinstance(value, dict):
+        raise reader.error(name, f"{name} must be a table ([{name}])")
+    values = reader.section(name, value, _OIDC)
+    lacking = [k for k in ("issuer", "client_id", "client_secret_file") if k not in values]
+    if lacking:
+        raise reader.error(
+            name, f"[{name}] needs {', '.join(lacking)} (issuer, client_id, client_secret_file)"
+        )
+    return OidcConfig(**values)
+
+
 _DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgresql+psycopg://")
 
 
@@ -446,6 +547,13 @@ _SECTIONS: dict[str, dict[str, tuple[str, _Convert]]] = {
         "password_file": ("password_file", _path),
     },
     "scheduler": {"at": ("at", _time), "timezone": ("timezone", _timezone)},
+    "web": {
+        "session_secret_file": ("session_secret_file", _path),
+        "idle_minutes": ("idle_minutes", _minutes),
+        "public_url": ("public_url", _url),
+        "secure_cookies": ("secure_cookies", _bool),
+        "oidc": ("oidc", _oidc),
+    },
 }
 
 
@@ -457,8 +565,10 @@ __all__ = [
     "DeploymentConfig",
     "KeySettings",
     "LocalAuthority",
+    "OidcConfig",
     "SchedulerConfig",
     "SmtpConfig",
+    "WebConfig",
     "deployment_config",
     "database_url",
     "dev_key_path",

@@ -1,7 +1,8 @@
 """`cme init DIR`: a new, working deployment in one folder.
 
-Makes `cme.toml` (each setting explained in a comment), a master key and a checkpoint signing
-key pair in `keys/` (private files mode 600, the folder 700), an SQLite database with the
+Makes `cme.toml` (each setting explained in a comment), a master key, a checkpoint signing
+key pair and the web service's session secret in `keys/` (private files mode 600, the folder
+700), an SQLite database with the
 shipped processes published, and says which settings are left to fill in. Refuses a folder that
 already holds a deployment, and removes what it made if it fails part-way. Does not own what the
 settings mean (`config.py`) nor the keys' cryptography (`engine/protection/`, `engine/audit/`).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +27,8 @@ DATABASE_NAME = "cme.db"
 KEYS_FOLDER = "keys"
 MASTER_KEY_NAME = "master.key"
 SIGNING_KEY_NAME = "checkpoint.key"
+SESSION_SECRET_NAME = "session.secret"
+"""The secret signing the web service's session cookies (`cme serve`), beside the keys."""
 _MARKERS = (CONFIG_NAME, DATABASE_NAME, KEYS_FOLDER)
 
 
@@ -41,6 +45,7 @@ class InitReport:
     public_key: str
     published: tuple[tuple[str, int], ...]
     missing: tuple[str, ...]
+    session_secret_file: Path | None = None
 
     def as_dict(self) -> dict[str, object]:
         """The report as JSON-ready data."""
@@ -54,6 +59,9 @@ class InitReport:
             "checkpoint_public_key": self.public_key,
             "published": [{"process": p, "version": v} for p, v in self.published],
             "missing": list(self.missing),
+            "session_secret_file": None
+            if self.session_secret_file is None
+            else str(self.session_secret_file),
         }
 
 
@@ -119,13 +127,15 @@ def _make(
 
     signing_file = keys / SIGNING_KEY_NAME
     made.append(signing_file)
-    fd = os.open(signing_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(generate_private_key())
+    _write_private(signing_file, generate_private_key())
     public = public_key_text(load_private_key(signing_file))
     public_file = keys / f"{SIGNING_KEY_NAME}.pub"
     made.append(public_file)
     public_file.write_text(public + "\n", encoding="utf-8")
+
+    session_file = keys / SESSION_SECRET_NAME
+    made.append(session_file)
+    _write_private(session_file, secrets.token_urlsafe(48).encode("ascii") + b"\n")
 
     config_file = folder / CONFIG_NAME
     made.append(config_file)
@@ -161,7 +171,15 @@ def _make(
         public_key=public,
         published=tuple(published),
         missing=tuple(config.missing()),
+        session_secret_file=session_file,
     )
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    # Made readable by the owner only from the start, never briefly open to others.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
 
 
 def _remove(made: list[Path]) -> None:
@@ -223,6 +241,27 @@ checkpoint_public_key = "{public_key}"
 # When the daily sweep runs (weekdays), and in which time zone.
 at = "07:00"
 timezone = "Europe/London"
+
+[web]
+# The web service (`cme serve`, behind a reverse proxy with TLS). The secret signing its session
+# cookies (mode 600; a new one signs everyone out). People are signed out after `idle_minutes`
+# without a request.
+session_secret_file = "{KEYS_FOLDER}/{SESSION_SECRET_NAME}"
+idle_minutes = 30
+# The address people use; the council's identity provider sends them back to it.
+# public_url = "https://cme.example.gov.uk"
+# Cookies only over HTTPS: leave true behind the proxy (false only for a trial on localhost).
+secure_cookies = true
+
+# Sign-in through the council's identity provider (OpenID Connect). Register the redirect
+# address <public_url>/sign-in/council/callback with it. The ID token's `role_claim` carries a
+# role id of processes/roles.yaml; `school_claim` (optional) the school of a school's user.
+# [web.oidc]
+# issuer = "https://login.example.gov.uk/realms/council"
+# client_id = "cme"
+# client_secret_file = "{KEYS_FOLDER}/oidc.secret"
+# role_claim = "cme_role"
+# school_claim = "cme_school"
 '''
 
 

@@ -267,3 +267,85 @@ def test_the_cli_takes_smtp_settings_from_the_configuration_under_the_environmen
     monkeypatch.setenv("CME_SMTP_HOST", "relay.internal")
     assert wiring.smtp_environment(None)["CME_SMTP_HOST"] == "relay.internal"
     assert wiring.config(None).scheduler.at == dt.time(6, 30)
+
+
+# -- the web service ------------------------------------------------------------------------------
+
+WEB = """
+[web]
+session_secret_file = "keys/session.secret"
+idle_minutes = 20
+public_url = "https://cme.example.gov.uk/"
+secure_cookies = true
+
+[web.oidc]
+issuer = "https://login.example.gov.uk/realms/council"
+client_id = "cme"
+client_secret_file = "keys/oidc.secret"
+role_claim = "groups"
+school_claim = "school"
+"""
+
+
+def test_the_web_section_with_its_identity_provider(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, WEB))
+    web = config.web
+    assert web.session_secret_file == tmp_path / "keys" / "session.secret"
+    assert web.idle_minutes == 20
+    assert web.public_url == "https://cme.example.gov.uk"
+    assert web.secure_cookies is True
+    assert web.oidc is not None
+    assert web.oidc.issuer == "https://login.example.gov.uk/realms/council"
+    assert web.oidc.client_secret_file == tmp_path / "keys" / "oidc.secret"
+    assert (web.oidc.role_claim, web.oidc.school_claim) == ("groups", "school")
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "session.secret").write_text("s3cret\n", encoding="utf-8")
+    (tmp_path / "keys" / "oidc.secret").write_text("client-secret\n", encoding="utf-8")
+    assert web.session_secret() == "s3cret"
+    assert web.oidc.client_secret() == "client-secret"
+
+
+def test_the_web_defaults_and_what_oidc_still_needs(tmp_path: Path) -> None:
+    web = load_config(_write(tmp_path, "")).web
+    assert (web.session_secret_file, web.idle_minutes, web.secure_cookies, web.oidc) == (
+        None,
+        30,
+        True,
+        None,
+    )
+    assert web.session_secret() is None
+    text = '[web.oidc]\nissuer = "https://idp.example"\nclient_id = "c"\nclient_secret_file = "s"\n'
+    assert "web.public_url" in load_config(_write(tmp_path, text)).missing()
+
+
+def test_an_unreadable_or_empty_web_secret_is_refused(tmp_path: Path) -> None:
+    web = load_config(_write(tmp_path, '[web]\nsession_secret_file = "absent"\n')).web
+    with pytest.raises(ConfigError, match="cannot read web.session_secret_file"):
+        web.session_secret()
+    (tmp_path / "absent").write_text("\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="is empty"):
+        web.session_secret()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[web]\nidle_minutes = 0\n", r"cme.toml:2: web.idle_minutes is a number of minutes"),
+        ('[web]\npublic_url = "cme.example"\n', r"cme.toml:2: web.public_url must be an http"),
+        ("[web]\nsecure_cookies = 1\n", r"cme.toml:2: web.secure_cookies must be true or false"),
+        (
+            '[web]\n\n[web.oidc]\nissuer = "https://i"\nclient = "c"\n',
+            r"cme.toml:5: unknown setting web.oidc.client; \[web.oidc\] takes client_id",
+        ),
+        (
+            '[web.oidc]\nissuer = "https://i"\n',
+            r"cme.toml:1: \[web.oidc\] needs client_id, client_secret_file",
+        ),
+        ('[web]\noidc = "x"\n', r"cme.toml:2: web.oidc must be a table"),
+    ],
+)
+def test_bad_web_settings_are_refused_with_file_and_line(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(_write(tmp_path, text))

@@ -59,13 +59,15 @@ def test_init_makes_a_working_deployment_and_says_what_is_left(tmp_path: Path) -
     )
     keys = folder / "keys"
     assert stat.S_IMODE(keys.stat().st_mode) == 0o700
-    for private in ("master.key", "checkpoint.key"):
+    for private in ("master.key", "checkpoint.key", "session.secret"):
         assert stat.S_IMODE((keys / private).stat().st_mode) == 0o600
     assert stat.S_IMODE((folder / "cme.db").stat().st_mode) == 0o600, "sealed personal data"
     config = load_config(folder / "cme.toml")
     assert config.database_url == f"sqlite:///{folder}/cme.db"
     assert config.keys.master_key_file == keys / "master.key"
     assert config.keys.checkpoint_signing_key_file == keys / "checkpoint.key"
+    assert config.web.session_secret_file == keys / "session.secret"
+    assert len(config.web.session_secret() or "") >= 48, "the session secret is made, not blank"
     pub = (keys / "checkpoint.key.pub").read_text(encoding="utf-8").strip()
     assert config.keys.checkpoint_public_key == pub
     text = (folder / "cme.toml").read_text(encoding="utf-8")
