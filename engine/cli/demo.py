@@ -44,15 +44,34 @@ DEFAULT_DB = Path(".cme") / "demo.db"
     default=None,
     help="Case whose history is printed at the end (default: one closed on Day 26).",
 )
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Then make web accounts for the demo's people (password printed) and serve the "
+    "demo's database with `cme serve` until Ctrl+C.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: address.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="With --serve."
+)
 @handle_errors
-def demo(fresh: bool, db_path: str, seed: int, show_case: str | None) -> None:
+def demo(
+    fresh: bool,
+    db_path: str,
+    seed: int,
+    show_case: str | None,
+    serve: bool,
+    host: str,
+    port: int,
+) -> None:
     """Run a term of realistic, invented CME cases through the shipped processes.
 
     Opens about forty notifications across the autumn term 2024, moves time forward school day
     by school day with the sweep while simulated officers act, then prints the register and one
-    case's full history. Takes a few seconds.
+    case's full history. Takes a few seconds. With --serve, the web service then serves the
+    demo's database on today's date.
 
-    Example: cme demo --fresh
+    Example: cme demo --fresh --serve
     """
     from rich.console import Console
 
@@ -81,6 +100,11 @@ def demo(fresh: bool, db_path: str, seed: int, show_case: str | None) -> None:
         f"cme due --on {TERM_LAST.isoformat()} --db {url}",
         soft_wrap=True,
     )
+    if serve:
+        from engine.cli.demo_serve import serve_demo
+
+        sim.service.store.dispose()
+        serve_demo(url, host=host, port=port, console=console)
 
 
 def _run(sim: Simulation, console: Any) -> None:
