@@ -83,7 +83,10 @@ def roll_return_cmd(
 
     Columns: school, change (addition/deletion), change_date, child_name, date_of_birth;
     optional: upn, non_standard_transition_point (yes/no), ground (needed for a deletion),
-    received_on, case_id.
+    received_on, case_id. From 4 December 2026 a deletion return also gives what regulation
+    13(4) asks for: pupil_address, parents, emergency_telephone; for Ground A new_school and
+    new_school_start; for Ground G left_the_country (yes/no) and new_address,
+    new_address_parent, new_address_from, or destination.
 
     Example: cme import roll-return returns.csv
     """
