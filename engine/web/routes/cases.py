@@ -199,10 +199,11 @@ async def open_from_form(request: Request, user: Changer) -> Response:
         errors = {"received_on": "Enter the date the notification was received, as 2024-10-21"}
         return _new_page(request, typed, errors=errors, status_code=400)
     link = typed.get("link") or None
-    override = typed.get("override_reason") if typed.get("override") == "yes" else None
-    try:
+    override = typed.get("override_reason", "") if typed.get("override") == "yes" else None
+
+    def opening(override_reason: str | None) -> list[str]:
         form = parse_form(form_data(typed), source="the notification")
-        ids = engine.service.open_case(
+        return engine.service.open_case(
             form,
             on=on,
             at=engine.now(),
@@ -210,8 +211,11 @@ async def open_from_form(request: Request, user: Changer) -> Response:
             process=typed.get("process") or "untraceable_cme",
             calendar=_default_calendar(engine),
             link=[link] if link else None,
-            override_reason=override if override is not None else None,
+            override_reason=override_reason,
         )
+
+    try:
+        ids = opening(override)
     except DuplicateChild as exc:
         return _new_page(
             request,
@@ -222,6 +226,14 @@ async def open_from_form(request: Request, user: Changer) -> Response:
         )
     except InputError as exc:
         if override is not None and "different child" in str(exc):
+            # The override's reason was refused: show the child's open cases again beside it.
+            try:
+                opening(None)
+            except DuplicateChild as found:
+                errors = {"override_reason": str(exc)}
+                return _new_page(request, typed, errors=errors, duplicate=found, status_code=400)
+            except CMEError:
+                pass
             errors = {"override_reason": str(exc)}
         else:
             errors = field_errors(str(exc), labels=labels)
