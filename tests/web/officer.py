@@ -28,9 +28,12 @@ def open_example(app: FastAPI, on: dt.date, officer: str = OFFICER) -> list[str]
     """Open the example through the engine, Day 1 `on`, as `officer` (whose cases they are)."""
     engine = app.state.engine
     ids: list[str] = engine.service.open_case(
-        example_form(), on=on, at=engine.now(), actor=Actor(officer, "cme_officer"),
+        example_form(),
+        on=on,
+        at=engine.now(),
+        actor=Actor(officer, "cme_officer"),
         calendar="london",
-    )  # fmt: skip
+    )
     return ids
 
 

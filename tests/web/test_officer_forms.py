@@ -177,15 +177,26 @@ def test_notes_facts_and_assignment_are_recorded(sign_in: SignIn, web_app: FastA
         open_example(web_app, dt.date(2024, 10, 21))
         client = sign_in("cme_officer", name=OFFICER)
         page = client.get("/cases/CME-000001").text
-        post_form(client, "/cases/CME-000001/notes",
-                  {"seq": str(seq_of(page)), "note-text": "Neighbour says they moved"}, page)  # fmt: skip
+        post_form(
+            client,
+            "/cases/CME-000001/notes",
+            {"seq": str(seq_of(page)), "note-text": "Neighbour says they moved"},
+            page,
+        )
         page = client.get("/cases/CME-000001").text
-        post_form(client, "/cases/CME-000001/facts",
-                  {"seq": str(seq_of(page)), "fact-name": "destination_la",
-                   "fact-value": "Islington"}, page)  # fmt: skip
+        post_form(
+            client,
+            "/cases/CME-000001/facts",
+            {"seq": str(seq_of(page)), "fact-name": "destination_la", "fact-value": "Islington"},
+            page,
+        )
         page = client.get("/cases/CME-000001").text
-        assigned = post_form(client, "/cases/CME-000001/assign",
-                             {"seq": str(seq_of(page)), "assign-officer": "priya"}, page)  # fmt: skip
+        assigned = post_form(
+            client,
+            "/cases/CME-000001/assign",
+            {"seq": str(seq_of(page)), "assign-officer": "priya"},
+            page,
+        )
         assert assigned.status_code == 303
         page = client.get("/cases/CME-000001").text
     assert "Neighbour says they moved" in section(page, "notes")
@@ -204,17 +215,28 @@ def test_a_stale_save_says_someone_else_changed_the_case_and_keeps_what_was_type
         second = sign_in("cme_officer", name="priya")
         mine = first.get("/cases/CME-000001").text
         theirs = second.get("/cases/CME-000001").text
-        saved = post_form(second, "/cases/CME-000001/checks/core_information_checked",
-                          {"seq": str(seq_of(theirs)),
-                           "check-core_information_checked-outcome": "all there"}, theirs)  # fmt: skip
+        saved = post_form(
+            second,
+            "/cases/CME-000001/checks/core_information_checked",
+            {"seq": str(seq_of(theirs)), "check-core_information_checked-outcome": "all there"},
+            theirs,
+        )
         assert saved.status_code == 303
-        stale = post_form(first, "/cases/CME-000001/checks/core_information_checked",
-                          {"seq": str(seq_of(mine)),
-                           "check-core_information_checked-outcome": "phone number missing"},
-                          mine)  # fmt: skip
-        again = post_form(first, "/cases/CME-000001/notes",
-                          {"seq": str(seq_of(stale.text)), "note-text": "phone number missing"},
-                          stale.text)  # fmt: skip
+        stale = post_form(
+            first,
+            "/cases/CME-000001/checks/core_information_checked",
+            {
+                "seq": str(seq_of(mine)),
+                "check-core_information_checked-outcome": "phone number missing",
+            },
+            mine,
+        )
+        again = post_form(
+            first,
+            "/cases/CME-000001/notes",
+            {"seq": str(seq_of(stale.text)), "note-text": "phone number missing"},
+            stale.text,
+        )
     assert stale.status_code == 409
     text = words(stale.text)
     assert "Someone else changed this case" in text
@@ -230,8 +252,13 @@ def test_a_filed_letter_opens_as_its_pdf(sign_in: SignIn, web_app: FastAPI, web_
     engine = web_app.state.engine
     with freeze_time("2024-10-25 09:00:00"):
         open_example(web_app, dt.date(2024, 10, 21))
-        engine.service.fire("CME-000001", "start_reasonable_checks", on=dt.date(2024, 10, 24),
-                            at=engine.now(), actor=Actor(OFFICER, "cme_officer"))  # fmt: skip
+        engine.service.fire(
+            "CME-000001",
+            "start_reasonable_checks",
+            on=dt.date(2024, 10, 24),
+            at=engine.now(),
+            actor=Actor(OFFICER, "cme_officer"),
+        )
     sent = CliRunner().invoke(
         cli,
         [
@@ -247,7 +274,7 @@ def test_a_filed_letter_opens_as_its_pdf(sign_in: SignIn, web_app: FastAPI, web_
             "127.0.0.1",
             "--smtp-port",
             "9",
-        ],  # fmt: skip
+        ],
     )
     assert "letters filed" in sent.output, sent.output
     with freeze_time("2024-10-25 09:30:00"):
@@ -256,8 +283,12 @@ def test_a_filed_letter_opens_as_its_pdf(sign_in: SignIn, web_app: FastAPI, web_
         letters = section(page, "letters")
         pdf = client.get("/cases/CME-000001/letters/1.pdf")
         other = client.get("/cases/CME-000002/letters/1.pdf")
-        posted = post_form(client, "/cases/CME-000001/letters/1/posted",
-                           {"seq": str(seq_of(page)), "letter-1-on": "2024-10-25"}, page)  # fmt: skip
+        posted = post_form(
+            client,
+            "/cases/CME-000001/letters/1/posted",
+            {"seq": str(seq_of(page)), "letter-1-on": "2024-10-25"},
+            page,
+        )
     assert "first_formal_cme_letter" in letters
     assert 'href="/cases/CME-000001/letters/1.pdf"' in page
     assert pdf.status_code == 200
