@@ -57,7 +57,7 @@ def _removed(walk: Any, version: int, regulation: str) -> None:
     assert regulation in walk.events()[-1].rule
 
 
-# --- (f) and Ground H: any leave of absence -------------------------------------------------------
+# --- (f) and Ground H: any leave of absence ------------------------------------------------------
 
 LEAVE_2006 = Ground(
     "8(1)(f)",
@@ -93,7 +93,7 @@ def test_2006_f_is_refused_within_the_ten_school_days_after_the_leave(sqlite_ser
     ]
 
 
-# --- (k) and Ground L: before the school next meets, counted from the date of birth ----------------
+# --- (k) and Ground L: before the school next meets, counted from the date of birth --------------
 
 LEAVER_2006 = Ground(
     "8(1)(k)",
@@ -173,7 +173,7 @@ def test_2024_ground_l_a_year_10_pupil_is_refused(sqlite_service) -> None:
     assert "26 Jun 2026" in str(error)
 
 
-# --- the Connexions referral: expected, and the LA's choice to enforce -----------------------------
+# --- the Connexions referral: expected, and the LA's choice to enforce ---------------------------
 
 AT_RISK_2024 = replace(LEAVER_2024, facts={**LEAVER_2024.facts, "at_risk_of_neet": True})
 
@@ -230,7 +230,7 @@ def test_switched_on_the_choice_holds_removal_until_the_referral(connexions_enfo
     assert walk.state == "removed_from_roll"
 
 
-# --- Ground C: all four conditions; (c): ceased to attend -------------------------------------------
+# --- Ground C: all four conditions; (c): ceased to attend ----------------------------------------
 
 DUAL_2024 = Ground(
     "Ground C",
@@ -293,7 +293,7 @@ def test_2006_c_is_refused_while_the_pupil_still_attends(sqlite_service) -> None
     assert error.failed == ["the pupil has ceased to attend this school"]
 
 
-# --- (o) and Ground M: the CME notification, not the Officer's confirmation ---------------------------
+# --- (o) and Ground M: the CME notification, not the Officer's confirmation ----------------------
 
 
 @pytest.mark.parametrize(
@@ -320,7 +320,7 @@ def test_unpaid_boarding_fees_need_the_cme_notification_not_the_officers_confirm
     assert not walk.case.checks.get("cme_officer_confirmed_receipt")
 
 
-# --- (m) and Ground O: the governing board reconsidered and did not reinstate -------------------------
+# --- (m) and Ground O: the governing board reconsidered and did not reinstate --------------------
 
 
 @pytest.mark.parametrize(
@@ -351,7 +351,7 @@ def test_an_exclusion_stands_once_the_governing_board_reconsidered_and_did_not_r
     assert "reconsideration by the governing board" in error.failed[0]
 
 
-# --- versions ---------------------------------------------------------------------------------------
+# --- versions ------------------------------------------------------------------------------------
 
 
 def test_the_restated_versions_apply_to_the_cases_the_old_ones_did(
@@ -376,11 +376,14 @@ def test_every_rule_of_the_restated_grounds_says_its_basis(registry: ProcessRegi
         for trig in defn.triggers:
             assert trig.ref.basis is not None, trig.id
             for cond in trig.guards:
-                assert cond.source is not None and cond.source.basis is not None, cond.says
+                assert cond.source is not None, cond.says
+                assert cond.source.basis is not None, cond.says
                 if cond.la_choice:
                     assert cond.la_choice in defn.la_choices
                     assert cond.source.basis.value == "la_choice"
         for name, fact in defn.facts.items():
-            assert fact.source is not None and fact.source.basis is not None, name
+            assert fact.source is not None, name
+            assert fact.source.basis is not None, name
         for check_id, check in defn.checks().items():
-            assert check.source is not None and check.source.basis is not None, check_id
+            assert check.source is not None, check_id
+            assert check.source.basis is not None, check_id
