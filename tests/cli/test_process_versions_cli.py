@@ -34,7 +34,9 @@ def cme(db: str, *args: str, code: int = 0) -> str:
 
 
 def shipped_version() -> int:
-    return load_process_file(SHIPPED).version
+    """The shipped version new cases opened in 2024 take: the one kept for cases opened before
+    the newest's date (untraceable_cme_v2.yaml), not the newest (from 4 December 2026)."""
+    return load_process_file(SHIPPED.with_name("untraceable_cme_v2.yaml")).version
 
 
 def edited_copy(folder: Path, *, effective: str | None) -> Path:
@@ -96,7 +98,11 @@ def test_a_version_published_from_a_file_elsewhere_is_the_one_new_cases_take_fro
         cme(db, "process", "list", "untraceable_cme", "--on", "2024-11-04", "--json")
     )
     statuses = {v["version"]: v["status"] for v in listed["versions"]}
-    assert statuses == {shipped_version(): "superseded", NEW: "in force"}
+    assert statuses == {
+        shipped_version(): "superseded",
+        load_process_file(SHIPPED).version: "future",
+        NEW: "in force",
+    }
 
 
 def test_show_diagram_diff_and_impact_read_a_version_only_the_database_holds(

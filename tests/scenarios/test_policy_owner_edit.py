@@ -1,11 +1,13 @@
 """Issue 13, done when: a policy owner moves Appendix 7's "Day 5–15" to "Day 4–15" by changing
-one number in a copy of untraceable_cme.yaml (and raising its version, with the date it comes into
-force); validate, lint, impact (naming each affected open case and its new dates), publish from
-the file, and a case opened after that date all agree the reasonable checks start on Day 4.
+one number in a copy of the untraceable_cme version running cases are on (version 2, kept in
+untraceable_cme_v2.yaml since version 3 of 4 December 2026) and raising its version (to 4, past
+the shipped 3), with the date it comes into force; validate, lint, impact (naming each affected
+open case and its new dates), publish from the file, and a case opened after that date all agree
+the reasonable checks start on Day 4.
 
-Real dates on the real `london` calendar (Ealing's 2026-27 terms): version 3 is in force from
+Real dates on the real `london` calendar (Ealing's 2026-27 terms): version 4 is in force from
 Monday 23 November 2026. Cases notified on Wednesday 18 November start their checks on Day 5,
-Tuesday 24 November, under version 2, and would start on Day 4, Monday 23 November, under 3.
+Tuesday 24 November, under version 2, and would start on Day 4, Monday 23 November, under 4.
 """
 
 from __future__ import annotations
@@ -20,20 +22,20 @@ import pytest
 from tests.docs.guide_shell import REPO, GuideShell, write_form
 
 OFFICER = ("--role", "cme_officer", "--actor", "sona")
-EDITED = "untraceable_cme_v3.yaml"
+EDITED = "untraceable_cme_v4.yaml"
 IN_FORCE = "2026-11-23"
 
 
 def edited_copy(folder: Path) -> Path:
     """The shipped file with one number changed, its version raised and its date given."""
-    text = (REPO / "processes" / "untraceable_cme.yaml").read_text(encoding="utf-8")
+    text = (REPO / "processes" / "untraceable_cme_v2.yaml").read_text(encoding="utf-8")
     window = "\n  reasonable_checks:\n"
     assert text.count("\n    days: 5-15\n") == 1
     edited = text.replace("\n    days: 5-15\n", "\n    days: 4-15\n")
     changed = [(a, b) for a, b in zip(text, edited, strict=True) if a != b]
     assert changed == [("5", "4")], "the window moves by one number"
     assert edited.index("\n    days: 4-15\n") > edited.index(window)
-    edited = edited.replace("\nversion: 2\n", "\nversion: 3\n").replace(
+    edited = edited.replace("\nversion: 2\n", "\nversion: 4\n").replace(
         "\neffective_from: 2023-04-01\n", f"\neffective_from: {IN_FORCE}\n"
     )
     path = folder / EDITED
@@ -79,7 +81,7 @@ def test_moving_day_5_to_day_4_agrees_from_validate_to_a_new_case(
     path = edited_copy(tmp_path)
 
     # validate and lint: the window is Day 4–15, and so are the start and every check's window.
-    assert f"{EDITED}: ok: untraceable_cme version 3" in shell.cme("process", "validate", EDITED)
+    assert f"{EDITED}: ok: untraceable_cme version 4" in shell.cme("process", "validate", EDITED)
     assert f"{EDITED}: lint clean" in shell.cme("process", "lint", EDITED)
     definition = json.loads(shell.cme("process", "show", EDITED, "--json"))["definition"]
     checks = definition["states"]["reasonable_checks"]
@@ -96,7 +98,7 @@ def test_moving_day_5_to_day_4_agrees_from_validate_to_a_new_case(
 
     # impact: each open case by id, its start 24 → 23 November, its check window's new dates.
     text = shell.cme(
-        "process", "impact", "untraceable_cme", "3", "--file", EDITED, "--on", IN_FORCE
+        "process", "impact", "untraceable_cme", "4", "--file", EDITED, "--on", IN_FORCE
     )
     for case_id in (first, second):
         assert f"  {case_id} (version 2, in establishing_contact)\n" in text
@@ -110,7 +112,7 @@ def test_moving_day_5_to_day_4_agrees_from_validate_to_a_new_case(
             "process",
             "impact",
             "untraceable_cme",
-            "3",
+            "4",
             "--file",
             EDITED,
             "--on",
@@ -150,18 +152,18 @@ def test_moving_day_5_to_day_4_agrees_from_validate_to_a_new_case(
 
     # publish from the file: stored, in force from its date; show reads the stored version.
     published = shell.cme("process", "publish", "untraceable_cme", "--file", str(path))
-    assert "stored untraceable_cme version 3" in published
-    assert "untraceable_cme version 3: in force, from 2026-11-23" in shell.cme("process", "list")
-    stored = json.loads(shell.cme("process", "show", "untraceable_cme", "--version", "3", "--json"))
+    assert "stored untraceable_cme version 4" in published
+    assert "untraceable_cme version 4: in force, from 2026-11-23" in shell.cme("process", "list")
+    stored = json.loads(shell.cme("process", "show", "untraceable_cme", "--version", "4", "--json"))
     assert stored["definition"]["states"]["reasonable_checks"]["days"] == {"first": 4, "last": 15}
 
-    # A case notified before the date stays on version 2 (Day 5); one after it takes version 3:
+    # A case notified before the date stays on version 2 (Day 5); one after it takes version 4:
     # notified Tuesday 24 November, its checks start on Day 4, Friday 27 November.
     before = open_case(shell, tmp_path, "2026-11-20", "Ana Reis", "2015-02-11")
     after = open_case(shell, tmp_path, "2026-11-24", "Tom Reis", "2013-06-05")
     assert show(shell, before)["process"]["version"] == 2
     assert pending(show(shell, before))["reasonable_checks_starts"] == "2026-11-26"
-    assert show(shell, after)["process"]["version"] == 3
+    assert show(shell, after)["process"]["version"] == 4
     assert pending(show(shell, after))["reasonable_checks_starts"] == "2026-11-27"
     shell.cme("tick", "--until", "2026-11-26")
     assert show(shell, after)["state"] == "establishing_contact"

@@ -28,6 +28,7 @@ from engine.language.loader import (
 from engine.language.registry import ProcessRegistry
 from engine.store.database import open_store
 from tests.scenarios.helpers import Walk, notification
+from tests.scenarios.late import LateWalk
 
 SHIPPED = process_files()
 IDS = [p.name for p in SHIPPED]
@@ -57,13 +58,13 @@ def test_validate_and_lint_are_clean_from_the_cli() -> None:
     assert result.stdout.count("lint clean") + result.stdout.count(" 0 errors, ") == len(SHIPPED)
 
 
-MARKED = {"untraceable_cme", "school_checks"}
-"""Processes whose every rule says its basis (policy, law or LA choice), issue 14."""
+MARKED = {"untraceable_cme.yaml", "school_checks.yaml"}
+"""Files whose every rule says its basis (policy, law or LA choice), issue 14."""
 
 
 def test_lint_finds_nothing_not_even_a_warning(loaded: LoadedProcess) -> None:
     found = lint(loaded)
-    if loaded.id not in MARKED:
+    if loaded.path.rsplit("/", 1)[-1] not in MARKED:
         # Marking every rule's basis is under way in the other files: only that is tolerated.
         found = [i for i in found if i.code != "unmarked_basis"]
     assert [str(issue) for issue in found] == []
@@ -207,18 +208,19 @@ def _longer_reasonable_checks(data: dict[str, Any]) -> None:
 
 def test_the_guide_s_day_window_recipe_moves_day_16_to_day_19(sqlite_url: str) -> None:
     """Applied as the guide words it, the edit lints clean and a case starts the second round of
-    checks on Day 19 (Thursday 21 November 2024 for a notification on Monday 21 October)."""
+    checks on Day 19 (Thursday 4 February 2027 for a notification on Monday 11 January 2027, the
+    shipped version being in force from 4 December 2026)."""
     assert "`further_checks` to start at 19\n(`days: 19-25`)" in README
     assert "`start_further_checks` to `case_day >= 19`" in README
     edited = _edited("untraceable_cme.yaml", _longer_reasonable_checks)
     assert [str(issue) for issue in lint(edited)] == []
     store = open_store(sqlite_url)
-    walk = Walk.open(
+    walk = LateWalk.open(
         CaseService(store, ProcessRegistry([edited])),
-        notification(dt.date(2024, 10, 21)),
-        on=dt.date(2024, 10, 21),
+        notification(dt.date(2027, 1, 11)),
+        on=dt.date(2027, 1, 11),
     )
-    day_18, day_19 = dt.date(2024, 11, 20), dt.date(2024, 11, 21)
+    day_18, day_19 = dt.date(2027, 2, 3), dt.date(2027, 2, 4)
     walk.sweep(day_18)
     assert walk.state == "reasonable_checks"
     error = walk.refused(GuardFailed, "fire", "start_further_checks", on=day_18)

@@ -29,7 +29,7 @@ def test_the_shipped_windows_generate_start_timers_and_escalations() -> None:
     contact = _timers(loaded, "establishing_contact")
     assert contact["reasonable_checks_starts"] == (5, "start_reasonable_checks")
     # Day 1-3: escalated on Day 4, the morning after the window's last school day.
-    assert contact["contact_attempted_by_email_outstanding"] == (4, "cme_officer")
+    assert contact["contact_attempted_outstanding"] == (4, "cme_officer")
     assert contact["core_information_checked_outstanding"] == (2, "cme_officer")
     assert _timers(loaded, "reasonable_checks")["housing_check_outstanding"] == (16, "cme_officer")
     assert _timers(loaded, "further_checks")["closure_decision_starts"] == (
@@ -60,7 +60,7 @@ def test_the_shipped_windows_generate_start_timers_and_escalations() -> None:
 
 def test_moving_day_5_15_to_4_15_is_one_number_and_moves_the_start_timer() -> None:
     edited = SHIPPED.replace("    days: 5-15\n", "    days: 4-15\n", 1).replace(
-        "version: 2\n", "version: 3\n", 1
+        "version: 3\n", "version: 4\n", 1
     )
     assert edited.count("4-15") == 1
     loaded = _load(edited)
@@ -80,11 +80,12 @@ def test_moving_day_5_15_to_4_15_is_one_number_and_moves_the_start_timer() -> No
 def test_a_hand_written_start_timer_contradicting_the_window_is_refused_by_lint() -> None:
     # The half-done edit of issue 13: the stage at 4-15, a start timer still at Day 5.
     edited = SHIPPED.replace("    days: 5-15\n", "    days: 4-15\n", 1).replace(
-        "    escalate_to: cme_officer\n    ref:\n      section: Appendix 7, Day 1 and Day 1-3\n",
+        "    escalate_to: cme_officer\n    ref:\n      basis: policy\n"
+        "      section: Appendix 7, Day 1 and Day 1-3\n",
         "    escalate_to: cme_officer\n    timers:\n      - id: reasonable_checks_start\n"
         "        description: the old start timer\n        day: 5\n"
         "        fire: start_reasonable_checks\n        ref: Appendix 7, Day 5-15\n"
-        "    ref:\n      section: Appendix 7, Day 1 and Day 1-3\n",
+        "    ref:\n      basis: policy\n      section: Appendix 7, Day 1 and Day 1-3\n",
         1,
     )
     loaded = _load(edited)
