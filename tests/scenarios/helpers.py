@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import and_, func, select
@@ -101,6 +101,9 @@ class Walk:
     """One case walked through its process: every command sweeps the timers due up to its date
     first (the scheduler runs each school-day morning), then checks replay and the hash chain."""
 
+    recorded_at: ClassVar[dt.datetime] = RECORDED_AT
+    """When every command is recorded (no command may take effect after it)."""
+
     def __init__(self, service: CaseService, case_id: str) -> None:
         self.service = service
         self.case_id = case_id
@@ -118,9 +121,9 @@ class Walk:
         calendar: str | None = None,
     ) -> Walk:
         """Open the case of the form's one child on `on` (Day 1)."""
-        sweep(service, until=on)
+        sweep(service, until=on, at=cls.recorded_at)
         (case_id,) = service.open_case(
-            form, on=on, at=RECORDED_AT, actor=actor, process=process, calendar=calendar
+            form, on=on, at=cls.recorded_at, actor=actor, process=process, calendar=calendar
         )
         return cls(service, case_id)
 
@@ -175,13 +178,13 @@ class Walk:
 
     def sweep(self, until: dt.date) -> None:
         """Fire the timers due up to `until`, then check the case still replays."""
-        sweep(self.service, until=until)
+        sweep(self.service, until=until, at=self.recorded_at)
         assert_replays(self.service, self.case_id)
 
     def fire(self, trigger: str, *, on: dt.date, actor: Actor = OFFICER) -> CommandResult:
         """Take a step on `on`."""
         self.sweep(on)
-        result = self.service.fire(self.case_id, trigger, on=on, at=RECORDED_AT, actor=actor)
+        result = self.service.fire(self.case_id, trigger, on=on, at=self.recorded_at, actor=actor)
         assert_replays(self.service, self.case_id)
         return result
 
@@ -192,7 +195,7 @@ class Walk:
         self.sweep(on)
         for check_id in check_ids:
             self.service.record_check(
-                self.case_id, check_id, on=on, at=RECORDED_AT, actor=actor, outcome=outcome
+                self.case_id, check_id, on=on, at=self.recorded_at, actor=actor, outcome=outcome
             )
             assert_replays(self.service, self.case_id)
 
@@ -200,7 +203,9 @@ class Walk:
         """Record each fact on `on`."""
         self.sweep(on)
         for name, value in values.items():
-            self.service.set_fact(self.case_id, name, value, on=on, at=RECORDED_AT, actor=actor)
+            self.service.set_fact(
+                self.case_id, name, value, on=on, at=self.recorded_at, actor=actor
+            )
             assert_replays(self.service, self.case_id)
 
     def refused(self, error: type[CMEError], command: str, *args: Any, **kwargs: Any) -> Any:
