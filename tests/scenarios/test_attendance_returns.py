@@ -72,6 +72,12 @@ def test_no_attendance_return_by_day_21_is_escalated(sqlite_service) -> None:
     assert "Ground I" in overdue.payload["data"]["message"]
 
 
+def test_a_pupil_back_after_10_school_days_still_needs_the_return(sqlite_service) -> None:
+    walk = absence(sqlite_service)
+    error = walk.refused(GuardFailed, "fire", "pupil_returned", on=TENTH_DONE, actor=SCHOOL)
+    assert error.failed[0].startswith("the pupil returned before 10 continuous school days")
+
+
 def test_a_pupil_who_returns_needs_no_return(sqlite_service) -> None:
     walk = absence(sqlite_service)
     walk.fire("pupil_returned", on=D(2024, 10, 14), actor=SCHOOL)
@@ -181,6 +187,15 @@ def test_a_sickness_return_when_the_school_expects_15_days(sqlite_service) -> No
     walk.facts({"expects_fifteen_days_sickness": True}, on=D(2026, 2, 4), actor=SCHOOL)
     walk.fire("submit_sickness_return", on=D(2026, 2, 4), actor=SCHOOL)
     assert walk.state == "return_received"
+    walk.sweep(D(2026, 3, 31))
+    assert walk.events(EventKind.escalation) == []
+
+
+def test_a_pupil_back_from_sickness_in_a_week_needs_no_return(sqlite_service) -> None:
+    walk = sickness(sqlite_service)
+    walk.facts({"expects_fifteen_days_sickness": False}, on=SICK_FROM, actor=SCHOOL)
+    walk.fire("pupil_recovered", on=D(2026, 2, 9), actor=SCHOOL)
+    assert walk.state == "no_return_needed"
     walk.sweep(D(2026, 3, 31))
     assert walk.events(EventKind.escalation) == []
 
