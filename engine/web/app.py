@@ -17,6 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from engine.errors import AccessDenied, CMEError
 from engine.web import routes
 from engine.web.context import Engine, NotAllowed, SignInNeeded
+from engine.web.headers import SecurityHeaders
 from engine.web.pages import render
 from engine.web.settings import WEB_ROOT, WebSettings
 
@@ -47,6 +48,8 @@ def create_app(settings: WebSettings) -> FastAPI:
         https_only=settings.secure_cookies,
         max_age=None,  # a browser-session cookie; the idle timeout is enforced server-side
     )
+    # Added last, so it wraps the session middleware and every error page too.
+    app.add_middleware(SecurityHeaders, https_only=settings.secure_cookies)
     app.mount("/assets", StaticFiles(directory=settings.assets / "assets"), name="assets")
     app.mount("/govuk-frontend", StaticFiles(directory=settings.assets), name="govuk-frontend")
     app.mount("/static", StaticFiles(directory=WEB_ROOT / "static"), name="static")
