@@ -23,18 +23,18 @@ OFFICER = ("--role", "cme_officer", "--actor", "sona")
 
 
 def edit_to_day_4(path: Path, *, effective_from: str | None) -> None:
-    """The guide's edit: reasonable checks from `days: 5-15` to `days: 4-15`, version 2 to 3,
+    """The guide's edit: reasonable checks from `days: 5-15` to `days: 4-15`, version 3 to 4,
     and the effective date (or, left out, a commencement text)."""
     text = path.read_text(encoding="utf-8")
     assert text.count("\n    days: 5-15\n") == 1
     text = text.replace("\n    days: 5-15\n", "\n    days: 4-15\n")
-    text = text.replace("\nversion: 2\n", "\nversion: 3\n")
+    text = text.replace("\nversion: 3\n", "\nversion: 4\n")
     dated = (
         f"effective_from: {effective_from}\n"
         if effective_from
         else ("commencement: the day the policy owner's change is agreed\n")
     )
-    text = text.replace("effective_from: 2023-04-01\n", dated)
+    text = text.replace("effective_from: 2026-12-04\n", dated)
     path.write_text(text, encoding="utf-8")
 
 
@@ -48,13 +48,13 @@ def test_the_process_guide_walks_a_change_from_edit_to_migration(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert "change `reasonable_checks`' `days: 5-15` to `days: 4-15`" in RECIPE
-    assert "raise\n`version: 2` to `version: 3`, and set `effective_from: 2026-11-23`" in RECIPE
+    assert "raise\n`version: 3` to `version: 4`, and set `effective_from: 2026-11-23`" in RECIPE
     shell = GuideShell(tmp_path, monkeypatch)
     # Two children notified on Wednesday 18 November 2026: Day 5 is Tuesday 24 November.
     open_cases(shell, tmp_path, dt.date(2026, 11, 18), 2)
     blocks = commands(RECIPE.split("### A version")[0])
     assert [b[0].split()[0:3] for b in blocks] == [
-        ["cp", "processes/untraceable_cme.yaml", "untraceable_cme_v3.yaml"],
+        ["cp", "processes/untraceable_cme.yaml", "untraceable_cme_v4.yaml"],
         ["cme", "process", "validate"],
         ["cme", "process", "diff"],
         ["export", "CME_ACTOR=pat.owner"],
@@ -66,13 +66,13 @@ def test_the_process_guide_walks_a_change_from_edit_to_migration(
         for line in block:
             out.append(shell.run(line))
         if n == 0:
-            edit_to_day_4(tmp_path / "untraceable_cme_v3.yaml", effective_from="2026-11-23")
+            edit_to_day_4(tmp_path / "untraceable_cme_v4.yaml", effective_from="2026-11-23")
     text = "\n".join(out)
-    assert "untraceable_cme_v3.yaml: ok: untraceable_cme version 3" in text
-    assert "untraceable_cme_v3.yaml: lint clean" in text
+    assert "untraceable_cme_v4.yaml: ok: untraceable_cme version 4" in text
+    assert "untraceable_cme_v4.yaml: lint clean" in text
     assert "  state reasonable_checks: days: Day 5–15 → Day 4–15" in text
     drawn = ET.parse(tmp_path / "changes.svg").getroot()
-    assert "(changed in version 3)" in {
+    assert "(changed in version 4)" in {
         t.text for t in drawn.iter("{http://www.w3.org/2000/svg}text")
     }
     for case_id in ("CME-000001", "CME-000002"):
@@ -81,13 +81,17 @@ def test_the_process_guide_walks_a_change_from_edit_to_migration(
         "    timer reasonable_checks_starts: 24 Nov 2026 → 23 Nov 2026 (1 school day earlier)"
         in text
     )
-    assert "    falls due at once: reasonable_checks_starts (due 23 Nov 2026)" in text
-    assert "stored untraceable_cme version 3" in text
-    assert "untraceable_cme version 3: in force" in text
+    # Cases on version 2 also get version 3's changes: one Day 1-3 contact check, phone or email.
+    assert (
+        "    falls due at once: contact_attempted_outstanding (due 23 Nov 2026), "
+        "reasonable_checks_starts (due 23 Nov 2026)" in text
+    )
+    assert "stored untraceable_cme version 4" in text
+    assert "untraceable_cme version 4: in force" in text
     assert "2 cases would move." in text
     assert "migrated 2 cases" in text
     shown = json.loads(shell.cme("case", "show", "CME-000001", "--json", *OFFICER))
-    assert shown["process"]["version"] == 3
+    assert shown["process"]["version"] == 4
     starts = [t for t in shown["timers"] if t["timer"] == "reasonable_checks_starts"]
     assert [t["due_date"] for t in starts if t["status"] == "pending"] == ["2026-11-23"]
 
@@ -100,25 +104,25 @@ def test_the_process_guide_s_pending_version_is_commenced_once_its_date_is_known
     )
     shell = GuideShell(tmp_path, monkeypatch)
     shell.run("export CME_ACTOR=pat.owner")
-    shell.run("cp processes/untraceable_cme.yaml untraceable_cme_v3.yaml")
-    edit_to_day_4(tmp_path / "untraceable_cme_v3.yaml", effective_from=None)
+    shell.run("cp processes/untraceable_cme.yaml untraceable_cme_v4.yaml")
+    edit_to_day_4(tmp_path / "untraceable_cme_v4.yaml", effective_from=None)
     (block,) = commands(PENDING)
     publish, commence = block
     shell.run(publish)
-    assert "untraceable_cme version 3: pending" in shell.cme("process", "list")
-    impact = ("process", "impact", "untraceable_cme", "3", "--file", "untraceable_cme_v3.yaml")
-    assert "Version 3 is pending: it applies to no case until a policy owner gives its date" in (
+    assert "untraceable_cme version 4: pending" in shell.cme("process", "list")
+    impact = ("process", "impact", "untraceable_cme", "4", "--file", "untraceable_cme_v4.yaml")
+    assert "Version 4 is pending: it applies to no case until a policy owner gives its date" in (
         shell.cme(*impact, "--on", "2026-11-23")
     )
     shell.run(commence)
-    assert "untraceable_cme version 3: in force" in shell.cme("process", "list")
-    assert "Version 3 applies to cases opened from 2026-11-23" in (
+    assert "untraceable_cme version 4: in force" in shell.cme("process", "list")
+    assert "Version 4 applies to cases opened from 2026-11-23" in (
         shell.cme(*impact, "--on", "2026-11-23")
     )
-    # A child notified on Tuesday 24 November 2026 is on version 3: checks start on Day 4.
+    # A child notified on Tuesday 24 November 2026 is on version 4: checks start on Day 4.
     open_cases(shell, tmp_path, dt.date(2026, 11, 24), 1)
     shown = json.loads(shell.cme("case", "show", "CME-000001", "--json", *OFFICER))
-    assert shown["process"]["version"] == 3
+    assert shown["process"]["version"] == 4
     assert {t["timer"]: t["due_date"] for t in shown["timers"]}["reasonable_checks_starts"] == (
         "2026-11-27"
     )

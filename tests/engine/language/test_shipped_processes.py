@@ -27,7 +27,7 @@ from engine.language.loader import (
 )
 from engine.language.registry import ProcessRegistry
 from engine.store.database import open_store
-from tests.scenarios.helpers import Walk, notification
+from tests.scenarios.helpers import notification
 from tests.scenarios.late import LateWalk
 
 SHIPPED = process_files()
