@@ -26,7 +26,7 @@ def case_page(engine: Engine, case_id: str, *, actor: Actor, on: dt.date) -> dic
     summary = case_summary(engine.reader, case_id, on=on, actor=actor, at=at)
     may_change = engine.roles.allows(actor.role, Permission.change_case)
     page: dict[str, Any] = {"case": summary, "may_change": may_change}
-    page["checks_now"] = _checks_now(summary)
+    page["checks_now"] = summary["outstanding_checks"]
     page["steps"] = (
         steps_now(engine.service, case_id, actor=actor, on=on, at=at) if may_change else []
     )
@@ -34,16 +34,6 @@ def case_page(engine: Engine, case_id: str, *, actor: Actor, on: dt.date) -> dic
     page["letters"] = letters_of(engine, case_id, summary)
     page["history_hidden"] = sum(1 for e in summary["history"] if e.get("not_needed"))
     return page
-
-
-def _checks_now(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """The checks still outstanding: the current stage's required ones first (with their
-    window), then those carried from earlier stages, each once.
-    """
-    out: dict[str, dict[str, Any]] = {}
-    for c in summary["outstanding_checks"]:
-        out[c["id"]] = dict(c)
-    return list(out.values())
 
 
 def _facts_declared(engine: Engine, case_id: str) -> list[dict[str, Any]]:
@@ -107,7 +97,6 @@ def letters_of(engine: Engine, case_id: str, summary: dict[str, Any]) -> list[di
                 "filed_on": row.created_on,
                 "check": check,
                 "recorded": recorded.get(check) if check else None,
-                "waiting": False,
             }
         )
     for pending in waiting:

@@ -34,6 +34,7 @@ from engine.web.notification_form import (
     every_field,
     field_errors,
     form_data,
+    iso_date,
 )
 from engine.web.pages import render
 from engine.web.scope import refuse_unless_may_see, visible_rows
@@ -191,8 +192,6 @@ async def open_from_form(request: Request, user: Changer) -> Response:
     posted = await request.form()
     typed = {k: v for k, v in posted.items() if isinstance(v, str) and k != "csrf_token"}
     labels = {f.id: f.label for f in every_field()}
-    from engine.web.notification_form import iso_date
-
     try:
         on = dt.date.fromisoformat(iso_date(typed.get("received_on", "")))
     except ValueError:
