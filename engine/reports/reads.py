@@ -8,7 +8,7 @@ shows.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import and_, insert, select
@@ -28,9 +28,12 @@ def events_between(
     on: dt.date,
     *,
     kind: EventKind,
-    trigger: str | None = None,
+    trigger: str | Collection[str] | None = None,
 ) -> dict[str, dt.date]:
-    """The first effective date of a matching event in [since, on], by case."""
+    """The first effective date of a matching event in [since, on], by case (for a step, one of
+    `trigger`'s steps).
+    """
+    wanted = None if trigger is None else {trigger} if isinstance(trigger, str) else set(trigger)
     out: dict[str, dt.date] = {}
     with service.store.read() as conn:
         for chunk in in_chunks(case_ids):
@@ -49,8 +52,8 @@ def events_between(
             for row in rows:
                 ev = event_from_row(row)
                 step = ev.body
-                if trigger is not None and not (
-                    isinstance(step, StepTaken) and step.trigger == trigger
+                if wanted is not None and not (
+                    isinstance(step, StepTaken) and step.trigger in wanted
                 ):
                     continue
                 out.setdefault(ev.case_id, ev.effective_date)

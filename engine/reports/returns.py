@@ -15,6 +15,15 @@ from engine.reports.reads import case_facts, events_between, log_reads
 from engine.reports.tables import Column, Report
 
 ROLL_RETURNS_PROCESS = "roll_returns"
+RETURN_STEPS = (
+    "submit_return",
+    "submit_deletion_return",
+    "submit_deletion_return_new_school",
+    "submit_deletion_return_moved_away",
+    "submit_deletion_return_left_country",
+)
+"""The steps that record a return as received: version 3 takes a deletion return by its
+ground's step (regulation 13(4) asks different details of Grounds A and G)."""
 
 
 RETURNS_COLUMNS = (
@@ -40,7 +49,7 @@ def returns_report(
     require(actor, Permission.read_case, table=service.roles)
     cases = cases_as_of(service, on, processes=[ROLL_RETURNS_PROCESS], include_closed=True)
     received = events_between(
-        service, [c.id for c in cases], since, on, kind=EventKind.trigger, trigger="submit_return"
+        service, [c.id for c in cases], since, on, kind=EventKind.trigger, trigger=RETURN_STEPS
     )
     timers = timers_as_of(service, [c for c in cases if c.state == "return_due"])
     escalated = events_between(
@@ -74,7 +83,8 @@ def returns_report(
                 "change_date": case.opened_on,
                 "received_on": received_on,
                 "overdue_since": overdue_since,
-                "deletion_ground": facts.get("deletion_ground"),
+                # Version 3 records the ground as `ground` (Ground A … O).
+                "deletion_ground": facts.get("deletion_ground") or facts.get("ground"),
             }
         )
     rows.sort(key=lambda r: (r["status"] != "overdue", r["case_id"]))
