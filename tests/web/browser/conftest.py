@@ -9,6 +9,7 @@ for console errors (a blocked script, a missing asset) by `Visitor.visit`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -67,10 +68,13 @@ if not AXE.is_file():
 
 
 class PinnedEngine(Engine):
-    """The app's engine with the clock pinned at NOW (the one clock read every page uses)."""
+    """The app's engine with its clock pinned (the one clock read every page uses): NOW, or
+    what a test sets with `LiveServer.at`."""
+
+    pinned: dt.datetime = NOW
 
     def now(self) -> dt.datetime:
-        return NOW
+        return self.pinned
 
 
 @dataclass
@@ -83,9 +87,18 @@ class LiveServer:
     _names: Iterator[int] = field(default_factory=itertools.count)
 
     @property
-    def engine(self) -> Engine:
-        engine: Engine = self.app.state.engine
+    def engine(self) -> PinnedEngine:
+        engine: PinnedEngine = self.app.state.engine
         return engine
+
+    @contextlib.contextmanager
+    def at(self, when: dt.datetime) -> Iterator[None]:
+        """The service's clock at `when` for the block (tests in one session run one at a time)."""
+        self.engine.pinned = when
+        try:
+            yield
+        finally:
+            self.engine.pinned = NOW
 
     def account(self, role: str, *, school: str | None = None) -> str:
         """A new local account in `role` (with PASSWORD); its unique name."""
@@ -235,6 +248,13 @@ class Visitor:
                 f"{where} fails WCAG 2.2 AA (axe-core):\n{describe(violations)}"
             )
         assert not self.errors, f"{where} logged errors: {json.dumps(self.errors, indent=1)}"
+        # A form a browser would send without the session's token is refused (403) on submit.
+        tokenless = self.page.eval_on_selector_all(
+            "form[method=post]",
+            "forms => forms.filter(f => !(f.elements['csrf_token'] || {}).value)"
+            ".map(f => f.getAttribute('action'))",
+        )
+        assert not tokenless, f"{where}: forms sent without the CSRF token: {tokenless}"
         self.checked.append(where)
 
     def sign_in(self, name: str, password: str = PASSWORD) -> None:
