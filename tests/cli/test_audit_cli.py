@@ -268,14 +268,14 @@ def test_diff_shows_what_changed(db: Path) -> None:
     assert "states:\n  state on_hold: removed (On hold)" in out
     assert "  state checks, timer letter_outstanding: day: 15 → 12" in out
     assert "  trigger close: roles: + cme_officer" in out
-    code, out, _ = cme(db, "process", "diff", "removal_grounds", "3", "4", "--json")
+    code, out, _ = cme(db, "process", "diff", "removal_grounds", "5", "6", "--json")
     assert code == 0
     areas = {c["area"] for c in json.loads(out)["changes"]}
     assert {"applies", "checks", "guards", "triggers", "facts"} <= areas
-    code, _, err = cme(db, "process", "diff", "removal_grounds", "3", "5")
+    code, _, err = cme(db, "process", "diff", "removal_grounds", "3", "7")
     assert code == 1
-    assert "has no version 5" in err
-    assert "known versions: 3, 4" in err
+    assert "has no version 7" in err
+    assert "known versions: 3, 4, 5, 6" in err
 
 
 def tracing_cases(db: Path, registry: ProcessRegistry) -> list[str]:
