@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine.errors import InputError
 from engine.protection.access import RoleTable
@@ -119,3 +119,52 @@ def check_password(store: Store, name: str, password: str) -> WebUser | None:
         return None
     assert row is not None
     return WebUser(name=row.name, role=row.role, school=row.school)
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    """An account as `cme admin user list` shows it (never its password hash)."""
+
+    name: str
+    role: str
+    school: str | None
+    local: bool
+    """Whether it has a local password (otherwise it signs in through the council)."""
+    disabled: bool
+    created_at: dt.datetime
+    created_by: str
+
+
+def list_accounts(store: Store) -> list[AccountRow]:
+    """Every account, by name."""
+    with store.read() as conn:
+        rows = conn.execute(select(web_account_table).order_by(web_account_table.c.name)).all()
+    return [
+        AccountRow(
+            name=r.name,
+            role=r.role,
+            school=r.school,
+            local=r.password_hash is not None,
+            disabled=bool(r.disabled),
+            created_at=r.created_at,
+            created_by=r.created_by,
+        )
+        for r in rows
+    ]
+
+
+def disable_account(store: Store, name: str) -> None:
+    """Stop `name` signing in (its row stays: events and reads still name it); refused, nothing
+    written, if there is no such account or it is disabled already.
+    """
+    with store.engine.begin() as conn:
+        row = conn.execute(
+            select(web_account_table.c.disabled).where(web_account_table.c.name == name)
+        ).first()
+        if row is None:
+            raise AccountRefused(f"there is no account named {name!r}; nothing was changed")
+        if row.disabled:
+            raise AccountRefused(f"the account {name!r} is disabled already; nothing was changed")
+        conn.execute(
+            update(web_account_table).where(web_account_table.c.name == name).values(disabled=True)
+        )
