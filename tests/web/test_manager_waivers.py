@@ -96,3 +96,12 @@ def test_escalations_are_the_reports_rows(web_app: FastAPI, sign_in: SignIn) -> 
     assert "No escalation was raised in this period" in earlier
     assert bad.status_code == 400
     assert "is after" in bad.text
+
+
+def test_an_officers_escalations_link_to_the_case_page(web_app: FastAPI, sign_in: SignIn) -> None:
+    case_id = day_26_case(web_app, skip=("giap_check",))
+    client = sign_in("cme_officer")
+    with freeze_time(ON_DAY_26):
+        page = client.get("/escalations").text
+    assert f'href="/cases/{case_id}"' in page
+    assert f'href="/decisions/{case_id}"' not in page  # the line manager's section

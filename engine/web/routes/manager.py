@@ -50,6 +50,14 @@ async def _decider(request: Request) -> WebUser:
 Decider = Annotated[WebUser, Depends(_decider)]
 
 
+def _case_href(user: WebUser) -> str:
+    """Where a case id links to for this user: the decision page for the role whose section it
+    is, else the officer's case page.
+    """
+    section = next(s for s in SECTIONS if s.href == "/decisions")
+    return "/decisions/" if user.role in section.roles else "/cases/"
+
+
 def _status_of(exc: CMEError) -> int:
     if isinstance(exc, ConcurrentUpdate):
         return 409
@@ -332,6 +340,7 @@ def _waivers_page(
             "waivable": waivable,
             "errors": errors or {},
             "waived": request.query_params.get("waived"),
+            "case_href": _case_href(user),
         },
         status_code=status_code,
     )
@@ -358,5 +367,11 @@ def escalations(
     return render(
         request,
         "manager/escalations.html",
-        {"title": "Escalations", "report": report, "since": start, "on": day},
+        {
+            "title": "Escalations",
+            "report": report,
+            "since": start,
+            "on": day,
+            "case_href": _case_href(user),
+        },
     )
