@@ -17,6 +17,8 @@ from engine.cases.unit_of_work import CommandResult, UnitOfWork
 from engine.protection.access import Actor, require
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from engine.cases.service import CaseService
     from engine.language.machine import CompiledProcess
 
@@ -58,6 +60,21 @@ def situation(
     at: dt.datetime,
 ) -> Situation:
     """What the decision reads of the case, loaded in `uow`, under `compiled`."""
+    return situation_on(service, uow.conn, case, compiled, actor, on, at)
+
+
+def situation_on(
+    service: CaseService,
+    conn: Connection,
+    case: CaseState,
+    compiled: CompiledProcess,
+    actor: Actor,
+    on: dt.date,
+    at: dt.datetime,
+) -> Situation:
+    """What the decision reads of the case, read on `conn` (a command's transaction, or a
+    read for a dry run such as `step_preview.py`), under `compiled`.
+    """
     return Situation(
         case=case,
         compiled=compiled,
@@ -66,8 +83,8 @@ def situation(
         at=at,
         calendar=service.calendar_for(case),
         checks=service.checks_of(compiled.definition),
-        reveal=lambda c: service.revealed(c, conn=uow.conn),
-        history=lambda: service.events(case.id, conn=uow.conn),
+        reveal=lambda c: service.revealed(c, conn=conn),
+        history=lambda: service.events(case.id, conn=conn),
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from engine.cases import decide
+from engine.cases.commanding import situation_on
 from engine.errors import AccessDenied, CommandRefused, Refusal
 from engine.protection.access import Actor, require
 
@@ -51,17 +52,7 @@ def steps_now(
             return []
         compiled = service.process_for(case)
         definition = compiled.definition
-        sit = decide.Situation(
-            case=case,
-            compiled=compiled,
-            actor=actor,
-            on=on,
-            at=at,
-            calendar=service.calendar_for(case),
-            checks=service.checks_of(definition),
-            reveal=lambda c: service.revealed(c, conn=conn),
-            history=lambda: service.events(case_id, conn=conn),
-        )
+        sit = situation_on(service, conn, case, compiled, actor, on, at)
         out = []
         for step in service.outline_for(case).steps_from(case.state):
             trig = definition.trigger(step.id)

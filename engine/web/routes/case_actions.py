@@ -62,6 +62,11 @@ def _date(typed: dict[str, str], field: str, today: dt.date) -> dt.date:
         raise InputError(f"{text!r} is not a date: write it as 2024-10-21 or 21/10/2024") from None
 
 
+Command = Callable[[dict[str, Any]], Any]
+"""A command given the arguments every case form passes: `on` (today), `at`, `actor` and the
+form's `expected_seq`."""
+
+
 def _save(
     request: Request,
     user: WebUser,
@@ -71,15 +76,23 @@ def _save(
     field: str,
     done: str,
     anchor: str,
-    command: Callable[[int | None], Any],
+    command: Command,
 ) -> Response:
-    """Run `command` with the form's seq; on success back to the case page with `done` said;
-    on a stale seq the conflict page; on a refusal the engine's reason beside `field`.
+    """Run `command` as the user, today, with the form's seq; on success back to the case page
+    with `done` said; on a stale seq the conflict page; on a refusal the engine's reason beside
+    `field`.
     """
-    refuse_unless_may_see(engine_of(request), user, case_id)
+    engine = engine_of(request)
+    refuse_unless_may_see(engine, user, case_id)
     expected = _seq(typed)
+    given = {
+        "on": engine.today(),
+        "at": engine.now(),
+        "actor": actor_of(user),
+        "expected_seq": expected,
+    }
     try:
-        command(expected)
+        command(given)
     except ConcurrentUpdate:
         return show_case(request, user, case_id, kept=typed, conflict=expected, status_code=409)
     except CMEError as exc:
@@ -93,122 +106,81 @@ def _save(
 @router.post("/cases/{case_id}/checks/{check}", dependencies=[Depends(csrf_protect)])
 async def record_check(request: Request, user: Changer, case_id: str, check: str) -> Response:
     """Record a check: when it was made and what it found (`cme case check`)."""
-    engine = engine_of(request)
+    service = engine_of(request).service
     typed = await _typed(request)
-    field = f"check-{check}-outcome"
+    p = f"check-{check}-"
 
-    def run(expected: int | None) -> CommandResult:
-        on = _date(typed, f"check-{check}-on", engine.today())
-        amend = typed.get(f"check-{check}-amend") == "yes"
-        return engine.service.record_check(
+    def run(given: dict[str, Any]) -> CommandResult:
+        return service.record_check(
             case_id,
             check,
-            on=on,
-            at=engine.now(),
-            actor=actor_of(user),
-            outcome=typed.get(field, ""),
-            expected_seq=expected,
-            amend=amend,
-            reason=typed.get(f"check-{check}-reason") or None,
+            **{**given, "on": _date(typed, p + "on", given["on"])},
+            outcome=typed.get(p + "outcome", ""),
+            amend=typed.get(p + "amend") == "yes",
+            reason=typed.get(p + "reason") or None,
         )
 
-    return _save(
-        request, user, case_id, typed, field=field, done=f"Check {check} recorded.",
-        anchor="checks", command=run,
-    )  # fmt: skip
+    done = f"Check {check} recorded."
+    return _save(request, user, case_id, typed, field=p + "outcome", done=done, anchor="checks",
+                 command=run)  # fmt: skip
 
 
 @router.post("/cases/{case_id}/steps/{trigger}", dependencies=[Depends(csrf_protect)])
 async def take_step(request: Request, user: Changer, case_id: str, trigger: str) -> Response:
     """Take a step (`cme case fire`): roles, stage, dates, checks and guards are the engine's."""
-    engine = engine_of(request)
+    service = engine_of(request).service
     typed = await _typed(request)
     field = f"step-{trigger}-note"
 
-    def run(expected: int | None) -> CommandResult:
-        return engine.service.fire(
-            case_id,
-            trigger,
-            on=engine.today(),
-            at=engine.now(),
-            actor=actor_of(user),
-            expected_seq=expected,
-            note=typed.get(field) or None,
-        )
+    def run(given: dict[str, Any]) -> CommandResult:
+        return service.fire(case_id, trigger, **given, note=typed.get(field) or None)
 
-    return _save(
-        request, user, case_id, typed, field=field, done=f"Step {trigger} taken.",
-        anchor="steps", command=run,
-    )  # fmt: skip
+    done = f"Step {trigger} taken."
+    return _save(request, user, case_id, typed, field=field, done=done, anchor="steps",
+                 command=run)  # fmt: skip
 
 
 @router.post("/cases/{case_id}/notes", dependencies=[Depends(csrf_protect)])
 async def add_note(request: Request, user: Changer, case_id: str) -> Response:
     """Add a note to the case's history (`cme case note`)."""
-    engine = engine_of(request)
+    service = engine_of(request).service
     typed = await _typed(request)
 
-    def run(expected: int | None) -> CommandResult:
-        return engine.service.add_note(
-            case_id,
-            typed.get("note-text", ""),
-            on=engine.today(),
-            at=engine.now(),
-            actor=actor_of(user),
-            expected_seq=expected,
-        )
+    def run(given: dict[str, Any]) -> CommandResult:
+        return service.add_note(case_id, typed.get("note-text", ""), **given)
 
-    return _save(
-        request, user, case_id, typed, field="note-text", done="Note added.", anchor="notes",
-        command=run,
-    )  # fmt: skip
+    return _save(request, user, case_id, typed, field="note-text", done="Note added.",
+                 anchor="notes", command=run)  # fmt: skip
 
 
 @router.post("/cases/{case_id}/facts", dependencies=[Depends(csrf_protect)])
 async def record_fact(request: Request, user: Changer, case_id: str) -> Response:
     """Record a fact, typed as the process declares it (`cme case fact`)."""
-    engine = engine_of(request)
+    service = engine_of(request).service
     typed = await _typed(request)
     name = typed.get("fact-name", "")
 
-    def run(expected: int | None) -> CommandResult:
-        return engine.service.set_fact(
-            case_id,
-            name,
-            typed.get("fact-value", ""),
-            on=engine.today(),
-            at=engine.now(),
-            actor=actor_of(user),
-            expected_seq=expected,
-        )
+    def run(given: dict[str, Any]) -> CommandResult:
+        return service.set_fact(case_id, name, typed.get("fact-value", ""), **given)
 
-    return _save(
-        request, user, case_id, typed, field="fact-value", done=f"Fact {name} recorded.",
-        anchor="facts", command=run,
-    )  # fmt: skip
+    done = f"Fact {name} recorded."
+    return _save(request, user, case_id, typed, field="fact-value", done=done, anchor="facts",
+                 command=run)  # fmt: skip
 
 
 @router.post("/cases/{case_id}/assign", dependencies=[Depends(csrf_protect)])
 async def assign(request: Request, user: Changer, case_id: str) -> Response:
     """Give the case to another officer (`cme case assign`)."""
-    engine = engine_of(request)
+    service = engine_of(request).service
     typed = await _typed(request)
     officer = typed.get("assign-officer", "").strip()
 
-    def run(expected: int | None) -> CommandResult:
-        return engine.service.assign(
-            case_id,
-            officer,
-            on=engine.today(),
-            at=engine.now(),
-            actor=actor_of(user),
-            expected_seq=expected,
-        )
+    def run(given: dict[str, Any]) -> CommandResult:
+        return service.assign(case_id, officer, **given)
 
-    return _save(
-        request, user, case_id, typed, field="assign-officer",
-        done=f"Case assigned to {officer}.", anchor="assignment", command=run,
-    )  # fmt: skip
+    done = f"Case assigned to {officer}."
+    return _save(request, user, case_id, typed, field="assign-officer", done=done,
+                 anchor="assignment", command=run)  # fmt: skip
 
 
 def _letter_of(request: Request, case_id: str, document_id: int) -> None:
@@ -245,22 +217,16 @@ async def letter_posted(
     """Mark a printed letter posted: its check recorded with the letter as evidence
     (`cme outbox posted`).
     """
-    engine = engine_of(request)
+    service = engine_of(request).service
     typed = await _typed(request)
     _letter_of(request, case_id, document_id)
     field = f"letter-{document_id}-on"
 
-    def run(expected: int | None) -> Any:
+    def run(given: dict[str, Any]) -> Any:
         return mark_posted(
-            engine.service,
-            document_id,
-            on=_date(typed, field, engine.today()),
-            at=engine.now(),
-            actor=actor_of(user),
-            expected_seq=expected,
+            service, document_id, **{**given, "on": _date(typed, field, given["on"])}
         )
 
-    return _save(
-        request, user, case_id, typed, field=field,
-        done=f"Letter {document_id} marked posted.", anchor="letters", command=run,
-    )  # fmt: skip
+    done = f"Letter {document_id} marked posted."
+    return _save(request, user, case_id, typed, field=field, done=done, anchor="letters",
+                 command=run)  # fmt: skip
