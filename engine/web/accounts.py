@@ -40,6 +40,32 @@ class WebUser:
     school: str | None = None
 
 
+def refuse_account(
+    store: Store, roles: RoleTable, *, name: str, role: str, school: str | None
+) -> None:
+    """Refuse (AccountRefused) an account that cannot be made: unknown or internal role, a
+    school's without its school, a name taken. Asked before a password is.
+    """
+    roles.refuse_internal(role)
+    if role not in roles.roles:
+        known = ", ".join(sorted(r for r, d in roles.roles.items() if not d.internal))
+        raise AccountRefused(
+            f"there is no role {role!r} in processes/roles.yaml; use one of {known}"
+        )
+    if role == "school" and not school:
+        raise AccountRefused(
+            "a school's account needs --school NAME: it sees only that school's cases"
+        )
+    if not name:
+        raise AccountRefused("an account needs a name")
+    with store.read() as conn:
+        taken = conn.execute(
+            select(web_account_table.c.name).where(web_account_table.c.name == name)
+        ).first()
+    if taken is not None:
+        raise AccountRefused(f"there is already an account named {name!r}; nothing was changed")
+
+
 def add_account(
     store: Store,
     roles: RoleTable,
@@ -54,16 +80,7 @@ def add_account(
     """Create an account (a local one when `password` is given); refused with nothing written if
     the role is unknown or internal, the password too short, or the name taken.
     """
-    roles.refuse_internal(role)
-    if role not in roles.roles:
-        known = ", ".join(sorted(r for r, d in roles.roles.items() if not d.internal))
-        raise AccountRefused(
-            f"there is no role {role!r} in processes/roles.yaml; use one of {known}"
-        )
-    if role == "school" and not school:
-        raise AccountRefused(
-            "a school's account needs --school NAME: it sees only that school's cases"
-        )
+    refuse_account(store, roles, name=name, role=role, school=school)
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise AccountRefused(
             f"the password is {len(password)} characters; use at least {MIN_PASSWORD_LENGTH} "

@@ -13,7 +13,7 @@ from fastapi import Request
 
 from engine.cli import wiring
 from engine.protection.access import Actor, Permission, RoleTable
-from engine.web.accounts import WebUser
+from engine.web.accounts import WebUser, find_account
 from engine.web.settings import WebSettings
 
 if TYPE_CHECKING:
@@ -105,6 +105,10 @@ def signed_in(request: Request) -> WebUser:
     if not isinstance(seen, (int, float)) or now - seen > engine.settings.idle_minutes * 60:
         request.session.clear()
         raise SignInNeeded(target, timed_out=True)
+    if find_account(engine.store, user.name) is None:
+        # Disabled (`cme admin user disable`) since signing in: out at once, not at the timeout.
+        request.session.clear()
+        raise SignInNeeded(target)
     request.session[SESSION_SEEN] = now
     return user
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
 from fastapi import Request
 from sqlalchemy import select, update
 
@@ -23,6 +22,9 @@ from engine.store.tables import web_account_table
 from engine.web.accounts import WebUser, add_account
 from engine.web.context import engine_of
 from engine.web.settings import OidcSettings
+
+if TYPE_CHECKING:
+    from authlib.integrations.starlette_client import StarletteOAuth2App
 
 CLIENT_NAME = "council"
 CALLBACK = "/sign-in/council/callback"
@@ -51,6 +53,9 @@ def council_client(request: Request) -> StarletteOAuth2App:
 
 
 def _register(settings: OidcSettings) -> StarletteOAuth2App:
+    # Imported only where a provider is configured: authlib's httpx client warns on import.
+    from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
+
     client_kwargs: dict[str, Any] = {
         "scope": "openid profile email",
         "code_challenge_method": "S256",
