@@ -6,12 +6,15 @@ from __future__ import annotations
 import re
 
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from freezegun import freeze_time
+from httpx import Response
 
 from tests.web.conftest import SignIn, form_token
 from tests.web.manager_cases import DAY_26, day_26_case, service_of
 
 ON_DAY_26 = f"{DAY_26.isoformat()} 10:00:00"
+"""Clients sign in before freezing time: the app builds its routes on its first request."""
 
 
 def _form_seq(html: str, action: str) -> str:
@@ -21,11 +24,17 @@ def _form_seq(html: str, action: str) -> str:
     return found.group(1)
 
 
+def _decide(client: TestClient, case_id: str, trigger: str, **fields: str) -> Response:
+    """Post the decision form of `trigger` as the decision page renders it, with `fields`."""
+    page = client.get(f"/decisions/{case_id}").text
+    action = f"/decisions/{case_id}/{trigger}"
+    data = {"csrf_token": form_token(page), "seq": _form_seq(page, action), **fields}
+    return client.post(action, data=data)
+
+
 def test_the_day_26_case_is_waiting_with_its_evidence(web_app: FastAPI, sign_in: SignIn) -> None:
     case_id = day_26_case(web_app)
-    client = sign_in(
-        "line_manager", name="dylan"
-    )  # before freezing: the app builds its routes on its first request
+    client = sign_in("line_manager", name="dylan")
     with freeze_time(ON_DAY_26):
         listing = client.get("/decisions")
         assert listing.status_code == 200
@@ -47,19 +56,10 @@ def test_the_day_26_case_is_waiting_with_its_evidence(web_app: FastAPI, sign_in:
 
 def test_the_line_manager_closes_the_case(web_app: FastAPI, sign_in: SignIn) -> None:
     case_id = day_26_case(web_app)
-    client = sign_in(
-        "line_manager", name="dylan"
-    )  # before freezing: the app builds its routes on its first request
+    client = sign_in("line_manager", name="dylan")
     with freeze_time(ON_DAY_26):
-        page = client.get(f"/decisions/{case_id}").text
-        action = f"/decisions/{case_id}/close_untraceable"
-        answer = client.post(
-            action,
-            data={
-                "csrf_token": form_token(page),
-                "seq": _form_seq(page, action),
-                "note": "Every reasonable check made; untraceable.",
-            },
+        answer = _decide(
+            client, case_id, "close_untraceable", note="Every reasonable check made; untraceable."
         )
         assert answer.status_code == 303, answer.text
         assert answer.headers["location"] == f"/decisions/{case_id}?done=close_untraceable"
@@ -75,9 +75,7 @@ def test_the_line_manager_closes_the_case(web_app: FastAPI, sign_in: SignIn) -> 
 
 def test_a_missing_check_is_refused_in_the_engines_words(web_app: FastAPI, sign_in: SignIn) -> None:
     case_id = day_26_case(web_app, skip=("giap_check",))
-    client = sign_in(
-        "line_manager"
-    )  # before freezing: the app builds its routes on its first request
+    client = sign_in("line_manager")
     with freeze_time(ON_DAY_26):
         page = client.get(f"/decisions/{case_id}").text
         assert "Outstanding" in page
@@ -94,19 +92,13 @@ def test_a_missing_check_is_refused_in_the_engines_words(web_app: FastAPI, sign_
 
 def test_keeping_the_case_open_records_the_reason_fact(web_app: FastAPI, sign_in: SignIn) -> None:
     case_id = day_26_case(web_app)
-    client = sign_in(
-        "line_manager"
-    )  # before freezing: the app builds its routes on its first request
+    client = sign_in("line_manager")
     with freeze_time(ON_DAY_26):
-        page = client.get(f"/decisions/{case_id}").text
-        action = f"/decisions/{case_id}/keep_case_open"
-        answer = client.post(
-            action,
-            data={
-                "csrf_token": form_token(page),
-                "seq": _form_seq(page, action),
-                "fact_reason_case_kept_open": "aunt reports the family may be in Luton",
-            },
+        answer = _decide(
+            client,
+            case_id,
+            "keep_case_open",
+            fact_reason_case_kept_open="aunt reports the family may be in Luton",
         )
     assert answer.status_code == 303, answer.text
     case = service_of(web_app).get(case_id)
@@ -116,9 +108,7 @@ def test_keeping_the_case_open_records_the_reason_fact(web_app: FastAPI, sign_in
 
 def test_a_stale_form_is_told_what_changed(web_app: FastAPI, sign_in: SignIn) -> None:
     case_id = day_26_case(web_app)
-    client = sign_in(
-        "line_manager"
-    )  # before freezing: the app builds its routes on its first request
+    client = sign_in("line_manager")
     with freeze_time(ON_DAY_26):
         page = client.get(f"/decisions/{case_id}").text
         action = f"/decisions/{case_id}/close_untraceable"
@@ -141,9 +131,7 @@ def test_an_officer_may_not_take_the_line_managers_decision(
     web_app: FastAPI, sign_in: SignIn
 ) -> None:
     case_id = day_26_case(web_app)
-    client = sign_in(
-        "cme_officer"
-    )  # before freezing: the app builds its routes on its first request
+    client = sign_in("cme_officer")
     with freeze_time(ON_DAY_26):
         assert client.get("/decisions").status_code == 403  # the line manager's section
         token = form_token(client.get("/").text)
@@ -155,7 +143,7 @@ def test_an_officer_may_not_take_the_line_managers_decision(
 
 def test_an_auditor_cannot_decide(web_app: FastAPI, sign_in: SignIn) -> None:
     case_id = day_26_case(web_app)
-    client = sign_in("auditor")  # before freezing: the app builds its routes on its first request
+    client = sign_in("auditor")
     with freeze_time(ON_DAY_26):
         assert client.get("/decisions").status_code == 403
         token = form_token(client.get("/").text)
@@ -165,9 +153,7 @@ def test_an_auditor_cannot_decide(web_app: FastAPI, sign_in: SignIn) -> None:
 
 def test_a_decision_without_the_form_token_is_refused(web_app: FastAPI, sign_in: SignIn) -> None:
     case_id = day_26_case(web_app)
-    client = sign_in(
-        "line_manager"
-    )  # before freezing: the app builds its routes on its first request
+    client = sign_in("line_manager")
     with freeze_time(ON_DAY_26):
         answer = client.post(f"/decisions/{case_id}/close_untraceable", data={})
     assert answer.status_code == 403

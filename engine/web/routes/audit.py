@@ -20,10 +20,17 @@ from engine.audit.export import bundle_json
 from engine.errors import InputError
 from engine.protection.access import Permission
 from engine.web.accounts import WebUser
-from engine.web.audit_status import checkpoint_finding, last_verified, marks, verify_now
+from engine.web.audit_status import (
+    Verified,
+    checkpoint_finding,
+    last_verified,
+    marks,
+    verify_now,
+)
 from engine.web.context import actor_of, engine_of, requires
 from engine.web.csrf import csrf_protect
 from engine.web.pages import render
+from engine.web.params import date_param
 
 router = APIRouter()
 
@@ -33,25 +40,11 @@ Auditor = Annotated[WebUser, Depends(requires(Permission.read_audit))]
 @router.get("/audit")
 def audit(request: Request, _user: Auditor) -> Response:
     """The store's integrity: the last checkpoint's age, marked cases, the last verification."""
-    engine = engine_of(request)
-    return render(
-        request,
-        "audit/index.html",
-        {
-            "title": "Audit",
-            "checkpoint": checkpoint_finding(engine),
-            "marks": marks(engine),
-            "last": last_verified(engine),
-            "verified": None,
-        },
-    )
+    return _index_page(request, None)
 
 
-@router.post("/audit/verify", dependencies=[Depends(csrf_protect)])
-def verify_all(request: Request, user: Auditor) -> Response:
-    """Verify every history now, as `cme audit verify --all`, and show what was found."""
+def _index_page(request: Request, verified: Verified | None) -> Response:
     engine = engine_of(request)
-    verified = verify_now(engine, actor_of(user))
     return render(
         request,
         "audit/index.html",
@@ -65,6 +58,12 @@ def verify_all(request: Request, user: Auditor) -> Response:
     )
 
 
+@router.post("/audit/verify", dependencies=[Depends(csrf_protect)])
+def verify_all(request: Request, user: Auditor) -> Response:
+    """Verify every history now, as `cme audit verify --all`, and show what was found."""
+    return _index_page(request, verify_now(engine_of(request), actor_of(user)))
+
+
 @router.get("/audit/find")
 def find(_user: Auditor, case_id: str = "") -> Response:
     """The case-number box on /audit: to that case's replay."""
@@ -72,15 +71,6 @@ def find(_user: Auditor, case_id: str = "") -> Response:
     if not wanted:
         raise InputError("enter a case number, such as CME-000001")
     return RedirectResponse(f"/audit/cases/{quote(wanted)}", status_code=303)
-
-
-def _as_of(value: str | None) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"as_of must be a date written YYYY-MM-DD, not {value!r}") from None
 
 
 def _replay_page(
@@ -93,7 +83,7 @@ def _replay_page(
 ) -> Response:
     engine = engine_of(request)
     actor = actor_of(user)
-    day = _as_of(as_of)
+    day = date_param(as_of, "as_of", dt.date.min) if as_of else None
     replay = replay_case(engine.service, case_id, actor=actor, at=engine.now())
     view = (
         case_as_of(engine.service, case_id, day, actor=actor, at=engine.now())

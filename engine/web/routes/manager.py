@@ -29,6 +29,7 @@ from engine.web.csrf import csrf_protect
 from engine.web.decisions import checklist_evidence, decision_forms, reserved_steps
 from engine.web.navigation import SECTIONS
 from engine.web.pages import render
+from engine.web.params import date_param, seq_param
 
 router = APIRouter()
 
@@ -64,15 +65,6 @@ def _status_of(exc: CMEError) -> int:
     if isinstance(exc, AccessDenied | RoleNotPermitted | WaiverNotPermitted):
         return 403
     return 400
-
-
-def _date(value: str | None, field: str, default: dt.date) -> dt.date:
-    if not value:
-        return default
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{field} must be a date written YYYY-MM-DD, not {value!r}") from None
 
 
 # --- decisions ----------------------------------------------------------------------------------
@@ -174,7 +166,7 @@ async def decide(request: Request, case_id: str, trigger: str, user: Manager) ->
     given = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     engine = engine_of(request)
     service = engine.service
-    seq = _seq(given.get("seq"))
+    seq = seq_param(given.get("seq"))
     note = given.get("note", "").strip() or None
     try:
         for key, value in given.items():
@@ -217,15 +209,6 @@ async def decide(request: Request, case_id: str, trigger: str, user: Manager) ->
     return RedirectResponse(f"/decisions/{quote(case_id)}?done={quote(trigger)}", status_code=303)
 
 
-def _seq(value: str | None) -> int | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise InputError(f"the form's case version must be a number, not {value!r}") from None
-
-
 def _conflict(exc: ConcurrentUpdate) -> str:
     return (
         "Someone else changed this case after you opened this page, so nothing was saved. "
@@ -260,7 +243,7 @@ async def waive(request: Request, case_id: str, check: str, user: Manager) -> Re
             on=engine.today(),
             at=engine.now(),
             actor=actor_of(user),
-            expected_seq=_seq(given.get("seq")),
+            expected_seq=seq_param(given.get("seq")),
         )
     except CMEError as exc:
         if isinstance(exc, AccessDenied):
@@ -357,8 +340,8 @@ def escalations(
     `cme report escalations --since --on` (default: the last seven days to today).
     """
     engine = engine_of(request)
-    day = _date(on, "on", engine.today())
-    start = _date(since, "since", day - dt.timedelta(days=6))
+    day = date_param(on, "on", engine.today())
+    start = date_param(since, "since", day - dt.timedelta(days=6))
     if start > day:
         raise InputError(f"since {start.isoformat()} is after on {day.isoformat()}")
     report = escalations_report(

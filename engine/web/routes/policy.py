@@ -6,7 +6,6 @@ published, and the school calendars as year calendars; over the same engine call
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Annotated, Any
 
@@ -30,6 +29,7 @@ from engine.time.calendars import available_calendars
 from engine.web.accounts import WebUser
 from engine.web.context import actor_of, engine_of, requires
 from engine.web.pages import render
+from engine.web.params import date_param
 from engine.web.year_calendar import KINDS, year_months
 
 router = APIRouter()
@@ -37,20 +37,11 @@ router = APIRouter()
 Owner = Annotated[WebUser, Depends(requires(Permission.load_process))]
 
 
-def _day(value: str | None, field: str, default: dt.date) -> dt.date:
-    if not value:
-        return default
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{field} must be a date written YYYY-MM-DD, not {value!r}") from None
-
-
 @router.get("/processes")
 def processes(request: Request, _user: Owner, on: str | None = None) -> Response:
     """Every version of every process and where it stands on a date, as `cme process list`."""
     engine = engine_of(request)
-    day = _day(on, "on", engine.today())
+    day = date_param(on, "on", engine.today())
     statuses = version_statuses(engine.service, day)
     grouped: dict[str, list[Any]] = {}
     for s in statuses:
@@ -225,7 +216,7 @@ def version_impact(
     `cme process impact NAME VERSION --on DATE [--map OLD=NEW]`.
     """
     engine = engine_of(request)
-    day = _day(on, "on", engine.today())
+    day = date_param(on, "on", engine.today())
     service = engine.service
     result = impact(
         service,
