@@ -10,7 +10,7 @@ import datetime as dt
 from itertools import groupby
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from engine.cases.duplicates import DuplicateChild
@@ -18,7 +18,7 @@ from engine.cases.finding import find_cases
 from engine.cases.notification import parse_form
 from engine.cases.views import due_on, list_cases
 from engine.cli.case_views import due_line
-from engine.errors import CMEError, InputError
+from engine.errors import CaseNotFound, CMEError, InputError
 from engine.protection.access import Permission
 from engine.web.accounts import WebUser
 from engine.web.case_page import case_page, changed_since
@@ -270,7 +270,10 @@ def show_case(
     """
     engine = engine_of(request)
     refuse_unless_may_see(engine, user, case_id)
-    page = case_page(engine, case_id, actor=actor_of(user), on=on or engine.today())
+    try:
+        page = case_page(engine, case_id, actor=actor_of(user), on=on or engine.today())
+    except CaseNotFound:
+        raise HTTPException(status_code=404, detail=f"There is no case {case_id}.") from None
     summary = page["case"]
     child = summary["child"]
     name = child.get("full_name") if summary["personal_data"] == "shown" else None
@@ -283,6 +286,7 @@ def show_case(
             "changed": None if conflict is None else changed_since(summary, conflict),
             "flash": _flashed(request),
             "viewing_other_day": on is not None and on != engine.today(),
+            "show_all": request.query_params.get("all") == "1",
         }
     )
     return render(request, "cases/case.html", page, status_code=status_code)
@@ -290,8 +294,8 @@ def show_case(
 
 @router.get("/cases/{case_id}")
 async def case(request: Request, user: Reader, case_id: str, on: str | None = None) -> Response:
-    """Where the case stands (`cme case show`; `?on=DATE` as its --on), with a form for each
-    thing an officer records.
+    """Where the case stands (`cme case show`; `?on=DATE` as its --on, `?all=1` as its --all),
+    with a form for each thing an officer records.
     """
     # Read as text: a date-typed query parameter would be fixed to the date class at import.
     day = None
