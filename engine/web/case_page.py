@@ -89,6 +89,8 @@ def letters_of(engine: Engine, case_id: str, summary: dict[str, Any]) -> list[di
             if row.event_seq is not None
             else None
         )
+        if check is None:  # a letter whose check was named when it was marked posted
+            check = next((c for c, d in recorded.items() if d.get("document_id") == row.id), None)
         out.append(
             {
                 "document": row.id,

@@ -13,9 +13,11 @@ from click.testing import CliRunner
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from freezegun import freeze_time
+from sqlalchemy import update
 
 from engine.cli import cli
 from engine.protection.access import Actor
+from engine.store.tables import outbox_table
 from tests.web.conftest import SignIn, form_token
 from tests.web.officer import OFFICER, open_example, section, seq_of, words
 
@@ -297,3 +299,37 @@ def test_a_filed_letter_opens_as_its_pdf(sign_in: SignIn, web_app: FastAPI, web_
     # Sending recorded the letter's check already: the engine refuses to record it twice.
     assert posted.status_code == 400
     assert "already recorded" in words(posted.text)
+
+
+def test_a_letter_filed_without_its_check_is_marked_posted(
+    sign_in: SignIn, web_app: FastAPI, web_db: str
+) -> None:
+    engine = web_app.state.engine
+    with freeze_time("2024-10-25 09:00:00"):
+        open_example(web_app, dt.date(2024, 10, 21))
+        engine.service.fire(
+            "CME-000001", "start_reasonable_checks", on=dt.date(2024, 10, 24), at=engine.now(),
+            actor=Actor(OFFICER, "cme_officer"),
+        )  # fmt: skip
+    # As a letter queued before its process named the check it records: no check on sending.
+    with engine.store.engine.begin() as conn:
+        conn.execute(update(outbox_table).values(position=9))
+    CliRunner().invoke(
+        cli, ["outbox", "send", "--on", "2024-10-25", "--db", web_db, "--actor", OFFICER,
+              "--smtp-host", "127.0.0.1", "--smtp-port", "9"],
+    )  # fmt: skip
+    with freeze_time("2024-10-28 09:30:00"):
+        client = sign_in("cme_officer", name=OFFICER)
+        page = client.get("/cases/CME-000001").text
+        assert 'id="letter-1-check"' in page
+        posted = post_form(
+            client,
+            "/cases/CME-000001/letters/1/posted",
+            {"seq": str(seq_of(page)), "letter-1-on": "2024-10-28",
+             "letter-1-check": "first_formal_letter_sent"},
+            page,
+        )  # fmt: skip
+        assert posted.status_code == 303, words(posted.text)
+        after = client.get("/cases/CME-000001").text
+    assert "Letter 1 marked posted." in after
+    assert "Recorded: first_formal_letter_sent on Mon 28 Oct 2024" in section(after, "letters")

@@ -224,7 +224,10 @@ async def letter_posted(
 
     def run(given: dict[str, Any]) -> Any:
         return mark_posted(
-            service, document_id, **{**given, "on": _date(typed, field, given["on"])}
+            service,
+            document_id,
+            **{**given, "on": _date(typed, field, given["on"])},
+            check=typed.get(f"letter-{document_id}-check") or None,
         )
 
     done = f"Letter {document_id} marked posted."
