@@ -272,10 +272,10 @@ def test_diff_shows_what_changed(db: Path) -> None:
     assert code == 0
     areas = {c["area"] for c in json.loads(out)["changes"]}
     assert {"applies", "checks", "guards", "triggers", "facts"} <= areas
-    code, _, err = cme(db, "process", "diff", "removal_grounds", "3", "7")
+    code, _, err = cme(db, "process", "diff", "removal_grounds", "3", "8")
     assert code == 1
-    assert "has no version 7" in err
-    assert "known versions: 3, 4, 5, 6" in err
+    assert "has no version 8" in err
+    assert "known versions: 3, 4, 5, 6, 7" in err
 
 
 def tracing_cases(db: Path, registry: ProcessRegistry) -> list[str]:

@@ -192,10 +192,10 @@ def test_a_leaver_at_risk_of_neet_is_removed_without_waiting_for_connexions(
 
 @pytest.fixture
 def connexions_enforced(sqlite_url: str, registry: ProcessRegistry) -> Any:
-    """The shipped processes with the 2024 grounds' Connexions choice switched on, as version 7
-    (what a policy owner who wants it enforced would publish)."""
+    """The shipped processes with the 2024 grounds' Connexions choice switched on, as version 8
+    (what a policy owner who wants it enforced would publish; 7 is the pending one)."""
     loaded = registry.get("removal_grounds", 6).loaded
-    text = loaded.text.replace("\nversion: 6\n", "\nversion: 7\n")
+    text = loaded.text.replace("\nversion: 6\n", "\nversion: 8\n")
     on = text.replace(
         "connexions_referral_before_removal:\n    says: A school-leaver at risk of NEET is "
         "referred to Connexions before their name is removed under Ground L.\n    applies: false",
@@ -216,7 +216,7 @@ def connexions_enforced(sqlite_url: str, registry: ProcessRegistry) -> Any:
 
 def test_switched_on_the_choice_holds_removal_until_the_referral(connexions_enforced) -> None:
     walk = propose(connexions_enforced, AT_RISK_2024, JULY_2025)
-    assert walk.case.process_version == 7
+    assert walk.case.process_version == 8
     walk.facts({"off_roll_date": JULY_2025.removed}, on=JULY_2025.removed, actor=SCHOOL)
     error = walk.refused(
         GuardFailed, "fire", AT_RISK_2024.remove, on=JULY_2025.removed, actor=SCHOOL
@@ -360,7 +360,7 @@ def test_the_restated_versions_apply_to_the_cases_the_old_ones_did(
     """Version 5 (2006 as amended) takes cases opened from 1 April 2023, version 6 (2024) those
     opened from 19 August 2024; versions 3 and 4 still load, superseded, for the cases opened on
     them."""
-    assert registry.versions("removal_grounds") == [3, 4, 5, 6]
+    assert registry.versions("removal_grounds") == [3, 4, 5, 6, 7]
     assert registry.in_force("removal_grounds", D(2023, 9, 4)).definition.version == 5
     assert registry.in_force("removal_grounds", D(2024, 8, 18)).definition.version == 5
     assert registry.in_force("removal_grounds", D(2024, 8, 19)).definition.version == 6
