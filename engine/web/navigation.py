@@ -16,6 +16,8 @@ class Section:
     permission: Permission | None = None
     roles: tuple[str, ...] = ()
     """When given, only these roles see it (e.g. the line manager's decisions)."""
+    hidden_from: tuple[str, ...] = ()
+    """Roles that never see it (a school: reports cover every case)."""
 
 
 SECTIONS: tuple[Section, ...] = (
@@ -26,7 +28,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "Escalations", "/escalations", Permission.change_case, roles=("line_manager", "cme_officer")
     ),
-    Section("Reports", "/reports", Permission.read_case),
+    Section("Reports", "/reports", Permission.read_case, hidden_from=("school",)),
     Section("Audit", "/audit", Permission.read_audit),
     Section("Processes", "/processes", Permission.load_process),
     Section("Calendars", "/calendars", Permission.load_process),
@@ -40,4 +42,5 @@ def sections_for(role: str, table: RoleTable) -> list[Section]:
         for s in SECTIONS
         if (s.permission is None or table.allows(role, s.permission))
         and (not s.roles or role in s.roles)
+        and role not in s.hidden_from
     ]
