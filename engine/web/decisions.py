@@ -204,3 +204,13 @@ def checklist_evidence(
                     )
                 )
     return out
+
+
+def by_stage(evidence: list[Evidence]) -> list[tuple[str, list[Evidence]]]:
+    """The evidence grouped by stage (title, rows), in the process's order."""
+    groups: list[tuple[str, list[Evidence]]] = []
+    for item in evidence:
+        if not groups or groups[-1][1][0].stage != item.stage:
+            groups.append((item.stage_title, []))
+        groups[-1][1].append(item)
+    return groups

@@ -102,3 +102,19 @@ def test_who_may_see_the_policy_pages(web_app: FastAPI, sign_in: SignIn) -> None
         client = sign_in(role, name=f"{role}.p")
         assert client.get("/processes").status_code == 403
         assert client.get("/calendars/london").status_code == 403
+
+
+def test_a_version_marks_what_changed_and_lists_its_la_choices(
+    web_app: FastAPI, sign_in: SignIn
+) -> None:
+    service = service_of(web_app)
+    first, *_, last = service.registry.versions("untraceable_cme")
+    client = sign_in("policy_owner")
+    html = client.get(f"/processes/untraceable_cme/{last}").text
+    written = service.registry.get("untraceable_cme", last).loaded.as_written
+    assert "LA choices (beyond the policy and the law)" in html
+    for key in written.la_choices:
+        assert f"<code>{key}</code>" in html
+    assert f"?changes_from={last - 1}" in html
+    marked = client.get(f"/processes/untraceable_cme/{last}?changes_from={first}").text
+    assert f"Changes from version {first} to version {last}" in marked

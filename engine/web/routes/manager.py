@@ -26,7 +26,7 @@ from engine.reports.escalations import escalations_report
 from engine.web.accounts import WebUser
 from engine.web.context import NotAllowed, actor_of, engine_of, requires
 from engine.web.csrf import csrf_protect
-from engine.web.decisions import checklist_evidence, decision_forms, reserved_steps
+from engine.web.decisions import by_stage, checklist_evidence, decision_forms, reserved_steps
 from engine.web.navigation import SECTIONS
 from engine.web.pages import render
 from engine.web.params import date_param, seq_param
@@ -141,7 +141,7 @@ def _decision_page(
             "title": f"Decision on {case_id}",
             "case": summary,
             "forms": forms,
-            "evidence": evidence,
+            "evidence_groups": by_stage(evidence),
             "errors": errors or {},
             "given": given or {},
             "changes": changes,

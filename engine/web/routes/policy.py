@@ -22,7 +22,9 @@ from engine.errors import InputError
 from engine.language.basis import basis_of, basis_words
 from engine.language.definition import ProcessDefinition
 from engine.language.diagram import timer_when, to_svg
+from engine.language.diagram_changes import diagram_changes
 from engine.language.diff import AREAS, diff_definitions
+from engine.language.la_choices import governed
 from engine.protection.access import Permission
 from engine.time.calendar_file import school_year_of
 from engine.time.calendars import available_calendars
@@ -171,14 +173,42 @@ def _version(value: str | None, field: str, default: int) -> int:
     return int(value)
 
 
+def _choices(written: ProcessDefinition) -> list[dict[str, Any]]:
+    """The LA's own choices (beyond the policy and the law): each switch and the rules it
+    governs, as `cme process show` lists them.
+    """
+    rules = governed(written)
+    return [
+        {
+            "key": key,
+            "says": choice.says,
+            "why": choice.why,
+            "applies": choice.applies,
+            "rules": rules.get(key, []),
+        }
+        for key, choice in written.la_choices.items()
+    ]
+
+
 @router.get("/processes/{process_id}/{version}")
-def process_version(request: Request, process_id: str, version: int, _user: Owner) -> Response:
-    """One version: where it stands, its diagram (SVG with a text alternative), its stages and
-    rules with each rule's basis, and its YAML, as `cme process show` and `diagram`.
+def process_version(
+    request: Request,
+    process_id: str,
+    version: int,
+    _user: Owner,
+    changes_from: str | None = None,
+) -> Response:
+    """One version: where it stands, its diagram (SVG with a text alternative; with
+    `changes_from`, what changed since that version marked), its stages and rules with each
+    rule's basis, its LA choices and its YAML, as `cme process show` and `diagram`.
     """
     engine = engine_of(request)
     compiled = find_version(engine.service, process_id, version)
     definition = compiled.definition
+    changes = None
+    if changes_from:
+        before = find_version(engine.service, process_id, _version(changes_from, "changes_from", 0))
+        changes = diagram_changes(before.definition, definition)
     status = next(
         (
             s
@@ -195,7 +225,10 @@ def process_version(request: Request, process_id: str, version: int, _user: Owne
             "definition": definition,
             "status": status,
             "content_hash": compiled.content_hash,
-            "svg": _inline_svg(to_svg(definition), "diagram-title"),
+            "svg": _inline_svg(to_svg(definition, changes), "diagram-title"),
+            "changes_from": changes_from if changes is not None else None,
+            "changes_key": changes.key() if changes is not None else [],
+            "choices": _choices(compiled.loaded.as_written),
             "stages": _stages(definition),
             "rules": _rules(definition),
             "text": compiled.loaded.text,
