@@ -394,8 +394,10 @@ def due_on(
     on: dt.date,
     actor: ActorLike | None = None,
     at: dt.datetime | None = None,
+    officer: str | None = None,
 ) -> list[dict[str, Any]]:
-    """What each officer must do on `on`: timers due by then, and checks whose window is open.
+    """What each officer (or only `officer`) must do on `on`: timers due by then, and checks
+    whose window is open.
 
     Shows no personal data; a reader's (`actor`) right to read cases is checked and logged.
     """
@@ -408,15 +410,19 @@ def due_on(
             at=_read_at(at),
             table=service.roles,
         )
+    # One officer's work is read from their cases only, not worked out for every open case.
+    theirs = [] if officer is None else [case_table.c.assigned_officer == officer]
     with service.store.read() as conn:
         timers = conn.execute(
             select(timer_table, case_table.c.assigned_officer)
             .join(case_table, case_table.c.id == timer_table.c.case_id)
-            .where(and_(timer_table.c.status == "pending", timer_table.c.due_date <= on))
+            .where(and_(timer_table.c.status == "pending", timer_table.c.due_date <= on, *theirs))
             .order_by(timer_table.c.due_date, timer_table.c.case_id)
         ).all()
         open_cases = conn.execute(
-            select(case_table).where(case_table.c.terminal.is_(False)).order_by(case_table.c.id)
+            select(case_table)
+            .where(case_table.c.terminal.is_(False), *theirs)
+            .order_by(case_table.c.id)
         ).all()
     items: list[dict[str, Any]] = []
     for t in timers:

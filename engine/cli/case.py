@@ -480,9 +480,13 @@ def due(
     from engine.cases.views import due_on
     from engine.cli import wiring
 
-    items = due_on(wiring.reader(db_url), on=on, actor=wiring.actor(actor, role), at=wiring.now())
-    if officer:
-        items = [i for i in items if i["officer"] == officer]
+    items = due_on(
+        wiring.reader(db_url),
+        on=on,
+        actor=wiring.actor(actor, role),
+        at=wiring.now(),
+        officer=officer or None,
+    )
     if as_json:
         print_json(items)
         return

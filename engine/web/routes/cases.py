@@ -68,9 +68,7 @@ async def my_cases(request: Request, user: Changer) -> Response:
     actor, at, today = actor_of(user), engine.now(), engine.today()
     mine = list_cases(engine.reader, actor=actor, at=at, officer=user.name)
     mine = visible_rows(engine, user, mine, key="id")
-    items = [
-        i for i in due_on(engine.reader, on=today, actor=actor, at=at) if i["officer"] == user.name
-    ]
+    items = due_on(engine.reader, on=today, actor=actor, at=at, officer=user.name)
     items = visible_rows(engine, user, items, key="case_id")
     children = {c["id"]: c["child"] for c in mine}
     groups: list[dict[str, Any]] = []
