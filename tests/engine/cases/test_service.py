@@ -609,7 +609,8 @@ def test_an_interrupt_keeps_the_stage_clock_and_timers(service: CaseService, ope
 
 def test_roles_decide_who_closes(service: CaseService, opened: str) -> None:
     walk_to_closure_decision(service, opened)
-    close = service.registry.get("untraceable_cme").definition.trigger("close_untraceable")
+    pinned = service.get(opened).process_version  # the version the case opened under
+    close = service.registry.get("untraceable_cme", pinned).definition.trigger("close_untraceable")
     assert close is not None
     for check in close.requires_checks:
         service.record_check(
