@@ -50,6 +50,19 @@ def test_a_waiver_needs_a_reason(web_app: FastAPI, sign_in: SignIn) -> None:
     assert "Say why check giap_check is waived" in answer.text
     assert f'href="#waive-{case_id}-giap_check"' in answer.text
     assert "giap_check" not in service_of(web_app).get(case_id).waived
+    with freeze_time(ON_DAY_26):
+        answer = client.post(
+            f"/cases/{case_id}/checks/giap_check/waive",
+            data={
+                "csrf_token": form_token(page),
+                "reason": "GIAP is down; checked by phone with the DfE",
+                "next": f"/decisions/{case_id}",
+            },
+        )
+        assert answer.headers["location"] == f"/decisions/{case_id}?waived=giap_check"
+        after = client.get(answer.headers["location"]).text
+    assert "Check giap_check waived" in after
+    assert "GIAP is down; checked by phone with the DfE" in after  # the evidence: the reason
 
 
 def test_an_officer_may_not_waive_and_is_told_who_may(web_app: FastAPI, sign_in: SignIn) -> None:

@@ -146,6 +146,7 @@ def _decision_page(
             "given": given or {},
             "changes": changes,
             "done": request.query_params.get("done"),
+            "waived": request.query_params.get("waived"),
         },
         status_code=status_code,
     )
