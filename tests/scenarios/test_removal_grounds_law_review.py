@@ -296,14 +296,33 @@ def test_2006_c_is_refused_while_the_pupil_still_attends(sqlite_service) -> None
 # --- (o) and Ground M: the CME notification, not the Officer's confirmation ----------------------
 
 
-@pytest.mark.parametrize(
-    ("ground", "step", "timeline", "version", "regulation"),
-    [
-        ("8(1)(o)", "remove_under_8_1_o", JULY_2024, 5, "Regulation 8(1)(o)"),
-        ("Ground M", "remove_under_ground_m", SEPTEMBER_2024, 6, "Regulation 9(1)(m)"),
-    ],
-    ids=["2006 (o)", "2024 Ground M"],
-)
+def both_regulations(letter_2006: str, letter_2024: str) -> pytest.MarkDecorator:
+    """The same rule under the 2006 ground (version 5, July 2024) and its 2024 ground (version
+    6, September 2024): (ground, step, timeline, version, regulation)."""
+    upper = letter_2024.upper()
+    return pytest.mark.parametrize(
+        ("ground", "step", "timeline", "version", "regulation"),
+        [
+            (
+                f"8(1)({letter_2006})",
+                f"remove_under_8_1_{letter_2006}",
+                JULY_2024,
+                5,
+                f"Regulation 8(1)({letter_2006})",
+            ),
+            (
+                f"Ground {upper}",
+                f"remove_under_ground_{letter_2024}",
+                SEPTEMBER_2024,
+                6,
+                f"Regulation 9(1)({letter_2024})",
+            ),
+        ],
+        ids=[f"2006 ({letter_2006})", f"2024 Ground {upper}"],
+    )
+
+
+@both_regulations("o", "m")
 def test_unpaid_boarding_fees_need_the_cme_notification_not_the_officers_confirmation(
     sqlite_service, ground: str, step: str, timeline: Timeline, version: int, regulation: str
 ) -> None:
@@ -323,14 +342,7 @@ def test_unpaid_boarding_fees_need_the_cme_notification_not_the_officers_confirm
 # --- (m) and Ground O: the governing board reconsidered and did not reinstate --------------------
 
 
-@pytest.mark.parametrize(
-    ("ground", "step", "timeline", "version", "regulation"),
-    [
-        ("8(1)(m)", "remove_under_8_1_m", JULY_2024, 5, "Regulation 8(1)(m)"),
-        ("Ground O", "remove_under_ground_o", SEPTEMBER_2024, 6, "Regulation 9(1)(o)"),
-    ],
-    ids=["2006 (m)", "2024 Ground O"],
-)
+@both_regulations("m", "o")
 def test_an_exclusion_stands_once_the_governing_board_reconsidered_and_did_not_reinstate(
     sqlite_service, ground: str, step: str, timeline: Timeline, version: int, regulation: str
 ) -> None:
