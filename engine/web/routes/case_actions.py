@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
@@ -67,7 +68,34 @@ Command = Callable[[dict[str, Any]], Any]
 form's `expected_seq`."""
 
 
-def _save(
+async def _save(
+    request: Request,
+    user: WebUser,
+    case_id: str,
+    typed: dict[str, str],
+    *,
+    field: str,
+    done: str,
+    anchor: str,
+    command: Command,
+) -> Response:
+    """`_saved`, off the event loop (the engine's work is blocking), as FastAPI runs a plain
+    route.
+    """
+    return await run_in_threadpool(
+        _saved,
+        request,
+        user,
+        case_id,
+        typed,
+        field=field,
+        done=done,
+        anchor=anchor,
+        command=command,
+    )
+
+
+def _saved(
     request: Request,
     user: WebUser,
     case_id: str,
@@ -121,8 +149,9 @@ async def record_check(request: Request, user: Changer, case_id: str, check: str
         )
 
     done = f"Check {check} recorded."
-    return _save(request, user, case_id, typed, field=p + "outcome", done=done, anchor="checks",
-                 command=run)  # fmt: skip
+    return await _save(
+        request, user, case_id, typed, field=p + "outcome", done=done, anchor="checks", command=run
+    )
 
 
 @router.post("/cases/{case_id}/steps/{trigger}", dependencies=[Depends(csrf_protect)])
@@ -136,8 +165,9 @@ async def take_step(request: Request, user: Changer, case_id: str, trigger: str)
         return service.fire(case_id, trigger, **given, note=typed.get(field) or None)
 
     done = f"Step {trigger} taken."
-    return _save(request, user, case_id, typed, field=field, done=done, anchor="steps",
-                 command=run)  # fmt: skip
+    return await _save(
+        request, user, case_id, typed, field=field, done=done, anchor="steps", command=run
+    )
 
 
 @router.post("/cases/{case_id}/notes", dependencies=[Depends(csrf_protect)])
@@ -149,8 +179,16 @@ async def add_note(request: Request, user: Changer, case_id: str) -> Response:
     def run(given: dict[str, Any]) -> CommandResult:
         return service.add_note(case_id, typed.get("note-text", ""), **given)
 
-    return _save(request, user, case_id, typed, field="note-text", done="Note added.",
-                 anchor="notes", command=run)  # fmt: skip
+    return await _save(
+        request,
+        user,
+        case_id,
+        typed,
+        field="note-text",
+        done="Note added.",
+        anchor="notes",
+        command=run,
+    )
 
 
 @router.post("/cases/{case_id}/facts", dependencies=[Depends(csrf_protect)])
@@ -164,8 +202,9 @@ async def record_fact(request: Request, user: Changer, case_id: str) -> Response
         return service.set_fact(case_id, name, typed.get("fact-value", ""), **given)
 
     done = f"Fact {name} recorded."
-    return _save(request, user, case_id, typed, field="fact-value", done=done, anchor="facts",
-                 command=run)  # fmt: skip
+    return await _save(
+        request, user, case_id, typed, field="fact-value", done=done, anchor="facts", command=run
+    )
 
 
 @router.post("/cases/{case_id}/assign", dependencies=[Depends(csrf_protect)])
@@ -179,8 +218,16 @@ async def assign(request: Request, user: Changer, case_id: str) -> Response:
         return service.assign(case_id, officer, **given)
 
     done = f"Case assigned to {officer}."
-    return _save(request, user, case_id, typed, field="assign-officer", done=done,
-                 anchor="assignment", command=run)  # fmt: skip
+    return await _save(
+        request,
+        user,
+        case_id,
+        typed,
+        field="assign-officer",
+        done=done,
+        anchor="assignment",
+        command=run,
+    )
 
 
 def _letter_of(request: Request, case_id: str, document_id: int) -> None:
@@ -194,7 +241,7 @@ def _letter_of(request: Request, case_id: str, document_id: int) -> None:
 
 
 @router.get("/cases/{case_id}/letters/{document_id}.pdf")
-async def letter_pdf(request: Request, user: Reader, case_id: str, document_id: int) -> Response:
+def letter_pdf(request: Request, user: Reader, case_id: str, document_id: int) -> Response:
     """A filed letter, as its PDF (`cme outbox document`); the read is logged."""
     engine = engine_of(request)
     refuse_unless_may_see(engine, user, case_id)
@@ -231,5 +278,6 @@ async def letter_posted(
         )
 
     done = f"Letter {document_id} marked posted."
-    return _save(request, user, case_id, typed, field=field, done=done, anchor="letters",
-                 command=run)  # fmt: skip
+    return await _save(
+        request, user, case_id, typed, field=field, done=done, anchor="letters", command=run
+    )

@@ -11,6 +11,7 @@ from itertools import groupby
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from engine.cases.duplicates import DuplicateChild
@@ -60,7 +61,7 @@ def _flashed(request: Request) -> str | None:
 
 
 @router.get("/cases")
-async def my_cases(request: Request, user: Changer) -> Response:
+def my_cases(request: Request, user: Changer) -> Response:
     """The cases assigned to me, and what is due today or overdue on them, grouped by case
     (as `cme case list --mine` and `cme due --officer ME` say).
     """
@@ -104,7 +105,7 @@ async def my_cases(request: Request, user: Changer) -> Response:
 
 
 @router.get("/cases/find")
-async def find(request: Request, user: Reader, q: str | None = None) -> Response:
+def find(request: Request, user: Reader, q: str | None = None) -> Response:
     """Find cases by part of the child's name, UPN, date of birth, school or postcode, through
     the engine's blind index (as `cme case find`).
     """
@@ -173,7 +174,7 @@ def _new_page(
 
 
 @router.get("/cases/new")
-async def new_case(request: Request, _user: Changer) -> Response:
+def new_case(request: Request, _user: Changer) -> Response:
     """The Appendix 6 notification form, blank, Day 1 today."""
     engine = engine_of(request)
     return _new_page(
@@ -186,9 +187,14 @@ async def open_from_form(request: Request, user: Changer) -> Response:
     """Open a case per child on the notification, or show each of the engine's refusals beside
     its field (and a duplicate child with its ways on: link, or open anyway with a reason).
     """
-    engine = engine_of(request)
     posted = await request.form()
     typed = {k: v for k, v in posted.items() if isinstance(v, str) and k != "csrf_token"}
+    # The engine's work is blocking: off the event loop, as FastAPI runs a plain route.
+    return await run_in_threadpool(_open_from_form, request, user, typed)
+
+
+def _open_from_form(request: Request, user: WebUser, typed: dict[str, str]) -> Response:
+    engine = engine_of(request)
     labels = {f.id: f.label for f in every_field()}
     try:
         on = dt.date.fromisoformat(iso_date(typed.get("received_on", "")))
@@ -291,7 +297,7 @@ def show_case(
 
 
 @router.get("/cases/{case_id}")
-async def case(request: Request, user: Reader, case_id: str, on: str | None = None) -> Response:
+def case(request: Request, user: Reader, case_id: str, on: str | None = None) -> Response:
     """Where the case stands (`cme case show`; `?on=DATE` as its --on, `?all=1` as its --all),
     with a form for each thing an officer records.
     """
