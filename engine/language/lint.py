@@ -25,6 +25,7 @@ from engine.language.definition import (
     TimerDefinition,
 )
 from engine.language.expressions import CompiledCondition
+from engine.language.la_choices import switched_off
 from engine.language.loader import PACKAGE, LoadedProcess
 from engine.language.windows import check_window, escalation_id, escalation_role, start_steps
 
@@ -394,8 +395,19 @@ class _Linter:
         )
 
     def _constant_guards(self) -> None:
-        groups: list[tuple[tuple[str | int, ...], tuple[CompiledCondition, ...]]] = [
-            (("triggers", i, "guards"), self.loaded.trigger_guards.get(t.id, ()))
+        # Compiled conditions leave out a switched-off choice's: place each on its written line.
+        off = switched_off(self.defn)
+
+        def placed(
+            written: Sequence[ConditionDefinition], compiled: tuple[CompiledCondition, ...]
+        ) -> list[tuple[int, CompiledCondition]]:
+            kept = [
+                j for j, c in enumerate(written) if c.la_choice is None or c.la_choice not in off
+            ]
+            return list(zip(kept, compiled, strict=False))
+
+        groups: list[tuple[tuple[str | int, ...], list[tuple[int, CompiledCondition]]]] = [
+            (("triggers", i, "guards"), placed(t.guards, self.loaded.trigger_guards.get(t.id, ())))
             for i, t in enumerate(self.defn.triggers)
         ]
         for state_name, state in self.defn.states.items():
@@ -403,11 +415,11 @@ class _Linter:
                 groups.append(
                     (
                         ("states", state_name, "timers", i, "when"),
-                        self.loaded.timer_conditions.get(timer.id, ()),
+                        placed(timer.when, self.loaded.timer_conditions.get(timer.id, ())),
                     )
                 )
         for base, conditions in groups:
-            for j, cond in enumerate(conditions):
+            for j, cond in conditions:
                 if cond.constant is None or not cond.variables:
                     continue
                 self.add(
