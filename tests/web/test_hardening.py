@@ -16,7 +16,7 @@ from tests.web.conftest import PASSWORD, SignIn, form_token
 def _try(client: TestClient, name: str, password: str) -> int:
     token = form_token(client.get("/sign-in").text)
     answer = client.post("/sign-in", data={"name": name, "password": password, "csrf_token": token})
-    return answer.status_code
+    return int(answer.status_code)
 
 
 def test_every_response_carries_the_security_headers(sign_in: SignIn, web_app: FastAPI) -> None:
