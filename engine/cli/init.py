@@ -28,7 +28,8 @@ def init(folder: str, actor: str | None, role: str, as_json: bool) -> None:
     """Make a working deployment in FOLDER: cme.toml, keys, an SQLite database, the processes.
 
     Writes FOLDER/cme.toml (each setting explained), FOLDER/keys/master.key, the search key
-    beside it (keys/search.key) and a checkpoint signing key pair (private files mode 600), and
+    beside it (keys/search.key), a checkpoint signing key pair and the web service's session
+    secret (keys/session.secret; private files mode 600), and
     FOLDER/cme.db with every shipped process published; then lists the settings left to fill
     in. Refuses a folder that already holds a deployment.
 
@@ -58,6 +59,11 @@ def init(folder: str, actor: str | None, role: str, as_json: bool) -> None:
         f"  {report.signing_key_file} and .pub  (checkpoint signing key, public key "
         "pinned in cme.toml)"
     )
+    if report.session_secret_file is not None:
+        click.echo(
+            f"  {report.session_secret_file}  (signs the web service's session cookies; "
+            "a new one signs everyone out)"
+        )
     click.echo(f"  {report.database_url}  ({len(report.published)} process versions published)")
     if report.missing:
         click.echo(f"left to fill in, in {report.config.name}: {', '.join(report.missing)}")

@@ -67,6 +67,7 @@ def test_init_makes_a_working_deployment_and_says_what_is_left(tmp_path: Path) -
     assert config.keys.master_key_file == keys / "master.key"
     assert config.keys.checkpoint_signing_key_file == keys / "checkpoint.key"
     assert config.web.session_secret_file == keys / "session.secret"
+    assert "session.secret  (signs the web service's session cookies" in made.stdout
     assert len(config.web.session_secret() or "") >= 48, "the session secret is made, not blank"
     pub = (keys / "checkpoint.key.pub").read_text(encoding="utf-8").strip()
     assert config.keys.checkpoint_public_key == pub
