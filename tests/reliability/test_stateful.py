@@ -59,6 +59,9 @@ STATS = {"sequences": 0, "steps": 0, "events": 0, "refusals": 0, "timer_events":
 """Counts across the run, printed by `-s` at the end of the long profile (see SECURITY.md)."""
 
 
+MIGRATED_FROM_VERSION: dict[str, int] = {}
+"""For each process, the version its running cases are on and migrate from (set by `registry`)."""
+
 _VERSION = re.compile(r"^version: \d+$", re.MULTILINE)
 _EFFECTIVE = re.compile(
     r"^effective_from: \S+\n(?:applies:\n  cases_opened_from: \S+\n)?", re.MULTILINE
@@ -76,17 +79,22 @@ def registry() -> ProcessRegistry:
     shipped = load_processes()
     extra = []
     for pid in sorted({p.id for p in shipped}):
-        latest = max((p for p in shipped if p.id == pid), key=lambda p: p.version)
-        if latest.definition.pending:
-            continue  # awaiting commencement (no effective_from): no case opens under it
-        text, versions = _VERSION.subn(f"version: {latest.version + 1}", latest.text, count=1)
+        # A pending version (no effective_from) opens no case: the next version follows the
+        # latest one in force, numbered above every shipped one (a pending one included).
+        dated = [p for p in shipped if p.id == pid and not p.definition.pending]
+        if not dated:
+            continue
+        latest = max(dated, key=lambda p: p.version)
+        MIGRATED_FROM_VERSION[pid] = latest.version
+        above = max(p.version for p in shipped if p.id == pid) + 1
+        text, versions = _VERSION.subn(f"version: {above}", latest.text, count=1)
         text, dates = _EFFECTIVE.subn(
             "effective_from: 2024-09-02\napplies:\n  cases_opened_from: 2030-01-01\n",
             text,
             count=1,
         )
         assert (versions, dates) == (1, 1), pid
-        extra.append(load_process_text(text, f"test:{pid}@{latest.version + 1}"))
+        extra.append(load_process_text(text, f"test:{pid}@{above}"))
     return ProcessRegistry([*shipped, *extra])
 
 
@@ -323,7 +331,7 @@ class CaseWork(RuleBasedStateMachine):
         plan = plan_migration(
             self.service,
             process,
-            from_version=to.definition.version - 1,
+            from_version=MIGRATED_FROM_VERSION[process],
             to=to,
             mapping={},
             on=self.today,
