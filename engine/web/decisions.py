@@ -9,7 +9,9 @@ may be taken is the engine's to judge when it is posted (`CaseService.fire`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
 
 from engine.cases.events import CheckRecorded
 from engine.cases.outstanding import stages_entered
@@ -17,6 +19,19 @@ from engine.cases.projection import CaseEvent, CaseState
 from engine.language.basis import basis_of, basis_words
 from engine.language.definition import ProcessDefinition, TriggerDefinition
 from engine.language.outline import ProcessOutline, StepOutline
+from engine.store.tables import case_table
+
+if TYPE_CHECKING:
+    from engine.cases.reading import CaseReader
+
+
+def open_cases(reader: CaseReader) -> list[CaseState]:
+    """Every open case as its row stands (personal data sealed), in one read."""
+    with reader.store.read() as conn:
+        rows = conn.execute(
+            select(case_table).where(case_table.c.terminal.is_(False)).order_by(case_table.c.id)
+        ).all()
+    return [CaseState.from_row(r) for r in rows]
 
 
 def reserved_steps(outline: ProcessOutline, state: str, role: str) -> list[StepOutline]:

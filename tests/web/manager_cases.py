@@ -40,7 +40,7 @@ def _at(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, 9, tzinfo=dt.UTC)
 
 
-def notification(on: dt.date, name: str) -> NotificationForm:
+def notification(on: dt.date, name: str, born: dt.date = dt.date(2015, 3, 14)) -> NotificationForm:
     """An Appendix 6 notification for one primary-aged child, dated `on` (names invented)."""
     return parse_form(
         {
@@ -50,7 +50,7 @@ def notification(on: dt.date, name: str) -> NotificationForm:
             "children": [
                 {
                     "full_name": name,
-                    "date_of_birth": "2015-03-14",
+                    "date_of_birth": born.isoformat(),
                     "school": "Kentish Town Primary School",
                 }
             ],
@@ -64,11 +64,17 @@ def service_of(app: FastAPI) -> CaseService:
     return service
 
 
-def open_case(app: FastAPI, on: dt.date = NOTIFIED, *, name: str = "Ana Silva") -> str:
+def open_case(
+    app: FastAPI,
+    on: dt.date = NOTIFIED,
+    *,
+    name: str = "Ana Silva",
+    born: dt.date = dt.date(2015, 3, 14),
+) -> str:
     """An untraceable_cme case for one child, notified on `on`."""
     service = service_of(app)
     sweep(service, until=on, at=_at(on))
-    form = notification(on, name)
+    form = notification(on, name, born)
     (case_id,) = service.open_case(
         form, on=on, at=_at(on), actor=OFFICER, process="untraceable_cme"
     )

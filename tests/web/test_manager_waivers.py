@@ -17,8 +17,11 @@ def test_the_line_manager_waives_an_outstanding_check(web_app: FastAPI, sign_in:
     case_id = day_26_case(web_app, skip=("second_home_visit",))
     client = sign_in("line_manager", name="dylan")
     with freeze_time(ON_DAY_26):
-        page = client.get("/waivers").text
-        assert "second_home_visit" in page
+        listing = client.get("/waivers").text
+        assert f'href="/decisions/{case_id}#evidence"' in listing
+        assert "second_home_visit" in listing
+        assert "1 late" in listing
+        page = client.get(f"/decisions/{case_id}").text
         assert f'action="/cases/{case_id}/checks/second_home_visit/waive"' in page
         answer = client.post(
             f"/cases/{case_id}/checks/second_home_visit/waive",
@@ -33,6 +36,7 @@ def test_the_line_manager_waives_an_outstanding_check(web_app: FastAPI, sign_in:
     assert "Check second_home_visit waived" in after
     assert "the address is a demolished block" in after
     assert "dylan (line_manager)" in after
+    assert "No check owed on an open case is one you may waive" in after
     case = service_of(web_app).get(case_id)
     assert case.waived["second_home_visit"]["by"] == "dylan"
 

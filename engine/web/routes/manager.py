@@ -12,6 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from engine.cases.projection import CaseState
 from engine.cases.views import case_summary, day_of_case, list_cases, outstanding_for
 from engine.errors import (
     AccessDenied,
@@ -26,7 +27,13 @@ from engine.reports.escalations import escalations_report
 from engine.web.accounts import WebUser
 from engine.web.context import NotAllowed, actor_of, engine_of, requires
 from engine.web.csrf import csrf_protect
-from engine.web.decisions import by_stage, checklist_evidence, decision_forms, reserved_steps
+from engine.web.decisions import (
+    by_stage,
+    checklist_evidence,
+    decision_forms,
+    open_cases,
+    reserved_steps,
+)
 from engine.web.navigation import SECTIONS
 from engine.web.pages import render
 from engine.web.params import date_param, seq_param
@@ -76,26 +83,25 @@ def decisions(request: Request, user: Decider) -> Response:
     engine = engine_of(request)
     reader = engine.reader
     today = engine.today()
-    waiting: dict[str, list[str]] = {}
-    for row in list_cases(reader):  # no personal data, no read logged: only the stages
-        case = reader.get(row["id"])
+    waiting: dict[str, tuple[CaseState, list[str]]] = {}
+    for case in open_cases(reader):  # personal data sealed, no read logged: only the stages
         steps = reserved_steps(reader.outline_for(case), case.state, user.role)
         if steps:
-            waiting[case.id] = [s.title for s in steps]
+            waiting[case.id] = (case, [s.title for s in steps])
     rows: list[dict[str, Any]] = []
-    for state in sorted({reader.get(c).state for c in waiting}):
+    for state in sorted({case.state for case, _ in waiting.values()}):
         # Names are read (and logged) only for the cases shown.
         for row in list_cases(reader, state=state, actor=actor_of(user), at=engine.now()):
             if row["id"] not in waiting:
                 continue
-            case = reader.get(row["id"])
+            case, titles = waiting[row["id"]]
             rows.append(
                 {
                     **row,
                     "state_title": reader.outline_for(case).states[case.state].title,
                     "day": day_of_case(reader, case, today),
                     "waiting_since": case.state_entered_on,
-                    "decisions": waiting[row["id"]],
+                    "decisions": titles,
                 }
             )
     rows.sort(key=lambda r: (r["waiting_since"], r["id"]))
@@ -287,30 +293,26 @@ def _waivers_page(
     today = engine.today()
     given: list[dict[str, Any]] = []
     waivable: list[dict[str, Any]] = []
-    interesting: list[str] = []
-    for row in list_cases(reader):  # no personal data yet: which cases have anything to show
-        case = reader.get(row["id"])
+    with_waivers: list[str] = []
+    for case in open_cases(reader):  # personal data sealed: which cases have anything to show
         checks = service.checks_of(service.definition_for(case))
         owed = [
             o
             for o in outstanding_for(reader, case, reader.outline_for(case), today)
             if o.id in checks and user.role in checks[o.id].waived_by
         ]
-        if case.waived or owed:
-            interesting.append(case.id)
-            for item in owed:
-                waivable.append(
-                    {
-                        "case_id": case.id,
-                        "seq": case.seq,
-                        "check": item.id,
-                        "wording": item.wording,
-                        "window": item.window,
-                        "due": item.due,
-                        "escalated": item.escalated,
-                    }
-                )
-    for case_id in interesting:
+        if owed:
+            waivable.append(
+                {
+                    "case_id": case.id,
+                    "checks": owed,
+                    "late": sum(1 for o in owed if o.escalated or (o.due and o.due < today)),
+                }
+            )
+        if case.waived:
+            with_waivers.append(case.id)
+    for case_id in with_waivers:
+        # The reasons are personal data: read (and logged) only for the cases that have some.
         summary = case_summary(reader, case_id, on=today, actor=actor_of(user), at=engine.now())
         for check, w in summary["checks_waived"].items():
             given.append({"case_id": case_id, "check": check, **w})
