@@ -17,7 +17,6 @@ from engine.cases.case_impact import name_children
 from engine.cases.impact import impact
 from engine.cases.migration import find_version, parse_mapping
 from engine.cases.version_status import version_statuses
-from engine.cli.versions import _definition_version
 from engine.errors import InputError
 from engine.language.basis import basis_of, basis_words
 from engine.language.definition import ProcessDefinition
@@ -145,9 +144,10 @@ def diff(
     )
     old = _version(from_, "from", versions[-2] if len(versions) > 1 else versions[0])
     new = _version(to, "to", versions[-1])
-    db_url = engine.settings.db_url
-    before = _definition_version(process_id, old, (), db_url)
-    after = _definition_version(process_id, new, (), db_url)
+    # The service's registry (loaded once) or the stored text: as `cme process diff` finds them,
+    # without reading every process file again on each request.
+    before = find_version(engine.service, process_id, old).definition
+    after = find_version(engine.service, process_id, new).definition
     changes = diff_definitions(before, after)
     grouped = [(area, [c for c in changes if c.area == area]) for area in AREAS]
     return render(
