@@ -237,8 +237,18 @@ def take_step(
     satisfied = case.satisfied_checks()
     missing = [c for c in trig.requires_checks if c not in satisfied]
     if missing:
+        from engine.language.basis import check_basis
+
         reasons.append(
-            MissingChecks(step=trig.id, missing={c: sit.checks[c].wording for c in missing})
+            MissingChecks(
+                step=trig.id,
+                missing={c: sit.checks[c].wording for c in missing},
+                bases={
+                    c: b.refusal_words(definition.id)
+                    for c in missing
+                    if (b := check_basis(definition, c)) is not None
+                },
+            )
         )
     # Only the facts this step reads: sealed personal ones are opened only if it reads one.
     guards = compiled.guards(trig.id)

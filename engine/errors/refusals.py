@@ -281,13 +281,24 @@ class MissingChecks(CommandRefused):
 
     code = "missing_checks"
 
-    def __init__(self, *, step: str, missing: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        *,
+        step: str,
+        missing: Mapping[str, str],
+        bases: Mapping[str, str | None] | None = None,
+    ) -> None:
         self.step = step
         self.missing = list(missing)
         self.wording = dict(missing)
+        self.bases = dict(bases or {})
+        """Each missing check's basis in words ("policy: Appendix 7, Day 16-25"), where known."""
         super().__init__(
             f"{step} needs these checks recorded first: "
-            + "; ".join(f"{c} ({_clause(w)})" for c, w in missing.items())
+            + "; ".join(
+                f"{c} ({_clause(w)})" + (f" ({self.bases[c]})" if self.bases.get(c) else "")
+                for c, w in missing.items()
+            )
         )
 
 

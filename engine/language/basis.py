@@ -68,9 +68,18 @@ def basis_of(
     return None
 
 
+def check_basis(defn: ProcessDefinition, check_id: str) -> Basis | None:
+    """The basis of a check: its own `source` (or `la_choice`), else its stage's `ref`."""
+    for state in defn.states.values():
+        for check in state.checklist:
+            if check.id == check_id:
+                return basis_of(defn, check.source, la_choice=check.la_choice, within=state.ref)
+    return None
+
+
 def basis_words(basis: Basis | None) -> str:
     """A basis in words, or `basis not marked`."""
     return basis.words() if basis is not None else "basis not marked"
 
 
-__all__ = ["Basis", "basis_of", "basis_words"]
+__all__ = ["Basis", "basis_of", "basis_words", "check_basis"]

@@ -72,6 +72,9 @@ def test_the_first_home_visit_is_if_necessary_and_the_second_is_required(
     walk.check("day_26_closure_form", on=DAY[26])
     error = walk.refused(MissingChecks, "fire", "close_untraceable", on=DAY[26], actor=LINE_MANAGER)
     assert error.missing == ["second_home_visit"]
+    # The refusal says why the check binds: Appendix 7 states the 2nd visit plainly.
+    assert error.bases == {"second_home_visit": "policy: Appendix 7, Day 16-25"}
+    assert "Post calling card if no answer) (policy: Appendix 7, Day 16-25)" in str(error)
     assert "first_home_visit_outstanding" not in [t for t, _ in walk.timers("fired")]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.language.basis import basis_of, basis_words
+from engine.language.basis import basis_of, basis_words, check_basis
 from engine.language.definition import RuleBasis
 from engine.language.la_choices import governed, switched_off
 from engine.language.lint import lint
@@ -147,6 +147,8 @@ def test_a_rule_says_its_own_basis_or_that_of_the_rule_it_sits_in() -> None:
     assert second_basis is not None
     assert second_basis.kind is RuleBasis.la_choice
     assert basis_words(basis_of(defn, None)) == "basis not marked"
+    assert basis_words(check_basis(defn, "letter")) == "policy: Appendix 7"
+    assert basis_words(check_basis(defn, "second_letter")).startswith("LA choice: extra_letter")
 
 
 @pytest.mark.parametrize(
