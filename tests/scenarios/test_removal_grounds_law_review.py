@@ -225,6 +225,7 @@ def test_switched_on_the_choice_holds_removal_until_the_referral(connexions_enfo
         "a school-leaver at risk of NEET has been referred to Connexions (Camden's choice to "
         "hold removal until then)"
     ]
+    assert "LA choice: connexions_referral_before_removal" in str(error)
     walk.check("connexions_referral_made", on=JULY_2025.removed, actor=SCHOOL)
     walk.fire(AT_RISK_2024.remove, on=JULY_2025.removed, actor=SCHOOL)
     assert walk.state == "removed_from_roll"
@@ -247,29 +248,34 @@ DUAL_2024 = Ground(
 
 
 @pytest.mark.parametrize(
-    ("breaks", "says"),
+    ("breaks", "says", "basis"),
     [
         (
             {"reasonable_grounds_will_attend_again": True},
             "the school does not have reasonable grounds to believe that the pupil will attend "
             "the school again",
+            "(law: Regulation 9(1)(c)(i))",
         ),
         (
             {"sao_names_this_school": True},
             "there is no school attendance order naming this school in force for the pupil",
+            "(law: Regulation 9(1)(c)(iii))",
         ),
         (
             {"mobile_child_main_school": True},
             "the pupil is not a mobile child, or if they are, this school is not their main school",
+            "(law: Regulation 9(1)(c)(iv))",
         ),
     ],
     ids=["will attend again", "SAO names this school", "mobile child's main school"],
 )
 def test_2024_ground_c_is_refused_when_any_of_its_conditions_fails(
-    sqlite_service, breaks: dict[str, bool], says: str
+    sqlite_service, breaks: dict[str, bool], says: str, basis: str
 ) -> None:
     _, error = walk_to_refusal(sqlite_service, replace(DUAL_2024, breaks=breaks), SEPTEMBER_2024)
     assert error.failed == [says]
+    # The refusal says why the rule binds: the regulation's paragraph.
+    assert basis in str(error)
 
 
 def test_2024_ground_c_with_all_four_conditions(sqlite_service) -> None:
