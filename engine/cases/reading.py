@@ -9,7 +9,7 @@ who may read (that is `access.py`, called by the views) or any change to a case.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Protocol
@@ -130,6 +130,23 @@ class CaseReader:
         with self.reading(conn or self.current.batch) as c:
             personal = self.keys.reveal(c, case.id, case.personal)
         return replace(case, personal=personal if isinstance(personal, dict) else {})
+
+    def revealed_all(
+        self, cases: Sequence[CaseState], *, conn: Connection | None = None
+    ) -> list[CaseState]:
+        """Each case as `revealed` gives it, their keys read together (for reports over many
+        cases: one query per 500 cases, not one a case).
+        """
+        sealed = [case for case in cases if case.personal]
+        with self.reading(conn or self.current.batch) as c:
+            opened = iter(self.keys.reveal_many(c, [(case.id, case.personal) for case in sealed]))
+        out = []
+        for case in cases:
+            if case.personal:
+                personal = next(opened)
+                case = replace(case, personal=personal if isinstance(personal, dict) else {})
+            out.append(case)
+        return out
 
     def get(self, case_id: str, *, conn: Connection | None = None) -> CaseState:
         """The case as stored; CaseNotFound if there is none."""

@@ -191,3 +191,27 @@ def test_master_key_from_variable_file_or_a_new_dev_file(tmp_path: Path) -> None
 def test_a_bad_master_key_is_refused_clearly(env: dict[str, str], message: str) -> None:
     with pytest.raises(InputError, match=message):
         master_key_from_environment(env)
+
+
+def test_many_cases_revealed_together_as_each_alone(service, example_form) -> None:
+    # Reports reveal thousands of cases with their keys read together (reveal_many): the same
+    # answers as one case at a time, a destroyed key included, and a missing key row refused.
+    first, second = service.open_case(example_form, on=OPENED, at=RECORDED_AT, actor=OFFICER)
+    service.add_note(second, "a later note", on=OPENED, at=RECORDED_AT, actor=OFFICER)
+    keys = service.keys
+    with service.store.engine.begin() as conn:
+        keys.destroy(conn, second, at=RECORDED_AT, by="test", reason="retention")
+    rows = [service.get(first), service.get(second)]
+    items = [(row.id, row.personal) for row in rows] + [("CME-000404", {"plain": "only"})]
+    with service.store.read() as conn:
+        alone = [keys.reveal(conn, case_id, personal) for case_id, personal in items]
+        together = keys.reveal_many(conn, items)
+    assert together == alone
+    assert together[0]["child"]["full_name"] == "Ana Silva"
+    assert [c.personal for c in service.reader.revealed_all(rows)] == [
+        service.revealed(row).personal for row in rows
+    ]
+    with service.store.engine.begin() as conn:
+        conn.execute(case_key_table.delete().where(case_key_table.c.case_id == first))
+    with service.store.read() as conn, pytest.raises(IntegrityFailure, match="no case key row"):
+        keys.reveal_many(conn, items[:1])
