@@ -27,9 +27,10 @@ AREAS = (
     "roles",
     "facts",
     "actions",
+    "choices",
     "wording",
 )
-"""The groups a diff is shown in, in order."""
+"""The groups a diff is shown in, in order ("choices": the LA's own choices and their switches)."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,8 @@ def _area(path: Path) -> str:  # noqa: C901 (one branch per area of a definition
         return "applies"
     if head == "clock":
         return "days"
+    if head == "la_choices":
+        return "wording" if path[2:3] in (("says",), ("why",)) else "choices"
     # Titles, descriptions, notes and where a rule is cited from change no behaviour.
     cited = "source" in path and not (head == "triggers" and path[2:3] == ("source",))
     if cited or _WORDING & set(path) or head not in ("states", "triggers", "roles", "facts"):
@@ -178,6 +181,11 @@ def _words(path: Path, old: Any, new: Any) -> Change:
         rest = list(path[2:])
     elif path[0] == "applies":
         where, rest = "applies to", list(path[1:])
+    elif path[0] == "la_choices" and len(path) >= 2:
+        where, rest = f"LA choice {path[1]}", list(path[2:])
+        switch = _switch(rest, new)
+        if switch is not None:
+            return Change(area, where, switch)
     else:
         where, rest = "", list(path)
     if rest and rest[0] in ("checklist", "timers") and len(rest) >= 2:
@@ -206,13 +214,30 @@ def _words(path: Path, old: Any, new: Any) -> Change:
     return Change(area, where, text)
 
 
+def _switch(rest: list[str], new: Any) -> str | None:
+    """An LA choice switched on or off, or added switched off, in words (its rules come and go
+    with it, listed under their own areas); None for any other change to a choice.
+    """
+    if rest == ["applies"] and isinstance(new, bool):
+        return "switched on" if new else "switched off"
+    if not rest and isinstance(new, dict) and new.get("applies") is False:
+        return f"added, switched off ({_title(new)})"
+    return None
+
+
 def _hashable(values: list[Any]) -> bool:
     return all(isinstance(v, str | int | float | bool) for v in values)
 
 
 def _title(value: Any) -> str:
     if isinstance(value, dict):
-        return str(value.get("title") or value.get("wording") or value.get("description") or "")
+        return str(
+            value.get("title")
+            or value.get("wording")
+            or value.get("says")
+            or value.get("description")
+            or ""
+        )
     return _show(value)
 
 

@@ -214,3 +214,13 @@ def test_lint_warns_of_shipped_rules_that_say_no_basis() -> None:
         "guard of 'close' (absent at all) does not say its basis: say `basis: policy`, "
         "`basis: law` or name an `la_choice:`"
     ]
+
+
+def test_diff_says_a_choice_switched_off_and_the_rules_that_went_with_it() -> None:
+    from engine.language.diff import diff_definitions
+
+    on, off = _load(True).definition, _load(False).definition
+    changes = [str(c) for c in diff_definitions(on, off)]
+    assert "LA choice extra_letter: switched off" in changes
+    assert "trigger close: guard removed: there are no vacancies (vacancies)" in changes
+    assert [c.area for c in diff_definitions(on, off) if "extra_letter" in c.where] == ["choices"]
