@@ -56,13 +56,7 @@ FILES = (
 
 @pytest.fixture(autouse=True)
 def _recorded_after_the_walks(monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.scheduling.sweep import sweep
-
-    def sweep_recorded_then(service: CaseService, *, until: dt.date) -> None:
-        sweep(service, until=until, at=RECORDED_AT)
-
-    monkeypatch.setattr("tests.scenarios.helpers.RECORDED_AT", RECORDED_AT)
-    monkeypatch.setattr("tests.scenarios.helpers.sweep", sweep_recorded_then)
+    monkeypatch.setattr(Walk, "recorded_at", RECORDED_AT)
 
 
 @pytest.fixture(scope="module")
