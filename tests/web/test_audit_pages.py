@@ -127,3 +127,35 @@ def test_the_case_box_goes_to_the_replay(web_app: FastAPI, sign_in: SignIn) -> N
     answer = client.get("/audit/find?case_id=CME-000001")
     assert answer.status_code == 303
     assert answer.headers["location"] == "/audit/cases/CME-000001"
+
+
+def test_verifying_against_the_deployments_checkpoint(
+    web_app: FastAPI, sign_in: SignIn, web_db: str
+) -> None:
+    from pathlib import Path
+
+    from engine.audit import generate_private_key
+    from engine.audit.checkpoint import load_private_key, public_key_text, sign_into
+
+    case_id = day_26_case(web_app)
+    folder = Path(web_db.removeprefix("sqlite:///")).parent
+    key = folder / "audit.key"
+    key.write_bytes(generate_private_key())
+    private = load_private_key(key)
+    store = service_of(web_app).store
+    sign_into(store, private, folder / "checkpoints", at=_at(NOTIFIED))
+    client = sign_in("auditor")
+    page = client.get("/audit").text
+    assert "last checkpoint signed 2024-10-21 09:00:00" in page
+    assert "govuk-tag--red" in page  # two years old: failing, as `cme doctor` judges it
+    # No public key pinned: a checkpoint's own key proves nothing, as the CLI says.
+    refused = client.post("/audit/verify", data={"csrf_token": form_token(page)})
+    assert refused.status_code == 400
+    assert "no public key is pinned" in refused.text
+    public = public_key_text(private)
+    (folder / "cme.toml").write_text(f'[keys]\ncheckpoint_public_key = "{public}"\n')
+    answer = client.post("/audit/verify", data={"csrf_token": form_token(page)})
+    assert "Verified: every hash chain holds" in answer.text
+    assert "checked against checkpoint checkpoint-" in answer.text
+    assert "every event is covered by the checkpoint" in answer.text
+    assert case_id in client.get(f"/audit/cases/{case_id}").text
