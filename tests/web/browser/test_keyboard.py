@@ -77,3 +77,27 @@ def test_sign_in_by_keyboard_alone(visitor: Visitor, live_server: LiveServer) ->
             break
     assert "My cases" in labels
     assert labels[-1] == "Sign out"
+
+
+def test_find_a_child_by_keyboard_alone(visitor: Visitor, live_server: LiveServer) -> None:
+    visitor.sign_in(live_server.account("cme_officer"))
+    page = visitor.page
+    # From the start page: Tab to the header's "Find a child" and follow it with Enter.
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        now = focused(page)
+        assert now["visible"] == "true", f"no visible focus on {now}"
+        if now["text"] == "Find a child":
+            break
+    else:
+        raise AssertionError("Tab never reached the Find a child link")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    visitor.check()
+    tab_to(page, "q")
+    page.keyboard.type("Nobody Atall")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    visitor.check()
+    assert page.url.endswith("/cases/find?q=Nobody+Atall")
+    assert page.locator("#no-results").inner_text() == "No case found."
