@@ -100,6 +100,7 @@ class _Linter:
         self._names()
         self._constant_guards()
         self._la_choices()
+        self._switched_off_checks()
         if self.loaded.path.startswith(f"{PACKAGE}/"):
             self._unmarked()
 
@@ -492,6 +493,42 @@ class _Linter:
                     "with `la_choice:`, and the LA switches it off in `la_choices`); mark the "
                     "parts the LA chose instead",
                 )
+
+    def _switched_off_checks(self) -> None:
+        """A rule still on that reads or records a check of a switched-off choice: the check is
+        gone from the running process, so the rule would wait for it for ever.
+        """
+        off = switched_off(self.defn)
+        gone = {
+            c.id: c.la_choice
+            for s in self.defn.states.values()
+            for c in s.checklist
+            if c.la_choice is not None and c.la_choice in off
+        }
+        if not gone:
+            return
+        for i, trig in enumerate(self.defn.triggers):
+            compiled = iter(self.loaded.trigger_guards.get(trig.id, ()))
+            for j, guard in enumerate(trig.guards):
+                if guard.la_choice is not None and guard.la_choice in off:
+                    continue
+                cond = next(compiled, None)
+                read = (cond.checks_read or frozenset()) if cond is not None else frozenset()
+                for check in sorted(read & set(gone)):
+                    self.add(
+                        ("triggers", i, "guards", j),
+                        f"guard of {trig.id!r} reads check {check!r}, which belongs to LA choice "
+                        f"{gone[check]!r}, switched off: name the choice on this guard too "
+                        f"(`la_choice: {gone[check]}`), or switch the choice on",
+                    )
+            for j, action in enumerate(trig.actions):
+                if action.records_check in gone and action.la_choice not in off:
+                    self.add(
+                        ("triggers", i, "actions", j, "records_check"),
+                        f"this action records check {action.records_check!r}, which belongs to "
+                        f"LA choice {gone[action.records_check]!r}, switched off: name the "
+                        "choice on the action too, or switch the choice on",
+                    )
 
     def _unmarked(self) -> None:
         """A shipped rule that says no basis, not even through the step or stage it sits in: a

@@ -224,3 +224,17 @@ def test_diff_says_a_choice_switched_off_and_the_rules_that_went_with_it() -> No
     assert "LA choice extra_letter: switched off" in changes
     assert "trigger close: guard removed: there are no vacancies (vacancies)" in changes
     assert [c.area for c in diff_definitions(on, off) if "extra_letter" in c.where] == ["choices"]
+
+
+def test_lint_refuses_a_rule_still_on_that_reads_a_check_switched_off() -> None:
+    text = BASE.replace(
+        "      - expr: absence_days > 0\n        says: absent at all\n",
+        "      - expr: absence_days > 0 && checks.second_letter\n        says: absent at all\n",
+    )
+    assert lint(_load(True, text=text)) == []
+    errors = [i for i in lint(_load(False, text=text)) if i.severity == "error"]
+    assert [e.message for e in errors] == [
+        "guard of 'close' reads check 'second_letter', which belongs to LA choice "
+        "'extra_letter', switched off: name the choice on this guard too (`la_choice: "
+        "extra_letter`), or switch the choice on"
+    ]
