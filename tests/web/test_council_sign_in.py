@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -190,3 +191,20 @@ def test_the_sign_in_page_offers_the_council_account(council_app: FastAPI) -> No
     page = TestClient(council_app).get("/sign-in").text
     assert 'href="/sign-in/council"' in page
     form_token(page)
+
+
+def test_an_unreachable_identity_provider_is_said_so(web_db: str) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    oidc = OidcSettings(
+        issuer=ISSUER,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        transport=httpx.MockTransport(refuse),
+    )
+    app = create_app(WebSettings(db_url=web_db, secure_cookies=False, oidc=oidc))
+    answer = TestClient(app, follow_redirects=False).get("/sign-in/council")
+    assert answer.status_code == 502
+    assert "could not be reached" in answer.text
+    app.state.engine.reader.store.dispose()

@@ -44,12 +44,7 @@ async def council_sign_in(request: Request, next: str | None = None) -> Response
             request, redirect_uri(request)
         )
     except httpx.HTTPError:
-        return _refused(
-            request,
-            "The council's sign-in could not be reached. Try again in a few minutes, or sign "
-            "in with your user name and password.",
-            status_code=502,
-        )
+        return _unreachable(request)
     return answer
 
 
@@ -69,12 +64,7 @@ async def council_callback(request: Request) -> Response:
         # The ID token failed its checks (signature, issuer, audience, nonce, expiry).
         return _incomplete(request, f"its token was not valid: {exc.description or exc.error}")
     except httpx.HTTPError:
-        return _refused(
-            request,
-            "The council's sign-in could not be reached. Try again in a few minutes, or sign "
-            "in with your user name and password.",
-            status_code=502,
-        )
+        return _unreachable(request)
     claims = token.get("userinfo") or {}
     at = engine.now()
     try:
@@ -93,6 +83,15 @@ async def council_callback(request: Request) -> Response:
         return _refused(request, exc.message, status_code=403)
     signins.start_session(request, person, action=signins.SIGNED_IN_COUNCIL)
     return RedirectResponse(next_url, status_code=303)
+
+
+def _unreachable(request: Request) -> Response:
+    return _refused(
+        request,
+        "The council's sign-in could not be reached. Try again in a few minutes, or sign in "
+        "with your user name and password.",
+        status_code=502,
+    )
 
 
 def _incomplete(request: Request, why: str) -> Response:
