@@ -61,18 +61,6 @@ WEEK = dt.timedelta(days=6)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def parse_day(value: str | None, *, what: str, default: dt.date) -> dt.date:
-    """A date from a query (YYYY-MM-DD), or `default`; InputError saying what to type."""
-    if value is None or not value.strip():
-        return default
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise InputError(
-            f"{what} must be a real date written as YYYY-MM-DD, for example 2024-11-04"
-        ) from None
-
-
 def period_start(since: dt.date | None, on: dt.date) -> dt.date:
     """The period's first day: `since`, else a week before `on` (as `cme report returns`)."""
     start = since or on - WEEK

@@ -118,7 +118,7 @@ def test_a_bad_date_is_shown_beside_its_field(sign_in: SignIn) -> None:
     page = sign_in("cme_officer").get("/reports/register", params={"on": "8/11/2024"})
     assert page.status_code == 400
     assert 'href="#on"' in page.text
-    assert "must be a real date written as YYYY-MM-DD" in page.text
+    assert "The date must be a date written YYYY-MM-DD" in page.text
     assert 'id="on-error"' in page.text
 
 

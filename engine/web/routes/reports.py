@@ -18,6 +18,7 @@ from engine.reports.tables import Report, csv_text, xlsx_bytes
 from engine.web.accounts import WebUser
 from engine.web.context import NotAllowed, actor_of, engine_of, requires
 from engine.web.pages import render
+from engine.web.params import date_param
 from engine.web.reports import (
     REPORTS,
     XLSX_TYPE,
@@ -25,7 +26,6 @@ from engine.web.reports import (
     build,
     file_name,
     page_rows,
-    parse_day,
 )
 from engine.web.scope import is_scoped
 
@@ -70,8 +70,8 @@ def _report(
     _not_for_schools(user)
     kind = _kind(name)
     engine = engine_of(request)
-    day = parse_day(on, what="The date", default=engine.today())
-    start = parse_day(since, what="The period's start", default=day) if since else None
+    day = date_param(on and on.strip(), "The date", engine.today())
+    start = date_param(since.strip(), "The period's start", day) if since else None
     return build(
         kind,
         engine.service,
