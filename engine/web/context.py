@@ -105,8 +105,9 @@ def signed_in(request: Request) -> WebUser:
     if not isinstance(seen, (int, float)) or now - seen > engine.settings.idle_minutes * 60:
         request.session.clear()
         raise SignInNeeded(target, timed_out=True)
-    if find_account(engine.store, user.name) is None:
-        # Disabled (`cme admin user disable`) since signing in: out at once, not at the timeout.
+    if find_account(engine.store, user.name) != user:
+        # Disabled (`cme admin user disable`) or given another role or school since signing in:
+        # out at once, not at the timeout.
         request.session.clear()
         raise SignInNeeded(target)
     request.session[SESSION_SEEN] = now

@@ -208,3 +208,14 @@ def test_an_unreachable_identity_provider_is_said_so(web_db: str) -> None:
     assert answer.status_code == 502
     assert "could not be reached" in answer.text
     app.state.engine.reader.store.dispose()
+
+
+def test_a_role_changed_at_the_provider_ends_older_sessions(
+    council_app: FastAPI, idp: FakeIdentityProvider
+) -> None:
+    claims = {"sub": "u-7", "preferred_username": "sona.k", "cme_role": "line_manager"}
+    before, _ = sign_in_with(council_app, idp, claims)
+    assert before.get("/").status_code == 200
+    after, _ = sign_in_with(council_app, idp, {**claims, "cme_role": "read_only"})
+    assert "(read_only)" in after.get("/").text
+    assert before.get("/").status_code == 303, "the line manager's session ended"
