@@ -43,6 +43,16 @@ def test_show_says_each_rule_s_basis_and_which_la_choices_are_switched_off() -> 
     assert "basis not marked" in old
 
 
+def test_lint_asks_only_the_newest_version_to_mark_its_rules() -> None:
+    """Version 2, kept unchanged for the cases pinned to it, cannot be marked; version 3 is."""
+    result = cme("process", "lint")
+    assert result.exit_code == 0, result.output
+    assert "processes/untraceable_cme_v2.yaml: lint clean" in result.output
+    assert "processes/school_checks_v2.yaml: lint clean" in result.output
+    alone = cme("process", "lint", "processes/untraceable_cme_v2.yaml")
+    assert "does not say its basis" in alone.output
+
+
 def test_lint_refuses_a_choice_the_process_does_not_declare(tmp_path: Path) -> None:
     text = (Path(__file__).parents[2] / "processes" / "untraceable_cme.yaml").read_text()
     text = text.replace(
