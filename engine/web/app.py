@@ -10,6 +10,7 @@ import pkgutil
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
@@ -94,6 +95,22 @@ def _add_error_pages(app: FastAPI) -> None:
             "error.html",
             {"title": "This was not done", "message": str(exc)},
             status_code=getattr(exc, "http_status", 400),
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, exc: RequestValidationError) -> Response:
+        # A page, not FastAPI's JSON (which echoes what was sent, a child's details included).
+        where = sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")})
+        return render(
+            request,
+            "error.html",
+            {
+                "title": "This was not done",
+                "message": "The address or form had a missing or wrong value"
+                + (f" ({', '.join(where)})" if where else "")
+                + ". Go back and try again; nothing was changed.",
+            },
+            status_code=400,
         )
 
     @app.exception_handler(HTTPException)

@@ -100,3 +100,11 @@ def test_sign_ins_and_failures_are_in_the_access_log(sign_in: SignIn, web_app: F
         ("sona.k", "cme_officer", "sign-in failed", None),
         ("nobody", "-", "sign-in failed", None),
     ]
+
+
+def test_a_malformed_address_is_a_page_not_json(sign_in: SignIn) -> None:
+    answer = sign_in("policy_owner").get("/processes/untraceable_cme/not-a-number")
+    assert answer.status_code == 400
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "had a missing or wrong value (version)" in answer.text
+    assert "not-a-number" not in answer.text, "what was sent is not echoed"
