@@ -9,10 +9,11 @@ import importlib
 import pkgutil
 from urllib.parse import quote
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from engine.errors import AccessDenied, CMEError
@@ -113,12 +114,15 @@ def _add_error_pages(app: FastAPI) -> None:
             status_code=400,
         )
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
+    # Starlette's, so the router's own 404 and 405 get the page too (FastAPI's is a subclass).
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         titles = {403: "You cannot do this", 404: "Page not found", 405: "Not allowed"}
-        return render(
+        page = render(
             request,
             "error.html",
             {"title": titles.get(exc.status_code, "Something went wrong"), "message": exc.detail},
             status_code=exc.status_code,
         )
+        page.headers.update(exc.headers or {})  # e.g. a 405's Allow
+        return page

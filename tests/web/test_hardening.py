@@ -108,3 +108,14 @@ def test_a_malformed_address_is_a_page_not_json(sign_in: SignIn) -> None:
     assert answer.headers["content-type"].startswith("text/html")
     assert "had a missing or wrong value (version)" in answer.text
     assert "not-a-number" not in answer.text, "what was sent is not echoed"
+
+
+def test_the_routers_own_errors_are_pages(web_app: FastAPI) -> None:
+    client = TestClient(web_app, follow_redirects=False)
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404
+    assert "Page not found" in missing.text
+    wrong = client.put("/sign-in")
+    assert wrong.status_code == 405
+    assert "GET" in wrong.headers["allow"]
+    assert wrong.headers["content-type"].startswith("text/html")
