@@ -7,6 +7,7 @@ from authlib.integrations.base_client import OAuthError
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from joserfc.errors import JoseError
+from starlette.concurrency import run_in_threadpool
 
 from engine.web import signins
 from engine.web.context import engine_of
@@ -69,7 +70,8 @@ async def council_callback(request: Request) -> Response:
     at = engine.now()
     try:
         person = person_of(claims, settings, engine.roles)
-        record_account(engine.store, engine.roles, person, at=at)
+        # Database work off the event loop (this route awaits the identity provider).
+        await run_in_threadpool(record_account, engine.store, engine.roles, person, at=at)
     except CouncilSignInRefused as exc:
         who = claims.get(settings.name_claim) or claims.get("email") or claims.get("sub") or "?"
         role = claims.get(settings.role_claim)
@@ -81,7 +83,9 @@ async def council_callback(request: Request) -> Response:
             at=at,
         )
         return _refused(request, exc.message, status_code=403)
-    signins.start_session(request, person, action=signins.SIGNED_IN_COUNCIL)
+    await run_in_threadpool(
+        signins.start_session, request, person, action=signins.SIGNED_IN_COUNCIL
+    )
     return RedirectResponse(next_url, status_code=303)
 
 

@@ -1,4 +1,8 @@
-"""Signing in with a local account (throttled, and on the record), and signing out."""
+"""Signing in with a local account (throttled, and on the record), and signing out.
+
+Plain (not async) routes: checking an argon2 hash takes tens of milliseconds, so it runs in the
+threadpool rather than holding up everyone else's requests on the event loop.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ def _page(request: Request, next_url: str | None, **context: object) -> dict[str
 
 
 @router.get("/sign-in")
-async def sign_in_page(
+def sign_in_page(
     request: Request, next: str | None = None, timed_out: bool = False
 ) -> Response:
     """The sign-in form."""
@@ -40,7 +44,7 @@ async def sign_in_page(
 
 
 @router.post("/sign-in", dependencies=[Depends(csrf_protect)])
-async def sign_in(
+def sign_in(
     request: Request,
     name: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
@@ -84,7 +88,7 @@ async def sign_in(
 
 
 @router.post("/sign-out", dependencies=[Depends(csrf_protect)])
-async def sign_out(request: Request) -> Response:
+def sign_out(request: Request) -> Response:
     """End the session."""
     user = user_of(request)
     request.session.clear()
