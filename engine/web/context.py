@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from engine.cli import wiring
 from engine.protection.access import Actor, Permission, RoleTable
@@ -118,7 +119,8 @@ def requires(permission: Permission) -> Callable[[Request], Awaitable[WebUser]]:
     """Dependency factory: the signed-in user, if their role has `permission` (else 403)."""
 
     async def dependency(request: Request) -> WebUser:
-        user = signed_in(request)
+        # signed_in reads the account: in the threadpool, never blocking the event loop.
+        user = await run_in_threadpool(signed_in, request)
         table = engine_of(request).roles
         if not table.allows(user.role, permission):
             who = [
