@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from freezegun import freeze_time
@@ -11,6 +12,12 @@ from freezegun import freeze_time
 from engine.audit.access import access_entries
 from engine.web.headers import CONTENT_SECURITY_POLICY
 from tests.web.conftest import PASSWORD, SignIn, form_token
+
+
+@pytest.fixture
+def web_db(db_url: str) -> str:
+    """These run on SQLite and on PostgreSQL (the app's database, from tests/conftest.py)."""
+    return db_url
 
 
 def _try(client: TestClient, name: str, password: str) -> int:

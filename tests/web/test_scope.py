@@ -37,6 +37,12 @@ def open_example(app: FastAPI, actor: Actor, process: str = "school_checks") -> 
 
 
 @pytest.fixture
+def web_db(db_url: str) -> str:
+    """These run on SQLite and on PostgreSQL (the app's database, from tests/conftest.py)."""
+    return db_url
+
+
+@pytest.fixture
 def cases(web_app: FastAPI) -> tuple[list[str], list[str]]:
     """Cases Kentish Town notified, and cases the CME officer opened."""
     store = web_app.state.engine.store
