@@ -200,7 +200,7 @@ def access_log(
         return
     for r in rows:
         click.echo(
-            f"{_at(r['at'])}  {r['case_id'] or '(all cases)'}  {safe_text(r['actor'])} "
+            f"{_at(r['at'])}  {r['case_id'] or '(no one case)'}  {safe_text(r['actor'])} "
             f"({r['role']})  {safe_text(r['action'])}"
         )
     if not rows:
