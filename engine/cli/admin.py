@@ -49,7 +49,11 @@ def _rules_option(func: Any) -> Any:
             "backup_check",
             "Verify a backup; say what it holds.",
         ),
-        "user": ("engine.cli.users", "user", "The web service's accounts: add, list, disable."),
+        "user": (
+            "engine.cli.users",
+            "user",
+            "The web service's accounts: add, list, disable, enable, password.",
+        ),
     },
 )
 def admin() -> None:

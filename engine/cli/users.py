@@ -39,9 +39,7 @@ def _password(file: str | None) -> str:
     from engine.errors import InputError
 
     if file is None:
-        value: str = click.prompt(
-            "Password for the new account", hide_input=True, confirmation_prompt=True, err=True
-        )
+        value: str = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
         return value
     try:
         with open(file, encoding="utf-8") as handle:
@@ -65,7 +63,7 @@ def _log(store: Store, operator: str, action: str) -> None:
 
 @click.group("user")
 def user() -> None:
-    """The web service's accounts: add, list, disable.
+    """The web service's accounts: add, list, disable, enable, set a new password.
 
     Example: cme admin user add sona.k --role cme_officer --actor jo.admin
     """
@@ -205,3 +203,64 @@ def user_disable(name: str, actor: str | None, db_url: str | None) -> None:
     finally:
         store.dispose()
     click.echo(f"disabled {safe_text(name)}: they can no longer sign in")
+
+
+@user.command("enable")
+@click.argument("name")
+@click.option("--actor", envvar="CME_ACTOR", default=None, help="Who you are (or CME_ACTOR).")
+@db_option
+@handle_errors
+def user_enable(name: str, actor: str | None, db_url: str | None) -> None:
+    """Let a disabled account sign in again.
+
+    Example: cme admin user enable sona.k --actor jo.admin
+    """
+    from engine.web.accounts import enable_account
+
+    operator = _operator(actor)
+    store = _store(db_url)
+    try:
+        enable_account(store, name)
+        _log(store, operator, f"account enabled: {name}")
+    finally:
+        store.dispose()
+    click.echo(f"enabled {safe_text(name)}: they can sign in again")
+
+
+@user.command("password")
+@click.argument("name")
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A file holding the new password (otherwise it is asked twice, hidden).",
+)
+@click.option("--actor", envvar="CME_ACTOR", default=None, help="Who you are (or CME_ACTOR).")
+@db_option
+@handle_errors
+def user_password(
+    name: str, password_file: str | None, actor: str | None, db_url: str | None
+) -> None:
+    """Give a local account a new password (one forgotten); sessions already open stay open.
+
+    Example: cme admin user password sona.k --actor jo.admin
+    """
+    from engine.web.accounts import AccountRefused, list_accounts, set_password
+
+    operator = _operator(actor)
+    store = _store(db_url)
+    try:
+        # Refused before the password is asked: no such (enabled) account, or a council one.
+        found = next((a for a in list_accounts(store) if a.name == name), None)
+        if found is None or found.disabled:
+            raise AccountRefused(f"there is no enabled account named {name!r}; nothing was changed")
+        if not found.local:
+            raise AccountRefused(
+                f"{name!r} signs in with a council account; its password is the council's, "
+                "not set here. Nothing was changed"
+            )
+        set_password(store, name, _password(password_file))
+        _log(store, operator, f"account password set: {name}")
+    finally:
+        store.dispose()
+    click.echo(f"set a new password for {safe_text(name)}")

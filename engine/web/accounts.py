@@ -40,6 +40,14 @@ class WebUser:
     school: str | None = None
 
 
+def _check_length(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountRefused(
+            f"the password is {len(password)} characters; use at least {MIN_PASSWORD_LENGTH} "
+            "(a passphrase of three or four words is easy to remember)"
+        )
+
+
 def refuse_account(
     store: Store, roles: RoleTable, *, name: str, role: str, school: str | None
 ) -> None:
@@ -81,11 +89,8 @@ def add_account(
     the role is unknown or internal, the password too short, or the name taken.
     """
     refuse_account(store, roles, name=name, role=role, school=school)
-    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountRefused(
-            f"the password is {len(password)} characters; use at least {MIN_PASSWORD_LENGTH} "
-            "(a passphrase of three or four words is easy to remember)"
-        )
+    if password is not None:
+        _check_length(password)
     with store.engine.begin() as conn:
         taken = conn.execute(
             select(web_account_table.c.name).where(web_account_table.c.name == name)
@@ -174,14 +179,49 @@ def disable_account(store: Store, name: str) -> None:
     """Stop `name` signing in (its row stays: events and reads still name it); refused, nothing
     written, if there is no such account or it is disabled already.
     """
+    _set_disabled(store, name, disabled=True)
+
+
+def enable_account(store: Store, name: str) -> None:
+    """Let a disabled account sign in again; refused, nothing written, if it is not disabled."""
+    _set_disabled(store, name, disabled=False)
+
+
+def _set_disabled(store: Store, name: str, *, disabled: bool) -> None:
     with store.engine.begin() as conn:
         row = conn.execute(
             select(web_account_table.c.disabled).where(web_account_table.c.name == name)
         ).first()
         if row is None:
             raise AccountRefused(f"there is no account named {name!r}; nothing was changed")
-        if row.disabled:
-            raise AccountRefused(f"the account {name!r} is disabled already; nothing was changed")
+        if bool(row.disabled) == disabled:
+            state = "disabled" if disabled else "enabled"
+            raise AccountRefused(f"the account {name!r} is {state} already; nothing was changed")
         conn.execute(
-            update(web_account_table).where(web_account_table.c.name == name).values(disabled=True)
+            update(web_account_table)
+            .where(web_account_table.c.name == name)
+            .values(disabled=disabled)
+        )
+
+
+def set_password(store: Store, name: str, password: str) -> None:
+    """Give a local account a new password (a forgotten one); refused, nothing written, for no
+    such account, a council account (its password is the council's) or a short password.
+    """
+    _check_length(password)
+    with store.engine.begin() as conn:
+        row = conn.execute(
+            select(web_account_table.c.password_hash).where(web_account_table.c.name == name)
+        ).first()
+        if row is None:
+            raise AccountRefused(f"there is no account named {name!r}; nothing was changed")
+        if row.password_hash is None:
+            raise AccountRefused(
+                f"{name!r} signs in with a council account; its password is the council's, "
+                "not set here. Nothing was changed"
+            )
+        conn.execute(
+            update(web_account_table)
+            .where(web_account_table.c.name == name)
+            .values(password_hash=_hasher.hash(password))
         )

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from engine.audit.access import access_entries
 from engine.cli import cli
 from engine.store.database import open_store
+from engine.web.accounts import check_password
 from engine.web.app import create_app
 from engine.web.settings import GOVUK_FRONTEND, WebSettings
 
@@ -22,7 +23,8 @@ PASSWORD = "a long enough passphrase"
 def run(
     db: str, *args: str, actor: str | None = "jo.admin", given: str | None = None
 ) -> tuple[int, str, str]:
-    extra = ["--actor", actor] if actor and args[:1] in (("add",), ("disable",)) else []
+    acting = (("add",), ("disable",), ("enable",), ("password",))
+    extra = ["--actor", actor] if actor and args[:1] in acting else []
     result = CliRunner(env={"COLUMNS": "200", "CME_ACTOR": ""}).invoke(
         cli, ["admin", "user", *args, *extra, "--db", db], input=given
     )
@@ -158,3 +160,36 @@ def test_disable_signs_the_person_out_at_once(sqlite_url: str, password_file: st
     assert code != 0
     assert "there is no account named 'nobody'" in err
     app.state.engine.reader.store.dispose()
+
+
+def test_enable_again_and_a_new_password(
+    sqlite_url: str, password_file: str, tmp_path: Path
+) -> None:
+    run(sqlite_url, "add", "sona.k", "--role", "cme_officer", "--password-file", password_file)
+    assert run(sqlite_url, "disable", "sona.k")[0] == 0
+    code, out, _ = run(sqlite_url, "enable", "sona.k")
+    assert code == 0
+    assert "enabled sona.k" in out
+    code, _, err = run(sqlite_url, "enable", "sona.k")
+    assert code != 0
+    assert "is enabled already" in err
+    new = tmp_path / "new.txt"
+    new.write_text("another long passphrase\n", encoding="utf-8")
+    code, out, err = run(sqlite_url, "password", "sona.k", "--password-file", str(new))
+    assert code == 0, err
+    store = open_store(sqlite_url)
+    try:
+        assert check_password(store, "sona.k", "another long passphrase") is not None
+        assert check_password(store, "sona.k", PASSWORD) is None
+        actions = [e["action"] for e in access_entries(store)]
+    finally:
+        store.dispose()
+    assert actions[-3:] == [
+        "account disabled: sona.k",
+        "account enabled: sona.k",
+        "account password set: sona.k",
+    ]
+    code, _, err = run(sqlite_url, "password", "nobody", given="")
+    assert code != 0
+    assert "no enabled account named 'nobody'" in err
+    assert "Password" not in err, "refused before the password is asked"
