@@ -22,6 +22,8 @@ do not depend on the day the benchmark is run. It measures:
    officer (a thread with its own session) loads the dashboard, opens a case (four in five its
    own, one in five from ten cases every officer shares), and adds a note with the seq the page
    was rendered at; a stale save (409, "someone else changed this case") reloads and saves again.
+   The officers sign in first (argon2, timed apart), and one officer's pages warm the server's
+   calendar and process caches first unless `--cold` (a server that has served nothing yet).
    Afterwards every note acknowledged (303) must be in the case's history exactly once (lost
    updates: 0) and no answer may be a 5xx (0); throughput and p95 reported;
 3. the register, RAG and MASH pages for the open cases (target < 500 ms), against the CLI's
@@ -31,6 +33,7 @@ Usage:
     .venv/bin/python benchmarks/web.py --cases 5000 --seconds 20          # a quick run
     timeout 3600 .venv/bin/python benchmarks/web.py                       # 150,000 cases, 60 s
     .venv/bin/python benchmarks/web.py --no-postgres                      # SQLite only
+    .venv/bin/python benchmarks/web.py --cases 600 --seconds 20 --cold    # a cold server
 """
 
 from __future__ import annotations
