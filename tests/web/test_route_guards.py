@@ -20,6 +20,7 @@ import yaml
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from freezegun import freeze_time
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
@@ -29,6 +30,7 @@ from engine.protection.access import Actor
 from engine.web.accounts import add_account
 from engine.web.csrf import csrf_protect
 from tests.web.conftest import SignIn, form_token
+from tests.web.manager_cases import DAY_26, day_26_case, service_of
 
 SCHOOL = "Kentish Town Primary School"
 PEOPLE = (
@@ -84,8 +86,9 @@ ROUTE_ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/decisions/{case_id}"): LINE_MANAGER,
     ("POST", "/decisions/{case_id}/{trigger}"): CHANGE_CASE,
     ("POST", "/cases/{case_id}/checks/{check}/waive"): CHANGE_CASE,
-    ("GET", "/waivers"): CHANGE_CASE,
-    ("GET", "/escalations"): CHANGE_CASE,
+    # Lists across every school's cases: not a school's (it sees its own on each case page).
+    ("GET", "/waivers"): CHANGE_CASE - {"school"},
+    ("GET", "/escalations"): CHANGE_CASE - {"school"},
     # The auditor's (audit.py).
     ("GET", "/audit"): READ_AUDIT,
     ("POST", "/audit/verify"): READ_AUDIT,
@@ -331,3 +334,38 @@ def test_a_school_opens_only_the_cases_it_notified(
     found = school.get("/cases/find", params={"q": "Ana Silva"}).text
     assert f"/cases/{own}" in found
     assert f"/cases/{other}" not in found
+
+
+def test_a_schools_manager_pages_leave_out_other_schools_cases(
+    web_app: FastAPI, sign_in: SignIn
+) -> None:
+    # An officer's case at Day 26 with escalations raised and a waiver given: none of it is the
+    # school's to see, and a school may not waive on it.
+    case_id = day_26_case(web_app, skip=("second_home_visit", "giap_check"))
+    at = dt.datetime(2024, 12, 2, 9, tzinfo=dt.UTC)
+    service_of(web_app).waive_check(
+        case_id,
+        "giap_check",
+        reason="GIAP is down",
+        on=DAY_26,
+        at=at,
+        actor=Actor("lm", "line_manager"),
+    )
+    school = sign_in("school", name="kt.person", school=SCHOOL)
+    officer = sign_in("cme_officer", name="an.officer")
+    with freeze_time(f"{DAY_26.isoformat()} 10:00:00"):
+        assert case_id in officer.get("/escalations").text, "the page would show it"
+        assert case_id in officer.get("/waivers").text
+        for page in ("/escalations", "/waivers"):
+            answer = school.get(page)
+            assert answer.status_code == 403, page
+            assert case_id not in answer.text, page
+            assert "GIAP is down" not in answer.text, page
+        token = form_token(school.get("/").text)
+        waived = school.post(
+            f"/cases/{case_id}/checks/second_home_visit/waive",
+            data={"csrf_token": token, "reason": "x", "next": "/waivers"},
+        )
+    assert waived.status_code == 403
+    assert "sees only the cases it notified" in waived.text
+    assert "second_home_visit" not in service_of(web_app).get(case_id).waived

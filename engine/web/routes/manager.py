@@ -37,10 +37,27 @@ from engine.web.decisions import (
 from engine.web.navigation import SECTIONS
 from engine.web.pages import render
 from engine.web.params import date_param, seq_param
+from engine.web.scope import is_scoped, refuse_unless_may_see
 
 router = APIRouter()
 
 Manager = Annotated[WebUser, Depends(requires(Permission.change_case))]
+
+
+async def _across_cases(request: Request) -> WebUser:
+    """The signed-in user, if not a school's: these lists span every school's cases, and a
+    school sees only the cases it notified (engine/web/scope.py) — its own on each case's page.
+    """
+    user = await requires(Permission.change_case)(request)
+    if is_scoped(user):
+        raise NotAllowed(
+            "This list covers every school's cases, and a school sees only the cases it "
+            "notified. Your cases' escalations and checks are on each case's page."
+        )
+    return user
+
+
+AcrossCases = Annotated[WebUser, Depends(_across_cases)]
 
 
 async def _decider(request: Request) -> WebUser:
@@ -230,9 +247,10 @@ def _conflict(exc: ConcurrentUpdate) -> str:
 @router.post("/cases/{case_id}/checks/{check}/waive", dependencies=[Depends(csrf_protect)])
 async def waive(request: Request, case_id: str, check: str, user: Manager) -> Response:
     """Waive a check with a reason, as `cme case waive`: the engine says who may (`waived_by`)."""
+    engine = engine_of(request)
+    refuse_unless_may_see(engine, user, case_id)
     form = await request.form()
     given = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    engine = engine_of(request)
     back = given.get("next") or f"/decisions/{case_id}"
     if not back.startswith("/") or back.startswith("//"):
         back = "/waivers"
@@ -275,7 +293,7 @@ def _waiver_refused(
 
 
 @router.get("/waivers")
-def waivers(request: Request, user: Manager) -> Response:
+def waivers(request: Request, user: AcrossCases) -> Response:
     """Waivers given on open cases, and the checks still owed that the role may waive."""
     return _waivers_page(request, user)
 
@@ -337,7 +355,7 @@ def _waivers_page(
 
 @router.get("/escalations")
 def escalations(
-    request: Request, user: Manager, since: str | None = None, on: str | None = None
+    request: Request, user: AcrossCases, since: str | None = None, on: str | None = None
 ) -> Response:
     """Escalations raised in a period and whether each is still not acted on, as
     `cme report escalations --since --on` (default: the last seven days to today).
