@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 
 from engine.cases.projection import CaseState, as_date
 from engine.cases.reading import event_from_row
@@ -46,6 +46,17 @@ def cases_as_of(
     events, so a report for a past date does not see later steps.
     """
     query = select(case_table).where(case_table.c.opened_on <= on)
+    if not include_closed:
+        # A case closed on or before `on` (closed_on is the day it entered its terminal stage)
+        # was closed as of `on` too: left in the database, not read and dropped here (at
+        # 150,000 cases, 2,000 open, reading the closed ones was most of a report's time).
+        query = query.where(
+            or_(
+                case_table.c.terminal.is_(False),
+                case_table.c.closed_on.is_(None),
+                case_table.c.closed_on > on,
+            )
+        )
     if processes is not None:
         query = query.where(case_table.c.process_id.in_(sorted(processes)))
     with service.store.read() as conn:
