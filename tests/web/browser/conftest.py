@@ -173,7 +173,7 @@ def browser() -> Iterator[Browser]:
 def context(browser: Browser) -> Iterator[BrowserContext]:
     """A fresh browser profile (no cookies) for one test."""
     made = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
-    made.set_default_timeout(15_000)
+    made.set_default_timeout(30_000)  # generous: CI shares two cores with the whole suite
     yield made
     made.close()
 
