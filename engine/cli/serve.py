@@ -31,6 +31,8 @@ def serve(host: str, port: int, insecure_cookies: bool, db_url: str | None) -> N
 
     Put it behind a reverse proxy with TLS (docs/deploy.md); accounts are made with
     `cme admin user add NAME --role ROLE`.
+
+    Example: cme serve --host 127.0.0.1 --port 8000
     """
     import uvicorn
 
