@@ -249,10 +249,10 @@ GROUNDS = [
 
 def test_every_2024_ground_is_walked(registry) -> None:
     v6 = registry.get("removal_grounds", 6).definition
-    # Published on 4 December 2026, it restates the 2024 grounds for every case opened from the
-    # day they came into force.
-    assert v6.effective_from == D(2026, 12, 4)
-    assert v6.applies.cases_opened_from == D(2024, 8, 19)
+    # It restates the 2024 grounds from the day they came into force: dated from the law, so it
+    # is never in force before its own effective date.
+    assert v6.effective_from == D(2024, 8, 19)
+    assert v6.applies.cases_opened_from is None
     assert v6.facts["ground"].values == [f"Ground {c}" for c in "ABCDEFGHIJKLMNO"]
     assert [g.ground for g in GROUNDS] == v6.facts["ground"].values
 
