@@ -548,6 +548,15 @@ class ProcessDefinition(Strict):
                 'in `commencement:` (e.g. "the date set by commencement regulations"), or give '
                 "`effective_from: YYYY-MM-DD`"
             )
+        opened_from = self.applies.cases_opened_from
+        if self.effective_from and opened_from and opened_from < self.effective_from:
+            # Otherwise a version would be in force, for the cases it takes, before its own date.
+            raise ValueError(
+                f"`applies.cases_opened_from` ({opened_from}) is before `effective_from` "
+                f"({self.effective_from}): no version may apply before it comes into force. To "
+                "restate the law as it stood, date the version from the law (effective_from: "
+                f"{opened_from})"
+            )
         return self
 
     @property

@@ -121,3 +121,8 @@ def test_a_pending_version_says_what_brings_it_into_force() -> None:
     text = TINY.replace("effective_from: 2024-09-01\n", "")
     with pytest.raises(DefinitionError, match="commencement"):
         load_process_text(text, "tiny_undated.yaml")
+
+
+def test_a_version_cannot_take_cases_before_its_own_date() -> None:
+    with pytest.raises(DefinitionError, match=r"cases_opened_from.*before `effective_from`"):
+        version(4, effective="2026-12-04", opened_from="2024-08-19")
