@@ -46,6 +46,15 @@ def steps_now(
             require(actor, permission, table=service.roles)
     except AccessDenied as exc:
         permitted = str(exc)
+    # The case's process and calendar are read (and cached) before the read below opens: read
+    # inside it, a cold cache takes a second pooled connection while holding the first, and a
+    # web server under load then exhausts the pool with every thread holding one and waiting.
+    first = service.get(case_id)
+    if first.terminal:
+        return []
+    service.process_for(first)
+    service.calendar_for(first)
+    service.outline_for(first)
     with service.store.read() as conn:
         case = service.get(case_id, conn=conn)
         if case.terminal:

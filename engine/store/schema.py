@@ -158,6 +158,15 @@ def _add_case_progress(conn: Connection) -> None:
     _add_column(conn, "cme_case", "progress", "TEXT NOT NULL DEFAULT '{}'")
 
 
+def _index_cases_by_officer(conn: Connection) -> None:
+    conn.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_case_officer_open "
+            "ON cme_case (assigned_officer, terminal)"
+        )
+    )
+
+
 def _add_web_accounts(conn: Connection) -> None:
     from engine.store.tables import web_account_table
 
@@ -176,6 +185,7 @@ SCHEMA_STEPS: list[tuple[str, Callable[[Connection], None]]] = [
     ("pending process versions and their commencement", _allow_pending_process_versions),
     ("checks outstanding across stages: case progress", _add_case_progress),
     ("web service accounts", _add_web_accounts),
+    ("open cases indexed by officer", _index_cases_by_officer),
 ]
 
 

@@ -41,6 +41,9 @@ class CaseRow(SQLModel, table=True):
     """The case as it stands: a projection of its events that replay must reproduce exactly."""
 
     __tablename__ = "cme_case"
+    # An officer's own open cases (`cme case list --mine`, `cme due --officer`, the web
+    # dashboard) are read by officer and whether closed: without it, a scan of every case.
+    __table_args__ = (Index("ix_case_officer_open", "assigned_officer", "terminal"),)
     id: str = Field(primary_key=True)
     process_id: str = Field(index=True)
     process_version: int
