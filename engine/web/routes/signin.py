@@ -36,9 +36,7 @@ def _page(request: Request, next_url: str | None, **context: object) -> dict[str
 
 
 @router.get("/sign-in")
-def sign_in_page(
-    request: Request, next: str | None = None, timed_out: bool = False
-) -> Response:
+def sign_in_page(request: Request, next: str | None = None, timed_out: bool = False) -> Response:
     """The sign-in form."""
     return render(request, "sign_in.html", _page(request, next, timed_out=timed_out))
 
