@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import pytest
 from sqlalchemy import and_, func, select
@@ -119,7 +119,7 @@ class Walk:
         actor: Actor = OFFICER,
         process: str = "untraceable_cme",
         calendar: str | None = None,
-    ) -> Walk:
+    ) -> Self:
         """Open the case of the form's one child on `on` (Day 1)."""
         sweep(service, until=on, at=cls.recorded_at)
         (case_id,) = service.open_case(

@@ -29,7 +29,8 @@ def _decide(client: TestClient, case_id: str, trigger: str, **fields: str) -> Re
     page = client.get(f"/decisions/{case_id}").text
     action = f"/decisions/{case_id}/{trigger}"
     data = {"csrf_token": form_token(page), "seq": _form_seq(page, action), **fields}
-    return client.post(action, data=data)
+    answer: Response = client.post(action, data=data)
+    return answer
 
 
 def test_the_day_26_case_is_waiting_with_its_evidence(web_app: FastAPI, sign_in: SignIn) -> None:
