@@ -8,6 +8,7 @@ import datetime as dt
 import functools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -75,9 +76,16 @@ class Engine:
         """The recorded time of a request (the one wall-clock read, as in the CLI)."""
         return wiring.now()
 
+    @functools.cached_property
+    def zone(self) -> ZoneInfo:
+        """The LA's time zone (cme.toml `[scheduler] timezone`, else Europe/London)."""
+        return ZoneInfo(wiring.config(self.settings.db_url).scheduler.timezone)
+
     def today(self) -> dt.date:
-        """Today's date in the LA's time zone (what `cme` takes as today)."""
-        return self.now().date()
+        """Today's date in the LA's time zone: from 23:00 UTC in British Summer Time it is
+        already tomorrow in London, and a school day is the LA's day, not UTC's.
+        """
+        return self.now().astimezone(self.zone).date()
 
 
 def engine_of(request: Request) -> Engine:

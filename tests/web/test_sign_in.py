@@ -61,3 +61,11 @@ def test_sign_out_ends_the_session(sign_in: SignIn) -> None:
     token = form_token(client.get("/").text)
     assert client.post("/sign-out", data={"csrf_token": token}).status_code == 303
     assert client.get("/").status_code == 303
+
+
+def test_today_is_the_las_day_not_utcs(web_app: FastAPI) -> None:
+    # 23:30 UTC on 14 July 2026 is 00:30 on 15 July in London (British Summer Time).
+    with freeze_time("2026-07-14 23:30:00"):
+        assert web_app.state.engine.today() == dt.date(2026, 7, 15)
+    with freeze_time("2026-12-03 23:30:00"):
+        assert web_app.state.engine.today() == dt.date(2026, 12, 3)
