@@ -90,7 +90,8 @@ def test_diff_of_the_2006_and_2024_removal_grounds(registry: ProcessRegistry) ->
     old = registry.get("removal_grounds", 5).definition
     new = registry.get("removal_grounds", 6).definition
     lines = [str(c) for c in diff_definitions(old, new)]
-    assert "applies to: cases opened from: 2023-04-01 → 2024-08-19" in lines
+    # Each restates the law from the day it came into force (2006 as amended; 2024 regulations).
+    assert "effective from: 2023-04-01 → 2024-08-19" in lines
     assert any(line.startswith("trigger remove_under_8_1_g: removed") for line in lines)
     assert any(line.startswith("trigger remove_under_ground_i: added") for line in lines)
     assert any(line.startswith("fact ground: values: + Ground A") for line in lines)
