@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,7 @@ from engine.cli.common import actor_options, db_option, handle_errors, json_opti
 @actor_options
 @json_option
 @handle_errors
-def verify(  # noqa: C901 (the command's options, each mapped to one verify setting)
+def verify(
     case_id: str | None,
     all_cases: bool,
     checkpoint_path: str | None,
@@ -72,9 +71,8 @@ def verify(  # noqa: C901 (the command's options, each mapped to one verify sett
     Example:
       cme audit verify --all --checkpoint /secure/2024-11-01.checkpoint.json --role auditor
     """  # noqa: D301 (click's \b keeps the example unwrapped)
-    from engine.audit import authorise, record_access, verify_store
-    from engine.audit.checkpoint import load_checkpoint, verify_against
-    from engine.audit.marks import mark_problems
+    from engine.audit.checkpoint import load_checkpoint
+    from engine.audit.verification import verify_and_mark
     from engine.cli import wiring
     from engine.errors import InputError
 
@@ -82,26 +80,21 @@ def verify(  # noqa: C901 (the command's options, each mapped to one verify sett
         raise InputError("say what to verify: --case ID or --all")
     who = wiring.actor(actor, role)
     svc = wiring.service(db_url)
-    authorise(who, "verify", table=svc.roles)
     found = _checkpoint_file(checkpoint_path, db_url)
     checkpoint = load_checkpoint(found) if found else None
     trusted = _trusted_key(public_key, db_url) if checkpoint is not None else None
-    store = svc.store
-    started = time.perf_counter()
-    if checkpoint is not None:
-        assert trusted is not None
-        report = verify_against(store, checkpoint, case_id=case_id, trusted_key=trusted, jobs=jobs)
-    else:
-        report = verify_store(store, case_id=case_id, jobs=jobs)
-    seconds = time.perf_counter() - started
-    if case_id is not None and report.cases == 0 and report.ok:
-        from engine.errors import CaseNotFound
-
-        raise CaseNotFound(case_id)
-    at = wiring.now()
-    with store.engine.begin() as conn:
-        record_access(conn, who, case_id=case_id, action="verify", at=at)
-    marked = mark_problems(store, report, at=at, by=f"{who.name} ({who.role})")
+    verified = verify_and_mark(
+        svc.store,
+        who,
+        roles=svc.roles,
+        clock=wiring.now,
+        case_id=case_id,
+        checkpoint=checkpoint,
+        checkpoint_file=found,
+        trusted_key=trusted,
+        jobs=jobs,
+    )
+    report, marked, seconds = verified.report, verified.marked, verified.seconds
     rate = report.events / seconds if seconds > 0 else 0.0
     if as_json:
         print_json(

@@ -8,24 +8,17 @@ Owns only gathering these for a page; verifying is `engine.audit`'s, the checkpo
 
 from __future__ import annotations
 
-import datetime as dt
-import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from engine.audit import authorise, record_access, verify_store
-from engine.audit.checkpoint import load_checkpoint, verify_against
-from engine.audit.marks import mark_problems
-from engine.audit.verify import VerifyReport
+from engine.audit.checkpoint import load_checkpoint
+from engine.audit.verification import Verified, verify_and_mark
 from engine.cli import wiring
 from engine.cli.trust import _checkpoint_file, _trusted_key
 from engine.deployment.daily import doctor_inputs
 from engine.deployment.health import Finding
 from engine.deployment.upkeep import check_checkpoint
-from engine.errors import CaseNotFound
 from engine.protection.access import Actor
 from engine.store.integrity import Mark, open_marks
 from engine.store.tables import access_log_table
@@ -65,42 +58,23 @@ def last_verified(engine: Engine) -> dict[str, Any] | None:
     return None if row is None else {"at": row.at, "actor": row.actor, "role": row.role}
 
 
-@dataclass(frozen=True)
-class Verified:
-    """One verification's report, the checkpoint it was checked against, and what it marked."""
-
-    report: VerifyReport
-    checkpoint: Path | None
-    marked: list[str]
-    seconds: float
-    at: dt.datetime
-
-
 def verify_now(engine: Engine, actor: Actor, *, case_id: str | None = None) -> Verified:
     """Verify every history (or one case's) as `cme audit verify` does: against the newest
     checkpoint in the deployment's folder when there is one, recording the read and marking
     each case found broken.
     """
-    store = engine.store
-    authorise(actor, "verify", table=engine.roles)
     db_url = engine.settings.db_url
     found = _checkpoint_file(None, db_url)
-    started = time.perf_counter()
-    if found is not None:
-        checkpoint = load_checkpoint(found)
-        report = verify_against(
-            store, checkpoint, case_id=case_id, trusted_key=_trusted_key(None, db_url)
-        )
-    else:
-        report = verify_store(store, case_id=case_id)
-    seconds = time.perf_counter() - started
-    if case_id is not None and report.cases == 0 and report.ok:
-        raise CaseNotFound(case_id)
-    at = engine.now()
-    with store.engine.begin() as conn:
-        record_access(conn, actor, case_id=case_id, action="verify", at=at)
-    marked = mark_problems(store, report, at=at, by=f"{actor.name} ({actor.role})")
-    return Verified(report, found, marked, seconds, at)
+    return verify_and_mark(
+        engine.store,
+        actor,
+        roles=engine.roles,
+        clock=engine.now,
+        case_id=case_id,
+        checkpoint=None if found is None else load_checkpoint(found),
+        checkpoint_file=found,
+        trusted_key=None if found is None else _trusted_key(None, db_url),
+    )
 
 
 __all__ = ["Verified", "checkpoint_finding", "last_verified", "marks", "verify_now"]
