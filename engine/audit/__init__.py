@@ -3,7 +3,8 @@
 A package rather than one module because each of these is a concept of its own: `access` (who
 may audit, and the log of their reads), `chain` (the hash chain, read fast), `verify` (every
 chain and projection in one streamed pass), `replay` (one case's timeline and as-of view),
-`checkpoint` (signed Merkle roots over every chain head), `verification` (one run as an auditor runs it: checked, recorded, marked) and `export` (the auditor's bundle).
+`checkpoint` (signed Merkle roots over every chain head), `verification` (one run as an auditor
+runs it: checked, recorded, marked) and `export` (the auditor's bundle).
 """
 
 from __future__ import annotations
